@@ -1,0 +1,81 @@
+/*
+ * arena.c - the reserved address space and its per-page tables.
+ *
+ * heap_new() reserves the arena once: twice max_heap (object spans may use
+ * at most max_heap; the rest is headroom for workbufs, whose need is bounded
+ * by the number of live objects) capped at 32 GiB, because a handle names
+ * an object by its offset / 8 in 32 bits. The per-page tables (pagemap,
+ * span descriptors, released bits) are reserved alongside, for the whole
+ * arena, and committed in step with it.
+ *
+ * Invariant: pages [0, grown) and their table entries are committed. New
+ * pages are marked released: fresh anonymous memory reads as zero and costs
+ * no RSS until touched; pages.c turns them into a free run.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_ARENA ((size_t)32 << 30)
+#define OS_PAGE ((size_t)4096)
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+static size_t table_bytes(size_t pages, size_t entry) { return round_up(pages * entry, OS_PAGE); }
+static size_t bitmap_bytes(size_t pages) { return round_up((pages + 63) / 64 * 8, OS_PAGE); }
+
+int arena_init(heap *h, size_t max_heap)
+{
+	size_t bytes = round_up(2 * max_heap + ((size_t)64 << 20), ARENA_CHUNK);
+	if (bytes > MAX_ARENA)
+		bytes = MAX_ARENA;
+	h->arena_pages = bytes >> PAGE_SHIFT;
+	h->base = os_reserve(bytes);
+	h->pagemap = os_reserve(table_bytes(h->arena_pages, sizeof(uint32_t)));
+	h->spans = os_reserve(table_bytes(h->arena_pages, sizeof(struct span)));
+	h->released = os_reserve(bitmap_bytes(h->arena_pages));
+	if (!h->base || !h->pagemap || !h->spans || !h->released) {
+		arena_destroy(h);
+		return -1;
+	}
+	return 0;
+}
+
+void arena_destroy(heap *h)
+{
+	if (h->base)
+		os_unreserve(h->base, h->arena_pages << PAGE_SHIFT);
+	if (h->pagemap)
+		os_unreserve(h->pagemap, table_bytes(h->arena_pages, sizeof(uint32_t)));
+	if (h->spans)
+		os_unreserve(h->spans, table_bytes(h->arena_pages, sizeof(struct span)));
+	if (h->released)
+		os_unreserve(h->released, bitmap_bytes(h->arena_pages));
+}
+
+/* Commits [from, to) of a table, given in committed-byte bounds. */
+static int commit_range(void *table, size_t from, size_t to)
+{
+	return to > from ? os_commit((char *)table + from, to - from) : 0;
+}
+
+size_t arena_grow(heap *h, size_t want)
+{
+	size_t chunk = ARENA_CHUNK >> PAGE_SHIFT;
+	size_t to = round_up(want > h->grown + chunk ? want : h->grown + chunk, chunk);
+	if (to > h->arena_pages)
+		to = h->arena_pages;
+	if (to <= h->grown || to < want)
+		return 0;
+	size_t from = h->grown;
+	if (os_commit(page_addr(h, from), (to - from) << PAGE_SHIFT) != 0 ||
+	    commit_range(h->pagemap, table_bytes(from, sizeof(uint32_t)), table_bytes(to, sizeof(uint32_t))) ||
+	    commit_range(h->spans, table_bytes(from, sizeof(struct span)), table_bytes(to, sizeof(struct span))) ||
+	    commit_range(h->released, bitmap_bytes(from), bitmap_bytes(to)))
+		return 0;
+	for (size_t p = from; p < to; p++)
+		bit_set(h->released, (uint32_t)p);
+	h->meta_bytes = table_bytes(to, sizeof(uint32_t)) + table_bytes(to, sizeof(struct span)) + bitmap_bytes(to);
+	h->grown = to;
+	return to - from;
+}

@@ -1,0 +1,86 @@
+/*
+ * heap.c - creating, configuring and destroying a heap.
+ *
+ * heap_new() reserves the arena and sets up every module; nothing is
+ * committed until the first allocation. The configuration is checked here
+ * once; heap_reconfigure() (pacer.c) changes only what may change live.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+void heap_config_default(struct heap_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->max_heap = (size_t)4 << 30;
+	cfg->soft_limit = 0;
+	cfg->gc_percent = 100;
+	cfg->max_object = (size_t)64 << 20;
+	cfg->max_holds = 1u << 20;
+	cfg->max_roots = 1u << 20;
+	cfg->slice_ns = 500000;
+	cfg->release_delay_ns = 1000000000;
+}
+
+heap *heap_new(const struct heap_config *cfg)
+{
+	if (cfg->max_heap < ARENA_CHUNK || cfg->max_heap > HEAP_MAX_HEAP_LIMIT ||
+	    cfg->max_object < HDR_SIZE || cfg->max_object > HEAP_MAX_OBJECT_LIMIT || !cfg->slice_ns)
+		return NULL;
+	sc_init();
+	heap *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->cfg = *cfg;
+	h->max_pages = cfg->max_heap >> PAGE_SHIFT;
+	h->sweepgen = 2;
+	h->rng = os_random() | 1;
+	h->st.start_ns = os_now_ns();
+	for (unsigned i = 0; i < NUM_BINS; i++)
+		list_init(&h->bins[i]);
+	list_init(&h->scavq);
+	central_init(h);
+	wbuf_init(h);
+	if (arena_init(h, cfg->max_heap) != 0 || holds_init(h) != 0) {
+		heap_free(h);
+		return NULL;
+	}
+	pacer_init(h);
+	return h;
+}
+
+void heap_free(heap *h)
+{
+	if (!h)
+		return;
+	holds_destroy(h);
+	arena_destroy(h);
+	wbuf_destroy(h);
+	free(h);
+}
+
+void heap_record_pause(heap *h, uint64_t t0)
+{
+	uint64_t ns = os_now_ns() - t0;
+	h->st.pause_ns[h->st.num_pause % HEAP_PAUSE_RING] = ns;
+	h->st.num_pause++;
+	h->st.pause_total_ns += ns;
+	h->st.gc_ns += ns;
+	if (ns > h->st.max_pause_ns)
+		h->st.max_pause_ns = ns;
+}
+
+const char *heap_strerror(int err)
+{
+	switch (err) {
+	case HEAP_OK: return "success";
+	case HEAP_EBADREF: return "invalid reference (null, stale or forged)";
+	case HEAP_ERANGE: return "slot or byte range outside the object";
+	case HEAP_ENOMEM: return "heap is at its hard maximum";
+	case HEAP_ETOOBIG: return "object larger than the maximum object size";
+	case HEAP_ENOENT: return "no such root or hold";
+	case HEAP_ELIMIT: return "hold or root limit reached";
+	case HEAP_EINVAL: return "invalid argument";
+	}
+	return "unknown error";
+}

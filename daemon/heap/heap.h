@@ -1,0 +1,179 @@
+/*
+ * heap.h - the heapd heap engine: a garbage-collected object heap.
+ *
+ * The engine is a library with no I/O of its own. The daemon, the tests and
+ * the benchmarks link it; clients reach it only through the daemon.
+ *
+ * Objects. An object has nrefs reference slots followed by nbytes of data,
+ * all zero when allocated. A reference (heap_ref) is a 64-bit handle: the
+ * low 32 bits name the object's place in the arena, the high 32 bits are a
+ * random tag drawn when the object was allocated. Every call that takes a
+ * handle checks it: a handle to an object that has been collected, whose
+ * memory may since hold another object, or a made-up handle, is rejected
+ * with HEAP_EBADREF. Handle 0 is null.
+ *
+ * Roots. An object stays alive while it is reachable from a root: a hold in
+ * some hold set (heap_holds; the daemon gives every connection one, and
+ * frees it when the connection ends) or a named root (shared, outliving
+ * connections). Holds are counted: hold twice, release twice.
+ *
+ * Collection. The collector is incremental mark-sweep, precise, paced like
+ * Go's (gc_percent is GOGC, soft_limit is GOMEMLIMIT). It runs in bounded
+ * slices: heap_gc_slice() from the host's loop, assists inside heap_alloc()
+ * when the mutator outruns marking, and heap_idle() for the idle sweeper,
+ * workbuf freeing and the scavenger. heap_gc() and heap_free_os_memory() are
+ * the blocking, forced forms.
+ *
+ * Threads: a heap and everything reached through it belong to one thread at
+ * a time. Functions return 0 or a negative HEAP_E* code.
+ */
+#ifndef HEAPD_HEAP_H
+#define HEAPD_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t heap_ref;
+typedef struct heap heap;
+typedef struct heap_holds heap_holds;
+
+enum heap_error {
+	HEAP_OK = 0,
+	HEAP_EBADREF = -1,  /* null, stale or forged handle */
+	HEAP_ERANGE = -2,   /* slot or byte range outside the object */
+	HEAP_ENOMEM = -3,   /* the hard maximum heap is reached even after a full GC */
+	HEAP_ETOOBIG = -4,  /* object larger than max_object */
+	HEAP_ENOENT = -5,   /* no such named root, or no hold on that object */
+	HEAP_ELIMIT = -6,   /* max_holds or max_roots reached */
+	HEAP_EINVAL = -7,   /* malformed argument (e.g. a root name) */
+};
+
+/* Limits that hold whatever the configuration says. */
+#define HEAP_PAGE_SIZE 8192u
+#define HEAP_MAX_HEAP_LIMIT ((size_t)16 << 30)   /* largest max_heap */
+#define HEAP_MAX_OBJECT_LIMIT ((size_t)1 << 31)  /* largest max_object */
+#define HEAP_ROOT_NAME_MAX 255u                  /* bytes in a root name */
+
+struct heap_config {
+	size_t max_heap;      /* hard cap on bytes in object spans (default 4 GiB) */
+	size_t soft_limit;    /* soft memory limit, GOMEMLIMIT; 0 = none */
+	int gc_percent;       /* GOGC; default 100; < 0 turns automatic GC off */
+	size_t max_object;    /* largest object: 8 + 8 * nrefs + nbytes (default 64 MiB) */
+	uint32_t max_holds;   /* holds per hold set, counting repeats (default 1 << 20) */
+	uint32_t max_roots;   /* named roots (default 1 << 20) */
+	uint64_t slice_ns;    /* longest assist or collector slice (default 500 us) */
+	uint64_t release_delay_ns; /* with no allocation for this long, idle time
+	                            * returns every free page (default 1 s) */
+};
+
+/* Fills cfg with the defaults above. */
+void heap_config_default(struct heap_config *cfg);
+
+/* NULL when the arena cannot be reserved or cfg is out of range. */
+heap *heap_new(const struct heap_config *cfg);
+void heap_free(heap *h);
+
+/* Changes the settings that may change at run time: soft_limit,
+ * gc_percent, max_holds, max_roots, slice_ns. */
+void heap_reconfigure(heap *h, const struct heap_config *cfg);
+
+/* Hold sets. Freeing one drops all its holds. */
+heap_holds *heap_holds_new(heap *h);
+void heap_holds_free(heap *h, heap_holds *hs);
+/* Number of holds in hs, counting repeats. */
+uint64_t heap_holds_count(const heap_holds *hs);
+
+/* Allocates an object and, when hs is not NULL, one hold on it in hs.
+ * Without a hold the object is unreachable the moment the call returns. */
+int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out);
+
+int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
+/* Drops one hold; HEAP_ENOENT when hs holds no such ref. */
+int heap_release(heap *h, heap_holds *hs, heap_ref ref);
+
+int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes);
+/* Stores val (0 or a live object) into slot of obj. */
+int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val);
+/* Reads slot of obj; adds a hold in hs on a non-null result when hs is not NULL. */
+int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref *out);
+int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t len);
+int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len);
+
+/* Named roots. name is 1..HEAP_ROOT_NAME_MAX bytes, not NUL-terminated.
+ * root_set with ref 0 deletes (HEAP_ENOENT if absent). root_get adds a hold
+ * in hs when hs is not NULL. */
+int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref);
+int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_ref *out);
+
+/* Blocking full collection, like Go's runtime.GC(): finishes any cycle in
+ * progress, runs a complete one and sweeps everything. */
+void heap_gc(heap *h);
+/* Requests a forced cycle without blocking: it starts now, or when the
+ * cycle in progress ends (which may have marked what was just dropped).
+ * heap_gc_slice() runs it. */
+void heap_gc_begin(heap *h);
+/* heap_gc(), then frees every workbuf span and returns every free page to
+ * the OS, like Go's debug.FreeOSMemory(). */
+void heap_free_os_memory(heap *h);
+
+/* True while a collection cycle is in progress. */
+bool heap_gc_active(const heap *h);
+/* One collector slice of at most budget_ns. Returns true if the cycle has
+ * more work; the host should call again soon (Go's background worker). */
+bool heap_gc_slice(heap *h, uint64_t budget_ns);
+
+/* Returns true when the host should stop idle work (requests are waiting). */
+typedef bool heap_preempt_fn(void *arg);
+#define HEAP_IDLE_NONE UINT64_MAX
+/* Idle work for at most budget_ns: sweeping, freeing workbuf spans, then
+ * scavenging. preempt (may be NULL) is polled between small batches.
+ * Returns 0 if idle work remains now, HEAP_IDLE_NONE if none remains, or
+ * the ns after which more will be due (the release delay). */
+uint64_t heap_idle(heap *h, uint64_t budget_ns, heap_preempt_fn *preempt, void *arg);
+
+#define HEAP_PAUSE_RING 256
+
+/* Figures with Go MemStats meanings where the name matches. Bytes unless
+ * the name says otherwise. */
+struct heap_stats {
+	uint64_t heap_alloc;      /* bytes of allocated objects, incl. unswept garbage */
+	uint64_t heap_sys;        /* heap bytes obtained from the OS (in use + idle) */
+	uint64_t heap_idle;       /* bytes in free page runs */
+	uint64_t heap_inuse;      /* bytes in object spans */
+	uint64_t heap_released;   /* idle bytes returned to the OS */
+	uint64_t heap_objects;    /* allocated objects, incl. unswept garbage */
+	uint64_t total_alloc;     /* cumulative bytes allocated */
+	uint64_t mallocs;         /* cumulative objects allocated */
+	uint64_t frees;           /* cumulative objects freed */
+	uint64_t gc_sys;          /* GC metadata: workbuf spans + span table */
+	uint64_t wbuf_spans_busy; /* workbuf spans holding workbufs */
+	uint64_t wbuf_spans_free; /* workbuf spans waiting for the sweeper */
+	uint64_t next_gc;         /* heap goal */
+	uint64_t last_gc_unix_ns; /* end of the last cycle, ns since the epoch */
+	uint64_t num_gc;
+	uint64_t num_forced_gc;
+	uint64_t pause_total_ns;  /* all collector pauses (slices and assists) */
+	uint64_t pause_ns[HEAP_PAUSE_RING]; /* pause_ns[(num_pause + 255) % 256] is the latest */
+	uint64_t num_pause;
+	uint64_t max_pause_ns;
+	double gc_cpu_fraction;   /* collector time / wall time since heap_new */
+	uint64_t sweep_spans_idle;  /* spans swept by the idle sweeper */
+	uint64_t sweep_spans_alloc; /* spans swept on allocation (lazy and proportional) */
+	uint64_t sweep_spans_gc;    /* spans swept by the collector finishing a cycle */
+	uint64_t wbuf_spans_freed;  /* workbuf spans freed to the heap by the sweeper */
+	uint64_t wbuf_spans_reused; /* workbuf spans reused by getempty */
+	uint64_t wbuf_spans_alloc;  /* workbuf spans taken from the page heap */
+	uint64_t scav_released_bytes; /* cumulative bytes returned to the OS */
+	uint64_t scav_madvise_calls;
+	uint64_t heap_marked;     /* bytes marked by the last cycle */
+	uint64_t heap_live;       /* bytes the pacer counts as live */
+	uint64_t roots;           /* named roots */
+	uint64_t holds;           /* holds in all hold sets, counting repeats */
+};
+
+void heap_read_stats(heap *h, struct heap_stats *st);
+
+const char *heap_strerror(int err);
+
+#endif

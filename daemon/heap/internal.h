@@ -1,0 +1,443 @@
+/*
+ * internal.h - structures shared by the heap engine's modules.
+ *
+ * Layout of memory. One arena of address space is reserved at heap_new()
+ * and committed in ARENA_CHUNK steps as the heap grows. It is cut into
+ * 8 KiB pages. Every page belongs to at most one span:
+ *   SPAN_OBJ   objects of one size class (small) or one large object;
+ *   SPAN_WBUF  workbufs for the mark queue (Go's "manual" spans);
+ *   SPAN_FREE  a run of free pages, coalesced with its free neighbours.
+ * Span descriptors live in spans[], indexed by the span's first page, so a
+ * descriptor needs no allocator of its own and its memory follows the
+ * heap's: the scavenger releases the descriptors of free pages with them.
+ * pagemap[p] is start + 1 for every page of an in-use span and for the
+ * first and last page of a free run; 0 elsewhere. That makes page -> span
+ * one load, and lets a freed span find its free neighbours.
+ *
+ * Objects. An object is an 8-byte header, nrefs 8-byte reference slots,
+ * then nbytes of data. A small object's header packs its tag and sizes; a
+ * large object (its own span) keeps its sizes in the span. Reference slots
+ * hold handles, never raw pointers, and only handles of live objects.
+ * Alloc and mark bits are per-span bitmaps: in the descriptor when the span
+ * has at most 64 objects, else at the end of the span's own pages.
+ *
+ * Threads. Everything here belongs to the heap's one mutator thread, except
+ * the workbuf lists (gcwork.c), which are built for several mark workers:
+ * full and empty are lock-free stacks and the workbuf span lists are under
+ * wbuf_lock.
+ */
+#ifndef HEAPD_HEAP_INTERNAL_H
+#define HEAPD_HEAP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "heap.h"
+
+#define PAGE_SHIFT 13
+#define PAGE_SIZE ((size_t)1 << PAGE_SHIFT)
+#define ARENA_CHUNK ((size_t)4 << 20)     /* heap growth step */
+#define HEAP_MINIMUM ((uint64_t)4 << 20)  /* smallest heap goal at GOGC=100 */
+
+#define NUM_SIZE_CLASSES 68               /* class 0 is "large" */
+#define NUM_SPANCLASSES (NUM_SIZE_CLASSES * 2)
+#define MAX_SMALL_SIZE 32768u
+#define HDR_SIZE 8u
+
+#define WBUF_SIZE 2048u                   /* bytes per workbuf, as Go */
+#define WBUF_SPAN_BYTES 32768u            /* bytes per workbuf span, as Go */
+#define WBUF_SPAN_PAGES (WBUF_SPAN_BYTES / PAGE_SIZE)
+#define WBUF_NOBJ ((WBUF_SIZE - 16) / sizeof(uintptr_t))
+#define OBLET_SLOTS 2048u                 /* slots of a large object scanned per work item */
+
+/* Impossible states stop the process with a constant message, as Go's throw. */
+_Noreturn void heap_throw(const char *msg);
+
+/* --- intrusive doubly-linked lists with a sentinel head --- */
+struct list {
+	struct list *next, *prev;
+};
+
+static inline void list_init(struct list *l) { l->next = l->prev = l; }
+static inline int list_empty(const struct list *l) { return l->next == l; }
+
+static inline void list_insert_after(struct list *at, struct list *n)
+{
+	n->prev = at;
+	n->next = at->next;
+	at->next->prev = n;
+	at->next = n;
+}
+#define list_push_head(l, n) list_insert_after((l), (n))
+#define list_push_tail(l, n) list_insert_after((l)->prev, (n))
+
+static inline void list_remove(struct list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n->prev = NULL;
+}
+
+/* Moves every node of src to the front of dst (Go's mSpanList.takeAll). */
+static inline void list_take_all(struct list *dst, struct list *src)
+{
+	if (list_empty(src))
+		return;
+	struct list *first = src->next, *last = src->prev;
+	last->next = dst->next;
+	dst->next->prev = last;
+	dst->next = first;
+	first->prev = dst;
+	list_init(src);
+}
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* --- spans --- */
+enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_OBJ, SPAN_WBUF };
+
+struct span {
+	struct list link;       /* central list, free bin or workbuf span list */
+	uint32_t start;         /* first page */
+	uint32_t npages;
+	uint8_t state;          /* enum span_state */
+	uint8_t spanclass;      /* sizeclass << 1 | noscan; sizeclass 0 = large */
+	uint8_t needzero;       /* free slots may hold old bytes */
+	uint32_t sweepgen;      /* == h->sweepgen: swept this cycle; +2 behind: unswept */
+	uint32_t elemsize;
+	uint32_t nelems;
+	uint32_t divmul;        /* offset * divmul >> 32 == offset / elemsize */
+	uint32_t freeindex;     /* slots below it are allocated */
+	uint32_t allocount;     /* allocated slots, as of freeindex */
+	uint64_t alloccache;    /* ~allocbits from freeindex's word, shifted to it */
+	uint64_t *allocbits;    /* allocated as of the last sweep */
+	uint64_t *markbits;     /* marked this cycle */
+	uint64_t smallbits[2];
+	union {
+		struct { uint32_t nrefs, nbytes; } large;               /* SPAN_OBJ, class 0 */
+		struct { struct list scav; uint32_t nreleased; } free;  /* SPAN_FREE */
+	} u;
+};
+
+static inline unsigned spc_sizeclass(unsigned spc) { return spc >> 1; }
+static inline int spc_noscan(unsigned spc) { return spc & 1; }
+
+/* --- size classes (sizeclass.c) --- */
+struct sizeclass {
+	uint32_t size;     /* bytes per object */
+	uint32_t npages;   /* pages per span */
+	uint32_t nelems;   /* objects per span, after room for tail bitmaps */
+	uint32_t divmul;
+	uint32_t bitwords; /* 64-bit words per bitmap */
+};
+extern struct sizeclass sc_table[NUM_SIZE_CLASSES];
+void sc_init(void);
+/* Class of the smallest size >= bytes; bytes must be 1..MAX_SMALL_SIZE. */
+unsigned sc_of(size_t bytes);
+
+/* --- object headers and handles --- */
+static inline uint64_t hdr_make(uint32_t tag, uint32_t nrefs, uint32_t nbytes)
+{
+	return (uint64_t)tag | (uint64_t)nrefs << 32 | (uint64_t)nbytes << 48;
+}
+static inline uint32_t hdr_tag(uint64_t hdr) { return (uint32_t)hdr; }
+static inline uint32_t hdr_nrefs(uint64_t hdr) { return (uint32_t)(hdr >> 32) & 0xffff; }
+static inline uint32_t hdr_nbytes(uint64_t hdr) { return (uint32_t)(hdr >> 48); }
+
+/* A handle is tag << 32 | (arena offset / 8). */
+static inline uint32_t ref_place(heap_ref r) { return (uint32_t)r; }
+static inline uint32_t ref_tag(heap_ref r) { return (uint32_t)(r >> 32); }
+
+/* A resolved handle. */
+struct obj {
+	uint8_t *p;        /* header */
+	struct span *s;
+	uint32_t nrefs, nbytes;
+};
+
+/* --- work buffers (gcwork.c) --- */
+struct workbuf {
+	struct workbuf *next;   /* lock-free stack link */
+	uint32_t nobj;
+	uint32_t pad;
+	uintptr_t obj[WBUF_NOBJ];
+};
+
+/* A lock-free stack of workbufs: a packed (counter, node index) word. */
+struct lfstack {
+	_Atomic uint64_t head;
+};
+
+/* One mark worker's view of the queue, as Go's gcWork: wbuf1 is the buffer
+ * in use, wbuf2 a spare that absorbs a worker oscillating around a buffer
+ * boundary. Both are empty or absent at mark termination. */
+struct gcwork {
+	struct workbuf *wbuf1, *wbuf2;
+	uint64_t marked_bytes;  /* bytes greyed by this worker this cycle */
+	uint64_t scan_work;     /* bytes of reference slots scanned */
+};
+
+/* --- hold sets (holds.c) --- */
+struct hold {
+	heap_ref ref;
+	uint64_t count;
+};
+
+struct heap_holds {
+	struct list link;     /* on h->holdsets */
+	struct hold *tab;     /* open addressing, linear probing, no tombstones */
+	uint32_t mask;        /* capacity - 1 */
+	uint32_t used;        /* distinct refs */
+	uint64_t count;       /* holds, counting repeats */
+	uint64_t scanned;     /* cycle whose root scan has covered this set */
+	uint32_t cursor;      /* next slot to scan in cycle scanned + 1 */
+};
+
+struct root_entry {
+	char *name;           /* NULL: empty slot */
+	uint32_t len;
+	uint64_t hash;
+	heap_ref ref;
+};
+
+enum gc_phase { GC_OFF = 0, GC_SWEEPTERM, GC_MARK };
+
+enum sweep_who { SWEEP_IDLE, SWEEP_ALLOC, SWEEP_GC };
+
+struct heap {
+	struct heap_config cfg;
+
+	/* Arena (arena.c). Reserved at heap_new; [0, grown) committed. */
+	uint8_t *base;
+	size_t arena_pages;   /* reserved */
+	size_t grown;         /* pages committed so far */
+	size_t meta_bytes;    /* committed bytes of pagemap + spans + released */
+	uint32_t *pagemap;
+	struct span *spans;
+	uint64_t *released;   /* bit per page: not backed (fresh or madvised) */
+
+	/* Page heap (pages.c). bins[n] holds free runs of n pages (backed ones
+	 * first), bins[0] the runs of NUM_BINS pages or more; binmask has a bit
+	 * per non-empty bin. scavq holds free runs with backed pages, oldest
+	 * first. */
+#define NUM_BINS 128
+	struct list bins[NUM_BINS];
+	uint64_t binmask[NUM_BINS / 64];
+	struct list scavq;
+	size_t pages_obj;       /* in object spans */
+	size_t pages_wbuf;      /* in workbuf spans */
+	size_t pages_free;
+	size_t pages_released;  /* free and not backed */
+	size_t max_pages;       /* cfg.max_heap in pages */
+
+	/* Central span lists and the allocation cache (central.c). For each
+	 * span class, partial/full spans, indexed [sweepgen / 2 % 2] for swept
+	 * and the other for unswept, as Go's mcentral. cache[] is the span each
+	 * class allocates from (empty_span when none). */
+	struct span *cache[NUM_SPANCLASSES];
+	uint32_t cache_mark[NUM_SPANCLASSES];  /* cache[i]->allocount when cached */
+	struct list partial[NUM_SPANCLASSES][2];
+	struct list full[NUM_SPANCLASSES][2];
+	struct list large[2];
+	struct span empty_span;
+	size_t nspans_obj;
+
+	/* Collector state (gc.c, mark.c). */
+	enum gc_phase phase;
+	uint32_t sweepgen;
+	uint64_t cycle;          /* cycles started */
+	int forced;              /* the cycle in progress was requested */
+	int gc_requested;        /* start a forced cycle when this one ends */
+	struct gcwork gcw;
+	struct lfstack work_full, work_empty;
+	struct list *root_cursor;  /* next hold set to scan (on holdsets) */
+	struct heap_holds *roots_hs;  /* the named roots' holds */
+	struct list holdsets;
+	uint64_t assist_debt;    /* scan work owed by the mutator */
+	uint64_t assist_basis;   /* heap_live when the debt was last charged */
+
+	/* Workbuf spans (gcwork.c), under wbuf_lock. */
+	pthread_mutex_t wbuf_lock;
+	struct list wbuf_busy, wbuf_free;
+	size_t nwbuf_busy, nwbuf_free;
+
+	/* Pacer (pacer.c). heap_live counts a cached span's free slots as
+	 * allocated when the span is cached (as Go), gives back what was left
+	 * unused when it is uncached, and is reset to heap_marked at mark
+	 * termination; crossing next_event sends the allocator to the slow path
+	 * (cycle start or assist). So the fast path touches no counter. */
+	uint64_t heap_live;
+	uint64_t heap_marked;
+	uint64_t last_scan_work;
+	uint64_t goal;
+	uint64_t trigger;
+	uint64_t next_event;
+
+	/* Sweeper (sweep.c). */
+	size_t sweep_pending;    /* unswept object spans */
+	unsigned sweep_cursor;   /* span class to look at next; NUM_SPANCLASSES = large */
+	double sweep_pages_per_byte;
+	uint64_t sweep_live_basis;
+	uint64_t sweep_pages_basis;
+	uint64_t sweep_pages_swept;
+
+	/* Scavenger (scavenge.c). */
+	uint64_t scav_mallocs_seen;
+	uint64_t scav_quiet_since;
+
+	/* Named roots (holds.c). */
+	struct root_entry *rtab;
+	uint32_t rmask;
+	uint32_t nroots;
+	uint64_t hash_key[2];
+
+	/* Random tags (heap.c). */
+	uint64_t rng;
+
+	/* Statistics (stats.c reads them). */
+	struct {
+		uint64_t heap_alloc, heap_objects, total_alloc, mallocs, frees;
+		uint64_t num_gc, num_forced_gc, last_gc_unix_ns;
+		uint64_t pause_total_ns, pause_ns[HEAP_PAUSE_RING], num_pause, max_pause_ns;
+		uint64_t gc_ns, start_ns;
+		uint64_t sweep_spans[3];
+		uint64_t wbuf_freed, wbuf_reused, wbuf_alloc;
+		uint64_t released_bytes, madvise_calls;
+	} st;
+};
+
+/* heap.c */
+void heap_record_pause(heap *h, uint64_t t0);
+
+/* os.c: the operating system behind a small interface. */
+void *os_reserve(size_t bytes);
+int os_commit(void *p, size_t bytes);
+void os_release(void *p, size_t bytes);
+void os_unreserve(void *p, size_t bytes);
+uint64_t os_now_ns(void);
+uint64_t os_unix_ns(void);
+uint64_t os_random(void);
+
+/* arena.c */
+int arena_init(heap *h, size_t max_heap);
+void arena_destroy(heap *h);
+/* Commits pages so that at least want pages exist; returns pages added. */
+size_t arena_grow(heap *h, size_t want);
+static inline uint8_t *page_addr(const heap *h, size_t page) { return h->base + (page << PAGE_SHIFT); }
+static inline struct span *span_of_page(const heap *h, size_t page)
+{
+	uint32_t e = h->pagemap[page];
+	return e ? &h->spans[e - 1] : NULL;
+}
+static inline uint8_t *span_base(const heap *h, const struct span *s) { return page_addr(h, s->start); }
+
+/* pages.c */
+struct span *pages_alloc(heap *h, size_t npages, int wbuf);
+void pages_free(heap *h, struct span *s);
+/* Releases up to max (0: all) backed pages of free run s, from its end. */
+size_t pages_release(heap *h, struct span *s, size_t max);
+
+/* central.c */
+void central_init(heap *h);
+struct span *central_refill(heap *h, unsigned spc);
+void central_flush(heap *h);
+void central_put_swept(heap *h, struct span *s);
+/* Allocations from cached spans not yet added to h->st. */
+void central_cached_stats(const heap *h, uint64_t *objects, uint64_t *bytes);
+void span_init_obj(heap *h, struct span *s, unsigned spc);
+void span_refill_cache(struct span *s, uint32_t index);
+
+static inline int bit_test(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+static inline void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
+
+/* object.c */
+int obj_resolve(const heap *h, heap_ref r, struct obj *o);
+static inline heap_ref *obj_slots(const struct obj *o) { return (heap_ref *)(o->p + HDR_SIZE); }
+
+/* gcwork.c */
+void wbuf_init(heap *h);
+void wbuf_destroy(heap *h);
+void gcw_put_slow(heap *h, uintptr_t p);
+uintptr_t gcw_tryget_slow(heap *h);
+int gcw_empty(const heap *h);
+void gcw_dispose(heap *h);
+void wbuf_prepare_free(heap *h);
+/* deadline 0: not preemptible (a forced collection drains the free list). */
+int wbuf_free_some(heap *h, uint64_t deadline, heap_preempt_fn *preempt, void *arg);
+
+static inline void gcw_put(heap *h, uintptr_t p)
+{
+	struct workbuf *b = h->gcw.wbuf1;
+	if (b && b->nobj < WBUF_NOBJ)
+		b->obj[b->nobj++] = p;
+	else
+		gcw_put_slow(h, p);
+}
+
+/* 0 when the queue is empty. */
+static inline uintptr_t gcw_tryget(heap *h)
+{
+	struct workbuf *b = h->gcw.wbuf1;
+	if (b && b->nobj)
+		return b->obj[--b->nobj];
+	return gcw_tryget_slow(h);
+}
+
+/* mark.c */
+void mark_begin(heap *h);
+/* Marks until done or out of budget; returns 1 when marking is complete. */
+int mark_work(heap *h, uint64_t deadline, uint64_t work);
+void mark_grey(heap *h, heap_ref r);
+static inline void gc_shade(heap *h, heap_ref r)
+{
+	if (h->phase == GC_MARK && r)
+		mark_grey(h, r);
+}
+
+/* gc.c */
+void gc_start(heap *h, int forced);
+/* One collector slice bounded by deadline (0: none) and work units (bytes
+ * of scanning; a swept span counts 256). Returns 1 if the cycle has more
+ * work. Tests use the work bound: it makes runs reproducible. */
+int gc_slice(heap *h, uint64_t deadline, uint64_t work);
+/* The allocator crossed next_event: start a cycle or assist. */
+void gc_alloc_slow(heap *h);
+void gc_finish_cycle(heap *h);
+/* Blocking: completes any cycle, runs a full one, sweeps everything and
+ * frees every workbuf span. One pause. */
+void gc_full(heap *h, int forced);
+
+/* pacer.c */
+void pacer_init(heap *h);
+void pacer_end_cycle(heap *h);
+void pacer_set_next_event(heap *h);
+uint64_t pacer_assist_work(heap *h);
+int pacer_should_start(const heap *h);
+uint64_t pacer_retained_goal(const heap *h);
+
+/* sweep.c */
+void sweep_begin(heap *h);
+/* Sweeps s (taken off its list); returns 0 if it was freed to the page heap. */
+int sweep_span(heap *h, struct span *s, enum sweep_who who);
+/* Sweeps one unswept span; returns 0 when none is left. */
+int sweep_one(heap *h, enum sweep_who who);
+void sweep_proportional(heap *h);
+
+/* scavenge.c */
+/* Returns as heap_idle() does. */
+uint64_t scav_step(heap *h, uint64_t deadline, heap_preempt_fn *preempt, void *arg);
+void scav_release_all(heap *h);
+
+/* holds.c */
+int holds_init(heap *h);
+/* Holds in client hold sets, counting repeats. */
+uint64_t holds_total(const heap *h);
+void holds_destroy(heap *h);
+int holds_add(heap *h, heap_holds *hs, heap_ref r);
+/* Scans up to budget slots of root hold sets; returns 0 if none was left. */
+int holds_scan_roots(heap *h, uint32_t budget);
+
+#endif

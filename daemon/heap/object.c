@@ -1,0 +1,143 @@
+/*
+ * object.c - handles and object access.
+ *
+ * obj_resolve() is the only way from a handle to memory. A handle passes
+ * only if every step agrees: the place is inside the grown arena, its page
+ * belongs to an object span, the place is the start of a slot of that span
+ * (so a handle forged to point into the middle of an object, at bytes a
+ * client wrote to look like a header, is refused), the slot holds a live
+ * object, and the header's tag equals the handle's.
+ *
+ * "Live" depends on the span's sweep state: in a span swept this cycle, a
+ * slot is allocated if it is below freeindex or its alloc bit is set; in a
+ * span not yet swept, only marked objects are live. The second rule matters:
+ * an unmarked object in an unswept span is garbage the sweeper is about to
+ * free, and accepting its handle would let a client store it somewhere
+ * reachable and then read freed memory.
+ *
+ * Invariant kept here: a reference slot of a live object holds 0 or the
+ * handle of a live object. heap_set_ref() checks the value and shades it
+ * while marking (Dijkstra's insertion barrier; see docs/design.md for why
+ * not Yuasa's or Go's hybrid), so the collector never frees a referent
+ * before its referrer.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+int obj_resolve(const heap *h, heap_ref r, struct obj *o)
+{
+	uint32_t tag = ref_tag(r), place = ref_place(r);
+	size_t page = place >> (PAGE_SHIFT - 3);
+	if (tag == 0 || page >= h->grown)
+		return HEAP_EBADREF;
+	uint32_t e = h->pagemap[page];
+	if (!e)
+		return HEAP_EBADREF;
+	struct span *s = &h->spans[e - 1];
+	if (s->state != SPAN_OBJ)
+		return HEAP_EBADREF;
+	size_t rel = ((size_t)place << 3) - ((size_t)s->start << PAGE_SHIFT);
+	uint32_t idx = (uint32_t)((rel * s->divmul) >> 32);
+	if (idx >= s->nelems || (size_t)idx * s->elemsize != rel)
+		return HEAP_EBADREF;
+	if (s->sweepgen == h->sweepgen) {
+		if (idx >= s->freeindex && !bit_test(s->allocbits, idx))
+			return HEAP_EBADREF;
+	} else if (!bit_test(s->markbits, idx)) {
+		return HEAP_EBADREF;
+	}
+	uint8_t *p = h->base + ((size_t)place << 3);
+	uint64_t hdr = *(uint64_t *)p;
+	if (hdr_tag(hdr) != tag)
+		return HEAP_EBADREF;
+	o->p = p;
+	o->s = s;
+	if (s->spanclass >> 1) {
+		o->nrefs = hdr_nrefs(hdr);
+		o->nbytes = hdr_nbytes(hdr);
+	} else {
+		o->nrefs = s->u.large.nrefs;
+		o->nbytes = s->u.large.nbytes;
+	}
+	return 0;
+}
+
+int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes)
+{
+	struct obj o;
+	int err = obj_resolve(h, ref, &o);
+	if (err)
+		return err;
+	*nrefs = o.nrefs;
+	*nbytes = o.nbytes;
+	return 0;
+}
+
+int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
+{
+	struct obj o, v;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	if (slot >= o.nrefs)
+		return HEAP_ERANGE;
+	if (val) {
+		if ((err = obj_resolve(h, val, &v)) != 0)
+			return err;
+		gc_shade(h, val);
+	}
+	obj_slots(&o)[slot] = val;
+	return 0;
+}
+
+int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref *out)
+{
+	struct obj o;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	if (slot >= o.nrefs)
+		return HEAP_ERANGE;
+	heap_ref v = obj_slots(&o)[slot];
+	if (hs && v && (err = holds_add(h, hs, v)) != 0)
+		return err;
+	*out = v;
+	return 0;
+}
+
+/* The data of o, if [off, off + len) lies within it. */
+static uint8_t *data_range(const struct obj *o, uint32_t off, uint32_t len)
+{
+	if ((uint64_t)off + len > o->nbytes)
+		return NULL;
+	return o->p + HDR_SIZE + (size_t)o->nrefs * sizeof(heap_ref) + off;
+}
+
+int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t len)
+{
+	struct obj o;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	uint8_t *d = data_range(&o, off, len);
+	if (!d)
+		return HEAP_ERANGE;
+	if (len)
+		memcpy(d, buf, len);
+	return 0;
+}
+
+int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len)
+{
+	struct obj o;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	const uint8_t *d = data_range(&o, off, len);
+	if (!d)
+		return HEAP_ERANGE;
+	if (len)
+		memcpy(buf, d, len);
+	return 0;
+}

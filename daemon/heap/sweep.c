@@ -1,0 +1,112 @@
+/*
+ * sweep.c - the sweeper (Go's mgcsweep.go).
+ *
+ * Sweeping a span never touches its objects: the mark bits become the alloc
+ * bits, the old alloc bits (cleared) become the next cycle's mark bits, and
+ * a popcount gives the survivors. A span with none goes back to the page
+ * heap at once.
+ *
+ * Who sweeps (each counted in the stats):
+ *  - the allocator, lazily, when it refills from an unswept span, and in
+ *    proportion to what it allocates (Go's proportional sweep: sweeping
+ *    ends by the time heap_live reaches the next trigger);
+ *  - the idle sweeper, from heap_idle(), in batches that stop when the host
+ *    has requests waiting;
+ *  - the collector, which must finish sweeping before it marks again, and a
+ *    forced collection, which sweeps everything at once.
+ * Only after the idle sweeper has swept every span does it free workbuf
+ * spans (gc.c's heap_idle, gcwork.c's wbuf_free_some), as in Go.
+ *
+ * Invariant: sweep_pending counts the object spans with sweepgen ==
+ * h->sweepgen - 2. They are all on the unswept lists; none is cached.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+void sweep_begin(heap *h)
+{
+	h->sweep_pending = h->nspans_obj;
+	h->sweep_cursor = 0;
+	h->sweep_pages_swept = 0;
+	h->sweep_live_basis = h->heap_live;
+	uint64_t distance = h->trigger > h->heap_live ? h->trigger - h->heap_live : 0;
+	if (h->trigger == UINT64_MAX)
+		h->sweep_pages_per_byte = 0;  /* GC off: lazy and idle sweeping only */
+	else
+		h->sweep_pages_per_byte = (double)h->pages_obj / (double)(distance > (1u << 20) ? distance : (1u << 20));
+}
+
+static void count_frees(heap *h, uint64_t n, uint32_t elemsize)
+{
+	h->st.frees += n;
+	h->st.heap_objects -= n;
+	h->st.heap_alloc -= n * elemsize;
+}
+
+int sweep_span(heap *h, struct span *s, enum sweep_who who)
+{
+	if (s->sweepgen + 2 != h->sweepgen)
+		heap_throw("sweeping a span that is not due");
+	h->sweep_pending--;
+	h->sweep_pages_swept += s->npages;
+	h->st.sweep_spans[who]++;
+	s->sweepgen = h->sweepgen;
+	uint32_t words = spc_sizeclass(s->spanclass) ? sc_table[spc_sizeclass(s->spanclass)].bitwords : 1;
+	uint32_t nalloc = 0;
+	for (uint32_t i = 0; i < words; i++)
+		nalloc += (uint32_t)__builtin_popcountll(s->markbits[i]);
+	uint32_t nfreed = s->allocount - nalloc;
+	count_frees(h, nfreed, s->elemsize);
+	if (nalloc == 0) {
+		h->nspans_obj--;
+		pages_free(h, s);
+		return 0;
+	}
+	uint64_t *t = s->allocbits;
+	s->allocbits = s->markbits;
+	s->markbits = t;
+	memset(s->markbits, 0, words * sizeof *t);
+	s->freeindex = 0;
+	s->allocount = nalloc;
+	span_refill_cache(s, 0);
+	if (nfreed)
+		s->needzero = 1;
+	return 1;
+}
+
+int sweep_one(heap *h, enum sweep_who who)
+{
+	if (!h->sweep_pending)
+		return 0;
+	unsigned unswept = 1 - h->sweepgen / 2 % 2;
+	for (; h->sweep_cursor < NUM_SPANCLASSES; h->sweep_cursor++) {
+		struct list *l = &h->partial[h->sweep_cursor][unswept];
+		if (list_empty(l))
+			l = &h->full[h->sweep_cursor][unswept];
+		if (list_empty(l))
+			continue;
+		struct span *s = container_of(l->next, struct span, link);
+		list_remove(&s->link);
+		if (sweep_span(h, s, who))
+			central_put_swept(h, s);
+		return 1;
+	}
+	struct list *l = &h->large[unswept];
+	if (list_empty(l))
+		heap_throw("sweep_pending counts spans that are on no list");
+	struct span *s = container_of(l->next, struct span, link);
+	list_remove(&s->link);
+	if (sweep_span(h, s, who))
+		list_push_head(&h->large[1 - unswept], &s->link);
+	return 1;
+}
+
+void sweep_proportional(heap *h)
+{
+	if (!h->sweep_pending || h->sweep_pages_per_byte == 0)
+		return;
+	double target = (double)(h->heap_live - h->sweep_live_basis) * h->sweep_pages_per_byte;
+	while ((double)h->sweep_pages_swept < target && sweep_one(h, SWEEP_ALLOC))
+		;
+}
