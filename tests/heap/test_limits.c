@@ -1,0 +1,214 @@
+/*
+ * test_limits.c - every limit fails cleanly with its own code and leaves
+ * the heap intact and usable: the hard maximum heap (HEAP_ENOMEM, after a
+ * full collection), max_object (HEAP_ETOOBIG), max_holds and max_roots
+ * (HEAP_ELIMIT), root names (HEAP_EINVAL); and the pacing settings
+ * (gc_percent, soft_limit) keep the heap where they say.
+ */
+#include "testutil.h"
+
+static void hard_max_fails_cleanly_and_recovers(void **state)
+{
+	(void)state;
+	heap *h = test_heap_cfg(16 * MIB, 100);
+	heap_holds *hs = heap_holds_new(h);
+	enum { MAX = 1 << 20 };
+	heap_ref *held = malloc(MAX * sizeof *held);
+	size_t n = 0;
+	int err;
+	while ((err = heap_alloc(h, hs, 1, 48, &held[n])) == HEAP_OK) {
+		OK(heap_write(h, held[n], 0, &n, sizeof n));
+		if (n)
+			OK(heap_set_ref(h, held[n], 0, held[n - 1]));
+		n++;
+		assert_true(n < MAX);
+	}
+	assert_int_equal(err, HEAP_ENOMEM);
+	struct heap_stats st = test_stats(h);
+	assert_true(st.heap_inuse <= 16 * MIB);
+	assert_true(st.heap_inuse > 14 * MIB);
+	assert_int_equal(st.heap_objects, n);
+	/* Large objects fail the same way, and nothing was lost. */
+	heap_ref big;
+	assert_int_equal(heap_alloc(h, hs, 0, 4 * MIB, &big), HEAP_ENOMEM);
+	for (size_t i = 0; i < n; i++) {
+		size_t v;
+		heap_ref prev;
+		OK(heap_read(h, held[i], 0, &v, sizeof v));
+		assert_int_equal(v, i);
+		OK(heap_get_ref(h, held[i], 0, NULL, &prev));
+		assert_true(prev == (i ? held[i - 1] : 0));
+	}
+	/* Free half (the chain keeps everything below a held node alive, so
+	 * cut it), and allocation works again. */
+	OK(heap_set_ref(h, held[n / 2], 0, 0));
+	for (size_t i = 0; i < n / 2; i++)
+		OK(heap_release(h, hs, held[i]));
+	for (size_t i = 0; i < n / 4; i++)
+		OK(heap_alloc(h, hs, 0, 48, &big));
+	OK(heap_alloc(h, hs, 0, 2 * MIB, &big));
+	free(held);
+	heap_free(h);
+}
+
+static void object_size_limit(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.max_object = 1 * MIB;
+	heap *h = heap_new(&cfg);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref r;
+	OK(heap_alloc(h, hs, 0, 1 * MIB - 8, &r));
+	assert_int_equal(heap_alloc(h, hs, 0, 1 * MIB - 7, &r), HEAP_ETOOBIG);
+	assert_int_equal(heap_alloc(h, hs, 131071, 1, &r), HEAP_ETOOBIG);
+	assert_int_equal(heap_alloc(h, hs, UINT32_MAX, UINT32_MAX, &r), HEAP_ETOOBIG);
+	assert_int_equal(test_stats(h).heap_objects, 1);
+	heap_free(h);
+}
+
+static void hold_and_root_limits(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.max_holds = 10;
+	cfg.max_roots = 3;
+	heap *h = heap_new(&cfg);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref r[10], x;
+	for (int i = 0; i < 5; i++)
+		OK(heap_alloc(h, hs, 0, 8, &r[i]));
+	for (int i = 5; i < 10; i++)
+		OK(heap_hold(h, hs, r[0])); /* repeats count */
+	assert_int_equal(heap_holds_count(hs), 10);
+	assert_int_equal(heap_hold(h, hs, r[1]), HEAP_ELIMIT);
+	assert_int_equal(heap_alloc(h, hs, 0, 8, &x), HEAP_ELIMIT);
+	assert_int_equal(test_stats(h).heap_objects, 5); /* refused before allocating */
+	OK(heap_root_set(h, "a", 1, r[1]));
+	assert_int_equal(heap_root_get(h, "a", 1, hs, &x), HEAP_ELIMIT);
+	OK(heap_release(h, hs, r[0]));
+	OK(heap_root_get(h, "a", 1, hs, &x));
+	assert_true(x == r[1]);
+	OK(heap_root_set(h, "b", 1, r[2]));
+	OK(heap_root_set(h, "c", 1, r[3]));
+	assert_int_equal(heap_root_set(h, "d", 1, r[4]), HEAP_ELIMIT);
+	OK(heap_root_set(h, "c", 1, r[4])); /* replacing is not adding */
+	OK(heap_root_set(h, "c", 1, 0));
+	OK(heap_root_set(h, "d", 1, r[4]));
+	assert_int_equal(heap_root_set(h, "zz", 2, 0), HEAP_ENOENT);
+	char name[HEAP_ROOT_NAME_MAX + 1];
+	memset(name, 'n', sizeof name);
+	assert_int_equal(heap_root_set(h, name, 0, r[1]), HEAP_EINVAL);
+	assert_int_equal(heap_root_set(h, name, sizeof name, r[1]), HEAP_EINVAL);
+	assert_int_equal(heap_root_get(h, name, sizeof name, NULL, &x), HEAP_EINVAL);
+	assert_int_equal(heap_root_set(h, NULL, 1, r[1]), HEAP_EINVAL);
+	OK(heap_root_set(h, "b", 1, 0));
+	OK(heap_root_set(h, name, HEAP_ROOT_NAME_MAX, r[1]));
+	assert_int_equal(test_stats(h).roots, 3);
+	/* Roots keep objects alive with no hold anywhere. */
+	heap_holds_free(h, hs);
+	heap_gc(h);
+	assert_int_equal(test_stats(h).heap_objects, 2); /* a and the long name share r[1]; d */
+	assert_int_equal(test_stats(h).holds, 0);
+	heap_free(h);
+}
+
+static void config_checked(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.max_heap = HEAP_MAX_HEAP_LIMIT + 1;
+	assert_null(heap_new(&cfg));
+	cfg.max_heap = 0;
+	assert_null(heap_new(&cfg));
+	heap_config_default(&cfg);
+	cfg.max_object = HEAP_MAX_OBJECT_LIMIT + 1;
+	assert_null(heap_new(&cfg));
+	heap_config_default(&cfg);
+	cfg.slice_ns = 0;
+	assert_null(heap_new(&cfg));
+	heap_config_default(&cfg);
+	cfg.max_heap = HEAP_MAX_HEAP_LIMIT;
+	heap *h = heap_new(&cfg);
+	assert_non_null(h);
+	heap_free(h);
+}
+
+/* GOGC: garbage does not grow the heap past the goal's neighbourhood;
+ * off, it does not collect at all. */
+static void gc_percent_paces(void **state)
+{
+	(void)state;
+	for (int pct = -1; pct <= 200; pct += 101) {
+		heap *h = test_heap_cfg((size_t)1 << 30, pct);
+		heap_holds *hs = heap_holds_new(h);
+		heap_ref keep, r;
+		OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
+		uint64_t max_inuse = 0;
+		for (int i = 0; i < 2000000; i++) {
+			OK(heap_alloc(h, hs, 2, 100, &r));
+			OK(heap_release(h, hs, r));
+			if (i % 4096 == 0) {
+				struct heap_stats st = test_stats(h);
+				if (st.heap_inuse > max_inuse)
+					max_inuse = st.heap_inuse;
+			}
+		}
+		struct heap_stats st = test_stats(h);
+		if (pct < 0) {
+			assert_int_equal(st.num_gc, 0);
+			assert_true(max_inuse > 200 * MIB);
+		} else {
+			assert_true(st.num_gc > 5);
+			/* live 8 MiB: the goal is 8 * (1 + pct/100) MiB; allow the
+			 * marking runway and unswept spans on top */
+			uint64_t goal = 8 * MIB * (100 + (uint64_t)pct) / 100;
+			assert_true(max_inuse < goal + goal / 2 + 2 * MIB);
+		}
+		heap_free(h);
+	}
+}
+
+/* A soft limit makes the collector run even with GOGC off, and the heap
+ * stays near the limit rather than growing with garbage. */
+static void soft_limit_collects(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.gc_percent = -1;
+	cfg.soft_limit = 48 * MIB;
+	heap *h = heap_new(&cfg);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref keep, r;
+	OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
+	uint64_t max_inuse = 0;
+	for (int i = 0; i < 2000000; i++) {
+		OK(heap_alloc(h, hs, 2, 100, &r));
+		OK(heap_release(h, hs, r));
+		if (i % 4096 == 0) {
+			struct heap_stats st = test_stats(h);
+			if (st.heap_inuse > max_inuse)
+				max_inuse = st.heap_inuse;
+		}
+	}
+	assert_true(test_stats(h).num_gc > 3);
+	assert_true(max_inuse < 56 * MIB);
+	heap_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(hard_max_fails_cleanly_and_recovers),
+		cmocka_unit_test(object_size_limit),
+		cmocka_unit_test(hold_and_root_limits),
+		cmocka_unit_test(config_checked),
+		cmocka_unit_test(gc_percent_paces),
+		cmocka_unit_test(soft_limit_collects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,221 @@
+/*
+ * test_ref.c - handle validation: a handle reaches its own live object or
+ * nothing. Stale handles (object collected, slot reused any number of
+ * times) and forged ones (random, interior, pointing at client-written
+ * bytes dressed as a header, at free pages, at workbufs, past the arena)
+ * are refused with HEAP_EBADREF; ranges outside an object with ERANGE.
+ */
+#include "testutil.h"
+
+static heap_ref make_ref(heap *h, const void *p, uint32_t tag)
+{
+	return (heap_ref)tag << 32 | (heap_ref)(((const uint8_t *)p - h->base) >> 3);
+}
+
+static void null_and_garbage_refused(void **state)
+{
+	(void)state;
+	struct rng r = test_rng("null_and_garbage_refused");
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref live, out;
+	OK(heap_alloc(h, hs, 2, 16, &live));
+	uint8_t buf[16];
+	assert_int_equal(heap_read(h, 0, 0, buf, 1), HEAP_EBADREF);
+	assert_int_equal(heap_set_ref(h, live, 0, 0), HEAP_OK);
+	assert_int_equal(heap_get_ref(h, 0, 0, NULL, &out), HEAP_EBADREF);
+	assert_int_equal(heap_hold(h, hs, 0), HEAP_EBADREF);
+	/* the right place with tag 0, and with any wrong tag */
+	assert_int_equal(heap_read(h, live & 0xffffffffu, 0, buf, 1), HEAP_EBADREF);
+	assert_int_equal(heap_read(h, live ^ ((heap_ref)1 << 40), 0, buf, 1), HEAP_EBADREF);
+	/* a million random handles: none may pass */
+	for (int i = 0; i < 1000000; i++) {
+		heap_ref f = rng_next(&r);
+		if (f == live)
+			continue;
+		assert_int_equal(heap_read(h, f, 0, buf, 1), HEAP_EBADREF);
+	}
+	/* places past the grown arena and at its very end */
+	assert_int_equal(heap_read(h, (heap_ref)0x12345678 << 32 | 0xffffffffu, 0, buf, 1), HEAP_EBADREF);
+	assert_int_equal(heap_read(h, make_ref(h, h->base + (h->grown << PAGE_SHIFT), ref_tag(live)), 0, buf, 1),
+			 HEAP_EBADREF);
+	heap_free(h);
+}
+
+static void interior_and_fake_headers_refused(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref obj;
+	OK(heap_alloc(h, hs, 1, 200, &obj));
+	struct obj o;
+	OK(obj_resolve(h, obj, &o));
+	/* a client writes bytes shaped like a header with a known tag... */
+	uint32_t tag = 0x1234567;
+	uint64_t fake[2] = {hdr_make(tag, 4000, 60000), hdr_make(tag, 4000, 60000)};
+	for (uint32_t off = 0; off + sizeof fake <= 200; off += 8)
+		OK(heap_write(h, obj, off, fake, sizeof fake));
+	/* ...then forges handles to every 8-byte place inside the object */
+	for (uint32_t off = 8; off < o.s->elemsize; off += 8) {
+		uint8_t b;
+		assert_int_equal(heap_read(h, make_ref(h, o.p + off, tag), 0, &b, 1), HEAP_EBADREF);
+		assert_int_equal(heap_read(h, make_ref(h, o.p + off, ref_tag(obj)), 0, &b, 1), HEAP_EBADREF);
+	}
+	/* the next slot of the span is free: its handle does not pass either */
+	uint8_t b;
+	assert_int_equal(heap_read(h, make_ref(h, o.p + o.s->elemsize, 0), 0, &b, 1), HEAP_EBADREF);
+	heap_free(h);
+}
+
+static void free_pages_and_workbufs_refused(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref big;
+	OK(heap_alloc(h, hs, 0, 100000, &big));
+	struct obj o;
+	OK(obj_resolve(h, big, &o));
+	uint8_t *p = o.p;
+	uint32_t tag = ref_tag(big);
+	OK(heap_release(h, hs, big));
+	heap_gc(h);
+	uint8_t b;
+	assert_int_equal(heap_read(h, big, 0, &b, 1), HEAP_EBADREF); /* its pages are free now */
+	for (size_t off = 0; off < 100000; off += 4096)
+		assert_int_equal(heap_read(h, make_ref(h, p + off, tag), 0, &b, 1), HEAP_EBADREF);
+	struct span *w = pages_alloc(h, WBUF_SPAN_PAGES, 1);
+	uint64_t *q = (uint64_t *)span_base(h, w);
+	q[0] = hdr_make(77, 0, 100);
+	assert_int_equal(heap_read(h, make_ref(h, q, 77), 0, &b, 1), HEAP_EBADREF);
+	heap_free(h);
+}
+
+/* Collected objects' handles are refused, even once their slots hold new
+ * objects, and the new objects' handles pass. */
+static void stale_refused_after_reuse(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	enum { N = 4096 };
+	static heap_ref old[N], fresh[N];
+	for (int i = 0; i < N; i++)
+		OK(heap_alloc(h, hs, 1, 24, &old[i]));
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < N; i++)
+			OK(heap_release(h, hs, old[i]));
+		heap_gc(h);
+		for (int i = 0; i < N; i++)
+			OK(heap_alloc(h, hs, 1, 24, &fresh[i]));
+		int reused = 0;
+		for (int i = 0; i < N; i++) {
+			uint8_t b;
+			assert_int_equal(heap_read(h, old[i], 0, &b, 1), HEAP_EBADREF);
+			assert_int_equal(heap_set_ref(h, fresh[i], 0, old[i]), HEAP_EBADREF);
+			OK(heap_read(h, fresh[i], 0, &b, 1));
+			for (int j = 0; j < N; j++)
+				if (ref_place(fresh[j]) == ref_place(old[i])) {
+					reused++;
+					break;
+				}
+		}
+		assert_true(reused > N / 2); /* the test really exercises slot reuse */
+		memcpy(old, fresh, sizeof old);
+	}
+	heap_free(h);
+}
+
+/* One slot reused many times: each tag differs from the one before, so
+ * the previous occupant's handle always fails, and no older one passes. */
+static void one_slot_many_generations(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	enum { GENS = 20000 };
+	heap_ref *gen = malloc(GENS * sizeof *gen);
+	OK(heap_alloc(h, hs, 0, 8, &gen[0]));
+	for (int g = 1; g < GENS; g++) {
+		OK(heap_release(h, hs, gen[g - 1]));
+		heap_gc(h);
+		OK(heap_alloc(h, hs, 0, 8, &gen[g]));
+		assert_int_equal(ref_place(gen[g]), ref_place(gen[0])); /* the same slot every time */
+		assert_int_not_equal(ref_tag(gen[g]), ref_tag(gen[g - 1]));
+	}
+	uint8_t b;
+	for (int g = 0; g + 1 < GENS; g++)
+		if (ref_tag(gen[g]) != ref_tag(gen[GENS - 1]))
+			assert_int_equal(heap_read(h, gen[g], 0, &b, 1), HEAP_EBADREF);
+	OK(heap_read(h, gen[GENS - 1], 0, &b, 1));
+	free(gen);
+	heap_free(h);
+}
+
+/* Between mark termination and its sweep, an unmarked object is garbage:
+ * its handle must not pass, or a client could store it somewhere reachable
+ * and read freed memory once the sweeper runs. */
+static void unmarked_in_unswept_span_refused(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref keep, drop, out;
+	OK(heap_alloc(h, hs, 1, 8, &keep));
+	OK(heap_alloc(h, hs, 1, 8, &drop));
+	OK(heap_release(h, hs, drop));
+	heap_gc_begin(h);
+	while (gc_slice(h, 0, 64))
+		;
+	assert_true(h->sweep_pending > 0); /* marked, not yet swept */
+	assert_int_equal(heap_set_ref(h, keep, 0, drop), HEAP_EBADREF);
+	assert_int_equal(heap_hold(h, hs, drop), HEAP_EBADREF);
+	OK(heap_get_ref(h, keep, 0, NULL, &out));
+	assert_int_equal(out, 0);
+	uint8_t b;
+	OK(heap_read(h, keep, 0, &b, 1));
+	heap_free(h);
+}
+
+static void ranges_checked(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref a, b, out;
+	OK(heap_alloc(h, hs, 3, 10, &a));
+	OK(heap_alloc(h, hs, 0, 0, &b));
+	uint8_t buf[16] = {0};
+	OK(heap_write(h, a, 0, buf, 10));
+	OK(heap_write(h, a, 10, buf, 0));
+	assert_int_equal(heap_write(h, a, 1, buf, 10), HEAP_ERANGE);
+	assert_int_equal(heap_read(h, a, 11, buf, 0), HEAP_ERANGE);
+	assert_int_equal(heap_read(h, a, UINT32_MAX, buf, 2), HEAP_ERANGE); /* no wrap-around */
+	assert_int_equal(heap_read(h, a, 2, buf, UINT32_MAX), HEAP_ERANGE);
+	assert_int_equal(heap_set_ref(h, a, 3, b), HEAP_ERANGE);
+	assert_int_equal(heap_get_ref(h, a, 3, NULL, &out), HEAP_ERANGE);
+	assert_int_equal(heap_set_ref(h, b, 0, a), HEAP_ERANGE);
+	OK(heap_set_ref(h, a, 2, b));
+	OK(heap_get_ref(h, a, 2, NULL, &out));
+	assert_int_equal(out, b);
+	uint32_t nr, nb;
+	OK(heap_object_size(h, a, &nr, &nb));
+	assert_int_equal(nr, 3);
+	assert_int_equal(nb, 10);
+	heap_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(null_and_garbage_refused),
+		cmocka_unit_test(interior_and_fake_headers_refused),
+		cmocka_unit_test(free_pages_and_workbufs_refused),
+		cmocka_unit_test(stale_refused_after_reuse),
+		cmocka_unit_test(one_slot_many_generations),
+		cmocka_unit_test(unmarked_in_unswept_span_refused),
+		cmocka_unit_test(ranges_checked),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,159 @@
+/*
+ * test_scavenge.c - free pages going back to the OS.
+ *
+ * mincore() is the judge: a released page must not be resident, whatever
+ * the heap's own counters say, and heap_released must agree with it.
+ */
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Pages of [p, p + len) that are resident. */
+static size_t resident_pages(const void *p, size_t len)
+{
+	size_t os = (size_t)sysconf(_SC_PAGESIZE), n = (len + os - 1) / os, count = 0;
+	unsigned char *vec = malloc(n);
+	assert_int_equal(mincore((void *)p, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		count += vec[i] & 1;
+	free(vec);
+	return count;
+}
+
+/* Resident bytes in the heap's free runs, and their total size. */
+static void free_run_residency(heap *h, size_t *resident, size_t *total)
+{
+	*resident = *total = 0;
+	for (size_t p = 0; p < h->grown;) {
+		struct span *s = span_of_page(h, p);
+		if (s->state == SPAN_FREE) {
+			*resident += resident_pages(span_base(h, s), (size_t)s->npages << PAGE_SHIFT) *
+				     (size_t)sysconf(_SC_PAGESIZE);
+			*total += (size_t)s->npages << PAGE_SHIFT;
+		}
+		p += s->npages;
+	}
+}
+
+/* Allocates about bytes of small garbage (written, so it is resident). */
+static void make_garbage(heap *h, heap_holds *hs, size_t bytes)
+{
+	heap_ref r;
+	for (size_t i = 0; i < bytes / 256; i++) {
+		OK(heap_alloc(h, hs, 2, 232, &r));
+		OK(heap_write(h, r, 0, &i, sizeof i));
+		OK(heap_release(h, hs, r));
+	}
+}
+
+static void free_os_memory_releases_everything(void **state)
+{
+	(void)state;
+	heap *h = test_heap_cfg((size_t)1 << 30, -1);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref keep;
+	OK(heap_alloc(h, hs, 0, 1000, &keep));
+	long rss0 = test_rss_kib();
+	make_garbage(h, hs, 128 * MIB);
+	long rss_peak = test_rss_kib();
+	assert_true(rss_peak - rss0 > 100 * 1024);
+
+	uint64_t calls = test_stats(h).scav_madvise_calls;
+	heap_free_os_memory(h);
+	struct heap_stats st = test_stats(h);
+	assert_int_equal(st.heap_released, st.heap_idle);
+	assert_true(st.heap_idle > 120 * MIB);
+	size_t resident, total;
+	free_run_residency(h, &resident, &total);
+	assert_int_equal(total, st.heap_idle);
+	assert_int_equal(resident, 0);
+	/* Coalesced runs take few calls: far fewer than one per span. */
+	assert_true(st.scav_madvise_calls - calls < 64);
+	assert_true(test_rss_kib() - rss0 < 8 * 1024);
+
+	/* The heap still works, and released memory reads as zero. */
+	uint8_t b = 1;
+	OK(heap_read(h, keep, 999, &b, 1));
+	make_garbage(h, hs, 16 * MIB);
+	heap_ref big;
+	OK(heap_alloc(h, hs, 0, 4 * MIB, &big));
+	for (uint32_t off = 0; off < 4 * MIB; off += 4096) {
+		OK(heap_read(h, big, off, &b, 1));
+		assert_int_equal(b, 0);
+	}
+	heap_free(h);
+}
+
+/* Idle time keeps retained memory within 10% above the goal, then, once
+ * nothing has been allocated for release_delay_ns, returns the rest. */
+static void idle_scavenger_paces_then_releases(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.gc_percent = -1;
+	cfg.release_delay_ns = 200000000; /* 0.2 s */
+	heap *h = heap_new(&cfg);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref keep;
+	OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
+	make_garbage(h, hs, 128 * MIB);
+	cfg.gc_percent = 100;
+	heap_reconfigure(h, &cfg);
+	heap_gc(h);
+	struct heap_stats st = test_stats(h);
+	uint64_t retained = st.heap_inuse + st.heap_idle - st.heap_released;
+	assert_true(retained > st.next_gc + st.next_gc / 10);
+
+	uint64_t next = heap_idle(h, 1000000000, NULL, NULL);
+	st = test_stats(h);
+	retained = st.heap_inuse + st.heap_idle - st.heap_released;
+	assert_true(retained <= st.next_gc + st.next_gc / 10);
+	assert_true(st.heap_released < st.heap_idle); /* some free memory kept warm */
+	assert_true(next > 0 && next <= cfg.release_delay_ns);
+
+	struct timespec ts = {0, (long)next};
+	nanosleep(&ts, NULL);
+	assert_int_equal(heap_idle(h, 1000000000, NULL, NULL), HEAP_IDLE_NONE);
+	st = test_stats(h);
+	assert_int_equal(st.heap_released, st.heap_idle);
+	size_t resident, total;
+	free_run_residency(h, &resident, &total);
+	assert_int_equal(resident, 0);
+	heap_free(h);
+}
+
+/* An allocation ends the quiet period: the delay starts over. */
+static void allocation_restarts_release_delay(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.release_delay_ns = 50000000;
+	heap *h = heap_new(&cfg);
+	heap_holds *hs = heap_holds_new(h);
+	make_garbage(h, hs, 32 * MIB);
+	heap_gc(h);
+	uint64_t next = heap_idle(h, 1000000000, NULL, NULL);
+	assert_true(next != HEAP_IDLE_NONE && next > 0);
+	struct timespec ts = {0, (long)next};
+	nanosleep(&ts, NULL);
+	make_garbage(h, hs, MIB); /* activity */
+	heap_gc(h);
+	next = heap_idle(h, 1000000000, NULL, NULL);
+	assert_true(next != HEAP_IDLE_NONE && next > 0);
+	struct heap_stats st = test_stats(h);
+	assert_true(st.heap_released < st.heap_idle);
+	heap_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(free_os_memory_releases_everything),
+		cmocka_unit_test(idle_scavenger_paces_then_releases),
+		cmocka_unit_test(allocation_restarts_release_delay),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,89 @@
+/*
+ * testutil.h - what the engine's tests share: cmocka, the engine's
+ * internals (tests are white-box where a figure must be checked against
+ * the truth), a seeded random generator, and RSS readings.
+ *
+ * Random tests print their seed; HEAPD_TEST_SEED=N reruns one exactly.
+ */
+#ifndef HEAPD_TESTUTIL_H
+#define HEAPD_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+#define OK(expr) assert_int_equal((expr), HEAP_OK)
+#define MIB ((size_t)1 << 20)
+
+static inline heap *test_heap_cfg(size_t max_heap, int gc_percent)
+{
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.max_heap = max_heap;
+	cfg.gc_percent = gc_percent;
+	heap *h = heap_new(&cfg);
+	assert_non_null(h);
+	return h;
+}
+
+static inline heap *test_heap(void)
+{
+	return test_heap_cfg((size_t)1 << 30, 100);
+}
+
+static inline struct heap_stats test_stats(heap *h)
+{
+	struct heap_stats st;
+	heap_read_stats(h, &st);
+	return st;
+}
+
+/* xorshift64*: a small generator whose sequence a seed fixes. */
+struct rng {
+	uint64_t s;
+};
+
+static inline uint64_t rng_next(struct rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 0x2545F4914F6CDD1DULL;
+}
+
+static inline uint32_t rng_below(struct rng *r, uint32_t n)
+{
+	return n ? (uint32_t)((rng_next(r) >> 32) % n) : 0;
+}
+
+static inline struct rng test_rng(const char *test)
+{
+	const char *env = getenv("HEAPD_TEST_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : 0x5eed0fbeefULL;
+	printf("# %s: seed %llu (HEAPD_TEST_SEED to repeat)\n", test, (unsigned long long)seed);
+	struct rng r = {seed ? seed : 1};
+	return r;
+}
+
+static inline long test_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+#endif
