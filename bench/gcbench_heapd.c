@@ -12,7 +12,10 @@
  * data (int i, j); the array is one object of 4000000 bytes and no slots.
  * The benchmark treats the engine as a client would: whatever the original
  * holds in a local is held in one hold set standing for the stack, and
- * released when the local goes out of scope. Every engine call is checked.
+ * released when the local goes out of scope; a new object stored straight
+ * into a field is allocated into that field. With --strict, every new
+ * object is held and released, as if each passed through a local (the
+ * result line then says impl=heapd-strict). Every engine call is checked.
  * The engine runs with heap_config_default(); the collector runs only
  * through allocation assists, as nothing here drives heap_gc_slice().
  *
@@ -21,11 +24,10 @@
  * peak RSS (ru_maxrss) and the final heap_sys. Progress goes to stderr, one
  * line per depth; the result is one key=value line on stdout.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -44,6 +46,7 @@ enum { LEFT = 0, RIGHT = 1, NODE_NREFS = 2, NODE_NBYTES = 2 * sizeof(int) };
 
 static heap *h;
 static heap_holds *stack; /* holds for the objects the original keeps in locals */
+static int strict;        /* hold every new object, even those in no local */
 
 static uint64_t now_ns(void)
 {
@@ -91,9 +94,12 @@ static void set_ref(heap_ref obj, uint32_t slot, heap_ref val)
 }
 
 /*
- * Builds the tree top down, assigning to older objects. Each child is
- * released as soon as n refers to it; its handle stays valid while n is
- * reachable, as the original rereads it from n's field.
+ * Builds the tree top down, assigning to older objects. The original's
+ * "n.left = new Node()" keeps the new node in no local: it is
+ * heap_alloc_into(), which roots the node in n's slot. In strict mode every
+ * new node is held and released instead, as if it passed through a local.
+ * A child's handle stays valid while n is reachable, as the original
+ * rereads it from n's field.
  */
 static void populate(int depth, heap_ref n)
 {
@@ -102,12 +108,17 @@ static void populate(int depth, heap_ref n)
 	if (depth <= 0)
 		return;
 	depth--;
-	left = new_node();
-	set_ref(n, LEFT, left);
-	release(left);
-	right = new_node();
-	set_ref(n, RIGHT, right);
-	release(right);
+	if (strict) {
+		left = new_node();
+		set_ref(n, LEFT, left);
+		release(left);
+		right = new_node();
+		set_ref(n, RIGHT, right);
+		release(right);
+	} else {
+		check(heap_alloc_into(h, n, LEFT, NODE_NREFS, NODE_NBYTES, &left), "heap_alloc_into");
+		check(heap_alloc_into(h, n, RIGHT, NODE_NREFS, NODE_NBYTES, &right), "heap_alloc_into");
+	}
 	populate(depth, left);
 	populate(depth, right);
 }
@@ -150,7 +161,7 @@ static void time_construction(int depth)
 	        (unsigned long long)((t2 - t1) / 1000000));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct heap_config cfg;
 	struct heap_stats st;
@@ -160,6 +171,7 @@ int main(void)
 	uint64_t t0, elapsed;
 	double v;
 
+	strict = argc > 1 && strcmp(argv[1], "--strict") == 0;
 	heap_config_default(&cfg);
 	h = heap_new(&cfg);
 	if (h == NULL) {
@@ -211,9 +223,9 @@ int main(void)
 	heap_holds_free(h, stack);
 	heap_free(h);
 
-	printf("gcbench impl=heapd time_s=%.3f num_gc=%llu max_pause_us=%llu "
+	printf("gcbench impl=%s time_s=%.3f num_gc=%llu max_pause_us=%llu "
 	       "peak_rss_kib=%ld heap_mib=%.1f\n",
-	       (double)elapsed / 1e9, (unsigned long long)st.num_gc,
+	       strict ? "heapd-strict" : "heapd", (double)elapsed / 1e9, (unsigned long long)st.num_gc,
 	       (unsigned long long)((st.max_pause_ns + 500) / 1000), ru.ru_maxrss,
 	       (double)st.heap_sys / 1048576.0);
 	return 0;

@@ -16,6 +16,8 @@
  * Pauses: every stretch of collector work that the host cannot interrupt -
  * a slice, an assist, a forced collection - is one pause in the stats.
  */
+#include <string.h>
+
 #include "internal.h"
 
 #define SWEEP_WORK 256u   /* scan-work units charged per span swept */
@@ -42,6 +44,7 @@ static void mark_termination(heap *h)
 	h->last_scan_work = h->gcw.scan_work;
 	h->heap_live = h->heap_marked;
 	h->sweepgen += 2;
+	memset(h->rcache, 0, sizeof h->rcache);
 	h->phase = GC_OFF;
 	pacer_end_cycle(h);
 	sweep_begin(h);

@@ -88,6 +88,11 @@ uint64_t heap_holds_count(const heap_holds *hs);
  * Without a hold the object is unreachable the moment the call returns. */
 int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out);
 
+/* Allocates an object and stores it in slot of obj, as "obj.slot = new
+ * T()": the object is reachable from obj, not held. On an error nothing
+ * is stored (an object already allocated is then garbage). */
+int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out);
+
 int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
 /* Drops one hold; HEAP_ENOENT when hs holds no such ref. */
 int heap_release(heap *h, heap_holds *hs, heap_ref ref);

@@ -134,9 +134,18 @@ struct sizeclass {
 	uint32_t bitwords; /* 64-bit words per bitmap */
 };
 extern struct sizeclass sc_table[NUM_SIZE_CLASSES];
+/* Class by (size + 7) / 8 up to 1024 bytes, by (size - 1024 + 127) / 128 above. */
+extern uint8_t sc_class8[1024 / 8 + 1];
+extern uint8_t sc_class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
 void sc_init(void);
+
 /* Class of the smallest size >= bytes; bytes must be 1..MAX_SMALL_SIZE. */
-unsigned sc_of(size_t bytes);
+static inline unsigned sc_of(size_t bytes)
+{
+	if (bytes <= 1024)
+		return sc_class8[(bytes + 7) >> 3];
+	return sc_class128[(bytes - 1024 + 127) >> 7];
+}
 
 /* --- object headers and handles --- */
 static inline uint64_t hdr_make(uint32_t tag, uint32_t nrefs, uint32_t nbytes)
@@ -157,6 +166,14 @@ struct obj {
 	struct span *s;
 	uint32_t nrefs, nbytes;
 };
+
+/* A handle that resolved since the last mark termination, with what it
+ * resolved to. */
+struct rcache_entry {
+	heap_ref ref;
+	struct obj o;
+};
+#define RCACHE_SIZE 64
 
 /* --- work buffers (gcwork.c) --- */
 struct workbuf {
@@ -294,8 +311,14 @@ struct heap {
 	uint32_t nroots;
 	uint64_t hash_key[2];
 
-	/* Random tags (heap.c). */
+	/* Random tags (malloc.c). */
 	uint64_t rng;
+
+	/* Handle cache (object.c), indexed by the tag's low bits. Cleared at
+	 * every mark termination, the only event that makes a valid handle
+	 * invalid: sweeping frees only objects termination left unmarked,
+	 * whose handles already fail. So an entry is always exact. */
+	struct rcache_entry rcache[RCACHE_SIZE];
 
 	/* Statistics (stats.c reads them). */
 	struct {
@@ -353,8 +376,71 @@ void span_refill_cache(struct span *s, uint32_t index);
 static inline int bit_test(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
 static inline void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
 
-/* object.c */
-int obj_resolve(const heap *h, heap_ref r, struct obj *o);
+/* The object a handle names, if it is live and the handle is its own; see
+ * object.c for why each check is there. */
+static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
+{
+	uint32_t tag = ref_tag(r), place = ref_place(r);
+	size_t page = place >> (PAGE_SHIFT - 3);
+	if (tag == 0 || page >= h->grown)
+		return HEAP_EBADREF;
+	uint32_t e = h->pagemap[page];
+	if (!e)
+		return HEAP_EBADREF;
+	struct span *s = &h->spans[e - 1];
+	if (s->state != SPAN_OBJ)
+		return HEAP_EBADREF;
+	size_t rel = ((size_t)place << 3) - ((size_t)s->start << PAGE_SHIFT);
+	uint32_t idx = (uint32_t)((rel * s->divmul) >> 32);
+	if (idx >= s->nelems || (size_t)idx * s->elemsize != rel)
+		return HEAP_EBADREF;
+	if (s->sweepgen == h->sweepgen) {
+		if (idx >= s->freeindex && !bit_test(s->allocbits, idx))
+			return HEAP_EBADREF;
+	} else if (!bit_test(s->markbits, idx)) {
+		return HEAP_EBADREF;
+	}
+	uint8_t *p = h->base + ((size_t)place << 3);
+	uint64_t hdr = *(uint64_t *)p;
+	if (hdr_tag(hdr) != tag)
+		return HEAP_EBADREF;
+	o->p = p;
+	o->s = s;
+	if (s->spanclass >> 1) {
+		o->nrefs = hdr_nrefs(hdr);
+		o->nbytes = hdr_nbytes(hdr);
+	} else {
+		o->nrefs = s->u.large.nrefs;
+		o->nbytes = s->u.large.nbytes;
+	}
+	return 0;
+}
+
+static inline struct rcache_entry *rcache_slot(heap *h, heap_ref r)
+{
+	return &h->rcache[ref_tag(r) & (RCACHE_SIZE - 1)];
+}
+
+static inline void rcache_put(heap *h, heap_ref r, const struct obj *o)
+{
+	struct rcache_entry *e = rcache_slot(h, r);
+	e->ref = r;
+	e->o = *o;
+}
+
+static inline int obj_resolve(heap *h, heap_ref r, struct obj *o)
+{
+	struct rcache_entry *e = rcache_slot(h, r);
+	if (e->ref == r && r) {
+		*o = e->o;
+		return 0;
+	}
+	int err = obj_resolve_full(h, r, o);
+	if (!err)
+		rcache_put(h, r, o);
+	return err;
+}
+
 static inline heap_ref *obj_slots(const struct obj *o) { return (heap_ref *)(o->p + HDR_SIZE); }
 
 /* gcwork.c */
@@ -437,6 +523,20 @@ int holds_init(heap *h);
 uint64_t holds_total(const heap *h);
 void holds_destroy(heap *h);
 int holds_add(heap *h, heap_holds *hs, heap_ref r);
+
+/* holds_add() for the handle of an object just allocated, when hs has
+ * room without growing: the handle cannot be in hs yet, and needs no
+ * shading (the object is black if marking is on). */
+static inline void holds_add_new(heap_holds *hs, heap_ref r)
+{
+	uint32_t i = ref_tag(r) & hs->mask;
+	while (hs->tab[i].ref)
+		i = (i + 1) & hs->mask;
+	hs->tab[i].ref = r;
+	hs->tab[i].count = 1;
+	hs->used++;
+	hs->count++;
+}
 /* Scans up to budget slots of root hold sets; returns 0 if none was left. */
 int holds_scan_roots(heap *h, uint32_t budget);
 

@@ -15,8 +15,8 @@
  *
  * Allocation is the only place the mutator pays for collection: crossing
  * h->next_event (one compare on the fast path) starts a cycle or runs an
- * assist. The hold is added before that, so the object is rooted before
- * any collector work can run.
+ * assist. The new object is rooted first (a hold, or the slot it was
+ * allocated into), so no collector work can run while it is unreachable.
  */
 #include <string.h>
 
@@ -73,19 +73,17 @@ static uint32_t next_free_index(struct span *s)
 	return r;
 }
 
-static uint8_t *alloc_small(heap *h, uint32_t size, int noscan, struct span **sp, uint32_t *idxp)
+/* The small-object path after the fast one failed: the next free slot
+ * past the alloc cache, else a span from central (sweeping, growing). */
+static uint8_t *alloc_small_slow(heap *h, unsigned spc, struct span **sp, uint32_t *idxp)
 {
-	unsigned spc = sc_of(size) << 1 | (unsigned)noscan;
 	struct span *s = h->cache[spc];
-	uint32_t idx = next_free_fast(s);
-	if (idx == NOFREE) {
+	uint32_t idx = next_free_index(s);
+	if (idx == s->nelems) {
+		s = central_refill(h, spc);
+		if (!s)
+			return NULL;
 		idx = next_free_index(s);
-		if (idx == s->nelems) {
-			s = central_refill(h, spc);
-			if (!s)
-				return NULL;
-			idx = next_free_index(s);
-		}
 	}
 	*sp = s;
 	*idxp = idx;
@@ -148,28 +146,98 @@ static inline uint32_t new_tag(heap *h, uint32_t old)
 	return t;
 }
 
-static uint8_t *alloc_object(heap *h, size_t size, uint32_t nrefs, uint32_t nbytes, struct span **sp)
+/* Everything but the fast path: small-object refills, large objects, and
+ * on failure a full collection and one more try (Go would die here). */
+static __attribute__((noinline)) uint8_t *alloc_slow(heap *h, size_t size, uint32_t nrefs, uint32_t nbytes,
+						       struct span **sp, uint32_t *idxp)
 {
-	uint32_t idx = 0;
-	uint8_t *p;
-	if (size <= MAX_SMALL_SIZE)
-		p = alloc_small(h, (uint32_t)size, nrefs == 0, sp, &idx);
-	else
-		p = alloc_large(h, size, nrefs, nbytes, sp);
-	if (!p)
-		return NULL;
-	struct span *s = *sp;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		uint8_t *p;
+		*idxp = 0;
+		if (size <= MAX_SMALL_SIZE)
+			p = alloc_small_slow(h, sc_of(size) << 1 | (nrefs == 0), sp, idxp);
+		else
+			p = alloc_large(h, size, nrefs, nbytes, sp);
+		if (p)
+			return p;
+		if (!attempt)
+			gc_full(h, 0);
+	}
+	return NULL;
+}
+
+/* Makes the object at slot idx of s: zeroes it, tags it, marks it black
+ * while marking, and caches its handle (a new object is usually used
+ * next). */
+static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struct span *s, uint32_t idx, uint8_t *p, size_t size,
+				   uint32_t nrefs, uint32_t nbytes)
+{
 	uint32_t old = 0;
 	if (s->needzero) {
 		old = hdr_tag(*(uint64_t *)p);
 		zero_tail(p, size);
 	}
 	uint32_t tag = new_tag(h, old);
-	*(uint64_t *)p = s->spanclass >> 1 ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, 0, 0);
+	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, 0, 0);
 	if (h->phase == GC_MARK) {
 		bit_set(s->markbits, idx);
 		h->gcw.marked_bytes += s->elemsize;
 	}
+	heap_ref r = (heap_ref)tag << 32 | (heap_ref)((size_t)(p - h->base) >> 3);
+	struct rcache_entry *e = rcache_slot(h, r);
+	e->ref = r;
+	e->o.p = p;
+	e->o.s = s;
+	e->o.nrefs = nrefs;
+	e->o.nbytes = nbytes;
+	return r;
+}
+
+/* Where a new object is rooted before any collector work can run: a hold
+ * in hs, or slot of obj (heap_alloc_into), or nowhere (hs and obj 0). */
+struct dest {
+	heap_holds *hs;
+	heap_ref obj;
+	uint32_t slot;
+};
+
+/* Roots r at d. For a slot, obj is resolved only now, after whatever
+ * collector work the allocation did (a full collection when the heap was
+ * full), so its liveness is current. */
+static inline int root_new(heap *h, const struct dest *d, heap_ref r, int may_grow)
+{
+	if (!d->obj) {
+		if (!d->hs)
+			return 0;
+		if (may_grow)
+			return holds_add(h, d->hs, r);
+		holds_add_new(d->hs, r);
+		return 0;
+	}
+	struct obj o;
+	int err = obj_resolve(h, d->obj, &o);
+	if (err)
+		return err;
+	if (d->slot >= o.nrefs)
+		return HEAP_ERANGE;
+	obj_slots(&o)[d->slot] = r;  /* no barrier: r is black while marking */
+	return 0;
+}
+
+/* The allocation calls for everything their fast path does not handle. */
+static __attribute__((noinline)) int alloc_general(heap *h, const struct dest *d, uint32_t nrefs, uint32_t nbytes,
+						  heap_ref *out)
+{
+	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
+	if (size > h->cfg.max_object)
+		return HEAP_ETOOBIG;
+	if (d->hs && d->hs->count >= h->cfg.max_holds)
+		return HEAP_ELIMIT;
+	struct span *s;
+	uint32_t idx;
+	uint8_t *p = alloc_slow(h, size, nrefs, nbytes, &s, &idx);
+	if (!p)
+		return HEAP_ENOMEM;
 	if (!spc_sizeclass(s->spanclass)) {
 		h->st.heap_alloc += s->elemsize;
 		h->st.total_alloc += s->elemsize;
@@ -177,31 +245,55 @@ static uint8_t *alloc_object(heap *h, size_t size, uint32_t nrefs, uint32_t nbyt
 		h->st.mallocs++;
 		h->heap_live += s->elemsize;
 	}
-	return p;
-}
-
-int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
-{
-	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
-	if (size > h->cfg.max_object)
-		return HEAP_ETOOBIG;
-	if (hs && hs->count >= h->cfg.max_holds)
-		return HEAP_ELIMIT;
-	struct span *s;
-	uint8_t *p = alloc_object(h, size, nrefs, nbytes, &s);
-	if (!p) {
-		/* Go would die here; heapd collects everything and tries once more. */
-		gc_full(h, 0);
-		p = alloc_object(h, size, nrefs, nbytes, &s);
-		if (!p)
-			return HEAP_ENOMEM;
-	}
-	heap_ref r = (heap_ref)hdr_tag(*(uint64_t *)p) << 32 | (heap_ref)((size_t)(p - h->base) >> 3);
-	int err = hs ? holds_add(h, hs, r) : 0;
+	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
+	int err = root_new(h, d, r, 1);
 	if (h->heap_live >= h->next_event)
 		gc_alloc_slow(h);
 	if (err)
 		return err;
 	*out = r;
 	return 0;
+}
+
+/* The fast path makes no call: a small object from the cached span's
+ * alloc cache, a destination with room, no collector event due. Anything
+ * else goes to alloc_general(), which starts over. */
+static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct dest *d, uint32_t nrefs,
+							   uint32_t nbytes, heap_ref *out)
+{
+	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
+	heap_holds *hs = d->hs;
+	if (size > MAX_SMALL_SIZE || size > h->cfg.max_object || h->heap_live >= h->next_event ||
+	    (hs && (hs->count >= h->cfg.max_holds || (hs->used + 1) * 4 > (hs->mask + 1) * 3)))
+		return alloc_general(h, d, nrefs, nbytes, out);
+	struct span *s = h->cache[sc_of(size) << 1 | (nrefs == 0)];
+	uint32_t idx = next_free_fast(s);
+	if (idx == NOFREE)
+		return alloc_general(h, d, nrefs, nbytes, out);
+	uint8_t *p = span_base(h, s) + (size_t)idx * s->elemsize;
+	/* The next allocation's slot: its first touch is the allocator's main
+	 * cost (a cache miss), so start it now. */
+	if (s->alloccache)
+		__builtin_prefetch(span_base(h, s) +
+				   (size_t)(s->freeindex + (uint32_t)__builtin_ctzll(s->alloccache)) * s->elemsize, 1);
+	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
+	int err = root_new(h, d, r, 0);
+	if (err)
+		return err;
+	*out = r;
+	return 0;
+}
+
+int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
+{
+	struct dest d = {hs, 0, 0};
+	return alloc_to(h, &d, nrefs, nbytes, out);
+}
+
+int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
+{
+	if (!obj)
+		return HEAP_EBADREF;
+	struct dest d = {NULL, obj, slot};
+	return alloc_to(h, &d, nrefs, nbytes, out);
 }

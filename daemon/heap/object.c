@@ -1,7 +1,8 @@
 /*
  * object.c - handles and object access.
  *
- * obj_resolve() is the only way from a handle to memory. A handle passes
+ * obj_resolve() (internal.h, inline: it runs on every call that takes a
+ * handle) is the only way from a handle to memory. A handle passes
  * only if every step agrees: the place is inside the grown arena, its page
  * belongs to an object span, the place is the start of a slot of that span
  * (so a handle forged to point into the middle of an object, at bytes a
@@ -24,44 +25,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-int obj_resolve(const heap *h, heap_ref r, struct obj *o)
-{
-	uint32_t tag = ref_tag(r), place = ref_place(r);
-	size_t page = place >> (PAGE_SHIFT - 3);
-	if (tag == 0 || page >= h->grown)
-		return HEAP_EBADREF;
-	uint32_t e = h->pagemap[page];
-	if (!e)
-		return HEAP_EBADREF;
-	struct span *s = &h->spans[e - 1];
-	if (s->state != SPAN_OBJ)
-		return HEAP_EBADREF;
-	size_t rel = ((size_t)place << 3) - ((size_t)s->start << PAGE_SHIFT);
-	uint32_t idx = (uint32_t)((rel * s->divmul) >> 32);
-	if (idx >= s->nelems || (size_t)idx * s->elemsize != rel)
-		return HEAP_EBADREF;
-	if (s->sweepgen == h->sweepgen) {
-		if (idx >= s->freeindex && !bit_test(s->allocbits, idx))
-			return HEAP_EBADREF;
-	} else if (!bit_test(s->markbits, idx)) {
-		return HEAP_EBADREF;
-	}
-	uint8_t *p = h->base + ((size_t)place << 3);
-	uint64_t hdr = *(uint64_t *)p;
-	if (hdr_tag(hdr) != tag)
-		return HEAP_EBADREF;
-	o->p = p;
-	o->s = s;
-	if (s->spanclass >> 1) {
-		o->nrefs = hdr_nrefs(hdr);
-		o->nbytes = hdr_nbytes(hdr);
-	} else {
-		o->nrefs = s->u.large.nrefs;
-		o->nbytes = s->u.large.nbytes;
-	}
-	return 0;
-}
 
 int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes)
 {

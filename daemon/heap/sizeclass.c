@@ -30,9 +30,8 @@ static const uint16_t go_sizes[NUM_SIZE_CLASSES][2] = {
 
 struct sizeclass sc_table[NUM_SIZE_CLASSES];
 
-/* Class by (size + 7) / 8 up to 1024 bytes, by (size - 1024 + 127) / 128 above. */
-static uint8_t class8[1024 / 8 + 1];
-static uint8_t class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
+uint8_t sc_class8[1024 / 8 + 1];
+uint8_t sc_class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
 static pthread_once_t sc_once = PTHREAD_ONCE_INIT;
 
 static void sc_build(void)
@@ -53,26 +52,19 @@ static void sc_build(void)
 		sc->divmul = UINT32_MAX / sc->size + 1;
 	}
 	unsigned c = 1;
-	for (unsigned i = 0; i < sizeof class8; i++) {
+	for (unsigned i = 0; i < sizeof sc_class8; i++) {
 		while (sc_table[c].size < i * 8)
 			c++;
-		class8[i] = (uint8_t)c;
+		sc_class8[i] = (uint8_t)c;
 	}
-	for (unsigned i = 0; i < sizeof class128; i++) {
+	for (unsigned i = 0; i < sizeof sc_class128; i++) {
 		while (sc_table[c].size < 1024 + i * 128)
 			c++;
-		class128[i] = (uint8_t)c;
+		sc_class128[i] = (uint8_t)c;
 	}
 }
 
 void sc_init(void)
 {
 	pthread_once(&sc_once, sc_build);
-}
-
-unsigned sc_of(size_t bytes)
-{
-	if (bytes <= 1024)
-		return class8[(bytes + 7) >> 3];
-	return class128[(bytes - 1024 + 127) >> 7];
 }

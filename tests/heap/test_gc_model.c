@@ -121,6 +121,29 @@ static void op_alloc(struct model *m)
 		fill(m, id, 0, nbytes);
 }
 
+/* "a.slot = new T()": the new object is reachable only through a. */
+static void op_alloc_into(struct model *m)
+{
+	int a = m_pick(m, 1);
+	if (a < 0 || !m->o[a].nrefs || m->n == MAX_OBJS)
+		return;
+	uint32_t s = rng_below(&m->r, m->o[a].nrefs), nrefs = rng_below(&m->r, 4), nbytes = rng_below(&m->r, 40);
+	int id = m->n++;
+	struct mobj *o = &m->o[id];
+	memset(o, 0, sizeof *o);
+	OK(heap_alloc_into(m->h, m->o[a].ref, s, nrefs, nbytes, &o->ref));
+	o->nrefs = nrefs;
+	o->nbytes = nbytes;
+	o->slot = malloc((nrefs + 1) * sizeof *o->slot);
+	o->data = calloc(nbytes + 1, 1);
+	for (uint32_t i = 0; i < nrefs; i++)
+		o->slot[i] = -1;
+	m->o[a].slot[s] = id;
+	m_reach(m);
+	if (nbytes)
+		fill(m, id, 0, nbytes);
+}
+
 static void op_set_ref(struct model *m, int from_limbo)
 {
 	int a = m_pick(m, 1);
@@ -346,8 +369,10 @@ static void run_model(int cycles, int ops_per_slice, uint64_t slice_work)
 	while (m->cycles < cycles) {
 		for (int i = 0; i < ops_per_slice; i++, m->ops++) {
 			uint32_t p = rng_below(&m->r, 100);
-			if (p < 22 || m->n < 50)
+			if (p < 17 || m->n < 50)
 				op_alloc(m);
+			else if (p < 22)
+				op_alloc_into(m);
 			else if (p < 42)
 				op_set_ref(m, 0);
 			else if (p < 46)

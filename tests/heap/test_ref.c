@@ -206,6 +206,32 @@ static void ranges_checked(void **state)
 	heap_free(h);
 }
 
+static void alloc_into_checks_its_target(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref a, b, out, stale;
+	OK(heap_alloc(h, hs, 2, 0, &a));
+	OK(heap_alloc(h, hs, 1, 0, &stale));
+	OK(heap_release(h, hs, stale));
+	heap_gc(h);
+	assert_int_equal(heap_alloc_into(h, 0, 0, 1, 8, &b), HEAP_EBADREF);
+	assert_int_equal(heap_alloc_into(h, stale, 0, 1, 8, &b), HEAP_EBADREF);
+	assert_int_equal(heap_alloc_into(h, a, 2, 1, 8, &b), HEAP_ERANGE);
+	OK(heap_alloc_into(h, a, 1, 1, 8, &b));
+	OK(heap_get_ref(h, a, 1, NULL, &out));
+	assert_true(out == b);
+	assert_int_equal(heap_holds_count(hs), 1); /* not held: reachable through a */
+	heap_gc(h);
+	OK(heap_read(h, b, 0, &(uint64_t){0}, 8));
+	OK(heap_release(h, hs, a));
+	heap_gc(h);
+	assert_int_equal(heap_read(h, b, 0, &(uint64_t){0}, 8), HEAP_EBADREF);
+	assert_int_equal(test_stats(h).heap_objects, 0);
+	heap_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +242,7 @@ int main(void)
 		cmocka_unit_test(one_slot_many_generations),
 		cmocka_unit_test(unmarked_in_unswept_span_refused),
 		cmocka_unit_test(ranges_checked),
+		cmocka_unit_test(alloc_into_checks_its_target),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
