@@ -75,7 +75,6 @@ size_t arena_grow(heap *h, size_t want)
 		return 0;
 	for (size_t p = from; p < to; p++)
 		bit_set(h->released, (uint32_t)p);
-	h->meta_bytes = table_bytes(to, sizeof(uint32_t)) + table_bytes(to, sizeof(struct span)) + bitmap_bytes(to);
 	h->grown = to;
 	return to - from;
 }

@@ -51,7 +51,7 @@
 #define WBUF_SPAN_BYTES 32768u            /* bytes per workbuf span, as Go */
 #define WBUF_SPAN_PAGES (WBUF_SPAN_BYTES / PAGE_SIZE)
 #define WBUF_NOBJ ((WBUF_SIZE - 16) / sizeof(uintptr_t))
-#define OBLET_SLOTS 2048u                 /* slots of a large object scanned per work item */
+#define OBLET_SLOTS 512u                  /* slots scanned per work item */
 
 /* Impossible states stop the process with a constant message, as Go's throw. */
 _Noreturn void heap_throw(const char *msg);
@@ -231,7 +231,6 @@ struct heap {
 	uint8_t *base;
 	size_t arena_pages;   /* reserved */
 	size_t grown;         /* pages committed so far */
-	size_t meta_bytes;    /* committed bytes of pagemap + spans + released */
 	uint32_t *pagemap;
 	struct span *spans;
 	uint64_t *released;   /* bit per page: not backed (fresh or madvised) */
@@ -356,6 +355,16 @@ static inline struct span *span_of_page(const heap *h, size_t page)
 	return e ? &h->spans[e - 1] : NULL;
 }
 static inline uint8_t *span_base(const heap *h, const struct span *s) { return page_addr(h, s->start); }
+
+/* The collector's own memory: workbuf spans, and the per-page tables for
+ * pages that are not released (a released run's inner entries are released
+ * with it), plus the released-page bits. An estimate of what is resident:
+ * descriptors of pages inside multi-page spans are counted, never touched. */
+static inline uint64_t gc_sys_bytes(const heap *h)
+{
+	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) +
+	       (uint64_t)(h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8;
+}
 
 /* pages.c */
 struct span *pages_alloc(heap *h, size_t npages, int wbuf);

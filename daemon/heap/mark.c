@@ -16,15 +16,19 @@
  * and the mutator does not run inside a slice, so termination follows at
  * once in the same slice.
  *
- * Large objects are scanned in oblets of OBLET_SLOTS slots (Go splits at
- * 128 KiB): the first scan queues the address of each further oblet, so no
- * single work item costs more than a few tens of microseconds.
+ * Objects with more than OBLET_SLOTS slots, small or large, are scanned in
+ * oblets (Go splits large objects at 128 KiB): the first scan queues the
+ * address of each further oblet. A slot's referent may be a cache miss, so
+ * an oblet of 512 slots bounds one work item to ~100 us.
  */
 #include "internal.h"
 
 #define ROOT_BATCH 256u
+/* The clock is read every CHECK_EVERY items or CHECK_WORK bytes of slots
+ * scanned, whichever comes first: an oblet's referents may each be a cache
+ * miss, so a check per oblet keeps a slice within ~100 us of its budget. */
 #define CHECK_EVERY 64u
-#define CHECK_WORK (32u << 10)
+#define CHECK_WORK (4u << 10)
 
 void mark_begin(heap *h)
 {
@@ -53,30 +57,28 @@ void mark_grey(heap *h, heap_ref r)
 		gcw_put(h, (uintptr_t)(h->base + off));
 }
 
+/* Scans the work item at p: an object, or an oblet of one. An object's
+ * first scan queues its further oblets; p then points at the oblet's first
+ * slot, never at an object's start. */
 static void scan(heap *h, uintptr_t p)
 {
 	struct span *s = &h->spans[h->pagemap[(p - (uintptr_t)h->base) >> PAGE_SHIFT] - 1];
-	const heap_ref *slots;
-	uint32_t n;
-	if (spc_sizeclass(s->spanclass)) {
-		slots = (const heap_ref *)(p + HDR_SIZE);
-		n = hdr_nrefs(*(const uint64_t *)p);
+	uint8_t *base = span_base(h, s);
+	uint32_t idx = (uint32_t)(((p - (uintptr_t)base) * s->divmul) >> 32);
+	uint8_t *obj = base + (size_t)idx * s->elemsize;
+	uint32_t nrefs = spc_sizeclass(s->spanclass) ? hdr_nrefs(*(const uint64_t *)obj) : s->u.large.nrefs;
+	const heap_ref *all = (const heap_ref *)(obj + HDR_SIZE);
+	uint32_t first = 0;
+	if (p == (uintptr_t)obj) {
+		for (uint32_t k = OBLET_SLOTS; k < nrefs; k += OBLET_SLOTS)
+			gcw_put(h, (uintptr_t)(all + k));
 	} else {
-		const heap_ref *all = (const heap_ref *)(span_base(h, s) + HDR_SIZE);
-		uint32_t nrefs = s->u.large.nrefs, first;
-		if (p == (uintptr_t)span_base(h, s)) {
-			first = 0;
-			for (uint32_t k = OBLET_SLOTS; k < nrefs; k += OBLET_SLOTS)
-				gcw_put(h, (uintptr_t)(all + k));
-		} else {
-			first = (uint32_t)((const heap_ref *)p - all);
-		}
-		slots = all + first;
-		n = nrefs - first < OBLET_SLOTS ? nrefs - first : OBLET_SLOTS;
+		first = (uint32_t)((const heap_ref *)p - all);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (slots[i])
-			mark_grey(h, slots[i]);
+	uint32_t n = nrefs - first < OBLET_SLOTS ? nrefs - first : OBLET_SLOTS;
+	for (uint32_t i = first; i < first + n; i++)
+		if (all[i])
+			mark_grey(h, all[i]);
 	h->gcw.scan_work += HDR_SIZE + (uint64_t)n * sizeof(heap_ref);
 }
 

@@ -29,11 +29,6 @@
 #define ASSIST_STEP ((uint64_t)64 << 10)
 #define ASSIST_MIN ((uint64_t)64 << 10)
 
-static uint64_t gc_sys_bytes(const heap *h)
-{
-	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) + h->meta_bytes;
-}
-
 static void pacer_compute(heap *h)
 {
 	uint64_t marked = h->heap_marked, goal = UINT64_MAX;

@@ -169,11 +169,24 @@ void pages_free(heap *h, struct span *s)
 	run_insert(h, start, n, 0);
 }
 
+/* Releases the OS pages wholly inside [lo, hi) of a per-page table. The
+ * entries of a free run's inner pages are never read (the page map's are
+ * zero, which is what released memory reads as). */
+static void release_inner(heap *h, const void *lo, const void *hi)
+{
+	uintptr_t a = ((uintptr_t)lo + 4095) & ~(uintptr_t)4095, b = (uintptr_t)hi & ~(uintptr_t)4095;
+	if (b > a) {
+		os_release((void *)a, b - a);
+		h->st.madvise_calls++;
+	}
+}
+
 /* Releases backed pages of free run s from its end (allocation cuts from
  * the start, so the end is the coldest part), one madvise per stretch of
  * backed pages, until max pages (0: no limit) are released. Once the whole
- * run is released, so are the descriptors of its inner pages, which no
- * lookup reaches while the run is free. Returns the pages released. */
+ * run is released, so are its inner pages' descriptors and page-map
+ * entries, so the per-page tables shrink with the heap. Returns the pages
+ * released. */
 size_t pages_release(heap *h, struct span *s, size_t max)
 {
 	size_t start = s->start, end = start + s->npages, got = 0, p = end;
@@ -198,12 +211,8 @@ size_t pages_release(heap *h, struct span *s, size_t max)
 	h->pages_released += got;
 	h->st.released_bytes += (uint64_t)got << PAGE_SHIFT;
 	if (s->u.free.nreleased == s->npages) {
-		uintptr_t lo = ((uintptr_t)&h->spans[start + 1] + 4095) & ~(uintptr_t)4095;
-		uintptr_t hi = (uintptr_t)&h->spans[end] & ~(uintptr_t)4095;
-		if (hi > lo) {
-			os_release((void *)lo, hi - lo);
-			h->st.madvise_calls++;
-		}
+		release_inner(h, &h->spans[start + 1], &h->spans[end]);
+		release_inner(h, &h->pagemap[start + 1], &h->pagemap[end - 1]);
 		list_remove(&s->u.free.scav);
 		/* A released run goes behind the backed runs of its bin. */
 		list_remove(&s->link);

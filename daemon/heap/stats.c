@@ -4,10 +4,8 @@
  *
  * Page counts are kept by the page heap and converted here, so every byte
  * of the arena is in exactly one of heap_inuse, heap_idle (of which
- * heap_released is not backed) and the workbuf part of gc_sys. gc_sys also
- * counts the per-page tables (pagemap, span descriptors, released bits) as
- * committed; the descriptors of released pages are themselves released, so
- * the resident part can be smaller.
+ * heap_released is not backed) and the workbuf part of gc_sys. The rest of
+ * gc_sys estimates the per-page tables that are backed (gc_sys_bytes).
  */
 #include <string.h>
 
@@ -27,7 +25,7 @@ void heap_read_stats(heap *h, struct heap_stats *st)
 	st->total_alloc = h->st.total_alloc + cached_bytes;
 	st->mallocs = h->st.mallocs + cached_objects;
 	st->frees = h->st.frees;
-	st->gc_sys = ((uint64_t)h->pages_wbuf << PAGE_SHIFT) + h->meta_bytes;
+	st->gc_sys = gc_sys_bytes(h);
 	pthread_mutex_lock(&h->wbuf_lock);
 	st->wbuf_spans_busy = h->nwbuf_busy;
 	st->wbuf_spans_free = h->nwbuf_free;

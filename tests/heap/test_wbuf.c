@@ -7,7 +7,8 @@
  */
 #include "testutil.h"
 
-#define FANOUT 2000
+/* One oblet per fan: a wider fan is scanned in pieces, which queue less. */
+#define FANOUT OBLET_SLOTS
 
 /* A comb of nfans objects of FANOUT slots: slots 0..FANOUT-2 hold leaves,
  * the last slot the next fan. Marking pushes a fan's leaves, then its next
@@ -67,7 +68,7 @@ static void workbufs_follow_current_heap(void **state)
 	assert_int_equal(test_stats(h).wbuf_spans_free, 0);
 	assert_true(steady >= 1);
 
-	add_comb(h, hs, "peak", 100);
+	add_comb(h, hs, "peak", 500);
 	size_t peak = cycle_wbuf_spans(h);
 	assert_true(peak >= 50 * steady); /* the peak really needed more queue */
 
@@ -125,7 +126,7 @@ static void freeing_is_batched_and_preemptible(void **state)
 	(void)state;
 	heap *h = test_heap_cfg((size_t)1 << 30, -1);
 	heap_holds *hs = heap_holds_new(h);
-	add_comb(h, hs, "comb", 200);
+	add_comb(h, hs, "comb", 800);
 	size_t spans = cycle_wbuf_spans(h);
 	assert_true(spans > 64);
 	while (sweep_one(h, SWEEP_IDLE))
