@@ -33,6 +33,7 @@ heap *heap_new(const struct heap_config *cfg)
 		return NULL;
 	h->cfg = *cfg;
 	h->max_pages = cfg->max_heap >> PAGE_SHIFT;
+	h->small_limit = cfg->max_object < MAX_SMALL_SIZE ? cfg->max_object : MAX_SMALL_SIZE;
 	h->sweepgen = 2;
 	h->rng = os_random() | 1;
 	h->st.start_ns = os_now_ns();

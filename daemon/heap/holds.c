@@ -37,6 +37,7 @@ heap_holds *heap_holds_new(heap *h)
 		return NULL;
 	}
 	hs->mask = HOLDS_MIN_CAP - 1;
+	hs->grow_at = HOLDS_MIN_CAP / 4 * 3;
 	hs->scanned = h->cycle;
 	list_push_tail(&h->holdsets, &hs->link);
 	return hs;
@@ -76,6 +77,7 @@ static int rehash(heap *h, heap_holds *hs, uint32_t cap)
 	free(old);
 	hs->tab = tab;
 	hs->mask = cap - 1;
+	hs->grow_at = cap / 4 * 3;
 	if (h->phase == GC_MARK) {
 		hs->scanned = h->cycle;
 		hs->cursor = 0;
@@ -91,7 +93,7 @@ int holds_add(heap *h, heap_holds *hs, heap_ref r)
 	while (hs->tab[i].ref && hs->tab[i].ref != r)
 		i = (i + 1) & hs->mask;
 	if (!hs->tab[i].ref) {
-		if ((hs->used + 1) * 4 > (hs->mask + 1) * 3) {
+		if (hs->used >= hs->grow_at) {
 			int err = rehash(h, hs, (hs->mask + 1) * 2);
 			if (err)
 				return err;

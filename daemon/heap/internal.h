@@ -53,6 +53,9 @@
 #define WBUF_NOBJ ((WBUF_SIZE - 16) / sizeof(uintptr_t))
 #define OBLET_SLOTS 512u                  /* slots scanned per work item */
 
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
 /* Impossible states stop the process with a constant message, as Go's throw. */
 _Noreturn void heap_throw(const char *msg);
 
@@ -208,6 +211,7 @@ struct heap_holds {
 	struct hold *tab;     /* open addressing, linear probing, no tombstones */
 	uint32_t mask;        /* capacity - 1 */
 	uint32_t used;        /* distinct refs */
+	uint32_t grow_at;     /* used count that makes the table grow: 3/4 full */
 	uint64_t count;       /* holds, counting repeats */
 	uint64_t scanned;     /* cycle whose root scan has covered this set */
 	uint32_t cursor;      /* next slot to scan in cycle scanned + 1 */
@@ -226,6 +230,7 @@ enum sweep_who { SWEEP_IDLE, SWEEP_ALLOC, SWEEP_GC };
 
 struct heap {
 	struct heap_config cfg;
+	size_t small_limit;   /* largest size the allocation fast path takes */
 
 	/* Arena (arena.c). Reserved at heap_new; [0, grown) committed. */
 	uint8_t *base;

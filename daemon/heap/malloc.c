@@ -131,18 +131,18 @@ static inline void zero_tail(uint8_t *p, size_t size)
 	}
 }
 
+/* A tag for a new object: random (xorshift64*), never 0, never the tag the
+ * slot's previous object had. */
 static inline uint32_t new_tag(heap *h, uint32_t old)
 {
-	uint32_t t;
-	do {
-		/* xorshift64* */
-		uint64_t x = h->rng;
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		h->rng = x;
-		t = (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
-	} while (t == 0 || t == old);
+	uint64_t x = h->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	h->rng = x;
+	uint32_t t = (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+	while (unlikely(t == 0 || t == old))
+		t++;
 	return t;
 }
 
@@ -263,12 +263,12 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct 
 {
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
 	heap_holds *hs = d->hs;
-	if (size > MAX_SMALL_SIZE || size > h->cfg.max_object || h->heap_live >= h->next_event ||
-	    (hs && (hs->count >= h->cfg.max_holds || (hs->used + 1) * 4 > (hs->mask + 1) * 3)))
+	if (unlikely(size > h->small_limit || h->heap_live >= h->next_event ||
+		     (hs && (hs->count >= h->cfg.max_holds || hs->used >= hs->grow_at))))
 		return alloc_general(h, d, nrefs, nbytes, out);
 	struct span *s = h->cache[sc_of(size) << 1 | (nrefs == 0)];
 	uint32_t idx = next_free_fast(s);
-	if (idx == NOFREE)
+	if (unlikely(idx == NOFREE))
 		return alloc_general(h, d, nrefs, nbytes, out);
 	uint8_t *p = span_base(h, s) + (size_t)idx * s->elemsize;
 	/* The next allocation's slot: its first touch is the allocator's main
