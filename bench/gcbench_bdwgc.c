@@ -40,7 +40,7 @@ typedef struct node {
 } node;
 
 static uint64_t gc_start_ns;
-static uint64_t max_pause_ns;
+static uint64_t max_pause_ns, total_pause_ns;
 
 static uint64_t now_ns(void)
 {
@@ -67,6 +67,7 @@ static void GC_CALLBACK on_gc_event(GC_EventType ev)
 	} else if (ev == GC_EVENT_END) {
 		uint64_t pause = now_ns() - gc_start_ns;
 
+		total_pause_ns += pause;
 		if (pause > max_pause_ns)
 			max_pause_ns = pause;
 	}
@@ -175,9 +176,9 @@ int main(void)
 	elapsed = now_ns() - t0;
 
 	getrusage(RUSAGE_SELF, &ru);
-	printf("gcbench impl=bdwgc time_s=%.3f num_gc=%lu max_pause_us=%llu "
+	printf("gcbench impl=bdwgc time_s=%.3f num_gc=%lu gc_ms=%.1f max_pause_us=%llu "
 	       "peak_rss_kib=%ld heap_mib=%.1f\n",
-	       (double)elapsed / 1e9, (unsigned long)GC_get_gc_no(),
+	       (double)elapsed / 1e9, (unsigned long)GC_get_gc_no(), (double)total_pause_ns / 1e6,
 	       (unsigned long long)((max_pause_ns + 500) / 1000), ru.ru_maxrss,
 	       (double)GC_get_heap_size() / 1048576.0);
 	return 0;

@@ -223,9 +223,10 @@ int main(int argc, char **argv)
 	heap_holds_free(h, stack);
 	heap_free(h);
 
-	printf("gcbench impl=%s time_s=%.3f num_gc=%llu max_pause_us=%llu "
+	printf("gcbench impl=%s time_s=%.3f num_gc=%llu gc_ms=%.1f max_pause_us=%llu "
 	       "peak_rss_kib=%ld heap_mib=%.1f\n",
 	       strict ? "heapd-strict" : "heapd", (double)elapsed / 1e9, (unsigned long long)st.num_gc,
+	       (double)st.pause_total_ns / 1e6,
 	       (unsigned long long)((st.max_pause_ns + 500) / 1000), ru.ru_maxrss,
 	       (double)st.heap_sys / 1048576.0);
 	return 0;

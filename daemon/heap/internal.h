@@ -151,6 +151,10 @@ static inline unsigned sc_of(size_t bytes)
 }
 
 /* --- object headers and handles --- */
+/* A large object's header says HDR_LARGE for nrefs: its sizes are in its
+ * span. Small objects have at most 4095 slots. */
+#define HDR_LARGE 0xffffu
+
 static inline uint64_t hdr_make(uint32_t tag, uint32_t nrefs, uint32_t nbytes)
 {
 	return (uint64_t)tag | (uint64_t)nrefs << 32 | (uint64_t)nbytes << 48;

@@ -178,7 +178,7 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 		zero_tail(p, size);
 	}
 	uint32_t tag = new_tag(h, old);
-	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, 0, 0);
+	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, HDR_LARGE, 0);
 	if (h->phase == GC_MARK) {
 		bit_set(s->markbits, idx);
 		h->gcw.marked_bytes += s->elemsize;

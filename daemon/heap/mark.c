@@ -24,6 +24,7 @@
 #include "internal.h"
 
 #define ROOT_BATCH 256u
+#define OBLET_BIT 1u   /* a work item that is an oblet, not an object */
 /* The clock is read every CHECK_EVERY items or CHECK_WORK bytes of slots
  * scanned, whichever comes first: an oblet's referents may each be a cache
  * miss, so a check per oblet keeps a slice within ~100 us of its budget. */
@@ -53,33 +54,56 @@ void mark_grey(heap *h, heap_ref r)
 		return;
 	*w |= m;
 	h->gcw.marked_bytes += s->elemsize;
-	if (!spc_noscan(s->spanclass))
+	if (!spc_noscan(s->spanclass)) {
+		/* LIFO pops it soon: start fetching its header now. */
+		__builtin_prefetch(h->base + off);
 		gcw_put(h, (uintptr_t)(h->base + off));
+	}
 }
 
-/* Scans the work item at p: an object, or an oblet of one. An object's
- * first scan queues its further oblets; p then points at the oblet's first
- * slot, never at an object's start. */
-static void scan(heap *h, uintptr_t p)
+/* Scans [first, first + OBLET_SLOTS) of an object's nrefs slots. */
+static void scan_slots(heap *h, const heap_ref *slots, uint32_t first, uint32_t nrefs)
 {
-	struct span *s = &h->spans[h->pagemap[(p - (uintptr_t)h->base) >> PAGE_SHIFT] - 1];
+	uint32_t end = nrefs - first < OBLET_SLOTS ? nrefs : first + OBLET_SLOTS;
+	for (uint32_t i = first; i < end; i++)
+		if (slots[i])
+			mark_grey(h, slots[i]);
+	h->gcw.scan_work += HDR_SIZE + (uint64_t)(end - first) * sizeof(heap_ref);
+}
+
+/* An object too big for one work item (or large, whose slot count is in
+ * its span), or one of its oblets: p with OBLET_BIT set is the address of
+ * the oblet's first slot. */
+static void scan_split(heap *h, uintptr_t p)
+{
+	uintptr_t a = p & ~(uintptr_t)OBLET_BIT;
+	struct span *s = &h->spans[h->pagemap[(a - (uintptr_t)h->base) >> PAGE_SHIFT] - 1];
 	uint8_t *base = span_base(h, s);
-	uint32_t idx = (uint32_t)(((p - (uintptr_t)base) * s->divmul) >> 32);
-	uint8_t *obj = base + (size_t)idx * s->elemsize;
+	uint8_t *obj = base + (size_t)(uint32_t)(((a - (uintptr_t)base) * s->divmul) >> 32) * s->elemsize;
 	uint32_t nrefs = spc_sizeclass(s->spanclass) ? hdr_nrefs(*(const uint64_t *)obj) : s->u.large.nrefs;
-	const heap_ref *all = (const heap_ref *)(obj + HDR_SIZE);
-	uint32_t first = 0;
-	if (p == (uintptr_t)obj) {
-		for (uint32_t k = OBLET_SLOTS; k < nrefs; k += OBLET_SLOTS)
-			gcw_put(h, (uintptr_t)(all + k));
-	} else {
-		first = (uint32_t)((const heap_ref *)p - all);
+	const heap_ref *slots = (const heap_ref *)(obj + HDR_SIZE);
+	if (p & OBLET_BIT) {
+		scan_slots(h, slots, (uint32_t)((const heap_ref *)a - slots), nrefs);
+		return;
 	}
-	uint32_t n = nrefs - first < OBLET_SLOTS ? nrefs - first : OBLET_SLOTS;
-	for (uint32_t i = first; i < first + n; i++)
-		if (all[i])
-			mark_grey(h, all[i]);
-	h->gcw.scan_work += HDR_SIZE + (uint64_t)n * sizeof(heap_ref);
+	for (uint32_t k = OBLET_SLOTS; k < nrefs; k += OBLET_SLOTS)
+		gcw_put(h, (uintptr_t)(slots + k) | OBLET_BIT);
+	scan_slots(h, slots, 0, nrefs);
+}
+
+/* Scans the work item at p. A small object of at most OBLET_SLOTS slots,
+ * the common case, needs only its header. */
+static inline void scan(heap *h, uintptr_t p)
+{
+	if (unlikely(p & OBLET_BIT)) {
+		scan_split(h, p);
+		return;
+	}
+	uint32_t nrefs = hdr_nrefs(*(const uint64_t *)p);
+	if (unlikely(nrefs > OBLET_SLOTS))
+		scan_split(h, p);
+	else
+		scan_slots(h, (const heap_ref *)(p + HDR_SIZE), 0, nrefs);
 }
 
 int mark_work(heap *h, uint64_t deadline, uint64_t work)
