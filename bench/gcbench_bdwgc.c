@@ -16,8 +16,6 @@
  * final heap size (GC_get_heap_size). Progress goes to stderr, one line per
  * depth; the result is one key=value line on stdout.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <gc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,13 +23,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-enum {
-	STRETCH_DEPTH = 18,
-	LONG_LIVED_DEPTH = 16,
-	ARRAY_SIZE = 500000,
-	MIN_DEPTH = 4,
-	MAX_DEPTH = 16,
-};
+#include "benchutil.h"
+#include "gcbench.h"
 
 typedef struct node {
 	struct node *left;
@@ -41,14 +34,6 @@ typedef struct node {
 
 static uint64_t gc_start_ns;
 static uint64_t max_pause_ns, total_pause_ns;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * In its default non-incremental mode bdwgc runs every collection as a full
@@ -71,16 +56,6 @@ static void GC_CALLBACK on_gc_event(GC_EventType ev)
 		if (pause > max_pause_ns)
 			max_pause_ns = pause;
 	}
-}
-
-static int tree_size(int depth)
-{
-	return (1 << (depth + 1)) - 1;
-}
-
-static int num_iters(int depth)
-{
-	return 2 * tree_size(STRETCH_DEPTH) / tree_size(depth);
 }
 
 static node *new_node(void)

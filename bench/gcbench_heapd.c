@@ -31,15 +31,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "benchutil.h"
+#include "gcbench.h"
 #include "heap.h"
-
-enum {
-	STRETCH_DEPTH = 18,
-	LONG_LIVED_DEPTH = 16,
-	ARRAY_SIZE = 500000,
-	MIN_DEPTH = 4,
-	MAX_DEPTH = 16,
-};
 
 /* A node: slots left and right, then int i and j. */
 enum { LEFT = 0, RIGHT = 1, NODE_NREFS = 2, NODE_NBYTES = 2 * sizeof(int) };
@@ -47,32 +41,6 @@ enum { LEFT = 0, RIGHT = 1, NODE_NREFS = 2, NODE_NBYTES = 2 * sizeof(int) };
 static heap *h;
 static heap_holds *stack; /* holds for the objects the original keeps in locals */
 static int strict;        /* hold every new object, even those in no local */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void check(int rc, const char *what)
-{
-	if (rc != HEAP_OK) {
-		fprintf(stderr, "gcbench_heapd: %s: %s\n", what, heap_strerror(rc));
-		abort();
-	}
-}
-
-static int tree_size(int depth)
-{
-	return (1 << (depth + 1)) - 1;
-}
-
-static int num_iters(int depth)
-{
-	return 2 * tree_size(STRETCH_DEPTH) / tree_size(depth);
-}
 
 /* A new node, held on the stack; the caller releases it. */
 static heap_ref new_node(void)

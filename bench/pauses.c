@@ -37,8 +37,6 @@
  * The last line is "pauses key=value ...". Progress goes to stderr. Exits
  * 1 when a run fails, else 0 whatever the target says.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +44,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "heap.h"
 
 enum {
@@ -98,28 +97,6 @@ static uint64_t pauses_over_preempted; /* ... read in a window with an
 static long nivcsw;           /* involuntary context switches, last read */
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint64_t allocs;       /* heap_alloc calls since the last ring read */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void check(int rc, const char *what)
-{
-	if (rc != HEAP_OK) {
-		fprintf(stderr, "pauses: %s: %s\n", what, heap_strerror(rc));
-		abort();
-	}
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "pauses: %s\n", what);
-	exit(1);
-}
 
 static uint64_t rnd(void)
 {

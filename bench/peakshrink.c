@@ -54,8 +54,6 @@
  * is "peakshrink key=value ...". Progress goes to stderr. Exits 1 when a
  * run fails, else 0 whatever the targets say.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +61,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "heap.h"
 
 enum {
@@ -106,45 +105,6 @@ struct results {
 	uint64_t heap_gc_ns, heap_gc_freed;
 	struct idle_cost a_idle, b_idle, n_idle;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void check(int rc, const char *what)
-{
-	if (rc != HEAP_OK) {
-		fprintf(stderr, "peakshrink: %s: %s\n", what, heap_strerror(rc));
-		abort();
-	}
-}
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "peakshrink: %s\n", what);
-	exit(1);
-}
-
-static double rss_mib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	if (f == NULL)
-		fail("cannot open /proc/self/status");
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	if (kib < 0)
-		fail("no VmRSS in /proc/self/status");
-	return (double)kib / 1024.0;
-}
 
 /* splitmix64's finalizer: the node shapes and edges are functions of the
  * node's index, so chunk 0 is the same graph in both heaps. */

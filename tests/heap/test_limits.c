@@ -137,6 +137,26 @@ static void config_checked(void **state)
 	heap_free(h);
 }
 
+/* Allocates two million objects of garbage next to an 8 MiB object that
+ * stays held; returns the largest heap_inuse seen. */
+static uint64_t garbage_max_inuse(heap *h)
+{
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref keep, r;
+	OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
+	uint64_t max_inuse = 0;
+	for (int i = 0; i < 2000000; i++) {
+		OK(heap_alloc(h, hs, 2, 100, &r));
+		OK(heap_release(h, hs, r));
+		if (i % 4096 == 0) {
+			struct heap_stats st = test_stats(h);
+			if (st.heap_inuse > max_inuse)
+				max_inuse = st.heap_inuse;
+		}
+	}
+	return max_inuse;
+}
+
 /* GOGC: garbage does not grow the heap past the goal's neighbourhood;
  * off, it does not collect at all. */
 static void gc_percent_paces(void **state)
@@ -144,19 +164,7 @@ static void gc_percent_paces(void **state)
 	(void)state;
 	for (int pct = -1; pct <= 200; pct += 101) {
 		heap *h = test_heap_cfg((size_t)1 << 30, pct);
-		heap_holds *hs = heap_holds_new(h);
-		heap_ref keep, r;
-		OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
-		uint64_t max_inuse = 0;
-		for (int i = 0; i < 2000000; i++) {
-			OK(heap_alloc(h, hs, 2, 100, &r));
-			OK(heap_release(h, hs, r));
-			if (i % 4096 == 0) {
-				struct heap_stats st = test_stats(h);
-				if (st.heap_inuse > max_inuse)
-					max_inuse = st.heap_inuse;
-			}
-		}
+		uint64_t max_inuse = garbage_max_inuse(h);
 		struct heap_stats st = test_stats(h);
 		if (pct < 0) {
 			assert_int_equal(st.num_gc, 0);
@@ -182,19 +190,7 @@ static void soft_limit_collects(void **state)
 	cfg.gc_percent = -1;
 	cfg.soft_limit = 48 * MIB;
 	heap *h = heap_new(&cfg);
-	heap_holds *hs = heap_holds_new(h);
-	heap_ref keep, r;
-	OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
-	uint64_t max_inuse = 0;
-	for (int i = 0; i < 2000000; i++) {
-		OK(heap_alloc(h, hs, 2, 100, &r));
-		OK(heap_release(h, hs, r));
-		if (i % 4096 == 0) {
-			struct heap_stats st = test_stats(h);
-			if (st.heap_inuse > max_inuse)
-				max_inuse = st.heap_inuse;
-		}
-	}
+	uint64_t max_inuse = garbage_max_inuse(h);
 	assert_true(test_stats(h).num_gc > 3);
 	assert_true(max_inuse < 56 * MIB);
 	heap_free(h);
