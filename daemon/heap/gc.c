@@ -140,12 +140,29 @@ void heap_gc_begin(heap *h)
 void heap_free_os_memory(heap *h)
 {
 	gc_full(h, 1);
+	heap_release_all(h);
+}
+
+void heap_release_all(heap *h)
+{
+	while (wbuf_free_some(h, 0, NULL, NULL))
+		;
 	scav_release_all(h);
+}
+
+bool heap_swept(const heap *h)
+{
+	return h->sweep_pending == 0;
 }
 
 bool heap_gc_active(const heap *h)
 {
 	return h->phase != GC_OFF;
+}
+
+uint64_t heap_cycles(const heap *h)
+{
+	return h->st.num_gc;
 }
 
 int gc_slice(heap *h, uint64_t deadline, uint64_t work)

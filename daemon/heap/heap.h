@@ -75,7 +75,7 @@ heap *heap_new(const struct heap_config *cfg);
 void heap_free(heap *h);
 
 /* Changes the settings that may change at run time: soft_limit,
- * gc_percent, max_holds, max_roots, slice_ns. */
+ * gc_percent, max_holds, max_roots, slice_ns, release_delay_ns. */
 void heap_reconfigure(heap *h, const struct heap_config *cfg);
 
 /* Hold sets. Freeing one drops all its holds. */
@@ -110,6 +110,9 @@ int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len);
  * in hs when hs is not NULL. */
 int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref);
 int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_ref *out);
+/* Calls fn for each named root, in no particular order, until fn returns
+ * nonzero. fn must not change the roots. */
+void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len), void *arg);
 
 /* Blocking full collection, like Go's runtime.GC(): finishes any cycle in
  * progress, runs a complete one and sweeps everything. */
@@ -118,12 +121,19 @@ void heap_gc(heap *h);
  * cycle in progress ends (which may have marked what was just dropped).
  * heap_gc_slice() runs it. */
 void heap_gc_begin(heap *h);
-/* heap_gc(), then frees every workbuf span and returns every free page to
- * the OS, like Go's debug.FreeOSMemory(). */
+/* heap_gc(), then heap_release_all(), like Go's debug.FreeOSMemory(). */
 void heap_free_os_memory(heap *h);
+/* Frees every workbuf span and returns every free page to the OS now,
+ * without collecting. Its time grows with the free memory (~70 ms per GiB). */
+void heap_release_all(heap *h);
+/* True when the last cycle's sweep is complete: every object it found
+ * unreachable is freed and counted out of heap_objects. */
+bool heap_swept(const heap *h);
 
 /* True while a collection cycle is in progress. */
 bool heap_gc_active(const heap *h);
+/* Cycles completed so far (num_gc). */
+uint64_t heap_cycles(const heap *h);
 /* One collector slice of at most budget_ns. Returns true if the cycle has
  * more work; the host should call again soon (Go's background worker). */
 bool heap_gc_slice(heap *h, uint64_t budget_ns);

@@ -344,6 +344,13 @@ int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_re
 	return 0;
 }
 
+void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+	for (uint32_t i = 0; i <= h->rmask; i++)
+		if (h->rtab[i].name && fn(arg, h->rtab[i].name, h->rtab[i].len))
+			return;
+}
+
 int holds_init(heap *h)
 {
 	list_init(&h->holdsets);

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 
 #include "heap.h"
+#include "list.h"
 
 #define PAGE_SHIFT 13
 #define PAGE_SIZE ((size_t)1 << PAGE_SHIFT)
@@ -58,46 +59,6 @@
 
 /* Impossible states stop the process with a constant message, as Go's throw. */
 _Noreturn void heap_throw(const char *msg);
-
-/* --- intrusive doubly-linked lists with a sentinel head --- */
-struct list {
-	struct list *next, *prev;
-};
-
-static inline void list_init(struct list *l) { l->next = l->prev = l; }
-static inline int list_empty(const struct list *l) { return l->next == l; }
-
-static inline void list_insert_after(struct list *at, struct list *n)
-{
-	n->prev = at;
-	n->next = at->next;
-	at->next->prev = n;
-	at->next = n;
-}
-#define list_push_head(l, n) list_insert_after((l), (n))
-#define list_push_tail(l, n) list_insert_after((l)->prev, (n))
-
-static inline void list_remove(struct list *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	n->next = n->prev = NULL;
-}
-
-/* Moves every node of src to the front of dst (Go's mSpanList.takeAll). */
-static inline void list_take_all(struct list *dst, struct list *src)
-{
-	if (list_empty(src))
-		return;
-	struct list *first = src->next, *last = src->prev;
-	last->next = dst->next;
-	dst->next->prev = last;
-	dst->next = first;
-	first->prev = dst;
-	list_init(src);
-}
-
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 /* --- spans --- */
 enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_OBJ, SPAN_WBUF };

@@ -68,6 +68,19 @@ static void object_size_limit(void **state)
 	heap_free(h);
 }
 
+struct names {
+	size_t lens[8];
+	int n, stop_after;
+};
+
+static int collect_name(void *arg, const char *name, size_t len)
+{
+	struct names *seen = arg;
+	assert_non_null(name);
+	seen->lens[seen->n++] = len;
+	return seen->n == seen->stop_after;
+}
+
 static void hold_and_root_limits(void **state)
 {
 	(void)state;
@@ -107,6 +120,14 @@ static void hold_and_root_limits(void **state)
 	OK(heap_root_set(h, "b", 1, 0));
 	OK(heap_root_set(h, name, HEAP_ROOT_NAME_MAX, r[1]));
 	assert_int_equal(test_stats(h).roots, 3);
+	struct names seen = {0};
+	heap_root_names(h, collect_name, &seen);
+	assert_int_equal(seen.n, 3);
+	assert_true(seen.lens[0] + seen.lens[1] + seen.lens[2] == 1 + 1 + HEAP_ROOT_NAME_MAX);
+	seen.stop_after = 1;
+	seen.n = 0;
+	heap_root_names(h, collect_name, &seen);
+	assert_int_equal(seen.n, 1); /* a nonzero return stops the walk */
 	/* Roots keep objects alive with no hold anywhere. */
 	heap_holds_free(h, hs);
 	heap_gc(h);

@@ -85,6 +85,33 @@ static void free_os_memory_releases_everything(void **state)
 	heap_free(h);
 }
 
+/* heap_release_all returns every free page at once, with no collection;
+ * heap_swept says when a cycle's garbage is all freed. */
+static void release_all_without_collecting(void **state)
+{
+	(void)state;
+	heap *h = test_heap_cfg((size_t)1 << 30, -1);
+	heap_holds *hs = heap_holds_new(h);
+	make_garbage(h, hs, 64 * MIB);
+	heap_gc_begin(h);
+	while (heap_gc_slice(h, 1000000))
+		;
+	assert_false(heap_swept(h));
+	uint64_t cycles = test_stats(h).num_gc;
+	while (!heap_swept(h))
+		heap_idle(h, 1000, NULL, NULL);
+	assert_int_equal(test_stats(h).heap_objects, 0);
+	heap_release_all(h);
+	struct heap_stats st = test_stats(h);
+	assert_int_equal(st.num_gc, cycles);
+	assert_int_equal(st.heap_released, st.heap_idle);
+	assert_int_equal(st.wbuf_spans_free, 0);
+	size_t resident, total;
+	free_run_residency(h, &resident, &total);
+	assert_int_equal(resident, 0);
+	heap_free(h);
+}
+
 /* Idle time keeps retained memory within 10% above the goal, then, once
  * nothing has been allocated for release_delay_ns, returns the rest. */
 static void idle_scavenger_paces_then_releases(void **state)
@@ -152,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(free_os_memory_releases_everything),
+		cmocka_unit_test(release_all_without_collecting),
 		cmocka_unit_test(idle_scavenger_paces_then_releases),
 		cmocka_unit_test(allocation_restarts_release_delay),
 	};
