@@ -1,0 +1,789 @@
+/*
+ * config.c - heapd's configuration: defaults, then the file, then flags.
+ *
+ * One table, opts[], describes every setting: file key, flag, type, range,
+ * whether it may change on reload, and its help. The file parser,
+ * getopt_long, --help, the sample file and config_reload() all walk it, so
+ * a setting is added in one place and is documented as it is parsed.
+ *
+ * Order. config_parse() walks the flags once for --config, --help,
+ * --version and malformed options; reads the file; then walks the flags
+ * again, applying them over the file. config_reload() repeats the last two
+ * steps into a fresh struct config, from the running config's file and its
+ * saved command line, and only when both succeed moves the live settings
+ * into the running config: a reload with an error changes nothing.
+ *
+ * Values. Numbers are decimal (socket_mode octal), with no sign and nothing
+ * after them; a SIZE may add K, M, G or T (powers of 1024; "KiB", "KB" and
+ * "k" alike). Every value is checked against its range as it is parsed, and
+ * an error names the key (or the flag), the value and the range.
+ *
+ * Memory. The configuration is a few short strings and arrays; a process
+ * that cannot allocate them cannot serve either, so xrealloc() logs and
+ * aborts: the one out-of-memory policy of this module.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+#define KIB ((uint64_t)1 << 10)
+#define MIB ((uint64_t)1 << 20)
+#define GIB ((uint64_t)1 << 30)
+
+/* heap_new() refuses a max_heap below its growth step, ARENA_CHUNK. */
+#define MIN_MAX_HEAP (4 * MIB)
+/* Keeps the pacer's goal, live bytes * gc_percent / 100, inside 64 bits. */
+#define GC_PERCENT_MAX 1000000
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+_Static_assert(SOCKET_PATH_MAX == 107, "the socket key's range text says 107");
+_Static_assert((id_t)-1 == 4294967295u, "the id range text says 4294967294");
+
+enum opt_type {
+	T_PATH,    /* char *, 1..SOCKET_PATH_MAX bytes */
+	T_MODE,    /* mode_t, octal */
+	T_SIZE,    /* bytes with an optional unit */
+	T_COUNT,   /* decimal; the field holds value * scale */
+	T_PERCENT, /* int: min..max, or "off" or negative, held as -1 */
+	T_LEVEL,   /* int: LOGL_* */
+	T_UIDS,    /* allowed_uids and n_allowed_uids */
+	T_GIDS,    /* allowed_gids and n_allowed_gids */
+};
+
+/* Numeric fields (all but T_PATH and the lists) are 4 or 8 bytes wide. */
+struct opt {
+	const char *key;   /* in the file */
+	const char *flag;  /* on the command line, after "--" */
+	enum opt_type type;
+	size_t off, size;  /* the field in struct config */
+	size_t count_off;  /* T_UIDS, T_GIDS: the length field */
+	uint64_t min, max; /* numeric types, in the key's unit */
+	uint64_t scale;    /* T_COUNT; 0 means 1 */
+	bool none;         /* T_SIZE: "none" is 0 */
+	bool live;         /* may change on reload */
+	const char *range; /* shown instead of min..max */
+	const char *help;
+};
+
+#define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
+
+static const struct opt opts[] = {
+	{.key = "socket", .flag = "socket", .type = T_PATH, FIELD(socket_path),
+	 .range = "1..107 bytes", .help = "Path of the listening Unix socket"},
+	{.key = "socket_mode", .flag = "socket-mode", .type = T_MODE, FIELD(socket_mode),
+	 .max = 0777, .range = "0000..0777", .help = "Permissions of the socket file, in octal"},
+	{.key = "max_clients", .flag = "max-clients", .type = T_COUNT, FIELD(max_clients),
+	 .min = 1, .max = 1u << 20, .live = true, .help = "Most connections open at once"},
+	{.key = "max_frame_size", .flag = "max-frame-size", .type = T_SIZE, FIELD(max_frame),
+	 .min = 4 * KIB, .max = GIB, .live = true, .help = "Largest request or reply frame"},
+	{.key = "max_output_buffer", .flag = "max-output-buffer", .type = T_SIZE,
+	 FIELD(max_output), .min = 4 * KIB, .max = 4 * GIB, .live = true,
+	 .help = "Unsent reply bytes a connection may have before heapd stops reading its "
+	         "requests"},
+	{.key = "allowed_uids", .flag = "allowed-uids", .type = T_UIDS, FIELD(allowed_uids),
+	 .count_off = offsetof(struct config, n_allowed_uids), .live = true,
+	 .range = "uids or user names",
+	 .help = "Users who may connect, comma-separated. A peer may connect if its uid is "
+	         "in allowed_uids or its gid in allowed_gids; with both lists empty, anyone "
+	         "the socket mode lets in may"},
+	{.key = "allowed_gids", .flag = "allowed-gids", .type = T_GIDS, FIELD(allowed_gids),
+	 .count_off = offsetof(struct config, n_allowed_gids), .live = true,
+	 .range = "gids or group names",
+	 .help = "Groups who may connect, comma-separated, matched against the peer's "
+	         "primary group"},
+	{.key = "max_heap", .flag = "max-heap", .type = T_SIZE, FIELD(heap.max_heap),
+	 .min = MIN_MAX_HEAP, .max = HEAP_MAX_HEAP_LIMIT,
+	 .help = "Hard cap on the bytes in objects; an allocation past it fails after a "
+	         "full collection"},
+	{.key = "soft_memory_limit", .flag = "soft-memory-limit", .type = T_SIZE,
+	 FIELD(heap.soft_limit), .max = (uint64_t)1 << 62, .none = true, .live = true,
+	 .help = "Soft memory limit, like Go's GOMEMLIMIT: near it the collector runs more "
+	         "often and returns free memory to the OS sooner; none (or 0) for no limit"},
+	{.key = "gc_percent", .flag = "gc-percent", .type = T_PERCENT, FIELD(heap.gc_percent),
+	 .max = GC_PERCENT_MAX, .live = true,
+	 .help = "Heap growth between collections, in percent of the live heap, like Go's "
+	         "GOGC; off (or negative) leaves collection to the soft memory limit, the "
+	         "hard cap and the idle period"},
+	{.key = "max_object_size", .flag = "max-object-size", .type = T_SIZE,
+	 FIELD(heap.max_object), .min = 4 * KIB, .max = HEAP_MAX_OBJECT_LIMIT,
+	 .help = "Largest object: 8 bytes of header, 8 per reference slot, and its data"},
+	{.key = "max_holds_per_session", .flag = "max-holds-per-session", .type = T_COUNT,
+	 FIELD(heap.max_holds), .min = 1, .max = UINT32_MAX, .live = true,
+	 .help = "Holds one connection may have, counting repeats"},
+	{.key = "max_roots", .flag = "max-roots", .type = T_COUNT, FIELD(heap.max_roots),
+	 .max = UINT32_MAX, .live = true, .help = "Named roots, shared by all connections"},
+	{.key = "gc_slice_us", .flag = "gc-slice-us", .type = T_COUNT, FIELD(heap.slice_ns),
+	 .min = 1, .max = 1000000, .scale = 1000, .live = true,
+	 .help = "Longest collector slice or allocation assist, in microseconds"},
+	{.key = "release_delay_ms", .flag = "release-delay-ms", .type = T_COUNT,
+	 FIELD(heap.release_delay_ns), .max = 86400000, .scale = 1000000, .live = true,
+	 .help = "After this many milliseconds without an allocation, idle time returns "
+	         "every free page to the OS"},
+	{.key = "idle_gc_period_s", .flag = "idle-gc-period", .type = T_COUNT,
+	 FIELD(idle_gc_period_s), .max = 86400 * 365, .live = true,
+	 .help = "Force a collection when none has run for this many seconds, like Go's "
+	         "forcegc; 0 = never"},
+	{.key = "log_level", .flag = "log-level", .type = T_LEVEL, FIELD(log_level),
+	 .max = LOGL_DEBUG, .live = true, .range = "error, warn, info or debug",
+	 .help = "Least severe messages logged"},
+};
+
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		log_error("out of memory reading the configuration");
+		abort();
+	}
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xrealloc(NULL, n), s, n);
+}
+
+/* Fills err with "FILE:LINE: " when file is not NULL, then the message.
+ * Returns -1, for "return fail_at(...)". */
+__attribute__((format(printf, 5, 6)))
+static int fail_at(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
+{
+	if (!errlen)
+		return -1;
+	size_t n = 0;
+	if (file) {
+		int k = snprintf(err, errlen, "%s:%u: ", file, line);
+		n = k < 0 ? 0 : (size_t)k < errlen ? (size_t)k : errlen - 1;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Through memcpy: the fields are uint32_t, mode_t, int, uint64_t and
+ * size_t, all accessed by their width. */
+static uint64_t num_load(const struct config *c, const struct opt *o)
+{
+	uint32_t v32;
+	uint64_t v64;
+	if (o->size == sizeof v32)
+		return memcpy(&v32, (const char *)c + o->off, sizeof v32), v32;
+	return memcpy(&v64, (const char *)c + o->off, sizeof v64), v64;
+}
+
+static void num_store(struct config *c, const struct opt *o, uint64_t v)
+{
+	uint32_t v32 = (uint32_t)v;
+	memcpy((char *)c + o->off, o->size == sizeof v32 ? (void *)&v32 : (void *)&v, o->size);
+}
+
+/* ---- parsing values ---- */
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Reads digits in base; 0, or -1 when there is none, -2 on overflow. */
+static int parse_digits(const char **sp, unsigned base, uint64_t *v)
+{
+	const char *s = *sp;
+	uint64_t n = 0;
+	if (*s < '0' || *s >= '0' + (int)base)
+		return -1;
+	for (; *s >= '0' && *s < '0' + (int)base; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (n > (UINT64_MAX - d) / base)
+			return -2;
+		n = n * base + d;
+	}
+	*sp = s;
+	*v = n;
+	return 0;
+}
+
+/* A number with nothing after it. Returns NULL, or what is wrong. */
+static const char *parse_number(const char *s, unsigned base, uint64_t *v, const char *what)
+{
+	if (*s == '-')
+		return "must not be negative";
+	int rc = parse_digits(&s, base, v);
+	if (rc == -2)
+		return "is too large";
+	return rc || *s ? what : NULL;
+}
+
+static const char *parse_size(const char *s, uint64_t *v)
+{
+	static const char units[] = "kmgt";
+	static const char what[] = "is not a size (bytes, or a number with K, M, G or T)";
+	if (*s == '-')
+		return "must not be negative";
+	int rc = parse_digits(&s, 10, v);
+	if (rc)
+		return rc == -2 ? "is too large" : what;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	unsigned shift = 0;
+	const char *u = *s ? strchr(units, tolower((unsigned char)*s)) : NULL;
+	if (u) {
+		shift = 10 * (unsigned)(u - units + 1);
+		s++;
+		if (tolower((unsigned char)*s) == 'i' && tolower((unsigned char)s[1]) == 'b')
+			s++;
+	}
+	if (tolower((unsigned char)*s) == 'b')
+		s++;
+	if (*s)
+		return what;
+	if (shift && *v > UINT64_MAX >> shift)
+		return "is too large";
+	*v <<= shift;
+	return NULL;
+}
+
+/* ---- showing values ---- */
+
+static const char *fmt_size(uint64_t v, char *buf, size_t n)
+{
+	static const char units[] = "KMGTPE";
+	unsigned u = 0;
+	while (v && u < 6 && v % ((uint64_t)1 << (10 * (u + 1))) == 0)
+		u++;
+	if (u)
+		snprintf(buf, n, "%llu%ciB", (unsigned long long)(v >> (10 * u)), units[u - 1]);
+	else
+		snprintf(buf, n, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+static void format_value(const struct config *c, const struct opt *o, char *buf, size_t n)
+{
+	const bool list = o->type == T_UIDS || o->type == T_GIDS;
+	uint64_t v = list || o->type == T_PATH ? 0 : num_load(c, o);
+	const id_t *ids = o->type == T_UIDS ? c->allowed_uids : c->allowed_gids;
+	size_t nids = o->type == T_UIDS ? c->n_allowed_uids : c->n_allowed_gids;
+	switch (o->type) {
+	case T_PATH:
+		snprintf(buf, n, "%s", c->socket_path);
+		break;
+	case T_MODE:
+		snprintf(buf, n, "%04llo", (unsigned long long)v);
+		break;
+	case T_SIZE:
+		if (o->none && !v)
+			snprintf(buf, n, "none");
+		else
+			fmt_size(v, buf, n);
+		break;
+	case T_COUNT:
+		snprintf(buf, n, "%llu", (unsigned long long)(v / (o->scale ? o->scale : 1)));
+		break;
+	case T_PERCENT:
+		if ((int32_t)v < 0)
+			snprintf(buf, n, "off");
+		else
+			snprintf(buf, n, "%llu", (unsigned long long)v);
+		break;
+	case T_LEVEL:
+		snprintf(buf, n, "%s", log_level_name((int)v));
+		break;
+	case T_UIDS:
+	case T_GIDS:
+		buf[0] = '\0';
+		for (size_t i = 0, len = 0; i < nids && len < n; i++)
+			len += (size_t)snprintf(buf + len, n - len, "%s%u", i ? "," : "", (unsigned)ids[i]);
+		break;
+	}
+}
+
+static void range_text(const struct opt *o, char *buf, size_t n)
+{
+	char lo[32], hi[32];
+	if (o->range)
+		snprintf(buf, n, "%s", o->range);
+	else if (o->type == T_SIZE)
+		snprintf(buf, n, "%s%s..%s", o->none ? "none or " : "", fmt_size(o->min, lo, sizeof lo),
+		         fmt_size(o->max, hi, sizeof hi));
+	else
+		snprintf(buf, n, "%s%llu..%llu", o->type == T_PERCENT ? "off or " : "",
+		         (unsigned long long)o->min, (unsigned long long)o->max);
+}
+
+static const char *resolve_id(const char *tok, bool group, id_t *id)
+{
+	uint64_t v;
+	const char *s = tok;
+	if (parse_digits(&s, 10, &v) == 0 && !*s) {
+		*id = (id_t)v;
+		/* (id_t)-1 is "no id" to chown() and friends. */
+		return v >= (id_t)-1 ? "is out of range (0..4294967294)" : NULL;
+	}
+	struct group *gr = group ? getgrnam(tok) : NULL;
+	struct passwd *pw = group ? NULL : getpwnam(tok);
+	if (gr)
+		*id = gr->gr_gid;
+	else if (pw)
+		*id = pw->pw_uid;
+	else
+		return group ? "is not a gid or a group name" : "is not a uid or a user name";
+	return NULL;
+}
+
+/* A comma-separated list of ids or names; an empty value empties it.
+ * id_t, uid_t and gid_t are one type on Linux. */
+static int set_ids(struct config *c, const struct opt *o, const char *val, const char *file,
+                   unsigned line, const char *name, char *err, size_t errlen)
+{
+	char *copy = xstrdup(val), *rest = trim(copy);
+	id_t *ids = NULL;
+	size_t n = 0;
+	int rc = 0;
+	if (!*rest)
+		rest = NULL;
+	while (rest && rc == 0) {
+		char *tok = trim(strsep(&rest, ","));
+		id_t id;
+		const char *problem = *tok ? resolve_id(tok, o->type == T_GIDS, &id) : NULL;
+		if (!*tok)
+			rc = fail_at(err, errlen, file, line, "%s '%s' has an empty entry", name, val);
+		else if (problem)
+			rc = fail_at(err, errlen, file, line, "%s: '%s' %s", name, tok, problem);
+		else {
+			ids = xrealloc(ids, (n + 1) * sizeof *ids);
+			ids[n++] = id;
+		}
+	}
+	free(copy);
+	if (rc) {
+		free(ids);
+		return -1;
+	}
+	if (o->type == T_UIDS) {
+		free(c->allowed_uids);
+		c->allowed_uids = ids;
+		c->n_allowed_uids = n;
+	} else {
+		free(c->allowed_gids);
+		c->allowed_gids = ids;
+		c->n_allowed_gids = n;
+	}
+	return 0;
+}
+
+/* Parses val into o's field. file is NULL for a flag: the error then names
+ * the flag rather than the key. */
+static int set_value(struct config *c, const struct opt *o, const char *val, const char *file,
+                     unsigned line, char *err, size_t errlen)
+{
+	char name[64], range[64];
+	snprintf(name, sizeof name, "%s%s", file ? "" : "--", file ? o->key : o->flag);
+	uint64_t v = 0;
+	int level;
+	const char *problem = NULL;
+	switch (o->type) {
+	case T_PATH:
+		if (*val && strlen(val) <= SOCKET_PATH_MAX) {
+			free(c->socket_path);
+			c->socket_path = xstrdup(val);
+			return 0;
+		}
+		break;
+	case T_MODE:
+		problem = parse_number(val, 8, &v, "is not an octal mode");
+		break;
+	case T_SIZE:
+		if (!o->none || strcasecmp(val, "none") != 0)
+			problem = parse_size(val, &v);
+		break;
+	case T_COUNT:
+		problem = parse_number(val, 10, &v, "is not a number");
+		break;
+	case T_PERCENT:
+		if (strcasecmp(val, "off") == 0 || (val[0] == '-' && !parse_number(val + 1, 10, &v, ""))) {
+			num_store(c, o, (uint32_t)-1);
+			return 0;
+		}
+		problem = val[0] == '-' ? "is not a percentage or off"
+		                        : parse_number(val, 10, &v, "is not a percentage or off");
+		break;
+	case T_LEVEL:
+		if (log_level_parse(val, &level))
+			problem = "is not a log level (error, warn, info or debug)";
+		else
+			v = (uint64_t)level;
+		break;
+	case T_UIDS:
+	case T_GIDS:
+		return set_ids(c, o, val, file, line, name, err, errlen);
+	}
+	if (problem)
+		return fail_at(err, errlen, file, line, "%s '%s' %s", name, val, problem);
+	if (o->type == T_PATH || v < o->min || v > o->max) {
+		range_text(o, range, sizeof range);
+		return fail_at(err, errlen, file, line, "%s '%s' is out of range (%s)", name, val, range);
+	}
+	num_store(c, o, v * (o->scale ? o->scale : 1));
+	return 0;
+}
+
+static const struct opt *find_key(const char *key)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (strcmp(opts[i].key, key) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+/* One line of the file. first[i] is the line that set opts[i], or 0. */
+static int parse_line(struct config *c, char *line, unsigned lineno, unsigned *first,
+                      char *err, size_t errlen)
+{
+	const char *file = c->config_path;
+	for (char *p = line; *p; p++) {
+		if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	}
+	char *s = trim(line), *eq = strchr(s, '=');
+	if (!*s)
+		return 0;
+	if (!eq || eq == s)
+		return fail_at(err, errlen, file, lineno, "expected 'key = value', got '%s'", s);
+	*eq = '\0';
+	const char *key = trim(s), *val = trim(eq + 1);
+	const struct opt *o = find_key(key);
+	if (!o)
+		return fail_at(err, errlen, file, lineno, "unknown key '%s'", key);
+	unsigned *seen = &first[o - opts];
+	if (*seen)
+		return fail_at(err, errlen, file, lineno, "%s is set twice (first on line %u)", key, *seen);
+	*seen = lineno;
+	return set_value(c, o, val, file, lineno, err, errlen);
+}
+
+/* Reads c->config_path. The default file may be missing; one named with
+ * --config may not. */
+static int load_file(struct config *c, char *err, size_t errlen)
+{
+	FILE *f = fopen(c->config_path, "re");
+	if (!f && errno == ENOENT && !c->config_given)
+		return 0;
+	if (!f)
+		return fail_at(err, errlen, NULL, 0, "cannot open config file %s: %s", c->config_path,
+		               strerror(errno));
+	unsigned first[N_OPTS] = {0};
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	int rc = 0;
+	while (rc == 0 && getline(&line, &cap, f) >= 0)
+		rc = parse_line(c, line, ++lineno, first, err, errlen);
+	if (rc == 0 && ferror(f))
+		rc = fail_at(err, errlen, NULL, 0, "cannot read config file %s: %s", c->config_path,
+		             strerror(errno));
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* ---- the command line ---- */
+
+enum { OPT_CONFIG = 1, OPT_CHECK, OPT_HELP = 'h', OPT_VERSION = 'V', OPT_TABLE = 256 };
+
+struct flags {
+	const char *config;
+	bool help, version, check;
+};
+
+/* Walks argv with getopt_long. The first walk (apply false) notes the
+ * flags that steer config_parse() and rejects malformed ones; the second
+ * applies the settings. */
+static int walk_flags(struct config *c, int argc, char **argv, bool apply, struct flags *fl,
+                      char *err, size_t errlen)
+{
+	struct option lo[N_OPTS + 5];
+	size_t i;
+	for (i = 0; i < N_OPTS; i++)
+		lo[i] = (struct option){opts[i].flag, required_argument, NULL, OPT_TABLE + (int)i};
+	lo[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	lo[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+	lo[i++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	lo[i++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	lo[i] = (struct option){0};
+	if (argc < 1)
+		return 0;
+	optind = 0; /* glibc: start over, forgetting any earlier walk */
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, ":hV", lo, NULL)) != -1) {
+		const char *arg = argv[optind - 1];
+		switch (ch) {
+		case ':':
+			return fail_at(err, errlen, NULL, 0, "option '%s' needs a value", arg);
+		case '?':
+			if (optopt && strncmp(arg, "--", 2) != 0)
+				return fail_at(err, errlen, NULL, 0, "unknown option '-%c'", optopt);
+			return fail_at(err, errlen, NULL, 0, optopt ? "option '%s' takes no value"
+			                                            : "unknown option '%s'", arg);
+		case OPT_CONFIG:
+			fl->config = optarg;
+			break;
+		case OPT_CHECK:
+			fl->check = true;
+			break;
+		case OPT_HELP:
+			fl->help = true;
+			break;
+		case OPT_VERSION:
+			fl->version = true;
+			break;
+		default:
+			if (apply && set_value(c, &opts[ch - OPT_TABLE], optarg, NULL, 0, err, errlen))
+				return -1;
+		}
+	}
+	if (optind < argc)
+		return fail_at(err, errlen, NULL, 0, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* Prints text wrapped to 78 columns, each line starting with prefix. */
+static void print_wrapped(FILE *f, const char *prefix, const char *text)
+{
+	size_t col = 0;
+	bool start = true;
+	while (*text) {
+		size_t w = strcspn(text, " ");
+		if (!start && col + 1 + w > 78) {
+			fputc('\n', f);
+			start = true;
+		}
+		if (start)
+			col = (size_t)fprintf(f, "%s", prefix);
+		else
+			col += (size_t)fprintf(f, " ");
+		start = false;
+		col += fwrite(text, 1, w, f);
+		for (text += w; *text == ' '; text++)
+			;
+	}
+	if (!start)
+		fputc('\n', f);
+}
+
+/* "<help>. Default: D. Range: R. Changes on reload." */
+static void describe(const struct config *def, const struct opt *o, char *buf, size_t n)
+{
+	char dflt[128], range[64];
+	format_value(def, o, dflt, sizeof dflt);
+	range_text(o, range, sizeof range);
+	snprintf(buf, n, "%s. Default: %s. Range: %s. Changes %s.", o->help, *dflt ? dflt : "empty",
+	         range, o->live ? "on reload" : "at restart");
+}
+
+static void print_usage(FILE *f)
+{
+	static const char *const arg_names[] = {
+		[T_PATH] = "PATH", [T_MODE] = "MODE", [T_SIZE] = "SIZE", [T_COUNT] = "N",
+		[T_PERCENT] = "N|off", [T_LEVEL] = "LEVEL", [T_UIDS] = "LIST", [T_GIDS] = "LIST",
+	};
+	struct config def;
+	char text[1024];
+	fputs("Usage: heapd [OPTION]...\n"
+	      "Serves a garbage-collected object heap over a Unix socket.\n"
+	      "Settings come from their defaults, then the config file, then these flags.\n"
+	      "SIZE is a byte count or a number with K, M, G or T (powers of 1024).\n"
+	      "\n"
+	      "  --config FILE\n"
+	      "        Config file (default " CONFIG_DEFAULT_PATH ", which may be missing).\n"
+	      "  --check-config\n"
+	      "        Check the configuration and exit.\n"
+	      "  -h, --help\n"
+	      "        Show this help and exit.\n"
+	      "  -V, --version\n"
+	      "        Show the version and exit.\n",
+	      f);
+	config_init(&def);
+	for (size_t i = 0; i < N_OPTS; i++) {
+		fprintf(f, "  --%s %s\n", opts[i].flag, arg_names[opts[i].type]);
+		snprintf(text, sizeof text, "%s: ", opts[i].key);
+		describe(&def, &opts[i], text + strlen(text), sizeof text - strlen(text));
+		print_wrapped(f, "        ", text);
+	}
+	config_free(&def);
+}
+
+/* ---- the API ---- */
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->socket_path = xstrdup(CONFIG_DEFAULT_SOCKET);
+	c->socket_mode = 0660;
+	heap_config_default(&c->heap);
+	c->max_clients = 1024;
+	c->max_frame = 16 * MIB;
+	c->max_output = 8 * MIB;
+	c->log_level = LOGL_INFO;
+	c->idle_gc_period_s = 120;
+	c->config_path = xstrdup(CONFIG_DEFAULT_PATH);
+}
+
+void config_free(struct config *c)
+{
+	free(c->socket_path);
+	free(c->allowed_uids);
+	free(c->allowed_gids);
+	free(c->config_path);
+	for (int i = 0; i < c->argc; i++)
+		free(c->argv[i]);
+	free(c->argv);
+	memset(c, 0, sizeof *c);
+}
+
+static int set_config_path(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char *cwd = path[0] == '/' ? NULL : getcwd(NULL, 0);
+	if (path[0] != '/' && !cwd)
+		return fail_at(err, errlen, NULL, 0, "cannot resolve config file %s: %s", path,
+		               strerror(errno));
+	free(c->config_path);
+	c->config_path = xrealloc(NULL, (cwd ? strlen(cwd) + 1 : 0) + strlen(path) + 1);
+	sprintf(c->config_path, "%s%s%s", cwd ? cwd : "", cwd ? "/" : "", path);
+	c->config_given = true;
+	free(cwd);
+	return 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	for (int i = 0; i < c->argc; i++)
+		free(c->argv[i]);
+	c->argv = xrealloc(c->argv, ((size_t)argc + 1) * sizeof *c->argv);
+	for (int i = 0; i < argc; i++)
+		c->argv[i] = xstrdup(argv[i]);
+	c->argv[argc] = NULL;
+	c->argc = argc;
+
+	struct flags fl = {0};
+	if (walk_flags(c, c->argc, c->argv, false, &fl, err, errlen))
+		return -1;
+	if (fl.help || fl.version) {
+		if (fl.help)
+			print_usage(stdout);
+		else
+			printf("heapd %s\n", PACKAGE_VERSION);
+		return 1;
+	}
+	if (fl.config && set_config_path(c, fl.config, err, errlen))
+		return -1;
+	if (load_file(c, err, errlen) || walk_flags(c, c->argc, c->argv, true, &fl, err, errlen))
+		return -1;
+	return fl.check ? 2 : 0;
+}
+
+static void swap_bytes(void *a, void *b, size_t n)
+{
+	unsigned char *x = a, *y = b;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char t = x[i];
+		x[i] = y[i];
+		y[i] = t;
+	}
+}
+
+int config_reload(struct config *running, char *err, size_t errlen)
+{
+	struct config next;
+	struct flags fl = {0};
+	config_init(&next);
+	free(next.config_path);
+	next.config_path = xstrdup(running->config_path);
+	next.config_given = running->config_given;
+	if (load_file(&next, err, errlen) ||
+	    walk_flags(&next, running->argc, running->argv, true, &fl, err, errlen)) {
+		config_free(&next);
+		return -1;
+	}
+	for (const struct opt *o = opts; o < opts + N_OPTS; o++) {
+		char was[256], now[256];
+		if (o->live) {
+			/* The old value goes to next, which frees it. */
+			swap_bytes((char *)running + o->off, (char *)&next + o->off, o->size);
+			if (o->type == T_UIDS || o->type == T_GIDS)
+				swap_bytes((char *)running + o->count_off, (char *)&next + o->count_off,
+				           sizeof(size_t));
+			continue;
+		}
+		format_value(running, o, was, sizeof was);
+		format_value(&next, o, now, sizeof now);
+		if (strcmp(was, now) != 0)
+			log_warn("%s changed: takes effect at restart (running %s, new %s)", o->key, was, now);
+	}
+	config_free(&next);
+	return 0;
+}
+
+int config_peer_allowed(const struct config *c, uid_t uid, gid_t gid)
+{
+	if (!c->n_allowed_uids && !c->n_allowed_gids)
+		return 1;
+	for (size_t i = 0; i < c->n_allowed_uids; i++)
+		if (c->allowed_uids[i] == uid)
+			return 1;
+	for (size_t i = 0; i < c->n_allowed_gids; i++)
+		if (c->allowed_gids[i] == gid)
+			return 1;
+	return 0;
+}
+
+void config_write_sample(FILE *f)
+{
+	struct config def;
+	char text[1024], dflt[128];
+	fputs("# heapd configuration (" CONFIG_DEFAULT_PATH ").\n"
+	      "#\n"
+	      "# Lines are \"key = value\"; '#' starts a comment. Every key is listed\n"
+	      "# below with its default, commented out: uncomment a line to change it.\n"
+	      "# Each key has a command-line flag (heapd --help), which overrides this\n"
+	      "# file. A SIZE is a byte count or a number with K, M, G or T (powers of\n"
+	      "# 1024; 16M, 16MiB and 16MB are the same). When heapd reloads its\n"
+	      "# configuration, keys marked \"changes at restart\" keep their old value\n"
+	      "# until heapd restarts.\n",
+	      f);
+	config_init(&def);
+	for (const struct opt *o = opts; o < opts + N_OPTS; o++) {
+		fputc('\n', f);
+		describe(&def, o, text, sizeof text);
+		print_wrapped(f, "# ", text);
+		format_value(&def, o, dflt, sizeof dflt);
+		fprintf(f, "#%s =%s%s\n", o->key, *dflt ? " " : "", dflt);
+	}
+	config_free(&def);
+}

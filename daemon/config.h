@@ -1,0 +1,86 @@
+/*
+ * config.h - heapd's configuration: defaults, then the config file, then
+ * command-line flags, each overriding the one before.
+ *
+ * The file holds "key = value" lines; every key has a flag of the same name
+ * (heapd --help lists them, config_write_sample() documents them). Every
+ * value is checked against its range when parsed, so a struct config that
+ * config_parse() accepted is one the heap engine and the daemon accept.
+ */
+#ifndef HEAPD_CONFIG_H
+#define HEAPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "heap.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/heapd/heapd.conf"
+#define CONFIG_DEFAULT_SOCKET "/run/heapd/heapd.sock"
+
+struct config {
+	char *socket_path;        /* socket */
+	mode_t socket_mode;       /* socket_mode */
+	struct heap_config heap;  /* the engine's keys (max_heap, gc_percent, ...) */
+	uint32_t max_clients;     /* max_clients: connections open at once */
+	uint32_t max_frame;       /* max_frame_size: largest request or reply */
+	size_t max_output;        /* max_output_buffer: unsent reply bytes per
+	                           * client before heapd stops reading it */
+	/* allowed_uids, allowed_gids: a peer may connect when both lists are
+	 * empty, or its uid is in the first, or its gid in the second. */
+	uid_t *allowed_uids;
+	size_t n_allowed_uids;
+	gid_t *allowed_gids;
+	size_t n_allowed_gids;
+	int log_level;             /* log_level: LOGL_* */
+	uint64_t idle_gc_period_s; /* idle_gc_period_s: 0 = never */
+
+	/* The file read: CONFIG_DEFAULT_PATH (which may be missing) unless
+	 * --config named one (which must exist). A relative name is made
+	 * absolute, so a reload after a chdir reads the same file. Tests may
+	 * replace it after config_init(). */
+	char *config_path;
+	bool config_given;
+	/* A copy of the command line, re-applied by config_reload(). */
+	int argc;
+	char **argv;
+};
+
+/* Fills c with the defaults. Out of memory here, and anywhere in this
+ * module, aborts: a process that cannot allocate a path cannot serve. */
+void config_init(struct config *c);
+void config_free(struct config *c);
+
+/* Reads the file and the flags in argv into c (initialized by
+ * config_init()). Returns
+ *    0  configuration loaded;
+ *    1  --help or --version printed to stdout: exit 0 now;
+ *    2  --check-config: the configuration is valid, exit 0 now;
+ *   -1  an error, described in err ("FILE:LINE: ..." for the file).
+ * argv is not modified. After an error c holds a mix of old and new
+ * values, and should only be freed. */
+int config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Re-reads running's file, re-applies its command line, and copies the
+ * settings that may change at run time into *running: soft_memory_limit,
+ * gc_percent, max_holds_per_session, max_roots, gc_slice_us,
+ * release_delay_ms, max_clients, max_frame_size, max_output_buffer,
+ * allowed_uids, allowed_gids, log_level, idle_gc_period_s. Any other setting
+ * that changed is logged as a warning and keeps its running value. The
+ * caller applies the result (heap_reconfigure(), log_set_level(), ...).
+ * Returns 0, or -1 with err filled and *running unchanged. */
+int config_reload(struct config *running, char *err, size_t errlen);
+
+/* 1 if a peer with these credentials (SO_PEERCRED: the primary gid only)
+ * may connect, else 0. The two lists are alternatives: either match lets
+ * the peer in; both empty lets in anyone the socket's mode lets connect. */
+int config_peer_allowed(const struct config *c, uid_t uid, gid_t gid);
+
+/* Writes the default config file: every key commented out, with its
+ * default, range and meaning. packaging/heapd.conf is its output. */
+void config_write_sample(FILE *f);
+
+#endif

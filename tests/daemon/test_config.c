@@ -1,0 +1,756 @@
+/*
+ * test_config.c - defaults, the file, flags, every error, reload, peer
+ * checks, and the sample file in the tree.
+ *
+ * Each test gets a fresh config whose default file is a path that does not
+ * exist, so a heapd.conf installed on the machine cannot leak in, and a
+ * temporary file to write a configuration into.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+#define KIB ((size_t)1 << 10)
+#define MIB ((size_t)1 << 20)
+#define GIB ((size_t)1 << 30)
+#define MISSING "/nonexistent-heapd-test/heapd.conf"
+
+struct fx {
+	struct config c;
+	char path[64]; /* the temporary config file */
+	char err[512];
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof *fx);
+	assert_non_null(fx);
+	config_init(&fx->c);
+	free(fx->c.config_path);
+	fx->c.config_path = strdup(MISSING);
+	strcpy(fx->path, "/tmp/heapd-test-conf-XXXXXX");
+	int fd = mkstemp(fx->path);
+	assert_true(fd >= 0);
+	close(fd);
+	log_set_level(LOGL_INFO);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	config_free(&fx->c);
+	unlink(fx->path);
+	free(fx);
+	return 0;
+}
+
+static void write_conf(struct fx *fx, const char *text)
+{
+	FILE *f = fopen(fx->path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int parse_argv(struct fx *fx, char **argv)
+{
+	int argc = 0;
+	while (argv[argc])
+		argc++;
+	fx->err[0] = '\0';
+	return config_parse(&fx->c, argc, argv, fx->err, sizeof fx->err);
+}
+
+#define PARSE(fx, ...) parse_argv((fx), (char *[]){"heapd", __VA_ARGS__, NULL})
+#define PARSE_FILE(fx, ...) PARSE((fx), "--config", (fx)->path, __VA_ARGS__)
+
+/* Parses text as the config file and expects "FILE:LINE: msg". */
+static void expect_file_error(struct fx *fx, const char *text, unsigned line, const char *msg)
+{
+	char want[512];
+	write_conf(fx, text);
+	assert_int_equal(PARSE(fx, "--config", fx->path), -1);
+	snprintf(want, sizeof want, "%s:%u: %s", fx->path, line, msg);
+	assert_string_equal(fx->err, want);
+}
+
+static void expect_flag_error(struct fx *fx, const char *flag, const char *val, const char *msg)
+{
+	assert_int_equal(PARSE(fx, (char *)flag, (char *)val), -1);
+	assert_string_equal(fx->err, msg);
+}
+
+/* Output to fd, collected in a temporary file. */
+struct capture {
+	int fd, saved;
+	FILE *tmp;
+};
+
+static void capture_begin(struct capture *cap, int fd)
+{
+	fflush(stdout);
+	cap->fd = fd;
+	cap->tmp = tmpfile();
+	assert_non_null(cap->tmp);
+	cap->saved = dup(fd);
+	assert_true(dup2(fileno(cap->tmp), fd) >= 0);
+}
+
+/* Returns what was written, to be freed. */
+static char *capture_end(struct capture *cap)
+{
+	fflush(stdout);
+	dup2(cap->saved, cap->fd);
+	close(cap->saved);
+	struct stat st;
+	assert_int_equal(fstat(fileno(cap->tmp), &st), 0);
+	char *s = calloc(1, (size_t)st.st_size + 1);
+	assert_int_equal(pread(fileno(cap->tmp), s, (size_t)st.st_size, 0), st.st_size);
+	fclose(cap->tmp);
+	return s;
+}
+
+static void defaults(void **state)
+{
+	struct fx *fx = *state;
+	struct heap_config h;
+	heap_config_default(&h);
+	assert_int_equal(PARSE(fx, NULL), 0);
+	const struct config *c = &fx->c;
+	assert_string_equal(c->socket_path, "/run/heapd/heapd.sock");
+	assert_int_equal(c->socket_mode, 0660);
+	assert_int_equal(c->heap.max_heap, 4 * GIB);
+	assert_int_equal(c->heap.soft_limit, 0);
+	assert_int_equal(c->heap.gc_percent, 100);
+	assert_int_equal(c->heap.max_object, 64 * MIB);
+	assert_int_equal(c->heap.max_holds, 1048576);
+	assert_int_equal(c->heap.max_roots, 1048576);
+	assert_int_equal(c->heap.slice_ns, 500000);
+	assert_int_equal(c->heap.release_delay_ns, 1000000000);
+	assert_int_equal(c->heap.max_heap, h.max_heap);
+	assert_int_equal(c->heap.max_object, h.max_object);
+	assert_int_equal(c->max_clients, 1024);
+	assert_int_equal(c->max_frame, 16 * MIB);
+	assert_int_equal(c->max_output, 8 * MIB);
+	assert_int_equal(c->n_allowed_uids, 0);
+	assert_int_equal(c->n_allowed_gids, 0);
+	assert_int_equal(c->log_level, LOGL_INFO);
+	assert_int_equal(c->idle_gc_period_s, 120);
+	assert_false(c->config_given);
+	/* A fresh config names the real default file. */
+	struct config d;
+	config_init(&d);
+	assert_string_equal(d.config_path, "/etc/heapd/heapd.conf");
+	config_free(&d);
+}
+
+static const char every_key[] =
+	"# every key, in an order of its own\n"
+	"\n"
+	"  socket = /tmp/heapd#1.sock   # '#' inside a value stays\n"
+	"socket_mode=0600\n"
+	"max_heap = 1G\n"
+	"soft_memory_limit = 512 MiB\n"
+	"gc_percent = 50\n"
+	"max_object_size = 1m\n"
+	"\tmax_holds_per_session = 1000\t\n"
+	"max_roots = 0\n"
+	"gc_slice_us = 250\n"
+	"release_delay_ms = 0\n"
+	"max_clients = 7\n"
+	"max_frame_size = 64KiB\n"
+	"max_output_buffer = 1048576\n"
+	"allowed_uids = 0, root ,4242\n"
+	"allowed_gids = root,77\n"
+	"log_level = debug\n"
+	"idle_gc_period_s = 0\n";
+
+static void check_every_key(const struct config *c)
+{
+	assert_string_equal(c->socket_path, "/tmp/heapd#1.sock");
+	assert_int_equal(c->socket_mode, 0600);
+	assert_int_equal(c->heap.max_heap, GIB);
+	assert_int_equal(c->heap.soft_limit, 512 * MIB);
+	assert_int_equal(c->heap.gc_percent, 50);
+	assert_int_equal(c->heap.max_object, MIB);
+	assert_int_equal(c->heap.max_holds, 1000);
+	assert_int_equal(c->heap.max_roots, 0);
+	assert_int_equal(c->heap.slice_ns, 250000);
+	assert_int_equal(c->heap.release_delay_ns, 0);
+	assert_int_equal(c->max_clients, 7);
+	assert_int_equal(c->max_frame, 64 * KIB);
+	assert_int_equal(c->max_output, MIB);
+	assert_int_equal(c->n_allowed_uids, 3);
+	assert_int_equal(c->allowed_uids[0], 0);
+	assert_int_equal(c->allowed_uids[1], 0);
+	assert_int_equal(c->allowed_uids[2], 4242);
+	assert_int_equal(c->n_allowed_gids, 2);
+	assert_int_equal(c->allowed_gids[0], 0);
+	assert_int_equal(c->allowed_gids[1], 77);
+	assert_int_equal(c->log_level, LOGL_DEBUG);
+	assert_int_equal(c->idle_gc_period_s, 0);
+}
+
+static void file_sets_every_key(void **state)
+{
+	struct fx *fx = *state;
+	write_conf(fx, every_key);
+	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
+	check_every_key(&fx->c);
+	assert_true(fx->c.config_given);
+	assert_string_equal(fx->c.config_path, fx->path);
+}
+
+static void flags_set_every_key(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(PARSE(fx, "--socket", "/tmp/heapd#1.sock", "--socket-mode=600",
+	                       "--max-heap", "1GiB", "--soft-memory-limit", "512M", "--gc-percent", "50",
+	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
+	                       "--max-roots", "0", "--gc-slice-us", "250", "--release-delay-ms", "0",
+	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
+	                       "1MB", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
+	                       "--log-level", "DEBUG", "--idle-gc-period", "0"),
+	                 0);
+	check_every_key(&fx->c);
+	assert_false(fx->c.config_given);
+}
+
+static void flags_override_file(void **state)
+{
+	struct fx *fx = *state;
+	write_conf(fx, "max_heap = 1G\ngc_percent = 50\nmax_roots = 9\nallowed_uids = 1,2\n");
+	/* Flags before --config still win: the file is read first. */
+	assert_int_equal(PARSE(fx, "--max-heap", "2G", "--config", fx->path, "--gc-percent=off",
+	                       "--allowed-uids="),
+	                 0);
+	assert_int_equal(fx->c.heap.max_heap, 2 * GIB);
+	assert_int_equal(fx->c.heap.gc_percent, -1);
+	assert_int_equal(fx->c.heap.max_roots, 9);
+	assert_int_equal(fx->c.n_allowed_uids, 0);
+	/* The last of a repeated flag wins. */
+	assert_int_equal(PARSE_FILE(fx, "--max-roots", "1", "--max-roots", "2"), 0);
+	assert_int_equal(fx->c.heap.max_roots, 2);
+}
+
+static void relative_config_path_made_absolute(void **state)
+{
+	struct fx *fx = *state;
+	char *cwd = getcwd(NULL, 0);
+	write_conf(fx, "max_roots = 3\n");
+	assert_int_equal(chdir("/tmp"), 0);
+	int rc = PARSE(fx, "--config", fx->path + strlen("/tmp/"));
+	assert_int_equal(chdir(cwd), 0);
+	free(cwd);
+	assert_int_equal(rc, 0);
+	assert_int_equal(fx->c.heap.max_roots, 3);
+	assert_string_equal(fx->c.config_path, fx->path);
+}
+
+static void gc_percent_values(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		const char *s;
+		int pct;
+	} ok[] = {{"0", 0}, {"100", 100}, {"1000000", 1000000}, {"off", -1}, {"OFF", -1},
+	          {"-1", -1}, {"-250", -1}};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		assert_int_equal(PARSE(fx, "--gc-percent", (char *)ok[i].s), 0);
+		assert_int_equal(fx->c.heap.gc_percent, ok[i].pct);
+	}
+	expect_flag_error(fx, "--gc-percent", "1000001",
+	                  "--gc-percent '1000001' is out of range (off or 0..1000000)");
+	expect_flag_error(fx, "--gc-percent", "-x", "--gc-percent '-x' is not a percentage or off");
+	expect_flag_error(fx, "--gc-percent", "50%", "--gc-percent '50%' is not a percentage or off");
+}
+
+static void size_units(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} ok[] = {
+		{"0", 0},
+		{"none", 0},
+		{"NONE", 0},
+		{"1234", 1234},
+		{"16b", 16},
+		{"16 B", 16},
+		{"4k", 4 * KIB},
+		{"4K", 4 * KIB},
+		{"4KiB", 4 * KIB},
+		{"4kib", 4 * KIB},
+		{"4KB", 4 * KIB},
+		{"3 M", 3 * MIB},
+		{"3MiB", 3 * MIB},
+		{"2G", 2 * GIB},
+		{"2gb", 2 * GIB},
+		{"5T", (uint64_t)5 << 40},
+		{"0010M", 10 * MIB},
+		{"4194304T", (uint64_t)1 << 62},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		assert_int_equal(PARSE(fx, "--soft-memory-limit", (char *)ok[i].s), 0);
+		assert_int_equal(fx->c.heap.soft_limit, ok[i].v);
+	}
+	static const struct {
+		const char *s, *msg;
+	} bad[] = {
+		{"-1", "must not be negative"},
+		{"-4G", "must not be negative"},
+		{"18446744073709551616", "is too large"},
+		{"16777216T", "is too large"},
+		{"17179869184G", "is too large"},
+		{"4194305T", "is out of range (none or 0..4EiB)"},
+		{"", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"G", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"4X", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"4Ki", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"4KiBx", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"4P", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"4.5G", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"0x10", "is not a size (bytes, or a number with K, M, G or T)"},
+		{"+4", "is not a size (bytes, or a number with K, M, G or T)"},
+		{" 4", "is not a size (bytes, or a number with K, M, G or T)"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char want[256];
+		snprintf(want, sizeof want, "--soft-memory-limit '%s' %s", bad[i].s, bad[i].msg);
+		expect_flag_error(fx, "--soft-memory-limit", bad[i].s, want);
+	}
+	/* A 32-bit field: in range for SIZE, out of the key's range. */
+	expect_flag_error(fx, "--max-frame-size", "4G",
+	                  "--max-frame-size '4G' is out of range (4KiB..1GiB)");
+}
+
+static void file_errors(void **state)
+{
+	struct fx *fx = *state;
+	expect_file_error(fx, "max_roots = 1\nmax_hepa = 1G\n", 2, "unknown key 'max_hepa'");
+	expect_file_error(fx, "max_heap = 1G\n\n# again\nmax_heap = 2G\n", 4,
+	                  "max_heap is set twice (first on line 1)");
+	expect_file_error(fx, "max_heap 1G\n", 1, "expected 'key = value', got 'max_heap 1G'");
+	expect_file_error(fx, "  = 1G\n", 1, "expected 'key = value', got '= 1G'");
+	expect_file_error(fx, "max_heap = 32G\n", 1, "max_heap '32G' is out of range (4MiB..16GiB)");
+	expect_file_error(fx, "max_heap = 1M\n", 1, "max_heap '1M' is out of range (4MiB..16GiB)");
+	expect_file_error(fx, "max_heap =\n", 1,
+	                  "max_heap '' is not a size (bytes, or a number with K, M, G or T)");
+	expect_file_error(fx, "max_object_size = 3G\n", 1,
+	                  "max_object_size '3G' is out of range (4KiB..2GiB)");
+	expect_file_error(fx, "max_clients = 12abc\n", 1, "max_clients '12abc' is not a number");
+	expect_file_error(fx, "max_clients = 0\n", 1, "max_clients '0' is out of range (1..1048576)");
+	expect_file_error(fx, "max_roots = -5\n", 1, "max_roots '-5' must not be negative");
+	expect_file_error(fx, "max_roots = 4294967296\n", 1,
+	                  "max_roots '4294967296' is out of range (0..4294967295)");
+	expect_file_error(fx, "max_holds_per_session = 0\n", 1,
+	                  "max_holds_per_session '0' is out of range (1..4294967295)");
+	expect_file_error(fx, "gc_slice_us = 0\n", 1, "gc_slice_us '0' is out of range (1..1000000)");
+	expect_file_error(fx, "release_delay_ms = 86400001\n", 1,
+	                  "release_delay_ms '86400001' is out of range (0..86400000)");
+	expect_file_error(fx, "idle_gc_period_s = 1e3\n", 1, "idle_gc_period_s '1e3' is not a number");
+	expect_file_error(fx, "max_output_buffer = 1K\n", 1,
+	                  "max_output_buffer '1K' is out of range (4KiB..4GiB)");
+	expect_file_error(fx, "socket_mode = 0988\n", 1, "socket_mode '0988' is not an octal mode");
+	expect_file_error(fx, "socket_mode = 1777\n", 1, "socket_mode '1777' is out of range (0000..0777)");
+	expect_file_error(fx, "log_level = loud\n", 1,
+	                  "log_level 'loud' is not a log level (error, warn, info or debug)");
+	expect_file_error(fx, "socket =\n", 1, "socket '' is out of range (1..107 bytes)");
+	expect_file_error(fx, "allowed_uids = root, no-such-user-heapd\n", 1,
+	                  "allowed_uids: 'no-such-user-heapd' is not a uid or a user name");
+	expect_file_error(fx, "allowed_uids = 4294967295\n", 1,
+	                  "allowed_uids: '4294967295' is out of range (0..4294967294)");
+	expect_file_error(fx, "allowed_uids = 1,,2\n", 1, "allowed_uids '1,,2' has an empty entry");
+	expect_file_error(fx, "allowed_uids = 1,\n", 1, "allowed_uids '1,' has an empty entry");
+	expect_file_error(fx, "allowed_gids = no-such-group-heapd\n", 1,
+	                  "allowed_gids: 'no-such-group-heapd' is not a gid or a group name");
+	/* The first error stops the file, whatever follows. */
+	expect_file_error(fx, "max_roots = x\nbogus = 1\n", 1, "max_roots 'x' is not a number");
+}
+
+static void flag_errors(void **state)
+{
+	struct fx *fx = *state;
+	char path[256], want[512];
+	memset(path, 'p', sizeof path);
+	path[0] = '/';
+	path[108] = '\0';
+	snprintf(want, sizeof want, "--socket '%s' is out of range (1..107 bytes)", path);
+	expect_flag_error(fx, "--socket", path, want);
+	path[107] = '\0';
+	assert_int_equal(PARSE(fx, "--socket", path), 0);
+	expect_flag_error(fx, "--max-heap", "32G", "--max-heap '32G' is out of range (4MiB..16GiB)");
+	expect_flag_error(fx, "--max-clients", "many", "--max-clients 'many' is not a number");
+	expect_flag_error(fx, "--allowed-uids", "no-such-user-heapd",
+	                  "--allowed-uids: 'no-such-user-heapd' is not a uid or a user name");
+	expect_flag_error(fx, "--allowed-gids", "0,no-such-group-heapd",
+	                  "--allowed-gids: 'no-such-group-heapd' is not a gid or a group name");
+	expect_flag_error(fx, "--log-level", "trace",
+	                  "--log-level 'trace' is not a log level (error, warn, info or debug)");
+	expect_flag_error(fx, "--config", MISSING,
+	                  "cannot open config file " MISSING ": No such file or directory");
+	expect_flag_error(fx, "--bogus", "1", "unknown option '--bogus'");
+	expect_flag_error(fx, "-x", "1", "unknown option '-x'");
+	expect_flag_error(fx, "--help=yes", "1", "option '--help=yes' takes no value");
+	assert_int_equal(PARSE(fx, "--max-roots"), -1);
+	assert_string_equal(fx->err, "option '--max-roots' needs a value");
+	assert_int_equal(PARSE(fx, "--max-roots", "1", "stray"), -1);
+	assert_string_equal(fx->err, "unexpected argument 'stray'");
+}
+
+static void help_version_check(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const keys[][2] = {
+		{"socket", "--socket PATH"},
+		{"socket_mode", "--socket-mode MODE"},
+		{"max_heap", "--max-heap SIZE"},
+		{"soft_memory_limit", "--soft-memory-limit SIZE"},
+		{"gc_percent", "--gc-percent N|off"},
+		{"max_object_size", "--max-object-size SIZE"},
+		{"max_holds_per_session", "--max-holds-per-session N"},
+		{"max_roots", "--max-roots N"},
+		{"gc_slice_us", "--gc-slice-us N"},
+		{"release_delay_ms", "--release-delay-ms N"},
+		{"max_clients", "--max-clients N"},
+		{"max_frame_size", "--max-frame-size SIZE"},
+		{"max_output_buffer", "--max-output-buffer SIZE"},
+		{"allowed_uids", "--allowed-uids LIST"},
+		{"allowed_gids", "--allowed-gids LIST"},
+		{"log_level", "--log-level LEVEL"},
+		{"idle_gc_period_s", "--idle-gc-period N"},
+	};
+	struct capture cap;
+
+	/* --help wins over a bad --config: nothing is read. */
+	capture_begin(&cap, STDOUT_FILENO);
+	int rc = PARSE(fx, "--config", MISSING, "--help");
+	char *out = capture_end(&cap);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "Usage: heapd"));
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		char key[64];
+		snprintf(key, sizeof key, "        %s: ", keys[i][0]);
+		assert_non_null(strstr(out, keys[i][1]));
+		assert_non_null(strstr(out, key));
+	}
+	assert_non_null(strstr(out, "--config FILE"));
+	assert_non_null(strstr(out, "--check-config"));
+	assert_non_null(strstr(out, "Default: 4GiB. Range: 4MiB..16GiB."));
+	free(out);
+
+	capture_begin(&cap, STDOUT_FILENO);
+	rc = PARSE(fx, "-h");
+	free(capture_end(&cap));
+	assert_int_equal(rc, 1);
+
+	capture_begin(&cap, STDOUT_FILENO);
+	rc = PARSE(fx, "--version");
+	out = capture_end(&cap);
+	assert_int_equal(rc, 1);
+	assert_string_equal(out, "heapd " PACKAGE_VERSION "\n");
+	free(out);
+
+	write_conf(fx, "max_heap = 1G\n");
+	capture_begin(&cap, STDOUT_FILENO);
+	rc = PARSE_FILE(fx, "--check-config");
+	out = capture_end(&cap);
+	assert_int_equal(rc, 2);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(fx->c.heap.max_heap, GIB);
+
+	write_conf(fx, "max_heap = 1T\n");
+	assert_int_equal(PARSE_FILE(fx, "--check-config"), -1);
+	assert_non_null(strstr(fx->err, "max_heap '1T' is out of range"));
+}
+
+static const char reload_before[] =
+	"socket = /tmp/heapd-a.sock\n"
+	"max_heap = 1G\n"
+	"gc_percent = 50\n"
+	"max_clients = 99\n";
+
+static const char reload_after[] =
+	"socket = /tmp/heapd-b.sock\n"
+	"socket_mode = 0600\n"
+	"max_heap = 2G\n"
+	"max_object_size = 1M\n"
+	"soft_memory_limit = 1G\n"
+	"gc_percent = 200\n"
+	"max_holds_per_session = 5\n"
+	"max_roots = 6\n"
+	"gc_slice_us = 100\n"
+	"release_delay_ms = 50\n"
+	"max_clients = 100\n"
+	"max_frame_size = 1M\n"
+	"max_output_buffer = 2M\n"
+	"allowed_uids = 0,1000\n"
+	"allowed_gids = 20\n"
+	"log_level = debug\n"
+	"idle_gc_period_s = 0\n";
+
+static void reload_applies_live_keys(void **state)
+{
+	struct fx *fx = *state;
+	write_conf(fx, reload_before);
+	assert_int_equal(PARSE_FILE(fx, "--max-frame-size", "8M"), 0);
+	assert_int_equal(fx->c.max_clients, 99);
+
+	/* Nothing changed: no warning. */
+	struct capture cap;
+	capture_begin(&cap, STDERR_FILENO);
+	int rc = config_reload(&fx->c, fx->err, sizeof fx->err);
+	char *out = capture_end(&cap);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "");
+	free(out);
+
+	write_conf(fx, reload_after);
+	capture_begin(&cap, STDERR_FILENO);
+	rc = config_reload(&fx->c, fx->err, sizeof fx->err);
+	out = capture_end(&cap);
+	assert_int_equal(rc, 0);
+	const struct config *c = &fx->c;
+	assert_int_equal(c->heap.soft_limit, GIB);
+	assert_int_equal(c->heap.gc_percent, 200);
+	assert_int_equal(c->heap.max_holds, 5);
+	assert_int_equal(c->heap.max_roots, 6);
+	assert_int_equal(c->heap.slice_ns, 100000);
+	assert_int_equal(c->heap.release_delay_ns, 50000000);
+	assert_int_equal(c->max_clients, 100);
+	assert_int_equal(c->max_frame, 8 * MIB); /* the flag is applied again */
+	assert_int_equal(c->max_output, 2 * MIB);
+	assert_int_equal(c->n_allowed_uids, 2);
+	assert_int_equal(c->allowed_uids[1], 1000);
+	assert_int_equal(c->n_allowed_gids, 1);
+	assert_int_equal(c->allowed_gids[0], 20);
+	assert_int_equal(c->log_level, LOGL_DEBUG);
+	assert_int_equal(c->idle_gc_period_s, 0);
+	/* Restart-only keys keep their running values, with a warning each. */
+	assert_string_equal(c->socket_path, "/tmp/heapd-a.sock");
+	assert_int_equal(c->socket_mode, 0660);
+	assert_int_equal(c->heap.max_heap, GIB);
+	assert_int_equal(c->heap.max_object, 64 * MIB);
+	assert_string_equal(out,
+		"heapd: warn: socket changed: takes effect at restart "
+		"(running /tmp/heapd-a.sock, new /tmp/heapd-b.sock)\n"
+		"heapd: warn: socket_mode changed: takes effect at restart (running 0660, new 0600)\n"
+		"heapd: warn: max_heap changed: takes effect at restart (running 1GiB, new 2GiB)\n"
+		"heapd: warn: max_object_size changed: takes effect at restart "
+		"(running 64MiB, new 1MiB)\n");
+	free(out);
+
+	/* Back to the first file: the lists empty again. */
+	write_conf(fx, reload_before);
+	capture_begin(&cap, STDERR_FILENO);
+	rc = config_reload(&fx->c, fx->err, sizeof fx->err);
+	free(capture_end(&cap));
+	assert_int_equal(rc, 0);
+	assert_int_equal(c->n_allowed_uids, 0);
+	assert_null(c->allowed_uids);
+	assert_int_equal(c->heap.gc_percent, 50);
+}
+
+static void assert_same(const struct config *a, const struct config *b)
+{
+	assert_ptr_equal(a->socket_path, b->socket_path);
+	assert_int_equal(a->socket_mode, b->socket_mode);
+	assert_int_equal(a->heap.max_heap, b->heap.max_heap);
+	assert_int_equal(a->heap.soft_limit, b->heap.soft_limit);
+	assert_int_equal(a->heap.gc_percent, b->heap.gc_percent);
+	assert_int_equal(a->heap.max_object, b->heap.max_object);
+	assert_int_equal(a->heap.max_holds, b->heap.max_holds);
+	assert_int_equal(a->heap.max_roots, b->heap.max_roots);
+	assert_int_equal(a->heap.slice_ns, b->heap.slice_ns);
+	assert_int_equal(a->heap.release_delay_ns, b->heap.release_delay_ns);
+	assert_int_equal(a->max_clients, b->max_clients);
+	assert_int_equal(a->max_frame, b->max_frame);
+	assert_int_equal(a->max_output, b->max_output);
+	assert_ptr_equal(a->allowed_uids, b->allowed_uids);
+	assert_int_equal(a->n_allowed_uids, b->n_allowed_uids);
+	assert_ptr_equal(a->allowed_gids, b->allowed_gids);
+	assert_int_equal(a->n_allowed_gids, b->n_allowed_gids);
+	assert_int_equal(a->log_level, b->log_level);
+	assert_int_equal(a->idle_gc_period_s, b->idle_gc_period_s);
+	assert_ptr_equal(a->config_path, b->config_path);
+}
+
+static void reload_failure_changes_nothing(void **state)
+{
+	struct fx *fx = *state;
+	write_conf(fx, "gc_percent = 50\nallowed_uids = 7\n");
+	assert_int_equal(PARSE_FILE(fx, "--max-roots", "3"), 0);
+	struct config before = fx->c;
+
+	/* Good lines first, then an error. */
+	char want[512];
+	write_conf(fx, "gc_percent = 200\nallowed_uids = 8\nmax_heap = 99G\n");
+	struct capture cap;
+	capture_begin(&cap, STDERR_FILENO);
+	int rc = config_reload(&fx->c, fx->err, sizeof fx->err);
+	char *out = capture_end(&cap);
+	assert_int_equal(rc, -1);
+	snprintf(want, sizeof want, "%s:3: max_heap '99G' is out of range (4MiB..16GiB)", fx->path);
+	assert_string_equal(fx->err, want);
+	assert_string_equal(out, "");
+	free(out);
+	assert_same(&fx->c, &before);
+	assert_int_equal(fx->c.heap.gc_percent, 50);
+	assert_int_equal(fx->c.allowed_uids[0], 7);
+
+	/* A --config file that went away is an error too. */
+	unlink(fx->path);
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+	snprintf(want, sizeof want, "cannot open config file %s: No such file or directory", fx->path);
+	assert_string_equal(fx->err, want);
+	assert_same(&fx->c, &before);
+}
+
+/* Without --config, a missing default file means the defaults (and the
+ * flags): reload is then like a restart with no file. */
+static void reload_without_file(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(PARSE(fx, "--gc-percent", "30"), 0);
+	fx->c.max_clients = 5;
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), 0);
+	assert_int_equal(fx->c.heap.gc_percent, 30);
+	assert_int_equal(fx->c.max_clients, 1024);
+}
+
+static void peer_allowed(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c = &fx->c;
+	assert_int_equal(PARSE(fx, NULL), 0);
+	assert_int_equal(config_peer_allowed(c, 0, 0), 1);
+	assert_int_equal(config_peer_allowed(c, 12345, 678), 1);
+
+	assert_int_equal(PARSE(fx, "--allowed-uids", "1000,1001"), 0);
+	assert_int_equal(config_peer_allowed(c, 1000, 5), 1);
+	assert_int_equal(config_peer_allowed(c, 1001, 5), 1);
+	assert_int_equal(config_peer_allowed(c, 1002, 5), 0);
+	assert_int_equal(config_peer_allowed(c, 0, 0), 0);
+
+	assert_int_equal(PARSE(fx, "--allowed-gids", "50"), 0);
+	assert_int_equal(config_peer_allowed(c, 1, 50), 1);
+	assert_int_equal(config_peer_allowed(c, 1, 51), 0);
+
+	/* Both lists: either match lets the peer in. */
+	assert_int_equal(PARSE(fx, "--allowed-uids", "1000", "--allowed-gids", "50"), 0);
+	assert_int_equal(config_peer_allowed(c, 1000, 1), 1);
+	assert_int_equal(config_peer_allowed(c, 1, 50), 1);
+	assert_int_equal(config_peer_allowed(c, 1000, 50), 1);
+	assert_int_equal(config_peer_allowed(c, 1, 1), 0);
+}
+
+static char *sample_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	config_write_sample(f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+/* packaging/heapd.conf is config_write_sample()'s output, byte for byte. */
+static void sample_file_in_tree(void **state)
+{
+	(void)state;
+	const char *srcdir = getenv("srcdir");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/packaging/heapd.conf", srcdir ? srcdir : ".");
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open %s: %s", path, strerror(errno));
+	char *tree = NULL;
+	size_t cap = 0;
+	ssize_t n = getdelim(&tree, &cap, '\0', f);
+	fclose(f);
+	assert_true(n > 0);
+	char *sample = sample_text();
+	if (strcmp(tree, sample) != 0)
+		fail_msg("%s differs from config_write_sample(): regenerate it", path);
+	free(tree);
+	free(sample);
+}
+
+/* Uncommenting every setting of the sample gives the defaults. */
+static void sample_uncommented_gives_defaults(void **state)
+{
+	struct fx *fx = *state;
+	char *sample = sample_text();
+	FILE *f = fopen(fx->path, "w");
+	assert_non_null(f);
+	unsigned settings = 0;
+	for (char *line = strtok(sample, "\n"); line; line = strtok(NULL, "\n")) {
+		bool setting = line[0] == '#' && line[1] >= 'a' && line[1] <= 'z';
+		settings += setting;
+		fprintf(f, "%s\n", line + setting);
+	}
+	fclose(f);
+	free(sample);
+	assert_int_equal(settings, 17);
+	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
+
+	struct config d;
+	config_init(&d);
+	assert_string_equal(fx->c.socket_path, d.socket_path);
+	assert_int_equal(fx->c.socket_mode, d.socket_mode);
+	assert_memory_equal(&fx->c.heap, &d.heap, sizeof d.heap);
+	assert_int_equal(fx->c.max_clients, d.max_clients);
+	assert_int_equal(fx->c.max_frame, d.max_frame);
+	assert_int_equal(fx->c.max_output, d.max_output);
+	assert_int_equal(fx->c.n_allowed_uids, 0);
+	assert_int_equal(fx->c.n_allowed_gids, 0);
+	assert_int_equal(fx->c.log_level, d.log_level);
+	assert_int_equal(fx->c.idle_gc_period_s, d.idle_gc_period_s);
+	config_free(&d);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(defaults),
+		T(file_sets_every_key),
+		T(flags_set_every_key),
+		T(flags_override_file),
+		T(relative_config_path_made_absolute),
+		T(gc_percent_values),
+		T(size_units),
+		T(file_errors),
+		T(flag_errors),
+		T(help_version_check),
+		T(reload_applies_live_keys),
+		T(reload_failure_changes_nothing),
+		T(reload_without_file),
+		T(peer_allowed),
+		T(sample_file_in_tree),
+		T(sample_uncommented_gives_defaults),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
