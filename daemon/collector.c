@@ -1,0 +1,209 @@
+/*
+ * collector.c - the collector's share of the loop.
+ *
+ * Three kinds of work, each in bounded pieces between requests:
+ *  - collector slices (heap_gc_slice, gc_slice_us each) while a cycle runs.
+ *    While clients are being served, a slice runs only once the previous
+ *    one is three slices old, so marking takes about a quarter of the
+ *    thread, as Go's background worker does; assists make fast allocators
+ *    pay for the rest. When the loop is otherwise idle, or a client waits
+ *    on a collection it asked for, slices run back to back;
+ *  - idle work (heap_idle: sweeping, freeing workbuf spans, scavenging),
+ *    only in iterations that saw no I/O, preempted as soon as the loop has
+ *    events waiting (the epoll fd polls readable);
+ *  - deferred sessions (server.ready), one more turn each.
+ *
+ * The idle handle is active only while one of these has work for now: an
+ * idle handle left running makes libuv poll with a zero timeout, i.e. spin.
+ * When heap_idle says more work is due only later (the scavenger's
+ * release delay), a timer wakes the loop then. So an idle daemon sleeps in
+ * epoll_wait at 0% CPU.
+ *
+ * Requested collections (heapd_gc, heapd_free_os_memory): the session
+ * waits for a cycle that starts after its request (heap_gc_begin queues one
+ * behind a cycle already marking) to finish and be swept; the check
+ * callback answers it then.
+ *
+ * idle_gc_period_s: like Go's forced GC every two minutes, a cycle starts
+ * when none has run for that long, so garbage left by clients that went
+ * quiet is found and its memory returned.
+ */
+#include <poll.h>
+#include <time.h>
+
+#include "log.h"
+#include "server.h"
+
+#define IDLE_BUDGET_NS 1000000u   /* one heap_idle call */
+#define DUTY 3u                   /* slices run at most 1 in DUTY + 1 of the time when busy */
+
+uint64_t srv_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool loop_has_events(void *arg)
+{
+	struct server *srv = arg;
+	struct pollfd p = {.fd = uv_backend_fd(srv->loop), .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+static int waits_done(struct server *srv, const struct session *s)
+{
+	return heap_cycles(srv->heap) >= s->wait_cycle && heap_swept(srv->heap);
+}
+
+/* Answers the sessions whose collection is complete. */
+static void answer_waiters(struct server *srv)
+{
+	struct list *l = srv->waiters.next;
+	while (l != &srv->waiters) {
+		struct session *s = container_of(l, struct session, wait_link);
+		l = l->next;
+		if (!waits_done(srv, s))
+			continue;
+		list_remove(&s->wait_link);
+		s->wait_link.next = s->wait_link.prev = NULL;
+		disp_finish_wait(s);
+	}
+}
+
+static void run_slice(struct server *srv)
+{
+	uint64_t slice = srv->cfg.heap.slice_ns;
+	heap_gc_slice(srv->heap, slice);
+	srv->slice_end_ns = srv_now_ns();
+}
+
+static void on_idle_timer(uv_timer_t *t)
+{
+	coll_kick(t->data);
+}
+
+static void on_idle(uv_idle_t *handle)
+{
+	struct server *srv = handle->data;
+	int busy = srv->io_events != srv->io_seen;
+	srv->io_seen = srv->io_events;
+	int waiting = !list_empty(&srv->waiters);
+	int more = !list_empty(&srv->ready);
+
+	if (heap_gc_active(srv->heap)) {
+		uint64_t now = srv_now_ns();
+		if (!busy || waiting || now - srv->slice_end_ns >= DUTY * srv->cfg.heap.slice_ns)
+			run_slice(srv);
+		more = 1;
+	}
+	if (!heap_gc_active(srv->heap) && (!busy || waiting)) {
+		uint64_t next = heap_idle(srv->heap, IDLE_BUDGET_NS, loop_has_events, srv);
+		if (next == 0)
+			more = 1;
+		else if (next != HEAP_IDLE_NONE)
+			uv_timer_start(&srv->idle_timer, on_idle_timer, (next + 999999) / 1000000, 0);
+	} else if (busy) {
+		more = 1; /* idle work waits for an iteration without I/O */
+	}
+	answer_waiters(srv);
+	if (!more && list_empty(&srv->waiters))
+		uv_idle_stop(handle);
+}
+
+static void on_check(uv_check_t *handle)
+{
+	struct server *srv = handle->data;
+	/* One more turn for each deferred session; a session that is still
+	 * not done puts itself back at the tail. */
+	struct list turn;
+	list_init(&turn);
+	list_take_all(&turn, &srv->ready);
+	while (!list_empty(&turn)) {
+		struct session *s = container_of(turn.next, struct session, ready_link);
+		list_remove(&s->ready_link);
+		s->ready_link.next = s->ready_link.prev = NULL;
+		sess_process(s);
+	}
+	answer_waiters(srv);
+}
+
+static void on_gc_timer(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	struct heap_stats st;
+	heap_read_stats(srv->heap, &st);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	uint64_t since = st.last_gc_unix_ns ? now_ns - st.last_gc_unix_ns : now_ns;
+	if (!heap_gc_active(srv->heap) && st.heap_alloc && since >= srv->cfg.idle_gc_period_s * 1000000000u) {
+		log_debug("no collection for %llu s: starting one", (unsigned long long)(since / 1000000000u));
+		heap_gc_begin(srv->heap);
+		coll_kick(srv);
+	}
+}
+
+void coll_schedule_gc_timer(struct server *srv)
+{
+	uint64_t period = srv->cfg.idle_gc_period_s * 1000;
+	if (period)
+		uv_timer_start(&srv->gc_timer, on_gc_timer, period, period);
+	else
+		uv_timer_stop(&srv->gc_timer);
+}
+
+void coll_kick(struct server *srv)
+{
+	if (!srv->stopping)
+		uv_idle_start(&srv->idle, on_idle);
+}
+
+void coll_wait(struct session *s, uint64_t id, int release)
+{
+	struct server *srv = s->srv;
+	s->wait_id = id;
+	s->wait_release = release;
+	/* A cycle that starts after this request: the next one, or the one
+	 * queued behind the cycle already marking. */
+	s->wait_cycle = heap_cycles(srv->heap) + (heap_gc_active(srv->heap) ? 2 : 1);
+	heap_gc_begin(srv->heap);
+	s->state = S_WAITING;
+	list_push_tail(&srv->waiters, &s->wait_link);
+	coll_kick(srv);
+}
+
+int coll_start(struct server *srv)
+{
+	list_init(&srv->ready);
+	list_init(&srv->waiters);
+	uv_idle_init(srv->loop, &srv->idle);
+	uv_check_init(srv->loop, &srv->check);
+	uv_timer_init(srv->loop, &srv->idle_timer);
+	uv_timer_init(srv->loop, &srv->gc_timer);
+	srv->idle.data = srv->check.data = srv->idle_timer.data = srv->gc_timer.data = srv;
+	uv_check_start(&srv->check, on_check);
+	uv_unref((uv_handle_t *)&srv->check);
+	uv_unref((uv_handle_t *)&srv->idle_timer);
+	uv_unref((uv_handle_t *)&srv->gc_timer);
+	coll_schedule_gc_timer(srv);
+	return 0;
+}
+
+/* Finishes every requested collection at once (a graceful stop answers
+ * what was received). */
+void coll_finish_waits(struct server *srv)
+{
+	if (list_empty(&srv->waiters))
+		return;
+	heap_gc(srv->heap);
+	answer_waiters(srv);
+}
+
+void coll_stop(struct server *srv)
+{
+	uv_close((uv_handle_t *)&srv->idle, NULL);
+	uv_close((uv_handle_t *)&srv->check, NULL);
+	uv_close((uv_handle_t *)&srv->idle_timer, NULL);
+	uv_close((uv_handle_t *)&srv->gc_timer, NULL);
+}

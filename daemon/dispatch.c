@@ -1,0 +1,367 @@
+/*
+ * dispatch.c - one request: check it, call the engine, encode the reply.
+ *
+ * Every value in a request is hostile until checked here or by the engine:
+ * refs are validated by the engine on every use; lengths that decide how
+ * much the daemon allocates (read) are checked against max_frame_size
+ * before anything is allocated; names are checked for length. Engine
+ * errors map to wire statuses one to one (status_of), each with a message
+ * naming what was wrong.
+ *
+ * The connection's holds live in s->holds: alloc, get_ref and root_get add
+ * one on what they return, release drops one. A session in S_HELLO accepts
+ * only Hello; any other first request, or a version this daemon does not
+ * speak, is answered and the session closed.
+ *
+ * gc and free_os_memory do not answer at once: the session waits
+ * (collector.c) for a cycle that started after the request to finish and
+ * be swept, so that on return every object unreachable at the time of the
+ * call is freed. Later requests on that session wait behind it; other
+ * sessions are served meanwhile.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+/* Room a Read reply needs besides its data: id, status, field headers. */
+#define READ_REPLY_OVERHEAD 64u
+
+struct reply {
+	Heapd__Response r;
+	Heapd__HelloReply hello;
+	char msg[256];
+};
+
+static void fail(struct reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct reply *rp, Heapd__Status status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rp->msg, sizeof rp->msg, fmt, ap);
+	va_end(ap);
+	rp->r.status = status;
+	rp->r.error = rp->msg;
+}
+
+/* An engine error as a status and a message about the request. */
+static void engine_fail(struct reply *rp, int err, const char *what)
+{
+	static const Heapd__Status status[] = {
+		[-HEAP_EBADREF] = HEAPD__STATUS__BAD_REF, [-HEAP_ERANGE] = HEAPD__STATUS__RANGE,
+		[-HEAP_ENOMEM] = HEAPD__STATUS__NO_MEMORY, [-HEAP_ETOOBIG] = HEAPD__STATUS__LIMIT,
+		[-HEAP_ENOENT] = HEAPD__STATUS__NOT_FOUND, [-HEAP_ELIMIT] = HEAPD__STATUS__LIMIT,
+		[-HEAP_EINVAL] = HEAPD__STATUS__INVALID,
+	};
+	Heapd__Status st = err < 0 && -err < (int)(sizeof status / sizeof status[0]) ? status[-err] : HEAPD__STATUS__INTERNAL;
+	fail(rp, st, "%s: %s", what, heap_strerror(err));
+}
+
+static void set_ref_result(struct reply *rp, heap_ref ref)
+{
+	rp->r.result_case = HEAPD__RESPONSE__RESULT_REF;
+	rp->r.ref = ref;
+}
+
+static void op_hello(struct session *s, Heapd__Request *req, struct reply *rp)
+{
+	if (req->op_case != HEAPD__REQUEST__OP_HELLO) {
+		fail(rp, HEAPD__STATUS__PROTOCOL, "the first request must be Hello");
+		return;
+	}
+	if (req->hello->version != PROTOCOL_VERSION) {
+		fail(rp, HEAPD__STATUS__PROTOCOL, "protocol version %u is not spoken here (this daemon speaks %u)",
+		     req->hello->version, PROTOCOL_VERSION);
+		return;
+	}
+	snprintf(s->name, sizeof s->name, "%s", req->hello->client_name);
+	s->state = S_READY;
+	log_debug("session %llu: %s, pid %d uid %u", (unsigned long long)s->id, s->name[0] ? s->name : "(unnamed)",
+		  (int)s->pid, (unsigned)s->uid);
+	heapd__hello_reply__init(&rp->hello);
+	rp->hello.version = PROTOCOL_VERSION;
+	rp->hello.server_version = PACKAGE_VERSION;
+	rp->hello.session_id = s->id;
+	rp->hello.max_frame = s->srv->cfg.max_frame;
+	rp->hello.max_object = s->srv->cfg.heap.max_object;
+	rp->r.result_case = HEAPD__RESPONSE__RESULT_HELLO;
+	rp->r.hello = &rp->hello;
+}
+
+static void op_alloc(struct session *s, Heapd__Alloc *a, struct reply *rp)
+{
+	heap_ref ref;
+	int err = heap_alloc(s->srv->heap, s->holds, a->nrefs, a->nbytes, &ref);
+	if (err)
+		engine_fail(rp, err, "alloc");
+	else
+		set_ref_result(rp, ref);
+}
+
+static void op_write(struct session *s, Heapd__Write *w, struct reply *rp)
+{
+	if (w->data.len > UINT32_MAX) {
+		fail(rp, HEAPD__STATUS__RANGE, "write: %zu bytes is past any object", w->data.len);
+		return;
+	}
+	int err = heap_write(s->srv->heap, w->obj, w->offset, w->data.data, (uint32_t)w->data.len);
+	if (err)
+		engine_fail(rp, err, "write");
+}
+
+/* Returns the buffer it allocated for the data, for the caller to free
+ * once the reply is packed. */
+static uint8_t *op_read(struct session *s, Heapd__Read *r, struct reply *rp)
+{
+	if (r->length > s->srv->cfg.max_frame - READ_REPLY_OVERHEAD) {
+		fail(rp, HEAPD__STATUS__LIMIT, "read: %u bytes do not fit in a reply (max_frame_size %u)", r->length,
+		     s->srv->cfg.max_frame);
+		return NULL;
+	}
+	uint8_t *buf = malloc(r->length ? r->length : 1);
+	if (!buf) {
+		fail(rp, HEAPD__STATUS__INTERNAL, "read: out of memory");
+		return NULL;
+	}
+	int err = heap_read(s->srv->heap, r->obj, r->offset, buf, r->length);
+	if (err) {
+		engine_fail(rp, err, "read");
+		free(buf);
+		return NULL;
+	}
+	rp->r.result_case = HEAPD__RESPONSE__RESULT_DATA;
+	rp->r.data.data = buf;
+	rp->r.data.len = r->length;
+	return buf;
+}
+
+static void op_set_ref(struct session *s, Heapd__SetRef *r, struct reply *rp)
+{
+	int err = heap_set_ref(s->srv->heap, r->obj, r->slot, r->target);
+	if (err)
+		engine_fail(rp, err, "set_ref");
+}
+
+static void op_get_ref(struct session *s, Heapd__GetRef *r, struct reply *rp)
+{
+	heap_ref ref;
+	int err = heap_get_ref(s->srv->heap, r->obj, r->slot, s->holds, &ref);
+	if (err)
+		engine_fail(rp, err, "get_ref");
+	else
+		set_ref_result(rp, ref);
+}
+
+static void op_release(struct session *s, Heapd__Release *r, struct reply *rp)
+{
+	int err = heap_release(s->srv->heap, s->holds, r->obj);
+	if (err == HEAP_ENOENT)
+		fail(rp, HEAPD__STATUS__NOT_FOUND, "release: this connection holds no such object");
+	else if (err)
+		engine_fail(rp, err, "release");
+}
+
+static void op_root_set(struct session *s, Heapd__RootSet *r, struct reply *rp)
+{
+	int err = heap_root_set(s->srv->heap, r->name, strlen(r->name), r->obj);
+	if (err == HEAP_ENOENT)
+		fail(rp, HEAPD__STATUS__NOT_FOUND, "root_set: no root named \"%.64s\" to delete", r->name);
+	else if (err == HEAP_EINVAL)
+		fail(rp, HEAPD__STATUS__INVALID, "root_set: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
+	else if (err)
+		engine_fail(rp, err, "root_set");
+}
+
+static void op_root_get(struct session *s, Heapd__RootGet *r, struct reply *rp)
+{
+	heap_ref ref;
+	int err = heap_root_get(s->srv->heap, r->name, strlen(r->name), s->holds, &ref);
+	if (err == HEAP_ENOENT)
+		fail(rp, HEAPD__STATUS__NOT_FOUND, "root_get: no root named \"%.64s\"", r->name);
+	else if (err == HEAP_EINVAL)
+		fail(rp, HEAPD__STATUS__INVALID, "root_get: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
+	else if (err)
+		engine_fail(rp, err, "root_get");
+	else
+		set_ref_result(rp, ref);
+}
+
+struct names {
+	Heapd__RootNames msg;
+	size_t cap, bytes, limit;
+};
+
+static int add_name(void *arg, const char *name, size_t len)
+{
+	struct names *n = arg;
+	if (n->bytes + len + 8 > n->limit) {
+		n->msg.truncated = 1;
+		return 1;
+	}
+	if (n->msg.n_names == n->cap) {
+		size_t cap = n->cap ? 2 * n->cap : 64;
+		char **p = realloc(n->msg.names, cap * sizeof *p);
+		if (!p)
+			return 1;
+		n->msg.names = p;
+		n->cap = cap;
+	}
+	char *copy = strndup(name, len);
+	if (!copy)
+		return 1;
+	n->msg.names[n->msg.n_names++] = copy;
+	n->bytes += len + 8;
+	return 0;
+}
+
+static void names_free(struct names *n)
+{
+	for (size_t i = 0; i < n->msg.n_names; i++)
+		free(n->msg.names[i]);
+	free(n->msg.names);
+}
+
+uint64_t disp_rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int ok = f && fscanf(f, "%lu %lu", &size, &resident) == 2;
+	if (f)
+		fclose(f);
+	return ok ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void fill_stats(struct server *srv, Heapd__Stats *out, uint64_t *ring)
+{
+	struct heap_stats st;
+	heap_read_stats(srv->heap, &st);
+	heapd__stats__init(out);
+	out->heap_alloc = st.heap_alloc;
+	out->heap_sys = st.heap_sys;
+	out->heap_idle = st.heap_idle;
+	out->heap_inuse = st.heap_inuse;
+	out->heap_released = st.heap_released;
+	out->heap_objects = st.heap_objects;
+	out->total_alloc = st.total_alloc;
+	out->mallocs = st.mallocs;
+	out->frees = st.frees;
+	out->gc_sys = st.gc_sys;
+	out->wbuf_spans_busy = st.wbuf_spans_busy;
+	out->wbuf_spans_free = st.wbuf_spans_free;
+	out->next_gc = st.next_gc;
+	out->last_gc_unix_ns = st.last_gc_unix_ns;
+	out->num_gc = st.num_gc;
+	out->num_forced_gc = st.num_forced_gc;
+	out->pause_total_ns = st.pause_total_ns;
+	out->max_pause_ns = st.max_pause_ns;
+	out->gc_cpu_fraction = st.gc_cpu_fraction;
+	out->sweep_spans_idle = st.sweep_spans_idle;
+	out->sweep_spans_alloc = st.sweep_spans_alloc;
+	out->sweep_spans_gc = st.sweep_spans_gc;
+	out->wbuf_spans_freed = st.wbuf_spans_freed;
+	out->wbuf_spans_reused = st.wbuf_spans_reused;
+	out->wbuf_spans_alloc = st.wbuf_spans_alloc;
+	out->scav_released_bytes = st.scav_released_bytes;
+	out->scav_madvise_calls = st.scav_madvise_calls;
+	out->heap_marked = st.heap_marked;
+	out->heap_live = st.heap_live;
+	out->holds = st.holds;
+	out->num_pause = st.num_pause;
+	out->rss_bytes = disp_rss_bytes();
+	out->sessions = srv->nsessions;
+	out->named_roots = st.roots;
+	out->uptime_ns = srv_now_ns() - srv->start_ns;
+	/* The ring, oldest first. */
+	size_t n = st.num_pause < HEAP_PAUSE_RING ? st.num_pause : HEAP_PAUSE_RING;
+	for (size_t i = 0; i < n; i++)
+		ring[i] = st.pause_ns[(st.num_pause - n + i) % HEAP_PAUSE_RING];
+	out->n_pause_ns = n;
+	out->pause_ns = ring;
+}
+
+int disp_request(struct session *s, Heapd__Request *req)
+{
+	struct reply rp = {.r = HEAPD__RESPONSE__INIT};
+	rp.r.id = req->id;
+	if (s->state == S_HELLO) {
+		op_hello(s, req, &rp);
+		if (rp.r.status != HEAPD__STATUS__OK) {
+			sess_close(s, &rp.r);
+			return -1;
+		}
+		sess_reply(s, &rp.r);
+		return 0;
+	}
+	uint8_t *data = NULL;
+	struct names names = {.msg = HEAPD__ROOT_NAMES__INIT};
+	Heapd__Stats stats;
+	uint64_t ring[HEAP_PAUSE_RING];
+	switch (req->op_case) {
+	case HEAPD__REQUEST__OP_HELLO:
+		fail(&rp, HEAPD__STATUS__PROTOCOL, "Hello was already said");
+		break;
+	case HEAPD__REQUEST__OP_PING:
+		break;
+	case HEAPD__REQUEST__OP_ALLOC:
+		op_alloc(s, req->alloc, &rp);
+		break;
+	case HEAPD__REQUEST__OP_WRITE:
+		op_write(s, req->write, &rp);
+		break;
+	case HEAPD__REQUEST__OP_READ:
+		data = op_read(s, req->read, &rp);
+		break;
+	case HEAPD__REQUEST__OP_SET_REF:
+		op_set_ref(s, req->set_ref, &rp);
+		break;
+	case HEAPD__REQUEST__OP_GET_REF:
+		op_get_ref(s, req->get_ref, &rp);
+		break;
+	case HEAPD__REQUEST__OP_RELEASE:
+		op_release(s, req->release, &rp);
+		break;
+	case HEAPD__REQUEST__OP_ROOT_SET:
+		op_root_set(s, req->root_set, &rp);
+		break;
+	case HEAPD__REQUEST__OP_ROOT_GET:
+		op_root_get(s, req->root_get, &rp);
+		break;
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+		names.limit = s->srv->cfg.max_frame - READ_REPLY_OVERHEAD;
+		heap_root_names(s->srv->heap, add_name, &names);
+		rp.r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
+		rp.r.roots = &names.msg;
+		break;
+	case HEAPD__REQUEST__OP_GC:
+	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
+		coll_wait(s, req->id, req->op_case == HEAPD__REQUEST__OP_FREE_OS_MEMORY);
+		return 0;
+	case HEAPD__REQUEST__OP_GET_STATS:
+		fill_stats(s->srv, &stats, ring);
+		rp.r.result_case = HEAPD__RESPONSE__RESULT_STATS;
+		rp.r.stats = &stats;
+		break;
+	default:
+		fail(&rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
+		break;
+	}
+	sess_reply(s, &rp.r);
+	free(data);
+	names_free(&names);
+	return 0;
+}
+
+void disp_finish_wait(struct session *s)
+{
+	if (s->wait_release)
+		heap_release_all(s->srv->heap);
+	Heapd__Response resp = HEAPD__RESPONSE__INIT;
+	resp.id = s->wait_id;
+	s->state = S_READY;
+	sess_reply(s, &resp);
+	sess_process(s);
+}

@@ -1,0 +1,139 @@
+/*
+ * listener.c - the daemon's Unix socket.
+ *
+ * Start-up: a file already at the socket path is replaced only when it is a
+ * socket and no live daemon answers on it (a stale file left by a crash);
+ * a live daemon, or a file that is not a socket, stops start-up with a
+ * message. The socket is bound under a umask that gives it the configured
+ * mode from the first instant, so no client can connect through wider
+ * permissions in between.
+ *
+ * Accept: every connection becomes a session, so that refusals can be told
+ * to the client in a reply frame rather than as a bare reset: peers outside
+ * allowed_uids/allowed_gids (read with SO_PEERCRED), and connections past
+ * max_clients. Refusals are logged.
+ *
+ * Closing the listener makes libuv unlink the path it bound, so a graceful
+ * stop removes the socket this daemon created, and only that one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+/* 1 if a daemon accepts connections on path, 0 if not (stale). */
+static int socket_alive(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return 0;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	/* A full backlog (EAGAIN) still means someone is listening. */
+	int alive = r == 0 || errno == EAGAIN || errno == EINPROGRESS;
+	close(fd);
+	return alive;
+}
+
+static void free_unaccepted(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct server *srv = l->data;
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	srv->io_events++;
+	struct session *s = calloc(1, sizeof *s);
+	if (!s) {
+		/* Take the connection off the queue, or libuv keeps offering it. */
+		uv_pipe_t drop;
+		uv_pipe_init(srv->loop, &drop, 0);
+		if (uv_accept(l, (uv_stream_t *)&drop) == 0)
+			log_error("out of memory: dropped a connection");
+		uv_close((uv_handle_t *)&drop, NULL);
+		return;
+	}
+	uv_pipe_init(srv->loop, &s->pipe, 0);
+	s->pipe.data = s;
+	if (uv_accept(l, (uv_stream_t *)&s->pipe) != 0) {
+		uv_close((uv_handle_t *)&s->pipe, free_unaccepted);
+		return;
+	}
+	struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	socklen_t len = sizeof cred;
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&s->pipe, &fd) == 0)
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	s->pid = cred.pid;
+	s->uid = cred.uid;
+	s->gid = cred.gid;
+	sess_accepted(srv, s);
+	if (!config_peer_allowed(&srv->cfg, s->uid, s->gid)) {
+		log_warn("refused pid %d uid %u gid %u: not in allowed_uids or allowed_gids", (int)s->pid,
+			 (unsigned)s->uid, (unsigned)s->gid);
+		sess_refuse(s, HEAPD__STATUS__PERMISSION, "uid %u gid %u may not use this daemon", (unsigned)s->uid,
+			    (unsigned)s->gid);
+	} else if (srv->nsessions > srv->cfg.max_clients) {
+		log_warn("refused pid %d uid %u: max_clients (%u) reached", (int)s->pid, (unsigned)s->uid,
+			 srv->cfg.max_clients);
+		sess_refuse(s, HEAPD__STATUS__LIMIT, "too many clients (max_clients %u)", srv->cfg.max_clients);
+	}
+}
+
+int lsn_start(struct server *srv)
+{
+	const char *path = srv->cfg.socket_path;
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("%s exists and is not a socket: not replacing it", path);
+			return -1;
+		}
+		if (socket_alive(path)) {
+			log_error("another heapd is serving %s: not starting", path);
+			return -1;
+		}
+		if (unlink(path) != 0) {
+			log_error("cannot remove the stale socket %s: %s", path, strerror(errno));
+			return -1;
+		}
+		log_info("removed the stale socket %s", path);
+	}
+	uv_pipe_init(srv->loop, &srv->listener, 0);
+	srv->listener.data = srv;
+	mode_t old = umask(~srv->cfg.socket_mode & 0777);
+	int r = uv_pipe_bind(&srv->listener, path);
+	umask(old);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
+	if (r != 0) {
+		log_error("cannot listen on %s: %s", path, uv_strerror(r));
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		return -1;
+	}
+	srv->listening = 1;
+	return 0;
+}
+
+void lsn_stop(struct server *srv)
+{
+	if (!srv->listening)
+		return;
+	srv->listening = 0;
+	uv_close((uv_handle_t *)&srv->listener, NULL);
+}

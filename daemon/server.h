@@ -1,0 +1,132 @@
+/*
+ * server.h - the daemon's shared state: the server and its sessions.
+ *
+ * One libuv loop, one thread. The loop owns everything here; no lock is
+ * needed and none is taken. The modules:
+ *   main.c       startup, signals, reload, graceful stop
+ *   listener.c   the socket: stale-file check, bind, accept, peer checks
+ *   session.c    one connection: framing, buffers, backpressure, close
+ *   dispatch.c   one request: decode, call the engine, encode the reply
+ *   collector.c  the collector in the loop: slices, idle work, waiters
+ */
+#ifndef HEAPD_SERVER_H
+#define HEAPD_SERVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "config.h"
+#include "heap.h"
+#include "heapd.pb-c.h"
+#include "list.h"
+
+#define PROTOCOL_VERSION 1u
+#define FRAME_HEADER 4u
+
+struct session;
+
+struct server {
+	uv_loop_t *loop;
+	struct config cfg;
+	heap *heap;
+	uint64_t start_ns;
+
+	uv_pipe_t listener;
+	int listening;          /* the listener is open */
+
+	struct list sessions;   /* every open session */
+	uint32_t nsessions;
+	uint64_t next_session_id;
+	struct list ready;      /* sessions with complete frames left to process */
+
+	/* collector.c */
+	uv_idle_t idle;         /* active only while the loop has work to do now */
+	uv_check_t check;       /* after each poll: deferred sessions, slices */
+	uv_timer_t idle_timer;  /* the next scavenger deadline */
+	uv_timer_t gc_timer;    /* idle_gc_period_s */
+	uint64_t io_events;     /* reads and accepts, so idle time can be told apart */
+	uint64_t io_seen;       /* io_events when the last idle callback ran */
+	uint64_t slice_end_ns;  /* end of the last collector slice */
+	struct list waiters;    /* sessions waiting for a requested collection */
+
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t stop_timer;  /* bounds a graceful stop */
+	int stopping;
+};
+
+/* A session's state; requests are answered only in S_READY, and in order. */
+enum session_state {
+	S_HELLO,    /* connected: the first request must be Hello */
+	S_READY,    /* serving */
+	S_WAITING,  /* a gc / free-os-memory request waits for the collector */
+	S_CLOSING,  /* flushing its last replies, then closed */
+};
+
+struct session {
+	struct list link;       /* on server.sessions */
+	struct list ready_link; /* on server.ready, or unlinked */
+	struct list wait_link;  /* on server.waiters, or unlinked */
+	struct server *srv;
+	uv_pipe_t pipe;
+	enum session_state state;
+	uint64_t id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char name[64];          /* from Hello, for logs */
+	heap_holds *holds;
+
+	uint8_t *in;            /* received bytes not yet processed */
+	size_t in_len, in_cap;
+	uint8_t *out;           /* replies not yet handed to libuv */
+	size_t out_len, out_cap;
+	size_t queued;          /* bytes handed to libuv and not yet written */
+	int reading;            /* uv_read_start is in effect */
+
+	uint64_t wait_id;       /* the waiting request's id */
+	uint64_t wait_cycle;    /* num_gc it waits for */
+	int wait_release;       /* then release every free page (free-os-memory) */
+};
+
+/* listener.c */
+int lsn_start(struct server *srv);
+void lsn_stop(struct server *srv);
+
+/* session.c */
+void sess_accepted(struct server *srv, struct session *s);
+/* Processes complete frames until the budget, backpressure or a wait. */
+void sess_process(struct session *s);
+/* Appends a reply frame (a LIMIT error instead if it would not fit in a
+ * frame). */
+void sess_reply(struct session *s, Heapd__Response *resp);
+/* Hands the replies gathered so far to libuv. */
+void sess_flush(struct session *s);
+/* Sends resp (if not NULL), then closes once it is written. */
+void sess_close(struct session *s, Heapd__Response *resp);
+/* Closes at once, dropping replies not yet written. */
+void sess_abort(struct session *s);
+/* A refusal before any request: one error reply, then close. */
+void sess_refuse(struct session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* dispatch.c */
+/* Answers one request; returns 0, or -1 if it closed the session. */
+int disp_request(struct session *s, Heapd__Request *req);
+void disp_finish_wait(struct session *s);
+uint64_t disp_rss_bytes(void);
+
+/* collector.c */
+int coll_start(struct server *srv);
+void coll_stop(struct server *srv);
+/* Something happened that may need loop work: makes sure the idle
+ * handle runs. */
+void coll_kick(struct server *srv);
+void coll_wait(struct session *s, uint64_t id, int release);
+/* Completes every requested collection now (a stop answers them). */
+void coll_finish_waits(struct server *srv);
+/* (Re)arms the idle_gc_period_s timer from the configuration. */
+void coll_schedule_gc_timer(struct server *srv);
+
+uint64_t srv_now_ns(void);
+
+#endif
