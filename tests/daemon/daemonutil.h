@@ -1,0 +1,264 @@
+/*
+ * daemonutil.h - what the daemon's integration tests share: a heapd of the
+ * test's own on a socket in a fresh temporary directory, started with the
+ * flags the test needs and stopped (or killed) by it; raw frames for the
+ * tests that speak the protocol by hand; and cmocka.
+ *
+ * The binaries come from the build: HEAPD_BIN and HEAPCTL_BIN, set by
+ * make check (AM_TESTS_ENVIRONMENT).
+ */
+#ifndef HEAPD_DAEMONUTIL_H
+#define HEAPD_DAEMONUTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "heapd.h"
+#include "heapd.pb-c.h"
+
+struct daemon {
+	pid_t pid;
+	char dir[32];
+	char sock[100];  /* fits sun_path */
+	char log[128];
+};
+
+static inline const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && v[0] ? v : dflt;
+}
+
+static inline void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Waits until something accepts connections on path. */
+static inline int wait_listening(const char *path, pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+/* Daemons still running: a failed assertion leaves a test before it stops
+ * its daemon, and a daemon left behind would keep the test's output pipe
+ * open. They are killed when the test program exits (and die with it,
+ * PR_SET_PDEATHSIG, if it is killed). */
+static pid_t running[16];
+
+static inline void kill_running(void)
+{
+	for (unsigned i = 0; i < sizeof running / sizeof running[0]; i++)
+		if (running[i] > 0)
+			kill(running[i], SIGKILL);
+}
+
+static inline void track(pid_t pid, pid_t was)
+{
+	static int registered;
+	if (!registered)
+		registered = atexit(kill_running) == 0;
+	for (unsigned i = 0; i < sizeof running / sizeof running[0]; i++)
+		if (running[i] == was) {
+			running[i] = pid;
+			return;
+		}
+}
+
+/* Starts heapd on a fresh socket with extra flags (NULL-terminated); its
+ * stdout and stderr go to d->log. Stops the test if it does not come up. */
+static inline void daemon_start(struct daemon *d, ...)
+{
+	char *argv[64];
+	int n = 0;
+	strcpy(d->dir, "/tmp/heapd-test.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof d->sock, "%s/heapd.sock", d->dir);
+	snprintf(d->log, sizeof d->log, "%s/heapd.log", d->dir);
+	argv[n++] = (char *)env_or("HEAPD_BIN", "daemon/heapd");
+	argv[n++] = "--config";
+	argv[n++] = "/dev/null";
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--log-level";
+	argv[n++] = "debug";
+	va_list ap;
+	va_start(ap, d);
+	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 62;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	d->pid = fork();
+	assert_true(d->pid >= 0);
+	if (d->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	track(d->pid, 0);
+	if (wait_listening(d->sock, d->pid) != 0)
+		fail_msg("heapd did not start; see %s", d->log);
+}
+
+/* Stops heapd with sig and returns its exit status (-1 if killed). */
+static inline int daemon_stop_sig(struct daemon *d, int sig)
+{
+	int status = 0;
+	kill(d->pid, sig);
+	waitpid(d->pid, &status, 0);
+	track(0, d->pid);
+	d->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static inline void daemon_stop(struct daemon *d)
+{
+	assert_int_equal(daemon_stop_sig(d, SIGTERM), 0);
+	unlink(d->log);
+	rmdir(d->dir);
+}
+
+static inline heapd *client(const struct daemon *d)
+{
+	heapd *h = heapd_connect(d->sock);
+	assert_non_null(h);
+	if (heapd_errcode(h))
+		fail_msg("connect: %s", heapd_errmsg(h));
+	return h;
+}
+
+static inline heapd_stats *stats_of(heapd *h)
+{
+	static heapd_stats st;
+	assert_int_equal(heapd_get_stats(h, &st), 0);
+	return &st;
+}
+
+/* --- raw frames, for the tests that speak the protocol by hand --- */
+
+static inline int raw_connect(const struct daemon *d)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	struct timeval tv = {10, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static inline void raw_send(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static inline void raw_send_request(int fd, Heapd__Request *req)
+{
+	size_t n = heapd__request__get_packed_size(req);
+	uint8_t *buf = malloc(4 + n);
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	heapd__request__pack(req, buf + 4);
+	raw_send(fd, buf, 4 + n);
+	free(buf);
+}
+
+/* The next reply, or NULL when the daemon closed the connection. */
+static inline Heapd__Response *raw_reply(int fd)
+{
+	uint8_t hdr[4];
+	size_t got = 0;
+	while (got < 4) {
+		ssize_t r = recv(fd, hdr + got, 4 - got, 0);
+		if (r <= 0)
+			return NULL;
+		got += (size_t)r;
+	}
+	uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+	uint8_t *buf = malloc(n ? n : 1);
+	for (got = 0; got < n;) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r <= 0) {
+			free(buf);
+			return NULL;
+		}
+		got += (size_t)r;
+	}
+	Heapd__Response *resp = heapd__response__unpack(NULL, n, buf);
+	free(buf);
+	assert_non_null(resp);
+	return resp;
+}
+
+/* True when the daemon has closed fd (EOF within a few seconds). */
+static inline int raw_closed(int fd)
+{
+	char c;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	for (int i = 0; i < 50; i++) {
+		if (poll(&p, 1, 100) > 0) {
+			ssize_t r = recv(fd, &c, 1, MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno == ECONNRESET))
+				return 1;
+			if (r < 0 && errno != EAGAIN)
+				return 1;
+			continue; /* a reply byte; keep draining */
+		}
+	}
+	return 0;
+}
+
+static inline void raw_hello(int fd)
+{
+	Heapd__Hello hello = HEAPD__HELLO__INIT;
+	hello.version = 1;
+	hello.client_name = "raw";
+	Heapd__Request req = HEAPD__REQUEST__INIT;
+	req.id = 1;
+	req.op_case = HEAPD__REQUEST__OP_HELLO;
+	req.hello = &hello;
+	raw_send_request(fd, &req);
+	Heapd__Response *resp = raw_reply(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->status, HEAPD__STATUS__OK);
+	heapd__response__free_unpacked(resp, NULL);
+}
+
+#endif
