@@ -1,0 +1,394 @@
+/*
+ * heapctl.c - heapctl, heapd's command-line tool: main, the commands but
+ * top (top.c), and what they share.
+ *
+ *   heapctl [-s SOCKET] COMMAND [OPTIONS]
+ *
+ * Global options come before the command ("+" in getopt's string stops
+ * at the first non-option); then the command parses the rest with getopt
+ * again, under the name "heapctl COMMAND" so getopt's own messages say
+ * which command they are about. A command parses everything before it
+ * connects: --help and bad usage never need the daemon.
+ *
+ * Exit status: 0 success; 1 an error, reported on stderr as
+ * "heapctl: COMMAND: message" (the library's message for the library's
+ * errors); 2 bad usage. Output that could not be written is an error too:
+ * `heapctl stats > /full/disk` must not exit 0.
+ *
+ * gc and free-os-memory report what changed as differences of cumulative
+ * counters read before and after, so other clients' work done meanwhile is
+ * in the figures; bytes freed is the growth of total_alloc - heap_alloc,
+ * which is every byte ever freed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+#include "heapctl.h"
+
+#ifndef PACKAGE_VERSION   /* configure defines it; a build by hand does not */
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static const char *ctl_socket;   /* -s; NULL: the library's default */
+
+heapd *ctl_connect(const char *cmd)
+{
+	heapd *h = heapd_connect(ctl_socket);
+	if (!h) {
+		fprintf(stderr, "heapctl: %s: out of memory\n", cmd);
+		return NULL;
+	}
+	if (heapd_errcode(h) != HEAPD_OK) {
+		ctl_fail(h, cmd);
+		return NULL;
+	}
+	return h;
+}
+
+int ctl_fail(heapd *h, const char *cmd)
+{
+	const char *msg = heapd_errmsg(h);
+	fprintf(stderr, "heapctl: %s: %s\n", cmd, *msg ? msg : heapd_strerror(heapd_errcode(h)));
+	heapd_close(h);
+	return CTL_ERROR;
+}
+
+int ctl_usage(const char *cmd, const char *fmt, ...)
+{
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		fprintf(stderr, "heapctl: %s: ", cmd);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+	fprintf(stderr, "Try 'heapctl %s --help'.\n", cmd);
+	return CTL_USAGE;
+}
+
+int ctl_help(const struct ctl_cmd *cmd)
+{
+	printf("Usage: heapctl [-s SOCKET] %s%s%s\n%s", cmd->name, *cmd->args ? " " : "", cmd->args,
+	       cmd->help);
+	return CTL_OK;
+}
+
+uint64_t ctl_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* For commands whose only option is --help. Returns -1 to go on, or the
+ * exit code. */
+static int plain_args(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c = getopt_long(argc, argv, "h", opts, NULL);
+	if (c != -1)
+		return c == 'h' ? ctl_help(cmd) : ctl_usage(cmd->name, NULL);
+	if (optind < argc)
+		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+uint64_t ctl_delta(uint64_t after, uint64_t before)
+{
+	return after > before ? after - before : 0;
+}
+
+/* ------------------------------------------------------------- ping */
+
+static int ping_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	int rc = plain_args(cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	uint64_t rtt;
+	if (heapd_ping(h, &rtt) < 0)
+		return ctl_fail(h, cmd->name);
+	printf("PONG %" PRIu64 " us\n", (rtt + 500) / 1000);
+	heapd_close(h);
+	return CTL_OK;
+}
+
+static const struct ctl_cmd ping_cmd = {
+	"ping", "", "check that heapd answers; print the round-trip time",
+	"Send one request that heapd answers at once, and print \"PONG N us\": the\n"
+	"round-trip time in microseconds.\n"
+	"\n"
+	"  -h, --help  print this help\n",
+	ping_run,
+};
+
+/* ------------------------------------------------------------ stats */
+
+static int stats_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"prometheus", no_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	void (*format)(FILE *, const heapd_stats *) = fmt_text;
+	int c, chosen = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			format = fmt_json;
+			chosen++;
+			break;
+		case 'p':
+			format = fmt_prometheus;
+			chosen++;
+			break;
+		case 'h':
+			return ctl_help(cmd);
+		default:
+			return ctl_usage(cmd->name, NULL);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
+	if (chosen > 1)
+		return ctl_usage(cmd->name, "choose one of --json and --prometheus");
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	heapd_stats st;
+	if (heapd_get_stats(h, &st) < 0)
+		return ctl_fail(h, cmd->name);
+	heapd_close(h);
+	format(stdout, &st);
+	return CTL_OK;
+}
+
+static const struct ctl_cmd stats_cmd = {
+	"stats", "[--json | --prometheus]", "print heapd's figures (text, JSON or Prometheus)",
+	"Print heapd's figures; docs/stats.md says what each one means.\n"
+	"\n"
+	"      --json        one JSON object: every field of struct heapd_stats by\n"
+	"                    its name, pause_ns as an array, oldest pause first\n"
+	"      --prometheus  Prometheus text exposition format 0.0.4: heapd_ names,\n"
+	"                    in bytes and seconds (docs/heapctl.md has the mapping)\n"
+	"  -h, --help        print this help\n"
+	"\n"
+	"Without an option: sections of key:value lines, as `redis-cli info`\n"
+	"prints, with a KEY_human line after each size and time.\n",
+	stats_run,
+};
+
+/* ------------------------------------------- gc and free-os-memory */
+
+static int collect_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	int rc = plain_args(cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
+	int free_os = strcmp(cmd->name, "free-os-memory") == 0;
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	heapd_stats before, after;
+	if (heapd_get_stats(h, &before) < 0)
+		return ctl_fail(h, cmd->name);
+	uint64_t t0 = ctl_now_ns();
+	if ((free_os ? heapd_free_os_memory(h) : heapd_gc(h)) < 0)
+		return ctl_fail(h, cmd->name);
+	uint64_t took = ctl_now_ns() - t0;
+	if (heapd_get_stats(h, &after) < 0)
+		return ctl_fail(h, cmd->name);
+	heapd_close(h);
+
+	char a[FMT_HUMAN_MAX], b[FMT_HUMAN_MAX], c[FMT_HUMAN_MAX];
+	uint64_t freed = ctl_delta(after.total_alloc - after.heap_alloc, before.total_alloc - before.heap_alloc);
+	printf("freed %" PRIu64 " objects (%s)", ctl_delta(after.frees, before.frees), fmt_bytes_human(a, freed));
+	if (free_os)
+		printf(", released %s to the OS",
+		       fmt_bytes_human(a, ctl_delta(after.scav_released_bytes, before.scav_released_bytes)));
+	printf(" in %s; heap_alloc %s -> %s", fmt_ns_human(a, took), fmt_bytes_human(b, before.heap_alloc),
+	       fmt_bytes_human(c, after.heap_alloc));
+	if (free_os)
+		printf(", rss %s -> %s", fmt_bytes_human(a, before.rss_bytes), fmt_bytes_human(b, after.rss_bytes));
+	putchar('\n');
+	return CTL_OK;
+}
+
+static const struct ctl_cmd gc_cmd = {
+	"gc", "", "run a full collection",
+	"Run a full collection and wait for it: every object that was unreachable\n"
+	"when it started is freed. Prints the objects and bytes freed, the time\n"
+	"taken and heap_alloc before -> after.\n"
+	"\n"
+	"  -h, --help  print this help\n",
+	collect_run,
+};
+
+static const struct ctl_cmd free_os_cmd = {
+	"free-os-memory", "", "collect, then return every free page to the OS",
+	"Run a full collection, then return every free page to the OS at once\n"
+	"(the scavenger does it gradually by itself). Prints what gc prints, the\n"
+	"bytes released, and the daemon's RSS before -> after.\n"
+	"\n"
+	"  -h, --help  print this help\n",
+	collect_run,
+};
+
+/* ------------------------------------------------------------ roots */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"null", no_argument, NULL, '0'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, end = '\n';
+	while ((c = getopt_long(argc, argv, "0h", opts, NULL)) != -1) {
+		if (c == '0')
+			end = '\0';
+		else
+			return c == 'h' ? ctl_help(cmd) : ctl_usage(cmd->name, NULL);
+	}
+	if (optind < argc)
+		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	char **names;
+	size_t n;
+	if (heapd_root_list(h, &names, &n) < 0)
+		return ctl_fail(h, cmd->name);
+	heapd_close(h);
+	/* Sorted for people and diffs. A copy of the array is sorted, so how
+	 * the library laid out what heapd_free_names releases is its own. */
+	char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+	if (!sorted) {
+		heapd_free_names(names);
+		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
+		return CTL_ERROR;
+	}
+	memcpy(sorted, names, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		fputs(sorted[i], stdout);
+		putchar(end);
+	}
+	free(sorted);
+	heapd_free_names(names);
+	return CTL_OK;
+}
+
+static const struct ctl_cmd roots_cmd = {
+	"roots", "[-0]", "list the named roots",
+	"Print the names of the named roots, one per line, sorted.\n"
+	"\n"
+	"  -0, --null  end each name with a NUL byte instead of a newline, for\n"
+	"              names that hold newlines (xargs -0 reads this)\n"
+	"  -h, --help  print this help\n",
+	roots_run,
+};
+
+/* ------------------------------------------------------------- main */
+
+static const struct ctl_cmd *const commands[] = {
+	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &top_cmd,
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+	fputs("Usage: heapctl [-s SOCKET] COMMAND [OPTIONS]\n"
+	      "Inspect and control heapd, the garbage-collected heap daemon.\n"
+	      "\n"
+	      "Commands:\n", f);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-16s%s\n", commands[i]->name, commands[i]->summary);
+	fputs("\n"
+	      "Options:\n"
+	      "  -s, --socket=SOCKET  heapd's socket; by default $HEAPD_SOCKET, else\n"
+	      "                       " HEAPD_DEFAULT_SOCKET "\n"
+	      "  -h, --help           print this help; `heapctl COMMAND --help` for a command\n"
+	      "      --version        print heapctl's version\n"
+	      "\n"
+	      "Exit status: 0 success, 1 error, 2 bad usage.\n", f);
+}
+
+/* The end of every run: what could not be written is an error. */
+static int finish(const char *cmd, int rc)
+{
+	int flushed = fflush(stdout) == 0;
+	if (flushed && !ferror(stdout))
+		return rc;
+	/* An earlier failed write left no errno worth trusting. */
+	fprintf(stderr, "heapctl: %s: cannot write the output%s%s\n", cmd, flushed ? "" : ": ",
+		flushed ? "" : strerror(errno));
+	return rc == CTL_OK ? CTL_ERROR : rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			ctl_socket = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return finish("help", CTL_OK);
+		case 'V':
+			puts("heapctl " PACKAGE_VERSION);
+			return finish("version", CTL_OK);
+		default:
+			fputs("Try 'heapctl --help'.\n", stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind == argc) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	const struct ctl_cmd *cmd = NULL;
+	for (size_t i = 0; i < NCOMMANDS && !cmd; i++)
+		if (strcmp(argv[optind], commands[i]->name) == 0)
+			cmd = commands[i];
+	if (!cmd) {
+		fprintf(stderr, "heapctl: unknown command '%s'\nTry 'heapctl --help'.\n", argv[optind]);
+		return CTL_USAGE;
+	}
+	char prog[64];
+	snprintf(prog, sizeof prog, "heapctl %s", cmd->name);
+	int first = optind;
+	argv[first] = prog;
+	optind = 0;   /* glibc: start afresh, forgetting the "+" */
+	return finish(cmd->name, cmd->run(cmd, argc - first, argv + first));
+}

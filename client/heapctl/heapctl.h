@@ -1,0 +1,43 @@
+/*
+ * heapctl.h - what heapctl's command files share: the command table's
+ * entry, exit codes, the connection and the reporting of errors.
+ *
+ * Every error is reported where it is found, on stderr, as
+ * "heapctl: COMMAND: message"; functions then return the exit code, which
+ * the command returns to main.
+ */
+#ifndef HEAPD_HEAPCTL_H
+#define HEAPD_HEAPCTL_H
+
+#include <stdint.h>
+
+#include "heapd.h"
+
+enum { CTL_OK = 0, CTL_ERROR = 1, CTL_USAGE = 2 };
+
+struct ctl_cmd {
+	const char *name;
+	const char *args;    /* after the name in the usage line */
+	const char *summary; /* one line for `heapctl --help` */
+	const char *help;    /* the rest of `heapctl NAME --help` */
+	/* argv[0] is "heapctl NAME", so getopt's messages name the command. */
+	int (*run)(const struct ctl_cmd *cmd, int argc, char **argv);
+};
+
+/* Connects to the socket -s named, else the library's default ($HEAPD_SOCKET,
+ * else HEAPD_DEFAULT_SOCKET). NULL: it failed and that was reported. */
+heapd *ctl_connect(const char *cmd);
+/* Reports h's last error, closes h and returns CTL_ERROR. */
+int ctl_fail(heapd *h, const char *cmd);
+/* Reports a usage error (fmt NULL: getopt already did) with a pointer to
+ * the command's help, and returns CTL_USAGE. */
+int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the command's help on stdout and returns CTL_OK. */
+int ctl_help(const struct ctl_cmd *cmd);
+uint64_t ctl_now_ns(void);   /* CLOCK_MONOTONIC */
+/* after - before for counters read twice; 0 if one went back. */
+uint64_t ctl_delta(uint64_t after, uint64_t before);
+
+extern const struct ctl_cmd top_cmd;   /* top.c */
+
+#endif
