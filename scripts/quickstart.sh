@@ -4,8 +4,8 @@
 # Installs the Debian packages the build needs (only those missing, so it
 # also works offline once they are there), bootstraps autotools, configures
 # a build in ./build and builds. Then:
-#   run   runs the engine demo in the foreground (the daemon is not built
-#         yet; see README), printing the heap's figures as it goes;
+#   run   runs heapd in the foreground on ./run/heapd.sock (Ctrl-C stops
+#         it); try build/client/heapctl/heapctl -s run/heapd.sock stats;
 #   test  runs every test (make check).
 set -eu
 
@@ -47,7 +47,8 @@ make -j"$(nproc)"
 
 case "$mode" in
 run)
-	exec ./examples/engine-demo
+	mkdir -p "$top/run"
+	exec ./daemon/heapd --config /dev/null --socket "$top/run/heapd.sock"
 	;;
 test)
 	make -j"$(nproc)" check
