@@ -25,8 +25,10 @@
  * callback answers it then.
  *
  * idle_gc_period_s: like Go's forced GC every two minutes, a cycle starts
- * when none has run for that long, so garbage left by clients that went
- * quiet is found and its memory returned.
+ * when none has run for that long and something happened meanwhile (a
+ * request, or a connection that ended, dropping its holds), so garbage
+ * left by clients that went quiet or crashed is found and its memory
+ * returned; an untouched heap is left alone.
  */
 #include <poll.h>
 #include <time.h>
@@ -131,17 +133,19 @@ static void on_check(uv_check_t *handle)
 static void on_gc_timer(uv_timer_t *t)
 {
 	struct server *srv = t->data;
-	struct heap_stats st;
-	heap_read_stats(srv->heap, &st);
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	uint64_t since = st.last_gc_unix_ns ? now_ns - st.last_gc_unix_ns : now_ns;
-	if (!heap_gc_active(srv->heap) && st.heap_alloc && since >= srv->cfg.idle_gc_period_s * 1000000000u) {
-		log_debug("no collection for %llu s: starting one", (unsigned long long)(since / 1000000000u));
-		heap_gc_begin(srv->heap);
-		coll_kick(srv);
+	uint64_t cycles = heap_cycles(srv->heap);
+	/* Nothing happened since the last look (no request, no connection
+	 * ended): the heap is as the last cycle left it. */
+	int idle = srv->activity == srv->activity_at_gc;
+	srv->activity_at_gc = srv->activity;
+	if (idle || heap_gc_active(srv->heap) || cycles != srv->cycles_at_gc) {
+		srv->cycles_at_gc = cycles;
+		return;
 	}
+	log_debug("no collection for %llu s: starting one", (unsigned long long)srv->cfg.idle_gc_period_s);
+	heap_gc_begin(srv->heap);
+	srv->cycles_at_gc = cycles + 1;
+	coll_kick(srv);
 }
 
 void coll_schedule_gc_timer(struct server *srv)

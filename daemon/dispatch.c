@@ -287,6 +287,7 @@ int disp_request(struct session *s, Heapd__Request *req)
 {
 	struct reply rp = {.r = HEAPD__RESPONSE__INIT};
 	rp.r.id = req->id;
+	s->srv->activity++;
 	if (s->state == S_HELLO) {
 		op_hello(s, req, &rp);
 		if (rp.r.status != HEAPD__STATUS__OK) {

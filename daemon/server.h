@@ -46,6 +46,9 @@ struct server {
 	uv_timer_t idle_timer;  /* the next scavenger deadline */
 	uv_timer_t gc_timer;    /* idle_gc_period_s */
 	uint64_t io_events;     /* reads and accepts, so idle time can be told apart */
+	uint64_t activity;      /* requests answered and sessions closed */
+	uint64_t activity_at_gc; /* activity when the idle GC timer last looked */
+	uint64_t cycles_at_gc;  /* heap_cycles then */
 	uint64_t io_seen;       /* io_events when the last idle callback ran */
 	uint64_t slice_end_ns;  /* end of the last collector slice */
 	struct list waiters;    /* sessions waiting for a requested collection */

@@ -186,6 +186,7 @@ void sess_close(struct session *s, Heapd__Response *resp)
 	stop_reading(s);
 	heap_holds_free(s->srv->heap, s->holds);
 	s->holds = NULL;
+	s->srv->activity++;  /* its holds went: there may be garbage */
 	sess_flush(s);
 	if (!s->queued)
 		close_handle(s);

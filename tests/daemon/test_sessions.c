@@ -185,6 +185,60 @@ static void silent_reader_is_held_back(void **state)
 	daemon_stop(&d);
 }
 
+/* CPU time (user + system) of a process, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* utime and stime are fields 14 and 15; the command field may hold
+	 * spaces, so count from the closing parenthesis. */
+	char *p = strrchr(buf, ')');
+	long utime = 0, stime = 0;
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), 2);
+	return utime + stime;
+}
+
+/* A client that goes away leaves garbage; a quiet daemon finds it on its
+ * own (idle_gc_period_s), returns the memory, and then sleeps: no CPU
+ * while nothing happens. */
+static void quiet_daemon_cleans_up_then_sleeps(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--idle-gc-period", "1", "--release-delay-ms", "100", NULL);
+	heapd *h = client(&d);
+	heapd_ref r;
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(heapd_alloc(h, 0, 1000, &r), 0);
+	heapd_close(h);
+	/* No gc request from anyone: within a few periods the objects go. */
+	heapd *obs = client(&d);
+	heapd_stats st;
+	int i;
+	for (i = 0; i < 50; i++) {
+		sleep_ms(100);
+		assert_int_equal(heapd_get_stats(obs, &st), 0);
+		if (st.heap_objects == 0 && st.heap_released == st.heap_idle)
+			break;
+	}
+	assert_int_equal(st.heap_objects, 0);
+	assert_int_equal(st.heap_released, st.heap_idle); /* and the memory went back */
+	assert_true(st.heap_idle > 16u << 20);
+	heapd_close(obs);
+	/* Nothing more happens: the daemon must sit in epoll_wait. */
+	sleep_ms(1500);
+	long before = cpu_ticks(d.pid);
+	sleep_ms(2000);
+	long used = cpu_ticks(d.pid) - before;
+	assert_true(used <= 1); /* at most one tick (10 ms) in 2 s */
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +246,7 @@ int main(void)
 		cmocka_unit_test(roots_outlive_their_creator),
 		cmocka_unit_test(many_clients_at_once),
 		cmocka_unit_test(silent_reader_is_held_back),
+		cmocka_unit_test(quiet_daemon_cleans_up_then_sleeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
