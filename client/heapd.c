@@ -141,9 +141,28 @@ static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 	h->buf[2] = (uint8_t)(n >> 8);
 	h->buf[3] = (uint8_t)n;
 	heapd__request__pack(req, h->buf + FRAME_HEADER);
-	if (write_all(h->fd, h->buf, FRAME_HEADER + n) != 0)
-		return broken(h, HEAPD_EIO, errno ? strerror(errno) : "connection closed");
+	/* A send that fails may still find the daemon's reason waiting to be
+	 * read (a refusal sent at accept, then a close): read on, and report
+	 * that reason if it is there. */
+	int send_errno = write_all(h->fd, h->buf, FRAME_HEADER + n) != 0 ? (errno ? errno : EPIPE) : 0;
 	uint8_t hdr[FRAME_HEADER];
+	if (send_errno && read_all(h->fd, hdr, sizeof hdr) != 0)
+		return broken(h, HEAPD_EIO, strerror(send_errno));
+	if (send_errno) {
+		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+		Heapd__Response *resp = NULL;
+		if (len <= h->max_frame && reserve(h, len ? len : 1) == 0 && read_all(h->fd, h->buf, len) == 0)
+			resp = heapd__response__unpack(NULL, len, h->buf);
+		if (!resp || resp->status == HEAPD__STATUS__OK ||
+		    (unsigned)resp->status >= sizeof status_code / sizeof status_code[0]) {
+			if (resp)
+				heapd__response__free_unpacked(resp, NULL);
+			return broken(h, HEAPD_EIO, strerror(send_errno));
+		}
+		set_error(h, status_code[resp->status], "%s", resp->error);
+		heapd__response__free_unpacked(resp, NULL);
+		return broken(h, h->err, NULL);
+	}
 	if (read_all(h->fd, hdr, sizeof hdr) != 0)
 		return broken(h, HEAPD_EIO, "connection closed by the daemon");
 	uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
@@ -403,7 +422,7 @@ int heapd_root_get(heapd *h, const char *name, heapd_ref *out)
 	return call_ref(h, &req, out);
 }
 
-int heapd_root_list(heapd *h, char ***names, size_t *count)
+int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 {
 	Heapd__RootList msg = HEAPD__ROOT_LIST__INIT;
 	REQUEST(root_list, ROOT_LIST, &msg);
@@ -416,6 +435,7 @@ int heapd_root_list(heapd *h, char ***names, size_t *count)
 		return broken(h, HEAPD_EPROTO, "reply without root names");
 	}
 	size_t n = resp->roots->n_names;
+	int trunc = resp->roots->truncated;
 	char **v = calloc(n + 1, sizeof *v);
 	for (size_t i = 0; v && i < n; i++) {
 		if (!(v[i] = strdup(resp->roots->names[i]))) {
@@ -429,6 +449,8 @@ int heapd_root_list(heapd *h, char ***names, size_t *count)
 	*names = v;
 	if (count)
 		*count = n;
+	if (truncated)
+		*truncated = trunc;
 	return 0;
 }
 

@@ -118,8 +118,9 @@ int heapd_get_stats(heapd *h, heapd_stats *out);
 /* One round trip; *rtt_ns (may be NULL) gets its duration. */
 int heapd_ping(heapd *h, uint64_t *rtt_ns);
 /* The named roots' names: *names is a NULL-terminated array to release
- * with heapd_free_names(). */
-int heapd_root_list(heapd *h, char ***names, size_t *count);
+ * with heapd_free_names(). At most what fits in one frame: *truncated
+ * (may be NULL) is set to 1 when there are more. */
+int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated);
 void heapd_free_names(char **names);
 
 /* What the daemon said at hello. */

@@ -141,16 +141,19 @@ int main(int argc, char **argv)
 	}
 	srv.loop = uv_default_loop();
 	list_init(&srv.sessions);
+	/* Signals first: a SIGTERM that arrives as soon as the socket accepts
+	 * must stop heapd gracefully (removing the socket), not kill it. */
+	watch_signal(&srv, &srv.sigterm, SIGTERM);
+	watch_signal(&srv, &srv.sigint, SIGINT);
+	watch_signal(&srv, &srv.sighup, SIGHUP);
 	if (coll_start(&srv) != 0 || lsn_start(&srv) != 0) {
-		coll_stop(&srv);
-		uv_run(srv.loop, UV_RUN_NOWAIT);
+		uv_walk(srv.loop, close_leftover, NULL);
+		uv_run(srv.loop, UV_RUN_DEFAULT);
+		uv_loop_close(srv.loop);
 		heap_free(srv.heap);
 		config_free(&srv.cfg);
 		return 1;
 	}
-	watch_signal(&srv, &srv.sigterm, SIGTERM);
-	watch_signal(&srv, &srv.sigint, SIGINT);
-	watch_signal(&srv, &srv.sighup, SIGHUP);
 	log_info("heapd %s serving %s (max_heap %zu MiB, pid %d)", PACKAGE_VERSION, srv.cfg.socket_path,
 		 srv.cfg.heap.max_heap >> 20, (int)getpid());
 	uv_run(srv.loop, UV_RUN_DEFAULT);

@@ -278,7 +278,8 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		return CTL_ERROR;
 	char **names;
 	size_t n;
-	if (heapd_root_list(h, &names, &n) < 0)
+	int truncated;
+	if (heapd_root_list(h, &names, &n, &truncated) < 0)
 		return ctl_fail(h, cmd->name);
 	heapd_close(h);
 	/* Sorted for people and diffs. A copy of the array is sorted, so how
@@ -297,6 +298,12 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	}
 	free(sorted);
 	heapd_free_names(names);
+	if (truncated) {
+		/* A partial list is not an answer a script may take for whole. */
+		fprintf(stderr, "heapctl: %s: only the first %zu names fit in one reply (max_frame_size)\n",
+			cmd->name, n);
+		return CTL_ERROR;
+	}
 	return CTL_OK;
 }
 

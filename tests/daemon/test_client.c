@@ -43,8 +43,10 @@ static void calls_work(void **state)
 	assert_true(got == a);
 	char **names;
 	size_t n;
-	assert_int_equal(heapd_root_list(h, &names, &n), 0);
+	int truncated = -1;
+	assert_int_equal(heapd_root_list(h, &names, &n, &truncated), 0);
 	assert_int_equal(n, 1);
+	assert_int_equal(truncated, 0);
 	assert_string_equal(names[0], "tree");
 	assert_null(names[1]);
 	heapd_free_names(names);
