@@ -1,0 +1,300 @@
+#!/bin/sh
+# run-redis-compare.sh - requests per second: heapd (through libheapd)
+# against Redis, in the same run, with 1 and with 50 connections.
+#
+# Usage: run-redis-compare.sh BUILD_DIR [RUNS]
+#
+# Starts a fresh heapd (BUILD_DIR/daemon/heapd --config /dev/null) and a
+# fresh redis-server (--port 0 --save "" --appendonly no), each on a Unix
+# socket in a temporary directory. Then RUNS times (default 3), for 1 and
+# for 50 connections: bench/reqbench for alloc+write, read and set_ref, and
+# redis-benchmark -t set,get -d 64 -q. Each test's request count is sized
+# from a short probe so that it runs about SECS seconds (environment,
+# default 4). Prints every result line as it comes (stderr), then a markdown
+# table of the medians over the runs: alloc+write against SET, read against
+# GET (target: heapd >= 1.00x Redis), set_ref without a peer. Stops both
+# servers.
+#
+# Placement (environment PIN): on a small machine the scheduler decides
+# much of the result, so by default both servers run on CPU 0 and the load
+# generators on the other CPUs (PIN=split), with taskset. PIN=same puts
+# everything on CPU 0 (each request then costs the CPU time of client and
+# server, and no cross-CPU wake-up); PIN=none lets the scheduler place them
+# (with 1 connection, runs then differ by up to 10x, depending on whether
+# client and server happen to share a CPU). Without taskset, or with one
+# CPU, nothing is pinned.
+#
+# Each measured test's line ends with other_cpu: the CPU time that
+# processes other than the servers and the load generator used meanwhile,
+# in % of one CPU. Figures taken with other_cpu above a few % are not
+# comparable.
+#
+# alloc+write is two requests (alloc, write) per operation plus a release
+# once each connection's ring of 1000 holds is full; the table counts
+# operations, as Redis counts SETs. See bench/reqbench.c.
+#
+# Without redis-server or redis-benchmark it says how to install them and
+# exits 0 ("skipped"). Exits 2 on a usage error, 1 when a server or a
+# benchmark fails, else 0 whatever the target says.
+
+set -eu
+
+usage() {
+	echo "usage: $0 BUILD_DIR [RUNS]" >&2
+	exit 2
+}
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	usage
+fi
+dir=$1
+runs=${2:-3}
+case $runs in
+'' | *[!0-9]*) usage ;;
+esac
+[ "$runs" -gt 0 ] || usage
+secs=${SECS:-4}
+case $secs in
+'' | *[!0-9]*) usage ;;
+esac
+pin=${PIN:-split}
+case $pin in
+split | same | none) ;;
+*) usage ;;
+esac
+
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+	echo "run-redis-compare.sh: redis-server or redis-benchmark is missing;"
+	echo "install them with: apt-get install redis-server redis-tools"
+	echo "skipped"
+	exit 0
+fi
+
+find_bin() {
+	for p in "$dir/$1" "$dir/bench/$(basename "$1")"; do
+		if [ -f "$p" ] && [ -x "$p" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "run-redis-compare.sh: no executable $1 in $dir" >&2
+	exit 1
+}
+
+heapd_bin=$(find_bin daemon/heapd)
+reqbench=$(find_bin bench/reqbench)
+
+ncpu=$(nproc 2>/dev/null || echo 1)
+if [ "$pin" != none ] && { [ "$ncpu" -lt 2 ] || ! command -v taskset >/dev/null 2>&1; }; then
+	echo "run-redis-compare.sh: no taskset or a single CPU: not pinning" >&2
+	pin=none
+fi
+case $pin in
+split)
+	on_server="taskset -c 0"
+	on_client="taskset -c 1-$((ncpu - 1))"
+	;;
+same)
+	on_server="taskset -c 0"
+	on_client="taskset -c 0"
+	;;
+none)
+	on_server=
+	on_client=
+	;;
+esac
+
+tmp=$(mktemp -d)
+heapd_pid=
+redis_pid=
+cleanup() {
+	for pid in $heapd_pid $redis_pid; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# Waits up to 5 s for the socket $1 to appear, while process $2 lives.
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ]; do
+		if ! kill -0 "$2" 2>/dev/null || [ $i -ge 50 ]; then
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+$on_server "$heapd_bin" --config /dev/null --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &
+heapd_pid=$!
+if ! wait_socket "$tmp/heapd.sock" "$heapd_pid"; then
+	echo "run-redis-compare.sh: heapd did not start:" >&2
+	tail -n 5 "$tmp/heapd.log" >&2
+	exit 1
+fi
+$on_server redis-server --port 0 --unixsocket "$tmp/redis.sock" --save "" --appendonly no \
+	--daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+redis_pid=$!
+if ! wait_socket "$tmp/redis.sock" "$redis_pid"; then
+	echo "run-redis-compare.sh: redis-server did not start:" >&2
+	tail -n 5 "$tmp/redis.log" >&2
+	exit 1
+fi
+
+# CPU time used so far, in clock ticks: "all ours", where ours is this
+# shell's (with its waited-for children: the load generators) and the
+# servers'. Their difference over a test is what other processes used.
+cpu_ticks() {
+	{
+		awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+		for p in $$ $heapd_pid $redis_pid; do
+			# Fields after the ")" that ends the command name: utime is the 12th.
+			sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }'
+		done
+	} | awk 'NR == 1 { all = $1; next } { ours += $1 } END { print all, ours }'
+}
+
+# The other processes' CPU between two cpu_ticks, in % of one CPU, over
+# the elapsed ticks of a CPU (uptime difference).
+other_cpu() { # before after up_before up_after
+	echo "$1 $2 $3 $4" | awk -v hz="$(getconf CLK_TCK)" '{
+		other = ($3 - $1) - ($4 - $2); wall = ($6 - $5) * hz
+		if (other < 0) other = 0
+		printf "%.0f", (wall > 0 ? 100 * other / wall : 0)
+	}'
+}
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# A field "key=value" of a reqbench line on stdin.
+field() {
+	awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }'
+}
+
+# Requests for about $secs seconds at rate $1 (at least 10000).
+size_for() {
+	awk -v r="$1" -v s="$secs" 'BEGIN { n = int(r * s); if (n < 10000) n = 10000; print n }'
+}
+
+# Runs reqbench; its result line goes to $tmp/heapd.results and stderr.
+heapd_test() { # test conns n
+	if ! $on_client "$reqbench" -s "$tmp/heapd.sock" -t "$1" -c "$2" -n "$3" >"$tmp/out" 2>"$tmp/err"; then
+		echo "run-redis-compare.sh: reqbench -t $1 -c $2 failed:" >&2
+		cat "$tmp/err" >&2
+		exit 1
+	fi
+	grep '^reqbench ' "$tmp/out" >"$tmp/line" || {
+		echo "run-redis-compare.sh: reqbench printed no result line" >&2
+		exit 1
+	}
+}
+
+# Runs redis-benchmark -t set,get; "SET rps p50_ms" and "GET ..." lines
+# to $tmp/rline.
+redis_test() { # conns n
+	if ! $on_client redis-benchmark -s "$tmp/redis.sock" -c "$1" -n "$2" -d 64 -t set,get -q >"$tmp/rout" 2>&1; then
+		echo "run-redis-compare.sh: redis-benchmark -c $1 failed:" >&2
+		tail -n 5 "$tmp/rout" >&2
+		exit 1
+	fi
+	tr '\r' '\n' <"$tmp/rout" | awk '
+		/^(SET|GET): [0-9.]+ requests per second/ {
+			p50 = ""
+			for (i = 1; i <= NF; i++) if (index($i, "p50=") == 1) p50 = substr($i, 5)
+			sub(":", "", $1); print $1, $2, p50
+		}' >"$tmp/rline"
+	if [ "$(wc -l <"$tmp/rline")" -ne 2 ]; then
+		echo "run-redis-compare.sh: cannot read redis-benchmark's output:" >&2
+		tr '\r' '\n' <"$tmp/rout" | tail -n 5 >&2
+		exit 1
+	fi
+}
+
+: >"$tmp/results"
+echo "# $(uname -n): $ncpu CPUs, placement $pin, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs" >&2
+echo "# $(redis-server --version | cut -d' ' -f1-3); heapd $("$heapd_bin" --version 2>/dev/null | head -n 1 || true)" >&2
+run=1
+while [ "$run" -le "$runs" ]; do
+	for conns in 1 50; do
+		for t in alloc+write read set_ref; do
+			heapd_test "$t" "$conns" 20000
+			n=$(size_for "$(field ops_per_s <"$tmp/line")")
+			c0=$(cpu_ticks) u0=$(uptime_s)
+			heapd_test "$t" "$conns" "$n"
+			c1=$(cpu_ticks) u1=$(uptime_s)
+			oc=$(other_cpu "$c0" "$c1" "$u0" "$u1")
+			echo "$(cat "$tmp/line") n=$n other_cpu=$oc%" >&2
+			awk -v n="$n" -v oc="$oc" '{ print "heapd", $0, "n=" n, "other_cpu=" oc }' "$tmp/line" >>"$tmp/results"
+		done
+		redis_test "$conns" 20000
+		n=$(awk -v s="$secs" '{ inv += 1 / $2 } END { n = int(2 * s / inv); if (n < 10000) n = 10000; print n }' "$tmp/rline")
+		c0=$(cpu_ticks) u0=$(uptime_s)
+		redis_test "$conns" "$n"
+		c1=$(cpu_ticks) u1=$(uptime_s)
+		oc=$(other_cpu "$c0" "$c1" "$u0" "$u1")
+		while read -r name rps p50; do
+			echo "redis test=$name conns=$conns ops_per_s=$rps p50_ms=$p50 n=$n other_cpu=$oc% (SET and GET together)" >&2
+			echo "redis test=$name conns=$conns ops_per_s=$rps p50_us=$(awk -v m="$p50" 'BEGIN { printf "%.1f", m * 1000 }') n=$n other_cpu=$oc" >>"$tmp/results"
+		done <"$tmp/rline"
+	done
+	run=$((run + 1))
+done
+echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) after the runs" >&2
+
+# Median of a field over the runs of one implementation, test and conns.
+median() { # impl test conns field
+	awk -v impl="$1" -v t="$2" -v c="$3" -v f="$4" '
+		$1 == impl {
+			ok = 0; v = ""
+			for (i = 2; i <= NF; i++) {
+				if ($i == "test=" t) ok++
+				if ($i == "conns=" c) ok++
+				if (index($i, f "=") == 1) v = substr($i, length(f) + 2)
+			}
+			if (ok == 2 && v != "") a[n++] = v + 0
+		}
+		END {
+			if (n == 0) { print "-"; exit }
+			for (i = 1; i < n; i++)
+				for (j = i; j > 0 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
+			m = n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2
+			print m
+		}' "$tmp/results"
+}
+
+maxother=$(awk '{ for (i = 2; i <= NF; i++) if (index($i, "other_cpu=") == 1) { v = substr($i, 11) + 0; if (v > m) m = v } } END { print m + 0 }' "$tmp/results")
+echo
+echo "Medians of $runs run(s), placement $pin; heapd ops/s counts alloc+write as one operation (two requests, plus a release once the ring is full). Other processes used at most $maxother% of a CPU during a measured test."
+echo
+echo "| test | connections | heapd ops/s | heapd reqs/s | heapd p50 / p99 us | redis ops/s | redis p50 us | ratio | target >= 1.0 |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for conns in 1 50; do
+	for pair in alloc+write:SET read:GET set_ref:-; do
+		t=${pair%%:*}
+		peer=${pair#*:}
+		hops=$(median heapd "$t" "$conns" ops_per_s)
+		hreqs=$(median heapd "$t" "$conns" reqs_per_s)
+		hp50=$(median heapd "$t" "$conns" p50_us)
+		hp99=$(median heapd "$t" "$conns" p99_us)
+		if [ "$peer" = - ]; then
+			rops=-
+			rp50=-
+			ratio=-
+			verdict="no peer"
+			label=$t
+		else
+			rops=$(median redis "$peer" "$conns" ops_per_s)
+			rp50=$(median redis "$peer" "$conns" p50_us)
+			ratio=$(awk -v h="$hops" -v r="$rops" 'BEGIN { printf "%.2f", h / r }')
+			verdict=$(awk -v x="$ratio" 'BEGIN { print (x >= 1.0 ? "PASS" : "FAIL") }')
+			label="$t vs $peer"
+		fi
+		printf '| %s | %s | %.0f | %.0f | %s / %s | %s | %s | %s | %s |\n' "$label" "$conns" "$hops" "$hreqs" \
+			"$hp50" "$hp99" "$(awk -v x="$rops" 'BEGIN { if (x == "-") print x; else printf "%.0f", x }')" \
+			"$rp50" "$ratio" "$verdict"
+	done
+done
