@@ -12,17 +12,18 @@
  *       as redis-benchmark's -n
  *   -d  data bytes per object (default 64)
  *   -t  comma-separated tests (default alloc+write,read,set_ref)
- *   -r  holds each connection keeps in alloc+write (default 1000)
+ *   -r  keys (slots of its key space) each connection cycles through in
+ *       alloc+write (default 1000)
  *   -p  objects each connection allocates for read and set_ref (default 1000)
  *
  * The tests, and what counts as one operation:
- *   alloc+write  heapd_alloc(0 refs, d bytes) then heapd_write of d bytes:
- *                two requests, one operation (Redis's SET). Each connection
- *                keeps its last RING objects held in a ring and releases the
- *                oldest when the ring is full, so the live heap stays bounded
- *                and the collector runs as in a steady state. The release is
- *                a third request: counted in reqs_per_s and in the latency
- *                figures, not in ops_per_s.
+ *   alloc+write  heapd_alloc_into(keys, k, 0 refs, d bytes, d bytes of data):
+ *                a new object with its data, stored in slot k of the
+ *                connection's key space (an object of RING slots, k cycling
+ *                through them): one request, one operation, as Redis's SET
+ *                of a key. The object it replaces becomes garbage, so the
+ *                live heap stays bounded and the collector runs as in a
+ *                steady state.
  *   read         heapd_read of d bytes of a held object (Redis's GET); one
  *                request, one operation.
  *   set_ref      heapd_set_ref from one held object's slot to another held
@@ -35,7 +36,7 @@
  *
  *   reqbench test=read conns=50 ops_per_s=... reqs_per_s=... p50_us=... p99_us=... max_us=...
  *
- * preceded by a '#' line saying how many requests of each kind ran. Exits 1
+ * preceded by a '#' line saying how many operations and requests ran. Exits 1
  * when any request fails (a benchmark with an error measured nothing), 2 on
  * a usage error.
  */
@@ -62,7 +63,7 @@ struct opts {
 	unsigned conns;
 	uint64_t ops;
 	uint32_t size;
-	uint32_t ring;
+	uint32_t ring;       /* keys per connection in alloc+write */
 	uint32_t pool;
 };
 
@@ -79,7 +80,7 @@ struct worker {
 	const struct opts *o;
 	struct shared *sh;
 	struct lat lat;
-	uint64_t ops, reqs, releases;
+	uint64_t ops, reqs;
 	char err[320];          /* set when the worker failed */
 };
 
@@ -145,46 +146,23 @@ static void done(struct worker *w, uint64_t t0)
 static int run_alloc_write(struct worker *w, heapd *h, const uint8_t *data)
 {
 	const struct opts *o = w->o;
-	heapd_ref *ring = calloc(o->ring, sizeof *ring);
-	size_t head = 0, held = 0;
+	heapd_ref keys;
 	int rc = 0;
-	if (!ring)
-		die("%s", "out of memory for the ring");
+	if (heapd_alloc(h, o->ring, 0, &keys) != 0)
+		rc = failed(w, h, "alloc of the key space");
 	pthread_barrier_wait(&w->sh->ready);
 	pthread_barrier_wait(&w->sh->go);
-	while (claim(w->sh)) {
+	for (uint32_t k = 0; !rc && claim(w->sh); k = (k + 1) % o->ring) {
 		heapd_ref ref;
 		uint64_t t0 = now_ns();
-		int r = heapd_alloc(h, 0, o->size, &ref);
+		int r = heapd_alloc_into(h, keys, k, 0, o->size, data, o->size, &ref);
 		done(w, t0);
 		if (r != 0) {
-			rc = failed(w, h, "alloc");
+			rc = failed(w, h, "alloc_into");
 			break;
 		}
-		t0 = now_ns();
-		r = heapd_write(h, ref, 0, data, o->size);
-		done(w, t0);
-		if (r != 0) {
-			rc = failed(w, h, "write");
-			break;
-		}
-		if (held == o->ring) {
-			t0 = now_ns();
-			r = heapd_release(h, ring[head]);
-			done(w, t0);
-			if (r != 0) {
-				rc = failed(w, h, "release");
-				break;
-			}
-			w->releases++;
-			held--;
-		}
-		ring[head] = ref;
-		head = (head + 1) % o->ring;
-		held++;
 		w->ops++;
 	}
-	free(ring); /* the rest of the holds end with the connection */
 	return rc;
 }
 
@@ -306,7 +284,7 @@ static int run_test(const struct opts *o, enum test t)
 	uint64_t elapsed = now_ns() - t0;
 
 	int rc = 0;
-	uint64_t ops = 0, reqs = 0, releases = 0;
+	uint64_t ops = 0, reqs = 0;
 	size_t nlat = 0;
 	for (unsigned i = 0; i < o->conns; i++) {
 		if (w[i].err[0]) {
@@ -315,7 +293,6 @@ static int run_test(const struct opts *o, enum test t)
 		}
 		ops += w[i].ops;
 		reqs += w[i].reqs;
-		releases += w[i].releases;
 		nlat += w[i].lat.n;
 	}
 	if (rc == 0) {
@@ -329,8 +306,8 @@ static int run_test(const struct opts *o, enum test t)
 		}
 		qsort(all, nlat, sizeof *all, cmp_u32);
 		double secs = (double)elapsed / 1e9;
-		printf("# %s: %llu ops, %llu requests (%llu of them releases) in %.3f s\n", test_name[t],
-		       (unsigned long long)ops, (unsigned long long)reqs, (unsigned long long)releases, secs);
+		printf("# %s: %llu ops, %llu requests in %.3f s\n", test_name[t], (unsigned long long)ops,
+		       (unsigned long long)reqs, secs);
 		printf("reqbench test=%s conns=%u ops_per_s=%.0f reqs_per_s=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
 		       test_name[t], o->conns, (double)ops / secs, (double)reqs / secs, pct_us(all, nlat, 0.50),
 		       pct_us(all, nlat, 0.99), nlat ? all[nlat - 1] / 1000.0 : 0.0);
@@ -399,7 +376,7 @@ int main(int argc, char **argv)
 	}
 	free(list);
 
-	printf("# reqbench: %u connections, %llu ops per test, %u-byte data, ring %u, pool %u\n", o.conns,
+	printf("# reqbench: %u connections, %llu ops per test, %u-byte data, %u keys, pool %u\n", o.conns,
 	       (unsigned long long)o.ops, o.size, o.ring, o.pool);
 	for (int t = 0; t < NTESTS; t++)
 		if (want[t] && run_test(&o, (enum test)t) != 0)

@@ -35,8 +35,11 @@ struct heapd {
 	int err;
 	char errmsg[256];
 	uint64_t next_id;
-	uint8_t *buf;          /* one frame, out or in */
+	uint8_t *buf;          /* the request being sent */
 	size_t cap;
+	uint8_t *in;           /* bytes received: the reply being read, and
+	                        * any that followed it */
+	size_t in_len, in_cap;
 	uint64_t session_id;
 	char server_version[32];
 	uint32_t max_frame;
@@ -94,18 +97,56 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int read_all(int fd, uint8_t *p, size_t n)
+/* Receives until h->in holds at least n bytes, taking whatever the
+ * socket has in each recv: a whole reply usually comes in one call. */
+static int fill(heapd *h, size_t n)
 {
-	while (n) {
-		ssize_t r = recv(fd, p, n, 0);
+	if (n > h->in_cap) {
+		size_t cap = h->in_cap ? h->in_cap : 4096;
+		while (cap < n)
+			cap *= 2;
+		uint8_t *p = realloc(h->in, cap);
+		if (!p)
+			return -2;
+		h->in = p;
+		h->in_cap = cap;
+	}
+	while (h->in_len < n) {
+		ssize_t r = recv(h->fd, h->in + h->in_len, h->in_cap - h->in_len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
-		p += r;
-		n -= (size_t)r;
+		h->in_len += (size_t)r;
 	}
 	return 0;
+}
+
+/* The next reply frame's body and length, from h->in; consume() drops it
+ * once decoded. Returns 0, or the error (the connection is then broken). */
+static int read_frame(heapd *h, const uint8_t **body, uint32_t *len)
+{
+	int r = fill(h, FRAME_HEADER);
+	if (r == 0) {
+		const uint8_t *p = h->in;
+		*len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		if (*len > h->max_frame)
+			return broken(h, HEAPD_EPROTO, "reply longer than max_frame_size");
+		r = fill(h, FRAME_HEADER + (size_t)*len);
+	}
+	if (r == -2)
+		return broken(h, HEAPD_ENOBUFS, "out of memory for a reply");
+	if (r != 0)
+		return broken(h, HEAPD_EIO, "connection closed by the daemon");
+	*body = h->in + FRAME_HEADER;
+	return 0;
+}
+
+static void consume(heapd *h, uint32_t len)
+{
+	size_t n = FRAME_HEADER + (size_t)len;
+	memmove(h->in, h->in + n, h->in_len - n);
+	h->in_len -= n;
 }
 
 static const int status_code[] = {
@@ -145,14 +186,13 @@ static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 	 * read (a refusal sent at accept, then a close): read on, and report
 	 * that reason if it is there. */
 	int send_errno = write_all(h->fd, h->buf, FRAME_HEADER + n) != 0 ? (errno ? errno : EPIPE) : 0;
-	uint8_t hdr[FRAME_HEADER];
-	if (send_errno && read_all(h->fd, hdr, sizeof hdr) != 0)
-		return broken(h, HEAPD_EIO, strerror(send_errno));
+	const uint8_t *body = NULL;
+	uint32_t len = 0;
+	int err = read_frame(h, &body, &len);
+	Heapd__Response *resp = err ? NULL : heapd__response__unpack(NULL, len, body);
+	if (!err)
+		consume(h, len);
 	if (send_errno) {
-		uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-		Heapd__Response *resp = NULL;
-		if (len <= h->max_frame && reserve(h, len ? len : 1) == 0 && read_all(h->fd, h->buf, len) == 0)
-			resp = heapd__response__unpack(NULL, len, h->buf);
 		if (!resp || resp->status == HEAPD__STATUS__OK ||
 		    (unsigned)resp->status >= sizeof status_code / sizeof status_code[0]) {
 			if (resp)
@@ -163,16 +203,8 @@ static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 		heapd__response__free_unpacked(resp, NULL);
 		return broken(h, h->err, NULL);
 	}
-	if (read_all(h->fd, hdr, sizeof hdr) != 0)
-		return broken(h, HEAPD_EIO, "connection closed by the daemon");
-	uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len > h->max_frame)
-		return broken(h, HEAPD_EPROTO, "reply longer than max_frame_size");
-	if (reserve(h, len ? len : 1) != 0)
-		return broken(h, HEAPD_ENOBUFS, "out of memory for a reply");
-	if (read_all(h->fd, h->buf, len) != 0)
-		return broken(h, HEAPD_EIO, "connection closed by the daemon");
-	Heapd__Response *resp = heapd__response__unpack(NULL, len, h->buf);
+	if (err)
+		return err;
 	if (!resp)
 		return broken(h, HEAPD_EPROTO, "reply does not decode");
 	/* Id 0: an error about the connection itself (e.g. a refusal). */
@@ -287,6 +319,7 @@ void heapd_close(heapd *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	free(h->buf);
+	free(h->in);
 	free(h);
 }
 
@@ -338,6 +371,20 @@ int heapd_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes, heapd_ref *out)
 	Heapd__Alloc msg = HEAPD__ALLOC__INIT;
 	msg.nrefs = nrefs;
 	msg.nbytes = nbytes;
+	REQUEST(alloc, ALLOC, &msg);
+	return call_ref(h, &req, out);
+}
+
+int heapd_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
+		     uint32_t len, heapd_ref *out)
+{
+	Heapd__Alloc msg = HEAPD__ALLOC__INIT;
+	msg.nrefs = nrefs;
+	msg.nbytes = nbytes;
+	msg.data.data = (uint8_t *)data;
+	msg.data.len = len;
+	msg.into_obj = obj;
+	msg.into_slot = slot;
 	REQUEST(alloc, ALLOC, &msg);
 	return call_ref(h, &req, out);
 }

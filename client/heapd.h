@@ -102,6 +102,12 @@ const char *heapd_errmsg(const heapd *h);   /* its message, "" if none */
 const char *heapd_strerror(int code);
 
 int heapd_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes, heapd_ref *out);
+/* heapd_alloc and heapd_write in one round trip: the object's data starts
+ * with data[0..len) (len <= nbytes). With obj not 0, the new object is
+ * stored in slot of obj ("obj.slot = new T(data)") and not held; whatever
+ * the slot referred to before may become garbage. */
+int heapd_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
+		     uint32_t len, heapd_ref *out);
 int heapd_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len);
 int heapd_read(heapd *h, heapd_ref obj, uint32_t off, void *buf, uint32_t len);
 int heapd_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target);   /* target 0 clears */

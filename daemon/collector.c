@@ -13,11 +13,15 @@
  *    events waiting (the epoll fd polls readable);
  *  - deferred sessions (server.ready), one more turn each.
  *
- * The idle handle is active only while one of these has work for now: an
- * idle handle left running makes libuv poll with a zero timeout, i.e. spin.
- * When heap_idle says more work is due only later (the scavenger's
- * release delay), a timer wakes the loop then. So an idle daemon sleeps in
- * epoll_wait at 0% CPU.
+ * A prepare handle, which runs just before the loop would wait for
+ * events, does this work. The idle handle (which makes libuv poll with a
+ * zero timeout) is active only while work must run now: deferred sessions,
+ * a client waiting on a collection, or work that found the loop idle and
+ * is not finished. After a busy iteration with work pending, a 1 ms timer
+ * brings the loop back if the clients go quiet, so a stream of requests
+ * costs no extra system call. When heap_idle says more work is due only
+ * later (the scavenger's release delay), a timer wakes the loop then. So an
+ * idle daemon sleeps in epoll_wait at 0% CPU.
  *
  * Requested collections (heapd_gc, heapd_free_os_memory): the session
  * waits for a cycle that starts after its request (heap_gc_begin queues one
@@ -80,37 +84,57 @@ static void run_slice(struct server *srv)
 	srv->slice_end_ns = srv_now_ns();
 }
 
-static void on_idle_timer(uv_timer_t *t)
+/* Timers only wake the loop: the prepare callback does the work. */
+static void on_wake(uv_timer_t *t)
 {
-	coll_kick(t->data);
+	(void)t;
 }
 
 static void on_idle(uv_idle_t *handle)
+{
+	(void)handle; /* while active, the loop does not block: see on_prepare */
+}
+
+/* Runs just before the loop would wait for events. An iteration that saw
+ * I/O is busy: collector slices keep their duty cycle and idle work waits;
+ * a 1 ms timer then brings the loop back if the clients go quiet. */
+static void on_prepare(uv_prepare_t *handle)
 {
 	struct server *srv = handle->data;
 	int busy = srv->io_events != srv->io_seen;
 	srv->io_seen = srv->io_events;
 	int waiting = !list_empty(&srv->waiters);
-	int more = !list_empty(&srv->ready);
+	int now = !list_empty(&srv->ready) || waiting;
+	int later = 0;
 
 	if (heap_gc_active(srv->heap)) {
-		uint64_t now = srv_now_ns();
-		if (!busy || waiting || now - srv->slice_end_ns >= DUTY * srv->cfg.heap.slice_ns)
+		if (!busy || waiting || srv_now_ns() - srv->slice_end_ns >= DUTY * srv->cfg.heap.slice_ns)
 			run_slice(srv);
-		more = 1;
+		if (heap_gc_active(srv->heap)) {
+			if (!busy)
+				now = 1;
+			else
+				later = 1;
+		}
 	}
-	if (!heap_gc_active(srv->heap) && (!busy || waiting)) {
-		uint64_t next = heap_idle(srv->heap, IDLE_BUDGET_NS, loop_has_events, srv);
-		if (next == 0)
-			more = 1;
-		else if (next != HEAP_IDLE_NONE)
-			uv_timer_start(&srv->idle_timer, on_idle_timer, (next + 999999) / 1000000, 0);
-	} else if (busy) {
-		more = 1; /* idle work waits for an iteration without I/O */
+	if (!heap_gc_active(srv->heap)) {
+		if (!busy || waiting) {
+			uint64_t next = heap_idle(srv->heap, IDLE_BUDGET_NS, loop_has_events, srv);
+			if (next == 0)
+				now = 1;
+			else if (next != HEAP_IDLE_NONE)
+				uv_timer_start(&srv->idle_timer, on_wake, (next + 999999) / 1000000, 0);
+		} else {
+			later = 1;
+		}
 	}
 	answer_waiters(srv);
-	if (!more && list_empty(&srv->waiters))
-		uv_idle_stop(handle);
+	if (now)
+		uv_idle_start(&srv->idle, on_idle);
+	else
+		uv_idle_stop(&srv->idle);
+	if (later && !now)
+		uv_timer_start(&srv->quiet_timer, on_wake, 1, 0);
 }
 
 static void on_check(uv_check_t *handle)
@@ -182,13 +206,19 @@ int coll_start(struct server *srv)
 	list_init(&srv->ready);
 	list_init(&srv->waiters);
 	uv_idle_init(srv->loop, &srv->idle);
+	uv_prepare_init(srv->loop, &srv->prepare);
 	uv_check_init(srv->loop, &srv->check);
 	uv_timer_init(srv->loop, &srv->idle_timer);
+	uv_timer_init(srv->loop, &srv->quiet_timer);
 	uv_timer_init(srv->loop, &srv->gc_timer);
-	srv->idle.data = srv->check.data = srv->idle_timer.data = srv->gc_timer.data = srv;
+	srv->idle.data = srv->prepare.data = srv->check.data = srv;
+	srv->idle_timer.data = srv->quiet_timer.data = srv->gc_timer.data = srv;
+	uv_prepare_start(&srv->prepare, on_prepare);
 	uv_check_start(&srv->check, on_check);
+	uv_unref((uv_handle_t *)&srv->prepare);
 	uv_unref((uv_handle_t *)&srv->check);
 	uv_unref((uv_handle_t *)&srv->idle_timer);
+	uv_unref((uv_handle_t *)&srv->quiet_timer);
 	uv_unref((uv_handle_t *)&srv->gc_timer);
 	coll_schedule_gc_timer(srv);
 	return 0;
@@ -207,7 +237,9 @@ void coll_finish_waits(struct server *srv)
 void coll_stop(struct server *srv)
 {
 	uv_close((uv_handle_t *)&srv->idle, NULL);
+	uv_close((uv_handle_t *)&srv->prepare, NULL);
 	uv_close((uv_handle_t *)&srv->check, NULL);
 	uv_close((uv_handle_t *)&srv->idle_timer, NULL);
+	uv_close((uv_handle_t *)&srv->quiet_timer, NULL);
 	uv_close((uv_handle_t *)&srv->gc_timer, NULL);
 }

@@ -94,8 +94,16 @@ static void op_hello(struct session *s, Heapd__Request *req, struct reply *rp)
 
 static void op_alloc(struct session *s, Heapd__Alloc *a, struct reply *rp)
 {
+	if (a->data.len > a->nbytes) {
+		fail(rp, HEAPD__STATUS__RANGE, "alloc: %zu bytes of data for %u bytes of object", a->data.len, a->nbytes);
+		return;
+	}
+	heap *h = s->srv->heap;
 	heap_ref ref;
-	int err = heap_alloc(s->srv->heap, s->holds, a->nrefs, a->nbytes, &ref);
+	int err = a->into_obj ? heap_alloc_into(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, &ref)
+			      : heap_alloc(h, s->holds, a->nrefs, a->nbytes, &ref);
+	if (!err && a->data.len)
+		err = heap_write(h, ref, 0, a->data.data, (uint32_t)a->data.len);
 	if (err)
 		engine_fail(rp, err, "alloc");
 	else
@@ -113,30 +121,27 @@ static void op_write(struct session *s, Heapd__Write *w, struct reply *rp)
 		engine_fail(rp, err, "write");
 }
 
-/* Returns the buffer it allocated for the data, for the caller to free
- * once the reply is packed. */
-static uint8_t *op_read(struct session *s, Heapd__Read *r, struct reply *rp)
+/* The data goes in the request's scratch memory until the reply is packed. */
+static void op_read(struct session *s, Heapd__Read *r, struct reply *rp)
 {
 	if (r->length > s->srv->cfg.max_frame - READ_REPLY_OVERHEAD) {
 		fail(rp, HEAPD__STATUS__LIMIT, "read: %u bytes do not fit in a reply (max_frame_size %u)", r->length,
 		     s->srv->cfg.max_frame);
-		return NULL;
+		return;
 	}
-	uint8_t *buf = malloc(r->length ? r->length : 1);
+	uint8_t *buf = scratch_alloc(&s->srv->scratch, r->length ? r->length : 1);
 	if (!buf) {
 		fail(rp, HEAPD__STATUS__INTERNAL, "read: out of memory");
-		return NULL;
+		return;
 	}
 	int err = heap_read(s->srv->heap, r->obj, r->offset, buf, r->length);
 	if (err) {
 		engine_fail(rp, err, "read");
-		free(buf);
-		return NULL;
+		return;
 	}
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_DATA;
 	rp->r.data.data = buf;
 	rp->r.data.len = r->length;
-	return buf;
 }
 
 static void op_set_ref(struct session *s, Heapd__SetRef *r, struct reply *rp)
@@ -297,7 +302,6 @@ int disp_request(struct session *s, Heapd__Request *req)
 		sess_reply(s, &rp.r);
 		return 0;
 	}
-	uint8_t *data = NULL;
 	struct names names = {.msg = HEAPD__ROOT_NAMES__INIT};
 	Heapd__Stats stats;
 	uint64_t ring[HEAP_PAUSE_RING];
@@ -314,7 +318,7 @@ int disp_request(struct session *s, Heapd__Request *req)
 		op_write(s, req->write, &rp);
 		break;
 	case HEAPD__REQUEST__OP_READ:
-		data = op_read(s, req->read, &rp);
+		op_read(s, req->read, &rp);
 		break;
 	case HEAPD__REQUEST__OP_SET_REF:
 		op_set_ref(s, req->set_ref, &rp);
@@ -351,7 +355,6 @@ int disp_request(struct session *s, Heapd__Request *req)
 		break;
 	}
 	sess_reply(s, &rp.r);
-	free(data);
 	names_free(&names);
 	return 0;
 }

@@ -141,6 +141,7 @@ int main(int argc, char **argv)
 	}
 	srv.loop = uv_default_loop();
 	list_init(&srv.sessions);
+	scratch_init(&srv.scratch);
 	/* Signals first: a SIGTERM that arrives as soon as the socket accepts
 	 * must stop heapd gracefully (removing the socket), not kill it. */
 	watch_signal(&srv, &srv.sigterm, SIGTERM);
@@ -160,6 +161,7 @@ int main(int argc, char **argv)
 	uv_walk(srv.loop, close_leftover, NULL);
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	uv_loop_close(srv.loop);
+	scratch_free(&srv.scratch);
 	heap_free(srv.heap);
 	config_free(&srv.cfg);
 	log_info("stopped");

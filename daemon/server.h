@@ -26,11 +26,25 @@
 
 struct session;
 
+/* scratch.c: memory for one request, reset after it. */
+struct big;
+struct scratch {
+	uint8_t *base;
+	size_t used;
+	struct big *bigs;
+	ProtobufCAllocator pb;  /* for unpacking requests */
+};
+void scratch_init(struct scratch *sc);
+void *scratch_alloc(struct scratch *sc, size_t n);
+void scratch_reset(struct scratch *sc);
+void scratch_free(struct scratch *sc);
+
 struct server {
 	uv_loop_t *loop;
 	struct config cfg;
 	heap *heap;
 	uint64_t start_ns;
+	struct scratch scratch;
 
 	uv_pipe_t listener;
 	int listening;          /* the listener is open */
@@ -42,8 +56,10 @@ struct server {
 
 	/* collector.c */
 	uv_idle_t idle;         /* active only while the loop has work to do now */
-	uv_check_t check;       /* after each poll: deferred sessions, slices */
+	uv_prepare_t prepare;   /* before each poll: slices and idle work */
+	uv_check_t check;       /* after each poll: deferred sessions, waiters */
 	uv_timer_t idle_timer;  /* the next scavenger deadline */
+	uv_timer_t quiet_timer; /* 1 ms after a busy iteration with work pending */
 	uv_timer_t gc_timer;    /* idle_gc_period_s */
 	uint64_t io_events;     /* reads and accepts, so idle time can be told apart */
 	uint64_t activity;      /* requests answered and sessions closed */

@@ -10,7 +10,8 @@
  * holds. So s->in never exceeds one frame plus one read.
  *
  * Output. Replies are packed into s->out while a batch of requests is
- * processed, then handed to libuv in one write. s->queued counts bytes
+ * processed, then written at once when nothing is in flight
+ * (uv_try_write), the rest handed to libuv in one write. s->queued counts bytes
  * handed over and not yet written. When queued + out_len passes
  * max_output_buffer, the session stops reading and stops processing
  * (backpressure): a client that writes requests and never reads replies
@@ -97,7 +98,7 @@ static void on_written(uv_write_t *req, int status)
 			close_handle(s);
 		return;
 	}
-	if (!s->reading && s->queued + s->out_len <= s->srv->cfg.max_output / 2)
+	if (s->queued + s->out_len <= s->srv->cfg.max_output / 2)
 		sess_process(s);
 }
 
@@ -105,6 +106,28 @@ void sess_flush(struct session *s)
 {
 	if (!s->out_len || uv_is_closing((uv_handle_t *)&s->pipe))
 		return;
+	/* Nothing in flight: write now. A reply that fits the socket buffer,
+	 * the usual case, then costs one write() and keeps s->out for the
+	 * next turn, with no write request and no poll registration. */
+	if (!s->queued) {
+		uv_buf_t buf = uv_buf_init((char *)s->out, (unsigned)s->out_len);
+		int n = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
+		if (n == (int)s->out_len) {
+			s->out_len = 0;
+			return;
+		}
+		if (n > 0) {
+			memmove(s->out, s->out + n, s->out_len - (size_t)n);
+			s->out_len -= (size_t)n;
+		} else if (n != UV_EAGAIN) {
+			log_debug("session %llu: write: %s", (unsigned long long)s->id, uv_strerror(n));
+			if (s->state != S_CLOSING)
+				sess_close(s, NULL);
+			else if (!s->queued)
+				close_handle(s);
+			return;
+		}
+	}
 	struct wreq *w = malloc(sizeof *w);
 	if (!w) {
 		log_error("session %llu: out of memory for a write", (unsigned long long)s->id);
@@ -305,8 +328,9 @@ void sess_process(struct session *s)
 			break;
 		}
 		off += FRAME_HEADER + n;
-		Heapd__Request *req = heapd__request__unpack(NULL, n, body);
+		Heapd__Request *req = heapd__request__unpack(&s->srv->scratch.pb, n, body);
 		if (!req) {
+			scratch_reset(&s->srv->scratch);
 			Heapd__Response resp = HEAPD__RESPONSE__INIT;
 			resp.status = HEAPD__STATUS__PROTOCOL;
 			resp.error = "the request does not decode";
@@ -318,7 +342,7 @@ void sess_process(struct session *s)
 			continue;
 		}
 		int r = disp_request(s, req);
-		heapd__request__free_unpacked(req, NULL);
+		scratch_reset(&s->srv->scratch);
 		if (r < 0)
 			return;
 	}
@@ -329,13 +353,22 @@ void sess_process(struct session *s)
 		s->in_len -= off;
 	}
 	sess_flush(s);
+	/* Writing may have taken this session below its backpressure mark
+	 * with whole frames still buffered: they get a turn of their own, as
+	 * no read may come to trigger one (the client may be waiting). */
+	int serving = s->state == S_HELLO || s->state == S_READY;
+	uint32_t n;
+	int bad;
+	if (serving && !backpressured(s) && !s->ready_link.next && (next_frame(s, 0, &n, &bad) || bad))
+		list_push_tail(&s->srv->ready, &s->ready_link);
 	/* Read on only when this turn could take more: not while waiting for
 	 * the collector, held back, or with frames left for a later turn. */
-	if ((s->state == S_HELLO || s->state == S_READY) && !backpressured(s) && !s->ready_link.next)
+	if (serving && !backpressured(s) && !s->ready_link.next)
 		start_reading(s);
 	else
 		stop_reading(s);
-	coll_kick(s->srv);
+	if (s->ready_link.next)
+		coll_kick(s->srv); /* its next turn must not wait for I/O */
 }
 
 void sess_accepted(struct server *srv, struct session *s)

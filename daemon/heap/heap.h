@@ -89,8 +89,8 @@ uint64_t heap_holds_count(const heap_holds *hs);
 int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out);
 
 /* Allocates an object and stores it in slot of obj, as "obj.slot = new
- * T()": the object is reachable from obj, not held. On an error nothing
- * is stored (an object already allocated is then garbage). */
+ * T()": the object is reachable from obj, not held. A bad obj or slot is
+ * refused before anything is allocated. */
 int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out);
 
 int heap_hold(heap *h, heap_holds *hs, heap_ref ref);

@@ -292,8 +292,14 @@ int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_re
 
 int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
 {
-	if (!obj)
-		return HEAP_EBADREF;
+	/* Checked before allocating, so a bad target costs no object; and
+	 * again after (root_new), as a full collection may run in between. */
+	struct obj o;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	if (slot >= o.nrefs)
+		return HEAP_ERANGE;
 	struct dest d = {NULL, obj, slot};
 	return alloc_to(h, &d, nrefs, nbytes, out);
 }

@@ -51,8 +51,27 @@ static void calls_work(void **state)
 	assert_null(names[1]);
 	heapd_free_names(names);
 
+	/* alloc_into: data and a slot in one round trip, no hold */
+	heapd_ref in;
+	assert_int_equal(heapd_alloc_into(h, a, 0, 0, 8, "slot0", 5, &in), 0);
+	assert_int_equal(heapd_get_ref(h, a, 0, &got), 0);
+	assert_true(got == in);
+	assert_int_equal(heapd_read(h, in, 0, buf, 8), 0);
+	assert_memory_equal(buf, "slot0\0\0\0", 8);
+	assert_int_equal(heapd_release(h, in), 0); /* the get_ref hold */
+	assert_int_equal(heapd_release(h, in), HEAPD_ENOTFOUND); /* alloc_into took none */
+	assert_int_equal(heapd_alloc_into(h, a, 2, 0, 8, NULL, 0, &got), HEAPD_ERANGE);
+	assert_int_equal(heapd_alloc_into(h, a, 0, 0, 4, "toolong", 7, &got), HEAPD_ERANGE);
+	assert_int_equal(heapd_alloc_into(h, 0x12345, 0, 0, 4, NULL, 0, &got), HEAPD_EBADREF);
+	heapd_ref held;
+	assert_int_equal(heapd_alloc_into(h, 0, 0, 1, 3, "abc", 3, &held), 0); /* obj 0: held */
+	assert_int_equal(heapd_read(h, held, 0, buf, 3), 0);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(heapd_release(h, held), 0);
+	assert_int_equal(heapd_set_ref(h, a, 0, 0), 0); /* in is garbage now */
+
 	heapd_stats *st = stats_of(h);
-	assert_int_equal(st->heap_objects, 2);
+	assert_int_equal(st->heap_objects, 2 + 2); /* + in and held, not yet collected */
 	assert_int_equal(st->named_roots, 1);
 	assert_int_equal(st->sessions, 1);
 	assert_int_equal(st->holds, 4); /* a, b, b again from get_ref, a again from root_get */
@@ -67,7 +86,7 @@ static void calls_work(void **state)
 	assert_int_equal(heapd_gc(h), 0);
 	assert_int_equal(heapd_read(h, b, 0, buf, 1), HEAPD_EBADREF);
 	st = stats_of(h);
-	assert_int_equal(st->heap_objects, 1);
+	assert_int_equal(st->heap_objects, 1); /* in and held went too */
 	assert_true(st->num_forced_gc >= 1);
 	uint64_t cycles = st->num_gc;
 	assert_int_equal(heapd_free_os_memory(h), 0);
