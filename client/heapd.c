@@ -25,6 +25,7 @@
 
 #include "heapd.h"
 #include "heapd.pb-c.h"
+#include "scratch.h"
 
 #define FRAME_HEADER 4u
 #define PROTOCOL_VERSION 1u
@@ -40,6 +41,7 @@ struct heapd {
 	uint8_t *in;           /* bytes received: the reply being read, and
 	                        * any that followed it */
 	size_t in_len, in_cap;
+	struct scratch scratch; /* the last reply, decoded: valid until the next call */
 	uint64_t session_id;
 	char server_version[32];
 	uint32_t max_frame;
@@ -162,12 +164,13 @@ static const int status_code[] = {
 	[HEAPD__STATUS__INTERNAL] = HEAPD_EPROTO,
 };
 
-/* Sends req and reads its reply into *out (the caller frees it with
- * heapd__response__free_unpacked). Returns 0 when the daemon said OK, or
- * the error, recorded in h. */
+/* Sends req and reads its reply into *out, which lives in h->scratch
+ * until the next call. Returns 0 when the daemon said OK, or the error,
+ * recorded in h. */
 static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 {
 	*out = NULL;
+	scratch_reset(&h->scratch);
 	if (h->fd < 0)
 		return h->err ? h->err : set_error(h, HEAPD_EIO, "not connected");
 	req->id = ++h->next_id;
@@ -189,18 +192,14 @@ static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 	const uint8_t *body = NULL;
 	uint32_t len = 0;
 	int err = read_frame(h, &body, &len);
-	Heapd__Response *resp = err ? NULL : heapd__response__unpack(NULL, len, body);
+	Heapd__Response *resp = err ? NULL : heapd__response__unpack(&h->scratch.pb, len, body);
 	if (!err)
 		consume(h, len);
 	if (send_errno) {
 		if (!resp || resp->status == HEAPD__STATUS__OK ||
-		    (unsigned)resp->status >= sizeof status_code / sizeof status_code[0]) {
-			if (resp)
-				heapd__response__free_unpacked(resp, NULL);
+		    (unsigned)resp->status >= sizeof status_code / sizeof status_code[0])
 			return broken(h, HEAPD_EIO, strerror(send_errno));
-		}
 		set_error(h, status_code[resp->status], "%s", resp->error);
-		heapd__response__free_unpacked(resp, NULL);
 		return broken(h, h->err, NULL);
 	}
 	if (err)
@@ -208,19 +207,14 @@ static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 	if (!resp)
 		return broken(h, HEAPD_EPROTO, "reply does not decode");
 	/* Id 0: an error about the connection itself (e.g. a refusal). */
-	if (resp->id != req->id && resp->id != 0) {
-		heapd__response__free_unpacked(resp, NULL);
+	if (resp->id != req->id && resp->id != 0)
 		return broken(h, HEAPD_EPROTO, "reply to another request");
-	}
-	if ((unsigned)resp->status >= sizeof status_code / sizeof status_code[0]) {
-		heapd__response__free_unpacked(resp, NULL);
+	if ((unsigned)resp->status >= sizeof status_code / sizeof status_code[0])
 		return broken(h, HEAPD_EPROTO, "unknown status in reply");
-	}
 	int code = status_code[resp->status];
 	if (code) {
 		set_error(h, code, "%s", resp->error && resp->error[0] ? resp->error : heapd_strerror(code));
 		int fatal = code == HEAPD_EPROTO || resp->id == 0;
-		heapd__response__free_unpacked(resp, NULL);
 		if (fatal)
 			broken(h, code, NULL);
 		return code;
@@ -235,10 +229,7 @@ static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
 static int call_status(heapd *h, Heapd__Request *req)
 {
 	Heapd__Response *resp;
-	int err = call(h, req, &resp);
-	if (!err)
-		heapd__response__free_unpacked(resp, NULL);
-	return err;
+	return call(h, req, &resp);
 }
 
 /* call() for requests answered with a ref. */
@@ -248,12 +239,9 @@ static int call_ref(heapd *h, Heapd__Request *req, heapd_ref *out)
 	int err = call(h, req, &resp);
 	if (err)
 		return err;
-	if (resp->result_case != HEAPD__RESPONSE__RESULT_REF) {
-		heapd__response__free_unpacked(resp, NULL);
+	if (resp->result_case != HEAPD__RESPONSE__RESULT_REF)
 		return broken(h, HEAPD_EPROTO, "reply without a ref");
-	}
 	*out = resp->ref;
-	heapd__response__free_unpacked(resp, NULL);
 	return 0;
 }
 
@@ -270,15 +258,12 @@ static int hello(heapd *h)
 	if (err)
 		return broken(h, err, NULL);
 	if (resp->result_case != HEAPD__RESPONSE__RESULT_HELLO || resp->hello->version != PROTOCOL_VERSION ||
-	    resp->hello->max_frame < 64) {
-		heapd__response__free_unpacked(resp, NULL);
+	    resp->hello->max_frame < 64)
 		return broken(h, HEAPD_EPROTO, "unexpected Hello reply");
-	}
 	h->session_id = resp->hello->session_id;
 	snprintf(h->server_version, sizeof h->server_version, "%s", resp->hello->server_version);
 	h->max_frame = resp->hello->max_frame;
 	h->max_object = resp->hello->max_object;
-	heapd__response__free_unpacked(resp, NULL);
 	return 0;
 }
 
@@ -289,6 +274,7 @@ heapd *heapd_connect(const char *socket_path)
 		return NULL;
 	h->fd = -1;
 	h->max_frame = HELLO_MAX_FRAME;
+	scratch_init(&h->scratch);
 	if (!socket_path)
 		socket_path = getenv("HEAPD_SOCKET");
 	if (!socket_path || !socket_path[0])
@@ -320,6 +306,7 @@ void heapd_close(heapd *h)
 		close(h->fd);
 	free(h->buf);
 	free(h->in);
+	scratch_free(&h->scratch);
 	free(h);
 }
 
@@ -411,13 +398,10 @@ int heapd_read(heapd *h, heapd_ref obj, uint32_t off, void *buf, uint32_t len)
 	int err = call(h, &req, &resp);
 	if (err)
 		return err;
-	if (resp->result_case != HEAPD__RESPONSE__RESULT_DATA || resp->data.len != len) {
-		heapd__response__free_unpacked(resp, NULL);
+	if (resp->result_case != HEAPD__RESPONSE__RESULT_DATA || resp->data.len != len)
 		return broken(h, HEAPD_EPROTO, "read reply of the wrong length");
-	}
 	if (len)
 		memcpy(buf, resp->data.data, len);
-	heapd__response__free_unpacked(resp, NULL);
 	return 0;
 }
 
@@ -477,10 +461,8 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 	int err = call(h, &req, &resp);
 	if (err)
 		return err;
-	if (resp->result_case != HEAPD__RESPONSE__RESULT_ROOTS) {
-		heapd__response__free_unpacked(resp, NULL);
+	if (resp->result_case != HEAPD__RESPONSE__RESULT_ROOTS)
 		return broken(h, HEAPD_EPROTO, "reply without root names");
-	}
 	size_t n = resp->roots->n_names;
 	int trunc = resp->roots->truncated;
 	char **v = calloc(n + 1, sizeof *v);
@@ -490,7 +472,6 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 			v = NULL;
 		}
 	}
-	heapd__response__free_unpacked(resp, NULL);
 	if (!v)
 		return set_error(h, HEAPD_ENOBUFS, "out of memory");
 	*names = v;
@@ -532,10 +513,8 @@ int heapd_get_stats(heapd *h, heapd_stats *out)
 	int err = call(h, &req, &resp);
 	if (err)
 		return err;
-	if (resp->result_case != HEAPD__RESPONSE__RESULT_STATS) {
-		heapd__response__free_unpacked(resp, NULL);
+	if (resp->result_case != HEAPD__RESPONSE__RESULT_STATS)
 		return broken(h, HEAPD_EPROTO, "reply without stats");
-	}
 	const Heapd__Stats *s = resp->stats;
 	memset(out, 0, sizeof *out);
 	out->heap_alloc = s->heap_alloc;
@@ -577,6 +556,5 @@ int heapd_get_stats(heapd *h, heapd_stats *out)
 	size_t n = s->n_pause_ns < HEAPD_PAUSE_RING ? s->n_pause_ns : HEAPD_PAUSE_RING;
 	for (size_t i = 0; i < n; i++)
 		out->pause_ns[(s->num_pause - n + i) % HEAPD_PAUSE_RING] = s->pause_ns[s->n_pause_ns - n + i];
-	heapd__response__free_unpacked(resp, NULL);
 	return 0;
 }

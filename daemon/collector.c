@@ -124,7 +124,9 @@ static void on_prepare(uv_prepare_t *handle)
 				now = 1;
 			else if (next != HEAP_IDLE_NONE)
 				uv_timer_start(&srv->idle_timer, on_wake, (next + 999999) / 1000000, 0);
-		} else {
+		} else if (heap_idle_due(srv->heap)) {
+			/* Only then: a timer makes every epoll_wait arm a kernel
+			 * timer, which a stream of requests should not pay for. */
 			later = 1;
 		}
 	}

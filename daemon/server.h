@@ -20,31 +20,19 @@
 #include "heap.h"
 #include "heapd.pb-c.h"
 #include "list.h"
+#include "scratch.h"
 
 #define PROTOCOL_VERSION 1u
 #define FRAME_HEADER 4u
 
 struct session;
 
-/* scratch.c: memory for one request, reset after it. */
-struct big;
-struct scratch {
-	uint8_t *base;
-	size_t used;
-	struct big *bigs;
-	ProtobufCAllocator pb;  /* for unpacking requests */
-};
-void scratch_init(struct scratch *sc);
-void *scratch_alloc(struct scratch *sc, size_t n);
-void scratch_reset(struct scratch *sc);
-void scratch_free(struct scratch *sc);
-
 struct server {
 	uv_loop_t *loop;
 	struct config cfg;
 	heap *heap;
 	uint64_t start_ns;
-	struct scratch scratch;
+	struct scratch scratch; /* the request being handled: reset after each */
 
 	uv_pipe_t listener;
 	int listening;          /* the listener is open */

@@ -155,6 +155,11 @@ bool heap_swept(const heap *h)
 	return h->sweep_pending == 0;
 }
 
+bool heap_idle_due(const heap *h)
+{
+	return h->sweep_pending || h->nwbuf_free || !list_empty(&h->scavq);
+}
+
 bool heap_gc_active(const heap *h)
 {
 	return h->phase != GC_OFF;

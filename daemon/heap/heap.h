@@ -129,6 +129,9 @@ void heap_release_all(heap *h);
 /* True when the last cycle's sweep is complete: every object it found
  * unreachable is freed and counted out of heap_objects. */
 bool heap_swept(const heap *h);
+/* True when heap_idle() has work to do (now or after a delay): spans to
+ * sweep, workbuf spans to free, or free pages the scavenger may release. */
+bool heap_idle_due(const heap *h);
 
 /* True while a collection cycle is in progress. */
 bool heap_gc_active(const heap *h);

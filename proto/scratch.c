@@ -1,18 +1,19 @@
 /*
- * scratch.c - memory that lives for one request.
+ * scratch.c - memory for one message, for the daemon and libheapd alike.
  *
- * Decoding a request (protobuf-c copies its byte fields) and building a
- * read reply need memory only until the reply is packed. A bump allocator
- * over one block, reset after every request, serves them with no malloc
- * in the common case. What does not fit (a large write) gets its own
- * block, freed at the reset; the base block never grows past its size, so
- * one large request does not keep its memory.
+ * Decoding a message (protobuf-c allocates its parts and copies its byte
+ * fields) and what is built around it live only until the message has been
+ * handled. A bump allocator over one block, reset after each message,
+ * serves them with no malloc in the common case. What does not fit (a
+ * large write or read) gets its own block, freed at the reset; the base
+ * block never grows, so one large message does not keep its memory.
  *
- * One scratch per server: requests are handled one at a time.
+ * Not thread-safe: one scratch per owner (the daemon's loop, a client
+ * connection), which handles one message at a time.
  */
 #include <stdlib.h>
 
-#include "server.h"
+#include "scratch.h"
 
 #define SCRATCH_SIZE (64u << 10)
 

@@ -1,0 +1,26 @@
+/*
+ * scratch.h - memory for one message; see scratch.c.
+ */
+#ifndef HEAPD_SCRATCH_H
+#define HEAPD_SCRATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+struct big;
+struct scratch {
+	uint8_t *base;
+	size_t used;
+	struct big *bigs;
+	ProtobufCAllocator pb;  /* for protobuf-c's unpack: frees are no-ops */
+};
+
+void scratch_init(struct scratch *sc);
+/* n bytes, 16-byte aligned, valid until scratch_reset(); NULL if out of memory. */
+void *scratch_alloc(struct scratch *sc, size_t n);
+void scratch_reset(struct scratch *sc);
+void scratch_free(struct scratch *sc);
+
+#endif
