@@ -29,9 +29,9 @@
 # in % of one CPU. Figures taken with other_cpu above a few % are not
 # comparable.
 #
-# alloc+write is two requests (alloc, write) per operation plus a release
-# once each connection's ring of 1000 holds is full; the table counts
-# operations, as Redis counts SETs. See bench/reqbench.c.
+# alloc+write is one request: heapd_alloc_into of a 64-byte object into a
+# slot of the connection's key space, as a SET of a key replaces its value.
+# See bench/reqbench.c.
 #
 # Without redis-server or redis-benchmark it says how to install them and
 # exits 0 ("skipped"). Exits 2 on a usage error, 1 when a server or a
@@ -268,7 +268,7 @@ median() { # impl test conns field
 
 maxother=$(awk '{ for (i = 2; i <= NF; i++) if (index($i, "other_cpu=") == 1) { v = substr($i, 11) + 0; if (v > m) m = v } } END { print m + 0 }' "$tmp/results")
 echo
-echo "Medians of $runs run(s), placement $pin; heapd ops/s counts alloc+write as one operation (two requests, plus a release once the ring is full). Other processes used at most $maxother% of a CPU during a measured test."
+echo "Medians of $runs run(s), placement $pin; alloc+write is one heapd_alloc_into request per operation. Other processes used at most $maxother% of a CPU during a measured test."
 echo
 echo "| test | connections | heapd ops/s | heapd reqs/s | heapd p50 / p99 us | redis ops/s | redis p50 us | ratio | target >= 1.0 |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
