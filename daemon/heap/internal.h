@@ -422,6 +422,15 @@ static inline int obj_resolve(heap *h, heap_ref r, struct obj *o)
 
 static inline heap_ref *obj_slots(const struct obj *o) { return (heap_ref *)(o->p + HDR_SIZE); }
 
+/* obj_resolve(), and slot must be one of the object's slots. */
+static inline int obj_resolve_slot(heap *h, heap_ref r, uint32_t slot, struct obj *o)
+{
+	int err = obj_resolve(h, r, o);
+	if (!err && slot >= o->nrefs)
+		err = HEAP_ERANGE;
+	return err;
+}
+
 /* gcwork.c */
 void wbuf_init(heap *h);
 void wbuf_destroy(heap *h);

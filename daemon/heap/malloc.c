@@ -215,11 +215,9 @@ static inline int root_new(heap *h, const struct dest *d, heap_ref r, int may_gr
 		return 0;
 	}
 	struct obj o;
-	int err = obj_resolve(h, d->obj, &o);
+	int err = obj_resolve_slot(h, d->obj, d->slot, &o);
 	if (err)
 		return err;
-	if (d->slot >= o.nrefs)
-		return HEAP_ERANGE;
 	obj_slots(&o)[d->slot] = r;  /* no barrier: r is black while marking */
 	return 0;
 }
@@ -295,11 +293,9 @@ int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32
 	/* Checked before allocating, so a bad target costs no object; and
 	 * again after (root_new), as a full collection may run in between. */
 	struct obj o;
-	int err = obj_resolve(h, obj, &o);
+	int err = obj_resolve_slot(h, obj, slot, &o);
 	if (err)
 		return err;
-	if (slot >= o.nrefs)
-		return HEAP_ERANGE;
 	struct dest d = {NULL, obj, slot};
 	return alloc_to(h, &d, nrefs, nbytes, out);
 }

@@ -40,11 +40,9 @@ int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes)
 int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
 {
 	struct obj o, v;
-	int err = obj_resolve(h, obj, &o);
+	int err = obj_resolve_slot(h, obj, slot, &o);
 	if (err)
 		return err;
-	if (slot >= o.nrefs)
-		return HEAP_ERANGE;
 	if (val) {
 		if ((err = obj_resolve(h, val, &v)) != 0)
 			return err;
@@ -57,11 +55,9 @@ int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
 int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref *out)
 {
 	struct obj o;
-	int err = obj_resolve(h, obj, &o);
+	int err = obj_resolve_slot(h, obj, slot, &o);
 	if (err)
 		return err;
-	if (slot >= o.nrefs)
-		return HEAP_ERANGE;
 	heap_ref v = obj_slots(&o)[slot];
 	if (hs && v && (err = holds_add(h, hs, v)) != 0)
 		return err;

@@ -96,16 +96,22 @@ static inline void track(pid_t pid, pid_t was)
 		}
 }
 
-/* Starts heapd on a fresh socket with extra flags (NULL-terminated); its
- * stdout and stderr go to d->log. Stops the test if it does not come up. */
-static inline void daemon_start(struct daemon *d, ...)
+/* A fresh directory and the paths of a daemon in it, none started. */
+static inline void daemon_prepare(struct daemon *d)
 {
-	char *argv[64];
-	int n = 0;
+	memset(d, 0, sizeof *d);
 	strcpy(d->dir, "/tmp/heapd-test.XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->sock, sizeof d->sock, "%s/heapd.sock", d->dir);
 	snprintf(d->log, sizeof d->log, "%s/heapd.log", d->dir);
+}
+
+/* Starts heapd on the paths of d with extra flags; its stdout and stderr
+ * go to d->log. Stops the test if it does not come up. */
+static inline void daemon_spawnv(struct daemon *d, va_list ap)
+{
+	char *argv[64];
+	int n = 0;
 	argv[n++] = (char *)env_or("HEAPD_BIN", "daemon/heapd");
 	argv[n++] = "--config";
 	argv[n++] = "/dev/null";
@@ -113,11 +119,8 @@ static inline void daemon_start(struct daemon *d, ...)
 	argv[n++] = d->sock;
 	argv[n++] = "--log-level";
 	argv[n++] = "debug";
-	va_list ap;
-	va_start(ap, d);
 	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 62;)
 		argv[n++] = a;
-	va_end(ap);
 	argv[n] = NULL;
 	d->pid = fork();
 	assert_true(d->pid >= 0);
@@ -132,6 +135,25 @@ static inline void daemon_start(struct daemon *d, ...)
 	track(d->pid, 0);
 	if (wait_listening(d->sock, d->pid) != 0)
 		fail_msg("heapd did not start; see %s", d->log);
+}
+
+/* daemon_spawnv() with the flags as arguments, NULL-terminated. */
+static inline void daemon_spawn(struct daemon *d, ...)
+{
+	va_list ap;
+	va_start(ap, d);
+	daemon_spawnv(d, ap);
+	va_end(ap);
+}
+
+/* A fresh directory, then heapd in it with extra flags (NULL-terminated). */
+static inline void daemon_start(struct daemon *d, ...)
+{
+	daemon_prepare(d);
+	va_list ap;
+	va_start(ap, d);
+	daemon_spawnv(d, ap);
+	va_end(ap);
 }
 
 /* Stops heapd with sig and returns its exit status (-1 if killed). */

@@ -11,50 +11,6 @@ static const char *heapd_bin(void)
 	return env_or("HEAPD_BIN", "daemon/heapd");
 }
 
-/* A fresh directory and the paths of a daemon in it, none started. */
-static void prepare(struct daemon *d)
-{
-	memset(d, 0, sizeof *d);
-	strcpy(d->dir, "/tmp/heapd-test.XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	snprintf(d->sock, sizeof d->sock, "%s/heapd.sock", d->dir);
-	snprintf(d->log, sizeof d->log, "%s/heapd.log", d->dir);
-}
-
-/* Starts heapd on the paths prepare() chose, as daemon_start() does, with
- * extra flags (NULL-terminated); fails the test if it does not come up. */
-static void spawn(struct daemon *d, ...)
-{
-	char *argv[64];
-	int n = 0;
-	argv[n++] = (char *)heapd_bin();
-	argv[n++] = "--config";
-	argv[n++] = "/dev/null";
-	argv[n++] = "--socket";
-	argv[n++] = d->sock;
-	argv[n++] = "--log-level";
-	argv[n++] = "debug";
-	va_list ap;
-	va_start(ap, d);
-	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 62;)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	d->pid = fork();
-	assert_true(d->pid >= 0);
-	if (d->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	track(d->pid, 0);
-	if (wait_listening(d->sock, d->pid) != 0)
-		fail_msg("heapd did not start; see %s", d->log);
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -95,7 +51,7 @@ static void command_line(void **state)
 
 	/* --check-config: a valid file, checked and not served */
 	struct daemon d;
-	prepare(&d);
+	daemon_prepare(&d);
 	char conf[160], text[512];
 	snprintf(conf, sizeof conf, "%s/heapd.conf", d.dir);
 	snprintf(text, sizeof text,
@@ -186,7 +142,7 @@ static void stale_socket(void **state)
 {
 	(void)state;
 	struct daemon d;
-	prepare(&d);
+	daemon_prepare(&d);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d.sock);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -196,7 +152,7 @@ static void stale_socket(void **state)
 	assert_int_equal(lstat(d.sock, &before), 0);
 	assert_true(S_ISSOCK(before.st_mode));
 
-	spawn(&d, NULL);
+	daemon_spawn(&d, NULL);
 	assert_true(wait_for_text(d.log, "serving", 2000));
 	char want[200];
 	snprintf(want, sizeof want, "removed the stale socket %s", d.sock);
@@ -249,7 +205,7 @@ static void regular_file(void **state)
 {
 	(void)state;
 	struct daemon d;
-	prepare(&d);
+	daemon_prepare(&d);
 	write_file(d.sock, "precious data\n");
 	struct stat before, after;
 	assert_int_equal(lstat(d.sock, &before), 0);
