@@ -131,6 +131,8 @@ static void on_prepare(uv_prepare_t *handle)
 		}
 	}
 	answer_waiters(srv);
+	svc_cycle_done(srv);
+	svc_status(srv);
 	if (now)
 		uv_idle_start(&srv->idle, on_idle);
 	else

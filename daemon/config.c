@@ -60,6 +60,7 @@ enum opt_type {
 	T_COUNT,   /* decimal; the field holds value * scale */
 	T_PERCENT, /* int: min..max, or "off" or negative, held as -1 */
 	T_LEVEL,   /* int: LOGL_* */
+	T_TARGET,  /* int: LOGT_* */
 	T_UIDS,    /* allowed_uids and n_allowed_uids */
 	T_GIDS,    /* allowed_gids and n_allowed_gids */
 };
@@ -137,6 +138,11 @@ static const struct opt opts[] = {
 	 FIELD(idle_gc_period_s), .max = 86400 * 365, .live = true,
 	 .help = "Force a collection when none has run for this many seconds, like Go's "
 	         "forcegc; 0 = never"},
+	{.key = "log_target", .flag = "log", .type = T_TARGET, FIELD(log_target),
+	 .max = LOGT_JOURNAL, .live = true, .range = "auto, stderr or journal",
+	 .help = "Where log lines go: the journal, with priorities and structured fields, "
+	         "or stderr; auto is the journal when stderr is connected to it "
+	         "($JOURNAL_STREAM)"},
 	{.key = "log_level", .flag = "log-level", .type = T_LEVEL, FIELD(log_level),
 	 .max = LOGL_DEBUG, .live = true, .range = "error, warn, info or debug",
 	 .help = "Least severe messages logged"},
@@ -312,6 +318,9 @@ static void format_value(const struct config *c, const struct opt *o, char *buf,
 	case T_LEVEL:
 		snprintf(buf, n, "%s", log_level_name((int)v));
 		break;
+	case T_TARGET:
+		snprintf(buf, n, "%s", log_target_name((int)v));
+		break;
 	case T_UIDS:
 	case T_GIDS:
 		buf[0] = '\0';
@@ -434,6 +443,12 @@ static int set_value(struct config *c, const struct opt *o, const char *val, con
 	case T_LEVEL:
 		if (log_level_parse(val, &level))
 			problem = "is not a log level (error, warn, info or debug)";
+		else
+			v = (uint64_t)level;
+		break;
+	case T_TARGET:
+		if (log_target_parse(val, &level))
+			problem = "is not a log target (auto, stderr or journal)";
 		else
 			v = (uint64_t)level;
 		break;
@@ -611,7 +626,7 @@ static void print_usage(FILE *f)
 {
 	static const char *const arg_names[] = {
 		[T_PATH] = "PATH", [T_MODE] = "MODE", [T_SIZE] = "SIZE", [T_COUNT] = "N",
-		[T_PERCENT] = "N|off", [T_LEVEL] = "LEVEL", [T_UIDS] = "LIST", [T_GIDS] = "LIST",
+		[T_PERCENT] = "N|off", [T_LEVEL] = "LEVEL", [T_TARGET] = "WHERE", [T_UIDS] = "LIST", [T_GIDS] = "LIST",
 	};
 	struct config def;
 	char text[1024];
@@ -651,6 +666,7 @@ void config_init(struct config *c)
 	c->max_frame = 16 * MIB;
 	c->max_output = 8 * MIB;
 	c->log_level = LOGL_INFO;
+	c->log_target = LOGT_AUTO;
 	c->idle_gc_period_s = 120;
 	c->config_path = xstrdup(CONFIG_DEFAULT_PATH);
 }

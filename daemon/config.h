@@ -36,6 +36,7 @@ struct config {
 	gid_t *allowed_gids;
 	size_t n_allowed_gids;
 	int log_level;             /* log_level: LOGL_* */
+	int log_target;            /* log_target: LOGT_* */
 	uint64_t idle_gc_period_s; /* idle_gc_period_s: 0 = never */
 
 	/* The file read: CONFIG_DEFAULT_PATH (which may be missing) unless

@@ -13,8 +13,13 @@
  * allowed_uids/allowed_gids (read with SO_PEERCRED), and connections past
  * max_clients. Refusals are logged.
  *
+ * Socket activation: when systemd passes a socket ($LISTEN_FDS), heapd
+ * serves it instead of creating one, after checking it is a listening Unix
+ * stream socket; anything else is a start-up error.
+ *
  * Closing the listener makes libuv unlink the path it bound, so a graceful
- * stop removes the socket this daemon created, and only that one.
+ * stop removes the socket this daemon created, and only that one: a socket
+ * systemd passed (uv_pipe_open) is never unlinked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +29,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "server.h"
@@ -95,8 +102,45 @@ static void on_connection(uv_stream_t *l, int status)
 	}
 }
 
+/* The socket systemd passed ($LISTEN_FDS): it must be one listening Unix
+ * stream socket. Returns 1 when serving it, 0 when none was passed, -1 on
+ * a socket heapd cannot serve. */
+static int lsn_activated(struct server *srv)
+{
+	int n = sd_listen_fds(1);
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		log_error("socket activation: %s", strerror(-n));
+		return -1;
+	}
+	int fd = SD_LISTEN_FDS_START;
+	if (n != 1 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		log_error("socket activation: systemd passed %d socket(s); heapd serves exactly one listening "
+			  "Unix stream socket (ListenStream= with a path)",
+			  n);
+		return -1;
+	}
+	uv_pipe_init(srv->loop, &srv->listener, 0);
+	srv->listener.data = srv;
+	int r = uv_pipe_open(&srv->listener, fd);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
+	if (r != 0) {
+		log_error("socket activation: cannot serve fd %d: %s", fd, uv_strerror(r));
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		return -1;
+	}
+	srv->listening = 1;
+	srv->activated = 1;
+	return 1;
+}
+
 int lsn_start(struct server *srv)
 {
+	int act = lsn_activated(srv);
+	if (act != 0)
+		return act > 0 ? 0 : -1;
 	const char *path = srv->cfg.socket_path;
 	struct stat st;
 	if (lstat(path, &st) == 0) {

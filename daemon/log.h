@@ -25,6 +25,21 @@ enum {
 void log_set_level(int level);
 int log_get_level(void);
 
+/* Where lines go: LOGT_AUTO is the journal when stderr is connected to it
+ * ($JOURNAL_STREAM), else stderr. */
+enum {
+	LOGT_AUTO,
+	LOGT_STDERR,
+	LOGT_JOURNAL,
+};
+
+void log_set_target(int target);
+/* True while lines go to the journal (false again if it proved unreachable). */
+int log_to_journal(void);
+/* Parses "auto", "stderr", "journal" (any case); 0 or -1. */
+int log_target_parse(const char *s, int *target);
+const char *log_target_name(int target);
+
 /* Parses "error", "warn" or "warning", "info", "debug" (any case).
  * Returns 0, or -1 leaving *level alone. */
 int log_level_parse(const char *s, int *level);

@@ -7,7 +7,8 @@
  * before serving exits 1 with a message; a bad command line exits 2.
  *
  * SIGHUP re-reads the configuration and applies what can change at run
- * time (config_reload says which); SIGTERM and SIGINT stop gracefully:
+ * time (config_reload says which), telling systemd RELOADING=1 and then
+ * READY=1 (service.c); SIGTERM and SIGINT stop gracefully:
  * stop accepting (closing the listener removes the socket this daemon
  * created), answer every complete request already received, flush, close
  * every client, exit 0. A stop that cannot flush within STOP_TIMEOUT_MS
@@ -48,6 +49,7 @@ static void stop(struct server *srv)
 		return;
 	srv->stopping = 1;
 	log_info("stopping");
+	svc_stopping(srv);
 	lsn_stop(srv);
 	coll_finish_waits(srv);
 	/* Answer what was received, then close each client once its replies
@@ -64,6 +66,7 @@ static void stop(struct server *srv)
 		sess_close(s, NULL);
 	}
 	coll_stop(srv);
+	svc_stop(srv);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	uv_close((uv_handle_t *)&srv->sighup, NULL);
@@ -76,14 +79,17 @@ static void stop(struct server *srv)
 static void reload(struct server *srv)
 {
 	char err[512];
+	svc_reloading();
 	if (config_reload(&srv->cfg, err, sizeof err) != 0) {
 		log_error("reload: %s (configuration unchanged)", err);
-		return;
+	} else {
+		heap_reconfigure(srv->heap, &srv->cfg.heap);
+		log_set_level(srv->cfg.log_level);
+		log_set_target(srv->cfg.log_target);
+		coll_schedule_gc_timer(srv);
+		log_info("configuration reloaded");
 	}
-	heap_reconfigure(srv->heap, &srv->cfg.heap);
-	log_set_level(srv->cfg.log_level);
-	coll_schedule_gc_timer(srv);
-	log_info("configuration reloaded");
+	svc_ready(srv);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(srv.cfg.log_level);
+	log_set_target(srv.cfg.log_target);
 	srv.start_ns = srv_now_ns();
 	srv.heap = heap_new(&srv.cfg.heap);
 	if (!srv.heap) {
@@ -147,7 +154,7 @@ int main(int argc, char **argv)
 	watch_signal(&srv, &srv.sigterm, SIGTERM);
 	watch_signal(&srv, &srv.sigint, SIGINT);
 	watch_signal(&srv, &srv.sighup, SIGHUP);
-	if (coll_start(&srv) != 0 || lsn_start(&srv) != 0) {
+	if (coll_start(&srv) != 0 || svc_start(&srv) != 0 || lsn_start(&srv) != 0) {
 		uv_walk(srv.loop, close_leftover, NULL);
 		uv_run(srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(srv.loop);
@@ -155,8 +162,10 @@ int main(int argc, char **argv)
 		config_free(&srv.cfg);
 		return 1;
 	}
-	log_info("heapd %s serving %s (max_heap %zu MiB, pid %d)", PACKAGE_VERSION, srv.cfg.socket_path,
-		 srv.cfg.heap.max_heap >> 20, (int)getpid());
+	log_info("heapd %s serving %s (max_heap %zu MiB, pid %d)", PACKAGE_VERSION,
+		 srv.activated ? "the socket systemd passed" : srv.cfg.socket_path, srv.cfg.heap.max_heap >> 20,
+		 (int)getpid());
+	svc_ready(&srv);
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	uv_walk(srv.loop, close_leftover, NULL);
 	uv_run(srv.loop, UV_RUN_DEFAULT);

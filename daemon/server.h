@@ -8,6 +8,7 @@
  *   session.c    one connection: framing, buffers, backpressure, close
  *   dispatch.c   one request: decode, call the engine, encode the reply
  *   collector.c  the collector in the loop: slices, idle work, waiters
+ *   service.c    systemd: notifications, watchdog, the cycle log
  */
 #ifndef HEAPD_SERVER_H
 #define HEAPD_SERVER_H
@@ -56,6 +57,16 @@ struct server {
 	uint64_t io_seen;       /* io_events when the last idle callback ran */
 	uint64_t slice_end_ns;  /* end of the last collector slice */
 	struct list waiters;    /* sessions waiting for a requested collection */
+
+	/* service.c */
+	int notify;             /* $NOTIFY_SOCKET is set: systemd listens */
+	int activated;          /* serving a socket systemd passed */
+	uv_timer_t status_timer; /* sends a STATUS that changed within the last second */
+	uv_timer_t watchdog;    /* WATCHDOG=1 at half $WATCHDOG_USEC */
+	uint64_t status_sent_ns;
+	uint64_t status_seen;   /* activity + cycles when STATUS last looked */
+	uint64_t cycles_logged; /* cycles already logged */
+	uint64_t pauses_logged; /* num_pause then */
 
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t stop_timer;  /* bounds a graceful stop */
@@ -133,6 +144,17 @@ void coll_wait(struct session *s, uint64_t id, int release);
 void coll_finish_waits(struct server *srv);
 /* (Re)arms the idle_gc_period_s timer from the configuration. */
 void coll_schedule_gc_timer(struct server *srv);
+
+/* service.c */
+int svc_start(struct server *srv);
+void svc_stop(struct server *srv);
+void svc_ready(struct server *srv);
+void svc_reloading(void);
+void svc_stopping(struct server *srv);
+/* Offered every loop iteration: sends a changed STATUS at most once a second. */
+void svc_status(struct server *srv);
+/* Logs a cycle that completed since the last call. */
+void svc_cycle_done(struct server *srv);
 
 uint64_t srv_now_ns(void);
 

@@ -36,6 +36,8 @@
 
 struct daemon {
 	pid_t pid;
+	void (*child_setup)(struct daemon *d); /* runs in the child before exec */
+	void *arg;
 	char dir[32];
 	char sock[100];  /* fits sun_path */
 	char log[128];
@@ -126,6 +128,13 @@ static inline void daemon_spawnv(struct daemon *d, va_list ap)
 	assert_true(d->pid >= 0);
 	if (d->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* As systemd does: the watchdog is meant for the main process. */
+		char pid[16];
+		snprintf(pid, sizeof pid, "%d", (int)getpid());
+		if (getenv("WATCHDOG_USEC"))
+			setenv("WATCHDOG_PID", pid, 1);
+		if (d->child_setup)
+			d->child_setup(d);
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);

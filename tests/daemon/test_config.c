@@ -153,6 +153,7 @@ static void defaults(void **state)
 	assert_int_equal(c->n_allowed_uids, 0);
 	assert_int_equal(c->n_allowed_gids, 0);
 	assert_int_equal(c->log_level, LOGL_INFO);
+	assert_int_equal(c->log_target, LOGT_AUTO);
 	assert_int_equal(c->idle_gc_period_s, 120);
 	assert_false(c->config_given);
 	/* A fresh config names the real default file. */
@@ -181,6 +182,7 @@ static const char every_key[] =
 	"allowed_uids = 0, root ,4242\n"
 	"allowed_gids = root,77\n"
 	"log_level = debug\n"
+	"log_target = journal\n"
 	"idle_gc_period_s = 0\n";
 
 static void check_every_key(const struct config *c)
@@ -206,6 +208,7 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->allowed_gids[0], 0);
 	assert_int_equal(c->allowed_gids[1], 77);
 	assert_int_equal(c->log_level, LOGL_DEBUG);
+	assert_int_equal(c->log_target, LOGT_JOURNAL);
 	assert_int_equal(c->idle_gc_period_s, 0);
 }
 
@@ -228,7 +231,7 @@ static void flags_set_every_key(void **state)
 	                       "--max-roots", "0", "--gc-slice-us", "250", "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
 	                       "1MB", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
-	                       "--log-level", "DEBUG", "--idle-gc-period", "0"),
+	                       "--log-level", "DEBUG", "--log", "Journal", "--idle-gc-period", "0"),
 	                 0);
 	check_every_key(&fx->c);
 	assert_false(fx->c.config_given);
@@ -374,6 +377,8 @@ static void file_errors(void **state)
 	expect_file_error(fx, "socket_mode = 1777\n", 1, "socket_mode '1777' is out of range (0000..0777)");
 	expect_file_error(fx, "log_level = loud\n", 1,
 	                  "log_level 'loud' is not a log level (error, warn, info or debug)");
+	expect_file_error(fx, "log_target = syslog\n", 1,
+	                  "log_target 'syslog' is not a log target (auto, stderr or journal)");
 	expect_file_error(fx, "socket =\n", 1, "socket '' is out of range (1..107 bytes)");
 	expect_file_error(fx, "allowed_uids = root, no-such-user-heapd\n", 1,
 	                  "allowed_uids: 'no-such-user-heapd' is not a uid or a user name");
@@ -436,6 +441,7 @@ static void help_version_check(void **state)
 		{"max_output_buffer", "--max-output-buffer SIZE"},
 		{"allowed_uids", "--allowed-uids LIST"},
 		{"allowed_gids", "--allowed-gids LIST"},
+		{"log_target", "--log WHERE"},
 		{"log_level", "--log-level LEVEL"},
 		{"idle_gc_period_s", "--idle-gc-period N"},
 	};
@@ -507,6 +513,7 @@ static const char reload_after[] =
 	"allowed_uids = 0,1000\n"
 	"allowed_gids = 20\n"
 	"log_level = debug\n"
+	"log_target = stderr\n"
 	"idle_gc_period_s = 0\n";
 
 static void reload_applies_live_keys(void **state)
@@ -545,6 +552,7 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(c->n_allowed_gids, 1);
 	assert_int_equal(c->allowed_gids[0], 20);
 	assert_int_equal(c->log_level, LOGL_DEBUG);
+	assert_int_equal(c->log_target, LOGT_STDERR);
 	assert_int_equal(c->idle_gc_period_s, 0);
 	/* Restart-only keys keep their running values, with a warning each. */
 	assert_string_equal(c->socket_path, "/tmp/heapd-a.sock");
@@ -591,6 +599,7 @@ static void assert_same(const struct config *a, const struct config *b)
 	assert_ptr_equal(a->allowed_gids, b->allowed_gids);
 	assert_int_equal(a->n_allowed_gids, b->n_allowed_gids);
 	assert_int_equal(a->log_level, b->log_level);
+	assert_int_equal(a->log_target, b->log_target);
 	assert_int_equal(a->idle_gc_period_s, b->idle_gc_period_s);
 	assert_ptr_equal(a->config_path, b->config_path);
 }
@@ -712,7 +721,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 17);
+	assert_int_equal(settings, 18);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -726,6 +735,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.n_allowed_uids, 0);
 	assert_int_equal(fx->c.n_allowed_gids, 0);
 	assert_int_equal(fx->c.log_level, d.log_level);
+	assert_int_equal(fx->c.log_target, d.log_target);
 	assert_int_equal(fx->c.idle_gc_period_s, d.idle_gc_period_s);
 	config_free(&d);
 }
