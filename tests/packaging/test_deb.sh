@@ -1,0 +1,108 @@
+#!/bin/sh
+# test_deb.sh [DEBDIR] - the Debian packages build and hold what they should.
+#
+# TAP. Builds heapd, libheapd1 and libheapd-dev with scripts/build-deb.sh
+# (dpkg-buildpackage -us -uc -b from a clean `make dist` tree, the test
+# suite included) into a temporary directory, or takes the .deb files
+# already in DEBDIR. Then checks with dpkg-deb that every file is in its
+# package and place: the binaries, the library and its soname link, the
+# header, the pkg-config file, the units, the sysusers file, the config (a
+# conffile) and the man pages; and that no file is in two packages.
+#
+# Slow (a whole build and test run), so .ci/run runs it, not make check.
+# Building needs root to install missing build dependencies, as the script
+# says.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapd-test-deb.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+n=0
+failed=0
+result() { # result STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2"
+	fi
+}
+
+echo "1..7"
+
+if [ $# -ge 1 ]; then
+	debs=$1
+	n=$((n + 1))
+	echo "ok $n - the packages build # SKIP taken from $debs"
+else
+	debs=$tmp/debs
+	sh "$top/scripts/build-deb.sh" -o "$debs" >"$tmp/build.log" 2>&1
+	st=$?
+	[ $st -eq 0 ] || tail -40 "$tmp/build.log" | sed 's/^/# /'
+	result $st "the packages build (scripts/build-deb.sh)"
+fi
+
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+deb() { # the one .deb of package $1
+	set -- "$debs/$1"_*.deb
+	[ $# -eq 1 ] && [ -f "$1" ] && echo "$1"
+}
+# contents PACKAGE: its paths, one a line, without the leading "."
+contents() {
+	f=$(deb "$1") || return 1
+	dpkg-deb -c "$f" | awk '{ p = $6; sub(/^\./, "", p); print p }'
+}
+# holds PACKAGE PATH...: the package has each path (a file or a link)
+holds() {
+	pkg=$1
+	shift
+	if ! contents "$pkg" >"$tmp/$pkg.list"; then
+		echo "# no single ${pkg}_*.deb in $debs"
+		result 1 "$pkg holds its files"
+		return
+	fi
+	missing=""
+	for p in "$@"; do
+		grep -qx -e "$p" "$tmp/$pkg.list" || missing="$missing $p"
+	done
+	[ -z "$missing" ] || echo "# $pkg lacks:$missing"
+	[ -z "$missing" ]
+	result $? "$pkg holds its $# files"
+}
+
+holds heapd /usr/sbin/heapd /usr/bin/heapctl \
+	/lib/systemd/system/heapd.service /lib/systemd/system/heapd.socket \
+	/usr/lib/sysusers.d/heapd.conf /etc/heapd/heapd.conf \
+	/usr/share/man/man8/heapd.8.gz /usr/share/man/man5/heapd.conf.5.gz \
+	/usr/share/man/man1/heapctl.1.gz
+holds libheapd1 "/usr/lib/$arch/libheapd.so.1" "/usr/lib/$arch/libheapd.so.1.[0-9.]*"
+holds libheapd-dev /usr/include/heapd.h "/usr/lib/$arch/libheapd.so" \
+	"/usr/lib/$arch/pkgconfig/libheapd.pc" /usr/share/man/man3/libheapd.3.gz
+
+# The config survives upgrades and local edits: dpkg knows it as a conffile.
+f=$(deb heapd) && dpkg-deb --ctrl-tarfile "$f" | tar -xOf - ./conffiles 2>/dev/null |
+	grep -qx /etc/heapd/heapd.conf
+result $? "/etc/heapd/heapd.conf is a conffile"
+
+# libheapd1 exports only heapd_* (the symbols file is checked by the build).
+: >"$tmp/exports"
+if f=$(deb libheapd1) && dpkg-deb -x "$f" "$tmp/lib"; then
+	nm -D --defined-only "$tmp/lib/usr/lib/$arch"/libheapd.so.1.* |
+		awk '{ print $3 }' >"$tmp/exports"
+fi
+grep -v '^heapd_[a-z]' "$tmp/exports" >"$tmp/foreign"
+sed 's/^/# exported: /' "$tmp/foreign"
+[ -s "$tmp/exports" ] && [ ! -s "$tmp/foreign" ]
+st=$?
+result $st "libheapd1 exports only heapd_* functions"
+
+# No path is shipped by two packages (directories aside).
+cat "$tmp"/*.list 2>/dev/null | grep -v '/$' | sort | uniq -d >"$tmp/dups"
+[ ! -s "$tmp/dups" ]
+st=$?
+sed 's/^/# in two packages: /' "$tmp/dups"
+result $st "no file is in two packages"
+
+[ "$failed" -eq 0 ]
