@@ -18,24 +18,13 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapd-test-deb.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-n=0
-failed=0
-result() { # result STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 echo "1..7"
 
 if [ $# -ge 1 ]; then
 	debs=$1
-	n=$((n + 1))
-	echo "ok $n - the packages build # SKIP taken from $debs"
+	skip "the packages build" "taken from $debs"
 else
 	debs=$tmp/debs
 	sh "$top/scripts/build-deb.sh" -o "$debs" >"$tmp/build.log" 2>&1

@@ -17,17 +17,7 @@ src=${HEAPD_SOURCE_DIR:-.}
 heapd=${HEAPD_BIN:-daemon/heapd}
 heapctl=${HEAPCTL_BIN:-client/heapctl/heapctl}
 
-n=0
-failed=0
-result() { # result STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2"
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # The page's text with roff's escaped hyphens made plain.
 page_text() { sed -e 's/\\-/-/g' -e 's/\\(en/-/g' "$src/man/$1"; }
@@ -87,8 +77,7 @@ if command -v groff >/dev/null 2>&1; then
 	[ -z "$warnings" ]
 	result $? "groff renders every page without a warning"
 else
-	n=$((n + 1))
-	echo "ok $n - groff renders every page # SKIP groff not found"
+	skip "groff renders every page" "groff not found"
 fi
 
 [ "$failed" -eq 0 ]

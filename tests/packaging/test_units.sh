@@ -31,11 +31,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapd-units.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+. "$(dirname "$0")/tap.sh"
 diag() { sed 's/^/# /' "$@"; }
 check() { # check DESCRIPTION COMMAND...: one TAP line from the command's status
 	desc=$1
