@@ -7,7 +7,8 @@
  * Objects. An object has nrefs reference slots followed by nbytes of data,
  * all zero when allocated. A reference (heap_ref) is a 64-bit handle: the
  * low 32 bits name the object's place in the arena, the high 32 bits are a
- * random tag drawn when the object was allocated. Every call that takes a
+ * tag given when the object was allocated, unique among the last 2^32
+ * objects made. Every call that takes a
  * handle checks it: a handle to an object that has been collected, whose
  * memory may since hold another object, or a made-up handle, is rejected
  * with HEAP_EBADREF. Handle 0 is null.

@@ -3,8 +3,9 @@
  *
  * A hold set maps a handle to a count, in an open-addressing table with
  * linear probing and backward-shift deletion (no tombstones, so a set that
- * churns does not degrade). The home slot is the handle's tag, which is
- * random, so no hashing is needed. Named roots are a name -> handle table;
+ * churns does not degrade). The home slot is the handle's tag, whose low
+ * bits differ between objects made one after another (malloc.c), so no
+ * hashing is needed. Named roots are a name -> handle table;
  * each named root holds its object through one internal hold set
  * (h->roots_hs), so the collector only ever scans hold sets.
  *

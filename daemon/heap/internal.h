@@ -280,8 +280,10 @@ struct heap {
 	uint32_t nroots;
 	uint64_t hash_key[2];
 
-	/* Random tags (malloc.c). */
-	uint64_t rng;
+	/* Tags (malloc.c): the Weyl sequence tag_next += tag_step, from a
+	 * random start with a random odd step, so no tag repeats within 2^32
+	 * allocations. */
+	uint32_t tag_next, tag_step;
 
 	/* Handle cache (object.c), indexed by the tag's low bits. Cleared at
 	 * every mark termination, the only event that makes a valid handle

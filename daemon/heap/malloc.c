@@ -9,8 +9,8 @@
  * a span of their own.
  *
  * Every object is zeroed (unless its memory is known fresh) and gets a new
- * random tag, different from the tag its slot last had, so a handle kept
- * from the slot's previous object cannot match. While marking, new objects
+ * tag, one that no object made in the last 2^32 allocations had, so a
+ * handle kept from the slot's previous object cannot match. While marking, new objects
  * are allocated black (Go's gcmarknewobject): they survive the cycle.
  *
  * Allocation is the only place the mutator pays for collection: crossing
@@ -131,18 +131,18 @@ static inline void zero_tail(uint8_t *p, size_t size)
 	}
 }
 
-/* A tag for a new object: random (xorshift64*), never 0, never the tag the
- * slot's previous object had. */
+/* A tag for a new object: the next of a Weyl sequence (an odd step makes
+ * it a permutation of the 32-bit values), never 0, never the tag the
+ * slot's previous object had. So a stale handle cannot pass until 2^32
+ * more objects have been made, and then only if the one that draws its tag
+ * lands in its slot (docs/design.md). The low bits, which index the hold
+ * sets and the handle cache, differ between consecutive objects. */
 static inline uint32_t new_tag(heap *h, uint32_t old)
 {
-	uint64_t x = h->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	h->rng = x;
-	uint32_t t = (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
-	while (unlikely(t == 0 || t == old))
-		t++;
+	uint32_t t;
+	do
+		t = h->tag_next += h->tag_step;
+	while (unlikely(t == 0 || t == old));
 	return t;
 }
 
