@@ -11,7 +11,12 @@
  * Accept: every connection becomes a session, so that refusals can be told
  * to the client in a reply frame rather than as a bare reset: peers outside
  * allowed_uids/allowed_gids (read with SO_PEERCRED), and connections past
- * max_clients. Refusals are logged.
+ * max_clients. Refusals are logged. A refusal needs a descriptor for the
+ * moment it takes to write it, so max_clients must fit in RLIMIT_NOFILE:
+ * lsn_fit_fd_limit() raises the soft limit to what max_clients needs, or
+ * lowers the number of clients served to what the limit allows. Otherwise
+ * accept() would fail with EMFILE past the limit and libuv would reset the
+ * connections it cannot accept, a bare EOF instead of the refusal.
  *
  * Socket activation: when systemd passes a socket ($LISTEN_FDS), heapd
  * serves it instead of creating one, after checking it is a listening Unix
@@ -25,6 +30,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -95,11 +101,37 @@ static void on_connection(uv_stream_t *l, int status)
 			 (unsigned)s->uid, (unsigned)s->gid);
 		sess_refuse(s, HEAPD__STATUS__PERMISSION, "uid %u gid %u may not use this daemon", (unsigned)s->uid,
 			    (unsigned)s->gid);
-	} else if (srv->nsessions > srv->cfg.max_clients) {
+	} else if (srv->nsessions > srv->max_clients) {
 		log_warn("refused pid %d uid %u: max_clients (%u) reached", (int)s->pid, (unsigned)s->uid,
-			 srv->cfg.max_clients);
-		sess_refuse(s, HEAPD__STATUS__LIMIT, "too many clients (max_clients %u)", srv->cfg.max_clients);
+			 srv->max_clients);
+		sess_refuse(s, HEAPD__STATUS__LIMIT, "too many clients (max_clients %u)", srv->max_clients);
 	}
+}
+
+/* Descriptors heapd needs besides one per client: stdio, the listener,
+ * epoll, libuv's signal pipe and timers, the journal, /proc/self/statm
+ * for stats, the config file on reload, and the connection being refused.
+ * Redis reserves 32 as well. */
+#define FD_RESERVE 32u
+
+void lsn_fit_fd_limit(struct server *srv)
+{
+	uint32_t want = srv->cfg.max_clients;
+	rlim_t need = (rlim_t)want + FD_RESERVE;
+	struct rlimit rl;
+	srv->max_clients = want;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	/* Raising the soft limit up to the hard one needs no privilege; it
+	 * fails only under a seccomp filter (systemd's @resources). */
+	struct rlimit raised = {rl.rlim_max < need ? rl.rlim_max : need, rl.rlim_max};
+	if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+		rl.rlim_cur = raised.rlim_cur;
+	if (rl.rlim_cur >= need)
+		return;
+	srv->max_clients = rl.rlim_cur > FD_RESERVE + 1 ? (uint32_t)(rl.rlim_cur - FD_RESERVE) : 1;
+	log_warn("max_clients %u needs %llu open files but the limit is %llu: serving at most %u clients",
+		 want, (unsigned long long)need, (unsigned long long)rl.rlim_cur, srv->max_clients);
 }
 
 /* The socket systemd passed ($LISTEN_FDS): it must be one listening Unix

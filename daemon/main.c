@@ -84,6 +84,7 @@ static void reload(struct server *srv)
 		log_error("reload: %s (configuration unchanged)", err);
 	} else {
 		heap_reconfigure(srv->heap, &srv->cfg.heap);
+		lsn_fit_fd_limit(srv);
 		log_set_level(srv->cfg.log_level);
 		log_set_target(srv->cfg.log_target);
 		coll_schedule_gc_timer(srv);
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
 		config_free(&srv.cfg);
 		return 1;
 	}
+	lsn_fit_fd_limit(&srv);
 	srv.loop = uv_default_loop();
 	list_init(&srv.sessions);
 	scratch_init(&srv.scratch);

@@ -40,6 +40,7 @@ struct server {
 
 	struct list sessions;   /* every open session */
 	uint32_t nsessions;
+	uint32_t max_clients;   /* cfg.max_clients, lowered to fit RLIMIT_NOFILE (lsn_fit_fd_limit) */
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
 
@@ -110,6 +111,9 @@ struct session {
 /* listener.c */
 int lsn_start(struct server *srv);
 void lsn_stop(struct server *srv);
+/* Sets srv->max_clients from cfg.max_clients and the open file limit,
+ * raising the soft limit when it can; at start-up and on reload. */
+void lsn_fit_fd_limit(struct server *srv);
 
 /* session.c */
 void sess_accepted(struct server *srv, struct session *s);

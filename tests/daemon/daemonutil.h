@@ -5,7 +5,10 @@
  * tests that speak the protocol by hand; and cmocka.
  *
  * The binaries come from the build: HEAPD_BIN and HEAPCTL_BIN, set by
- * make check (AM_TESTS_ENVIRONMENT).
+ * make check (AM_TESTS_ENVIRONMENT). HEAPD_WRAPPER, when set, is a command
+ * line put before heapd's, split at spaces: HEAPD_WRAPPER="valgrind
+ * --error-exitcode=99 ..." runs every daemon a test spawns under memcheck
+ * while the test drives it (docs/reliability.md has the exact command).
  */
 #ifndef HEAPD_DAEMONUTIL_H
 #define HEAPD_DAEMONUTIL_H
@@ -55,10 +58,18 @@ static inline void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Waits until something accepts connections on path. */
+/* $HEAPD_WRAPPER, or NULL if it is unset or empty. */
+static inline const char *wrapper(void)
+{
+	const char *w = getenv("HEAPD_WRAPPER");
+	return w && w[0] ? w : NULL;
+}
+
+/* Waits until something accepts connections on path: 5 s, or 60 s for a
+ * daemon under a wrapper (valgrind takes seconds to start). */
 static inline int wait_listening(const char *path, pid_t pid)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < (wrapper() ? 6000 : 500); i++) {
 		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -112,8 +123,13 @@ static inline void daemon_prepare(struct daemon *d)
  * go to d->log. Stops the test if it does not come up. */
 static inline void daemon_spawnv(struct daemon *d, va_list ap)
 {
-	char *argv[64];
+	char *argv[96], words[512] = "";
 	int n = 0;
+	if (wrapper()) {
+		snprintf(words, sizeof words, "%s", wrapper());
+		for (char *save, *w = strtok_r(words, " ", &save); w && n < 32; w = strtok_r(NULL, " ", &save))
+			argv[n++] = w;
+	}
 	argv[n++] = (char *)env_or("HEAPD_BIN", "daemon/heapd");
 	argv[n++] = "--config";
 	argv[n++] = "/dev/null";
@@ -121,7 +137,7 @@ static inline void daemon_spawnv(struct daemon *d, va_list ap)
 	argv[n++] = d->sock;
 	argv[n++] = "--log-level";
 	argv[n++] = "debug";
-	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 62;)
+	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 94;)
 		argv[n++] = a;
 	argv[n] = NULL;
 	d->pid = fork();
@@ -138,7 +154,7 @@ static inline void daemon_spawnv(struct daemon *d, va_list ap)
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	track(d->pid, 0);

@@ -77,6 +77,7 @@ expect() { # expect UNIT KEY VALUE
 	expect "$s" ExecReload '/bin/kill -HUP $MAINPID'
 	expect "$s" Restart on-failure
 	expect "$s" WatchdogSec 30s
+	expect "$s" LimitNOFILE 65536
 	expect "$s" Requires heapd.socket
 	expect "$s" User heapd
 	expect "$s" Group heapd

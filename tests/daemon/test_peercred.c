@@ -1,0 +1,147 @@
+/*
+ * test_peercred.c - who may connect: the socket file's mode and group,
+ * then allowed_uids / allowed_gids, which heapd checks against the peer's
+ * SO_PEERCRED. Each case is met by a client running under another uid and
+ * gid: the test runs as root and forks clients that drop to uid 54321
+ * (setgroups, setgid, setuid), an id no account uses. Without root it
+ * reports a TAP skip ("1..0 # SKIP"): cmocka 1.1's skip() prints "not ok",
+ * which the TAP driver counts as a failure.
+ */
+#include <grp.h>
+#include <sys/types.h>
+
+#include "abuseutil.h"
+#include "runutil.h"
+
+/* ------------------------------------------------------ peer credentials */
+
+#define OTHER_UID 54321
+#define OTHER_GID 54321
+#define SPARE_GID 54322
+
+struct outcome {
+	int connect_errno;  /* of a raw connect(): 0 if it connected */
+	int code;           /* heapd_connect's error code */
+	int works;          /* alloc, write, read all succeeded */
+	char msg[200];
+};
+
+/* Forks a client that drops to uid, gid (and the supplementary group
+ * supp, if not 0), connects to d, and reports what happened. */
+static struct outcome connect_as(const struct daemon *d, uid_t uid, gid_t gid, gid_t supp)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct outcome o = {0};
+		gid_t groups[1] = {supp};
+		if (setgroups(supp ? 1 : 0, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+			_exit(2);
+		if (getuid() != uid || geteuid() != uid || getegid() != gid)
+			_exit(3);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->sock);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		o.connect_errno = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno;
+		close(fd);
+		heapd *h = heapd_connect(d->sock);
+		o.code = heapd_errcode(h);
+		snprintf(o.msg, sizeof o.msg, "%s", heapd_errmsg(h));
+		heapd_ref r;
+		char buf[5];
+		o.works = !o.code && heapd_alloc(h, 0, 5, &r) == 0 && heapd_write(h, r, 0, "other", 5) == 0 &&
+			  heapd_read(h, r, 0, buf, 5) == 0 && memcmp(buf, "other", 5) == 0;
+		heapd_close(h);
+		_exit(write(p[1], &o, sizeof o) == sizeof o ? 0 : 4);
+	}
+	close(p[1]);
+	struct outcome o;
+	int status;
+	assert_int_equal(read(p[0], &o, sizeof o), sizeof o);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return o;
+}
+
+/* A daemon in a directory others may traverse (mkdtemp makes it 0700,
+ * which would refuse them before the socket's own mode is looked at). */
+static void start_open_dir(struct daemon *d, ...)
+{
+	daemon_prepare(d);
+	assert_int_equal(chmod(d->dir, 0711), 0);
+	va_list ap;
+	va_start(ap, d);
+	daemon_spawnv(d, ap);
+	va_end(ap);
+}
+
+static void peer_credentials(void **state)
+{
+	(void)state;
+	struct daemon d;
+	struct outcome o;
+
+	/* (a) Mode 0660, socket owned by root's group: others cannot even
+	 * connect (EACCES), whatever the allow lists say. */
+	start_open_dir(&d, NULL);
+	struct stat st;
+	assert_int_equal(lstat(d.sock, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	o = connect_as(&d, OTHER_UID, OTHER_GID, 0);
+	assert_int_equal(o.connect_errno, EACCES);
+	assert_int_equal(o.code, HEAPD_EIO);
+	assert_non_null(strstr(o.msg, "Permission denied"));
+	/* The socket's group may connect (as heapd.socket's SocketGroup=);
+	 * a user outside it still may not. */
+	assert_int_equal(chown(d.sock, (uid_t)-1, OTHER_GID), 0);
+	o = connect_as(&d, OTHER_UID, OTHER_GID, 0);
+	assert_int_equal(o.connect_errno, 0);
+	assert_int_equal(o.code, 0);
+	assert_true(o.works);
+	o = connect_as(&d, OTHER_UID, SPARE_GID, 0);
+	assert_int_equal(o.connect_errno, EACCES);
+	daemon_stop(&d);
+
+	/* (b) A mode that lets everyone connect, and allowed_uids without
+	 * the client: refused with PERMISSION, and the refusal is logged. */
+	start_open_dir(&d, "--socket-mode", "0666", "--allowed-uids", "0", NULL);
+	o = connect_as(&d, OTHER_UID, OTHER_GID, 0);
+	assert_int_equal(o.connect_errno, 0);
+	assert_int_equal(o.code, HEAPD_EPERM);
+	assert_non_null(strstr(o.msg, "uid 54321 gid 54321 may not use this daemon"));
+	assert_false(o.works);
+	assert_true(wait_for_text(d.log, "uid 54321 gid 54321: not in allowed_uids or allowed_gids", 2000));
+	daemon_stop(&d);
+
+	/* (c) Listed: served. */
+	start_open_dir(&d, "--socket-mode", "0666", "--allowed-uids", "0,54321", NULL);
+	o = connect_as(&d, OTHER_UID, OTHER_GID, 0);
+	assert_int_equal(o.code, 0);
+	assert_true(o.works);
+	daemon_stop(&d);
+
+	/* (d) allowed_gids matches the primary group only: a supplementary
+	 * group does not count (SO_PEERCRED carries the primary gid). */
+	start_open_dir(&d, "--socket-mode", "0666", "--allowed-gids", "54322", NULL);
+	o = connect_as(&d, OTHER_UID, SPARE_GID, 0);
+	assert_int_equal(o.code, 0);
+	assert_true(o.works);
+	o = connect_as(&d, OTHER_UID, OTHER_GID, SPARE_GID);
+	assert_int_equal(o.code, HEAPD_EPERM);
+	daemon_stop(&d);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root to run clients under another uid\n");
+		return 0;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(peer_credentials),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
