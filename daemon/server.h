@@ -6,6 +6,7 @@
  *   main.c       startup, signals, reload, graceful stop
  *   listener.c   the socket: stale-file check, bind, accept, peer checks
  *   session.c    one connection: framing, buffers, backpressure, close
+ *   conn.c       a session's transport: its libuv pipe
  *   dispatch.c   one request: decode, call the engine, encode the reply
  *   collector.c  the collector in the loop: slices, idle work, waiters
  *   service.c    systemd: notifications, watchdog, the cycle log
@@ -117,19 +118,46 @@ void lsn_fit_fd_limit(struct server *srv);
 
 /* session.c */
 void sess_accepted(struct server *srv, struct session *s);
+/* Room for a read at s->in + s->in_len, *room bytes; NULL if out of memory. */
+uint8_t *sess_in_room(struct session *s, size_t *room);
+/* n bytes were read into that room: processes what is complete. */
+void sess_received(struct session *s, size_t n);
 /* Processes complete frames until the budget, backpressure or a wait. */
 void sess_process(struct session *s);
+/* What sess_decode found at the start of a buffer. */
+enum sess_frame {
+	SF_PARTIAL,  /* not a whole frame yet */
+	SF_OVERSIZE, /* a header announcing more than max_frame: *n is that length */
+	SF_GARBLED,  /* a whole frame whose body is not a Request */
+	SF_REQUEST,  /* a whole frame holding *req */
+};
+/* Decodes the frame at the start of buf[0..len): no I/O, no state but sc,
+ * from which *req is allocated (valid until scratch_reset). For a whole
+ * frame, *n is its body's length: it takes FRAME_HEADER + *n bytes. */
+enum sess_frame sess_decode(const uint8_t *buf, size_t len, uint32_t max_frame, struct scratch *sc, uint32_t *n,
+			    Heapd__Request **req);
 /* Appends a reply frame (a LIMIT error instead if it would not fit in a
  * frame). */
 void sess_reply(struct session *s, Heapd__Response *resp);
-/* Hands the replies gathered so far to libuv. */
-void sess_flush(struct session *s);
 /* Sends resp (if not NULL), then closes once it is written. */
 void sess_close(struct session *s, Heapd__Response *resp);
 /* Closes at once, dropping replies not yet written. */
 void sess_abort(struct session *s);
 /* A refusal before any request: one error reply, then close. */
 void sess_refuse(struct session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Frees a session the transport has closed. */
+void sess_free(struct session *s);
+
+/* conn.c: the transport, the only I/O a session does (a libuv pipe; the
+ * fuzzer in tests/fuzz supplies another). */
+/* Starts (on) or stops reading; bytes read go to sess_received(). */
+void conn_read(struct session *s, int on);
+/* Hands the replies gathered in s->out to the socket; what it cannot take
+ * now is counted in s->queued until written. */
+void conn_flush(struct session *s);
+/* Closes the connection, dropping what is still queued; sess_free()
+ * follows, later (not from within this call). */
+void conn_close(struct session *s);
 
 /* dispatch.c */
 /* Answers one request; returns 0, or -1 if it closed the session. */

@@ -24,7 +24,13 @@
  *
  * Lifetime. sess_close() drops the session's holds at once, sends its last
  * replies, and closes the handle when they are written (or failed); the
- * memory is freed in the close callback.
+ * memory is freed in the close callback (sess_free).
+ *
+ * No I/O here: bytes come in through sess_in_room() and sess_received(),
+ * and leave through the transport's conn_read, conn_flush and conn_close
+ * (conn.c, a libuv pipe). Decoding a frame is sess_decode(), a pure
+ * function of the bytes, which the fuzzer in tests/fuzz calls as this
+ * file does.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,13 +42,6 @@
 
 #define REQUESTS_PER_TURN 64
 #define READ_SIZE (64u << 10)
-
-struct wreq {
-	uv_write_t req;
-	struct session *s;
-	uint8_t *data;
-	size_t len;
-};
 
 static int backpressured(const struct session *s)
 {
@@ -57,99 +56,13 @@ static void unlink_if(struct list *l)
 	}
 }
 
-static void stop_reading(struct session *s)
+void sess_free(struct session *s)
 {
-	if (s->reading) {
-		uv_read_stop((uv_stream_t *)&s->pipe);
-		s->reading = 0;
-	}
-}
-
-static void on_closed(uv_handle_t *h)
-{
-	struct session *s = h->data;
-	struct server *srv = s->srv;
 	list_remove(&s->link);
-	srv->nsessions--;
+	s->srv->nsessions--;
 	free(s->in);
 	free(s->out);
 	free(s);
-}
-
-static void close_handle(struct session *s)
-{
-	if (!uv_is_closing((uv_handle_t *)&s->pipe))
-		uv_close((uv_handle_t *)&s->pipe, on_closed);
-}
-
-static void on_written(uv_write_t *req, int status)
-{
-	struct wreq *w = (struct wreq *)req;
-	struct session *s = w->s;
-	s->queued -= w->len;
-	free(w->data);
-	free(w);
-	if (status < 0 && s->state != S_CLOSING) {
-		log_debug("session %llu: write: %s", (unsigned long long)s->id, uv_strerror(status));
-		sess_close(s, NULL);
-	}
-	if (s->state == S_CLOSING) {
-		if (!s->queued)
-			close_handle(s);
-		return;
-	}
-	if (s->queued + s->out_len <= s->srv->cfg.max_output / 2)
-		sess_process(s);
-}
-
-void sess_flush(struct session *s)
-{
-	if (!s->out_len || uv_is_closing((uv_handle_t *)&s->pipe))
-		return;
-	/* Nothing in flight: write now. A reply that fits the socket buffer,
-	 * the usual case, then costs one write() and keeps s->out for the
-	 * next turn, with no write request and no poll registration. */
-	if (!s->queued) {
-		uv_buf_t buf = uv_buf_init((char *)s->out, (unsigned)s->out_len);
-		int n = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
-		if (n == (int)s->out_len) {
-			s->out_len = 0;
-			return;
-		}
-		if (n > 0) {
-			memmove(s->out, s->out + n, s->out_len - (size_t)n);
-			s->out_len -= (size_t)n;
-		} else if (n != UV_EAGAIN) {
-			log_debug("session %llu: write: %s", (unsigned long long)s->id, uv_strerror(n));
-			if (s->state != S_CLOSING)
-				sess_close(s, NULL);
-			else if (!s->queued)
-				close_handle(s);
-			return;
-		}
-	}
-	struct wreq *w = malloc(sizeof *w);
-	if (!w) {
-		log_error("session %llu: out of memory for a write", (unsigned long long)s->id);
-		return;
-	}
-	w->s = s;
-	w->data = s->out;
-	w->len = s->out_len;
-	s->out = NULL;
-	s->out_len = s->out_cap = 0;
-	s->queued += w->len;
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)w->len);
-	int r = uv_write(&w->req, (uv_stream_t *)&s->pipe, &buf, 1, on_written);
-	if (r < 0) {
-		s->queued -= w->len;
-		free(w->data);
-		free(w);
-		if (s->state != S_CLOSING)
-			sess_close(s, NULL);
-		else if (!s->queued)
-			close_handle(s);
-	}
 }
 
 static int out_reserve(struct session *s, size_t need)
@@ -206,20 +119,20 @@ void sess_close(struct session *s, Heapd__Response *resp)
 	s->state = S_CLOSING;
 	unlink_if(&s->ready_link);
 	unlink_if(&s->wait_link);
-	stop_reading(s);
+	conn_read(s, 0);
 	heap_holds_free(s->srv->heap, s->holds);
 	s->holds = NULL;
 	s->srv->activity++;  /* its holds went: there may be garbage */
-	sess_flush(s);
+	conn_flush(s);
 	if (!s->queued)
-		close_handle(s);
+		conn_close(s);
 }
 
 void sess_abort(struct session *s)
 {
 	if (s->state != S_CLOSING)
 		sess_close(s, NULL);
-	close_handle(s);
+	conn_close(s);
 }
 
 void sess_refuse(struct session *s, int status, const char *fmt, ...)
@@ -235,44 +148,25 @@ void sess_refuse(struct session *s, int status, const char *fmt, ...)
 	sess_close(s, &resp);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+uint8_t *sess_in_room(struct session *s, size_t *room)
 {
-	struct session *s = h->data;
-	(void)suggested;
 	size_t want = s->in_len + READ_SIZE;
 	if (want > s->in_cap) {
 		uint8_t *p = realloc(s->in, want);
-		if (!p) {
-			*buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-			return;
-		}
+		if (!p)
+			return NULL;
 		s->in = p;
 		s->in_cap = want;
 	}
-	*buf = uv_buf_init((char *)s->in + s->in_len, (unsigned)(s->in_cap - s->in_len));
+	*room = s->in_cap - s->in_len;
+	return s->in + s->in_len;
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+void sess_received(struct session *s, size_t n)
 {
-	struct session *s = stream->data;
-	(void)buf;
-	if (nread == 0)
-		return;
-	if (nread < 0) {
-		if (nread != UV_EOF)
-			log_debug("session %llu: read: %s", (unsigned long long)s->id, uv_strerror((int)nread));
-		sess_close(s, NULL);
-		return;
-	}
 	s->srv->io_events++;
-	s->in_len += (size_t)nread;
+	s->in_len += n;
 	sess_process(s);
-}
-
-static void start_reading(struct session *s)
-{
-	if (!s->reading && uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
-		s->reading = 1;
 }
 
 static uint32_t get_be32(const uint8_t *p)
@@ -280,57 +174,58 @@ static uint32_t get_be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The next frame's body if it is all here, with its length; NULL if not.
- * A length over max_frame_size closes the session (*bad set). */
-static const uint8_t *next_frame(struct session *s, size_t off, uint32_t *len, int *bad)
+/* From the header alone: 1 if buf starts with a whole frame, 0 if not
+ * yet, -1 if the header announces more than max_frame. *n is the length
+ * announced, once there is a header. */
+static int frame_at(const uint8_t *buf, size_t len, uint32_t max_frame, uint32_t *n)
 {
-	*bad = 0;
-	if (s->in_len - off < FRAME_HEADER)
-		return NULL;
-	uint32_t n = get_be32(s->in + off);
-	if (n > s->srv->cfg.max_frame) {
-		*bad = 1;
-		*len = n;
-		return NULL;
-	}
-	if (s->in_len - off - FRAME_HEADER < n)
-		return NULL;
-	*len = n;
-	return s->in + off + FRAME_HEADER;
+	if (len < FRAME_HEADER)
+		return 0;
+	*n = get_be32(buf);
+	if (*n > max_frame)
+		return -1;
+	return len - FRAME_HEADER >= *n;
+}
+
+enum sess_frame sess_decode(const uint8_t *buf, size_t len, uint32_t max_frame, struct scratch *sc, uint32_t *n,
+			    Heapd__Request **req)
+{
+	*req = NULL;
+	int whole = frame_at(buf, len, max_frame, n);
+	if (whole <= 0)
+		return whole < 0 ? SF_OVERSIZE : SF_PARTIAL;
+	*req = heapd__request__unpack(&sc->pb, *n, buf + FRAME_HEADER);
+	return *req ? SF_REQUEST : SF_GARBLED;
 }
 
 void sess_process(struct session *s)
 {
+	struct server *srv = s->srv;
 	size_t off = 0;
 	unsigned budget = REQUESTS_PER_TURN;
 	while (s->state == S_HELLO || s->state == S_READY) {
-		if (backpressured(s))
+		/* What is left gets a turn of its own (below). */
+		if (backpressured(s) || !budget--)
 			break;
-		uint32_t n;
-		int bad;
-		const uint8_t *body = next_frame(s, off, &n, &bad);
-		if (bad) {
+		uint32_t n = 0;
+		Heapd__Request *req;
+		enum sess_frame f = sess_decode(s->in + off, s->in_len - off, srv->cfg.max_frame, &srv->scratch, &n, &req);
+		if (f == SF_PARTIAL)
+			break;
+		if (f == SF_OVERSIZE) {
 			log_info("session %llu: frame of %u bytes over max_frame_size %u: closing",
-				 (unsigned long long)s->id, n, s->srv->cfg.max_frame);
+				 (unsigned long long)s->id, n, srv->cfg.max_frame);
 			Heapd__Response resp = HEAPD__RESPONSE__INIT;
 			char msg[128];
-			snprintf(msg, sizeof msg, "frame of %u bytes exceeds max_frame_size %u", n, s->srv->cfg.max_frame);
+			snprintf(msg, sizeof msg, "frame of %u bytes exceeds max_frame_size %u", n, srv->cfg.max_frame);
 			resp.status = HEAPD__STATUS__LIMIT;
 			resp.error = msg;
 			sess_close(s, &resp);
 			return;
 		}
-		if (!body)
-			break;
-		if (!budget--) {
-			if (!s->ready_link.next)
-				list_push_tail(&s->srv->ready, &s->ready_link);
-			break;
-		}
 		off += FRAME_HEADER + n;
-		Heapd__Request *req = heapd__request__unpack(&s->srv->scratch.pb, n, body);
-		if (!req) {
-			scratch_reset(&s->srv->scratch);
+		if (f == SF_GARBLED) {
+			scratch_reset(&srv->scratch);
 			Heapd__Response resp = HEAPD__RESPONSE__INIT;
 			resp.status = HEAPD__STATUS__PROTOCOL;
 			resp.error = "the request does not decode";
@@ -342,7 +237,7 @@ void sess_process(struct session *s)
 			continue;
 		}
 		int r = disp_request(s, req);
-		scratch_reset(&s->srv->scratch);
+		scratch_reset(&srv->scratch);
 		if (r < 0)
 			return;
 	}
@@ -352,23 +247,19 @@ void sess_process(struct session *s)
 		memmove(s->in, s->in + off, s->in_len - off);
 		s->in_len -= off;
 	}
-	sess_flush(s);
-	/* Writing may have taken this session below its backpressure mark
-	 * with whole frames still buffered: they get a turn of their own, as
-	 * no read may come to trigger one (the client may be waiting). */
+	conn_flush(s);
+	/* Frames left whole in s->in (the budget ran out, or writing took
+	 * this session below its backpressure mark) get a turn of their own,
+	 * as no read may come to trigger one (the client may be waiting). */
 	int serving = s->state == S_HELLO || s->state == S_READY;
 	uint32_t n;
-	int bad;
-	if (serving && !backpressured(s) && !s->ready_link.next && (next_frame(s, 0, &n, &bad) || bad))
-		list_push_tail(&s->srv->ready, &s->ready_link);
+	if (serving && !backpressured(s) && !s->ready_link.next && frame_at(s->in, s->in_len, srv->cfg.max_frame, &n))
+		list_push_tail(&srv->ready, &s->ready_link);
 	/* Read on only when this turn could take more: not while waiting for
 	 * the collector, held back, or with frames left for a later turn. */
-	if (serving && !backpressured(s) && !s->ready_link.next)
-		start_reading(s);
-	else
-		stop_reading(s);
+	conn_read(s, serving && !backpressured(s) && !s->ready_link.next);
 	if (s->ready_link.next)
-		coll_kick(s->srv); /* its next turn must not wait for I/O */
+		coll_kick(srv); /* its next turn must not wait for I/O */
 }
 
 void sess_accepted(struct server *srv, struct session *s)
@@ -383,5 +274,5 @@ void sess_accepted(struct server *srv, struct session *s)
 		sess_refuse(s, HEAPD__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	start_reading(s);
+	conn_read(s, 1);
 }

@@ -10,12 +10,34 @@
  *
  * Not thread-safe: one scratch per owner (the daemon's loop, a client
  * connection), which handles one message at a time.
+ *
+ * Under AddressSanitizer the base block is poisoned except for what is
+ * handed out, with a redzone after each piece, and poisoned again at the
+ * reset: a bump allocator would otherwise hide an overrun from one piece
+ * into the next, or a use of a decoded message after its reset, which is
+ * what the fuzzer (tests/fuzz) is there to find.
  */
 #include <stdlib.h>
 
 #include "scratch.h"
 
 #define SCRATCH_SIZE (64u << 10)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCRATCH_ASAN 1
+#endif
+#endif
+#ifdef SCRATCH_ASAN
+#include <sanitizer/asan_interface.h>
+#define REDZONE 16u
+#else
+#define REDZONE 0u
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
 
 struct big {
 	struct big *next;
@@ -24,15 +46,14 @@ struct big {
 
 void *scratch_alloc(struct scratch *sc, size_t n)
 {
-	n = (n + 15) & ~(size_t)15;
-	if (sc->base && sc->used + n <= SCRATCH_SIZE) {
+	size_t take = ((n + 15) & ~(size_t)15) + REDZONE;
+	if (!sc->base && take <= SCRATCH_SIZE && (sc->base = malloc(SCRATCH_SIZE)) != NULL)
+		ASAN_POISON_MEMORY_REGION(sc->base, SCRATCH_SIZE);
+	if (sc->base && sc->used + take <= SCRATCH_SIZE) {
 		void *p = sc->base + sc->used;
-		sc->used += n;
+		sc->used += take;
+		ASAN_UNPOISON_MEMORY_REGION(p, n);
 		return p;
-	}
-	if (!sc->base && n <= SCRATCH_SIZE && (sc->base = malloc(SCRATCH_SIZE)) != NULL) {
-		sc->used = n;
-		return sc->base;
 	}
 	struct big *b = malloc(sizeof *b + n);
 	if (!b)
@@ -44,6 +65,8 @@ void *scratch_alloc(struct scratch *sc, size_t n)
 
 void scratch_reset(struct scratch *sc)
 {
+	if (sc->base)
+		ASAN_POISON_MEMORY_REGION(sc->base, sc->used);
 	sc->used = 0;
 	while (sc->bigs) {
 		struct big *b = sc->bigs;
@@ -55,6 +78,8 @@ void scratch_reset(struct scratch *sc)
 void scratch_free(struct scratch *sc)
 {
 	scratch_reset(sc);
+	if (sc->base)
+		ASAN_UNPOISON_MEMORY_REGION(sc->base, SCRATCH_SIZE);
 	free(sc->base);
 	sc->base = NULL;
 }

@@ -1,0 +1,47 @@
+/*
+ * fuzzdispatch.h - the three parts of the dispatch target: the harness
+ * (fuzz_dispatch.c: input, fake transport, replies, the holds model), the
+ * reference model every reply is checked against (model.c), and the heap
+ * walk run at the end of each input (heapwalk.c).
+ */
+#ifndef HEAPD_FUZZDISPATCH_H
+#define HEAPD_FUZZDISPATCH_H
+
+#include "fuzzutil.h"
+#include "server.h"
+
+/* fuzz_dispatch.c */
+/* Reports a broken invariant and aborts, which libFuzzer records as a crash. */
+void fz_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* p grown to hold need elements of elem bytes (*cap counts elements). */
+void *fz_grow(void *p, size_t *cap, size_t need, size_t elem);
+/* Holds in the model, counting repeats, over every open connection. */
+uint64_t fz_model_holds(void);
+/* Calls fn on each object some open connection holds, per the model. */
+void fz_each_held(void (*fn)(heap_ref ref));
+/* Every nonzero ref returned in this input, in reply order. */
+const heap_ref *fz_returned(size_t *n);
+
+/* heapwalk.c */
+/* Where r is in the open-addressing table t of cap entries (a power of 2,
+ * 0 = empty), or where it would go. */
+heap_ref *fz_probe(heap_ref *t, size_t cap, heap_ref r);
+/* Records everything reachable from holds and named roots, checking that
+ * each object and each of its slots reads. */
+void fz_walk_snapshot(heap *h);
+/* After a full collection: every recorded object reads as recorded. */
+void fz_walk_verify(heap *h);
+/* With every connection gone: deletes every root, collects, and checks
+ * that no object, hold or root is left and that every ref is stale. */
+void fz_walk_final(heap *h);
+
+/* model.c */
+/* Checks the reply r to request q against the model, and updates it. */
+void fz_model_reply(const Heapd__Request *q, const Heapd__Response *r);
+/* At the end of the input: every object the model says is reachable has
+ * the data and slots it says. */
+void fz_model_verify(heap *h);
+/* Forgets everything, for the next input. */
+void fz_model_reset(void);
+
+#endif

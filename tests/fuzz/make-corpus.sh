@@ -1,0 +1,39 @@
+#!/bin/sh
+# make-corpus.sh - regenerates the seed corpus, tests/fuzz/corpus/<target>,
+# from real traffic (docs/fuzzing.md).
+#
+#   sh tests/fuzz/make-corpus.sh BUILD-DIR
+#
+# BUILD-DIR is configured with CC=clang --enable-fuzzing. The daemon tests
+# that talk to heapd through libheapd (test_client, test_sessions,
+# test_heapctl through heapctl) and by hand (test_protocol) run with
+# tests/fuzz/record standing in for heapd, which records every request
+# frame and every run. libFuzzer's -merge=1 then keeps, of all that, the
+# inputs that add coverage, smallest first: that is the committed corpus.
+set -eu
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
+tests="test_client test_sessions test_protocol test_heapctl"
+programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
+for t in $tests; do
+	programs="$programs tests/daemon/$t"
+done
+make -C "$build" $programs
+raw=$(mktemp -d)
+trap 'rm -rf "$raw"' EXIT
+for t in $tests; do
+	if ! CMOCKA_MESSAGE_OUTPUT=TAP HEAPD_BIN="$build/tests/fuzz/record" HEAPD_RECORD_REAL="$build/daemon/heapd" HEAPD_RECORD_DIR="$raw" \
+		HEAPCTL_BIN="$build/client/heapctl/heapctl" "$build/tests/daemon/$t" >"$raw/$t.log" 2>&1; then
+		echo "make-corpus: $t did not pass with the recorder in between (its traffic is kept):" >&2
+		grep '^not ok' "$raw/$t.log" >&2 || true
+	fi
+done
+for t in frame dispatch; do
+	out="$src/tests/fuzz/corpus/$t"
+	rm -rf "$out"
+	mkdir -p "$out"
+	"$build/tests/fuzz/fuzz_$t" -merge=1 "$out" "$raw/$t" 2>"$raw/merge-$t.log" ||
+		{ cat "$raw/merge-$t.log" >&2; exit 1; }
+	echo "make-corpus: $t: $(ls "$out" | wc -l) inputs, $(du -sk "$out" | cut -f1) KiB," \
+		"from $(ls "$raw/$t" | wc -l) recorded"
+done

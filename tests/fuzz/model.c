@@ -1,0 +1,375 @@
+/*
+ * model.c - the dispatch target's reference model of the heap, checked
+ * against every reply as it comes.
+ *
+ * Each input starts from an empty heap, so every object in it was made by
+ * an alloc this model saw succeed: the model knows them all, by ref, with
+ * their sizes, their data (up to MODEL_DATA bytes) and their slots (up to
+ * MODEL_SLOTS). A ref names one object only (tags repeat after 2^32
+ * allocations, far past any input), so what the model knows of a ref
+ * holds for as long as the object lives, and replies are checked in the
+ * order the daemon executed the requests (each session's replies are
+ * flushed at the end of its turn, before another session runs).
+ *
+ * Invariants, each through fz_broken():
+ *  - bounds: read, write, set_ref, get_ref and alloc_into on a known
+ *    object succeed only inside it, and RANGE comes only outside it;
+ *  - contents: a read returns what the model says was written (zeros
+ *    where nothing was); get_ref returns the slot's modelled ref; alloc,
+ *    get_ref and root_get return live, known objects;
+ *  - dead stays dead: once a ref is refused as BAD_REF, no request
+ *    naming it succeeds again and no reply returns it;
+ *  - nothing reachable is lost: a ref reachable from the model of holds
+ *    and named roots, through modelled slots, is never refused as BAD_REF;
+ *  - roots: root_get returns the ref the model's last root_set gave the
+ *    name, and NOT_FOUND exactly when it has none.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzzdispatch.h"
+
+#define MODEL_DATA 4096u  /* data modelled for objects up to this size */
+#define MODEL_SLOTS 512u  /* slots modelled for objects with up to this many */
+
+struct mobj {
+	heap_ref ref;
+	uint32_t nrefs, nbytes;
+	int dead;        /* refused as BAD_REF once */
+	uint8_t *data;   /* nbytes bytes, or NULL if larger than MODEL_DATA */
+	heap_ref *slots; /* nrefs refs, or NULL if more than MODEL_SLOTS */
+	unsigned mark;   /* the live walk that last reached it */
+};
+
+struct mroot {
+	char *name;
+	heap_ref ref;
+};
+
+static struct {
+	struct mobj *v;
+	size_t n, cap;
+	heap_ref *keys;  /* open addressing on refs, 0 = empty */
+	size_t *idx;     /* the index in v of keys[i] */
+	size_t keys_cap;
+	struct mroot *roots;
+	size_t nroots, roots_cap;
+	size_t *todo;
+	size_t ntodo, todo_cap;
+	unsigned mark;
+} M;
+
+static struct mobj *find(heap_ref r)
+{
+	if (!r || !M.keys_cap)
+		return NULL;
+	heap_ref *e = fz_probe(M.keys, M.keys_cap, r);
+	return *e ? &M.v[M.idx[e - M.keys]] : NULL;
+}
+
+static void index_put(heap_ref *keys, size_t *idx, size_t cap, heap_ref r, size_t i)
+{
+	heap_ref *e = fz_probe(keys, cap, r);
+	*e = r;
+	idx[e - keys] = i;
+}
+
+static void *zalloc(size_t n, size_t elem)
+{
+	void *p = calloc(n ? n : 1, elem);
+	if (!p)
+		fz_broken("out of memory in the model");
+	return p;
+}
+
+static struct mobj *add(heap_ref r, uint32_t nrefs, uint32_t nbytes)
+{
+	if (find(r))
+		fz_broken("alloc returned %#llx, a ref it returned before", (unsigned long long)r);
+	if (2 * (M.n + 1) > M.keys_cap) {
+		size_t cap = M.keys_cap ? 2 * M.keys_cap : 256;
+		heap_ref *keys = zalloc(cap, sizeof *keys);
+		size_t *idx = zalloc(cap, sizeof *idx);
+		for (size_t i = 0; i < M.n; i++)
+			index_put(keys, idx, cap, M.v[i].ref, i);
+		free(M.keys);
+		free(M.idx);
+		M.keys = keys;
+		M.idx = idx;
+		M.keys_cap = cap;
+	}
+	M.v = fz_grow(M.v, &M.cap, M.n + 1, sizeof *M.v);
+	struct mobj *o = &M.v[M.n];
+	*o = (struct mobj){.ref = r, .nrefs = nrefs, .nbytes = nbytes};
+	if (nbytes <= MODEL_DATA)
+		o->data = zalloc(nbytes, 1);
+	if (nrefs <= MODEL_SLOTS)
+		o->slots = zalloc(nrefs, sizeof *o->slots);
+	index_put(M.keys, M.idx, M.keys_cap, r, M.n++);
+	return o;
+}
+
+static struct mroot *root_find(const char *name)
+{
+	for (size_t i = 0; i < M.nroots; i++)
+		if (strcmp(M.roots[i].name, name) == 0)
+			return &M.roots[i];
+	return NULL;
+}
+
+static void root_put(const char *name, heap_ref r)
+{
+	struct mroot *rt = root_find(name);
+	if (!r) {
+		if (rt) {
+			free(rt->name);
+			*rt = M.roots[--M.nroots];
+		}
+		return;
+	}
+	if (!rt) {
+		M.roots = fz_grow(M.roots, &M.roots_cap, M.nroots + 1, sizeof *M.roots);
+		rt = &M.roots[M.nroots++];
+		rt->name = strdup(name);
+		if (!rt->name)
+			fz_broken("out of memory in the model");
+	}
+	rt->ref = r;
+}
+
+/* ---- liveness: what the model says is reachable ---- */
+
+static void reach(heap_ref r)
+{
+	struct mobj *o = find(r);
+	if (o && o->mark != M.mark) {
+		o->mark = M.mark;
+		M.todo = fz_grow(M.todo, &M.todo_cap, M.ntodo + 1, sizeof *M.todo);
+		M.todo[M.ntodo++] = (size_t)(o - M.v);
+	}
+}
+
+/* 1 if r is reachable from the holds and roots of the model through the
+ * slots it knows: the daemon must not have collected it. */
+static int reachable(heap_ref r)
+{
+	struct mobj *target = find(r);
+	if (!target)
+		return 0;
+	M.mark++;
+	fz_each_held(reach);
+	for (size_t i = 0; i < M.nroots; i++)
+		reach(M.roots[i].ref);
+	while (M.ntodo) {
+		const struct mobj *o = &M.v[M.todo[--M.ntodo]];
+		for (uint32_t i = 0; o->slots && i < o->nrefs; i++)
+			reach(o->slots[i]);
+	}
+	return target->mark == M.mark;
+}
+
+/* ---- checks ---- */
+
+/* A request named r and got st: dead stays dead, and, when r is what a
+ * BAD_REF would be for (sole), a reachable r is never refused. */
+static void named(heap_ref r, Heapd__Status st, int sole, const char *what)
+{
+	struct mobj *o = find(r);
+	if (!o)
+		return;
+	if (st == HEAPD__STATUS__OK && o->dead)
+		fz_broken("%s: %#llx was refused as stale, and now it is served", what, (unsigned long long)r);
+	if (st == HEAPD__STATUS__BAD_REF && sole && !o->dead && reachable(r))
+		fz_broken("%s: %#llx is reachable, yet refused as stale", what, (unsigned long long)r);
+}
+
+/* A reply returned r (OK): a live, known object. */
+static struct mobj *returned(heap_ref r, const char *what)
+{
+	struct mobj *o = find(r);
+	if (!o)
+		fz_broken("%s returned %#llx, which no alloc made", what, (unsigned long long)r);
+	if (o->dead)
+		fz_broken("%s returned %#llx, refused as stale before", what, (unsigned long long)r);
+	return o;
+}
+
+static void check_range(const struct mobj *o, int inside, Heapd__Status st, const char *what)
+{
+	if (!o)
+		return;
+	if (st == HEAPD__STATUS__OK && !inside)
+		fz_broken("%s outside %#llx (%u slots, %u bytes) succeeded", what, (unsigned long long)o->ref, o->nrefs,
+			  o->nbytes);
+	if (st == HEAPD__STATUS__RANGE && inside)
+		fz_broken("%s inside %#llx (%u slots, %u bytes) refused as RANGE", what, (unsigned long long)o->ref,
+			  o->nrefs, o->nbytes);
+}
+
+static int bytes_inside(const struct mobj *o, uint32_t off, size_t len)
+{
+	return (uint64_t)off + len <= o->nbytes;
+}
+
+static void on_alloc(const Heapd__Alloc *a, const Heapd__Response *r)
+{
+	struct mobj *into = find(a->into_obj);
+	/* More data than bytes is refused as RANGE before into_obj is looked at. */
+	if (a->data.len <= a->nbytes)
+		check_range(into, into && a->into_slot < into->nrefs, r->status, "alloc_into");
+	if (a->into_obj)
+		named(a->into_obj, r->status, 1, "alloc_into");
+	if (r->status != HEAPD__STATUS__OK)
+		return;
+	if (a->data.len > a->nbytes)
+		fz_broken("alloc of %u bytes with %zu bytes of data succeeded", a->nbytes, a->data.len);
+	if (into && a->into_slot >= into->nrefs)
+		fz_broken("alloc_into slot %u of %#llx with %u slots succeeded", a->into_slot,
+			  (unsigned long long)into->ref, into->nrefs);
+	struct mobj *o = add(r->ref, a->nrefs, a->nbytes);
+	if (o->data && a->data.len)
+		memcpy(o->data, a->data.data, a->data.len);
+	if (into && into->slots)
+		into->slots[a->into_slot] = r->ref;
+}
+
+static void on_write(const Heapd__Write *w, const Heapd__Response *r)
+{
+	struct mobj *o = find(w->obj);
+	named(w->obj, r->status, 1, "write");
+	check_range(o, o && bytes_inside(o, w->offset, w->data.len), r->status, "write");
+	if (r->status == HEAPD__STATUS__OK && o && o->data && w->data.len)
+		memcpy(o->data + w->offset, w->data.data, w->data.len);
+}
+
+static void on_read(const Heapd__Read *q, const Heapd__Response *r)
+{
+	struct mobj *o = find(q->obj);
+	named(q->obj, r->status, 1, "read");
+	check_range(o, o && bytes_inside(o, q->offset, q->length), r->status, "read");
+	if (r->status == HEAPD__STATUS__OK && o && o->data && q->length &&
+	    memcmp(r->data.data, o->data + q->offset, q->length) != 0)
+		fz_broken("read of %u bytes at %u of %#llx: not what was written", q->length, q->offset,
+			  (unsigned long long)o->ref);
+}
+
+static void on_set_ref(const Heapd__SetRef *q, const Heapd__Response *r)
+{
+	struct mobj *o = find(q->obj);
+	/* BAD_REF may be for either ref: it is a loss only if both are reachable. */
+	named(q->obj, r->status, !q->target || reachable(q->target), "set_ref");
+	if (q->target)
+		named(q->target, r->status, reachable(q->obj), "set_ref target");
+	check_range(o, o && q->slot < o->nrefs, r->status, "set_ref");
+	if (r->status == HEAPD__STATUS__OK && o && o->slots)
+		o->slots[q->slot] = q->target;
+}
+
+static void on_get_ref(const Heapd__GetRef *q, const Heapd__Response *r)
+{
+	struct mobj *o = find(q->obj);
+	named(q->obj, r->status, 1, "get_ref");
+	check_range(o, o && q->slot < o->nrefs, r->status, "get_ref");
+	if (r->status != HEAPD__STATUS__OK)
+		return;
+	if (r->ref)
+		returned(r->ref, "get_ref");
+	if (o && o->slots && r->ref != o->slots[q->slot])
+		fz_broken("get_ref slot %u of %#llx: %#llx, the model says %#llx", q->slot, (unsigned long long)o->ref,
+			  (unsigned long long)r->ref, (unsigned long long)o->slots[q->slot]);
+}
+
+static void on_root_set(const Heapd__RootSet *q, const Heapd__Response *r)
+{
+	if (q->obj)
+		named(q->obj, r->status, 1, "root_set");
+	if (r->status == HEAPD__STATUS__OK && q->name)
+		root_put(q->name, q->obj);
+}
+
+static void on_root_get(const Heapd__RootGet *q, const Heapd__Response *r)
+{
+	if (!q->name || !q->name[0])
+		return;
+	const struct mroot *rt = root_find(q->name);
+	if (r->status == HEAPD__STATUS__NOT_FOUND && rt)
+		fz_broken("root_get \"%s\": NOT_FOUND, the model has %#llx", q->name, (unsigned long long)rt->ref);
+	if (r->status != HEAPD__STATUS__OK)
+		return;
+	returned(r->ref, "root_get");
+	if (!rt || rt->ref != r->ref)
+		fz_broken("root_get \"%s\": %#llx, the model has %#llx", q->name, (unsigned long long)r->ref,
+			  (unsigned long long)(rt ? rt->ref : 0));
+}
+
+void fz_model_reply(const Heapd__Request *q, const Heapd__Response *r)
+{
+	switch (q->op_case) {
+	case HEAPD__REQUEST__OP_ALLOC: on_alloc(q->alloc, r); break;
+	case HEAPD__REQUEST__OP_WRITE: on_write(q->write, r); break;
+	case HEAPD__REQUEST__OP_READ: on_read(q->read, r); break;
+	case HEAPD__REQUEST__OP_SET_REF: on_set_ref(q->set_ref, r); break;
+	case HEAPD__REQUEST__OP_GET_REF: on_get_ref(q->get_ref, r); break;
+	case HEAPD__REQUEST__OP_ROOT_SET: on_root_set(q->root_set, r); break;
+	case HEAPD__REQUEST__OP_ROOT_GET: on_root_get(q->root_get, r); break;
+	case HEAPD__REQUEST__OP_RELEASE: named(q->release->obj, r->status, 1, "release"); break;
+	default: break;
+	}
+	/* Whatever the operation, a BAD_REF for a ref it names marks that
+	 * object dead only when it names one object alone. */
+	heap_ref only = 0;
+	if (r->status == HEAPD__STATUS__BAD_REF) {
+		switch (q->op_case) {
+		case HEAPD__REQUEST__OP_WRITE: only = q->write->obj; break;
+		case HEAPD__REQUEST__OP_READ: only = q->read->obj; break;
+		case HEAPD__REQUEST__OP_GET_REF: only = q->get_ref->obj; break;
+		case HEAPD__REQUEST__OP_ROOT_SET: only = q->root_set->obj; break;
+		case HEAPD__REQUEST__OP_ALLOC: only = q->alloc->into_obj; break;
+		default: break;
+		}
+	}
+	struct mobj *o = find(only);
+	if (o)
+		o->dead = 1;
+}
+
+void fz_model_verify(heap *h)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < M.n; i++) {
+		const struct mobj *o = &M.v[i];
+		if (o->dead || !reachable(o->ref))
+			continue;
+		if (o->data) {
+			buf = fz_grow(buf, &cap, o->nbytes + 1, 1);
+			int err = heap_read(h, o->ref, 0, buf, o->nbytes);
+			if (err || memcmp(buf, o->data, o->nbytes) != 0)
+				fz_broken("reachable %#llx at the end: data not as written (%s)", (unsigned long long)o->ref,
+					  err ? heap_strerror(err) : "differs");
+		}
+		for (uint32_t k = 0; o->slots && k < o->nrefs; k++) {
+			heap_ref v;
+			int err = heap_get_ref(h, o->ref, k, NULL, &v);
+			if (err || v != o->slots[k])
+				fz_broken("reachable %#llx at the end: slot %u not as set", (unsigned long long)o->ref, k);
+		}
+	}
+	free(buf);
+}
+
+void fz_model_reset(void)
+{
+	for (size_t i = 0; i < M.n; i++) {
+		free(M.v[i].data);
+		free(M.v[i].slots);
+	}
+	for (size_t i = 0; i < M.nroots; i++)
+		free(M.roots[i].name);
+	free(M.v);
+	free(M.keys);
+	free(M.idx);
+	free(M.roots);
+	free(M.todo);
+	memset(&M, 0, sizeof M);
+}
