@@ -1,0 +1,93 @@
+/*
+ * wire.h - what libheapd's cores share: requests built from the API's
+ * arguments, frames, and replies checked and turned into results.
+ *
+ * Internal to the library (nothing here is exported, and the generated
+ * protobuf types stay private). A request is built in a struct wire_req,
+ * which holds the Request and its operation's message: the data and names
+ * it points to are the caller's, so it is framed (wire_append) before the
+ * caller's arguments go. A reply whose status is OK is only a result once
+ * wire_check_result() says it fits the request; otherwise the stream is
+ * out of step and the connection must be dropped.
+ */
+#ifndef HEAPD_WIRE_H
+#define HEAPD_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heapd.h"
+#include "heapd.pb-c.h"
+
+#define WIRE_HEADER 4u          /* the big-endian length before each frame */
+#define WIRE_VERSION 1u         /* the protocol version libheapd speaks */
+#define WIRE_HELLO_MAX_FRAME (16u << 20) /* until the daemon says its own */
+
+struct wire_req {
+	Heapd__Request req;
+	union {
+		Heapd__Hello hello;
+		Heapd__Ping ping;
+		Heapd__Alloc alloc;
+		Heapd__Write write;
+		Heapd__Read read;
+		Heapd__SetRef set_ref;
+		Heapd__GetRef get_ref;
+		Heapd__Release release;
+		Heapd__RootSet root_set;
+		Heapd__RootGet root_get;
+		Heapd__RootList root_list;
+		Heapd__Gc gc;
+		Heapd__FreeOsMemory free_os_memory;
+		Heapd__GetStats get_stats;
+	} op;
+};
+
+/* Each fills w with one operation (id 0: set when it is sent). */
+void wire_hello(struct wire_req *w, const char *client_name);
+void wire_ping(struct wire_req *w);
+/* into 0: a held object; else stored in slot of into (alloc_into). */
+void wire_alloc(struct wire_req *w, heapd_ref into, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
+		uint32_t len);
+void wire_write(struct wire_req *w, heapd_ref obj, uint32_t off, const void *buf, uint32_t len);
+void wire_read(struct wire_req *w, heapd_ref obj, uint32_t off, uint32_t len);
+void wire_set_ref(struct wire_req *w, heapd_ref obj, uint32_t slot, heapd_ref target);
+void wire_get_ref(struct wire_req *w, heapd_ref obj, uint32_t slot);
+void wire_release(struct wire_req *w, heapd_ref obj);
+void wire_root_set(struct wire_req *w, const char *name, heapd_ref obj);
+void wire_root_get(struct wire_req *w, const char *name);
+void wire_root_list(struct wire_req *w);
+void wire_gc(struct wire_req *w);
+void wire_free_os_memory(struct wire_req *w);
+void wire_get_stats(struct wire_req *w);
+
+/* A growing byte buffer of frames. */
+struct wire_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* Appends req's frame to b. Returns 0, HEAPD_ELIMIT if its body exceeds
+ * max_frame (b unchanged), or HEAPD_ENOBUFS. */
+int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame);
+/* Makes room for n more bytes; 0 or HEAPD_ENOBUFS. */
+int wire_reserve(struct wire_buf *b, size_t n);
+/* Drops the first n bytes. */
+void wire_consume(struct wire_buf *b, size_t n);
+void wire_buf_free(struct wire_buf *b);
+
+/* The body length announced by the header at p (WIRE_HEADER bytes). */
+uint32_t wire_frame_len(const uint8_t *p);
+
+/* The HEAPD_* code of a reply's status (HEAPD_EPROTO for one not in the
+ * protocol, and for INTERNAL). */
+int wire_status(const Heapd__Response *r);
+/* For an OK reply: NULL if its result fits req, else what is wrong. */
+const char *wire_check_result(const Heapd__Request *req, const Heapd__Response *r);
+
+/* The results of checked replies, in the API's types. */
+void wire_stats(const Heapd__Stats *s, heapd_stats *out);
+/* A NULL-terminated copy of the names (heapd_free_names), or NULL. */
+char **wire_names(const Heapd__RootNames *r);
+
+#endif
