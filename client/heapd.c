@@ -214,16 +214,11 @@ heapd *heapd_connect(const char *socket_path)
 	h->fd = -1;
 	h->max_frame = WIRE_HELLO_MAX_FRAME;
 	scratch_init(&h->scratch);
-	if (!socket_path)
-		socket_path = getenv("HEAPD_SOCKET");
-	if (!socket_path || !socket_path[0])
-		socket_path = HEAPD_DEFAULT_SOCKET;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(socket_path) >= sizeof sa.sun_path) {
+	struct sockaddr_un sa;
+	if (wire_sockaddr(&socket_path, &sa) != 0) {
 		set_error(h, HEAPD_EINVAL, "socket path too long: %s", socket_path);
 		return h;
 	}
-	strcpy(sa.sun_path, socket_path);
 	h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (h->fd < 0 || connect(h->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		set_error(h, HEAPD_EIO, "cannot connect to %s: %s", socket_path, strerror(errno));
@@ -270,6 +265,7 @@ const char *heapd_strerror(int code)
 	case HEAPD_EPROTO: return "protocol error";
 	case HEAPD_EIO: return "connection failed";
 	case HEAPD_ENOBUFS: return "out of memory in the client";
+	case HEAPD_ETIMEDOUT: return "no reply in time";
 	}
 	return "unknown error";
 }

@@ -45,6 +45,7 @@ enum heapd_error {
 	HEAPD_EPROTO = -8,     /* the daemon sent what the protocol does not allow */
 	HEAPD_EIO = -9,        /* the connection failed or is closed */
 	HEAPD_ENOBUFS = -10,   /* this process could not allocate memory */
+	HEAPD_ETIMEDOUT = -11, /* no reply in time (async timeouts); the connection is dropped */
 };
 
 #define HEAPD_DEFAULT_SOCKET "/run/heapd/heapd.sock"
@@ -89,6 +90,21 @@ struct heapd_stats {
 	uint64_t named_roots;
 	uint64_t uptime_ns;
 };
+
+/* One reply, as the async API (<heapd/async.h>) hands it to a callback.
+ * Owned by the library: valid only while the callback runs. */
+typedef struct heapd_reply {
+	int status;                  /* HEAPD_OK or a HEAPD_E* code */
+	const char *error;           /* a message when status is not HEAPD_OK, else "" */
+	heapd_ref ref;               /* alloc, alloc_into, get_ref, root_get */
+	const void *data;            /* read: len bytes */
+	size_t len;
+	const heapd_stats *stats;    /* get_stats */
+	uint64_t id;                 /* the request's id */
+	char *const *names;          /* root_list: nnames names */
+	size_t nnames;
+	int truncated;               /* root_list: 1 when more names did not fit */
+} heapd_reply;
 
 /* Connects and says hello. socket_path NULL: $HEAPD_SOCKET, else
  * HEAPD_DEFAULT_SOCKET. Returns NULL only when out of memory; otherwise

@@ -260,3 +260,28 @@ char **wire_names(const Heapd__RootNames *r)
 	}
 	return v;
 }
+
+const char *wire_check_op(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r)
+{
+	Heapd__Read read = HEAPD__READ__INIT;
+	read.length = read_len;
+	Heapd__Request req = HEAPD__REQUEST__INIT;
+	req.op_case = op;
+	if (op == HEAPD__REQUEST__OP_READ)
+		req.read = &read;
+	return wire_check_result(&req, r);
+}
+
+int wire_sockaddr(const char **path, struct sockaddr_un *sa)
+{
+	if (!*path)
+		*path = getenv("HEAPD_SOCKET");
+	if (!*path || !(*path)[0])
+		*path = HEAPD_DEFAULT_SOCKET;
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	if (strlen(*path) >= sizeof sa->sun_path)
+		return HEAPD_EINVAL;
+	strcpy(sa->sun_path, *path);
+	return 0;
+}

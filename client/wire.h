@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "heapd.h"
 #include "heapd.pb-c.h"
@@ -89,5 +91,14 @@ const char *wire_check_result(const Heapd__Request *req, const Heapd__Response *
 void wire_stats(const Heapd__Stats *s, heapd_stats *out);
 /* A NULL-terminated copy of the names (heapd_free_names), or NULL. */
 char **wire_names(const Heapd__RootNames *r);
+
+/* wire_check_result() for a request no longer at hand (the async core
+ * keeps only its operation and, for a read, its length). */
+const char *wire_check_op(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r);
+
+/* The daemon's address: *path, else $HEAPD_SOCKET, else
+ * HEAPD_DEFAULT_SOCKET; *path is set to the one chosen. Returns 0, or
+ * HEAPD_EINVAL when it is too long for a socket address. */
+int wire_sockaddr(const char **path, struct sockaddr_un *sa);
 
 #endif
