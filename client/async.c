@@ -1,0 +1,740 @@
+/*
+ * async.c - libheapd's async core: one connection, many requests in
+ * flight, driven by the caller's event loop (heapd/async.h is the API).
+ *
+ * No I/O waits here. The loop watches the socket through the hooks an
+ * adapter installed (struct heapd_async_events) and calls
+ * heapd_async_handle_read, _write and _timeout. Requests are framed by
+ * wire.c into `out` at once (so the caller's data may go when the call
+ * returns) and sent when the socket is writable; replies are read into
+ * `in`, decoded into scratch memory, checked by wire.c and handed to the
+ * callbacks, oldest request first: the daemon answers in request order, so
+ * a reply belongs to the head of `pending` or the stream is out of step.
+ *
+ * The connection's states, in order (it never goes back):
+ *   AC_CONNECTING  connect() in progress; waiting for the socket to be
+ *                  writable (never happens on Linux with a Unix socket,
+ *                  where connect succeeds or fails at once);
+ *   AC_HELLO       connected; the Hello is the head of `pending`;
+ *   AC_READY       the daemon answered the Hello; the connect callback ran;
+ *   AC_CLOSED      socket closed, hooks cleaned up, every pending callback
+ *                  ran with an error; only heapd_async_free is left to do.
+ * Two flags ride on them: AC_DISCONNECTING (heapd_async_disconnect: no new
+ * requests, close once `pending` is empty) and AC_FREEING
+ * (heapd_async_free: no new requests, free once no library frame that runs
+ * callbacks is on the stack).
+ *
+ * Invariants.
+ *   - Every request in `pending` has its frame in `out` or sent; every
+ *     callback runs exactly once, because a request leaves `pending` (pop)
+ *     right before its callback runs, and ac_close() pops them all.
+ *   - Callbacks run only with ac->depth > 0 (enter/leave around every
+ *     entry point that may run one). A callback may free or disconnect its
+ *     own context: heapd_async_free then only sets AC_FREEING, the loops
+ *     that deliver replies stop at the flag, and the outermost leave()
+ *     frees. So `ac` is never freed under a frame that still uses it.
+ *   - Hooks: add_read once at attach; add_write/del_write only when the
+ *     wish changes (ac->writing); cleanup once, in ac_close, before the
+ *     socket is closed and before any callback hears of the close; no hook
+ *     after it.
+ *   - Memory is bounded: max_pending entries of 40 bytes, max_output bytes
+ *     of unsent requests (plus the one frame that crossed it), and one
+ *     reply frame of input (the daemon's max_frame) plus one read. Buffers
+ *     grown by a burst are given back once empty.
+ *
+ * Used from one thread; nothing here is locked.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heapd/async.h"
+#include "scratch.h"
+#include "wire.h"
+
+#define READ_CHUNK (64u << 10)     /* one recv per readable event */
+#define KEEP_BUFFER (1u << 20)     /* larger buffers are freed once empty */
+#define KEEP_RING 4096u            /* a larger pending ring is freed once empty */
+#define OP_HELLO HEAPD__REQUEST__OP_HELLO
+
+enum ac_state { AC_CONNECTING, AC_HELLO, AC_READY, AC_CLOSED };
+
+#define AC_DISCONNECTING 0x1u
+#define AC_FREEING 0x2u
+
+/* A request in flight: what its reply is checked against and handed to. */
+struct pending {
+	uint64_t id;
+	heapd_async_fn *cb;        /* NULL: the reply is dropped */
+	void *privdata;
+	uint64_t t0_ms;            /* when it was made (CLOCK_MONOTONIC) */
+	uint32_t op;               /* Heapd__Request__OpCase */
+	uint32_t read_len;         /* read: the length asked for */
+};
+
+struct heapd_async {
+	int fd;                    /* -1 once closed */
+	enum ac_state state;
+	unsigned flags;            /* AC_DISCONNECTING, AC_FREEING */
+	unsigned depth;            /* entry points on the stack (enter/leave) */
+	int err;                   /* why it closed (0: open, or closed on request) */
+	char errmsg[256];
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	uint64_t next_id;
+	struct pending *ring;      /* requests in flight: a ring, oldest at head */
+	size_t head, count, cap;   /* cap is 0 or a power of 2 */
+	struct wire_buf out;       /* frames; out_sent bytes of them are sent */
+	size_t out_sent;
+	struct wire_buf in;        /* bytes received; a frame starts at 0 */
+	struct scratch scratch;    /* the reply being delivered */
+	uint32_t max_frame;        /* the daemon's, once it said */
+	size_t max_pending, max_output;
+	uint32_t timeout_ms;       /* 0: none */
+	struct heapd_async_events ev;
+	unsigned attached : 1;     /* ev holds an adapter's hooks */
+	unsigned writing : 1;      /* add_write is in force */
+	heapd_async_status_fn *connect_cb, *disconnect_cb;
+	void *data;                /* the caller's */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void enter(heapd_async *ac)
+{
+	ac->depth++;
+}
+
+static void leave(heapd_async *ac);
+
+/* --- pending requests: a ring that doubles when full --- */
+
+static int ring_grow(heapd_async *ac)
+{
+	size_t cap = ac->cap ? ac->cap * 2 : 64;
+	struct pending *r = malloc(cap * sizeof *r);
+	if (!r)
+		return HEAPD_ENOBUFS;
+	for (size_t i = 0; i < ac->count; i++)
+		r[i] = ac->ring[(ac->head + i) & (ac->cap - 1)];
+	free(ac->ring);
+	ac->ring = r;
+	ac->cap = cap;
+	ac->head = 0;
+	return 0;
+}
+
+static struct pending ring_pop(heapd_async *ac)
+{
+	struct pending p = ac->ring[ac->head];
+	ac->head = (ac->head + 1) & (ac->cap - 1);
+	if (--ac->count == 0 && ac->cap > KEEP_RING) {
+		free(ac->ring);
+		ac->ring = NULL;
+		ac->cap = ac->head = 0;
+	}
+	return p;
+}
+
+/* --- hooks --- */
+
+/* Watches for writable while there is something to send (or a connect to
+ * finish), and only then. */
+static void update_write(heapd_async *ac)
+{
+	if (!ac->attached)
+		return;
+	int want = ac->state == AC_CONNECTING || ac->out.len > ac->out_sent;
+	if (want && !ac->writing) {
+		ac->writing = 1;
+		ac->ev.add_write(ac->ev.data);
+	} else if (!want && ac->writing) {
+		ac->writing = 0;
+		ac->ev.del_write(ac->ev.data);
+	}
+}
+
+/* Arms the timer for the oldest request's deadline. Later requests have
+ * later deadlines, and a timer that fires after its request was answered
+ * only re-arms for the next one (heapd_async_handle_timeout), so one timer
+ * serves them all and the reply path never touches it. */
+static void arm_timer(heapd_async *ac)
+{
+	if (!ac->attached || !ac->ev.schedule_timer || !ac->timeout_ms || !ac->count)
+		return;
+	uint64_t deadline = ac->ring[ac->head].t0_ms + ac->timeout_ms, now = now_ms();
+	uint64_t ms = deadline > now ? deadline - now : 1;
+	ac->ev.schedule_timer(ac->ev.data, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+}
+
+/* --- closing and freeing --- */
+
+/* Closes the connection, once: the hooks go, then the socket, then every
+ * request in flight fails with code (HEAPD_EIO when the caller asked for
+ * the close: code 0) and msg, then the disconnect callback runs if the
+ * connect callback said HEAPD_OK. A Hello still in flight fails through
+ * the connect callback. Callers hold a depth (callbacks run). */
+static void ac_close(heapd_async *ac, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ac_close(heapd_async *ac, int code, const char *fmt, ...)
+{
+	if (ac->state == AC_CLOSED)
+		return;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	int was_ready = ac->state == AC_READY;
+	ac->state = AC_CLOSED;
+	if (code && !ac->err) {
+		ac->err = code;
+		snprintf(ac->errmsg, sizeof ac->errmsg, "%s", msg);
+	}
+	if (ac->attached) {
+		if (ac->writing)
+			ac->ev.del_write(ac->ev.data);
+		ac->ev.del_read(ac->ev.data);
+		ac->ev.cleanup(ac->ev.data);
+		memset(&ac->ev, 0, sizeof ac->ev);
+		ac->attached = ac->writing = 0;
+	}
+	if (ac->fd >= 0) {
+		close(ac->fd);
+		ac->fd = -1;
+	}
+	int status = code ? code : HEAPD_EIO;
+	while (ac->count) {
+		struct pending p = ring_pop(ac);
+		if (p.op == OP_HELLO) {
+			if (ac->connect_cb)
+				ac->connect_cb(ac, status);
+		} else if (p.cb) {
+			heapd_reply r = {.status = status, .error = msg, .id = p.id};
+			p.cb(ac, &r, p.privdata);
+		}
+	}
+	if (was_ready && ac->disconnect_cb)
+		ac->disconnect_cb(ac, code);
+}
+
+static void destroy(heapd_async *ac)
+{
+	ac->depth++;
+	ac_close(ac, 0, "the context was freed with the request in flight");
+	free(ac->ring);
+	wire_buf_free(&ac->out);
+	wire_buf_free(&ac->in);
+	scratch_free(&ac->scratch);
+	free(ac);
+}
+
+/* Leaves an entry point; the outermost one does what callbacks asked for
+ * meanwhile: a free, or the close of a disconnect with nothing in flight. */
+static void leave(heapd_async *ac)
+{
+	if (--ac->depth)
+		return;
+	if (ac->flags & AC_FREEING) {
+		destroy(ac);
+		return;
+	}
+	if ((ac->flags & AC_DISCONNECTING) && ac->state != AC_CLOSED && ac->count == 0) {
+		enter(ac);
+		ac_close(ac, 0, "disconnected");
+		leave(ac);
+	}
+}
+
+/* Entry points do nothing on a context that is closed, or being freed (a
+ * callback calling them; the free comes when it returns). */
+static int gone(const heapd_async *ac)
+{
+	return !ac || ac->state == AC_CLOSED || (ac->flags & AC_FREEING);
+}
+
+/* The loop's events are handled only from the loop: a call from inside a
+ * callback (a nested loop run) does nothing, since the outer call is
+ * still working through `in`. The loop calls again; its events are
+ * level-triggered. */
+static int busy(const heapd_async *ac)
+{
+	return gone(ac) || ac->depth > 0;
+}
+
+/* --- replies --- */
+
+static const char *error_text(const Heapd__Response *resp, int code)
+{
+	return resp->error && resp->error[0] ? resp->error : heapd_strerror(code);
+}
+
+static void hello_done(heapd_async *ac, const Heapd__HelloReply *h)
+{
+	ac->max_frame = h->max_frame;
+	ac->state = AC_READY;
+	if (ac->connect_cb)
+		ac->connect_cb(ac, HEAPD_OK);
+}
+
+/* The result of a checked OK reply, in the reply's fields. */
+static void fill(heapd_async *ac, heapd_reply *r, uint32_t op, const Heapd__Response *resp)
+{
+	switch (op) {
+	case HEAPD__REQUEST__OP_ALLOC:
+	case HEAPD__REQUEST__OP_GET_REF:
+	case HEAPD__REQUEST__OP_ROOT_GET:
+		r->ref = resp->ref;
+		break;
+	case HEAPD__REQUEST__OP_READ:
+		r->data = resp->data.len ? resp->data.data : (const uint8_t *)"";
+		r->len = resp->data.len;
+		break;
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+		r->names = resp->roots->names;
+		r->nnames = resp->roots->n_names;
+		r->truncated = resp->roots->truncated;
+		break;
+	case HEAPD__REQUEST__OP_GET_STATS: {
+		heapd_stats *st = scratch_alloc(&ac->scratch, sizeof *st);
+		if (!st) {
+			r->status = HEAPD_ENOBUFS;
+			r->error = "out of memory for the stats";
+			break;
+		}
+		wire_stats(resp->stats, st);
+		r->stats = st;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* One reply frame: to the head request's callback, or, when it is about
+ * the connection (id 0), out of step, or fatal, to every request. */
+static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
+{
+	Heapd__Response *resp = heapd__response__unpack(&ac->scratch.pb, len, body);
+	if (!resp) {
+		scratch_reset(&ac->scratch);
+		ac_close(ac, HEAPD_EPROTO, "reply does not decode");
+		return;
+	}
+	int code = wire_status(resp);
+	const struct pending *head = ac->count ? &ac->ring[ac->head] : NULL;
+	const char *bad = NULL;
+	if (resp->id == 0 && code) /* a refusal, or a frame over the daemon's limit */
+		ac_close(ac, code, "%s", error_text(resp, code));
+	else if (!head || resp->id != head->id)
+		ac_close(ac, HEAPD_EPROTO, "reply to another request");
+	else if (code && (code == HEAPD_EPROTO || head->op == OP_HELLO))
+		ac_close(ac, code, "%s", error_text(resp, code));
+	else if (!code && (bad = wire_check_op(head->op, head->read_len, resp)) != NULL)
+		ac_close(ac, HEAPD_EPROTO, "%s", bad);
+	else {
+		struct pending p = ring_pop(ac);
+		if (p.op == OP_HELLO) {
+			hello_done(ac, resp->hello);
+		} else if (p.cb) {
+			heapd_reply r = {.status = code, .error = code ? error_text(resp, code) : "", .id = p.id};
+			if (!code)
+				fill(ac, &r, p.op, resp);
+			p.cb(ac, &r, p.privdata);
+		}
+	}
+	scratch_reset(&ac->scratch);
+}
+
+/* Every complete frame in `in`, until a callback frees the context or the
+ * connection closes; then what was delivered leaves `in`. */
+static void deliver_all(heapd_async *ac)
+{
+	size_t pos = 0;
+	while (ac->state != AC_CLOSED && !(ac->flags & AC_FREEING) && ac->in.len - pos >= WIRE_HEADER) {
+		uint32_t len = wire_frame_len(ac->in.p + pos);
+		if (len > ac->max_frame) {
+			ac_close(ac, HEAPD_EPROTO, "reply longer than max_frame_size");
+			break;
+		}
+		if (ac->in.len - pos - WIRE_HEADER < len)
+			break;
+		deliver(ac, ac->in.p + pos + WIRE_HEADER, len);
+		pos += WIRE_HEADER + (size_t)len;
+	}
+	if (pos)
+		wire_consume(&ac->in, pos);
+	if (ac->in.len == 0 && ac->in.cap > KEEP_BUFFER)
+		wire_buf_free(&ac->in);
+}
+
+/* One recv into `in`, with room for the whole frame being read: bytes
+ * read, 0 at EOF, -1 if nothing is there, -2 on an error (errno), -3 out
+ * of memory. */
+static ssize_t read_once(heapd_async *ac)
+{
+	size_t want = READ_CHUNK;
+	if (ac->in.len >= WIRE_HEADER) {
+		size_t frame = WIRE_HEADER + (size_t)wire_frame_len(ac->in.p);
+		if (frame > ac->in.len + want && frame <= WIRE_HEADER + (size_t)ac->max_frame)
+			want = frame - ac->in.len;
+	}
+	if (wire_reserve(&ac->in, want) != 0)
+		return -3;
+	for (;;) {
+		ssize_t r = recv(ac->fd, ac->in.p + ac->in.len, ac->in.cap - ac->in.len, 0);
+		if (r > 0)
+			ac->in.len += (size_t)r;
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+	}
+}
+
+static void read_and_deliver(heapd_async *ac)
+{
+	ssize_t r = read_once(ac);
+	if (r > 0)
+		deliver_all(ac);
+	else if (r == 0)
+		ac_close(ac, HEAPD_EIO, "connection closed by the daemon");
+	else if (r == -2)
+		ac_close(ac, HEAPD_EIO, "recv: %s", strerror(errno));
+	else if (r == -3)
+		ac_close(ac, HEAPD_ENOBUFS, "out of memory for a reply");
+}
+
+/* --- the socket --- */
+
+/* AC_CONNECTING: the socket says the connect is done; 1 if it succeeded. */
+static int finish_connect(heapd_async *ac)
+{
+	int e = 0;
+	socklen_t len = sizeof e;
+	if (getsockopt(ac->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+		e = errno;
+	if (e) {
+		ac_close(ac, HEAPD_EIO, "cannot connect to %s: %s", ac->path, strerror(e));
+		return 0;
+	}
+	ac->state = AC_HELLO;
+	update_write(ac);
+	return 1;
+}
+
+/* Sends what the socket takes. A send that fails may find the daemon's
+ * reason waiting to be read (a refusal, then a close): that is read and
+ * reported first. */
+static void flush(heapd_async *ac)
+{
+	while (ac->out_sent < ac->out.len) {
+		ssize_t n = send(ac->fd, ac->out.p + ac->out_sent, ac->out.len - ac->out_sent, MSG_NOSIGNAL);
+		if (n > 0) {
+			ac->out_sent += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		int e = n < 0 ? errno : EPIPE;
+		while (ac->state != AC_CLOSED && !(ac->flags & AC_FREEING) && read_once(ac) > 0)
+			deliver_all(ac);
+		ac_close(ac, HEAPD_EIO, "send: %s", strerror(e));
+		return;
+	}
+	if (ac->out_sent == ac->out.len) {
+		ac->out.len = ac->out_sent = 0;
+		if (ac->out.cap > KEEP_BUFFER)
+			wire_buf_free(&ac->out);
+	} else if (ac->out_sent >= KEEP_BUFFER && ac->out_sent >= ac->out.len / 2) {
+		wire_consume(&ac->out, ac->out_sent);
+		ac->out_sent = 0;
+	}
+	update_write(ac);
+}
+
+void heapd_async_handle_read(heapd_async *ac)
+{
+	if (busy(ac))
+		return;
+	enter(ac);
+	if (ac->state != AC_CONNECTING || finish_connect(ac))
+		read_and_deliver(ac);
+	leave(ac);
+}
+
+void heapd_async_handle_write(heapd_async *ac)
+{
+	if (busy(ac))
+		return;
+	enter(ac);
+	if (ac->state != AC_CONNECTING || finish_connect(ac))
+		flush(ac);
+	leave(ac);
+}
+
+void heapd_async_handle_timeout(heapd_async *ac)
+{
+	if (gone(ac) || !ac->timeout_ms || !ac->count)
+		return;
+	const struct pending *p = &ac->ring[ac->head];
+	if (ac->depth || now_ms() - p->t0_ms < ac->timeout_ms) {
+		arm_timer(ac); /* early, for a request answered since, or nested (busy) */
+		return;
+	}
+	enter(ac);
+	ac_close(ac, HEAPD_ETIMEDOUT, "request %llu got no reply within %u ms; the connection is dropped",
+		 (unsigned long long)p->id, ac->timeout_ms);
+	leave(ac);
+}
+
+/* --- requests --- */
+
+/* Frames w into `out` and records it in `pending`. */
+static int submit(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void *privdata)
+{
+	if (!ac)
+		return HEAPD_EINVAL;
+	if (ac->state == AC_CLOSED || (ac->flags & (AC_FREEING | AC_DISCONNECTING)))
+		return HEAPD_EIO;
+	if (ac->count >= ac->max_pending)
+		return HEAPD_ENOBUFS;
+	if (ac->count == ac->cap && ring_grow(ac) != 0)
+		return HEAPD_ENOBUFS;
+	size_t old = ac->out.len, unsent = old - ac->out_sent;
+	w->req.id = ac->next_id + 1;
+	int err = wire_append(&ac->out, &w->req, ac->max_frame);
+	if (err)
+		return err;
+	/* One request always fits, however large: else it could never go. */
+	if (unsent && ac->out.len - ac->out_sent > ac->max_output) {
+		ac->out.len = old;
+		return HEAPD_ENOBUFS;
+	}
+	ac->next_id++;
+	ac->ring[(ac->head + ac->count++) & (ac->cap - 1)] = (struct pending){
+		.id = ac->next_id,
+		.cb = cb,
+		.privdata = privdata,
+		.t0_ms = now_ms(),
+		.op = (uint32_t)w->req.op_case,
+		.read_len = w->req.op_case == HEAPD__REQUEST__OP_READ ? w->op.read.length : 0,
+	};
+	update_write(ac);
+	if (ac->count == 1)
+		arm_timer(ac);
+	return 0;
+}
+
+heapd_async *heapd_async_connect(const char *socket_path)
+{
+	heapd_async *ac = calloc(1, sizeof *ac);
+	if (!ac)
+		return NULL;
+	ac->fd = -1;
+	ac->state = AC_CONNECTING;
+	ac->max_frame = WIRE_HELLO_MAX_FRAME;
+	ac->max_pending = HEAPD_ASYNC_MAX_PENDING;
+	ac->max_output = HEAPD_ASYNC_MAX_OUTPUT;
+	scratch_init(&ac->scratch);
+	struct sockaddr_un sa;
+	if (wire_sockaddr(&socket_path, &sa) != 0) {
+		ac_close(ac, HEAPD_EINVAL, "socket path too long: %s", socket_path);
+		return ac;
+	}
+	snprintf(ac->path, sizeof ac->path, "%s", socket_path);
+	struct wire_req w;
+	wire_hello(&w, program_invocation_short_name);
+	if (submit(ac, &w, NULL, NULL) != 0) {
+		ac_close(ac, HEAPD_ENOBUFS, "out of memory");
+		return ac;
+	}
+	ac->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ac->fd < 0)
+		ac_close(ac, HEAPD_EIO, "socket: %s", strerror(errno));
+	else if (connect(ac->fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+		ac->state = AC_HELLO;
+	else if (errno != EINPROGRESS)
+		ac_close(ac, HEAPD_EIO, "cannot connect to %s: %s%s", ac->path, strerror(errno),
+			 errno == EAGAIN ? " (the daemon's listen queue is full)" : "");
+	return ac;
+}
+
+void heapd_async_free(heapd_async *ac)
+{
+	if (!ac || (ac->flags & AC_FREEING))
+		return;
+	ac->flags |= AC_FREEING;
+	if (ac->depth == 0)
+		destroy(ac);
+}
+
+void heapd_async_disconnect(heapd_async *ac)
+{
+	if (gone(ac) || (ac->flags & AC_DISCONNECTING))
+		return;
+	ac->flags |= AC_DISCONNECTING;
+	enter(ac);
+	leave(ac); /* closes now if nothing is in flight and no callback runs */
+}
+
+int heapd_async_attach(heapd_async *ac, const struct heapd_async_events *ev)
+{
+	if (!ac || !ev)
+		return HEAPD_EINVAL;
+	if (gone(ac))
+		return HEAPD_EIO;
+	if (ac->attached || !ev->add_read || !ev->del_read || !ev->add_write || !ev->del_write || !ev->cleanup)
+		return HEAPD_EINVAL;
+	ac->ev = *ev;
+	ac->attached = 1;
+	ac->ev.add_read(ac->ev.data);
+	update_write(ac);
+	arm_timer(ac);
+	return 0;
+}
+
+void heapd_async_set_connect_cb(heapd_async *ac, heapd_async_status_fn *cb) { ac->connect_cb = cb; }
+void heapd_async_set_disconnect_cb(heapd_async *ac, heapd_async_status_fn *cb) { ac->disconnect_cb = cb; }
+void heapd_async_set_data(heapd_async *ac, void *data) { ac->data = data; }
+void *heapd_async_data(const heapd_async *ac) { return ac->data; }
+int heapd_async_errcode(const heapd_async *ac) { return ac->err; }
+const char *heapd_async_errmsg(const heapd_async *ac) { return ac->errmsg; }
+size_t heapd_async_pending(const heapd_async *ac) { return ac->count; }
+int heapd_async_fd(const heapd_async *ac) { return ac->fd; }
+
+void heapd_async_set_timeout(heapd_async *ac, uint32_t ms)
+{
+	ac->timeout_ms = ms;
+	if (!gone(ac))
+		arm_timer(ac);
+}
+
+void heapd_async_set_max_pending(heapd_async *ac, size_t n)
+{
+	ac->max_pending = n ? n : HEAPD_ASYNC_MAX_PENDING;
+}
+
+void heapd_async_set_max_output(heapd_async *ac, size_t bytes)
+{
+	ac->max_output = bytes ? bytes : HEAPD_ASYNC_MAX_OUTPUT;
+}
+
+/* --- the operations, as in heapd.c --- */
+
+int heapd_async_ping(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_ping(&w);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
+			   const void *data, uint32_t len, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_write(heapd_async *ac, heapd_ref obj, uint32_t off, const void *buf, uint32_t len,
+		      heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_write(&w, obj, off, buf, len);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_read(heapd_async *ac, heapd_ref obj, uint32_t off, uint32_t len, heapd_async_fn *cb,
+		     void *privdata)
+{
+	struct wire_req w;
+	wire_read(&w, obj, off, len);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_set_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_ref target, heapd_async_fn *cb,
+			void *privdata)
+{
+	struct wire_req w;
+	wire_set_ref(&w, obj, slot, target);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_get_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_get_ref(&w, obj, slot);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_release(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_release(&w, obj);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_set(heapd_async *ac, const char *name, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_root_set(&w, name, obj);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_root_get(&w, name);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_list(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_root_list(&w);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_gc(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_gc(&w);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_free_os_memory(&w);
+	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_get_stats(&w);
+	return submit(ac, &w, cb, privdata);
+}
