@@ -6,8 +6,9 @@
 # suite included) into a temporary directory, or takes the .deb files
 # already in DEBDIR. Then checks with dpkg-deb that every file is in its
 # package and place: the binaries, the library and its soname link, the
-# header, the pkg-config file, the units, the sysusers file, the config (a
-# conffile) and the man pages; and that no file is in two packages.
+# headers (heapd.h, the async API's and its adapters'), the pkg-config
+# file, the units, the sysusers file, the config (a conffile) and the man
+# pages; and that no file is in two packages.
 #
 # Slow (a whole build and test run), so .ci/run runs it, not make check.
 # Building needs root to install missing build dependencies, as the script
@@ -67,8 +68,10 @@ holds heapd /usr/sbin/heapd /usr/bin/heapctl \
 	/usr/share/man/man8/heapd.8.gz /usr/share/man/man5/heapd.conf.5.gz \
 	/usr/share/man/man1/heapctl.1.gz
 holds libheapd1 "/usr/lib/$arch/libheapd.so.1" "/usr/lib/$arch/libheapd.so.1.[0-9.]*"
-holds libheapd-dev /usr/include/heapd.h "/usr/lib/$arch/libheapd.so" \
-	"/usr/lib/$arch/pkgconfig/libheapd.pc" /usr/share/man/man3/libheapd.3.gz
+holds libheapd-dev /usr/include/heapd.h /usr/include/heapd/async.h \
+	/usr/include/heapd/adapters/libevent.h /usr/include/heapd/adapters/libuv.h \
+	"/usr/lib/$arch/libheapd.so" "/usr/lib/$arch/pkgconfig/libheapd.pc" \
+	/usr/share/man/man3/libheapd.3.gz
 
 # The config survives upgrades and local edits: dpkg knows it as a conffile.
 f=$(deb heapd) && dpkg-deb --ctrl-tarfile "$f" | tar -xOf - ./conffiles 2>/dev/null |
