@@ -1,20 +1,43 @@
 /*
- * heapd.c - libheapd's blocking core: one connection, one request at a
- * time, each a frame out and a frame back.
+ * heapd.c - libheapd's blocking core: one connection, its requests queued
+ * in order, each reply taken in turn.
  *
  * A frame is a 4-byte big-endian length and a protobuf message (see
  * docs/protocol.md). The reply to a request carries its id; anything else
  * (another id, an undecodable body, a length over the daemon's max_frame,
  * a missing result) is a protocol error. HEAPD_EIO and HEAPD_EPROTO leave
  * the connection unusable, because the byte stream can no longer be
- * trusted to be in step: every later call fails with the same error.
+ * trusted to be in step: every later call fails with the same error, and
+ * every reply still pending is taken as that error.
+ *
+ * One path for every request. A request is framed into h->out and a pend
+ * entry queued for its reply (enqueue); a reply is taken for the oldest
+ * pend entry (take). A one-at-a-time call is enqueue then take, refused
+ * while pipelined replies are pending (so a reply never goes to the
+ * wrong caller); heapd_append_* is enqueue alone, heapd_get_reply take
+ * alone. Invariants: h->pend holds, oldest first, one entry per request
+ * framed into h->out whose reply is not yet taken, and its replies arrive
+ * in that order; h->out.p[sent..len) is not yet sent; h->in.p[taken..len)
+ * is received and not yet taken.
+ *
+ * No deadlock, bounded memory. The daemon stops reading a client whose
+ * replies pile up unread (max_output_buffer), so a client that only
+ * writes a long pipeline would wait forever on a full socket. io() never
+ * waits for the socket to take more without also reading: it polls for
+ * both, and a reply that arrives is received. take() stops as soon as the
+ * reply it wants is whole, so what it reads ahead is at most one reply
+ * and one READ_CHUNK; heapd_flush reads ahead at most HEAPD_PIPELINE_BYTES.
+ * When the socket takes everything at once (a short request, the common
+ * case) a call costs one send and one recv: no poll.
  *
  * Errors live in the connection (code and message), as in hiredis; they
  * are never thrown into errno. The generated protobuf code is private to
  * the library: only heapd_* symbols are exported. Requests are built and
- * replies checked by wire.c, which the other cores share.
+ * replies checked by wire.c, which the other cores share; batch.c builds
+ * batches and takes their results.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,22 +47,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "scratch.h"
 #include "wire.h"
+
+#define READ_CHUNK (64u << 10) /* room for each recv, at least */
+
+/* A request sent or queued, whose reply is due. */
+struct pend {
+	uint64_t id;
+	Heapd__Request__OpCase op;
+	uint32_t len;          /* read: the length; batch: its ops */
+	heapd_batch *batch;    /* batch: where its results go */
+};
 
 struct heapd {
 	int fd;
 	int err;
 	char errmsg[256];
 	uint64_t next_id;
-	struct wire_buf out;    /* the request being sent */
-	struct wire_buf in;     /* bytes received: the reply being read, and
-	                         * any that followed it */
+	struct wire_buf out;    /* requests: out.p[sent..len) not yet sent */
+	size_t sent;
+	int send_errno;         /* a send failed: nothing more goes out */
+	struct wire_buf in;     /* received: in.p[taken..len) not yet taken */
+	size_t taken;
+	struct pend *pend;      /* a ring of npend entries from pend_head */
+	size_t pend_head, npend, pend_cap;
 	struct scratch scratch; /* the last reply, decoded: valid until the next call */
+	heapd_stats stats;      /* the last reply's stats */
 	uint64_t session_id;
 	char server_version[32];
 	uint32_t max_frame;
 	uint64_t max_object;
+	uint32_t max_batch_ops;
+};
+
+enum io_goal {
+	IO_REPLY, /* until the next reply is whole in h->in */
+	IO_FLUSH, /* until everything is sent, or HEAPD_PIPELINE_BYTES read ahead */
 };
 
 static int set_error(heapd *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -51,6 +96,13 @@ static int set_error(heapd *h, int code, const char *fmt, ...)
 	va_end(ap);
 	h->err = code;
 	return code;
+}
+
+static int clear_error(heapd *h)
+{
+	h->err = 0;
+	h->errmsg[0] = '\0';
+	return 0;
 }
 
 /* The connection failed; it stays failed. what NULL keeps the message. */
@@ -67,142 +119,305 @@ static int broken(heapd *h, int code, const char *what)
 	return set_error(h, code, "%s", what);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+/* The error of a connection that failed or never was. */
+static int unusable(heapd *h)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return h->err ? h->err : set_error(h, HEAPD_EIO, "not connected");
 }
 
-/* Receives until h->in holds at least n bytes, taking whatever the
- * socket has in each recv: a whole reply usually comes in one call. */
-static int fill(heapd *h, size_t n)
-{
-	if (n > h->in.len && wire_reserve(&h->in, n - h->in.len) != 0)
-		return -2;
-	while (h->in.len < n) {
-		ssize_t r = recv(h->fd, h->in.p + h->in.len, h->in.cap - h->in.len, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		h->in.len += (size_t)r;
-	}
-	return 0;
-}
+/* ---- bytes in and out ---- */
 
-/* The next reply frame's body and length, from h->in; dropped from it
- * once decoded. Returns 0, or the error (the connection is then broken). */
-static int read_frame(heapd *h, const uint8_t **body, uint32_t *len)
+/* One recv into h->in, of at least want bytes of room; flags as recv's.
+ * Nothing to read now (MSG_DONTWAIT) is not an error. */
+static int receive(heapd *h, size_t want, int flags)
 {
-	int r = fill(h, WIRE_HEADER);
-	if (r == 0) {
-		*len = wire_frame_len(h->in.p);
-		if (*len > h->max_frame)
-			return broken(h, HEAPD_EPROTO, "reply longer than max_frame_size");
-		r = fill(h, WIRE_HEADER + (size_t)*len);
+	size_t room = want > READ_CHUNK ? want : READ_CHUNK;
+	if (h->taken && h->in.cap - h->in.len < room) {
+		wire_consume(&h->in, h->taken);
+		h->taken = 0;
 	}
-	if (r == -2)
+	if (wire_reserve(&h->in, room) != 0)
 		return broken(h, HEAPD_ENOBUFS, "out of memory for a reply");
-	if (r != 0)
-		return broken(h, HEAPD_EIO, "connection closed by the daemon");
-	*body = h->in.p + WIRE_HEADER;
+	ssize_t r = recv(h->fd, h->in.p + h->in.len, h->in.cap - h->in.len, flags);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r <= 0) {
+		/* A send that failed may have had a reason, sent before the
+		 * daemon closed (a refusal at accept): that reply is read and
+		 * reported first; the send's error is for what is left. */
+		const char *why = h->send_errno ? strerror(h->send_errno)
+			: r == 0 ? "connection closed by the daemon" : strerror(errno);
+		return broken(h, HEAPD_EIO, why);
+	}
+	h->in.len += (size_t)r;
 	return 0;
 }
 
-/* Sends req and reads its reply into *out, which lives in h->scratch
- * until the next call. Returns 0 when the daemon said OK with a result
- * that fits the request, or the error, recorded in h. */
-static int call(heapd *h, Heapd__Request *req, Heapd__Response **out)
+/* Bytes h->in still lacks for the next reply to be whole (0: it is), or
+ * -1 (the connection is then broken) for a length over max_frame. */
+static ssize_t reply_lacks(heapd *h)
 {
-	*out = NULL;
-	scratch_reset(&h->scratch);
+	size_t have = h->in.len - h->taken;
+	if (have < WIRE_HEADER)
+		return (ssize_t)(WIRE_HEADER - have);
+	uint32_t len = wire_frame_len(h->in.p + h->taken);
+	if (len > h->max_frame) {
+		broken(h, HEAPD_EPROTO, "reply longer than max_frame_size");
+		return -1;
+	}
+	return WIRE_HEADER + (size_t)len > have ? (ssize_t)(WIRE_HEADER + len - have) : 0;
+}
+
+/* Sends and receives until goal. Returns 0, or the error that broke the
+ * connection. */
+static int io(heapd *h, enum io_goal goal)
+{
+	for (;;) {
+		ssize_t lacks = reply_lacks(h);
+		if (lacks < 0)
+			return h->err;
+		size_t unsent = h->out.len - h->sent;
+		if (goal == IO_REPLY ? lacks == 0 : unsent == 0)
+			return 0;
+		if (unsent) {
+			ssize_t w = send(h->fd, h->out.p + h->sent, unsent, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0) {
+				h->sent += (size_t)w;
+				if (h->sent == h->out.len)
+					h->sent = h->out.len = 0;
+				continue;
+			}
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+				/* Nothing more can go; what the daemon sent may still come. */
+				h->send_errno = w == 0 ? EPIPE : errno;
+				h->sent = h->out.len = 0;
+				continue;
+			}
+		}
+		/* The socket takes no more now, or there is nothing to send. */
+		if (goal == IO_FLUSH && h->in.len - h->taken >= HEAPD_PIPELINE_BYTES)
+			return 0; /* the rest goes as replies are taken */
+		if (unsent) {
+			struct pollfd p = {.fd = h->fd, .events = POLLIN | POLLOUT};
+			int n = poll(&p, 1, -1);
+			if (n < 0 && errno != EINTR)
+				return broken(h, HEAPD_EIO, strerror(errno));
+			if (n <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+				continue; /* writable: sent above */
+		}
+		int err = receive(h, (size_t)lacks, unsent ? MSG_DONTWAIT : 0);
+		if (err)
+			return err;
+	}
+}
+
+/* ---- the queue of requests whose replies are due ---- */
+
+static struct pend *pend_at(heapd *h, size_t i)
+{
+	return &h->pend[(h->pend_head + i) % h->pend_cap];
+}
+
+static int pend_push(heapd *h, const struct pend *p)
+{
+	if (h->npend == h->pend_cap) {
+		size_t cap = h->pend_cap ? 2 * h->pend_cap : 64;
+		struct pend *v = malloc(cap * sizeof *v);
+		if (!v)
+			return HEAPD_ENOBUFS;
+		for (size_t i = 0; i < h->npend; i++)
+			v[i] = *pend_at(h, i);
+		free(h->pend);
+		h->pend = v;
+		h->pend_cap = cap;
+		h->pend_head = 0;
+	}
+	*pend_at(h, h->npend++) = *p;
+	return 0;
+}
+
+static struct pend pend_pop(heapd *h)
+{
+	struct pend p = h->pend[h->pend_head];
+	h->pend_head = (h->pend_head + 1) % h->pend_cap;
+	h->npend--;
+	return p;
+}
+
+/* Frames req (with the next id) into h->out and queues its reply. b: a
+ * batch request, whose results go to b. Nothing changes on an error. */
+static int enqueue(heapd *h, Heapd__Request *req, heapd_batch *b)
+{
 	if (h->fd < 0)
-		return h->err ? h->err : set_error(h, HEAPD_EIO, "not connected");
-	req->id = ++h->next_id;
-	h->out.len = 0;
+		return unusable(h);
+	size_t unsent = h->out.len - h->sent, n = heapd__request__get_packed_size(req);
+	if (h->npend >= HEAPD_PIPELINE_MAX)
+		return set_error(h, HEAPD_ELIMIT, "%zu replies pending (HEAPD_PIPELINE_MAX): take some first", h->npend);
+	if (unsent && unsent + n > HEAPD_PIPELINE_BYTES)
+		return set_error(h, HEAPD_ELIMIT,
+				 "%zu bytes of requests not yet sent (HEAPD_PIPELINE_BYTES): take replies first", unsent);
+	if (h->sent && h->sent >= h->out.len / 2) {
+		wire_consume(&h->out, h->sent);
+		h->sent = 0;
+	}
+	req->id = h->next_id + 1;
 	int err = wire_append(&h->out, req, h->max_frame);
 	if (err == HEAPD_ELIMIT)
-		return set_error(h, err, "request of %zu bytes exceeds the daemon's max_frame_size %u",
-				 heapd__request__get_packed_size(req), h->max_frame);
+		return set_error(h, err, "request of %zu bytes exceeds the daemon's max_frame_size %u", n, h->max_frame);
+	struct pend p = {.id = req->id, .op = req->op_case, .batch = b};
+	if (req->op_case == HEAPD__REQUEST__OP_READ)
+		p.len = req->read->length;
+	else if (b)
+		p.len = (uint32_t)req->batch->n_ops;
+	if (!err && (err = pend_push(h, &p)) != 0)
+		h->out.len -= WIRE_HEADER + n;
 	if (err)
 		return set_error(h, err, "out of memory");
-	/* A send that fails may still find the daemon's reason waiting to be
-	 * read (a refusal sent at accept, then a close): read on, and report
-	 * that reason if it is there. */
-	int send_errno = write_all(h->fd, h->out.p, h->out.len) != 0 ? (errno ? errno : EPIPE) : 0;
-	const uint8_t *body = NULL;
-	uint32_t len = 0;
-	err = read_frame(h, &body, &len);
-	Heapd__Response *resp = err ? NULL : heapd__response__unpack(&h->scratch.pb, len, body);
-	if (!err)
-		wire_consume(&h->in, WIRE_HEADER + (size_t)len);
-	if (send_errno) {
-		if (!resp || resp->status == HEAPD__STATUS__OK)
-			return broken(h, HEAPD_EIO, strerror(send_errno));
-		set_error(h, wire_status(resp), "%s", resp->error);
-		return broken(h, h->err, NULL);
+	h->next_id++;
+	return clear_error(h);
+}
+
+/* For an OK reply: NULL if its result fits the request p stands for. */
+static const char *check_result(const struct pend *p, const Heapd__Response *r)
+{
+	Heapd__Request q = HEAPD__REQUEST__INIT;
+	Heapd__Read read = HEAPD__READ__INIT;
+	q.op_case = p->op;
+	if (p->op == HEAPD__REQUEST__OP_READ) {
+		read.length = p->len;
+		q.read = &read;
 	}
-	if (err)
-		return err;
+	return wire_check_result(&q, r);
+}
+
+/* The result of resp (OK or not: code) for request p, into *r. */
+static void fill_reply(heapd *h, const struct pend *p, const Heapd__Response *resp, int code, heapd_reply *r)
+{
+	*r = (heapd_reply){.status = code, .error = h->errmsg, .id = p->id};
+	if (code || !resp)
+		return;
+	switch (resp->result_case) {
+	case HEAPD__RESPONSE__RESULT_REF:
+		r->ref = resp->ref;
+		break;
+	case HEAPD__RESPONSE__RESULT_DATA:
+		r->data = resp->data.data;
+		r->len = resp->data.len;
+		break;
+	case HEAPD__RESPONSE__RESULT_STATS:
+		wire_stats(resp->stats, &h->stats);
+		r->stats = &h->stats;
+		break;
+	default:
+		break;
+	}
+}
+
+/* The status of resp, the reply to p, recorded in h (and in p's batch);
+ * the connection is broken if resp cannot be that reply. */
+static int judge(heapd *h, const struct pend *p, const Heapd__Response *resp)
+{
 	if (!resp)
 		return broken(h, HEAPD_EPROTO, "reply does not decode");
 	/* Id 0: an error about the connection itself (e.g. a refusal). */
-	if (resp->id != req->id && resp->id != 0)
+	if (resp->id != p->id && resp->id != 0)
 		return broken(h, HEAPD_EPROTO, "reply to another request");
 	int code = wire_status(resp);
-	if (code) {
-		set_error(h, code, "%s", resp->error && resp->error[0] ? resp->error : heapd_strerror(code));
-		int fatal = code == HEAPD_EPROTO || resp->id == 0;
-		if (fatal)
-			broken(h, code, NULL);
-		return code;
+	const char *bad = NULL;
+	if (p->batch && resp->id) {
+		if (batch_take(p->batch, p->id, p->len, resp, &bad) == HEAPD_ENOBUFS)
+			return set_error(h, HEAPD_ENOBUFS, "out of memory for the results of a batch");
+	} else if (!code) {
+		bad = check_result(p, resp);
 	}
-	const char *bad = wire_check_result(req, resp);
 	if (bad)
 		return broken(h, HEAPD_EPROTO, bad);
-	h->err = 0;
-	h->errmsg[0] = '\0';
-	*out = resp;
-	return 0;
+	if (!code)
+		return clear_error(h);
+	set_error(h, code, "%s", resp->error && resp->error[0] ? resp->error : heapd_strerror(code));
+	if (code == HEAPD_EPROTO || resp->id == 0)
+		broken(h, code, NULL);
+	return code;
 }
 
-/* call() for requests whose reply carries only the status. */
+/* Takes the oldest pending reply into *r (and *raw, the decoded reply, or
+ * NULL); returns its status, recorded in h. */
+static int take(heapd *h, heapd_reply *r, const Heapd__Response **raw)
+{
+	*raw = NULL;
+	scratch_reset(&h->scratch);
+	if (!h->npend) {
+		int code = h->fd < 0 ? unusable(h) : set_error(h, HEAPD_EINVAL, "no reply pending");
+		*r = (heapd_reply){.status = code, .error = h->errmsg};
+		return code;
+	}
+	struct pend p = pend_pop(h);
+	int code = h->fd < 0 ? unusable(h) : io(h, IO_REPLY);
+	if (!code) {
+		uint32_t len = wire_frame_len(h->in.p + h->taken);
+		*raw = heapd__response__unpack(&h->scratch.pb, len, h->in.p + h->taken + WIRE_HEADER);
+		h->taken += WIRE_HEADER + (size_t)len;
+		if (h->taken == h->in.len)
+			h->taken = h->in.len = 0;
+		code = judge(h, &p, *raw);
+	}
+	if (code && p.batch && h->fd < 0)
+		batch_lost(p.batch, p.id, p.len, code);
+	fill_reply(h, &p, *raw, code, r);
+	return code;
+}
+
+/* One request at a time: req's reply into *r (and *raw). */
+static int call(heapd *h, Heapd__Request *req, heapd_batch *b, heapd_reply *r, const Heapd__Response **raw)
+{
+	*raw = NULL;
+	*r = (heapd_reply){.error = h->errmsg};
+	int err = h->fd < 0 ? unusable(h)
+		: h->npend ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first",
+				       h->npend)
+		: enqueue(h, req, b);
+	if (err) {
+		r->status = err;
+		return err;
+	}
+	return take(h, r, raw);
+}
+
 static int call_status(heapd *h, struct wire_req *w)
 {
-	Heapd__Response *resp;
-	return call(h, &w->req, &resp);
+	heapd_reply r;
+	const Heapd__Response *raw;
+	return call(h, &w->req, NULL, &r, &raw);
 }
 
-/* call() for requests answered with a ref. */
 static int call_ref(heapd *h, struct wire_req *w, heapd_ref *out)
 {
-	Heapd__Response *resp;
-	int err = call(h, &w->req, &resp);
+	heapd_reply r;
+	const Heapd__Response *raw;
+	int err = call(h, &w->req, NULL, &r, &raw);
 	if (!err)
-		*out = resp->ref;
+		*out = r.ref;
 	return err;
 }
+
+/* ---- the connection ---- */
 
 static int hello(heapd *h)
 {
 	struct wire_req w;
 	wire_hello(&w, program_invocation_short_name);
-	Heapd__Response *resp;
-	int err = call(h, &w.req, &resp);
+	heapd_reply r;
+	const Heapd__Response *resp;
+	int err = call(h, &w.req, NULL, &r, &resp);
 	if (err)
 		return broken(h, err, NULL);
 	h->session_id = resp->hello->session_id;
 	snprintf(h->server_version, sizeof h->server_version, "%s", resp->hello->server_version);
 	h->max_frame = resp->hello->max_frame;
 	h->max_object = resp->hello->max_object;
+	h->max_batch_ops = resp->hello->max_batch_ops;
 	return 0;
 }
 
@@ -240,6 +455,7 @@ void heapd_close(heapd *h)
 		close(h->fd);
 	wire_buf_free(&h->out);
 	wire_buf_free(&h->in);
+	free(h->pend);
 	scratch_free(&h->scratch);
 	free(h);
 }
@@ -250,6 +466,8 @@ uint64_t heapd_session_id(const heapd *h) { return h->session_id; }
 const char *heapd_server_version(const heapd *h) { return h->server_version; }
 uint32_t heapd_max_frame(const heapd *h) { return h->max_frame; }
 uint64_t heapd_max_object(const heapd *h) { return h->max_object; }
+uint32_t heapd_max_batch_ops(const heapd *h) { return h->max_batch_ops; }
+size_t heapd_pending(const heapd *h) { return h->npend; }
 
 const char *heapd_strerror(int code)
 {
@@ -266,9 +484,12 @@ const char *heapd_strerror(int code)
 	case HEAPD_EIO: return "connection failed";
 	case HEAPD_ENOBUFS: return "out of memory in the client";
 	case HEAPD_ETIMEDOUT: return "no reply in time";
+	case HEAPD_ESKIPPED: return "not run: an earlier operation of the batch failed";
 	}
 	return "unknown error";
 }
+
+/* ---- one request at a time ---- */
 
 int heapd_ping(heapd *h, uint64_t *rtt_ns)
 {
@@ -309,10 +530,11 @@ int heapd_read(heapd *h, heapd_ref obj, uint32_t off, void *buf, uint32_t len)
 {
 	struct wire_req w;
 	wire_read(&w, obj, off, len);
-	Heapd__Response *resp;
-	int err = call(h, &w.req, &resp);
+	heapd_reply r;
+	const Heapd__Response *raw;
+	int err = call(h, &w.req, NULL, &r, &raw);
 	if (!err && len)
-		memcpy(buf, resp->data.data, len);
+		memcpy(buf, r.data, len);
 	return err;
 }
 
@@ -359,8 +581,9 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 {
 	struct wire_req w;
 	wire_root_list(&w);
-	Heapd__Response *resp;
-	int err = call(h, &w.req, &resp);
+	heapd_reply r;
+	const Heapd__Response *resp;
+	int err = call(h, &w.req, NULL, &r, &resp);
 	if (err)
 		return err;
 	char **v = wire_names(resp->roots);
@@ -401,9 +624,142 @@ int heapd_get_stats(heapd *h, heapd_stats *out)
 {
 	struct wire_req w;
 	wire_get_stats(&w);
-	Heapd__Response *resp;
-	int err = call(h, &w.req, &resp);
+	heapd_reply r;
+	const Heapd__Response *raw;
+	int err = call(h, &w.req, NULL, &r, &raw);
 	if (!err)
-		wire_stats(resp->stats, out);
+		*out = *r.stats;
 	return err;
+}
+
+int heapd_batch_exec(heapd *h, heapd_batch *b)
+{
+	struct batch_req br;
+	batch_request(b, &br);
+	heapd_reply r;
+	const Heapd__Response *raw;
+	uint64_t id = h->next_id;
+	int err = call(h, &br.req, b, &r, &raw);
+	if (h->next_id == id) /* not sent: nothing ran */
+		batch_lost(b, 0, (uint32_t)br.batch.n_ops, HEAPD_ESKIPPED);
+	return err;
+}
+
+/* ---- pipelining ---- */
+
+int heapd_append_ping(heapd *h)
+{
+	struct wire_req w;
+	wire_ping(&w);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes)
+{
+	struct wire_req w;
+	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
+			    const void *data, uint32_t len)
+{
+	struct wire_req w;
+	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
+{
+	struct wire_req w;
+	wire_write(&w, obj, off, buf, len);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_read(heapd *h, heapd_ref obj, uint32_t off, uint32_t len)
+{
+	struct wire_req w;
+	wire_read(&w, obj, off, len);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target)
+{
+	struct wire_req w;
+	wire_set_ref(&w, obj, slot, target);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_get_ref(heapd *h, heapd_ref obj, uint32_t slot)
+{
+	struct wire_req w;
+	wire_get_ref(&w, obj, slot);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_release(heapd *h, heapd_ref obj)
+{
+	struct wire_req w;
+	wire_release(&w, obj);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_set(&w, name, obj);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_root_get(heapd *h, const char *name)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_get(&w, name);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_gc(heapd *h)
+{
+	struct wire_req w;
+	wire_gc(&w);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_free_os_memory(heapd *h)
+{
+	struct wire_req w;
+	wire_free_os_memory(&w);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_get_stats(heapd *h)
+{
+	struct wire_req w;
+	wire_get_stats(&w);
+	return enqueue(h, &w.req, NULL);
+}
+
+int heapd_append_batch(heapd *h, heapd_batch *b)
+{
+	struct batch_req br;
+	batch_request(b, &br);
+	return enqueue(h, &br.req, b);
+}
+
+int heapd_flush(heapd *h)
+{
+	if (h->fd < 0)
+		return unusable(h);
+	int err = io(h, IO_FLUSH);
+	return err ? err : clear_error(h);
+}
+
+int heapd_get_reply(heapd *h, heapd_reply *r)
+{
+	const Heapd__Response *raw;
+	return take(h, r, &raw);
 }

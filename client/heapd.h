@@ -17,6 +17,18 @@
  * code and a message in the connection (heapd_errcode, heapd_errmsg). After
  * HEAPD_EIO or HEAPD_EPROTO the connection is unusable: close it.
  *
+ * Three ways to make requests, on the same connection:
+ *   - one at a time: heapd_alloc(), heapd_read(), ... send a request and
+ *     wait for its reply;
+ *   - pipelined: heapd_append_alloc(), heapd_append_read(), ... queue
+ *     requests, which go in as few writes as the socket allows; then
+ *     heapd_get_reply() takes their replies, in order, one per call. Many
+ *     requests cost about one round trip;
+ *   - batched: a heapd_batch holds several operations that go as one
+ *     request and run in order, in one turn of the daemon, with one reply;
+ *     an operation may name the ref an earlier one returns, so a linked
+ *     structure is built in one round trip (see heapd_batch_new below).
+ *
  * Threads. A heapd connection is used from one thread at a time.
  */
 #ifndef HEAPD_H
@@ -32,6 +44,8 @@ extern "C" {
 typedef uint64_t heapd_ref;          /* opaque object handle; 0 is null */
 typedef struct heapd heapd;          /* one connection; use from one thread at a time */
 typedef struct heapd_stats heapd_stats;
+typedef struct heapd_reply heapd_reply;
+typedef struct heapd_batch heapd_batch;  /* operations sent as one request */
 
 enum heapd_error {
 	HEAPD_OK = 0,
@@ -46,10 +60,17 @@ enum heapd_error {
 	HEAPD_EIO = -9,        /* the connection failed or is closed */
 	HEAPD_ENOBUFS = -10,   /* this process could not allocate memory */
 	HEAPD_ETIMEDOUT = -11, /* no reply in time (async timeouts); the connection is dropped */
+	HEAPD_ESKIPPED = -12,  /* a batch op not run: an earlier op of the batch failed */
 };
 
 #define HEAPD_DEFAULT_SOCKET "/run/heapd/heapd.sock"
 #define HEAPD_PAUSE_RING 256
+/* Replies a connection may have pending (appended, not yet taken). */
+#define HEAPD_PIPELINE_MAX 1048576
+/* Bytes of appended requests not yet sent, past which an append is
+ * refused (a request alone always goes); also the replies heapd_flush
+ * reads ahead at most. */
+#define HEAPD_PIPELINE_BYTES (64u << 20)
 
 /* The daemon's figures; see docs/stats.md. Fields are only ever appended. */
 struct heapd_stats {
@@ -91,20 +112,23 @@ struct heapd_stats {
 	uint64_t uptime_ns;
 };
 
-/* One reply, as the async API (<heapd/async.h>) hands it to a callback.
- * Owned by the library: valid only while the callback runs. */
-typedef struct heapd_reply {
-	int status;                  /* HEAPD_OK or a HEAPD_E* code */
-	const char *error;           /* a message when status is not HEAPD_OK, else "" */
-	heapd_ref ref;               /* alloc, alloc_into, get_ref, root_get */
-	const void *data;            /* read: len bytes */
+/* The reply to one request: from heapd_get_reply (valid until the next
+ * call on the connection), heapd_batch_reply (until the next call on the
+ * batch), or handed to an async callback (<heapd/async.h>: valid only
+ * while the callback runs). Owned by the library. Fields are only ever
+ * appended. */
+struct heapd_reply {
+	int status;                /* HEAPD_OK or a HEAPD_E* code */
+	const char *error;         /* its message; "" when status is HEAPD_OK */
+	heapd_ref ref;             /* alloc, alloc_into, root_get; get_ref (0: empty slot) */
+	const void *data;          /* read: len bytes */
 	size_t len;
-	const heapd_stats *stats;    /* get_stats */
-	uint64_t id;                 /* the request's id */
-	char *const *names;          /* root_list: nnames names */
+	const heapd_stats *stats;  /* get_stats */
+	uint64_t id;               /* the request's id: 1, 2, ... on each connection */
+	char *const *names;        /* root_list (async): nnames names */
 	size_t nnames;
-	int truncated;               /* root_list: 1 when more names did not fit */
-} heapd_reply;
+	int truncated;             /* root_list: 1 when more names did not fit */
+};
 
 /* Connects and says hello. socket_path NULL: $HEAPD_SOCKET, else
  * HEAPD_DEFAULT_SOCKET. Returns NULL only when out of memory; otherwise
@@ -150,6 +174,106 @@ uint64_t heapd_session_id(const heapd *h);
 const char *heapd_server_version(const heapd *h);
 uint32_t heapd_max_frame(const heapd *h);
 uint64_t heapd_max_object(const heapd *h);
+uint32_t heapd_max_batch_ops(const heapd *h);
+
+/* ---- pipelining ----
+ *
+ * Each heapd_append_* frames a request into the connection's output
+ * buffer (copying what it points to: the caller's buffers may go at once)
+ * and returns 0, or an error for that request alone, which is then not
+ * queued: HEAPD_ELIMIT past HEAPD_PIPELINE_MAX pending replies or
+ * HEAPD_PIPELINE_BYTES unsent (take replies, then append again), or for a
+ * request over the daemon's max_frame_size; HEAPD_EINVAL for a NULL name;
+ * HEAPD_ENOBUFS; or the error of a connection that failed.
+ *
+ * heapd_get_reply takes the oldest pending reply into *r and returns its
+ * status (also in heapd_errcode/heapd_errmsg): HEAPD_OK, the request's
+ * error, or, once the connection fails, HEAPD_EIO (or HEAPD_EPROTO) for
+ * this and every pending reply. It sends what is still queued as it waits,
+ * reading replies as they come, so no pipeline is too long: the daemon
+ * never stalls on replies nobody reads. HEAPD_EINVAL when none is pending.
+ *
+ * heapd_flush sends what is queued without taking replies (optional:
+ * heapd_get_reply sends too). Replies that arrive meanwhile are read into
+ * the connection, up to HEAPD_PIPELINE_BYTES of them; past that it
+ * returns, leaving the rest to go as replies are taken.
+ *
+ * Mixing: while replies are pending, the one-at-a-time calls (and
+ * heapd_batch_exec) fail with HEAPD_EINVAL ("replies pending") and change
+ * nothing; take the replies first. gc and free_os_memory may be appended:
+ * their replies come when the collection is done, and the requests after
+ * them wait for it, as one at a time. */
+int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes);
+int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
+			    const void *data, uint32_t len);
+int heapd_append_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len);
+int heapd_append_read(heapd *h, heapd_ref obj, uint32_t off, uint32_t len);
+int heapd_append_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target);
+int heapd_append_get_ref(heapd *h, heapd_ref obj, uint32_t slot);
+int heapd_append_release(heapd *h, heapd_ref obj);
+int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj);
+int heapd_append_root_get(heapd *h, const char *name);
+int heapd_append_gc(heapd *h);
+int heapd_append_free_os_memory(heapd *h);
+int heapd_append_get_stats(heapd *h);
+int heapd_append_ping(heapd *h);
+/* A batch as one pipelined request: its reply's status is the batch's
+ * (heapd_batch_exec), and taking it stores the ops' results in b, which
+ * must stay alive until then. */
+int heapd_append_batch(heapd *h, heapd_batch *b);
+int heapd_flush(heapd *h);
+int heapd_get_reply(heapd *h, heapd_reply *r);
+size_t heapd_pending(const heapd *h);   /* replies appended and not yet taken */
+
+/* ---- batches ----
+ *
+ * A heapd_batch is a list of operations, built without a connection and
+ * sent as one request by heapd_batch_exec (or heapd_append_batch). The
+ * daemon runs them in order, in one turn (no other client's request runs
+ * in between), until one fails: the ones before it stand, the ones after
+ * it are not run (HEAPD_ESKIPPED). Holds are as for the calls alone:
+ * alloc, get_ref and root_get each add one.
+ *
+ * Each heapd_batch_* adder copies its arguments and returns the op's
+ * index (0, 1, ...), or HEAPD_ENOBUFS. Any ref argument may be a literal
+ * ref or heapd_batch_result(i): the ref that op i of this batch returns
+ * (alloc, alloc_into, get_ref, root_get). Naming an op that is not
+ * earlier, or one that returns no ref, makes that op fail with
+ * HEAPD_EINVAL. (Placeholders are values below 2^32, which the protocol
+ * guarantees no ref has.) heapd_batch_result of a negative index (an
+ * adder's error) names no op.
+ *
+ * heapd_batch_exec returns 0 when every op succeeded; else the error of
+ * the op that failed (heapd_batch_failed says which, and heapd_errmsg
+ * names it); HEAPD_ELIMIT when the batch is refused whole (more than
+ * max_batch_ops ops, or a reply that could not fit in a frame), or the
+ * error that kept it from being sent (replies pending, a request over
+ * max_frame_size): nothing ran, and every op has HEAPD_ESKIPPED; or a
+ * connection error, which every op then has. Then heapd_batch_reply gives
+ * each op's status and result, valid until the batch is reset or runs
+ * again. A batch may be run again, as it is or with ops added; a read
+ * op's reply must fit, with all the others, in one frame (max_frame_size). */
+heapd_batch *heapd_batch_new(void);             /* NULL when out of memory */
+void heapd_batch_free(heapd_batch *b);
+void heapd_batch_reset(heapd_batch *b);         /* no ops, no results: as new */
+size_t heapd_batch_count(const heapd_batch *b); /* ops */
+heapd_ref heapd_batch_result(int index);
+int heapd_batch_alloc(heapd_batch *b, uint32_t nrefs, uint32_t nbytes);
+int heapd_batch_alloc_into(heapd_batch *b, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
+			   const void *data, uint32_t len);
+int heapd_batch_write(heapd_batch *b, heapd_ref obj, uint32_t off, const void *buf, uint32_t len);
+int heapd_batch_read(heapd_batch *b, heapd_ref obj, uint32_t off, uint32_t len);
+int heapd_batch_set_ref(heapd_batch *b, heapd_ref obj, uint32_t slot, heapd_ref target);
+int heapd_batch_get_ref(heapd_batch *b, heapd_ref obj, uint32_t slot);
+int heapd_batch_release(heapd_batch *b, heapd_ref obj);
+int heapd_batch_root_set(heapd_batch *b, const char *name, heapd_ref obj);  /* NULL name: HEAPD_EINVAL */
+int heapd_batch_root_get(heapd_batch *b, const char *name);
+int heapd_batch_get_stats(heapd_batch *b);
+int heapd_batch_exec(heapd *h, heapd_batch *b);
+int heapd_batch_failed(const heapd_batch *b);   /* the op that failed, or -1 */
+/* Op index's status (returned) and result; HEAPD_EINVAL for an index the
+ * last run did not have. */
+int heapd_batch_reply(const heapd_batch *b, int index, heapd_reply *r);
 
 #ifdef __cplusplus
 }

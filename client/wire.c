@@ -170,6 +170,7 @@ static const int status_code[] = {
 	[HEAPD__STATUS__LIMIT] = HEAPD_ELIMIT,
 	[HEAPD__STATUS__PROTOCOL] = HEAPD_EPROTO,
 	[HEAPD__STATUS__INTERNAL] = HEAPD_EPROTO,
+	[HEAPD__STATUS__SKIPPED] = HEAPD_ESKIPPED,
 };
 
 int wire_status(const Heapd__Response *r)

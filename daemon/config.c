@@ -95,6 +95,10 @@ static const struct opt opts[] = {
 	 FIELD(max_output), .min = 4 * KIB, .max = 4 * GIB, .live = true,
 	 .help = "Unsent reply bytes a connection may have before heapd stops reading its "
 	         "requests"},
+	{.key = "max_batch_ops", .flag = "max-batch-ops", .type = T_COUNT, FIELD(max_batch_ops),
+	 .min = 1, .max = 65536, .live = true,
+	 .help = "Most operations in one batch request; a batch runs in one turn, so this "
+	         "also bounds how long other clients wait for one"},
 	{.key = "allowed_uids", .flag = "allowed-uids", .type = T_UIDS, FIELD(allowed_uids),
 	 .count_off = offsetof(struct config, n_allowed_uids), .live = true,
 	 .range = "uids or user names",
@@ -665,6 +669,7 @@ void config_init(struct config *c)
 	c->max_clients = 1024;
 	c->max_frame = 16 * MIB;
 	c->max_output = 8 * MIB;
+	c->max_batch_ops = 1024;
 	c->log_level = LOGL_INFO;
 	c->log_target = LOGT_AUTO;
 	c->idle_gc_period_s = 120;

@@ -29,6 +29,7 @@ struct config {
 	uint32_t max_frame;       /* max_frame_size: largest request or reply */
 	size_t max_output;        /* max_output_buffer: unsent reply bytes per
 	                           * client before heapd stops reading it */
+	uint32_t max_batch_ops;   /* max_batch_ops: ops in one batch request */
 	/* allowed_uids, allowed_gids: a peer may connect when both lists are
 	 * empty, or its uid is in the first, or its gid in the second. */
 	uid_t *allowed_uids;
@@ -69,7 +70,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
  * settings that may change at run time into *running: soft_memory_limit,
  * gc_percent, max_holds_per_session, max_roots, gc_slice_us,
  * release_delay_ms, max_clients, max_frame_size, max_output_buffer,
- * allowed_uids, allowed_gids, log_level, idle_gc_period_s. Any other setting
+ * max_batch_ops, allowed_uids, allowed_gids, log_level, idle_gc_period_s. Any other setting
  * that changed is logged as a warning and keeps its running value. The
  * caller applies the result (heap_reconfigure(), log_set_level(), ...).
  * Returns 0, or -1 with err filled and *running unchanged. */

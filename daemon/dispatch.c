@@ -3,10 +3,11 @@
  *
  * Every value in a request is hostile until checked here or by the engine:
  * refs are validated by the engine on every use; lengths that decide how
- * much the daemon allocates (read) are checked against max_frame_size
- * before anything is allocated; names are checked for length. Engine
- * errors map to wire statuses one to one (status_of), each with a message
- * naming what was wrong.
+ * much the daemon allocates (read) are checked against the room the reply
+ * has (max_frame_size, or what a batch's reply has left) before anything
+ * is allocated; names are checked for length. Engine errors map to wire
+ * statuses one to one (engine_fail), each with a message naming what was
+ * wrong.
  *
  * The connection's holds live in s->holds: alloc, get_ref and root_get add
  * one on what they return, release drops one. A session in S_HELLO accepts
@@ -17,7 +18,11 @@
  * (collector.c) for a cycle that started after the request to finish and
  * be swept, so that on return every object unreachable at the time of the
  * call is freed. Later requests on that session wait behind it; other
- * sessions are served meanwhile.
+ * sessions are served meanwhile. A batch is batch.c's, which runs each of
+ * its ops through disp_op() as a request of its own.
+ *
+ * What a reply points to (read data, stats, root names) lives in the
+ * server's scratch memory, reset once the reply is packed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,14 +36,7 @@
 /* Room a Read reply needs besides its data: id, status, field headers. */
 #define READ_REPLY_OVERHEAD 64u
 
-struct reply {
-	Heapd__Response r;
-	Heapd__HelloReply hello;
-	char msg[256];
-};
-
-static void fail(struct reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(struct reply *rp, Heapd__Status status, const char *fmt, ...)
+void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -49,7 +47,7 @@ static void fail(struct reply *rp, Heapd__Status status, const char *fmt, ...)
 }
 
 /* An engine error as a status and a message about the request. */
-static void engine_fail(struct reply *rp, int err, const char *what)
+static void engine_fail(struct disp_reply *rp, int err, const char *what)
 {
 	static const Heapd__Status status[] = {
 		[-HEAP_EBADREF] = HEAPD__STATUS__BAD_REF, [-HEAP_ERANGE] = HEAPD__STATUS__RANGE,
@@ -58,44 +56,46 @@ static void engine_fail(struct reply *rp, int err, const char *what)
 		[-HEAP_EINVAL] = HEAPD__STATUS__INVALID,
 	};
 	Heapd__Status st = err < 0 && -err < (int)(sizeof status / sizeof status[0]) ? status[-err] : HEAPD__STATUS__INTERNAL;
-	fail(rp, st, "%s: %s", what, heap_strerror(err));
+	disp_fail(rp, st, "%s: %s", what, heap_strerror(err));
 }
 
-static void set_ref_result(struct reply *rp, heap_ref ref)
+static void set_ref_result(struct disp_reply *rp, heap_ref ref)
 {
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_REF;
 	rp->r.ref = ref;
 }
 
-static void op_hello(struct session *s, Heapd__Request *req, struct reply *rp)
+static void op_hello(struct session *s, Heapd__Request *req, struct disp_reply *rp, Heapd__HelloReply *hello)
 {
 	if (req->op_case != HEAPD__REQUEST__OP_HELLO) {
-		fail(rp, HEAPD__STATUS__PROTOCOL, "the first request must be Hello");
+		disp_fail(rp, HEAPD__STATUS__PROTOCOL, "the first request must be Hello");
 		return;
 	}
 	if (req->hello->version != PROTOCOL_VERSION) {
-		fail(rp, HEAPD__STATUS__PROTOCOL, "protocol version %u is not spoken here (this daemon speaks %u)",
-		     req->hello->version, PROTOCOL_VERSION);
+		disp_fail(rp, HEAPD__STATUS__PROTOCOL, "protocol version %u is not spoken here (this daemon speaks %u)",
+			  req->hello->version, PROTOCOL_VERSION);
 		return;
 	}
 	snprintf(s->name, sizeof s->name, "%s", req->hello->client_name);
 	s->state = S_READY;
 	log_debug("session %llu: %s, pid %d uid %u", (unsigned long long)s->id, s->name[0] ? s->name : "(unnamed)",
 		  (int)s->pid, (unsigned)s->uid);
-	heapd__hello_reply__init(&rp->hello);
-	rp->hello.version = PROTOCOL_VERSION;
-	rp->hello.server_version = PACKAGE_VERSION;
-	rp->hello.session_id = s->id;
-	rp->hello.max_frame = s->srv->cfg.max_frame;
-	rp->hello.max_object = s->srv->cfg.heap.max_object;
+	heapd__hello_reply__init(hello);
+	hello->version = PROTOCOL_VERSION;
+	hello->server_version = PACKAGE_VERSION;
+	hello->session_id = s->id;
+	hello->max_frame = s->srv->cfg.max_frame;
+	hello->max_object = s->srv->cfg.heap.max_object;
+	hello->max_batch_ops = s->srv->cfg.max_batch_ops;
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_HELLO;
-	rp->r.hello = &rp->hello;
+	rp->r.hello = hello;
 }
 
-static void op_alloc(struct session *s, Heapd__Alloc *a, struct reply *rp)
+static void op_alloc(struct session *s, Heapd__Alloc *a, struct disp_reply *rp)
 {
 	if (a->data.len > a->nbytes) {
-		fail(rp, HEAPD__STATUS__RANGE, "alloc: %zu bytes of data for %u bytes of object", a->data.len, a->nbytes);
+		disp_fail(rp, HEAPD__STATUS__RANGE, "alloc: %zu bytes of data for %u bytes of object", a->data.len,
+			  a->nbytes);
 		return;
 	}
 	heap *h = s->srv->heap;
@@ -110,10 +110,10 @@ static void op_alloc(struct session *s, Heapd__Alloc *a, struct reply *rp)
 		set_ref_result(rp, ref);
 }
 
-static void op_write(struct session *s, Heapd__Write *w, struct reply *rp)
+static void op_write(struct session *s, Heapd__Write *w, struct disp_reply *rp)
 {
 	if (w->data.len > UINT32_MAX) {
-		fail(rp, HEAPD__STATUS__RANGE, "write: %zu bytes is past any object", w->data.len);
+		disp_fail(rp, HEAPD__STATUS__RANGE, "write: %zu bytes is past any object", w->data.len);
 		return;
 	}
 	int err = heap_write(s->srv->heap, w->obj, w->offset, w->data.data, (uint32_t)w->data.len);
@@ -121,17 +121,17 @@ static void op_write(struct session *s, Heapd__Write *w, struct reply *rp)
 		engine_fail(rp, err, "write");
 }
 
-/* The data goes in the request's scratch memory until the reply is packed. */
-static void op_read(struct session *s, Heapd__Read *r, struct reply *rp)
+static void op_read(struct session *s, Heapd__Read *r, size_t room, struct disp_reply *rp)
 {
-	if (r->length > s->srv->cfg.max_frame - READ_REPLY_OVERHEAD) {
-		fail(rp, HEAPD__STATUS__LIMIT, "read: %u bytes do not fit in a reply (max_frame_size %u)", r->length,
-		     s->srv->cfg.max_frame);
+	if (r->length > room) {
+		disp_fail(rp, HEAPD__STATUS__LIMIT,
+			  "read: %u bytes do not fit in the reply (room for %zu; max_frame_size %u)", r->length, room,
+			  s->srv->cfg.max_frame);
 		return;
 	}
 	uint8_t *buf = scratch_alloc(&s->srv->scratch, r->length ? r->length : 1);
 	if (!buf) {
-		fail(rp, HEAPD__STATUS__INTERNAL, "read: out of memory");
+		disp_fail(rp, HEAPD__STATUS__INTERNAL, "read: out of memory");
 		return;
 	}
 	int err = heap_read(s->srv->heap, r->obj, r->offset, buf, r->length);
@@ -144,14 +144,14 @@ static void op_read(struct session *s, Heapd__Read *r, struct reply *rp)
 	rp->r.data.len = r->length;
 }
 
-static void op_set_ref(struct session *s, Heapd__SetRef *r, struct reply *rp)
+static void op_set_ref(struct session *s, Heapd__SetRef *r, struct disp_reply *rp)
 {
 	int err = heap_set_ref(s->srv->heap, r->obj, r->slot, r->target);
 	if (err)
 		engine_fail(rp, err, "set_ref");
 }
 
-static void op_get_ref(struct session *s, Heapd__GetRef *r, struct reply *rp)
+static void op_get_ref(struct session *s, Heapd__GetRef *r, struct disp_reply *rp)
 {
 	heap_ref ref;
 	int err = heap_get_ref(s->srv->heap, r->obj, r->slot, s->holds, &ref);
@@ -161,34 +161,34 @@ static void op_get_ref(struct session *s, Heapd__GetRef *r, struct reply *rp)
 		set_ref_result(rp, ref);
 }
 
-static void op_release(struct session *s, Heapd__Release *r, struct reply *rp)
+static void op_release(struct session *s, Heapd__Release *r, struct disp_reply *rp)
 {
 	int err = heap_release(s->srv->heap, s->holds, r->obj);
 	if (err == HEAP_ENOENT)
-		fail(rp, HEAPD__STATUS__NOT_FOUND, "release: this connection holds no such object");
+		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "release: this connection holds no such object");
 	else if (err)
 		engine_fail(rp, err, "release");
 }
 
-static void op_root_set(struct session *s, Heapd__RootSet *r, struct reply *rp)
+static void op_root_set(struct session *s, Heapd__RootSet *r, struct disp_reply *rp)
 {
 	int err = heap_root_set(s->srv->heap, r->name, strlen(r->name), r->obj);
 	if (err == HEAP_ENOENT)
-		fail(rp, HEAPD__STATUS__NOT_FOUND, "root_set: no root named \"%.64s\" to delete", r->name);
+		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "root_set: no root named \"%.64s\" to delete", r->name);
 	else if (err == HEAP_EINVAL)
-		fail(rp, HEAPD__STATUS__INVALID, "root_set: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
+		disp_fail(rp, HEAPD__STATUS__INVALID, "root_set: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
 	else if (err)
 		engine_fail(rp, err, "root_set");
 }
 
-static void op_root_get(struct session *s, Heapd__RootGet *r, struct reply *rp)
+static void op_root_get(struct session *s, Heapd__RootGet *r, struct disp_reply *rp)
 {
 	heap_ref ref;
 	int err = heap_root_get(s->srv->heap, r->name, strlen(r->name), s->holds, &ref);
 	if (err == HEAP_ENOENT)
-		fail(rp, HEAPD__STATUS__NOT_FOUND, "root_get: no root named \"%.64s\"", r->name);
+		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "root_get: no root named \"%.64s\"", r->name);
 	else if (err == HEAP_EINVAL)
-		fail(rp, HEAPD__STATUS__INVALID, "root_get: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
+		disp_fail(rp, HEAPD__STATUS__INVALID, "root_get: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
 	else if (err)
 		engine_fail(rp, err, "root_get");
 	else
@@ -197,9 +197,11 @@ static void op_root_get(struct session *s, Heapd__RootGet *r, struct reply *rp)
 
 struct names {
 	Heapd__RootNames msg;
+	struct scratch *sc;
 	size_t cap, bytes, limit;
 };
 
+/* The names live in the scratch memory, as the rest of the reply. */
 static int add_name(void *arg, const char *name, size_t len)
 {
 	struct names *n = arg;
@@ -209,25 +211,35 @@ static int add_name(void *arg, const char *name, size_t len)
 	}
 	if (n->msg.n_names == n->cap) {
 		size_t cap = n->cap ? 2 * n->cap : 64;
-		char **p = realloc(n->msg.names, cap * sizeof *p);
+		char **p = scratch_alloc(n->sc, cap * sizeof *p);
 		if (!p)
 			return 1;
+		if (n->msg.n_names)
+			memcpy(p, n->msg.names, n->msg.n_names * sizeof *p);
 		n->msg.names = p;
 		n->cap = cap;
 	}
-	char *copy = strndup(name, len);
+	char *copy = scratch_alloc(n->sc, len + 1);
 	if (!copy)
 		return 1;
+	memcpy(copy, name, len);
+	copy[len] = '\0';
 	n->msg.names[n->msg.n_names++] = copy;
 	n->bytes += len + 8;
 	return 0;
 }
 
-static void names_free(struct names *n)
+static void op_root_list(struct session *s, size_t room, struct disp_reply *rp)
 {
-	for (size_t i = 0; i < n->msg.n_names; i++)
-		free(n->msg.names[i]);
-	free(n->msg.names);
+	struct names *n = scratch_alloc(&s->srv->scratch, sizeof *n);
+	if (!n) {
+		disp_fail(rp, HEAPD__STATUS__INTERNAL, "root_list: out of memory");
+		return;
+	}
+	*n = (struct names){.msg = HEAPD__ROOT_NAMES__INIT, .sc = &s->srv->scratch, .limit = room};
+	heap_root_names(s->srv->heap, add_name, n);
+	rp->r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
+	rp->r.roots = &n->msg;
 }
 
 uint64_t disp_rss_bytes(void)
@@ -288,13 +300,68 @@ static void fill_stats(struct server *srv, Heapd__Stats *out, uint64_t *ring)
 	out->pause_ns = ring;
 }
 
+static void op_get_stats(struct session *s, struct disp_reply *rp)
+{
+	Heapd__Stats *stats = scratch_alloc(&s->srv->scratch, sizeof *stats);
+	uint64_t *ring = scratch_alloc(&s->srv->scratch, HEAP_PAUSE_RING * sizeof *ring);
+	if (!stats || !ring) {
+		disp_fail(rp, HEAPD__STATUS__INTERNAL, "get_stats: out of memory");
+		return;
+	}
+	fill_stats(s->srv, stats, ring);
+	rp->r.result_case = HEAPD__RESPONSE__RESULT_STATS;
+	rp->r.stats = stats;
+}
+
+void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp)
+{
+	switch (req->op_case) {
+	case HEAPD__REQUEST__OP_PING:
+		break;
+	case HEAPD__REQUEST__OP_ALLOC:
+		op_alloc(s, req->alloc, rp);
+		break;
+	case HEAPD__REQUEST__OP_WRITE:
+		op_write(s, req->write, rp);
+		break;
+	case HEAPD__REQUEST__OP_READ:
+		op_read(s, req->read, room, rp);
+		break;
+	case HEAPD__REQUEST__OP_SET_REF:
+		op_set_ref(s, req->set_ref, rp);
+		break;
+	case HEAPD__REQUEST__OP_GET_REF:
+		op_get_ref(s, req->get_ref, rp);
+		break;
+	case HEAPD__REQUEST__OP_RELEASE:
+		op_release(s, req->release, rp);
+		break;
+	case HEAPD__REQUEST__OP_ROOT_SET:
+		op_root_set(s, req->root_set, rp);
+		break;
+	case HEAPD__REQUEST__OP_ROOT_GET:
+		op_root_get(s, req->root_get, rp);
+		break;
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+		op_root_list(s, room, rp);
+		break;
+	case HEAPD__REQUEST__OP_GET_STATS:
+		op_get_stats(s, rp);
+		break;
+	default:
+		disp_fail(rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
+		break;
+	}
+}
+
 int disp_request(struct session *s, Heapd__Request *req)
 {
-	struct reply rp = {.r = HEAPD__RESPONSE__INIT};
+	struct disp_reply rp = {.r = HEAPD__RESPONSE__INIT};
 	rp.r.id = req->id;
 	s->srv->activity++;
 	if (s->state == S_HELLO) {
-		op_hello(s, req, &rp);
+		Heapd__HelloReply hello;
+		op_hello(s, req, &rp, &hello);
 		if (rp.r.status != HEAPD__STATUS__OK) {
 			sess_close(s, &rp.r);
 			return -1;
@@ -302,60 +369,23 @@ int disp_request(struct session *s, Heapd__Request *req)
 		sess_reply(s, &rp.r);
 		return 0;
 	}
-	struct names names = {.msg = HEAPD__ROOT_NAMES__INIT};
-	Heapd__Stats stats;
-	uint64_t ring[HEAP_PAUSE_RING];
 	switch (req->op_case) {
 	case HEAPD__REQUEST__OP_HELLO:
-		fail(&rp, HEAPD__STATUS__PROTOCOL, "Hello was already said");
-		break;
-	case HEAPD__REQUEST__OP_PING:
-		break;
-	case HEAPD__REQUEST__OP_ALLOC:
-		op_alloc(s, req->alloc, &rp);
-		break;
-	case HEAPD__REQUEST__OP_WRITE:
-		op_write(s, req->write, &rp);
-		break;
-	case HEAPD__REQUEST__OP_READ:
-		op_read(s, req->read, &rp);
-		break;
-	case HEAPD__REQUEST__OP_SET_REF:
-		op_set_ref(s, req->set_ref, &rp);
-		break;
-	case HEAPD__REQUEST__OP_GET_REF:
-		op_get_ref(s, req->get_ref, &rp);
-		break;
-	case HEAPD__REQUEST__OP_RELEASE:
-		op_release(s, req->release, &rp);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_SET:
-		op_root_set(s, req->root_set, &rp);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_GET:
-		op_root_get(s, req->root_get, &rp);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_LIST:
-		names.limit = s->srv->cfg.max_frame - READ_REPLY_OVERHEAD;
-		heap_root_names(s->srv->heap, add_name, &names);
-		rp.r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
-		rp.r.roots = &names.msg;
+		disp_fail(&rp, HEAPD__STATUS__PROTOCOL, "Hello was already said");
 		break;
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
 		coll_wait(s, req->id, req->op_case == HEAPD__REQUEST__OP_FREE_OS_MEMORY);
 		return 0;
-	case HEAPD__REQUEST__OP_GET_STATS:
-		fill_stats(s->srv, &stats, ring);
-		rp.r.result_case = HEAPD__RESPONSE__RESULT_STATS;
-		rp.r.stats = &stats;
-		break;
+	case HEAPD__REQUEST__OP_BATCH:
+		batch_run(s, req);
+		return 0;
 	default:
-		fail(&rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
+		if (batch_stray_from(req, &rp) == 0)
+			disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
 		break;
 	}
 	sess_reply(s, &rp.r);
-	names_free(&names);
 	return 0;
 }
 

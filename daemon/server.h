@@ -8,6 +8,7 @@
  *   session.c    one connection: framing, buffers, backpressure, close
  *   conn.c       a session's transport: its libuv pipe
  *   dispatch.c   one request: decode, call the engine, encode the reply
+ *   batch.c      a batch request: its ops in order, one reply
  *   collector.c  the collector in the loop: slices, idle work, waiters
  *   service.c    systemd: notifications, watchdog, the cycle log
  */
@@ -160,10 +161,27 @@ void conn_flush(struct session *s);
 void conn_close(struct session *s);
 
 /* dispatch.c */
+/* One operation's reply, with room for its error message. */
+struct disp_reply {
+	Heapd__Response r;
+	char msg[256];
+};
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);
+/* Runs req's operation (any but hello, gc, free_os_memory and batch) into
+ * rp, whose id the caller sets. A read or root_list result takes at most
+ * room bytes. What rp points to lives in srv->scratch. */
+void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp);
+void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void disp_finish_wait(struct session *s);
 uint64_t disp_rss_bytes(void);
+
+/* batch.c */
+/* Runs req's batch and replies (sess_reply). */
+void batch_run(struct session *s, Heapd__Request *req);
+/* Outside a batch, no *_from field may be set: 0 if none is, else -1 with
+ * rp failed (INVALID). */
+int batch_stray_from(Heapd__Request *req, struct disp_reply *rp);
 
 /* collector.c */
 int coll_start(struct server *srv);

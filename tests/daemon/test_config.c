@@ -150,6 +150,7 @@ static void defaults(void **state)
 	assert_int_equal(c->max_clients, 1024);
 	assert_int_equal(c->max_frame, 16 * MIB);
 	assert_int_equal(c->max_output, 8 * MIB);
+	assert_int_equal(c->max_batch_ops, 1024);
 	assert_int_equal(c->n_allowed_uids, 0);
 	assert_int_equal(c->n_allowed_gids, 0);
 	assert_int_equal(c->log_level, LOGL_INFO);
@@ -179,6 +180,7 @@ static const char every_key[] =
 	"max_clients = 7\n"
 	"max_frame_size = 64KiB\n"
 	"max_output_buffer = 1048576\n"
+	"max_batch_ops = 16\n"
 	"allowed_uids = 0, root ,4242\n"
 	"allowed_gids = root,77\n"
 	"log_level = debug\n"
@@ -200,6 +202,7 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->max_clients, 7);
 	assert_int_equal(c->max_frame, 64 * KIB);
 	assert_int_equal(c->max_output, MIB);
+	assert_int_equal(c->max_batch_ops, 16);
 	assert_int_equal(c->n_allowed_uids, 3);
 	assert_int_equal(c->allowed_uids[0], 0);
 	assert_int_equal(c->allowed_uids[1], 0);
@@ -230,7 +233,7 @@ static void flags_set_every_key(void **state)
 	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
 	                       "--max-roots", "0", "--gc-slice-us", "250", "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
-	                       "1MB", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
+	                       "1MB", "--max-batch-ops", "16", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
 	                       "--log-level", "DEBUG", "--log", "Journal", "--idle-gc-period", "0"),
 	                 0);
 	check_every_key(&fx->c);
@@ -373,6 +376,8 @@ static void file_errors(void **state)
 	expect_file_error(fx, "idle_gc_period_s = 1e3\n", 1, "idle_gc_period_s '1e3' is not a number");
 	expect_file_error(fx, "max_output_buffer = 1K\n", 1,
 	                  "max_output_buffer '1K' is out of range (4KiB..4GiB)");
+	expect_file_error(fx, "max_batch_ops = 0\n", 1, "max_batch_ops '0' is out of range (1..65536)");
+	expect_file_error(fx, "max_batch_ops = 65537\n", 1, "max_batch_ops '65537' is out of range (1..65536)");
 	expect_file_error(fx, "socket_mode = 0988\n", 1, "socket_mode '0988' is not an octal mode");
 	expect_file_error(fx, "socket_mode = 1777\n", 1, "socket_mode '1777' is out of range (0000..0777)");
 	expect_file_error(fx, "log_level = loud\n", 1,
@@ -439,6 +444,7 @@ static void help_version_check(void **state)
 		{"max_clients", "--max-clients N"},
 		{"max_frame_size", "--max-frame-size SIZE"},
 		{"max_output_buffer", "--max-output-buffer SIZE"},
+		{"max_batch_ops", "--max-batch-ops N"},
 		{"allowed_uids", "--allowed-uids LIST"},
 		{"allowed_gids", "--allowed-gids LIST"},
 		{"log_target", "--log WHERE"},
@@ -510,6 +516,7 @@ static const char reload_after[] =
 	"max_clients = 100\n"
 	"max_frame_size = 1M\n"
 	"max_output_buffer = 2M\n"
+	"max_batch_ops = 3\n"
 	"allowed_uids = 0,1000\n"
 	"allowed_gids = 20\n"
 	"log_level = debug\n"
@@ -547,6 +554,7 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(c->max_clients, 100);
 	assert_int_equal(c->max_frame, 8 * MIB); /* the flag is applied again */
 	assert_int_equal(c->max_output, 2 * MIB);
+	assert_int_equal(c->max_batch_ops, 3);
 	assert_int_equal(c->n_allowed_uids, 2);
 	assert_int_equal(c->allowed_uids[1], 1000);
 	assert_int_equal(c->n_allowed_gids, 1);
@@ -594,6 +602,7 @@ static void assert_same(const struct config *a, const struct config *b)
 	assert_int_equal(a->max_clients, b->max_clients);
 	assert_int_equal(a->max_frame, b->max_frame);
 	assert_int_equal(a->max_output, b->max_output);
+	assert_int_equal(a->max_batch_ops, b->max_batch_ops);
 	assert_ptr_equal(a->allowed_uids, b->allowed_uids);
 	assert_int_equal(a->n_allowed_uids, b->n_allowed_uids);
 	assert_ptr_equal(a->allowed_gids, b->allowed_gids);
@@ -721,7 +730,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 18);
+	assert_int_equal(settings, 19);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -732,6 +741,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.max_clients, d.max_clients);
 	assert_int_equal(fx->c.max_frame, d.max_frame);
 	assert_int_equal(fx->c.max_output, d.max_output);
+	assert_int_equal(fx->c.max_batch_ops, d.max_batch_ops);
 	assert_int_equal(fx->c.n_allowed_uids, 0);
 	assert_int_equal(fx->c.n_allowed_gids, 0);
 	assert_int_equal(fx->c.log_level, d.log_level);

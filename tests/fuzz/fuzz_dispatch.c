@@ -25,9 +25,17 @@
  *    does not decode) until it is closed; no reply after a close;
  *  - no INTERNAL status; every error has a message; results fit their
  *    operation (alloc, root_get: a nonzero ref; read: the length asked);
- *  - holds: a model counts each connection's holds from the replies;
- *    release succeeds exactly when the model says the connection holds
- *    the object, and get_stats reports the model's total;
+ *  - batches: one result per op, OK ones first, then at most one error
+ *    (the reply's status), then SKIPPED; each op is checked as a request
+ *    of its own (the rest of this list), its *_from fields resolved to the
+ *    refs earlier results returned, and INVALID exactly when one names no
+ *    earlier op returning a ref, or is set beside its literal field, or
+ *    when the op is not a batch op; outside a batch, a *_from is INVALID;
+ *    a batch answered without results is refused whole (LIMIT);
+ *  - holds: a model counts each connection's holds from the replies
+ *    (a batch's ops' included); release succeeds exactly when the model
+ *    says the connection holds the object, and get_stats reports the
+ *    model's total;
  *  - every reply agrees with the reference model of the heap (model.c):
  *    bounds, data, slots, roots, and no reachable object refused;
  *  - progress: every gc request is answered and every connection reads
@@ -57,11 +65,7 @@ enum expect_kind { E_REQUEST, E_GARBLED, E_OVERSIZE };
 struct expect {
 	enum expect_kind kind;
 	uint64_t id;
-	Heapd__Request__OpCase op;
-	heap_ref obj;   /* release: the object */
-	uint32_t len;   /* read: the length */
-	int held;       /* alloc without into_obj: the reply is held */
-	Heapd__Request *req; /* E_REQUEST: the request, for the model (model.c) */
+	Heapd__Request *req; /* E_REQUEST: the request, for the checks and the model */
 };
 
 struct hold {
@@ -171,12 +175,11 @@ static void returned(heap_ref r)
 	H.refs[H.nrefs++] = r;
 }
 
-static void check_ok(struct conn *c, const struct expect *e, const Heapd__Response *r)
+/* An OK reply r to q, a request or a batch op as one. */
+static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Response *r)
 {
-	if (e->kind != E_REQUEST)
-		fz_broken("OK for a frame that does not decode");
 	Heapd__Response__ResultCase want = HEAPD__RESPONSE__RESULT__NOT_SET;
-	switch (e->op) {
+	switch (q->op_case) {
 	case HEAPD__REQUEST__OP_HELLO: want = HEAPD__RESPONSE__RESULT_HELLO; break;
 	case HEAPD__REQUEST__OP_ALLOC:
 	case HEAPD__REQUEST__OP_GET_REF:
@@ -187,14 +190,14 @@ static void check_ok(struct conn *c, const struct expect *e, const Heapd__Respon
 	default: break;
 	}
 	if (r->result_case != want)
-		fz_broken("request %llu (op %d): result %d, not %d", (unsigned long long)e->id, e->op, r->result_case,
+		fz_broken("request %llu (op %d): result %d, not %d", (unsigned long long)r->id, q->op_case, r->result_case,
 			  want);
-	switch (e->op) {
+	switch (q->op_case) {
 	case HEAPD__REQUEST__OP_ALLOC:
 	case HEAPD__REQUEST__OP_ROOT_GET:
 		if (!r->ref)
-			fz_broken("request %llu (op %d): OK with a null ref", (unsigned long long)e->id, e->op);
-		if (e->held || e->op == HEAPD__REQUEST__OP_ROOT_GET)
+			fz_broken("request %llu (op %d): OK with a null ref", (unsigned long long)r->id, q->op_case);
+		if (q->op_case == HEAPD__REQUEST__OP_ROOT_GET || !q->alloc->into_obj)
 			hold_add(c, r->ref);
 		break;
 	case HEAPD__REQUEST__OP_GET_REF:
@@ -202,15 +205,15 @@ static void check_ok(struct conn *c, const struct expect *e, const Heapd__Respon
 			hold_add(c, r->ref);
 		break;
 	case HEAPD__REQUEST__OP_RELEASE: {
-		struct hold *h = hold_find(c, e->obj);
+		struct hold *h = hold_find(c, q->release->obj);
 		if (!h || !h->n)
-			fz_broken("release of %#llx succeeded with no hold", (unsigned long long)e->obj);
+			fz_broken("release of %#llx succeeded with no hold", (unsigned long long)q->release->obj);
 		h->n--;
 		break;
 	}
 	case HEAPD__REQUEST__OP_READ:
-		if (r->data.len != e->len)
-			fz_broken("read of %u bytes returned %zu", e->len, r->data.len);
+		if (r->data.len != q->read->length)
+			fz_broken("read of %u bytes returned %zu", q->read->length, r->data.len);
 		break;
 	case HEAPD__REQUEST__OP_GET_STATS:
 		if (r->stats->holds != fz_model_holds())
@@ -224,6 +227,82 @@ static void check_ok(struct conn *c, const struct expect *e, const Heapd__Respon
 		returned(r->ref);
 }
 
+/* An error reply r to q (NULL: a frame that does not decode). */
+static void check_error(struct conn *c, const Heapd__Request *q, const Heapd__Response *r)
+{
+	if (!r->error || !r->error[0])
+		fz_broken("status %d without a message", r->status);
+	if (q && q->op_case == HEAPD__REQUEST__OP_RELEASE && r->status != HEAPD__STATUS__LIMIT &&
+	    r->status != HEAPD__STATUS__INVALID) {
+		struct hold *h = hold_find(c, q->release->obj);
+		if (h && h->n)
+			fz_broken("release of a held %#llx refused: %s", (unsigned long long)q->release->obj, r->error);
+	}
+}
+
+/* 1 if q's *_from fields are wrong for op i (from 0) of a batch whose
+ * results so far are res[0..i), all OK; else 0, each replaced by the ref
+ * it names. Outside a batch (res NULL), any *_from is wrong. */
+static int resolve_from(Heapd__Request *q, size_t i, Heapd__Response *const *res)
+{
+	uint64_t *ref[2];
+	uint32_t *from[2];
+	int n = fuzz_ref_fields(q, ref, from);
+	for (int k = 0; k < n; k++) {
+		uint32_t f = *from[k];
+		if (!f)
+			continue;
+		if (!res || *ref[k] || f > i || res[f - 1]->result_case != HEAPD__RESPONSE__RESULT_REF)
+			return 1;
+		*ref[k] = res[f - 1]->ref;
+		*from[k] = 0;
+	}
+	return 0;
+}
+
+/* The reply r to batch q, checked op by op. */
+static void check_batch(struct conn *c, Heapd__Request *q, const Heapd__Response *r)
+{
+	size_t n = q->batch->n_ops;
+	if (r->result_case != HEAPD__RESPONSE__RESULT_BATCH) {
+		if (r->status != HEAPD__STATUS__LIMIT)
+			fz_broken("batch %llu of %zu ops: status %d and no results", (unsigned long long)r->id, n,
+				  r->status);
+		return; /* refused whole: nothing ran */
+	}
+	const Heapd__BatchReply *br = r->batch;
+	if (br->n_results != n || br->failed > n || !br->failed != (r->status == HEAPD__STATUS__OK))
+		fz_broken("batch %llu: %zu results for %zu ops, op %u failed, status %d", (unsigned long long)r->id,
+			  br->n_results, n, br->failed, r->status);
+	for (size_t i = 0; i < n; i++) {
+		const Heapd__Response *res = br->results[i];
+		if (br->failed && i + 1 > br->failed) {
+			if (res->status != HEAPD__STATUS__SKIPPED || res->result_case)
+				fz_broken("batch %llu: op %zu after the failed op %u: status %d",
+					  (unsigned long long)r->id, i + 1, br->failed, res->status);
+			continue;
+		}
+		int failed = i + 1 == br->failed;
+		if (res->id || failed != (res->status != HEAPD__STATUS__OK) || (failed && res->status != r->status) ||
+		    res->status == HEAPD__STATUS__SKIPPED || res->status == HEAPD__STATUS__INTERNAL)
+			fz_broken("batch %llu: op %zu has status %d (op %u failed, status %d)", (unsigned long long)r->id,
+				  i + 1, res->status, br->failed, r->status);
+		Heapd__Request op;
+		if (fuzz_batch_op(q->batch->ops[i], &op) != 0 || resolve_from(&op, i, br->results)) {
+			if (res->status != HEAPD__STATUS__INVALID)
+				fz_broken("batch %llu: op %zu is not a batch op or names a wrong op, yet status %d",
+					  (unsigned long long)r->id, i + 1, res->status);
+			check_error(c, NULL, res);
+			continue;
+		}
+		fz_model_reply(&op, res);
+		if (res->status == HEAPD__STATUS__OK)
+			check_ok(c, &op, res);
+		else
+			check_error(c, &op, res);
+	}
+}
+
 static void check_reply(struct conn *c, const Heapd__Response *r)
 {
 	if (!c->q_len)
@@ -234,26 +313,30 @@ static void check_reply(struct conn *c, const Heapd__Response *r)
 	if (r->id != e.id)
 		fz_broken("reply id %llu where %llu was due", (unsigned long long)r->id, (unsigned long long)e.id);
 	if ((unsigned)r->status > HEAPD__STATUS__INTERNAL)
-		fz_broken("status %d is not in the protocol", r->status);
+		fz_broken("status %d is not in the protocol for a request", r->status);
 	if (r->status == HEAPD__STATUS__INTERNAL)
 		fz_broken("INTERNAL (a bug in heapd, by its own account): %s", r->error);
-	if (e.req) {
-		fz_model_reply(e.req, r);
-		heapd__request__free_unpacked(e.req, NULL);
-	}
-	if (r->status == HEAPD__STATUS__OK) {
-		check_ok(c, &e, r);
+	if (r->status != HEAPD__STATUS__OK)
+		check_error(c, e.req, r);
+	if (e.kind != E_REQUEST) {
+		if (r->status != (e.kind == E_GARBLED ? HEAPD__STATUS__PROTOCOL : HEAPD__STATUS__LIMIT))
+			fz_broken("status %d for a frame that does not decode", r->status);
 		return;
 	}
-	if (!r->error || !r->error[0])
-		fz_broken("status %d without a message", r->status);
-	if (e.kind == E_REQUEST && e.op == HEAPD__REQUEST__OP_RELEASE && r->status != HEAPD__STATUS__LIMIT) {
-		struct hold *h = hold_find(c, e.obj);
-		if (h && h->n)
-			fz_broken("release of a held %#llx refused: %s", (unsigned long long)e.obj, r->error);
+	if (r->status == HEAPD__STATUS__PROTOCOL) {
+		/* Before Hello, Hello again, or no operation: nothing done. */
+	} else if (e.req->op_case == HEAPD__REQUEST__OP_BATCH) {
+		check_batch(c, e.req, r);
+	} else if (resolve_from(e.req, 0, NULL)) {
+		if (r->status != HEAPD__STATUS__INVALID)
+			fz_broken("request %llu: a *_from outside a batch, yet status %d", (unsigned long long)r->id,
+				  r->status);
+	} else {
+		fz_model_reply(e.req, r);
+		if (r->status == HEAPD__STATUS__OK)
+			check_ok(c, e.req, r);
 	}
-	if (e.kind != E_REQUEST && r->status != (e.kind == E_GARBLED ? HEAPD__STATUS__PROTOCOL : HEAPD__STATUS__LIMIT))
-		fz_broken("status %d for a frame that does not decode", r->status);
+	heapd__request__free_unpacked(e.req, NULL);
 }
 
 static void forget_unanswered(struct conn *c)
@@ -348,13 +431,6 @@ static void expect_frame(struct conn *c, const uint8_t *frame, size_t len)
 	case SF_GARBLED: e.kind = E_GARBLED; break;
 	case SF_REQUEST:
 		e.id = req->id;
-		e.op = req->op_case;
-		if (e.op == HEAPD__REQUEST__OP_RELEASE)
-			e.obj = req->release->obj;
-		else if (e.op == HEAPD__REQUEST__OP_READ)
-			e.len = req->read->length;
-		else if (e.op == HEAPD__REQUEST__OP_ALLOC)
-			e.held = !req->alloc->into_obj;
 		/* A copy of its own: the scratch is reset below. */
 		e.req = heapd__request__unpack(NULL, n, frame + FRAME_HEADER);
 		if (!e.req)

@@ -11,8 +11,9 @@
  *  - the frame takes 4 + n bytes and n never exceeds max_frame_size;
  *  - protobuf_c_message_check() holds (strings present, submessages
  *    present), and the operation's submessage is set whenever op_case
- *    names one, as dispatch.c dereferences it unchecked;
- *  - byte fields lie within the frame;
+ *    names one, as dispatch.c and batch.c dereference it unchecked; so
+ *    for each op of a batch;
+ *  - byte fields lie within the frame, a batch's ops' too;
  *  - encoding the Request again and decoding that gives the same encoding
  *    (what the daemon understood is what a client could have meant).
  *    Unknown fields, which the daemon ignores, are left out of that:
@@ -53,13 +54,24 @@ static void check_bytes(const ProtobufCBinaryData *b, uint32_t n, size_t off)
 		broken("a bytes field outside its frame", off);
 }
 
-/* Encoding req (less its unknown fields), decoding that and encoding again
- * must give the same bytes. */
-static void check_round_trip(Heapd__Request *req, size_t off)
+static void drop_unknown(Heapd__Request *req)
 {
 	req->base.n_unknown_fields = 0;
 	if (req->op_case != HEAPD__REQUEST__OP__NOT_SET)
 		((ProtobufCMessage *)op_message(req))->n_unknown_fields = 0;
+}
+
+/* Encoding req (less its unknown fields, its batch ops' included),
+ * decoding that and encoding again must give the same bytes. */
+static void check_round_trip(Heapd__Request *req, size_t off)
+{
+	drop_unknown(req);
+	for (size_t i = 0; req->op_case == HEAPD__REQUEST__OP_BATCH && i < req->batch->n_ops; i++) {
+		Heapd__Request q;
+		req->batch->ops[i]->base.n_unknown_fields = 0;
+		if (fuzz_batch_op(req->batch->ops[i], &q) == 0)
+			drop_unknown(&q);
+	}
 	size_t len = heapd__request__get_packed_size(req);
 	uint8_t *a = malloc(len ? len : 1), *b = malloc(len ? len : 1);
 	if (!a || !b)
@@ -77,10 +89,9 @@ static void check_round_trip(Heapd__Request *req, size_t off)
 	free(b);
 }
 
-static void check_request(Heapd__Request *req, uint32_t n, size_t off)
+/* The operation of req (or of a batch op as a request). */
+static void check_op(Heapd__Request *req, uint32_t n, size_t off)
 {
-	if (!protobuf_c_message_check(&req->base))
-		broken("protobuf_c_message_check fails on a decoded request", off);
 	if (req->op_case != HEAPD__REQUEST__OP__NOT_SET && !op_message(req))
 		broken("op_case set with no submessage", off);
 	switch (req->op_case) {
@@ -98,9 +109,25 @@ static void check_request(Heapd__Request *req, uint32_t n, size_t off)
 		if (strlen(req->root_get->name) > n)
 			broken("root name longer than its frame", off);
 		break;
+	case HEAPD__REQUEST__OP_BATCH:
+		for (size_t i = 0; i < req->batch->n_ops; i++) {
+			Heapd__Request q;
+			if (!req->batch->ops[i])
+				broken("a batch op missing", off);
+			if (fuzz_batch_op(req->batch->ops[i], &q) == 0)
+				check_op(&q, n, off);
+		}
+		break;
 	default:
 		break;
 	}
+}
+
+static void check_request(Heapd__Request *req, uint32_t n, size_t off)
+{
+	if (!protobuf_c_message_check(&req->base))
+		broken("protobuf_c_message_check fails on a decoded request", off);
+	check_op(req, n, off);
 	check_round_trip(req, off);
 }
 

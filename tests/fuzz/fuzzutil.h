@@ -17,7 +17,8 @@
  * repeats included), v names the ((v - 1) mod n)-th, counting from 0.
  * 0 stays null, and larger values are sent as they are (forged refs). The
  * recorder writes each ref it saw returned as its alias, the 1-based index
- * of its first return.
+ * of its first return. The literal refs of a batch's ops are aliases too;
+ * their *_from fields, references within the batch, are not refs.
  */
 #ifndef HEAPD_FUZZUTIL_H
 #define HEAPD_FUZZUTIL_H
@@ -58,28 +59,72 @@ static inline int fuzz_is_alias(uint64_t v)
 	return v != 0 && v <= UINT32_MAX;
 }
 
-/* Replaces every ref field of req by map(arg, value) (0 excluded); returns
- * nonzero if any changed. */
+/* op, a batch's, as the Request it mirrors (BatchOp's field numbers are
+ * the Request's): 0, or -1 when op is not a batch op. */
+static inline int fuzz_batch_op(const Heapd__BatchOp *op, Heapd__Request *q)
+{
+	*q = (Heapd__Request)HEAPD__REQUEST__INIT;
+	switch (op->op_case) {
+	case HEAPD__BATCH_OP__OP_ALLOC: q->alloc = op->alloc; break;
+	case HEAPD__BATCH_OP__OP_WRITE: q->write = op->write; break;
+	case HEAPD__BATCH_OP__OP_READ: q->read = op->read; break;
+	case HEAPD__BATCH_OP__OP_SET_REF: q->set_ref = op->set_ref; break;
+	case HEAPD__BATCH_OP__OP_GET_REF: q->get_ref = op->get_ref; break;
+	case HEAPD__BATCH_OP__OP_RELEASE: q->release = op->release; break;
+	case HEAPD__BATCH_OP__OP_ROOT_SET: q->root_set = op->root_set; break;
+	case HEAPD__BATCH_OP__OP_ROOT_GET: q->root_get = op->root_get; break;
+	case HEAPD__BATCH_OP__OP_GET_STATS: q->get_stats = op->get_stats; break;
+	default: return -1;
+	}
+	q->op_case = (Heapd__Request__OpCase)op->op_case;
+	return 0;
+}
+
+/* The ref fields of req's operation, each with its *_from twin (a batch
+ * op's reference to an earlier op's result); returns how many. */
+static inline int fuzz_ref_fields(Heapd__Request *req, uint64_t *ref[2], uint32_t *from[2])
+{
+	switch (req->op_case) {
+	case HEAPD__REQUEST__OP_ALLOC: ref[0] = &req->alloc->into_obj, from[0] = &req->alloc->into_obj_from; return 1;
+	case HEAPD__REQUEST__OP_WRITE: ref[0] = &req->write->obj, from[0] = &req->write->obj_from; return 1;
+	case HEAPD__REQUEST__OP_READ: ref[0] = &req->read->obj, from[0] = &req->read->obj_from; return 1;
+	case HEAPD__REQUEST__OP_SET_REF:
+		ref[0] = &req->set_ref->obj, from[0] = &req->set_ref->obj_from;
+		ref[1] = &req->set_ref->target, from[1] = &req->set_ref->target_from;
+		return 2;
+	case HEAPD__REQUEST__OP_GET_REF: ref[0] = &req->get_ref->obj, from[0] = &req->get_ref->obj_from; return 1;
+	case HEAPD__REQUEST__OP_RELEASE: ref[0] = &req->release->obj, from[0] = &req->release->obj_from; return 1;
+	case HEAPD__REQUEST__OP_ROOT_SET: ref[0] = &req->root_set->obj, from[0] = &req->root_set->obj_from; return 1;
+	default: return 0;
+	}
+}
+
+static inline int fuzz_map_op_refs(Heapd__Request *req, uint64_t (*map)(void *arg, uint64_t ref), void *arg)
+{
+	uint64_t *ref[2];
+	uint32_t *from[2];
+	int n = fuzz_ref_fields(req, ref, from), changed = 0;
+	for (int i = 0; i < n; i++) {
+		if (!*ref[i])
+			continue;
+		uint64_t v = map(arg, *ref[i]);
+		changed |= v != *ref[i];
+		*ref[i] = v;
+	}
+	return changed;
+}
+
+/* Replaces every ref field of req, and of each op of a batch, by
+ * map(arg, value) (0 excluded); returns nonzero if any changed. */
 static inline int fuzz_map_refs(Heapd__Request *req, uint64_t (*map)(void *arg, uint64_t ref), void *arg)
 {
-	uint64_t *f[2] = {NULL, NULL};
-	switch (req->op_case) {
-	case HEAPD__REQUEST__OP_ALLOC: f[0] = &req->alloc->into_obj; break;
-	case HEAPD__REQUEST__OP_WRITE: f[0] = &req->write->obj; break;
-	case HEAPD__REQUEST__OP_READ: f[0] = &req->read->obj; break;
-	case HEAPD__REQUEST__OP_SET_REF: f[0] = &req->set_ref->obj, f[1] = &req->set_ref->target; break;
-	case HEAPD__REQUEST__OP_GET_REF: f[0] = &req->get_ref->obj; break;
-	case HEAPD__REQUEST__OP_RELEASE: f[0] = &req->release->obj; break;
-	case HEAPD__REQUEST__OP_ROOT_SET: f[0] = &req->root_set->obj; break;
-	default: break;
-	}
+	if (req->op_case != HEAPD__REQUEST__OP_BATCH)
+		return fuzz_map_op_refs(req, map, arg);
 	int changed = 0;
-	for (int i = 0; i < 2; i++) {
-		if (!f[i] || !*f[i])
-			continue;
-		uint64_t v = map(arg, *f[i]);
-		changed |= v != *f[i];
-		*f[i] = v;
+	for (size_t i = 0; i < req->batch->n_ops; i++) {
+		Heapd__Request q;
+		if (fuzz_batch_op(req->batch->ops[i], &q) == 0)
+			changed |= fuzz_map_op_refs(&q, map, arg);
 	}
 	return changed;
 }

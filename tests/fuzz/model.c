@@ -229,6 +229,7 @@ static void on_alloc(const Heapd__Alloc *a, const Heapd__Response *r)
 	struct mobj *o = add(r->ref, a->nrefs, a->nbytes);
 	if (o->data && a->data.len)
 		memcpy(o->data, a->data.data, a->data.len);
+	into = find(a->into_obj); /* add() may have moved it */
 	if (into && into->slots)
 		into->slots[a->into_slot] = r->ref;
 }

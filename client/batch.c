@@ -1,0 +1,425 @@
+/*
+ * batch.c - heapd_batch: operations built without a connection, sent as
+ * one Batch request (docs/protocol.md), and the results of its last run.
+ *
+ * Ops. Each op is a struct wire_req filled by wire.c's builders, as a
+ * request alone would be, plus a copy of the bytes it points to (data or
+ * a name), which the op owns: the caller's buffers may go at once. The
+ * ops array moves as it grows, so the BatchOp messages and the pointers
+ * between an op and its message are made afresh for each request
+ * (batch_request), which is framed before the batch changes.
+ *
+ * References. A ref argument below 2^32 is a placeholder made by
+ * heapd_batch_result(i): i + 1, which is what the wire's *_from fields
+ * say ("op k, from 1"). No ref is below 2^32 (the protocol says so), so a
+ * placeholder cannot be mistaken for a ref. heapd_batch_result of a
+ * negative index gives UINT32_MAX, which names an op no batch has, and
+ * the daemon refuses that op (INVALID). Whether a placeholder names an
+ * earlier op returning a ref is the daemon's to check, not this file's:
+ * one rule, in one place.
+ *
+ * Results. batch_take checks that a reply fits the batch (one result per
+ * op: OK ones fitting their op, then at most the failed op with the
+ * reply's status, then SKIPPED) and copies each result into res[], owned
+ * by the batch, so they outlive the connection's scratch memory. They are
+ * replaced by the next run, and freed by heapd_batch_reset/free.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "wire.h"
+
+struct bop {
+	struct wire_req w;  /* the op as a request alone; w.req's union unused */
+	Heapd__BatchOp op;  /* made by batch_request */
+	void *copy;         /* the data or name w points to */
+};
+
+struct bres {
+	int status;
+	char *error;        /* NULL: heapd_strerror(status) */
+	heapd_ref ref;
+	void *data;
+	size_t len;
+	heapd_stats *stats;
+};
+
+struct heapd_batch {
+	struct bop *ops;
+	size_t n, cap;
+	Heapd__BatchOp **ptrs;  /* n pointers into ops, for the request */
+	struct bres *res;       /* the last run: nres results */
+	size_t nres;
+	uint64_t id;            /* its request's id */
+	int failed;             /* the op that failed, or -1 */
+};
+
+heapd_batch *heapd_batch_new(void)
+{
+	heapd_batch *b = calloc(1, sizeof *b);
+	if (b)
+		b->failed = -1;
+	return b;
+}
+
+static void results_free(heapd_batch *b)
+{
+	for (size_t i = 0; i < b->nres; i++) {
+		free(b->res[i].error);
+		free(b->res[i].data);
+		free(b->res[i].stats);
+	}
+	free(b->res);
+	b->res = NULL;
+	b->nres = 0;
+	b->failed = -1;
+}
+
+void heapd_batch_reset(heapd_batch *b)
+{
+	results_free(b);
+	for (size_t i = 0; i < b->n; i++)
+		free(b->ops[i].copy);
+	b->n = 0;
+}
+
+void heapd_batch_free(heapd_batch *b)
+{
+	if (!b)
+		return;
+	heapd_batch_reset(b);
+	free(b->ops);
+	free(b->ptrs);
+	free(b);
+}
+
+size_t heapd_batch_count(const heapd_batch *b)
+{
+	return b->n;
+}
+
+heapd_ref heapd_batch_result(int index)
+{
+	return index >= 0 ? (heapd_ref)index + 1 : UINT32_MAX;
+}
+
+/* A ref argument: a literal ref, or a placeholder for *_from. */
+static void ref_arg(heapd_ref v, uint64_t *ref, uint32_t *from)
+{
+	*ref = v > UINT32_MAX ? v : 0;
+	*from = v <= UINT32_MAX ? (uint32_t)v : 0;
+}
+
+/* Appends w's op, owning a copy of the len bytes at p (NUL-terminated
+ * when text), for the caller to point w's field at: *op is the new op.
+ * Returns its index, or an error (the batch unchanged). */
+static int add(heapd_batch *b, const struct wire_req *w, const void *p, size_t len, int text, struct bop **op)
+{
+	if (b->n >= INT_MAX)
+		return HEAPD_ELIMIT;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 16;
+		struct bop *v = realloc(b->ops, cap * sizeof *v);
+		if (!v)
+			return HEAPD_ENOBUFS;
+		b->ops = v;
+		Heapd__BatchOp **ptrs = realloc(b->ptrs, cap * sizeof *ptrs);
+		if (!ptrs)
+			return HEAPD_ENOBUFS;
+		b->ptrs = ptrs;
+		b->cap = cap;
+	}
+	void *copy = NULL;
+	if (len || text) {
+		if (!(copy = malloc(len + (text ? 1 : 0))))
+			return HEAPD_ENOBUFS;
+		if (len)
+			memcpy(copy, p, len);
+		if (text)
+			((char *)copy)[len] = '\0';
+	}
+	*op = &b->ops[b->n];
+	(*op)->w = *w;
+	(*op)->copy = copy;
+	return (int)b->n++;
+}
+
+int heapd_batch_alloc(heapd_batch *b, uint32_t nrefs, uint32_t nbytes)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_alloc_into(heapd_batch *b, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
+			   const void *data, uint32_t len)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_alloc(&w, 0, slot, nrefs, nbytes, NULL, len);
+	ref_arg(obj, &w.op.alloc.into_obj, &w.op.alloc.into_obj_from);
+	int i = add(b, &w, data, len, 0, &o);
+	if (i >= 0)
+		o->w.op.alloc.data.data = o->copy;
+	return i;
+}
+
+int heapd_batch_write(heapd_batch *b, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_write(&w, 0, off, NULL, len);
+	ref_arg(obj, &w.op.write.obj, &w.op.write.obj_from);
+	int i = add(b, &w, buf, len, 0, &o);
+	if (i >= 0)
+		o->w.op.write.data.data = o->copy;
+	return i;
+}
+
+int heapd_batch_read(heapd_batch *b, heapd_ref obj, uint32_t off, uint32_t len)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_read(&w, 0, off, len);
+	ref_arg(obj, &w.op.read.obj, &w.op.read.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_set_ref(heapd_batch *b, heapd_ref obj, uint32_t slot, heapd_ref target)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_set_ref(&w, 0, slot, 0);
+	ref_arg(obj, &w.op.set_ref.obj, &w.op.set_ref.obj_from);
+	ref_arg(target, &w.op.set_ref.target, &w.op.set_ref.target_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_get_ref(heapd_batch *b, heapd_ref obj, uint32_t slot)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_get_ref(&w, 0, slot);
+	ref_arg(obj, &w.op.get_ref.obj, &w.op.get_ref.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_release(heapd_batch *b, heapd_ref obj)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_release(&w, 0);
+	ref_arg(obj, &w.op.release.obj, &w.op.release.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_root_set(heapd_batch *b, const char *name, heapd_ref obj)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	struct bop *o;
+	wire_root_set(&w, NULL, 0);
+	ref_arg(obj, &w.op.root_set.obj, &w.op.root_set.obj_from);
+	int i = add(b, &w, name, strlen(name), 1, &o);
+	if (i >= 0)
+		o->w.op.root_set.name = o->copy;
+	return i;
+}
+
+int heapd_batch_root_get(heapd_batch *b, const char *name)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	struct bop *o;
+	wire_root_get(&w, NULL);
+	int i = add(b, &w, name, strlen(name), 1, &o);
+	if (i >= 0)
+		o->w.op.root_get.name = o->copy;
+	return i;
+}
+
+int heapd_batch_get_stats(heapd_batch *b)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_get_stats(&w);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+/* ---- the request ---- */
+
+/* The numbers of BatchOp's fields are the Request's (heapd.proto). */
+#define SAME_CASE(op) \
+	_Static_assert((int)HEAPD__BATCH_OP__OP_##op == (int)HEAPD__REQUEST__OP_##op, "BatchOp." #op " is Request's")
+SAME_CASE(ALLOC);
+SAME_CASE(WRITE);
+SAME_CASE(READ);
+SAME_CASE(SET_REF);
+SAME_CASE(GET_REF);
+SAME_CASE(RELEASE);
+SAME_CASE(ROOT_SET);
+SAME_CASE(ROOT_GET);
+SAME_CASE(GET_STATS);
+
+/* The BatchOp of o, pointing at o's message. */
+static void make_op(struct bop *o)
+{
+	Heapd__BatchOp *m = &o->op;
+	struct wire_req *w = &o->w;
+	*m = (Heapd__BatchOp)HEAPD__BATCH_OP__INIT;
+	m->op_case = (Heapd__BatchOp__OpCase)w->req.op_case;
+	switch (w->req.op_case) {
+	case HEAPD__REQUEST__OP_ALLOC: m->alloc = &w->op.alloc; break;
+	case HEAPD__REQUEST__OP_WRITE: m->write = &w->op.write; break;
+	case HEAPD__REQUEST__OP_READ: m->read = &w->op.read; break;
+	case HEAPD__REQUEST__OP_SET_REF: m->set_ref = &w->op.set_ref; break;
+	case HEAPD__REQUEST__OP_GET_REF: m->get_ref = &w->op.get_ref; break;
+	case HEAPD__REQUEST__OP_RELEASE: m->release = &w->op.release; break;
+	case HEAPD__REQUEST__OP_ROOT_SET: m->root_set = &w->op.root_set; break;
+	case HEAPD__REQUEST__OP_ROOT_GET: m->root_get = &w->op.root_get; break;
+	default: m->get_stats = &w->op.get_stats; break;
+	}
+}
+
+void batch_request(heapd_batch *b, struct batch_req *br)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		make_op(&b->ops[i]);
+		b->ptrs[i] = &b->ops[i].op;
+	}
+	br->batch = (Heapd__Batch)HEAPD__BATCH__INIT;
+	br->batch.n_ops = b->n;
+	br->batch.ops = b->ptrs;
+	br->req = (Heapd__Request)HEAPD__REQUEST__INIT;
+	br->req.op_case = HEAPD__REQUEST__OP_BATCH;
+	br->req.batch = &br->batch;
+}
+
+/* ---- results ---- */
+
+static int results_new(heapd_batch *b, uint64_t id, uint32_t nops)
+{
+	results_free(b);
+	b->id = id;
+	b->res = calloc(nops ? nops : 1, sizeof *b->res);
+	if (!b->res)
+		return HEAPD_ENOBUFS;
+	b->nres = nops;
+	return 0;
+}
+
+void batch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code)
+{
+	if (results_new(b, id, nops) != 0)
+		return;
+	for (size_t i = 0; i < nops; i++)
+		b->res[i].status = code;
+}
+
+/* NULL if r, an OK result, fits op i of b (when b still has it). */
+static const char *check(const heapd_batch *b, size_t i, const Heapd__Response *r)
+{
+	if (i >= b->n)
+		return NULL;
+	const struct bop *o = &b->ops[i];
+	Heapd__Request q = HEAPD__REQUEST__INIT;
+	q.op_case = o->w.req.op_case;
+	q.read = (Heapd__Read *)&o->w.op.read; /* looked at for a read only */
+	return wire_check_result(&q, r);
+}
+
+static int keep(struct bres *x, const Heapd__Response *r, int status)
+{
+	x->status = status;
+	if (status && status != HEAPD_ESKIPPED && r->error && r->error[0] && !(x->error = strdup(r->error)))
+		return HEAPD_ENOBUFS;
+	if (status)
+		return 0;
+	switch (r->result_case) {
+	case HEAPD__RESPONSE__RESULT_REF:
+		x->ref = r->ref;
+		break;
+	case HEAPD__RESPONSE__RESULT_DATA:
+		x->len = r->data.len;
+		if (!(x->data = malloc(x->len ? x->len : 1)))
+			return HEAPD_ENOBUFS;
+		if (x->len)
+			memcpy(x->data, r->data.data, x->len);
+		break;
+	case HEAPD__RESPONSE__RESULT_STATS:
+		if (!(x->stats = malloc(sizeof *x->stats)))
+			return HEAPD_ENOBUFS;
+		wire_stats(r->stats, x->stats);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int batch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad)
+{
+	int code = wire_status(resp);
+	*bad = NULL;
+	if (results_new(b, id, nops) != 0)
+		return HEAPD_ENOBUFS;
+	if (resp->result_case != HEAPD__RESPONSE__RESULT_BATCH) {
+		if (!code) {
+			*bad = "batch reply without results";
+			return HEAPD_EPROTO;
+		}
+		/* Refused whole: nothing ran. */
+		for (size_t i = 0; i < nops; i++)
+			b->res[i].status = HEAPD_ESKIPPED;
+		return 0;
+	}
+	const Heapd__BatchReply *br = resp->batch;
+	if (br->n_results != nops || br->failed > nops || !br->failed != !code || code == HEAPD_ESKIPPED) {
+		*bad = "batch reply that does not fit the batch";
+		return HEAPD_EPROTO;
+	}
+	for (size_t i = 0; i < nops; i++) {
+		const Heapd__Response *r = br->results[i];
+		int st = wire_status(r);
+		int want = !br->failed || i + 1 < br->failed ? HEAPD_OK : i + 1 == br->failed ? code : HEAPD_ESKIPPED;
+		if (st != want) {
+			*bad = "batch results out of order";
+			return HEAPD_EPROTO;
+		}
+		if (!st && (*bad = check(b, i, r)) != NULL)
+			return HEAPD_EPROTO;
+		if (keep(&b->res[i], r, st) != 0)
+			return HEAPD_ENOBUFS;
+	}
+	b->failed = br->failed ? (int)br->failed - 1 : -1;
+	return 0;
+}
+
+int heapd_batch_failed(const heapd_batch *b)
+{
+	return b->failed;
+}
+
+int heapd_batch_reply(const heapd_batch *b, int index, heapd_reply *r)
+{
+	if (index < 0 || (size_t)index >= b->nres) {
+		*r = (heapd_reply){.status = HEAPD_EINVAL, .error = "no such op in the batch's last run"};
+		return HEAPD_EINVAL;
+	}
+	const struct bres *x = &b->res[index];
+	*r = (heapd_reply){
+		.status = x->status,
+		.error = x->error ? x->error : x->status ? heapd_strerror(x->status) : "",
+		.ref = x->ref,
+		.data = x->data,
+		.len = x->len,
+		.stats = x->stats,
+		.id = b->id,
+	};
+	return x->status;
+}

@@ -1,0 +1,294 @@
+/*
+ * batch.c - a batch: several operations in one request, run in order in
+ * one turn of the loop, answered with one reply (docs/protocol.md).
+ *
+ * Order and failure. Op i runs only if every op before it succeeded. The
+ * first op that fails ends the run: its result carries its error, every
+ * later op is SKIPPED, and the reply's status is the failed op's, its
+ * message the op's prefixed with the op's number, and BatchReply.failed
+ * that number (from 1). So the results always read: OK..., then at most
+ * one error, then SKIPPED...; a client knows exactly what took effect.
+ *
+ * References. A ref field's *_from twin names an earlier op by its number
+ * (from 1) and stands for the ref that op returned. Since every earlier op
+ * succeeded, the only ways to get one wrong are to name this op, a later
+ * one or none, to name an op whose result is not a ref, or to set the
+ * literal field as well; each is INVALID for the op that does it. A named
+ * get_ref that found an empty slot stands for 0, the null ref, as it would
+ * be to a client. Outside a batch, a *_from field is INVALID.
+ *
+ * Holds and the collector. Each op is a request of its own to the engine
+ * (disp_op): alloc (not into), get_ref and root_get add one hold in
+ * s->holds, taken inside the engine call (heap_alloc with a hold set roots
+ * the object before it returns), so what an op returned is rooted before
+ * the next op runs, and an assist in a later op (the collector runs inside
+ * heap_alloc when the mutator outruns it) cannot free it. alloc_into's
+ * object is reachable through the slot it went into, for as long as the
+ * slot holds it, as outside a batch. gc and free_os_memory, which wait for
+ * the collector, are not batch ops; nor are hello, ping, root_list and
+ * batch. BatchOp has no field for them, so a batch cannot nest and
+ * decoding one never recurses; one sent anyway is an unknown field, and
+ * that op gets INVALID.
+ *
+ * The reply fits in max_frame_size, without sess_reply's net (a LIMIT
+ * reply replacing one too large would hide what took effect). Up front:
+ * at most max_batch_ops ops, and room for each to be SKIPPED, else LIMIT
+ * and nothing runs. Then, op by op, the room an op may take is what is
+ * left once every later op is counted as SKIPPED and BATCH_OVERHEAD is
+ * kept for the envelope and a failure's messages: a read longer than
+ * that, or stats that do not fit, fail with LIMIT; any other op needs
+ * SMALL_RESULT of room, or fails with LIMIT before it runs.
+ *
+ * A batch runs in one turn: no other session's request runs in between,
+ * and max_batch_ops bounds how long they wait for it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+
+#define BATCH_OVERHEAD 1024u /* id, status, the failed op's message twice, headers */
+#define SKIPPED_COST 4u      /* one SKIPPED result: its entry's header, 2, and status, 2 */
+#define SMALL_RESULT 32u     /* the most an op but read and get_stats returns (a ref: 13) */
+#define DATA_OVERHEAD 16u    /* a read result's entry besides its data: headers */
+
+/* A ref field and its *_from twin. */
+struct ref_field {
+	uint64_t *ref;
+	uint32_t *from;
+	const char *name;
+};
+
+/* Request fields by number, for messages. */
+static const char *op_name(unsigned field)
+{
+	static const char *const name[] = {
+		[HEAPD__REQUEST__OP_HELLO] = "hello", [HEAPD__REQUEST__OP_PING] = "ping",
+		[HEAPD__REQUEST__OP_ALLOC] = "alloc", [HEAPD__REQUEST__OP_WRITE] = "write",
+		[HEAPD__REQUEST__OP_READ] = "read", [HEAPD__REQUEST__OP_SET_REF] = "set_ref",
+		[HEAPD__REQUEST__OP_GET_REF] = "get_ref", [HEAPD__REQUEST__OP_RELEASE] = "release",
+		[HEAPD__REQUEST__OP_ROOT_SET] = "root_set", [HEAPD__REQUEST__OP_ROOT_GET] = "root_get",
+		[HEAPD__REQUEST__OP_ROOT_LIST] = "root_list", [HEAPD__REQUEST__OP_GC] = "gc",
+		[HEAPD__REQUEST__OP_FREE_OS_MEMORY] = "free_os_memory", [HEAPD__REQUEST__OP_GET_STATS] = "get_stats",
+		[HEAPD__REQUEST__OP_BATCH] = "batch",
+	};
+	return field < sizeof name / sizeof name[0] && name[field] ? name[field] : "an unknown operation";
+}
+
+static int ref_fields(Heapd__Request *q, struct ref_field f[2])
+{
+	switch (q->op_case) {
+	case HEAPD__REQUEST__OP_ALLOC:
+		f[0] = (struct ref_field){&q->alloc->into_obj, &q->alloc->into_obj_from, "into_obj"};
+		return 1;
+	case HEAPD__REQUEST__OP_WRITE:
+		f[0] = (struct ref_field){&q->write->obj, &q->write->obj_from, "obj"};
+		return 1;
+	case HEAPD__REQUEST__OP_READ:
+		f[0] = (struct ref_field){&q->read->obj, &q->read->obj_from, "obj"};
+		return 1;
+	case HEAPD__REQUEST__OP_SET_REF:
+		f[0] = (struct ref_field){&q->set_ref->obj, &q->set_ref->obj_from, "obj"};
+		f[1] = (struct ref_field){&q->set_ref->target, &q->set_ref->target_from, "target"};
+		return 2;
+	case HEAPD__REQUEST__OP_GET_REF:
+		f[0] = (struct ref_field){&q->get_ref->obj, &q->get_ref->obj_from, "obj"};
+		return 1;
+	case HEAPD__REQUEST__OP_RELEASE:
+		f[0] = (struct ref_field){&q->release->obj, &q->release->obj_from, "obj"};
+		return 1;
+	case HEAPD__REQUEST__OP_ROOT_SET:
+		f[0] = (struct ref_field){&q->root_set->obj, &q->root_set->obj_from, "obj"};
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int batch_stray_from(Heapd__Request *req, struct disp_reply *rp)
+{
+	struct ref_field f[2];
+	int n = ref_fields(req, f);
+	for (int i = 0; i < n; i++) {
+		if (*f[i].from) {
+			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s_from names a batch op, outside a batch",
+				  op_name(req->op_case), f[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* q as the request op would be alone; -1 if op is not a batch op. */
+static int as_request(const Heapd__BatchOp *op, Heapd__Request *q)
+{
+	*q = (Heapd__Request)HEAPD__REQUEST__INIT;
+	switch (op->op_case) {
+	case HEAPD__BATCH_OP__OP_ALLOC:
+		q->alloc = op->alloc;
+		q->op_case = HEAPD__REQUEST__OP_ALLOC;
+		return 0;
+	case HEAPD__BATCH_OP__OP_WRITE:
+		q->write = op->write;
+		q->op_case = HEAPD__REQUEST__OP_WRITE;
+		return 0;
+	case HEAPD__BATCH_OP__OP_READ:
+		q->read = op->read;
+		q->op_case = HEAPD__REQUEST__OP_READ;
+		return 0;
+	case HEAPD__BATCH_OP__OP_SET_REF:
+		q->set_ref = op->set_ref;
+		q->op_case = HEAPD__REQUEST__OP_SET_REF;
+		return 0;
+	case HEAPD__BATCH_OP__OP_GET_REF:
+		q->get_ref = op->get_ref;
+		q->op_case = HEAPD__REQUEST__OP_GET_REF;
+		return 0;
+	case HEAPD__BATCH_OP__OP_RELEASE:
+		q->release = op->release;
+		q->op_case = HEAPD__REQUEST__OP_RELEASE;
+		return 0;
+	case HEAPD__BATCH_OP__OP_ROOT_SET:
+		q->root_set = op->root_set;
+		q->op_case = HEAPD__REQUEST__OP_ROOT_SET;
+		return 0;
+	case HEAPD__BATCH_OP__OP_ROOT_GET:
+		q->root_get = op->root_get;
+		q->op_case = HEAPD__REQUEST__OP_ROOT_GET;
+		return 0;
+	case HEAPD__BATCH_OP__OP_GET_STATS:
+		q->get_stats = op->get_stats;
+		q->op_case = HEAPD__REQUEST__OP_GET_STATS;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Bytes a result takes in the BatchReply: field header, length, body. */
+static size_t entry_size(const Heapd__Response *r)
+{
+	size_t n = heapd__response__get_packed_size(r), len = 1;
+	for (size_t v = n; v >= 128; v >>= 7)
+		len++;
+	return 1 + len + n;
+}
+
+/* Replaces each *_from of q (op number i, from 0) by the ref it names. */
+static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, struct disp_reply *rp)
+{
+	struct ref_field f[2];
+	int n = ref_fields(q, f);
+	const char *what = op_name(q->op_case);
+	for (int k = 0; k < n; k++) {
+		uint32_t from = *f[k].from;
+		if (!from)
+			continue;
+		if (*f[k].ref) {
+			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: both %s and %s_from are set", what, f[k].name,
+				  f[k].name);
+			return -1;
+		}
+		if (from > i) {
+			disp_fail(rp, HEAPD__STATUS__INVALID,
+				  "%s: %s_from names op %u, which does not come before op %zu", what, f[k].name, from,
+				  i + 1);
+			return -1;
+		}
+		if (res[from - 1]->result_case != HEAPD__RESPONSE__RESULT_REF) {
+			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s_from names op %u, whose result is not a ref", what,
+				  f[k].name, from);
+			return -1;
+		}
+		*f[k].ref = res[from - 1]->ref;
+		*f[k].from = 0;
+	}
+	return 0;
+}
+
+/* Op i (from 0) into rp, taking at most room bytes of the reply. */
+static void run_op(struct session *s, const Heapd__BatchOp *op, size_t i, Heapd__Response *const *res, size_t room,
+		   struct disp_reply *rp)
+{
+	Heapd__Request q;
+	if (as_request(op, &q) != 0) {
+		const ProtobufCMessage *m = &op->base;
+		if (m->n_unknown_fields)
+			disp_fail(rp, HEAPD__STATUS__INVALID, "%s is not a batch op", op_name(m->unknown_fields[0].tag));
+		else
+			disp_fail(rp, HEAPD__STATUS__INVALID, "an op without an operation");
+		return;
+	}
+	if (resolve(&q, i, res, rp) != 0)
+		return;
+	if (room < SMALL_RESULT) {
+		disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: no room left in the batch's reply (max_frame_size %u)",
+			  op_name(q.op_case), s->srv->cfg.max_frame);
+		return;
+	}
+	disp_op(s, &q, room - DATA_OVERHEAD, rp);
+	if (rp->r.status == HEAPD__STATUS__OK && entry_size(&rp->r) > room) {
+		/* Only get_stats can get here, and it changed nothing. */
+		rp->r.result_case = HEAPD__RESPONSE__RESULT__NOT_SET;
+		disp_fail(rp, HEAPD__STATUS__LIMIT,
+			  "%s: the result does not fit in the batch's reply (max_frame_size %u)", op_name(q.op_case),
+			  s->srv->cfg.max_frame);
+	}
+}
+
+/* The ops of b, into out's result; limit is the room for the results. */
+static void run(struct session *s, const Heapd__Batch *b, size_t limit, struct disp_reply *out)
+{
+	struct scratch *sc = &s->srv->scratch;
+	size_t n = b->n_ops;
+	Heapd__BatchReply *br = scratch_alloc(sc, sizeof *br);
+	Heapd__Response **res = scratch_alloc(sc, (n + 1) * sizeof *res);
+	Heapd__Response *rv = scratch_alloc(sc, (n + 1) * sizeof *rv);
+	if (!br || !res || !rv) {
+		disp_fail(out, HEAPD__STATUS__INTERNAL, "batch: out of memory");
+		return;
+	}
+	heapd__batch_reply__init(br);
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		res[i] = &rv[i];
+		heapd__response__init(res[i]);
+		if (br->failed) {
+			res[i]->status = HEAPD__STATUS__SKIPPED;
+			continue;
+		}
+		struct disp_reply rp = {.r = HEAPD__RESPONSE__INIT};
+		run_op(s, b->ops[i], i, res, limit - used - SKIPPED_COST * (n - 1 - i), &rp);
+		*res[i] = rp.r;
+		if (rp.r.status == HEAPD__STATUS__OK) {
+			used += entry_size(res[i]);
+			continue;
+		}
+		size_t len = strlen(rp.msg) + 1;
+		char *msg = scratch_alloc(sc, len);
+		res[i]->error = msg ? memcpy(msg, rp.msg, len) : "out of memory";
+		br->failed = (uint32_t)(i + 1);
+		disp_fail(out, rp.r.status, "batch op %zu: %s", i + 1, rp.msg);
+	}
+	br->n_results = n;
+	br->results = res;
+	out->r.result_case = HEAPD__RESPONSE__RESULT_BATCH;
+	out->r.batch = br;
+}
+
+void batch_run(struct session *s, Heapd__Request *req)
+{
+	const struct config *cfg = &s->srv->cfg;
+	size_t n = req->batch->n_ops, limit = cfg->max_frame - BATCH_OVERHEAD;
+	struct disp_reply out = {.r = HEAPD__RESPONSE__INIT};
+	out.r.id = req->id;
+	if (n > cfg->max_batch_ops)
+		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: %zu ops, more than max_batch_ops %u", n,
+			  cfg->max_batch_ops);
+	else if (n * SKIPPED_COST > limit)
+		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: the reply to %zu ops cannot fit in max_frame_size %u", n,
+			  cfg->max_frame);
+	else
+		run(s, req->batch, limit, &out);
+	sess_reply(s, &out.r);
+}
