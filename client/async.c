@@ -37,7 +37,7 @@
  *     wish changes (ac->writing); cleanup once, in ac_close, before the
  *     socket is closed and before any callback hears of the close; no hook
  *     after it.
- *   - Memory is bounded: max_pending entries of 40 bytes, max_output bytes
+ *   - Memory is bounded: max_pending entries of 56 bytes, max_output bytes
  *     of unsent requests (plus the one frame that crossed it), and one
  *     reply frame of input (the daemon's max_frame) plus one read. Buffers
  *     grown by a burst are given back once empty.
@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "heapd/async.h"
 #include "scratch.h"
 #include "wire.h"
@@ -74,7 +75,8 @@ struct pending {
 	void *privdata;
 	uint64_t t0_ms;            /* when it was made (CLOCK_MONOTONIC) */
 	uint32_t op;               /* Heapd__Request__OpCase */
-	uint32_t read_len;         /* read: the length asked for */
+	uint32_t len;              /* read: the length asked for; batch: its ops */
+	heapd_batch *batch;        /* batch: where its results go */
 };
 
 struct heapd_async {
@@ -214,6 +216,8 @@ static void ac_close(heapd_async *ac, int code, const char *fmt, ...)
 	int status = code ? code : HEAPD_EIO;
 	while (ac->count) {
 		struct pending p = ring_pop(ac);
+		if (p.batch)
+			batch_lost(p.batch, p.id, p.len, status);
 		if (p.op == OP_HELLO) {
 			if (ac->connect_cb)
 				ac->connect_cb(ac, status);
@@ -319,6 +323,24 @@ static void fill(heapd_async *ac, heapd_reply *r, uint32_t op, const Heapd__Resp
 	}
 }
 
+/* The reply to the batch p, into its heapd_batch: the reply's status, or
+ * HEAPD_EPROTO with the connection closed when it cannot be that reply,
+ * or HEAPD_ENOBUFS (the batch's results are then lost). */
+static int take_batch(heapd_async *ac, const struct pending *p, const Heapd__Response *resp)
+{
+	const char *bad;
+	int err = batch_take(p->batch, p->id, p->len, resp, &bad);
+	if (err == HEAPD_EPROTO) {
+		ac_close(ac, err, "%s", bad);
+		return err;
+	}
+	if (err) {
+		batch_lost(p->batch, p->id, p->len, err);
+		return err;
+	}
+	return wire_status(resp);
+}
+
 /* One reply frame: to the head request's callback, or, when it is about
  * the connection (id 0), out of step, or fatal, to every request. */
 static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
@@ -338,7 +360,9 @@ static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
 		ac_close(ac, HEAPD_EPROTO, "reply to another request");
 	else if (code && (code == HEAPD_EPROTO || head->op == OP_HELLO))
 		ac_close(ac, code, "%s", error_text(resp, code));
-	else if (!code && (bad = wire_check_op(head->op, head->read_len, resp)) != NULL)
+	else if (head->batch && (code = take_batch(ac, head, resp)) == HEAPD_EPROTO)
+		; /* closed */
+	else if (!code && !head->batch && (bad = wire_check_op(head->op, head->len, resp)) != NULL)
 		ac_close(ac, HEAPD_EPROTO, "%s", bad);
 	else {
 		struct pending p = ring_pop(ac);
@@ -346,7 +370,7 @@ static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
 			hello_done(ac, resp->hello);
 		} else if (p.cb) {
 			heapd_reply r = {.status = code, .error = code ? error_text(resp, code) : "", .id = p.id};
-			if (!code)
+			if (!code && !p.batch)
 				fill(ac, &r, p.op, resp);
 			p.cb(ac, &r, p.privdata);
 		}
@@ -501,8 +525,9 @@ void heapd_async_handle_timeout(heapd_async *ac)
 
 /* --- requests --- */
 
-/* Frames w into `out` and records it in `pending`. */
-static int submit(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void *privdata)
+/* Frames req into `out` and records it in `pending` as p (its id, time
+ * and op set here). */
+static int submit_req(heapd_async *ac, Heapd__Request *req, struct pending p)
 {
 	if (!ac)
 		return HEAPD_EINVAL;
@@ -513,8 +538,8 @@ static int submit(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void 
 	if (ac->count == ac->cap && ring_grow(ac) != 0)
 		return HEAPD_ENOBUFS;
 	size_t old = ac->out.len, unsent = old - ac->out_sent;
-	w->req.id = ac->next_id + 1;
-	int err = wire_append(&ac->out, &w->req, ac->max_frame);
+	req->id = ac->next_id + 1;
+	int err = wire_append(&ac->out, req, ac->max_frame);
 	if (err)
 		return err;
 	/* One request always fits, however large: else it could never go. */
@@ -522,19 +547,22 @@ static int submit(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void 
 		ac->out.len = old;
 		return HEAPD_ENOBUFS;
 	}
-	ac->next_id++;
-	ac->ring[(ac->head + ac->count++) & (ac->cap - 1)] = (struct pending){
-		.id = ac->next_id,
-		.cb = cb,
-		.privdata = privdata,
-		.t0_ms = now_ms(),
-		.op = (uint32_t)w->req.op_case,
-		.read_len = w->req.op_case == HEAPD__REQUEST__OP_READ ? w->op.read.length : 0,
-	};
+	p.id = ++ac->next_id;
+	p.t0_ms = now_ms();
+	p.op = (uint32_t)req->op_case;
+	ac->ring[(ac->head + ac->count++) & (ac->cap - 1)] = p;
 	update_write(ac);
 	if (ac->count == 1)
 		arm_timer(ac);
 	return 0;
+}
+
+static int submit(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void *privdata)
+{
+	struct pending p = {.cb = cb, .privdata = privdata};
+	if (w->req.op_case == HEAPD__REQUEST__OP_READ)
+		p.len = w->op.read.length;
+	return submit_req(ac, &w->req, p);
 }
 
 heapd_async *heapd_async_connect(const char *socket_path)
@@ -737,4 +765,14 @@ int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 	struct wire_req w;
 	wire_get_stats(&w);
 	return submit(ac, &w, cb, privdata);
+}
+
+int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata)
+{
+	if (!b)
+		return HEAPD_EINVAL;
+	struct batch_req br;
+	batch_request(b, &br);
+	struct pending p = {.cb = cb, .privdata = privdata, .len = (uint32_t)br.batch.n_ops, .batch = b};
+	return submit_req(ac, &br.req, p);
 }

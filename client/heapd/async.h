@@ -61,7 +61,7 @@ extern "C" {
 
 typedef struct heapd_async heapd_async;
 
-#define HEAPD_ASYNC_MAX_PENDING ((size_t)1 << 20)  /* requests in flight (40 bytes each) */
+#define HEAPD_ASYNC_MAX_PENDING ((size_t)1 << 20)  /* requests in flight (56 bytes each) */
 #define HEAPD_ASYNC_MAX_OUTPUT ((size_t)64 << 20)  /* bytes of requests not yet sent */
 
 /* A request's callback: reply is valid only until it returns. */
@@ -121,6 +121,11 @@ int heapd_async_gc(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_ping(heapd_async *ac, heapd_async_fn *cb, void *privdata);
+/* The ops of b (heapd.h) in one request. The batch is framed at once, but
+ * its results go to b: b must live, unchanged, until cb has run (its
+ * results are then read as after heapd_batch_exec: heapd_batch_failed,
+ * heapd_batch_reply). The reply's status is heapd_batch_exec's. */
+int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata);
 
 /* --- for adapters --- */
 

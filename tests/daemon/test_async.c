@@ -4,8 +4,8 @@
  * in flight with each reply matched to its callback, the daemon stopped
  * in the middle (every pending callback fails exactly once) and a new
  * context after it restarts, heapd_async_free and heapd_async_disconnect
- * from inside callbacks, and requests timing out against a stopped
- * daemon. No test asserts on timing.
+ * from inside callbacks, requests timing out against a stopped daemon,
+ * and batches. No test asserts on timing.
  */
 #include <sys/ioctl.h>
 
@@ -554,6 +554,98 @@ static void request_timeout(enum loop_kind kind)
 }
 BOTH(request_timeout)
 
+/* --- batches: the issue's example in one request, a failure in the
+ * middle, the result read back; a batch in flight when the context goes --- */
+
+struct batches {
+	heapd_batch *build, *broken, *lost;
+	int step, done;
+};
+
+static void batch_cb(heapd_async *ac, const heapd_reply *r, void *privdata);
+
+static void batch_step(heapd_async *ac, struct batches *s, const heapd_reply *r)
+{
+	heapd_reply op;
+	switch (++s->step) {
+	case 1: /* alloc A, alloc B, A[0] = B, write B, root "async-batch" = A */
+		assert_int_equal(heapd_batch_alloc(s->build, 1, 0), 0);
+		assert_int_equal(heapd_batch_alloc(s->build, 0, 8), 1);
+		assert_int_equal(heapd_batch_set_ref(s->build, heapd_batch_result(0), 0, heapd_batch_result(1)), 2);
+		assert_int_equal(heapd_batch_write(s->build, heapd_batch_result(1), 0, "batched!", 8), 3);
+		assert_int_equal(heapd_batch_root_set(s->build, "async-batch", heapd_batch_result(0)), 4);
+		assert_int_equal(heapd_async_batch(ac, s->build, batch_cb, s), 0);
+		break;
+	case 2: /* its results; then alloc, a write past B's end, alloc */
+		assert_int_equal(r->status, HEAPD_OK);
+		assert_int_equal(heapd_batch_failed(s->build), -1);
+		assert_int_equal(heapd_batch_reply(s->build, 1, &op), HEAPD_OK);
+		assert_true(op.ref != 0);
+		assert_int_equal(heapd_batch_alloc(s->broken, 0, 4), 0);
+		assert_int_equal(heapd_batch_write(s->broken, op.ref, 100, "x", 1), 1);
+		assert_int_equal(heapd_batch_alloc(s->broken, 0, 4), 2);
+		assert_int_equal(heapd_async_batch(ac, s->broken, batch_cb, s), 0);
+		break;
+	case 3: /* the ops before the failure stand, the rest are skipped */
+		assert_int_equal(r->status, HEAPD_ERANGE);
+		assert_int_equal(heapd_batch_failed(s->broken), 1);
+		assert_int_equal(heapd_batch_reply(s->broken, 0, &op), HEAPD_OK);
+		assert_int_equal(heapd_batch_reply(s->broken, 1, &op), HEAPD_ERANGE);
+		assert_int_equal(heapd_batch_reply(s->broken, 2, &op), HEAPD_ESKIPPED);
+		assert_int_equal(heapd_async_root_get(ac, "async-batch", batch_cb, s), 0);
+		break;
+	case 4:
+		assert_int_equal(heapd_async_get_ref(ac, r->ref, 0, batch_cb, s), 0);
+		break;
+	case 5:
+		assert_int_equal(heapd_async_read(ac, r->ref, 0, 8, batch_cb, s), 0);
+		break;
+	case 6: /* the structure the first batch built */
+		assert_memory_equal(r->data, "batched!", 8);
+		assert_int_equal(heapd_batch_alloc(s->lost, 0, 8), 0);
+		assert_int_equal(heapd_async_batch(ac, s->lost, batch_cb, s), 0);
+		heapd_async_free(ac); /* from inside a callback: the batch fails */
+		break;
+	case 7:
+		assert_int_equal(r->status, HEAPD_EIO);
+		assert_int_equal(heapd_batch_reply(s->lost, 0, &op), HEAPD_EIO);
+		s->done = 1;
+		break;
+	default:
+		fail_msg("a callback too many");
+	}
+}
+
+static void batch_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
+{
+	struct batches *s = privdata;
+	tally_reply(ac, r);
+	assert_true(s->step == 6 || r->status == (s->step == 2 ? HEAPD_ERANGE : HEAPD_OK));
+	batch_step(ac, s, r);
+}
+
+static void batches(enum loop_kind kind)
+{
+	struct tally t;
+	struct batches s = {heapd_batch_new(), heapd_batch_new(), heapd_batch_new(), 0, 0};
+	assert_true(s.build && s.broken && s.lost);
+	assert_int_equal(heapd_async_batch(NULL, s.build, NULL, NULL), HEAPD_EINVAL);
+	tally_start(&t, kind, 0);
+	t.test = &s;
+	heapd_async *ac = tally_connect(&t, t.d.sock);
+	assert_int_equal(heapd_async_batch(ac, NULL, NULL, NULL), HEAPD_EINVAL);
+	batch_step(ac, &s, NULL);
+	loop_run(&t.loop);
+	assert_int_equal(s.done, 1);
+	assert_int_equal(t.replies, 6);
+	heapd_batch_free(s.build);
+	heapd_batch_free(s.broken);
+	heapd_batch_free(s.lost);
+	loop_close(&t.loop);
+	daemon_stop(&t.d);
+}
+BOTH(batches)
+
 int main(void)
 {
 	/* Against a hang only (no test waits on a clock otherwise): far beyond
@@ -568,6 +660,7 @@ int main(void)
 		TEST_BOTH(disconnect_inside_callback),
 		TEST_BOTH(free_in_other_callbacks),
 		TEST_BOTH(request_timeout),
+		TEST_BOTH(batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
