@@ -1,12 +1,12 @@
 /*
  * test_pipeline.c - libheapd's pipelining (heapd_append_*, heapd_flush,
  * heapd_get_reply) against a real heapd: the same answers as one request
- * at a time, no deadlock however long the pipeline, its limits, mixing
+ * at a time, pipelined and in batches, no deadlock however long the pipeline, its limits, mixing
  * with the one-at-a-time calls, and a connection lost with replies due.
  */
 #include "daemonutil.h"
 
-/* ---- a random sequence, run one at a time and pipelined ---- */
+/* ---- a random sequence, run one at a time, pipelined and in batches ---- */
 
 #define ROUNDS 40
 #define ROUND_OPS 64
@@ -250,6 +250,72 @@ static void take(heapd *h, const struct op *o, uint64_t id, struct result *x)
 	}
 }
 
+/* Adds o to the batch b (ops that have a place in one). */
+static void batch_add(heapd_batch *b, const struct run *r, const struct op *o)
+{
+	heapd_ref obj = ref_of(r, o->obj);
+	int i = -1;
+	switch (o->kind) {
+	case K_ALLOC: i = heapd_batch_alloc(b, o->nrefs, o->nbytes); break;
+	case K_ALLOC_INTO: i = heapd_batch_alloc_into(b, obj, o->slot, o->nrefs, o->nbytes, o->data, o->len); break;
+	case K_WRITE: i = heapd_batch_write(b, obj, o->off, o->data, o->len); break;
+	case K_READ: i = heapd_batch_read(b, obj, o->off, o->len); break;
+	case K_SET_REF: i = heapd_batch_set_ref(b, obj, o->slot, ref_of(r, o->target)); break;
+	case K_GET_REF: i = heapd_batch_get_ref(b, obj, o->slot); break;
+	case K_RELEASE: i = heapd_batch_release(b, obj); break;
+	case K_ROOT_SET: i = heapd_batch_root_set(b, o->name, obj); break;
+	case K_ROOT_GET: i = heapd_batch_root_get(b, o->name); break;
+	case K_STATS: i = heapd_batch_get_stats(b); break;
+	default: fail_msg("kind %d has no place in a batch", o->kind);
+	}
+	assert_int_equal(i, (int)heapd_batch_count(b) - 1);
+}
+
+/* The round's ops in batches: each batch runs up to its first failure,
+ * and the next one starts after it, so every op runs once, in order, as
+ * one at a time. Ping and gc, which have no place in a batch, go alone. */
+static void batched(heapd *h, const struct run *r, const struct op *ops, struct result *res, int n)
+{
+	heapd_batch *b = heapd_batch_new();
+	assert_non_null(b);
+	for (int i = 0; i < n;) {
+		if (ops[i].kind == K_PING || ops[i].kind == K_GC) {
+			one(h, r, &ops[i], &res[i]);
+			i++;
+			continue;
+		}
+		heapd_batch_reset(b);
+		int j = i;
+		while (j < n && ops[j].kind != K_PING && ops[j].kind != K_GC)
+			batch_add(b, r, &ops[j++]);
+		int err = heapd_batch_exec(h, b);
+		int failed = heapd_batch_failed(b);
+		assert_true(err ? failed >= 0 : failed == -1);
+		int ran = failed >= 0 ? failed + 1 : j - i;
+		for (int k = 0; k < ran; k++) {
+			const struct op *o = &ops[i + k];
+			struct result *x = &res[i + k];
+			heapd_reply rep;
+			memset(x, 0, sizeof *x);
+			int st = heapd_batch_reply(b, k, &rep);
+			assert_int_equal(st, rep.status);
+			assert_true(st != HEAPD_ESKIPPED);
+			keep(x, st, rep.error);
+			x->ref = st ? 0 : rep.ref;
+			if (!st && o->kind == K_READ) {
+				assert_int_equal(rep.len, o->len);
+				if (rep.len)
+					memcpy(x->data, rep.data, rep.len);
+				x->len = rep.len;
+			}
+			if (!st && o->kind == K_STATS)
+				x->holds = rep.stats->holds;
+		}
+		i += ran;
+	}
+	heapd_batch_free(b);
+}
+
 static void same(const struct op *o, int i, const struct result *a, const struct result *b)
 {
 	if (a->status != b->status || strcmp(a->error, b->error) != 0 || a->obj != b->obj || a->len != b->len ||
@@ -261,23 +327,27 @@ static void same(const struct op *o, int i, const struct result *a, const struct
 static void same_as_one_at_a_time(void **state)
 {
 	(void)state;
-	struct daemon d1, d2;
+	struct daemon d1, d2, d3;
 	daemon_start(&d1, "--max-object-size", "1M", NULL);
 	daemon_start(&d2, "--max-object-size", "1M", NULL);
-	heapd *h1 = client(&d1), *h2 = client(&d2);
-	static struct run r1, r2;
+	daemon_start(&d3, "--max-object-size", "1M", NULL);
+	heapd *h1 = client(&d1), *h2 = client(&d2), *h3 = client(&d3);
+	static struct run r1, r2, r3;
 	memset(&r1, 0, sizeof r1);
 	memset(&r2, 0, sizeof r2);
-	r1.rng = r2.rng = 0x9e3779b97f4a7c15ull;
-	struct op ops1[ROUND_OPS], ops2[ROUND_OPS];
-	struct result res1[ROUND_OPS], res2[ROUND_OPS];
+	memset(&r3, 0, sizeof r3);
+	r1.rng = r2.rng = r3.rng = 0x9e3779b97f4a7c15ull;
+	struct op ops1[ROUND_OPS], ops2[ROUND_OPS], ops3[ROUND_OPS];
+	struct result res1[ROUND_OPS], res2[ROUND_OPS], res3[ROUND_OPS];
 	int statuses[12] = {0}, errors = 0;
 	uint64_t id = 1; /* Hello's */
 	for (int round = 0; round < ROUNDS; round++) {
 		for (int i = 0; i < ROUND_OPS; i++) {
 			gen(&r1, &ops1[i]);
 			gen(&r2, &ops2[i]);
+			gen(&r3, &ops3[i]);
 			assert_memory_equal(&ops1[i], &ops2[i], sizeof ops1[i]);
+			assert_memory_equal(&ops1[i], &ops3[i], sizeof ops1[i]);
 		}
 		for (int i = 0; i < ROUND_OPS; i++)
 			one(h1, &r1, &ops1[i], &res1[i]);
@@ -287,10 +357,13 @@ static void same_as_one_at_a_time(void **state)
 		for (int i = 0; i < ROUND_OPS; i++)
 			take(h2, &ops2[i], ++id, &res2[i]);
 		assert_int_equal(heapd_pending(h2), 0);
+		batched(h3, &r3, ops3, res3, ROUND_OPS);
 		apply(&r1, ops1, res1, ROUND_OPS);
 		apply(&r2, ops2, res2, ROUND_OPS);
+		apply(&r3, ops3, res3, ROUND_OPS);
 		for (int i = 0; i < ROUND_OPS; i++) {
 			same(&ops1[i], round * ROUND_OPS + i, &res1[i], &res2[i]);
+			same(&ops1[i], round * ROUND_OPS + i, &res1[i], &res3[i]);
 			statuses[-res1[i].status]++;
 			errors += res1[i].status != 0;
 		}
@@ -306,8 +379,10 @@ static void same_as_one_at_a_time(void **state)
 	assert_true(errors < ROUNDS * ROUND_OPS / 2);
 	heapd_close(h1);
 	heapd_close(h2);
+	heapd_close(h3);
 	daemon_stop(&d1);
 	daemon_stop(&d2);
+	daemon_stop(&d3);
 }
 
 /* ---- no deadlock ---- */
