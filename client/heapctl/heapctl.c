@@ -1,6 +1,6 @@
 /*
  * heapctl.c - heapctl, heapd's command-line tool: main, the commands but
- * top (top.c), and what they share.
+ * top (top.c) and bench (bench.c, benchloop.c), and what they share.
  *
  *   heapctl [-s SOCKET] COMMAND [OPTIONS]
  *
@@ -37,6 +37,11 @@
 #endif
 
 static const char *ctl_socket;   /* -s; NULL: the library's default */
+
+const char *ctl_socket_path(void)
+{
+	return ctl_socket;
+}
 
 heapd *ctl_connect(const char *cmd)
 {
@@ -320,7 +325,7 @@ static const struct ctl_cmd roots_cmd = {
 /* ------------------------------------------------------------- main */
 
 static const struct ctl_cmd *const commands[] = {
-	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &top_cmd,
+	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &top_cmd, &bench_cmd,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -24,6 +24,8 @@ struct ctl_cmd {
 	int (*run)(const struct ctl_cmd *cmd, int argc, char **argv);
 };
 
+/* The socket -s named; NULL: the library's default. */
+const char *ctl_socket_path(void);
 /* Connects to the socket -s named, else the library's default ($HEAPD_SOCKET,
  * else HEAPD_DEFAULT_SOCKET). NULL: it failed and that was reported. */
 heapd *ctl_connect(const char *cmd);
@@ -39,5 +41,6 @@ uint64_t ctl_now_ns(void);   /* CLOCK_MONOTONIC */
 uint64_t ctl_delta(uint64_t after, uint64_t before);
 
 extern const struct ctl_cmd top_cmd;   /* top.c */
+extern const struct ctl_cmd bench_cmd; /* bench.c */
 
 #endif

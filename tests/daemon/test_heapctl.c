@@ -824,7 +824,7 @@ static void socket_choice(void **state)
 	daemon_stop(&d);
 }
 
-static const char *const commands[] = {"ping", "stats", "gc", "free-os-memory", "roots", "top", NULL};
+static const char *const commands[] = {"ping", "stats", "gc", "free-os-memory", "roots", "top", "bench", NULL};
 
 /* Help and version need no daemon: -s names none. */
 static void help(void **state)
