@@ -6,8 +6,9 @@
 # Runs run-gcbench.sh BUILD_DIR (GCBench on heapd and on bdwgc), then
 # peakshrink and pauses from BUILD_DIR/bench (or BUILD_DIR itself), then
 # run-redis-compare.sh BUILD_DIR (requests per second through libheapd
-# against Redis; "skipped" without redis-server and redis-benchmark),
-# printing each one's table as it finishes. The programs' own PASS/FAIL
+# against Redis) and run-async-compare.sh BUILD_DIR (pipelined, heapctl
+# bench against redis-benchmark; both "skipped" without redis-server and
+# redis-benchmark), printing each one's table as it finishes. The programs' own PASS/FAIL
 # lines report the targets; this script exits 1 only when a program fails
 # (or prints no result line), 2 on a usage error, else 0.
 
@@ -63,10 +64,12 @@ for prog in peakshrink pauses; do
 	run "$prog" || status=1
 done
 
-echo
-echo "== redis-compare"
-if ! sh "$here/run-redis-compare.sh" "$dir"; then
-	echo "run-bench.sh: run-redis-compare.sh failed" >&2
-	status=1
-fi
+for cmp in redis-compare async-compare; do
+	echo
+	echo "== $cmp"
+	if ! sh "$here/run-$cmp.sh" "$dir"; then
+		echo "run-bench.sh: run-$cmp.sh failed" >&2
+		status=1
+	fi
+done
 exit "$status"

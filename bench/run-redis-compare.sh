@@ -63,124 +63,17 @@ split | same | none) ;;
 *) usage ;;
 esac
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
-	echo "run-redis-compare.sh: redis-server or redis-benchmark is missing;"
-	echo "install them with: apt-get install redis-server redis-tools"
-	echo "skipped"
-	exit 0
-fi
+here=$(dirname "$0")
+me="run-redis-compare.sh"
+# shellcheck source=bench/compare.sh
+. "$here/compare.sh"
+cmp_need_redis
+heapd_bin=$(cmp_find_bin daemon/heapd)
+reqbench=$(cmp_find_bin bench/reqbench)
+cmp_place
+cmp_start
 
-find_bin() {
-	for p in "$dir/$1" "$dir/bench/$(basename "$1")"; do
-		if [ -f "$p" ] && [ -x "$p" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo "run-redis-compare.sh: no executable $1 in $dir" >&2
-	exit 1
-}
-
-heapd_bin=$(find_bin daemon/heapd)
-reqbench=$(find_bin bench/reqbench)
-
-ncpu=$(nproc 2>/dev/null || echo 1)
-if [ "$pin" != none ] && { [ "$ncpu" -lt 2 ] || ! command -v taskset >/dev/null 2>&1; }; then
-	echo "run-redis-compare.sh: no taskset or a single CPU: not pinning" >&2
-	pin=none
-fi
-case $pin in
-split)
-	on_server="taskset -c 0"
-	on_client="taskset -c 1-$((ncpu - 1))"
-	;;
-same)
-	on_server="taskset -c 0"
-	on_client="taskset -c 0"
-	;;
-none)
-	on_server=
-	on_client=
-	;;
-esac
-
-tmp=$(mktemp -d)
-heapd_pid=
-redis_pid=
-cleanup() {
-	for pid in $heapd_pid $redis_pid; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# Waits up to 5 s for the socket $1 to appear, while process $2 lives.
-wait_socket() {
-	i=0
-	while [ ! -S "$1" ]; do
-		if ! kill -0 "$2" 2>/dev/null || [ $i -ge 50 ]; then
-			return 1
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
-$on_server "$heapd_bin" --config /dev/null --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &
-heapd_pid=$!
-if ! wait_socket "$tmp/heapd.sock" "$heapd_pid"; then
-	echo "run-redis-compare.sh: heapd did not start:" >&2
-	tail -n 5 "$tmp/heapd.log" >&2
-	exit 1
-fi
-$on_server redis-server --port 0 --unixsocket "$tmp/redis.sock" --save "" --appendonly no \
-	--daemonize no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-redis_pid=$!
-if ! wait_socket "$tmp/redis.sock" "$redis_pid"; then
-	echo "run-redis-compare.sh: redis-server did not start:" >&2
-	tail -n 5 "$tmp/redis.log" >&2
-	exit 1
-fi
-
-# CPU time used so far, in clock ticks: "all ours", where ours is this
-# shell's (with its waited-for children: the load generators) and the
-# servers'. Their difference over a test is what other processes used.
-cpu_ticks() {
-	{
-		awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-		for p in $$ $heapd_pid $redis_pid; do
-			# Fields after the ")" that ends the command name: utime is the 12th.
-			sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }'
-		done
-	} | awk 'NR == 1 { all = $1; next } { ours += $1 } END { print all, ours }'
-}
-
-# The other processes' CPU between two cpu_ticks, in % of one CPU, over
-# the elapsed ticks of a CPU (uptime difference).
-other_cpu() { # before after up_before up_after
-	echo "$1 $2 $3 $4" | awk -v hz="$(getconf CLK_TCK)" '{
-		other = ($3 - $1) - ($4 - $2); wall = ($6 - $5) * hz
-		if (other < 0) other = 0
-		printf "%.0f", (wall > 0 ? 100 * other / wall : 0)
-	}'
-}
-
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
-
-# A field "key=value" of a reqbench line on stdin.
-field() {
-	awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }'
-}
-
-# Requests for about $secs seconds at rate $1 (at least 10000).
-size_for() {
-	awk -v r="$1" -v s="$secs" 'BEGIN { n = int(r * s); if (n < 10000) n = 10000; print n }'
-}
-
-# Runs reqbench; its result line goes to $tmp/heapd.results and stderr.
+# Runs reqbench; its result line goes to $tmp/line.
 heapd_test() { # test conns n
 	if ! $on_client "$reqbench" -s "$tmp/heapd.sock" -t "$1" -c "$2" -n "$3" >"$tmp/out" 2>"$tmp/err"; then
 		echo "run-redis-compare.sh: reqbench -t $1 -c $2 failed:" >&2
@@ -245,27 +138,6 @@ while [ "$run" -le "$runs" ]; do
 done
 echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) after the runs" >&2
 
-# Median of a field over the runs of one implementation, test and conns.
-median() { # impl test conns field
-	awk -v impl="$1" -v t="$2" -v c="$3" -v f="$4" '
-		$1 == impl {
-			ok = 0; v = ""
-			for (i = 2; i <= NF; i++) {
-				if ($i == "test=" t) ok++
-				if ($i == "conns=" c) ok++
-				if (index($i, f "=") == 1) v = substr($i, length(f) + 2)
-			}
-			if (ok == 2 && v != "") a[n++] = v + 0
-		}
-		END {
-			if (n == 0) { print "-"; exit }
-			for (i = 1; i < n; i++)
-				for (j = i; j > 0 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
-			m = n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2
-			print m
-		}' "$tmp/results"
-}
-
 maxother=$(awk '{ for (i = 2; i <= NF; i++) if (index($i, "other_cpu=") == 1) { v = substr($i, 11) + 0; if (v > m) m = v } } END { print m + 0 }' "$tmp/results")
 echo
 echo "Medians of $runs run(s), placement $pin; alloc+write is one heapd_alloc_into request per operation. Other processes used at most $maxother% of a CPU during a measured test."
@@ -276,10 +148,10 @@ for conns in 1 50; do
 	for pair in alloc+write:SET read:GET set_ref:-; do
 		t=${pair%%:*}
 		peer=${pair#*:}
-		hops=$(median heapd "$t" "$conns" ops_per_s)
-		hreqs=$(median heapd "$t" "$conns" reqs_per_s)
-		hp50=$(median heapd "$t" "$conns" p50_us)
-		hp99=$(median heapd "$t" "$conns" p99_us)
+		hops=$(median "$tmp/results" heapd ops_per_s "test=$t" "conns=$conns")
+		hreqs=$(median "$tmp/results" heapd reqs_per_s "test=$t" "conns=$conns")
+		hp50=$(median "$tmp/results" heapd p50_us "test=$t" "conns=$conns")
+		hp99=$(median "$tmp/results" heapd p99_us "test=$t" "conns=$conns")
 		if [ "$peer" = - ]; then
 			rops=-
 			rp50=-
@@ -287,8 +159,8 @@ for conns in 1 50; do
 			verdict="no peer"
 			label=$t
 		else
-			rops=$(median redis "$peer" "$conns" ops_per_s)
-			rp50=$(median redis "$peer" "$conns" p50_us)
+			rops=$(median "$tmp/results" redis ops_per_s "test=$peer" "conns=$conns")
+			rp50=$(median "$tmp/results" redis p50_us "test=$peer" "conns=$conns")
 			ratio=$(awk -v h="$hops" -v r="$rops" 'BEGIN { printf "%.2f", h / r }')
 			verdict=$(awk -v x="$ratio" 'BEGIN { print (x >= 1.0 ? "PASS" : "FAIL") }')
 			label="$t vs $peer"
