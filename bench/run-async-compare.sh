@@ -22,9 +22,10 @@
 # Prints every result line as it comes (stderr), then a markdown table of
 # the medians over the runs: requests per second, the ratio heapd/Redis
 # (target: heapd >= 1.2x Redis), latency, and the CPU each load generator
-# and each server used, in % of one CPU over its test: a generator near
+# and each server used, in % of one CPU over its test (a generator near
 # 100% is the bottleneck, and then the figure is its own, not the
-# server's. Every line also has other_cpu, what other processes used
+# server's), and the servers' CPU per request, which the placement
+# hardly changes. Every line also has other_cpu, what other processes used
 # meanwhile (figures taken with it above a few % are not comparable).
 #
 # Placement (environment PIN, default split): see run-redis-compare.sh.
@@ -79,7 +80,7 @@ cmp_start
 # measured SERVER_PID COMMAND...: runs the generator command, pinned, into
 # $tmp/out and sets cpu_client, cpu_server and cpu_other: the CPU used
 # meanwhile by the generator, by the server, and by other processes, in %
-# of one CPU.
+# of one CPU; and ticks_client and ticks_server, the first two in ticks.
 measured() {
 	spid=$1
 	shift
@@ -91,8 +92,10 @@ measured() {
 	fi
 	c1=$(cpu_ticks) u1=$(uptime_s) k1=$(child_ticks) s1=$(proc_ticks "$spid")
 	wall=$(awk -v a="$u0" -v b="$u1" 'BEGIN { print b - a }')
-	cpu_client=$(ticks_pct $((k1 - k0)) "$wall")
-	cpu_server=$(ticks_pct $((s1 - s0)) "$wall")
+	ticks_client=$((k1 - k0))
+	ticks_server=$((s1 - s0))
+	cpu_client=$(ticks_pct "$ticks_client" "$wall")
+	cpu_server=$(ticks_pct "$ticks_server" "$wall")
 	cpu_other=$(other_cpu "$c0" "$c1" "$u0" "$u1")
 }
 
@@ -118,14 +121,17 @@ redis_test() {
 	result "$2"
 }
 
-# Completes $tmp/line with n and the CPU figures, checks it, and records it.
+# Completes $tmp/line with n and the CPU figures (also per request, in us,
+# the objects' setup included), checks it, and records it.
 result() {
 	if ! grep -q 'rps=[0-9]' "$tmp/line"; then
 		echo "$me: no result in the output:" >&2
 		tail -n 5 "$tmp/out" >&2
 		exit 1
 	fi
-	echo " n=$1 client_cpu=$cpu_client server_cpu=$cpu_server other_cpu=$cpu_other" >>"$tmp/line"
+	per=$(awk -v c="$ticks_client" -v s="$ticks_server" -v n="$1" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "client_us=%.3f server_us=%.3f", c / hz / n * 1e6, s / hz / n * 1e6 }')
+	echo " n=$1 client_cpu=$cpu_client server_cpu=$cpu_server $per other_cpu=$cpu_other" >>"$tmp/line"
 	tr -d '\n' <"$tmp/line" >>"$tmp/results"
 	echo >>"$tmp/results"
 	tail -n 1 "$tmp/results" >&2
@@ -168,10 +174,10 @@ echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) after the runs" >&2
 m() { median "$tmp/results" "$@"; }
 maxother=$(awk '{ for (i = 2; i <= NF; i++) if (index($i, "other_cpu=") == 1) { v = substr($i, 11) + 0; if (v > m) m = v } } END { print m + 0 }' "$tmp/results")
 echo
-echo "Medians of $runs run(s), placement $pin, $conns connections, pipeline $depth, $size-byte values; alloc is one request (an object with its data, into a cycling slot). CPU in % of one CPU over each test; other processes used at most $maxother% of a CPU during a test."
+echo "Medians of $runs run(s), placement $pin, $conns connections, pipeline $depth, $size-byte values; alloc is one request (an object with its data, into a cycling slot). CPU in % of one CPU over each test, and per request in us; other processes used at most $maxother% of a CPU during a test."
 echo
-echo "| heapd vs Redis | heapd req/s | Redis req/s | ratio | target >= 1.2 | heapd p50 / p99 us | Redis p50 / p99 us | CPU heapctl / redis-benchmark | CPU heapd / redis-server |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| heapd vs Redis | heapd req/s | Redis req/s | ratio | target >= 1.2 | heapd p50 / p99 us | Redis p50 / p99 us | CPU heapctl / redis-benchmark | CPU heapd / redis-server | server CPU us/req heapd / Redis |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for pair in alloc:SET read:GET; do
 	t=${pair%%:*}
 	peer=${pair#*:}
@@ -179,9 +185,10 @@ for pair in alloc:SET read:GET; do
 	r=$(m redis rps "test=$peer")
 	ratio=$(awk -v h="$h" -v r="$r" 'BEGIN { printf "%.2f", h / r }')
 	verdict=$(awk -v x="$ratio" 'BEGIN { print (x >= 1.2 ? "PASS" : "FAIL") }')
-	printf '| %s vs %s | %.0f | %.0f | %s | %s | %s / %s | %s / %s | %s%% / %s%% | %s%% / %s%% |\n' "$t" "$peer" "$h" "$r" \
-		"$ratio" "$verdict" "$(m heapd p50_us "test=$t")" "$(m heapd p99_us "test=$t")" \
+	printf '| %s vs %s | %.0f | %.0f | %s | %s | %s / %s | %s / %s | %s%% / %s%% | %s%% / %s%% | %s / %s |\n' \
+		"$t" "$peer" "$h" "$r" "$ratio" "$verdict" "$(m heapd p50_us "test=$t")" "$(m heapd p99_us "test=$t")" \
 		"$(m redis p50_us "test=$peer")" "$(m redis p99_us "test=$peer")" \
 		"$(m heapd client_cpu "test=$t")" "$(m redis client_cpu "test=$peer")" \
-		"$(m heapd server_cpu "test=$t")" "$(m redis server_cpu "test=$peer")"
+		"$(m heapd server_cpu "test=$t")" "$(m redis server_cpu "test=$peer")" \
+		"$(m heapd server_us "test=$t")" "$(m redis server_us "test=$peer")"
 done
