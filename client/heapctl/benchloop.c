@@ -386,7 +386,9 @@ static void progress(struct loop *lp)
 	lp->next_progress = now + PROGRESS_NS;
 	double secs = (double)(now - lp->start_ns) / 1e9;
 	int n = fprintf(stderr, "\r%s: %.2f", bench_test_name[lp->test], secs > 0 ? (double)lp->answered / secs : 0);
-	if (n > lp->progress_len)
+	if (n < lp->progress_len)
+		fprintf(stderr, "%*s", lp->progress_len - n, ""); /* what the last line had more */
+	else
 		lp->progress_len = n;
 }
 
