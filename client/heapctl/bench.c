@@ -47,7 +47,7 @@
 
 #define BENCH_MAX_CONNS 10000u
 
-const char *const bench_test_name[BT_NTESTS] = {"alloc", "write", "read", "set_ref", "get_ref"};
+const char *const bench_test_name[BT_NTESTS] = {"alloc", "write", "read", "set_ref", "get_ref", "batch"};
 
 enum format { F_TEXT, F_QUIET, F_CSV };
 
@@ -80,7 +80,7 @@ static int parse_tests(const char *arg, unsigned *tests)
 			}
 		}
 		if (!found) {
-			ctl_usage("bench", "unknown test '%.*s' in -t; the tests are alloc, write, read, set_ref, get_ref",
+			ctl_usage("bench", "unknown test '%.*s' in -t; the tests are alloc, write, read, set_ref, get_ref, batch",
 				  (int)len, p);
 			return -1;
 		}
@@ -169,7 +169,7 @@ static int check_size(heapd *h, uint32_t size)
 /* The objects of bench.h, made and held on h. */
 static int setup(heapd *h, const struct bench_opts *o, const uint8_t *data, heapd_ref **keys, heapd_ref **pool)
 {
-	if (o->tests & (1u << BT_ALLOC)) {
+	if (o->tests & (1u << BT_ALLOC | 1u << BT_BATCH)) {
 		if (!(*keys = calloc(o->conns, sizeof **keys)))
 			return HEAPD_ENOBUFS;
 		for (unsigned i = 0; i < o->conns; i++) {
@@ -178,7 +178,7 @@ static int setup(heapd *h, const struct bench_opts *o, const uint8_t *data, heap
 				return err;
 		}
 	}
-	if (!(o->tests & ~(1u << BT_ALLOC)))
+	if (!(o->tests & ~(1u << BT_ALLOC | 1u << BT_BATCH)))
 		return 0;
 	if (!(*pool = calloc(BENCH_POOL, sizeof **pool)))
 		return HEAPD_ENOBUFS;

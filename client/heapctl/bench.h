@@ -4,7 +4,8 @@
  * (benchloop.c), which fills in a result.
  *
  * Invariants the loop relies on, set up by bench.c before any test:
- *   - keys[i] is an object of BENCH_KEYS slots, one per connection (alloc);
+ *   - keys[i] is an object of BENCH_KEYS slots, one per connection (alloc,
+ *     batch);
  *   - pool[] holds BENCH_POOL objects of BENCH_POOL_NREFS slots and `size`
  *     bytes of data, slot 0 of each referring to another pool object
  *     (get_ref finds a ref), all held by bench.c's own connection, which
@@ -19,7 +20,7 @@
 #include "heapd.h"
 #include "hist.h"
 
-enum bench_test { BT_ALLOC, BT_WRITE, BT_READ, BT_SET_REF, BT_GET_REF, BT_NTESTS };
+enum bench_test { BT_ALLOC, BT_WRITE, BT_READ, BT_SET_REF, BT_GET_REF, BT_BATCH, BT_NTESTS };
 
 #define BENCH_KEYS 500u        /* slots of a key space: 8 + 8 * 500 fits the smallest max_object_size */
 #define BENCH_POOL 1000u       /* objects the other tests use */

@@ -82,6 +82,7 @@ struct conn {
 	uint64_t t0;             /* when the batch went out */
 	uint64_t seq;            /* requests made: picks the key or object */
 	uint64_t holds;          /* get_ref: holds taken on this context */
+	heapd_batch **batches;   /* batch: one per request in flight, by seq % pipeline */
 	int connected;           /* its first context said Hello */
 };
 
@@ -282,6 +283,22 @@ static int conn_reopen(struct conn *c)
 
 /* ---------------------------------------------------------- batches */
 
+/* batch: a two-object list with its data in one request, stored in a slot
+ * of the connection's key space (the list it replaces becomes garbage):
+ * keys[c].slot = A(d bytes), then A[0] = B(d bytes). b is this request's
+ * own until its reply (the requests in flight on c have consecutive seqs,
+ * at most a pipeline of them, so seq % pipeline tells them apart). */
+static int make_batch(struct conn *c, heapd_batch *b, uint32_t slot)
+{
+	const struct bench_setup *s = c->lp->s;
+	uint32_t d = c->lp->o->size;
+	heapd_batch_reset(b);
+	if (heapd_batch_alloc_into(b, s->keys[c->index], slot, 1, d, s->data, d) < 0 ||
+	    heapd_batch_alloc_into(b, heapd_batch_result(0), 0, 0, d, s->data, d) < 0)
+		return HEAPD_ENOBUFS;
+	return heapd_async_batch(c->ac, b, on_reply, c);
+}
+
 static int make_request(struct conn *c)
 {
 	struct loop *lp = c->lp;
@@ -303,6 +320,8 @@ static int make_request(struct conn *c)
 					   s->pool[(i * 7 + 1) % BENCH_POOL], on_reply, c);
 	case BT_GET_REF:
 		return heapd_async_get_ref(c->ac, obj, 0, on_reply, c);
+	case BT_BATCH:
+		return make_batch(c, c->batches[i % lp->o->pipeline], (uint32_t)(i % BENCH_KEYS));
 	case BT_NTESTS:
 		break;
 	}
@@ -423,6 +442,17 @@ static void turn(struct loop *lp)
 	progress(lp);
 }
 
+static int batches_new(struct conn *c)
+{
+	uint32_t n = c->lp->o->pipeline;
+	if (!(c->batches = calloc(n, sizeof *c->batches)))
+		return -1;
+	for (uint32_t k = 0; k < n; k++)
+		if (!(c->batches[k] = heapd_batch_new()))
+			return -1;
+	return 0;
+}
+
 static void start(struct loop *lp)
 {
 	lp->phase = L_RUNNING;
@@ -438,6 +468,11 @@ static void finish(struct loop *lp)
 		fprintf(stderr, "\r%*s\r", lp->progress_len, "");
 	for (unsigned i = 0; lp->conns && i < lp->o->conns; i++)
 		heapd_async_free(lp->conns[i].ac);
+	for (unsigned i = 0; lp->conns && i < lp->o->conns; i++) {
+		for (uint32_t k = 0; lp->conns[i].batches && k < lp->o->pipeline; k++)
+			heapd_batch_free(lp->conns[i].batches[k]);
+		free(lp->conns[i].batches);
+	}
 	reap(lp);
 	free(lp->flush);
 	free(lp->conns);
@@ -458,7 +493,10 @@ int bench_loop_run(const struct bench_opts *o, const struct bench_setup *s, enum
 		failed(&lp, "out of memory");
 	for (unsigned i = 0; i < o->conns && lp.phase == L_CONNECTING; i++) {
 		lp.conns[i] = (struct conn){.lp = &lp, .index = i, .seq = (uint64_t)i * 101};
-		conn_open(&lp.conns[i]);
+		if (t == BT_BATCH && batches_new(&lp.conns[i]) != 0)
+			failed(&lp, "out of memory");
+		else
+			conn_open(&lp.conns[i]);
 	}
 	while (active(&lp)) {
 		if (lp.phase == L_CONNECTING && lp.nconnected == o->conns)

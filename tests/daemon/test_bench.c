@@ -93,7 +93,7 @@ static heapd_stats *settled(heapd *h)
 	return st;
 }
 
-static const char *const all_tests[] = {"alloc", "write", "read", "set_ref", "get_ref"};
+static const char *const all_tests[] = {"alloc", "write", "read", "set_ref", "get_ref", "batch"};
 
 /* A row that says what was asked and measured something. */
 static void check_row(const struct row *w, const char *test, unsigned long long conns,
@@ -122,8 +122,9 @@ static void every_test_every_shape(void **state)
 		bench(&r, d.sock, "-c", shapes[i][0], "-P", shapes[i][1], "-n", "1999", "--csv", NULL);
 		assert_ok(&r);
 		struct row rows[8];
-		assert_int_equal(parse_csv(r.out, rows, 8), 5);
-		for (int t = 0; t < 5; t++)
+		int ntests = (int)(sizeof all_tests / sizeof all_tests[0]);
+		assert_int_equal(parse_csv(r.out, rows, 8), ntests);
+		for (int t = 0; t < ntests; t++)
 			check_row(&rows[t], all_tests[t], strtoull(shapes[i][0], NULL, 10),
 				  strtoull(shapes[i][1], NULL, 10), 1999);
 		run_free(&r);
@@ -136,7 +137,8 @@ static void every_test_every_shape(void **state)
 }
 
 /* alloc: one object per request, plus one key space per connection; the
- * objects replaced are garbage, and a collection frees them. */
+ * objects replaced are garbage, and a collection frees them. batch: two
+ * per request. */
 static void alloc_counts(void **state)
 {
 	(void)state;
@@ -154,6 +156,16 @@ static void alloc_counts(void **state)
 	assert_int_equal(settled(h)->mallocs - before, 5000 + 3);
 	assert_int_equal(heapd_gc(h), 0);
 	assert_int_equal(stats_of(h)->heap_objects, 0); /* heapctl's holds went with it */
+	/* batch: two objects per request, the second linked from the first */
+	before = stats_of(h)->mallocs;
+	bench(&r, d.sock, "-t", "batch", "-c", "3", "-P", "7", "-n", "5000", "--csv", NULL);
+	assert_ok(&r);
+	assert_int_equal(parse_csv(r.out, rows, 2), 1);
+	check_row(&rows[0], "batch", 3, 7, 5000);
+	run_free(&r);
+	assert_int_equal(settled(h)->mallocs - before, 2 * 5000 + 3);
+	assert_int_equal(heapd_gc(h), 0);
+	assert_int_equal(stats_of(h)->heap_objects, 0);
 	heapd_close(h);
 	daemon_stop(&d);
 }
@@ -230,8 +242,8 @@ static void bad_options(void **state)
 {
 	(void)state;
 	const char *none = "/nonexistent/b.sock"; /* checked before connecting */
-	expect_usage(none, "unknown test 'batch' in -t; the tests are alloc, write, read, set_ref, get_ref", "-t",
-		     "batch", NULL);
+	expect_usage(none, "unknown test 'scan' in -t; the tests are alloc, write, read, set_ref, get_ref, batch",
+		     "-t", "scan", NULL);
 	expect_usage(none, "unknown test 'gets'", "-t", "read,gets", NULL);
 	expect_usage(none, "unknown test ''", "-t", "read,,write", NULL);
 	expect_usage(none, "unknown test ''", "-t", "", NULL);
