@@ -94,6 +94,7 @@ struct heapd_async {
 	size_t out_sent;
 	struct wire_buf in;        /* bytes received; a frame starts at 0 */
 	struct scratch scratch;    /* the reply being delivered */
+	heapd_stats stats;         /* its stats (get_stats) */
 	uint32_t max_frame;        /* the daemon's, once it said */
 	size_t max_pending, max_output;
 	uint32_t timeout_ms;       /* 0: none */
@@ -289,40 +290,6 @@ static void hello_done(heapd_async *ac, const Heapd__HelloReply *h)
 		ac->connect_cb(ac, HEAPD_OK);
 }
 
-/* The result of a checked OK reply, in the reply's fields. */
-static void fill(heapd_async *ac, heapd_reply *r, uint32_t op, const Heapd__Response *resp)
-{
-	switch (op) {
-	case HEAPD__REQUEST__OP_ALLOC:
-	case HEAPD__REQUEST__OP_GET_REF:
-	case HEAPD__REQUEST__OP_ROOT_GET:
-		r->ref = resp->ref;
-		break;
-	case HEAPD__REQUEST__OP_READ:
-		r->data = resp->data.len ? resp->data.data : (const uint8_t *)"";
-		r->len = resp->data.len;
-		break;
-	case HEAPD__REQUEST__OP_ROOT_LIST:
-		r->names = resp->roots->names;
-		r->nnames = resp->roots->n_names;
-		r->truncated = resp->roots->truncated;
-		break;
-	case HEAPD__REQUEST__OP_GET_STATS: {
-		heapd_stats *st = scratch_alloc(&ac->scratch, sizeof *st);
-		if (!st) {
-			r->status = HEAPD_ENOBUFS;
-			r->error = "out of memory for the stats";
-			break;
-		}
-		wire_stats(resp->stats, st);
-		r->stats = st;
-		break;
-	}
-	default:
-		break;
-	}
-}
-
 /* The reply to the batch p, into its heapd_batch: the reply's status, or
  * HEAPD_EPROTO with the connection closed when it cannot be that reply,
  * or HEAPD_ENOBUFS (the batch's results are then lost). */
@@ -362,7 +329,7 @@ static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
 		ac_close(ac, code, "%s", error_text(resp, code));
 	else if (head->batch && (code = take_batch(ac, head, resp)) == HEAPD_EPROTO)
 		; /* closed */
-	else if (!code && !head->batch && (bad = wire_check_op(head->op, head->len, resp)) != NULL)
+	else if (!code && !head->batch && (bad = wire_check_result((Heapd__Request__OpCase)head->op, head->len, resp)) != NULL)
 		ac_close(ac, HEAPD_EPROTO, "%s", bad);
 	else {
 		struct pending p = ring_pop(ac);
@@ -371,7 +338,7 @@ static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
 		} else if (p.cb) {
 			heapd_reply r = {.status = code, .error = code ? error_text(resp, code) : "", .id = p.id};
 			if (!code && !p.batch)
-				fill(ac, &r, p.op, resp);
+				wire_result(resp, &ac->stats, &r);
 			p.cb(ac, &r, p.privdata);
 		}
 	}

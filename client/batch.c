@@ -326,11 +326,9 @@ static const char *check(const heapd_batch *b, size_t i, const Heapd__Response *
 {
 	if (i >= b->n)
 		return NULL;
-	const struct bop *o = &b->ops[i];
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.op_case = o->w.req.op_case;
-	q.read = (Heapd__Read *)&o->w.op.read; /* looked at for a read only */
-	return wire_check_result(&q, r);
+	const struct wire_req *w = &b->ops[i].w;
+	uint32_t read_len = w->req.op_case == HEAPD__REQUEST__OP_READ ? w->op.read.length : 0;
+	return wire_check_result(w->req.op_case, read_len, r);
 }
 
 static int keep(struct bres *x, const Heapd__Response *r, int status)

@@ -279,40 +279,12 @@ static int enqueue(heapd *h, Heapd__Request *req, heapd_batch *b)
 	return clear_error(h);
 }
 
-/* For an OK reply: NULL if its result fits the request p stands for. */
-static const char *check_result(const struct pend *p, const Heapd__Response *r)
-{
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	Heapd__Read read = HEAPD__READ__INIT;
-	q.op_case = p->op;
-	if (p->op == HEAPD__REQUEST__OP_READ) {
-		read.length = p->len;
-		q.read = &read;
-	}
-	return wire_check_result(&q, r);
-}
-
 /* The result of resp (OK or not: code) for request p, into *r. */
 static void fill_reply(heapd *h, const struct pend *p, const Heapd__Response *resp, int code, heapd_reply *r)
 {
 	*r = (heapd_reply){.status = code, .error = h->errmsg, .id = p->id};
-	if (code || !resp)
-		return;
-	switch (resp->result_case) {
-	case HEAPD__RESPONSE__RESULT_REF:
-		r->ref = resp->ref;
-		break;
-	case HEAPD__RESPONSE__RESULT_DATA:
-		r->data = resp->data.data;
-		r->len = resp->data.len;
-		break;
-	case HEAPD__RESPONSE__RESULT_STATS:
-		wire_stats(resp->stats, &h->stats);
-		r->stats = &h->stats;
-		break;
-	default:
-		break;
-	}
+	if (!code && resp)
+		wire_result(resp, &h->stats, r);
 }
 
 /* The status of resp, the reply to p, recorded in h (and in p's batch);
@@ -330,7 +302,7 @@ static int judge(heapd *h, const struct pend *p, const Heapd__Response *resp)
 		if (batch_take(p->batch, p->id, p->len, resp, &bad) == HEAPD_ENOBUFS)
 			return set_error(h, HEAPD_ENOBUFS, "out of memory for the results of a batch");
 	} else if (!code) {
-		bad = check_result(p, resp);
+		bad = wire_check_result(p->op, p->len, resp);
 	}
 	if (bad)
 		return broken(h, HEAPD_EPROTO, bad);

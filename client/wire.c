@@ -180,9 +180,9 @@ int wire_status(const Heapd__Response *r)
 	return status_code[r->status];
 }
 
-const char *wire_check_result(const Heapd__Request *req, const Heapd__Response *r)
+const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r)
 {
-	switch (req->op_case) {
+	switch (op) {
 	case HEAPD__REQUEST__OP_HELLO:
 		if (r->result_case != HEAPD__RESPONSE__RESULT_HELLO || r->hello->version != WIRE_VERSION ||
 		    r->hello->max_frame < 64)
@@ -194,7 +194,7 @@ const char *wire_check_result(const Heapd__Request *req, const Heapd__Response *
 	case HEAPD__REQUEST__OP_GET_REF:
 		return r->result_case == HEAPD__RESPONSE__RESULT_REF ? NULL : "reply without a ref";
 	case HEAPD__REQUEST__OP_READ:
-		return r->result_case == HEAPD__RESPONSE__RESULT_DATA && r->data.len == req->read->length
+		return r->result_case == HEAPD__RESPONSE__RESULT_DATA && r->data.len == read_len
 			       ? NULL
 			       : "read reply of the wrong length";
 	case HEAPD__REQUEST__OP_ROOT_LIST:
@@ -250,6 +250,30 @@ void wire_stats(const Heapd__Stats *s, heapd_stats *out)
 		out->pause_ns[(s->num_pause - n + i) % HEAPD_PAUSE_RING] = s->pause_ns[s->n_pause_ns - n + i];
 }
 
+void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r)
+{
+	switch (resp->result_case) {
+	case HEAPD__RESPONSE__RESULT_REF:
+		r->ref = resp->ref;
+		break;
+	case HEAPD__RESPONSE__RESULT_DATA:
+		r->data = resp->data.len ? resp->data.data : (const uint8_t *)"";
+		r->len = resp->data.len;
+		break;
+	case HEAPD__RESPONSE__RESULT_STATS:
+		wire_stats(resp->stats, stats);
+		r->stats = stats;
+		break;
+	case HEAPD__RESPONSE__RESULT_ROOTS:
+		r->names = resp->roots->names;
+		r->nnames = resp->roots->n_names;
+		r->truncated = resp->roots->truncated;
+		break;
+	default:
+		break;
+	}
+}
+
 char **wire_names(const Heapd__RootNames *r)
 {
 	char **v = calloc(r->n_names + 1, sizeof *v);
@@ -260,17 +284,6 @@ char **wire_names(const Heapd__RootNames *r)
 		}
 	}
 	return v;
-}
-
-const char *wire_check_op(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r)
-{
-	Heapd__Read read = HEAPD__READ__INIT;
-	read.length = read_len;
-	Heapd__Request req = HEAPD__REQUEST__INIT;
-	req.op_case = op;
-	if (op == HEAPD__REQUEST__OP_READ)
-		req.read = &read;
-	return wire_check_result(&req, r);
 }
 
 int wire_sockaddr(const char **path, struct sockaddr_un *sa)

@@ -7,8 +7,8 @@
  * which holds the Request and its operation's message: the data and names
  * it points to are the caller's, so it is framed (wire_append) before the
  * caller's arguments go. A reply whose status is OK is only a result once
- * wire_check_result() says it fits the request; otherwise the stream is
- * out of step and the connection must be dropped.
+ * wire_check_result() says it fits the request's operation; otherwise the
+ * stream is out of step and the connection must be dropped.
  */
 #ifndef HEAPD_WIRE_H
 #define HEAPD_WIRE_H
@@ -84,17 +84,18 @@ uint32_t wire_frame_len(const uint8_t *p);
 /* The HEAPD_* code of a reply's status (HEAPD_EPROTO for one not in the
  * protocol, and for INTERNAL). */
 int wire_status(const Heapd__Response *r);
-/* For an OK reply: NULL if its result fits req, else what is wrong. */
-const char *wire_check_result(const Heapd__Request *req, const Heapd__Response *r);
+/* For an OK reply to a request of operation op (and, for a read, of
+ * read_len bytes): NULL if its result fits, else what is wrong. */
+const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r);
 
 /* The results of checked replies, in the API's types. */
 void wire_stats(const Heapd__Stats *s, heapd_stats *out);
+/* The result of a checked OK reply into r's result fields (ref, data and
+ * len, stats, names): they point into resp, and into *stats for
+ * get_stats. An empty read's data is "", not NULL. */
+void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r);
 /* A NULL-terminated copy of the names (heapd_free_names), or NULL. */
 char **wire_names(const Heapd__RootNames *r);
-
-/* wire_check_result() for a request no longer at hand (the async core
- * keeps only its operation and, for a read, its length). */
-const char *wire_check_op(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r);
 
 /* The daemon's address: *path, else $HEAPD_SOCKET, else
  * HEAPD_DEFAULT_SOCKET; *path is set to the one chosen. Returns 0, or
