@@ -1,18 +1,17 @@
 # shellcheck shell=sh disable=SC2154,SC2034
-# (the caller sets me, dir, pin, secs and heapd_bin; it reads on_client)
+# (the caller sets me and heapd_bin; it reads dir, runs, pin, secs and
+# on_client)
 #
 # compare.sh - what the heapd-vs-Redis request benchmarks share; sourced
 # (". compare.sh") by run-redis-compare.sh and run-async-compare.sh after
-# they set:
+# they set me (the script's name, for messages), and before they set
+# heapd_bin (the daemon, for cmp_start).
 #
-#   me    the script's name, for messages
-#   dir   the build directory
-#   pin   the placement: split, same or none (run-redis-compare.sh says
-#         what each means and docs/performance.md which to use when)
-#   secs  seconds each measured test should run (size_for)
-#   heapd_bin  the daemon (cmp_start)
-#
-# It provides: cmp_need_redis (say how to install Redis and exit 0 when it
+# It provides: cmp_args (the command line and environment both take: dir,
+# the build directory; runs; secs from $SECS, seconds each measured test
+# should run (size_for); pin from $PIN, the placement: split, same or none,
+# run-redis-compare.sh says what each means and docs/performance.md which
+# to use when), cmp_need_redis (say how to install Redis and exit 0 when it
 # is missing), cmp_find_bin, cmp_place (on_server and on_client: the
 # taskset prefixes of the placement), cmp_start (a fresh heapd and a fresh
 # redis-server on Unix sockets in $tmp, both stopped and $tmp removed on
@@ -21,6 +20,35 @@
 #
 # Every function keeps to POSIX sh and the tools Debian's base has (awk,
 # sed, taskset from util-linux).
+
+usage() {
+	echo "usage: $0 BUILD_DIR [RUNS]" >&2
+	exit 2
+}
+
+# cmp_args DEFAULT_RUNS "$@": BUILD_DIR [RUNS], $SECS and $PIN, checked.
+cmp_args() {
+	runs=$1
+	shift
+	if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+		usage
+	fi
+	dir=$1
+	runs=${2:-$runs}
+	case $runs in
+	'' | *[!0-9]*) usage ;;
+	esac
+	[ "$runs" -gt 0 ] || usage
+	secs=${SECS:-4}
+	case $secs in
+	'' | *[!0-9]*) usage ;;
+	esac
+	pin=${PIN:-split}
+	case $pin in
+	split | same | none) ;;
+	*) usage ;;
+	esac
+}
 
 cmp_need_redis() {
 	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then

@@ -43,34 +43,11 @@ conns=50
 depth=16
 size=64
 
-usage() {
-	echo "usage: $0 BUILD_DIR [RUNS]" >&2
-	exit 2
-}
-
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	usage
-fi
-dir=$1
-runs=${2:-5}
-case $runs in
-'' | *[!0-9]*) usage ;;
-esac
-[ "$runs" -gt 0 ] || usage
-secs=${SECS:-4}
-case $secs in
-'' | *[!0-9]*) usage ;;
-esac
-pin=${PIN:-split}
-case $pin in
-split | same | none) ;;
-*) usage ;;
-esac
-
 here=$(dirname "$0")
 me="run-async-compare.sh"
 # shellcheck source=bench/compare.sh
 . "$here/compare.sh"
+cmp_args 5 "$@"
 cmp_need_redis
 heapd_bin=$(cmp_find_bin daemon/heapd)
 heapctl=$(cmp_find_bin client/heapctl/heapctl)

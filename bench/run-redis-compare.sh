@@ -39,34 +39,11 @@
 
 set -eu
 
-usage() {
-	echo "usage: $0 BUILD_DIR [RUNS]" >&2
-	exit 2
-}
-
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	usage
-fi
-dir=$1
-runs=${2:-3}
-case $runs in
-'' | *[!0-9]*) usage ;;
-esac
-[ "$runs" -gt 0 ] || usage
-secs=${SECS:-4}
-case $secs in
-'' | *[!0-9]*) usage ;;
-esac
-pin=${PIN:-split}
-case $pin in
-split | same | none) ;;
-*) usage ;;
-esac
-
 here=$(dirname "$0")
 me="run-redis-compare.sh"
 # shellcheck source=bench/compare.sh
 . "$here/compare.sh"
+cmp_args 3 "$@"
 cmp_need_redis
 heapd_bin=$(cmp_find_bin daemon/heapd)
 reqbench=$(cmp_find_bin bench/reqbench)
