@@ -87,8 +87,9 @@ void heapd_async_set_disconnect_cb(heapd_async *ac, heapd_async_status_fn *cb);
 /* The caller's pointer, for the callbacks; NULL until set. */
 void heapd_async_set_data(heapd_async *ac, void *data);
 void *heapd_async_data(const heapd_async *ac);
-/* Per-request timeout in milliseconds, 0 for none (the default); it
- * applies to the requests in flight as well, from when each was made. */
+/* Per-request timeout in milliseconds, 0 for none (the default), counted
+ * from when each request was made; requests already in flight that were
+ * made with no timeout set count from this call. */
 void heapd_async_set_timeout(heapd_async *ac, uint32_t ms);
 /* The limits above; 0 restores the default. */
 void heapd_async_set_max_pending(heapd_async *ac, size_t n);

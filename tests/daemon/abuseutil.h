@@ -111,13 +111,6 @@ static inline int raise_nofile(rlim_t n)
 	return 0;
 }
 
-static inline uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* --- batches: requests packed into one buffer, sent with one write --- */
 
 struct batch {

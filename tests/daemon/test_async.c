@@ -509,6 +509,8 @@ BOTH(free_in_other_callbacks)
 
 #define TIMED 100
 
+static uint64_t timed_set_ns; /* when the timeout was set */
+
 static void timed_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
 {
 	struct req *q = req_of(ac, privdata);
@@ -523,9 +525,13 @@ static void stop_and_ask(heapd_async *ac, int status)
 	tally_connect_cb(ac, status);
 	assert_int_equal(status, HEAPD_OK);
 	assert_int_equal(kill(t->d.pid, SIGSTOP), 0);
-	heapd_async_set_timeout(ac, 200);
+	/* Half are made with no timeout set: theirs counts from the call. */
 	struct req *q = t->test;
-	for (int i = 0; i < TIMED; i++)
+	for (int i = 0; i < TIMED / 2; i++)
+		assert_int_equal(heapd_async_ping(ac, timed_cb, &q[i]), 0);
+	timed_set_ns = mono_ns();
+	heapd_async_set_timeout(ac, 200);
+	for (int i = TIMED / 2; i < TIMED; i++)
 		assert_int_equal(heapd_async_ping(ac, timed_cb, &q[i]), 0);
 }
 
@@ -538,6 +544,7 @@ static void request_timeout(enum loop_kind kind)
 	heapd_async *ac = tally_connect(&t, t.d.sock);
 	heapd_async_set_connect_cb(ac, stop_and_ask);
 	loop_run(&t.loop);
+	assert_true(mono_ns() - timed_set_ns >= 200u * 1000000u);
 	for (int i = 0; i < TIMED; i++)
 		assert_int_equal(q[i].calls[0], 1);
 	assert_int_equal(t.errors, TIMED);
