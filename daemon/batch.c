@@ -257,7 +257,8 @@ static void run(struct session *s, const Heapd__Batch *b, size_t limit, struct d
 			res[i]->status = HEAPD__STATUS__SKIPPED;
 			continue;
 		}
-		struct disp_reply rp = {.r = HEAPD__RESPONSE__INIT};
+		struct disp_reply rp;
+		disp_reply_init(&rp, 0);
 		run_op(s, b->ops[i], i, res, limit - used - SKIPPED_COST * (n - 1 - i), &rp);
 		*res[i] = rp.r;
 		if (rp.r.status == HEAPD__STATUS__OK) {
@@ -280,8 +281,8 @@ void batch_run(struct session *s, Heapd__Request *req)
 {
 	const struct config *cfg = &s->srv->cfg;
 	size_t n = req->batch->n_ops, limit = cfg->max_frame - BATCH_OVERHEAD;
-	struct disp_reply out = {.r = HEAPD__RESPONSE__INIT};
-	out.r.id = req->id;
+	struct disp_reply out;
+	disp_reply_init(&out, req->id);
 	if (n > cfg->max_batch_ops)
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: %zu ops, more than max_batch_ops %u", n,
 			  cfg->max_batch_ops);

@@ -100,10 +100,10 @@ static void op_alloc(struct session *s, Heapd__Alloc *a, struct disp_reply *rp)
 	}
 	heap *h = s->srv->heap;
 	heap_ref ref;
-	int err = a->into_obj ? heap_alloc_into(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, &ref)
-			      : heap_alloc(h, s->holds, a->nrefs, a->nbytes, &ref);
-	if (!err && a->data.len)
-		err = heap_write(h, ref, 0, a->data.data, (uint32_t)a->data.len);
+	uint32_t len = (uint32_t)a->data.len;  /* <= nbytes */
+	int err = a->into_obj
+			  ? heap_alloc_into_init(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, a->data.data, len, &ref)
+			  : heap_alloc_init(h, s->holds, a->nrefs, a->nbytes, a->data.data, len, &ref);
 	if (err)
 		engine_fail(rp, err, "alloc");
 	else
@@ -356,8 +356,8 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 
 int disp_request(struct session *s, Heapd__Request *req)
 {
-	struct disp_reply rp = {.r = HEAPD__RESPONSE__INIT};
-	rp.r.id = req->id;
+	struct disp_reply rp;
+	disp_reply_init(&rp, req->id);
 	s->srv->activity++;
 	if (s->state == S_HELLO) {
 		Heapd__HelloReply hello;

@@ -166,6 +166,13 @@ struct disp_reply {
 	Heapd__Response r;
 	char msg[256];
 };
+/* An OK reply with that id; msg is only read once disp_fail set it, so it
+ * is not zeroed (there is one reply per request). */
+static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
+{
+	rp->r = (Heapd__Response)HEAPD__RESPONSE__INIT;
+	rp->r.id = id;
+}
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);
 /* Runs req's operation (any but hello, gc, free_os_memory and batch) into

@@ -94,6 +94,14 @@ int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_re
  * refused before anything is allocated. */
 int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out);
 
+/* As heap_alloc and heap_alloc_into, with the object's data starting with
+ * the len bytes at data (the rest zero); HEAP_ERANGE if len > nbytes. One
+ * call costs less than an allocation and a heap_write. */
+int heap_alloc_init(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const void *data, uint32_t len,
+		    heap_ref *out);
+int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
+			 uint32_t len, heap_ref *out);
+
 int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
 /* Drops one hold; HEAP_ENOENT when hs holds no such ref. */
 int heap_release(heap *h, heap_holds *hs, heap_ref ref);

@@ -194,12 +194,22 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 }
 
 /* Where a new object is rooted before any collector work can run: a hold
- * in hs, or slot of obj (heap_alloc_into), or nowhere (hs and obj 0). */
+ * in hs, or slot of obj (heap_alloc_into), or nowhere (hs and obj 0); and
+ * the len bytes its data starts with (len <= nbytes). */
 struct dest {
 	heap_holds *hs;
 	heap_ref obj;
 	uint32_t slot;
+	uint32_t len;
+	const void *data;
 };
+
+/* Copies d's initial data into the new object at p. */
+static inline void init_data(const struct dest *d, uint8_t *p, uint32_t nrefs)
+{
+	if (d->len)
+		memcpy(p + HDR_SIZE + (size_t)nrefs * sizeof(heap_ref), d->data, d->len);
+}
 
 /* Roots r at d. For a slot, obj is resolved only now, after whatever
  * collector work the allocation did (a full collection when the heap was
@@ -244,6 +254,7 @@ static __attribute__((noinline)) int alloc_general(heap *h, const struct dest *d
 		h->heap_live += s->elemsize;
 	}
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
+	init_data(d, p, nrefs);
 	int err = root_new(h, d, r, 1);
 	if (h->heap_live >= h->next_event)
 		gc_alloc_slow(h);
@@ -275,6 +286,7 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct 
 		__builtin_prefetch(span_base(h, s) +
 				   (size_t)(s->freeindex + (uint32_t)__builtin_ctzll(s->alloccache)) * s->elemsize, 1);
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
+	init_data(d, p, nrefs);
 	int err = root_new(h, d, r, 0);
 	if (err)
 		return err;
@@ -284,18 +296,41 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct 
 
 int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
 {
-	struct dest d = {hs, 0, 0};
+	struct dest d = {.hs = hs};
 	return alloc_to(h, &d, nrefs, nbytes, out);
+}
+
+int heap_alloc_init(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const void *data, uint32_t len,
+		    heap_ref *out)
+{
+	if (len > nbytes)
+		return HEAP_ERANGE;
+	struct dest d = {.hs = hs, .len = len, .data = data};
+	return alloc_to(h, &d, nrefs, nbytes, out);
+}
+
+/* Checked before allocating, so a bad target costs no object; and again
+ * after (root_new), as a full collection may run in between. */
+static inline int alloc_into(heap *h, struct dest *d, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
+{
+	struct obj o;
+	int err = obj_resolve_slot(h, d->obj, d->slot, &o);
+	if (err)
+		return err;
+	return alloc_to(h, d, nrefs, nbytes, out);
 }
 
 int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
 {
-	/* Checked before allocating, so a bad target costs no object; and
-	 * again after (root_new), as a full collection may run in between. */
-	struct obj o;
-	int err = obj_resolve_slot(h, obj, slot, &o);
-	if (err)
-		return err;
-	struct dest d = {NULL, obj, slot};
-	return alloc_to(h, &d, nrefs, nbytes, out);
+	struct dest d = {.obj = obj, .slot = slot};
+	return alloc_into(h, &d, nrefs, nbytes, out);
+}
+
+int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
+			 uint32_t len, heap_ref *out)
+{
+	if (len > nbytes)
+		return HEAP_ERANGE;
+	struct dest d = {.obj = obj, .slot = slot, .len = len, .data = data};
+	return alloc_into(h, &d, nrefs, nbytes, out);
 }

@@ -4,6 +4,7 @@
  * times) and forged ones (random, interior, pointing at client-written
  * bytes dressed as a header, at free pages, at workbufs, past the arena)
  * are refused with HEAP_EBADREF; ranges outside an object with ERANGE.
+ * Objects made with their initial data hold it, and zeroes after it.
  */
 #include "testutil.h"
 
@@ -282,6 +283,62 @@ static void alloc_into_checks_its_target(void **state)
 	heap_free(h);
 }
 
+/* heap_alloc_init and heap_alloc_into_init: the data given, then zeroes,
+ * in memory that held other objects' bytes; slots empty; a length past
+ * nbytes refused with nothing allocated. */
+static void alloc_init_copies_data(void **state)
+{
+	(void)state;
+	enum { N = 2000, NB = 40, LEN = 13, BIG = 100000 };
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref r[N], slot, parent, big;
+	uint8_t dirty[NB], init[BIG], buf[BIG];
+	memset(dirty, 0xab, sizeof dirty);
+	for (int i = 0; i < BIG; i++)
+		init[i] = (uint8_t)(i * 7 + 1);
+	for (int i = 0; i < N; i++) {
+		OK(heap_alloc(h, hs, 3, NB, &r[i]));
+		OK(heap_write(h, r[i], 0, dirty, NB));
+		OK(heap_set_ref(h, r[i], 2, r[0]));
+	}
+	for (int i = 0; i < N; i++)
+		OK(heap_release(h, hs, r[i]));
+	heap_gc(h);
+	OK(heap_alloc(h, hs, 1, 0, &parent));
+	for (int i = 0; i < N; i++) {
+		if (i % 2)
+			OK(heap_alloc_init(h, hs, 3, NB, init + i, LEN, &r[i]));
+		else
+			OK(heap_alloc_into_init(h, parent, 0, 3, NB, init + i, LEN, &r[i]));
+		OK(heap_read(h, r[i], 0, buf, NB));
+		assert_memory_equal(buf, init + i, LEN);
+		for (int j = LEN; j < NB; j++)
+			assert_int_equal(buf[j], 0);
+		OK(heap_get_ref(h, r[i], 2, NULL, &slot));
+		assert_true(slot == 0);
+		if (i % 2 == 0) {
+			OK(heap_get_ref(h, parent, 0, NULL, &slot));
+			assert_true(slot == r[i]);
+		}
+	}
+	OK(heap_alloc_init(h, hs, 0, BIG, init, BIG / 2, &big));
+	OK(heap_read(h, big, 0, buf, BIG));
+	assert_memory_equal(buf, init, BIG / 2);
+	for (int j = BIG / 2; j < BIG; j++)
+		assert_int_equal(buf[j], 0);
+
+	uint64_t objects = test_stats(h).heap_objects;
+	heap_ref none = 0;
+	assert_int_equal(heap_alloc_init(h, hs, 0, 8, init, 9, &none), HEAP_ERANGE);
+	assert_int_equal(heap_alloc_into_init(h, parent, 0, 0, 8, init, 9, &none), HEAP_ERANGE);
+	assert_int_equal(heap_alloc_into_init(h, parent, 1, 0, 8, init, 8, &none), HEAP_ERANGE);
+	assert_int_equal(heap_alloc_into_init(h, 0, 0, 0, 8, init, 8, &none), HEAP_EBADREF);
+	assert_true(none == 0);
+	assert_int_equal(test_stats(h).heap_objects, objects);
+	heap_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +351,7 @@ int main(void)
 		cmocka_unit_test(unmarked_in_unswept_span_refused),
 		cmocka_unit_test(ranges_checked),
 		cmocka_unit_test(alloc_into_checks_its_target),
+		cmocka_unit_test(alloc_init_copies_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
