@@ -506,7 +506,8 @@ static int submit_req(heapd_async *ac, Heapd__Request *req, struct pending p)
 		return HEAPD_ENOBUFS;
 	size_t old = ac->out.len, unsent = old - ac->out_sent;
 	req->id = ac->next_id + 1;
-	int err = wire_append(&ac->out, req, ac->max_frame);
+	size_t framed;
+	int err = wire_append(&ac->out, req, ac->max_frame, &framed);
 	if (err)
 		return err;
 	/* One request always fits, however large: else it could never go. */

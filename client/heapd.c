@@ -252,29 +252,33 @@ static int enqueue(heapd *h, Heapd__Request *req, heapd_batch *b)
 {
 	if (h->fd < 0)
 		return unusable(h);
-	size_t unsent = h->out.len - h->sent, n = heapd__request__get_packed_size(req);
+	size_t unsent = h->out.len - h->sent, framed;
 	if (h->npend >= HEAPD_PIPELINE_MAX)
 		return set_error(h, HEAPD_ELIMIT, "%zu replies pending (HEAPD_PIPELINE_MAX): take some first", h->npend);
-	if (unsent && unsent + n > HEAPD_PIPELINE_BYTES)
-		return set_error(h, HEAPD_ELIMIT,
-				 "%zu bytes of requests not yet sent (HEAPD_PIPELINE_BYTES): take replies first", unsent);
 	if (h->sent && h->sent >= h->out.len / 2) {
 		wire_consume(&h->out, h->sent);
 		h->sent = 0;
 	}
 	req->id = h->next_id + 1;
-	int err = wire_append(&h->out, req, h->max_frame);
+	int err = wire_append(&h->out, req, h->max_frame, &framed);
 	if (err == HEAPD_ELIMIT)
-		return set_error(h, err, "request of %zu bytes exceeds the daemon's max_frame_size %u", n, h->max_frame);
+		return set_error(h, err, "request exceeds the daemon's max_frame_size %u", h->max_frame);
+	if (err)
+		return set_error(h, err, "out of memory");
+	if (unsent && unsent + framed > HEAPD_PIPELINE_BYTES) {
+		h->out.len -= framed;
+		return set_error(h, HEAPD_ELIMIT,
+				 "%zu bytes of requests not yet sent (HEAPD_PIPELINE_BYTES): take replies first", unsent);
+	}
 	struct pend p = {.id = req->id, .op = req->op_case, .batch = b};
 	if (req->op_case == HEAPD__REQUEST__OP_READ)
 		p.len = req->read->length;
 	else if (b)
 		p.len = (uint32_t)req->batch->n_ops;
-	if (!err && (err = pend_push(h, &p)) != 0)
-		h->out.len -= WIRE_HEADER + n;
-	if (err)
+	if ((err = pend_push(h, &p)) != 0) {
+		h->out.len -= framed;
 		return set_error(h, err, "out of memory");
+	}
 	h->next_id++;
 	return clear_error(h);
 }

@@ -2,9 +2,11 @@
  * wire.c - requests, frames and replies, shared by libheapd's cores
  * (wire.h states the rules).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bound.h"
 #include "wire.h"
 
 #define SET_OP(w, field, kind, init)                          \
@@ -125,20 +127,94 @@ int wire_reserve(struct wire_buf *b, size_t n)
 	return 0;
 }
 
-int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame)
+/* Requests are packed straight into their frame (proto/bound.c):
+ * op_bound[op] is the most a request of that operation takes besides
+ * payload(), or SIZE_MAX when it is sized exactly first (a batch, or an
+ * operation whose message has string or bytes fields payload() does not
+ * know). Set once per process. */
+static size_t op_bound[HEAPD__REQUEST__OP_BATCH + 1];
+static pthread_once_t op_bound_once = PTHREAD_ONCE_INIT;
+
+/* How many string and bytes fields payload() reads in op's message. */
+static unsigned known_len_fields(int op)
 {
-	size_t n = heapd__request__get_packed_size(req);
-	if (n > max_frame)
-		return HEAPD_ELIMIT;
-	if (wire_reserve(b, WIRE_HEADER + n) != 0)
+	switch (op) {
+	case HEAPD__REQUEST__OP_HELLO:
+	case HEAPD__REQUEST__OP_ALLOC:
+	case HEAPD__REQUEST__OP_WRITE:
+	case HEAPD__REQUEST__OP_ROOT_SET:
+	case HEAPD__REQUEST__OP_ROOT_GET:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void op_bound_init(void)
+{
+	const ProtobufCMessageDescriptor *d = &heapd__request__descriptor;
+	unsigned n_len, n_msg = 0;
+	size_t fixed = pb_fixed_bound(d, &n_len);
+	for (unsigned i = 0; i < d->n_fields; i++)
+		n_msg += d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE;
+	for (int op = 0; op <= HEAPD__REQUEST__OP_BATCH; op++) {
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, (unsigned)op);
+		op_bound[op] = SIZE_MAX;
+		if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || fixed == SIZE_MAX || n_len != n_msg)
+			continue;
+		size_t sub = pb_fixed_bound(f->descriptor, &n_len);
+		if (sub != SIZE_MAX && n_len == known_len_fields(op))
+			op_bound[op] = fixed + sub;
+	}
+}
+
+static size_t str_len(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+/* The length of req's one string or bytes field (known_len_fields). */
+static size_t payload(const Heapd__Request *req)
+{
+	switch (req->op_case) {
+	case HEAPD__REQUEST__OP_HELLO:
+		return str_len(req->hello->client_name);
+	case HEAPD__REQUEST__OP_ALLOC:
+		return req->alloc->data.len;
+	case HEAPD__REQUEST__OP_WRITE:
+		return req->write->data.len;
+	case HEAPD__REQUEST__OP_ROOT_SET:
+		return str_len(req->root_set->name);
+	case HEAPD__REQUEST__OP_ROOT_GET:
+		return str_len(req->root_get->name);
+	default:
+		return 0;
+	}
+}
+
+int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame, size_t *framed)
+{
+	pthread_once(&op_bound_once, op_bound_init);
+	size_t room = (unsigned)req->op_case <= HEAPD__REQUEST__OP_BATCH ? op_bound[req->op_case] : SIZE_MAX;
+	if (room != SIZE_MAX)
+		room += payload(req);
+	if (room > max_frame) {
+		room = heapd__request__get_packed_size(req);
+		if (room > max_frame)
+			return HEAPD_ELIMIT;
+	}
+	if (wire_reserve(b, WIRE_HEADER + room) != 0)
 		return HEAPD_ENOBUFS;
 	uint8_t *p = b->p + b->len;
+	size_t n = heapd__request__pack(req, p + WIRE_HEADER);
+	if (n > max_frame)
+		return HEAPD_ELIMIT;  /* the bound passed it, the request did not */
 	p[0] = (uint8_t)(n >> 24);
 	p[1] = (uint8_t)(n >> 16);
 	p[2] = (uint8_t)(n >> 8);
 	p[3] = (uint8_t)n;
-	heapd__request__pack(req, p + WIRE_HEADER);
 	b->len += WIRE_HEADER + n;
+	*framed = WIRE_HEADER + n;
 	return 0;
 }
 

@@ -69,9 +69,9 @@ struct wire_buf {
 	size_t len, cap;
 };
 
-/* Appends req's frame to b. Returns 0, HEAPD_ELIMIT if its body exceeds
- * max_frame (b unchanged), or HEAPD_ENOBUFS. */
-int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame);
+/* Appends req's frame to b, *framed bytes. Returns 0, HEAPD_ELIMIT if
+ * its body exceeds max_frame, or HEAPD_ENOBUFS (b's contents unchanged). */
+int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame, size_t *framed);
 /* Makes room for n more bytes; 0 or HEAPD_ENOBUFS. */
 int wire_reserve(struct wire_buf *b, size_t n);
 /* Drops the first n bytes. */

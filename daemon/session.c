@@ -10,9 +10,10 @@
  * holds. So s->in never exceeds one frame plus one read.
  *
  * Output. Replies are packed into s->out while a batch of requests is
- * processed, then written at once when nothing is in flight
- * (uv_try_write), the rest handed to libuv in one write. s->queued counts bytes
- * handed over and not yet written. When queued + out_len passes
+ * processed (a flat one straight into room for the most it can take, see
+ * proto/bound.c), then written at once when nothing is in flight
+ * (uv_try_write), the rest handed to libuv in one write. s->queued counts
+ * bytes handed over and not yet written. When queued + out_len passes
  * max_output_buffer, the session stops reading and stops processing
  * (backpressure): a client that writes requests and never reads replies
  * costs at most one frame in and max_output_buffer out. It resumes below
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bound.h"
 #include "log.h"
 #include "server.h"
 
@@ -88,9 +90,44 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* The most a reply with no message in it (an error, a ref, data) takes
+ * besides its error and data (proto/bound.c), or SIZE_MAX if the Response
+ * has fields this does not know, to size every reply exactly. */
+static size_t flat_bound(void)
+{
+	static size_t bound;
+	if (!bound) {
+		unsigned n_len;
+		bound = pb_fixed_bound(&heapd__response__descriptor, &n_len);
+		if (n_len != 6)  /* error, data, hello, stats, roots, batch */
+			bound = SIZE_MAX;
+	}
+	return bound;
+}
+
+/* Room for resp's encoding: a bound for a flat reply, else its size. */
+static size_t reply_room(const Heapd__Response *resp)
+{
+	size_t fixed = flat_bound();
+	switch (resp->result_case) {
+	case HEAPD__RESPONSE__RESULT__NOT_SET:
+	case HEAPD__RESPONSE__RESULT_REF:
+	case HEAPD__RESPONSE__RESULT_DATA:
+		if (fixed == SIZE_MAX)
+			break;
+		return fixed + (resp->error ? strlen(resp->error) : 0) +
+		       (resp->result_case == HEAPD__RESPONSE__RESULT_DATA ? resp->data.len : 0);
+	default:
+		break;
+	}
+	return heapd__response__get_packed_size(resp);
+}
+
 void sess_reply(struct session *s, Heapd__Response *resp)
 {
-	size_t n = heapd__response__get_packed_size(resp);
+	size_t n = reply_room(resp);
+	if (n > s->srv->cfg.max_frame)
+		n = heapd__response__get_packed_size(resp);
 	if (n > s->srv->cfg.max_frame) {
 		/* Checked by dispatch for what it can foresee; this is the net. */
 		Heapd__Response err = HEAPD__RESPONSE__INIT;
@@ -105,8 +142,8 @@ void sess_reply(struct session *s, Heapd__Response *resp)
 		sess_close(s, NULL);
 		return;
 	}
+	n = heapd__response__pack(resp, s->out + s->out_len + FRAME_HEADER);
 	put_be32(s->out + s->out_len, (uint32_t)n);
-	heapd__response__pack(resp, s->out + s->out_len + FRAME_HEADER);
 	s->out_len += FRAME_HEADER + n;
 }
 

@@ -1,0 +1,222 @@
+/*
+ * test_wire.c - libheapd's request framing (client/wire.c) and the
+ * encoding bound it packs with (proto/bound.c).
+ *
+ * Every operation, built with its largest values and long names and data,
+ * is framed: the header says the exact encoded length, the frame decodes
+ * to the same request, and nothing past it is written. Requests at
+ * max_frame pass and one byte longer are refused with the buffer as it
+ * was. And for every message type without repeated fields, a message
+ * with every scalar field at its longest encodes within pb_fixed_bound.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bound.h"
+#include "wire.h"
+
+enum { DATA = 3000, NAME = 255 };
+
+static uint8_t data[DATA];
+static char name[NAME + 1];
+
+/* Frames w into a buffer that already holds a few bytes, and checks the
+ * frame against the request. */
+static void check_frame(struct wire_req *w)
+{
+	struct wire_buf b = {0};
+	size_t framed = 0;
+	assert_int_equal(wire_reserve(&b, 3), 0);
+	memcpy(b.p, "abc", 3);
+	b.len = 3;
+	w->req.id = UINT64_MAX;
+	assert_int_equal(wire_append(&b, &w->req, 16u << 20, &framed), 0);
+	size_t n = heapd__request__get_packed_size(&w->req);
+	assert_int_equal(framed, WIRE_HEADER + n);
+	assert_int_equal(b.len, 3 + framed);
+	assert_int_equal(wire_frame_len(b.p + 3), n);
+	assert_memory_equal(b.p, "abc", 3);
+	uint8_t *want = malloc(n);
+	assert_non_null(want);
+	assert_int_equal(heapd__request__pack(&w->req, want), n);
+	assert_memory_equal(b.p + 3 + WIRE_HEADER, want, n);
+	Heapd__Request *back = heapd__request__unpack(NULL, n, b.p + 3 + WIRE_HEADER);
+	assert_non_null(back);
+	assert_int_equal(back->op_case, w->req.op_case);
+	assert_true(back->id == UINT64_MAX);
+	heapd__request__free_unpacked(back, NULL);
+	free(want);
+	wire_buf_free(&b);
+}
+
+static void every_operation_framed_exactly(void **state)
+{
+	(void)state;
+	struct wire_req w;
+	const heapd_ref big = UINT64_MAX;
+	const uint32_t m = UINT32_MAX;
+	wire_hello(&w, name);
+	w.op.hello.version = m;
+	check_frame(&w);
+	wire_hello(&w, NULL);
+	check_frame(&w);
+	wire_ping(&w);
+	check_frame(&w);
+	wire_alloc(&w, big, m, m, m, data, DATA);
+	w.op.alloc.into_obj_from = m;
+	check_frame(&w);
+	wire_write(&w, big, m, data, DATA);
+	w.op.write.obj_from = m;
+	check_frame(&w);
+	wire_read(&w, big, m, m);
+	w.op.read.obj_from = m;
+	check_frame(&w);
+	wire_set_ref(&w, big, m, big);
+	w.op.set_ref.obj_from = m;
+	w.op.set_ref.target_from = m;
+	check_frame(&w);
+	wire_get_ref(&w, big, m);
+	w.op.get_ref.obj_from = m;
+	check_frame(&w);
+	wire_release(&w, big);
+	w.op.release.obj_from = m;
+	check_frame(&w);
+	wire_root_set(&w, name, big);
+	w.op.root_set.obj_from = m;
+	check_frame(&w);
+	wire_root_get(&w, name);
+	check_frame(&w);
+	wire_root_list(&w);
+	check_frame(&w);
+	wire_gc(&w);
+	check_frame(&w);
+	wire_free_os_memory(&w);
+	check_frame(&w);
+	wire_get_stats(&w);
+	check_frame(&w);
+}
+
+/* A write whose body is exactly max_frame passes; one more data byte is
+ * refused and leaves the buffer as it was. */
+static void max_frame_is_exact(void **state)
+{
+	(void)state;
+	struct wire_req w;
+	wire_write(&w, 12345, 0, data, 1000);
+	w.req.id = 7;
+	uint32_t max = (uint32_t)heapd__request__get_packed_size(&w.req);
+	struct wire_buf b = {0};
+	size_t framed = 0;
+	assert_int_equal(wire_append(&b, &w.req, max, &framed), 0);
+	assert_int_equal(framed, WIRE_HEADER + max);
+	size_t len = b.len;
+	wire_write(&w, 12345, 0, data, 1001);
+	w.req.id = 7;
+	assert_int_equal(wire_append(&b, &w.req, max, &framed), HEAPD_ELIMIT);
+	assert_int_equal(b.len, len);
+	assert_int_equal(wire_frame_len(b.p), max);
+	wire_buf_free(&b);
+}
+
+/* Sets every scalar field of m to the value with the longest encoding. */
+static void fill_longest(ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		void *p = (char *)m + f->offset;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_ENUM:
+		case PROTOBUF_C_TYPE_SINT32:
+		case PROTOBUF_C_TYPE_SFIXED32:
+			*(int32_t *)p = f->type == PROTOBUF_C_TYPE_SINT32 ? INT32_MIN : -1;
+			break;
+		case PROTOBUF_C_TYPE_UINT32:
+		case PROTOBUF_C_TYPE_FIXED32:
+			*(uint32_t *)p = UINT32_MAX;
+			break;
+		case PROTOBUF_C_TYPE_INT64:
+		case PROTOBUF_C_TYPE_UINT64:
+		case PROTOBUF_C_TYPE_FIXED64:
+		case PROTOBUF_C_TYPE_SFIXED64:
+			*(uint64_t *)p = UINT64_MAX;
+			break;
+		case PROTOBUF_C_TYPE_SINT64:
+			*(int64_t *)p = INT64_MIN;
+			break;
+		case PROTOBUF_C_TYPE_BOOL:
+			*(protobuf_c_boolean *)p = 1;
+			break;
+		case PROTOBUF_C_TYPE_FLOAT:
+			*(float *)p = 1.5f;
+			break;
+		case PROTOBUF_C_TYPE_DOUBLE:
+			*(double *)p = 1.5;
+			break;
+		default: /* strings, bytes and messages stay empty */
+			break;
+		}
+	}
+}
+
+static void fixed_bound_holds(void **state)
+{
+	(void)state;
+	const ProtobufCMessageDescriptor *flat[] = {
+		&heapd__hello__descriptor,    &heapd__hello_reply__descriptor, &heapd__alloc__descriptor,
+		&heapd__write__descriptor,    &heapd__read__descriptor,        &heapd__set_ref__descriptor,
+		&heapd__get_ref__descriptor,  &heapd__release__descriptor,     &heapd__root_set__descriptor,
+		&heapd__root_get__descriptor, &heapd__ping__descriptor,
+	};
+	for (size_t i = 0; i < sizeof flat / sizeof flat[0]; i++) {
+		ProtobufCMessage *m = calloc(1, flat[i]->sizeof_message);
+		assert_non_null(m);
+		protobuf_c_message_init(flat[i], m);
+		fill_longest(m);
+		unsigned n_len;
+		size_t bound = pb_fixed_bound(flat[i], &n_len);
+		assert_true(bound != SIZE_MAX);
+		assert_true(protobuf_c_message_get_packed_size(m) <= bound);
+		free(m);
+	}
+	unsigned n_len;
+	assert_int_equal(pb_fixed_bound(&heapd__alloc__descriptor, &n_len) != SIZE_MAX, 1);
+	assert_int_equal(n_len, 1);
+	assert_int_equal(pb_fixed_bound(&heapd__set_ref__descriptor, &n_len) != SIZE_MAX, 1);
+	assert_int_equal(n_len, 0);
+	assert_true(pb_fixed_bound(&heapd__stats__descriptor, &n_len) == SIZE_MAX);
+	assert_true(pb_fixed_bound(&heapd__batch__descriptor, &n_len) == SIZE_MAX);
+	/* A Response with its fields at their longest: the daemon's case. */
+	Heapd__Response r = HEAPD__RESPONSE__INIT;
+	r.id = UINT64_MAX;
+	r.status = (Heapd__Status)-1;
+	r.error = name;
+	r.result_case = HEAPD__RESPONSE__RESULT_DATA;
+	r.data.data = data;
+	r.data.len = DATA;
+	size_t fixed = pb_fixed_bound(&heapd__response__descriptor, &n_len);
+	assert_int_equal(n_len, 6);
+	assert_true(heapd__response__get_packed_size(&r) <= fixed + NAME + DATA);
+	r.result_case = HEAPD__RESPONSE__RESULT_REF;
+	r.ref = UINT64_MAX;
+	assert_true(heapd__response__get_packed_size(&r) <= fixed + NAME);
+}
+
+int main(void)
+{
+	memset(data, 0x5a, sizeof data);
+	memset(name, 'n', NAME);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_operation_framed_exactly),
+		cmocka_unit_test(max_frame_is_exact),
+		cmocka_unit_test(fixed_bound_holds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
