@@ -153,7 +153,7 @@ static unsigned known_len_fields(int op)
 static void op_bound_init(void)
 {
 	const ProtobufCMessageDescriptor *d = &heapd__request__descriptor;
-	unsigned n_len, n_msg = 0;
+	unsigned n_len, n_msg = 0, n_sub;
 	size_t fixed = pb_fixed_bound(d, &n_len);
 	for (unsigned i = 0; i < d->n_fields; i++)
 		n_msg += d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE;
@@ -162,8 +162,8 @@ static void op_bound_init(void)
 		op_bound[op] = SIZE_MAX;
 		if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || fixed == SIZE_MAX || n_len != n_msg)
 			continue;
-		size_t sub = pb_fixed_bound(f->descriptor, &n_len);
-		if (sub != SIZE_MAX && n_len == known_len_fields(op))
+		size_t sub = pb_fixed_bound(f->descriptor, &n_sub);
+		if (sub != SIZE_MAX && n_sub == known_len_fields(op))
 			op_bound[op] = fixed + sub;
 	}
 }
@@ -192,12 +192,16 @@ static size_t payload(const Heapd__Request *req)
 	}
 }
 
-int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame, size_t *framed)
+size_t wire_bound(const Heapd__Request *req)
 {
 	pthread_once(&op_bound_once, op_bound_init);
-	size_t room = (unsigned)req->op_case <= HEAPD__REQUEST__OP_BATCH ? op_bound[req->op_case] : SIZE_MAX;
-	if (room != SIZE_MAX)
-		room += payload(req);
+	size_t fixed = (unsigned)req->op_case <= HEAPD__REQUEST__OP_BATCH ? op_bound[req->op_case] : SIZE_MAX;
+	return fixed == SIZE_MAX ? SIZE_MAX : fixed + payload(req);
+}
+
+int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame, size_t *framed)
+{
+	size_t room = wire_bound(req);
 	if (room > max_frame) {
 		room = heapd__request__get_packed_size(req);
 		if (room > max_frame)

@@ -69,6 +69,9 @@ struct wire_buf {
 	size_t len, cap;
 };
 
+/* The most bytes req's encoding can take, or SIZE_MAX when it must be
+ * sized exactly (proto/bound.c). */
+size_t wire_bound(const Heapd__Request *req);
 /* Appends req's frame to b, *framed bytes. Returns 0, HEAPD_ELIMIT if
  * its body exceeds max_frame, or HEAPD_ENOBUFS (b's contents unchanged). */
 int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_frame, size_t *framed);

@@ -2,8 +2,9 @@
  * test_wire.c - libheapd's request framing (client/wire.c) and the
  * encoding bound it packs with (proto/bound.c).
  *
- * Every operation, built with its largest values and long names and data,
- * is framed: the header says the exact encoded length, the frame decodes
+ * Every operation but a batch, built with its largest values and long
+ * names and data, is packed with no sizing pass into room enough (a batch
+ * is sized exactly), and framed: the header says the exact encoded length, the frame decodes
  * to the same request, and nothing past it is written. Requests at
  * max_frame pass and one byte longer are refused with the buffer as it
  * was. And for every message type without repeated fields, a message
@@ -38,6 +39,9 @@ static void check_frame(struct wire_req *w)
 	w->req.id = UINT64_MAX;
 	assert_int_equal(wire_append(&b, &w->req, 16u << 20, &framed), 0);
 	size_t n = heapd__request__get_packed_size(&w->req);
+	/* Packed without a sizing pass, into room enough. */
+	assert_true(wire_bound(&w->req) != SIZE_MAX);
+	assert_true(wire_bound(&w->req) >= n);
 	assert_int_equal(framed, WIRE_HEADER + n);
 	assert_int_equal(b.len, 3 + framed);
 	assert_int_equal(wire_frame_len(b.p + 3), n);
@@ -193,6 +197,15 @@ static void fixed_bound_holds(void **state)
 	assert_int_equal(n_len, 0);
 	assert_true(pb_fixed_bound(&heapd__stats__descriptor, &n_len) == SIZE_MAX);
 	assert_true(pb_fixed_bound(&heapd__batch__descriptor, &n_len) == SIZE_MAX);
+	/* A batch is sized exactly. */
+	Heapd__BatchOp op = HEAPD__BATCH_OP__INIT, *ops[] = {&op};
+	Heapd__Batch batch = HEAPD__BATCH__INIT;
+	batch.n_ops = 1;
+	batch.ops = ops;
+	Heapd__Request req = HEAPD__REQUEST__INIT;
+	req.op_case = HEAPD__REQUEST__OP_BATCH;
+	req.batch = &batch;
+	assert_true(wire_bound(&req) == SIZE_MAX);
 	/* A Response with its fields at their longest: the daemon's case. */
 	Heapd__Response r = HEAPD__RESPONSE__INIT;
 	r.id = UINT64_MAX;
