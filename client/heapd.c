@@ -28,7 +28,7 @@
  * reply it wants is whole, so what it reads ahead is at most one reply
  * and one READ_CHUNK; heapd_flush reads ahead at most HEAPD_PIPELINE_BYTES.
  * When the socket takes everything at once (a short request, the common
- * case) a call costs one send and one recv: no poll.
+ * case) a call costs one send, one poll and one recv.
  *
  * Errors live in the connection (code and message), as in hiredis; they
  * are never thrown into errno. The generated protobuf code is private to
@@ -199,15 +199,18 @@ static int io(heapd *h, enum io_goal goal)
 		/* The socket takes no more now, or there is nothing to send. */
 		if (goal == IO_FLUSH && h->in.len - h->taken >= HEAPD_PIPELINE_BYTES)
 			return 0; /* the rest goes as replies are taken */
-		if (unsent) {
-			struct pollfd p = {.fd = h->fd, .events = POLLIN | POLLOUT};
-			int n = poll(&p, 1, -1);
-			if (n < 0 && errno != EINTR)
-				return broken(h, HEAPD_EIO, strerror(errno));
-			if (n <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
-				continue; /* writable: sent above */
-		}
-		int err = receive(h, (size_t)lacks, unsent ? MSG_DONTWAIT : 0);
+		/* Waits in poll, not in a blocking recv: a recv sleeps on the
+		 * socket's one wait queue, where the daemon reading our request
+		 * (freeing its buffer gives us write space) wakes it for nothing;
+		 * poll is woken only for what it asked. That wake-up was one more
+		 * per call, across CPUs when the daemon runs on another. */
+		struct pollfd p = {.fd = h->fd, .events = unsent ? POLLIN | POLLOUT : POLLIN};
+		int n = poll(&p, 1, -1);
+		if (n < 0 && errno != EINTR)
+			return broken(h, HEAPD_EIO, strerror(errno));
+		if (n <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue; /* writable: sent above */
+		int err = receive(h, (size_t)lacks, MSG_DONTWAIT);
 		if (err)
 			return err;
 	}
