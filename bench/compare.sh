@@ -108,7 +108,7 @@ wait_socket() {
 }
 
 cmp_cleanup() {
-	for pid in $heapd_pid $redis_pid; do
+	for pid in $heapd_pid $redis_pid $cmp_more_pids; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -121,6 +121,7 @@ cmp_start() {
 	tmp=$(mktemp -d)
 	heapd_pid=
 	redis_pid=
+	cmp_more_pids=  # the caller's other servers, stopped with these
 	trap cmp_cleanup EXIT
 	trap 'exit 1' INT TERM HUP
 	$on_server "$heapd_bin" --config /dev/null --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &

@@ -24,6 +24,10 @@
 # client and server happen to share a CPU). Without taskset, or with one
 # CPU, nothing is pinned.
 #
+# Each run also measures the floor at 1 connection: round trips to
+# bench/pingpong, a server that does no work, placed as the servers are;
+# the end says what share of it each server reaches.
+#
 # Each measured test's line ends with other_cpu: the CPU time that
 # processes other than the servers and the load generator used meanwhile,
 # in % of one CPU. Figures taken with other_cpu above a few % are not
@@ -47,8 +51,25 @@ cmp_args 3 "$@"
 cmp_need_redis
 heapd_bin=$(cmp_find_bin daemon/heapd)
 reqbench=$(cmp_find_bin bench/reqbench)
+pingpong=$(cmp_find_bin bench/pingpong)
 cmp_place
 cmp_start
+$on_server "$pingpong" serve "$tmp/pingpong.sock" >"$tmp/pingpong.log" 2>&1 &
+cmp_more_pids=$!
+if ! wait_socket "$tmp/pingpong.sock" "$cmp_more_pids"; then
+	echo "run-redis-compare.sh: pingpong did not start:" >&2
+	cat "$tmp/pingpong.log" >&2
+	exit 1
+fi
+
+# Runs pingpong for $1 round trips; its result line goes to $tmp/line.
+floor_test() {
+	if ! $on_client "$pingpong" "$tmp/pingpong.sock" "$1" >"$tmp/line" 2>"$tmp/err"; then
+		echo "run-redis-compare.sh: pingpong failed:" >&2
+		cat "$tmp/err" >&2
+		exit 1
+	fi
+}
 
 # Runs reqbench; its result line goes to $tmp/line.
 heapd_test() { # test conns n
@@ -89,6 +110,10 @@ echo "# $(uname -n): $ncpu CPUs, placement $pin, load average $(cut -d' ' -f1-3 
 echo "# $(redis-server --version | cut -d' ' -f1-3); heapd $("$heapd_bin" --version 2>/dev/null | head -n 1 || true)" >&2
 run=1
 while [ "$run" -le "$runs" ]; do
+	floor_test 5000
+	floor_test "$(size_for "$(field per_s <"$tmp/line")")"
+	echo "$(cat "$tmp/line")" >&2
+	cat "$tmp/line" >>"$tmp/results"
 	for conns in 1 50; do
 		for t in alloc+write read set_ref; do
 			heapd_test "$t" "$conns" 20000
@@ -147,3 +172,15 @@ for conns in 1 50; do
 			"$rp50" "$ratio" "$verdict"
 	done
 done
+floor=$(median "$tmp/results" pingpong per_s)
+echo
+printf 'Floor at 1 connection, placed as the servers are: %.0f round trips/s (median rtt %s us) to bench/pingpong, a server that does no work. As a share of it at 1 connection:' \
+	"$floor" "$(median "$tmp/results" pingpong rtt_us)"
+for pair in alloc+write:SET read:GET; do
+	t=${pair%%:*}
+	peer=${pair#*:}
+	awk -v t="$t" -v p="$peer" -v f="$floor" -v h="$(median "$tmp/results" heapd ops_per_s "test=$t" conns=1)" \
+		-v r="$(median "$tmp/results" redis ops_per_s "test=$peer" conns=1)" \
+		'BEGIN { printf " heapd %s %.0f%%, Redis %s %.0f%%;", t, 100 * h / f, p, 100 * r / f }'
+done
+echo
