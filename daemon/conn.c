@@ -10,8 +10,9 @@
  * one that knows a session is a uv_pipe_t.
  *
  * Writes. When nothing is in flight, s->out is written at once with
- * uv_try_write; what the socket does not take is handed to libuv in one
- * write request that owns the buffer. s->queued counts bytes handed over
+ * uv_try_write (and kept for the next turn unless it outgrew OUT_KEEP);
+ * what the socket does not take is handed to libuv in one write request
+ * that owns the buffer. s->queued counts bytes handed over
  * and not yet written: session.c's backpressure reads it, and a closing
  * session is closed only once it is 0.
  *
@@ -24,6 +25,9 @@
 
 #include "log.h"
 #include "server.h"
+
+/* The most a session's reply buffer keeps between turns. */
+#define OUT_KEEP (64u << 10)
 
 struct wreq {
 	uv_write_t req;
@@ -85,6 +89,12 @@ void conn_flush(struct session *s)
 		int n = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
 		if (n == (int)s->out_len) {
 			s->out_len = 0;
+			if (s->out_cap > OUT_KEEP) {
+				/* A large reply's buffer is not kept for the next turn. */
+				free(s->out);
+				s->out = NULL;
+				s->out_cap = 0;
+			}
 			return;
 		}
 		if (n > 0) {

@@ -7,13 +7,15 @@
  * the wrong socket) means the byte stream cannot be trusted, so the session
  * gets one error reply and is closed. A body that does not decode is
  * answered with a PROTOCOL error and the session goes on: the framing still
- * holds. So s->in never exceeds one frame plus one read.
+ * holds. So s->in never exceeds one frame plus one read, and shrinks back
+ * to about one read once a larger frame is handled (in_trim).
  *
  * Output. Replies are packed into s->out while a batch of requests is
  * processed (a flat one straight into room for the most it can take, see
  * proto/bound.c), then written at once when nothing is in flight
  * (uv_try_write), the rest handed to libuv in one write. s->queued counts
- * bytes handed over and not yet written. When queued + out_len passes
+ * bytes handed over and not yet written. s->out keeps its memory between
+ * turns only up to OUT_KEEP (conn.c). When queued + out_len passes
  * max_output_buffer, the session stops reading and stops processing
  * (backpressure): a client that writes requests and never reads replies
  * costs at most one frame in and max_output_buffer out. It resumes below
@@ -235,6 +237,21 @@ enum sess_frame sess_decode(const uint8_t *buf, size_t len, uint32_t max_frame, 
 	return *req ? SF_REQUEST : SF_GARBLED;
 }
 
+/* A frame larger than a read grows s->in to its size; once it is handled
+ * the buffer goes back to a read's worth, so one large request does not
+ * cost its connection that memory for as long as it lives (Redis trims
+ * its query buffers for the same reason). */
+static void in_trim(struct session *s)
+{
+	if (s->in_cap <= 2 * READ_SIZE || s->in_len > READ_SIZE)
+		return;
+	uint8_t *p = realloc(s->in, s->in_len + READ_SIZE);
+	if (p) {
+		s->in = p;
+		s->in_cap = s->in_len + READ_SIZE;
+	}
+}
+
 void sess_process(struct session *s)
 {
 	struct server *srv = s->srv;
@@ -283,6 +300,7 @@ void sess_process(struct session *s)
 	if (off) {
 		memmove(s->in, s->in + off, s->in_len - off);
 		s->in_len -= off;
+		in_trim(s);
 	}
 	conn_flush(s);
 	/* Frames left whole in s->in (the budget ran out, or writing took
