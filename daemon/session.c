@@ -252,6 +252,15 @@ static void in_trim(struct session *s)
 	}
 }
 
+/* The most decoding one request may take (scratch.c says why there is a
+ * cap): enough for any request max_frame_size and max_batch_ops allow
+ * (the densest, a batch of the smallest ops, takes about 200 bytes an op),
+ * and a small multiple of a frame for the rest. */
+static size_t decode_limit(const struct config *cfg)
+{
+	return 4 * (size_t)cfg->max_frame + 512 * (size_t)cfg->max_batch_ops + ((size_t)1 << 20);
+}
+
 void sess_process(struct session *s)
 {
 	struct server *srv = s->srv;
@@ -263,6 +272,7 @@ void sess_process(struct session *s)
 			break;
 		uint32_t n = 0;
 		Heapd__Request *req;
+		srv->scratch.pb_limit = decode_limit(&srv->cfg);
 		enum sess_frame f = sess_decode(s->in + off, s->in_len - off, srv->cfg.max_frame, &srv->scratch, &n, &req);
 		if (f == SF_PARTIAL)
 			break;
@@ -279,10 +289,19 @@ void sess_process(struct session *s)
 		}
 		off += FRAME_HEADER + n;
 		if (f == SF_GARBLED) {
-			scratch_reset(&srv->scratch);
+			char msg[160];
 			Heapd__Response resp = HEAPD__RESPONSE__INIT;
 			resp.status = HEAPD__STATUS__PROTOCOL;
 			resp.error = "the request does not decode";
+			if (srv->scratch.pb_over) {
+				snprintf(msg, sizeof msg,
+					 "decoding the request would take more than %zu bytes "
+					 "(4 x max_frame_size + 512 per max_batch_ops + 1 MiB)",
+					 srv->scratch.pb_limit);
+				resp.status = HEAPD__STATUS__LIMIT;
+				resp.error = msg;
+			}
+			scratch_reset(&srv->scratch);
 			if (s->state == S_HELLO) {
 				sess_close(s, &resp);
 				return;

@@ -8,6 +8,11 @@
  * large write or read) gets its own block, freed at the reset; the base
  * block never grows, so one large message does not keep its memory.
  *
+ * Decoding can take many times the bytes it decodes (protobuf-c makes a
+ * structure of tens of bytes for every field, and a field can be 2 bytes
+ * on the wire), so what it may take is capped by pb_limit: past it, the
+ * allocation fails, so does the unpack, and pb_over says why.
+ *
  * Not thread-safe: one scratch per owner (the daemon's loop, a client
  * connection), which handles one message at a time.
  *
@@ -68,6 +73,8 @@ void scratch_reset(struct scratch *sc)
 	if (sc->base)
 		ASAN_POISON_MEMORY_REGION(sc->base, sc->used);
 	sc->used = 0;
+	sc->pb_taken = 0;
+	sc->pb_over = 0;
 	while (sc->bigs) {
 		struct big *b = sc->bigs;
 		sc->bigs = b->next;
@@ -84,9 +91,20 @@ void scratch_free(struct scratch *sc)
 	sc->base = NULL;
 }
 
+/* What an allocation of n costs at most: rounded to 16 bytes, and a
+ * separate block's header and malloc's own once the base block is full. */
+#define PB_COST(n) ((((n) + 15) & ~(size_t)15) + 32)
+
 static void *pb_alloc(void *arg, size_t n)
 {
-	return scratch_alloc(arg, n);
+	struct scratch *sc = arg;
+	/* pb_taken <= pb_limit always: the subtraction cannot wrap. */
+	if (sc->pb_limit && (n > sc->pb_limit || PB_COST(n) > sc->pb_limit - sc->pb_taken)) {
+		sc->pb_over = 1;
+		return NULL;
+	}
+	sc->pb_taken += PB_COST(n);
+	return scratch_alloc(sc, n);
 }
 
 static void pb_free(void *arg, void *p)
@@ -103,4 +121,7 @@ void scratch_init(struct scratch *sc)
 	sc->pb.alloc = pb_alloc;
 	sc->pb.free = pb_free;
 	sc->pb.allocator_data = sc;
+	sc->pb_limit = 0;
+	sc->pb_taken = 0;
+	sc->pb_over = 0;
 }

@@ -15,6 +15,9 @@ struct scratch {
 	size_t used;
 	struct big *bigs;
 	ProtobufCAllocator pb;  /* for protobuf-c's unpack: frees are no-ops */
+	size_t pb_limit;        /* most pb may take between resets; 0: no limit */
+	size_t pb_taken;        /* what it took since the reset, with overheads */
+	int pb_over;            /* it refused an allocation since the reset */
 };
 
 void scratch_init(struct scratch *sc);

@@ -10,6 +10,7 @@
  *   silent_readers              20 clients pipelining reads, never reading
  *   huge_frames                 frames announcing 4 GiB, before and after Hello
  *   large_frames_given_back     16 idle clients that once wrote and read 4 MiB
+ *   dense_frames                16 MiB frames of 2- and 3-byte fields
  *   hello_flood                 4,000 reconnects, 10,000 Hellos on one
  *                               connection, 1,000 clients gone before their
  *                               reply
@@ -536,6 +537,81 @@ static void large_frames_given_back(void **state)
 	daemon_stop(&d);
 }
 
+/* --------------------------------------------------- dense frames */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Sends one frame of at most max bytes: id 7, then, inside field `field`
+ * when it is not 0 (length-delimited), `unit` repeated. */
+static void send_dense(int fd, unsigned field, const uint8_t *unit, size_t ulen, size_t max)
+{
+	uint8_t *f = malloc(4 + max);
+	assert_non_null(f);
+	size_t at = 4, room = max - 2 - (field ? 2 + 5 : 0);
+	room -= room % ulen;
+	f[at++] = 0x08; /* id = 7 */
+	f[at++] = 7;
+	if (field) {
+		at += put_varint(f + at, (uint64_t)field << 3 | 2);
+		at += put_varint(f + at, room);
+	}
+	for (size_t i = 0; i < room; i += ulen)
+		memcpy(f + at + i, unit, ulen);
+	at += room;
+	size_t len = at - 4;
+	f[0] = (uint8_t)(len >> 24);
+	f[1] = (uint8_t)(len >> 16);
+	f[2] = (uint8_t)(len >> 8);
+	f[3] = (uint8_t)len;
+	raw_send(fd, f, at);
+	free(f);
+}
+
+/* Frames of the largest size made of the smallest fields: 5.6 million
+ * unknown fields, and a batch of 8.4 million empty ops (max_batch_ops is
+ * 1024). protobuf-c builds a structure for each field it decodes, tens of
+ * bytes for every 2 or 3 on the wire, so what decoding may take is capped
+ * (docs/configuration.md): each gets LIMIT, the connection goes on, and
+ * the daemon's peak RSS stays within the cap. */
+static void dense_frames(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	struct bystander b;
+	bystander_start(&b, &d);
+	uint64_t rss0 = rss_now(&d);
+	static const uint8_t unknown[] = {0xc0, 0x3e, 0x00}; /* field 1000 = 0 */
+	static const uint8_t empty_op[] = {0x0a, 0x00};      /* an empty BatchOp */
+	int fd = raw_connect(&d);
+	raw_hello(fd);
+	send_dense(fd, 0, unknown, sizeof unknown, 16 * MIB);
+	Heapd__Response *resp = reply_expect(fd, 0, HEAPD__STATUS__LIMIT); /* no id: not decoded */
+	print_message("# dense_frames: unknown fields: %s\n", resp->error);
+	heapd__response__free_unpacked(resp, NULL);
+	send_dense(fd, 16, empty_op, sizeof empty_op, 16 * MIB);
+	resp = reply_expect(fd, 0, HEAPD__STATUS__LIMIT);
+	print_message("# dense_frames: batch: %s\n", resp->error);
+	heapd__response__free_unpacked(resp, NULL);
+	raw_send_request(fd, rq_ping(8));
+	status_expect(fd, 8, HEAPD__STATUS__OK);
+	close(fd);
+	bystander_check(&b);
+	/* A frame of input, the decoding limit, and room for the rest. */
+	rss_check(&d, rss0, 16 * MIB + (4 * 16 * MIB + 512 * 1024 + MIB) + 16 * MIB, "dense_frames");
+	heapd_close(b.h);
+	daemon_stop(&d);
+}
+
 /* -------------------------------------------------------- Hello flood */
 
 #define FLOODERS 4
@@ -623,6 +699,7 @@ int main(void)
 		cmocka_unit_test(silent_readers),
 		cmocka_unit_test(huge_frames),
 		cmocka_unit_test(large_frames_given_back),
+		cmocka_unit_test(dense_frames),
 		cmocka_unit_test(hello_flood),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -248,6 +248,19 @@ static void op_limit(void **state)
 	heapd_batch_free(b);
 	heapd_close(h);
 	daemon_stop(&d);
+
+	/* The most max_batch_ops allows, of the smallest ops (4 bytes each on
+	 * the wire, ~200 decoded): within what decoding may take. */
+	daemon_start(&d, "--max-batch-ops", "65536", "--max-frame-size", "1M", NULL);
+	h = client(&d);
+	b = heapd_batch_new();
+	for (int i = 0; i < 65536; i++)
+		heapd_batch_alloc(b, 0, 0);
+	exec_ok(h, b);
+	assert_int_equal(stats_of(h)->holds, 65536);
+	heapd_batch_free(b);
+	heapd_close(h);
+	daemon_stop(&d);
 }
 
 /* A batch's reply must fit in one frame: reads that would not fit fail
