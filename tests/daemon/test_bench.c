@@ -242,6 +242,17 @@ static void bad_options(void **state)
 {
 	(void)state;
 	const char *none = "/nonexistent/b.sock"; /* checked before connecting */
+	/* The help names every test the usage error lists. */
+	struct run r;
+	bench(&r, none, "--help", NULL);
+	assert_ok(&r);
+	static const char *const tests[] = {"alloc", "write", "read", "set_ref", "get_ref", "batch"};
+	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+		char line[32];
+		snprintf(line, sizeof line, "  %s ", tests[i]);
+		assert_contains(r.out, line);
+	}
+	run_free(&r);
 	expect_usage(none, "unknown test 'scan' in -t; the tests are alloc, write, read, set_ref, get_ref, batch",
 		     "-t", "scan", NULL);
 	expect_usage(none, "unknown test 'gets'", "-t", "read,gets", NULL);
@@ -263,7 +274,6 @@ static void bad_options(void **state)
 	daemon_start(&d, "--max-object-size", "4K", NULL);
 	expect_usage(d.sock, "-d 4057: this daemon takes at most 4056 bytes of data (max_object_size 4096", "-d",
 		     "4057", "-n", "10", NULL);
-	struct run r;
 	bench(&r, d.sock, "-d", "4056", "-n", "100", "-c", "2", "-q", NULL);
 	assert_ok(&r);
 	run_free(&r);
