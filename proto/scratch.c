@@ -4,9 +4,10 @@
  * Decoding a message (protobuf-c allocates its parts and copies its byte
  * fields) and what is built around it live only until the message has been
  * handled. A bump allocator over one block, reset after each message,
- * serves them with no malloc in the common case. What does not fit (a
- * large write or read) gets its own block, freed at the reset; the base
- * block never grows, so one large message does not keep its memory.
+ * serves them with no malloc in the common case. What does not fit goes
+ * to further chunks of the same size (a large batch), or to a block of its
+ * own (a large write or read), all freed at the reset; the base block
+ * never grows, so one large message does not keep its memory.
  *
  * Decoding can take many times the bytes it decodes (protobuf-c makes a
  * structure of tens of bytes for every field, and a field can be 2 bytes
@@ -44,8 +45,11 @@
 #define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
 #endif
 
+/* A block past the base one: a chunk of SCRATCH_SIZE that later pieces
+ * share, or a piece larger than that on its own. */
 struct big {
 	struct big *next;
+	size_t size, used;
 	max_align_t data[];
 };
 
@@ -54,18 +58,33 @@ void *scratch_alloc(struct scratch *sc, size_t n)
 	size_t take = ((n + 15) & ~(size_t)15) + REDZONE;
 	if (!sc->base && take <= SCRATCH_SIZE && (sc->base = malloc(SCRATCH_SIZE)) != NULL)
 		ASAN_POISON_MEMORY_REGION(sc->base, SCRATCH_SIZE);
+	uint8_t *p;
 	if (sc->base && sc->used + take <= SCRATCH_SIZE) {
-		void *p = sc->base + sc->used;
+		p = sc->base + sc->used;
 		sc->used += take;
-		ASAN_UNPOISON_MEMORY_REGION(p, n);
-		return p;
+	} else if (sc->bigs && sc->bigs->size - sc->bigs->used >= take) {
+		p = (uint8_t *)sc->bigs->data + sc->bigs->used;
+		sc->bigs->used += take;
+	} else {
+		size_t size = take > SCRATCH_SIZE ? take : SCRATCH_SIZE;
+		struct big *b = malloc(sizeof *b + size);
+		if (!b)
+			return NULL;
+		ASAN_POISON_MEMORY_REGION(b->data, size);
+		b->size = size;
+		b->used = take;
+		/* A piece alone goes behind the chunk in use, which has room left. */
+		if (size > SCRATCH_SIZE && sc->bigs) {
+			b->next = sc->bigs->next;
+			sc->bigs->next = b;
+		} else {
+			b->next = sc->bigs;
+			sc->bigs = b;
+		}
+		p = (uint8_t *)b->data;
 	}
-	struct big *b = malloc(sizeof *b + n);
-	if (!b)
-		return NULL;
-	b->next = sc->bigs;
-	sc->bigs = b;
-	return b->data;
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+	return p;
 }
 
 void scratch_reset(struct scratch *sc)
@@ -78,6 +97,7 @@ void scratch_reset(struct scratch *sc)
 	while (sc->bigs) {
 		struct big *b = sc->bigs;
 		sc->bigs = b->next;
+		ASAN_UNPOISON_MEMORY_REGION(b->data, b->size);
 		free(b);
 	}
 }
@@ -91,9 +111,9 @@ void scratch_free(struct scratch *sc)
 	sc->base = NULL;
 }
 
-/* What an allocation of n costs at most: rounded to 16 bytes, and a
- * separate block's header and malloc's own once the base block is full. */
-#define PB_COST(n) ((((n) + 15) & ~(size_t)15) + 32)
+/* What an allocation of n costs at most: rounded to 16 bytes, and as much
+ * again at most left unused at the end of a chunk it did not fit in. */
+#define PB_COST(n) (2 * (((n) + 15) & ~(size_t)15))
 
 static void *pb_alloc(void *arg, size_t n)
 {
