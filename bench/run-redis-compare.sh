@@ -112,7 +112,7 @@ run=1
 while [ "$run" -le "$runs" ]; do
 	floor_test 5000
 	floor_test "$(size_for "$(field per_s <"$tmp/line")")"
-	echo "$(cat "$tmp/line")" >&2
+	cat "$tmp/line" >&2
 	cat "$tmp/line" >>"$tmp/results"
 	for conns in 1 50; do
 		for t in alloc+write read set_ref; do

@@ -210,9 +210,7 @@ int wire_append(struct wire_buf *b, const Heapd__Request *req, uint32_t max_fram
 	if (wire_reserve(b, WIRE_HEADER + room) != 0)
 		return HEAPD_ENOBUFS;
 	uint8_t *p = b->p + b->len;
-	size_t n = heapd__request__pack(req, p + WIRE_HEADER);
-	if (n > max_frame)
-		return HEAPD_ELIMIT;  /* the bound passed it, the request did not */
+	size_t n = heapd__request__pack(req, p + WIRE_HEADER);  /* <= room <= max_frame */
 	p[0] = (uint8_t)(n >> 24);
 	p[1] = (uint8_t)(n >> 16);
 	p[2] = (uint8_t)(n >> 8);

@@ -294,12 +294,6 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct 
 	return 0;
 }
 
-int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
-{
-	struct dest d = {.hs = hs};
-	return alloc_to(h, &d, nrefs, nbytes, out);
-}
-
 int heap_alloc_init(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const void *data, uint32_t len,
 		    heap_ref *out)
 {
@@ -309,28 +303,27 @@ int heap_alloc_init(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, co
 	return alloc_to(h, &d, nrefs, nbytes, out);
 }
 
-/* Checked before allocating, so a bad target costs no object; and again
- * after (root_new), as a full collection may run in between. */
-static inline int alloc_into(heap *h, struct dest *d, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
-{
-	struct obj o;
-	int err = obj_resolve_slot(h, d->obj, d->slot, &o);
-	if (err)
-		return err;
-	return alloc_to(h, d, nrefs, nbytes, out);
-}
-
-int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
-{
-	struct dest d = {.obj = obj, .slot = slot};
-	return alloc_into(h, &d, nrefs, nbytes, out);
-}
-
 int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
 			 uint32_t len, heap_ref *out)
 {
 	if (len > nbytes)
 		return HEAP_ERANGE;
+	/* Checked before allocating, so a bad target costs no object; and
+	 * again after (root_new), as a full collection may run in between. */
+	struct obj o;
+	int err = obj_resolve_slot(h, obj, slot, &o);
+	if (err)
+		return err;
 	struct dest d = {.obj = obj, .slot = slot, .len = len, .data = data};
-	return alloc_into(h, &d, nrefs, nbytes, out);
+	return alloc_to(h, &d, nrefs, nbytes, out);
+}
+
+int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
+{
+	return heap_alloc_init(h, hs, nrefs, nbytes, NULL, 0, out);
+}
+
+int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
+{
+	return heap_alloc_into_init(h, obj, slot, nrefs, nbytes, NULL, 0, out);
 }

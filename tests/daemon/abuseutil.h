@@ -128,10 +128,7 @@ static inline void batch_add(struct batch *b, Heapd__Request *req)
 		assert_non_null(b->buf);
 	}
 	uint8_t *p = b->buf + b->len;
-	p[0] = (uint8_t)(n >> 24);
-	p[1] = (uint8_t)(n >> 16);
-	p[2] = (uint8_t)(n >> 8);
-	p[3] = (uint8_t)n;
+	put_frame_len(p, n);
 	heapd__request__pack(req, p + 4);
 	b->len += 4 + n;
 	b->n++;

@@ -242,14 +242,31 @@ static inline void raw_send(int fd, const void *p, size_t n)
 	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
+/* A frame's 4-byte big-endian length, at p. */
+static inline void put_frame_len(uint8_t *p, size_t n)
+{
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}
+
+/* v as a protobuf varint at p; returns its length, at most 10. For frames
+ * built by hand, which protobuf-c would not write. */
+static inline size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	for (; v >= 128; v >>= 7)
+		p[n++] = (uint8_t)(v | 128);
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
 static inline void raw_send_request(int fd, Heapd__Request *req)
 {
 	size_t n = heapd__request__get_packed_size(req);
 	uint8_t *buf = malloc(4 + n);
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
+	put_frame_len(buf, n);
 	heapd__request__pack(req, buf + 4);
 	raw_send(fd, buf, 4 + n);
 	free(buf);

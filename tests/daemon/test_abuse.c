@@ -539,17 +539,6 @@ static void large_frames_given_back(void **state)
 
 /* --------------------------------------------------- dense frames */
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* Sends one frame of at most max bytes: id 7, then, inside field `field`
  * when it is not 0 (length-delimited), `unit` repeated. */
 static void send_dense(int fd, unsigned field, const uint8_t *unit, size_t ulen, size_t max)
@@ -567,11 +556,7 @@ static void send_dense(int fd, unsigned field, const uint8_t *unit, size_t ulen,
 	for (size_t i = 0; i < room; i += ulen)
 		memcpy(f + at + i, unit, ulen);
 	at += room;
-	size_t len = at - 4;
-	f[0] = (uint8_t)(len >> 24);
-	f[1] = (uint8_t)(len >> 16);
-	f[2] = (uint8_t)(len >> 8);
-	f[3] = (uint8_t)len;
+	put_frame_len(f, at - 4);
 	raw_send(fd, f, at);
 	free(f);
 }

@@ -413,15 +413,6 @@ static void invalid_op(Heapd__Response *resp, size_t failed, const char *want)
 	heapd__response__free_unpacked(resp, NULL);
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	for (; v >= 128; v >>= 7)
-		p[n++] = (uint8_t)(v | 128);
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* Puts before p[*pos] the header of a length-delimited field holding the
  * len bytes from there on. */
 static void prepend_field(uint8_t *p, size_t *pos, uint32_t field, size_t len)
@@ -491,10 +482,7 @@ static void ops_without_a_place(void **state)
 	memcpy(frame + pos, head, k);
 	size_t n = cap - pos;
 	pos -= 4;
-	frame[pos] = (uint8_t)(n >> 24);
-	frame[pos + 1] = (uint8_t)(n >> 16);
-	frame[pos + 2] = (uint8_t)(n >> 8);
-	frame[pos + 3] = (uint8_t)n;
+	put_frame_len(frame + pos, n);
 	raw_send(fd, frame + pos, n + 4);
 	Heapd__Response *resp = raw_reply(fd);
 	assert_int_equal(resp->id, id++);

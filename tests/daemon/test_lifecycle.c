@@ -405,10 +405,7 @@ static void frame_append(uint8_t **buf, size_t *len, Heapd__Request *req)
 	*buf = realloc(*buf, *len + 4 + n);
 	assert_non_null(*buf);
 	uint8_t *p = *buf + *len;
-	p[0] = (uint8_t)(n >> 24);
-	p[1] = (uint8_t)(n >> 16);
-	p[2] = (uint8_t)(n >> 8);
-	p[3] = (uint8_t)n;
+	put_frame_len(p, n);
 	heapd__request__pack(req, p + 4);
 	*len += 4 + n;
 }
