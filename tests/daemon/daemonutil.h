@@ -317,6 +317,22 @@ static inline int raw_closed(int fd)
 	return 0;
 }
 
+/* A ping with that id, answered OK. */
+static inline void raw_ping(int fd, uint64_t id)
+{
+	Heapd__Ping ping = HEAPD__PING__INIT;
+	Heapd__Request req = HEAPD__REQUEST__INIT;
+	req.id = id;
+	req.op_case = HEAPD__REQUEST__OP_PING;
+	req.ping = &ping;
+	raw_send_request(fd, &req);
+	Heapd__Response *resp = raw_reply(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, id);
+	assert_int_equal(resp->status, HEAPD__STATUS__OK);
+	heapd__response__free_unpacked(resp, NULL);
+}
+
 static inline void raw_hello(int fd)
 {
 	Heapd__Hello hello = HEAPD__HELLO__INIT;

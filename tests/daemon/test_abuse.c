@@ -587,8 +587,7 @@ static void dense_frames(void **state)
 	resp = reply_expect(fd, 0, HEAPD__STATUS__LIMIT);
 	print_message("# dense_frames: batch: %s\n", resp->error);
 	heapd__response__free_unpacked(resp, NULL);
-	raw_send_request(fd, rq_ping(8));
-	status_expect(fd, 8, HEAPD__STATUS__OK);
+	raw_ping(fd, 8);
 	close(fd);
 	bystander_check(&b);
 	/* A frame of input, the decoding limit, and room for the rest. */

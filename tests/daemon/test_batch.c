@@ -384,20 +384,6 @@ static Heapd__Response *send_batch(int fd, uint64_t id, Heapd__BatchOp **ops, si
 	return resp;
 }
 
-static void raw_ping(int fd, uint64_t id)
-{
-	Heapd__Ping ping = HEAPD__PING__INIT;
-	Heapd__Request req = HEAPD__REQUEST__INIT;
-	req.id = id;
-	req.op_case = HEAPD__REQUEST__OP_PING;
-	req.ping = &ping;
-	raw_send_request(fd, &req);
-	Heapd__Response *resp = raw_reply(fd);
-	assert_non_null(resp);
-	assert_int_equal(resp->status, HEAPD__STATUS__OK);
-	heapd__response__free_unpacked(resp, NULL);
-}
-
 /* The one op of a batch whose reply is resp failed with INVALID and a
  * message holding want. */
 static void invalid_op(Heapd__Response *resp, size_t failed, const char *want)
