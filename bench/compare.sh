@@ -16,7 +16,8 @@
 # taskset prefixes of the placement), cmp_start (a fresh heapd and a fresh
 # redis-server on Unix sockets in $tmp, both stopped and $tmp removed on
 # exit), the CPU accounting (cpu_ticks, other_cpu, proc_ticks, child_ticks,
-# uptime_s), and median, field and size_for for the results.
+# uptime_s, ticks_per_op, and measured: a load generator run with the
+# CPU it, the server and the others used meanwhile), and median, field and size_for for the results.
 #
 # Every function keeps to POSIX sh and the tools Debian's base has (awk,
 # sed, taskset from util-linux).
@@ -181,6 +182,33 @@ other_cpu() { # before after up_before up_after
 }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# measured SERVER_PID COMMAND...: runs the generator command, pinned, into
+# $tmp/out and sets cpu_client, cpu_server and cpu_other: the CPU used
+# meanwhile by the generator, by the server, and by other processes, in %
+# of one CPU; and ticks_client and ticks_server, the first two in ticks.
+measured() {
+	spid=$1
+	shift
+	c0=$(cpu_ticks) u0=$(uptime_s) k0=$(child_ticks) s0=$(proc_ticks "$spid")
+	if ! $on_client "$@" >"$tmp/out" 2>"$tmp/err"; then
+		echo "$me: $* failed:" >&2
+		tail -n 5 "$tmp/err" "$tmp/out" >&2
+		exit 1
+	fi
+	c1=$(cpu_ticks) u1=$(uptime_s) k1=$(child_ticks) s1=$(proc_ticks "$spid")
+	wall=$(awk -v a="$u0" -v b="$u1" 'BEGIN { print b - a }')
+	ticks_client=$((k1 - k0))
+	ticks_server=$((s1 - s0))
+	cpu_client=$(ticks_pct "$ticks_client" "$wall")
+	cpu_server=$(ticks_pct "$ticks_server" "$wall")
+	cpu_other=$(other_cpu "$c0" "$c1" "$u0" "$u1")
+}
+
+# Ticks $1 over $2 operations, in us of CPU per operation.
+ticks_per_op() { # ticks ops
+	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }'
+}
 
 # A field "key=value" of a result line on stdin.
 field() {

@@ -36,7 +36,11 @@
  *
  *   reqbench test=read conns=50 ops_per_s=... reqs_per_s=... p50_us=... p99_us=... max_us=...
  *
- * preceded by a '#' line saying how many operations and requests ran. Exits 1
+ * and then cpu_us (this process's CPU time per operation, all threads),
+ * spun_pct (the share of requests whose wait for the reply spun before
+ * sleeping; see heapd_set_spin) and spin_hit_pct (the share of those spins
+ * that saw the reply come), preceded by a '#' line saying how many
+ * operations and requests ran. Exits 1
  * when any request fails (a benchmark with an error measured nothing), 2 on
  * a usage error.
  */
@@ -81,6 +85,7 @@ struct worker {
 	struct shared *sh;
 	struct lat lat;
 	uint64_t ops, reqs;
+	uint64_t spins, hits;   /* waits that spun, and saw their reply come (measured part) */
 	char err[320];          /* set when the worker failed */
 };
 
@@ -96,6 +101,14 @@ static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* This process's CPU time, all threads. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -143,6 +156,18 @@ static void done(struct worker *w, uint64_t t0)
 	w->reqs++;
 }
 
+/* Waits for the others and the clock; the spin counts from here on are
+ * the measured part's. */
+static void start(struct worker *w, heapd *h)
+{
+	pthread_barrier_wait(&w->sh->ready);
+	pthread_barrier_wait(&w->sh->go);
+	uint64_t spins, hits;
+	heapd_spin_counts(h, &spins, &hits);
+	w->spins -= spins;
+	w->hits -= hits;
+}
+
 static int run_alloc_write(struct worker *w, heapd *h, const uint8_t *data)
 {
 	const struct opts *o = w->o;
@@ -150,8 +175,7 @@ static int run_alloc_write(struct worker *w, heapd *h, const uint8_t *data)
 	int rc = 0;
 	if (heapd_alloc(h, o->ring, 0, &keys) != 0)
 		rc = failed(w, h, "alloc of the key space");
-	pthread_barrier_wait(&w->sh->ready);
-	pthread_barrier_wait(&w->sh->go);
+	start(w, h);
 	for (uint32_t k = 0; !rc && claim(w->sh); k = (k + 1) % o->ring) {
 		heapd_ref ref;
 		uint64_t t0 = now_ns();
@@ -189,8 +213,7 @@ static int run_pool_test(struct worker *w, heapd *h, const uint8_t *data)
 		atomic_store(&w->sh->failed, 1);
 		rc = -1;
 	}
-	pthread_barrier_wait(&w->sh->ready);
-	pthread_barrier_wait(&w->sh->go);
+	start(w, h);
 	uint64_t i = 0;
 	while (rc == 0 && claim(w->sh)) {
 		heapd_ref obj = pool[i % o->pool];
@@ -232,6 +255,10 @@ static void *worker_main(void *arg)
 	} else {
 		run_pool_test(w, h, data);
 	}
+	uint64_t spins, hits;
+	heapd_spin_counts(h, &spins, &hits);
+	w->spins += spins;
+	w->hits += hits;
 	heapd_close(h);
 	free(data);
 	return NULL;
@@ -277,14 +304,14 @@ static int run_test(const struct opts *o, enum test t)
 			die("cannot start a thread: %s", strerror(e));
 	}
 	pthread_barrier_wait(&sh.ready);
-	uint64_t t0 = now_ns();
+	uint64_t cpu0 = cpu_ns(), t0 = now_ns();
 	pthread_barrier_wait(&sh.go);
 	for (unsigned i = 0; i < o->conns; i++)
 		pthread_join(w[i].thread, NULL);
-	uint64_t elapsed = now_ns() - t0;
+	uint64_t elapsed = now_ns() - t0, cpu = cpu_ns() - cpu0;
 
 	int rc = 0;
-	uint64_t ops = 0, reqs = 0;
+	uint64_t ops = 0, reqs = 0, spins = 0, hits = 0;
 	size_t nlat = 0;
 	for (unsigned i = 0; i < o->conns; i++) {
 		if (w[i].err[0]) {
@@ -293,6 +320,8 @@ static int run_test(const struct opts *o, enum test t)
 		}
 		ops += w[i].ops;
 		reqs += w[i].reqs;
+		spins += w[i].spins;
+		hits += w[i].hits;
 		nlat += w[i].lat.n;
 	}
 	if (rc == 0) {
@@ -308,9 +337,12 @@ static int run_test(const struct opts *o, enum test t)
 		double secs = (double)elapsed / 1e9;
 		printf("# %s: %llu ops, %llu requests in %.3f s\n", test_name[t], (unsigned long long)ops,
 		       (unsigned long long)reqs, secs);
-		printf("reqbench test=%s conns=%u ops_per_s=%.0f reqs_per_s=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
+		printf("reqbench test=%s conns=%u ops_per_s=%.0f reqs_per_s=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f "
+		       "cpu_us=%.2f spun_pct=%.0f spin_hit_pct=%.0f\n",
 		       test_name[t], o->conns, (double)ops / secs, (double)reqs / secs, pct_us(all, nlat, 0.50),
-		       pct_us(all, nlat, 0.99), nlat ? all[nlat - 1] / 1000.0 : 0.0);
+		       pct_us(all, nlat, 0.99), nlat ? all[nlat - 1] / 1000.0 : 0.0,
+		       ops ? (double)cpu / 1e3 / (double)ops : 0.0, reqs ? 100.0 * (double)spins / (double)reqs : 0.0,
+		       spins ? 100.0 * (double)hits / (double)spins : 0.0);
 		fflush(stdout);
 		free(all);
 	}

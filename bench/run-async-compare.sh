@@ -54,28 +54,6 @@ heapctl=$(cmp_find_bin client/heapctl/heapctl)
 cmp_place
 cmp_start
 
-# measured SERVER_PID COMMAND...: runs the generator command, pinned, into
-# $tmp/out and sets cpu_client, cpu_server and cpu_other: the CPU used
-# meanwhile by the generator, by the server, and by other processes, in %
-# of one CPU; and ticks_client and ticks_server, the first two in ticks.
-measured() {
-	spid=$1
-	shift
-	c0=$(cpu_ticks) u0=$(uptime_s) k0=$(child_ticks) s0=$(proc_ticks "$spid")
-	if ! $on_client "$@" >"$tmp/out" 2>"$tmp/err"; then
-		echo "$me: $* failed:" >&2
-		tail -n 5 "$tmp/err" "$tmp/out" >&2
-		exit 1
-	fi
-	c1=$(cpu_ticks) u1=$(uptime_s) k1=$(child_ticks) s1=$(proc_ticks "$spid")
-	wall=$(awk -v a="$u0" -v b="$u1" 'BEGIN { print b - a }')
-	ticks_client=$((k1 - k0))
-	ticks_server=$((s1 - s0))
-	cpu_client=$(ticks_pct "$ticks_client" "$wall")
-	cpu_server=$(ticks_pct "$ticks_server" "$wall")
-	cpu_other=$(other_cpu "$c0" "$c1" "$u0" "$u1")
-}
-
 # heapd_test TEST N: one result line in $tmp/line, from heapctl bench's
 # CSV row (test,connections,pipeline,data_bytes,requests,seconds,rps,
 # p50_us,p99_us,max_us).

@@ -28,6 +28,9 @@
 # bench/pingpong, a server that does no work, placed as the servers are;
 # the end says what share of it each server reaches.
 #
+# A second table gives the CPU time per operation of each load generator
+# and each server, and how often libheapd's waits spun (heapd_set_spin).
+#
 # Each measured test's line ends with other_cpu: the CPU time that
 # processes other than the servers and the load generator used meanwhile,
 # in % of one CPU. Figures taken with other_cpu above a few % are not
@@ -71,13 +74,9 @@ floor_test() {
 	fi
 }
 
-# Runs reqbench; its result line goes to $tmp/line.
+# Runs reqbench, measured; its result line goes to $tmp/line.
 heapd_test() { # test conns n
-	if ! $on_client "$reqbench" -s "$tmp/heapd.sock" -t "$1" -c "$2" -n "$3" >"$tmp/out" 2>"$tmp/err"; then
-		echo "run-redis-compare.sh: reqbench -t $1 -c $2 failed:" >&2
-		cat "$tmp/err" >&2
-		exit 1
-	fi
+	measured "$heapd_pid" "$reqbench" -s "$tmp/heapd.sock" -t "$1" -c "$2" -n "$3"
 	grep '^reqbench ' "$tmp/out" >"$tmp/line" || {
 		echo "run-redis-compare.sh: reqbench printed no result line" >&2
 		exit 1
@@ -87,12 +86,8 @@ heapd_test() { # test conns n
 # Runs redis-benchmark -t set,get; "SET rps p50_ms" and "GET ..." lines
 # to $tmp/rline.
 redis_test() { # conns n
-	if ! $on_client redis-benchmark -s "$tmp/redis.sock" -c "$1" -n "$2" -d 64 -t set,get -q >"$tmp/rout" 2>&1; then
-		echo "run-redis-compare.sh: redis-benchmark -c $1 failed:" >&2
-		tail -n 5 "$tmp/rout" >&2
-		exit 1
-	fi
-	tr '\r' '\n' <"$tmp/rout" | awk '
+	measured "$redis_pid" redis-benchmark -s "$tmp/redis.sock" -c "$1" -n "$2" -d 64 -t set,get -q
+	tr '\r' '\n' <"$tmp/out" | awk '
 		/^(SET|GET): [0-9.]+ requests per second/ {
 			p50 = ""
 			for (i = 1; i <= NF; i++) if (index($i, "p50=") == 1) p50 = substr($i, 5)
@@ -100,7 +95,7 @@ redis_test() { # conns n
 		}' >"$tmp/rline"
 	if [ "$(wc -l <"$tmp/rline")" -ne 2 ]; then
 		echo "run-redis-compare.sh: cannot read redis-benchmark's output:" >&2
-		tr '\r' '\n' <"$tmp/rout" | tail -n 5 >&2
+		tr '\r' '\n' <"$tmp/out" | tail -n 5 >&2
 		exit 1
 	fi
 }
@@ -118,22 +113,18 @@ while [ "$run" -le "$runs" ]; do
 		for t in alloc+write read set_ref; do
 			heapd_test "$t" "$conns" 20000
 			n=$(size_for "$(field ops_per_s <"$tmp/line")")
-			c0=$(cpu_ticks) u0=$(uptime_s)
 			heapd_test "$t" "$conns" "$n"
-			c1=$(cpu_ticks) u1=$(uptime_s)
-			oc=$(other_cpu "$c0" "$c1" "$u0" "$u1")
-			echo "$(cat "$tmp/line") n=$n other_cpu=$oc%" >&2
-			awk -v n="$n" -v oc="$oc" '{ print "heapd", $0, "n=" n, "other_cpu=" oc }' "$tmp/line" >>"$tmp/results"
+			per="client_us=$(ticks_per_op "$ticks_client" "$n") server_us=$(ticks_per_op "$ticks_server" "$n")"
+			echo "$(cat "$tmp/line") n=$n $per other_cpu=$cpu_other%" >&2
+			echo "heapd $(cat "$tmp/line") n=$n $per other_cpu=$cpu_other" >>"$tmp/results"
 		done
 		redis_test "$conns" 20000
 		n=$(awk -v s="$secs" '{ inv += 1 / $2 } END { n = int(2 * s / inv); if (n < 10000) n = 10000; print n }' "$tmp/rline")
-		c0=$(cpu_ticks) u0=$(uptime_s)
 		redis_test "$conns" "$n"
-		c1=$(cpu_ticks) u1=$(uptime_s)
-		oc=$(other_cpu "$c0" "$c1" "$u0" "$u1")
+		per="client_us=$(ticks_per_op "$ticks_client" $((2 * n))) server_us=$(ticks_per_op "$ticks_server" $((2 * n)))"
 		while read -r name rps p50; do
-			echo "redis test=$name conns=$conns ops_per_s=$rps p50_ms=$p50 n=$n other_cpu=$oc% (SET and GET together)" >&2
-			echo "redis test=$name conns=$conns ops_per_s=$rps p50_us=$(awk -v m="$p50" 'BEGIN { printf "%.1f", m * 1000 }') n=$n other_cpu=$oc" >>"$tmp/results"
+			echo "redis test=$name conns=$conns ops_per_s=$rps p50_ms=$p50 n=$n $per other_cpu=$cpu_other% (SET and GET together)" >&2
+			echo "redis test=$name conns=$conns ops_per_s=$rps p50_us=$(awk -v m="$p50" 'BEGIN { printf "%.1f", m * 1000 }') n=$n $per other_cpu=$cpu_other" >>"$tmp/results"
 		done <"$tmp/rline"
 	done
 	run=$((run + 1))
@@ -170,6 +161,24 @@ for conns in 1 50; do
 		printf '| %s | %s | %.0f | %.0f | %s / %s | %s | %s | %s | %s |\n' "$label" "$conns" "$hops" "$hreqs" \
 			"$hp50" "$hp99" "$(awk -v x="$rops" 'BEGIN { if (x == "-") print x; else printf "%.0f", x }')" \
 			"$rp50" "$ratio" "$verdict"
+	done
+done
+echo
+echo "CPU per operation, us (medians): the load generator's (heapd: reqbench through libheapd; Redis: redis-benchmark) and the server's. libheapd's blocking calls spin before sleeping (heapd_set_spin); spun is the share of heapd's requests whose wait spun, hit the share of those spins that saw the reply."
+echo
+echo "| test | connections | heapd client | heapd server | heapd spun / hit % | redis client | redis server |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for conns in 1 50; do
+	for pair in alloc+write:SET read:GET; do
+		t=${pair%%:*}
+		peer=${pair#*:}
+		printf '| %s vs %s | %s | %s | %s | %s / %s | %s | %s |\n' "$t" "$peer" "$conns" \
+			"$(median "$tmp/results" heapd client_us "test=$t" "conns=$conns")" \
+			"$(median "$tmp/results" heapd server_us "test=$t" "conns=$conns")" \
+			"$(median "$tmp/results" heapd spun_pct "test=$t" "conns=$conns")" \
+			"$(median "$tmp/results" heapd spin_hit_pct "test=$t" "conns=$conns")" \
+			"$(median "$tmp/results" redis client_us "test=$peer" "conns=$conns")" \
+			"$(median "$tmp/results" redis server_us "test=$peer" "conns=$conns")"
 	done
 done
 floor=$(median "$tmp/results" pingpong per_s)

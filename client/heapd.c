@@ -38,6 +38,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,10 @@ struct heapd {
 	uint32_t max_frame;
 	uint64_t max_object;
 	uint32_t max_batch_ops;
+	uint32_t spin_ns;       /* how long a wait for a reply spins before sleeping */
+	uint32_t spin_skip;     /* waits left that sleep at once, after a miss */
+	uint32_t spin_misses;   /* spins in a row that saw no reply */
+	uint64_t spins, spin_hits;
 };
 
 enum io_goal {
@@ -168,6 +173,51 @@ static ssize_t reply_lacks(heapd *h)
 	return WIRE_HEADER + (size_t)len > have ? (ssize_t)(WIRE_HEADER + len - have) : 0;
 }
 
+/*
+ * Spinning for a reply. A wait that sleeps in poll costs a wake-up when
+ * the reply comes; where the CPU went idle meanwhile (on a VM, a halt and
+ * a VM exit) that wake-up can take longer than the daemon took to answer.
+ * So a wait first polls the socket without sleeping, yielding the CPU
+ * between tries (a daemon on the same CPU runs then), for up to spin_ns.
+ * A spin that sees nothing (the daemon is busy, or slow for this request)
+ * makes the next 2^misses - 1 waits sleep at once, up to 2^SPIN_BACKOFF_MAX:
+ * a client the daemon cannot answer quickly soon stops spinning, and
+ * spends at most spin_ns per 2^SPIN_BACKOFF_MAX waits finding out whether
+ * it can again. Returns >0 when bytes came, 0 when the spin saw none, or
+ * the error that broke the connection.
+ */
+#define SPIN_BACKOFF_MAX 10
+
+static int spin_for_reply(heapd *h, size_t lacks)
+{
+	if (!h->spin_ns)
+		return 0;
+	if (h->spin_skip) {
+		h->spin_skip--;
+		return 0;
+	}
+	uint64_t start = wire_mono_ns();
+	h->spins++;
+	for (;;) {
+		size_t had = h->in.len;
+		int err = receive(h, lacks, MSG_DONTWAIT);
+		if (err)
+			return err;
+		if (h->in.len > had) {
+			h->spin_hits++;
+			h->spin_misses = 0;
+			return 1;
+		}
+		if (wire_mono_ns() - start >= h->spin_ns)
+			break;
+		sched_yield();
+	}
+	if (h->spin_misses < SPIN_BACKOFF_MAX)
+		h->spin_misses++;
+	h->spin_skip = (1u << h->spin_misses) - 1;
+	return 0;
+}
+
 /* Sends and receives until goal. Returns 0, or the error that broke the
  * connection. */
 static int io(heapd *h, enum io_goal goal)
@@ -199,6 +249,13 @@ static int io(heapd *h, enum io_goal goal)
 		/* The socket takes no more now, or there is nothing to send. */
 		if (goal == IO_FLUSH && h->in.len - h->taken >= HEAPD_PIPELINE_BYTES)
 			return 0; /* the rest goes as replies are taken */
+		if (goal == IO_REPLY && !unsent) {
+			int got = spin_for_reply(h, (size_t)lacks);
+			if (got < 0)
+				return got;
+			if (got)
+				continue;
+		}
 		/* Waits in poll, not in a blocking recv: a recv sleeps on the
 		 * socket's one wait queue, where the daemon reading our request
 		 * (freeing its buffer gives us write space) wakes it for nothing;
@@ -400,6 +457,45 @@ static int hello(heapd *h)
 	return 0;
 }
 
+/* $HEAPD_SPIN_US, else HEAPD_SPIN_DEFAULT_US where spinning can pay: only
+ * where the daemon can answer meanwhile on another CPU. A thread that may
+ * run on one CPU only would keep the daemon off its CPU instead. */
+static int spin_default(heapd *h)
+{
+	const char *env = getenv("HEAPD_SPIN_US");
+	if (env && env[0]) {
+		char *end;
+		errno = 0;
+		unsigned long us = strtoul(env, &end, 10);
+		if (errno || *end || env[0] == '-' || us > HEAPD_SPIN_MAX_US)
+			return set_error(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s",
+					 HEAPD_SPIN_MAX_US, env);
+		return heapd_set_spin(h, (uint32_t)us);
+	}
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2)
+		heapd_set_spin(h, HEAPD_SPIN_DEFAULT_US);
+	return 0;
+}
+
+int heapd_set_spin(heapd *h, uint32_t usec)
+{
+	if (usec > HEAPD_SPIN_MAX_US)
+		return set_error(h, HEAPD_EINVAL, "spin of %u us: at most %u (HEAPD_SPIN_MAX_US)", usec,
+				 HEAPD_SPIN_MAX_US);
+	h->spin_ns = usec * 1000u;
+	h->spin_skip = h->spin_misses = 0;
+	return clear_error(h);
+}
+
+uint32_t heapd_spin(const heapd *h) { return h->spin_ns / 1000u; }
+
+void heapd_spin_counts(const heapd *h, uint64_t *spins, uint64_t *hits)
+{
+	*spins = h->spins;
+	*hits = h->spin_hits;
+}
+
 heapd *heapd_connect(const char *socket_path)
 {
 	heapd *h = calloc(1, sizeof *h);
@@ -408,6 +504,8 @@ heapd *heapd_connect(const char *socket_path)
 	h->fd = -1;
 	h->max_frame = WIRE_HELLO_MAX_FRAME;
 	scratch_init(&h->scratch);
+	if (spin_default(h) != 0)
+		return h;
 	struct sockaddr_un sa;
 	if (wire_sockaddr(&socket_path, &sa) != 0) {
 		set_error(h, HEAPD_EINVAL, "socket path too long: %s", socket_path);
@@ -474,12 +572,10 @@ int heapd_ping(heapd *h, uint64_t *rtt_ns)
 {
 	struct wire_req w;
 	wire_ping(&w);
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	uint64_t t0 = wire_mono_ns();
 	int err = call_status(h, &w);
-	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (!err && rtt_ns)
-		*rtt_ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+		*rtt_ns = wire_mono_ns() - t0;
 	return err;
 }
 

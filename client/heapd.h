@@ -71,6 +71,10 @@ enum heapd_error {
  * refused (a request alone always goes); also the replies heapd_flush
  * reads ahead at most. */
 #define HEAPD_PIPELINE_BYTES (64u << 20)
+/* How long a blocking call spins for its reply before it sleeps, by
+ * default and at most (heapd_set_spin). */
+#define HEAPD_SPIN_DEFAULT_US 50
+#define HEAPD_SPIN_MAX_US 10000
 
 /* The daemon's figures; see docs/stats.md. Fields are only ever appended. */
 struct heapd_stats {
@@ -137,6 +141,21 @@ struct heapd_reply {
  * heapd_errcode, heapd_errmsg and heapd_close. */
 heapd *heapd_connect(const char *socket_path);
 void heapd_close(heapd *h);
+/* How long a call waits for its reply by polling without sleeping, in
+ * microseconds, before it sleeps in poll (0: it sleeps at once). A sleep
+ * costs a wake-up, which on some machines (VMs, deep idle states) takes
+ * longer than the daemon takes to answer; spinning trades this thread's
+ * CPU time while it waits for a shorter round trip. The default is
+ * $HEAPD_SPIN_US if set (heapd_connect fails with HEAPD_EINVAL when it is
+ * not a number up to HEAPD_SPIN_MAX_US), else HEAPD_SPIN_DEFAULT_US if the
+ * connecting thread may run on more than one CPU, else 0. A wait that
+ * spins in vain makes the next ones sleep at once, for up to 1023 waits
+ * (docs/performance.md). HEAPD_EINVAL past HEAPD_SPIN_MAX_US. */
+int heapd_set_spin(heapd *h, uint32_t usec);
+uint32_t heapd_spin(const heapd *h);
+/* Waits that spun on this connection, and of them those that saw reply
+ * bytes come while spinning (spins - hits spun in vain). */
+void heapd_spin_counts(const heapd *h, uint64_t *spins, uint64_t *hits);
 int heapd_errcode(const heapd *h);          /* last call's error, 0 if none */
 const char *heapd_errmsg(const heapd *h);   /* its message, "" if none */
 const char *heapd_strerror(int code);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bound.h"
 #include "wire.h"
@@ -376,4 +377,11 @@ int wire_sockaddr(const char **path, struct sockaddr_un *sa)
 		return HEAPD_EINVAL;
 	strcpy(sa->sun_path, *path);
 	return 0;
+}
+
+uint64_t wire_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

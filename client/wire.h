@@ -105,4 +105,7 @@ char **wire_names(const Heapd__RootNames *r);
  * HEAPD_EINVAL when it is too long for a socket address. */
 int wire_sockaddr(const char **path, struct sockaddr_un *sa);
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t wire_mono_ns(void);
+
 #endif
