@@ -457,25 +457,38 @@ static int hello(heapd *h)
 	return 0;
 }
 
-/* $HEAPD_SPIN_US, else HEAPD_SPIN_DEFAULT_US where spinning can pay: only
- * where the daemon can answer meanwhile on another CPU. A thread that may
- * run on one CPU only would keep the daemon off its CPU instead. */
-static int spin_default(heapd *h)
+/* Whether spinning can pay: only if the daemon can answer meanwhile on
+ * another CPU, so not when this thread and the daemon (the peer's process,
+ * when it can be known) may run on one and the same CPU only, where a
+ * spinning thread would keep the daemon off its CPU instead. */
+static int spin_pays(int fd)
+{
+	cpu_set_t mine, its;
+	if (sched_getaffinity(0, sizeof mine, &mine) != 0)
+		return 0;
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || cr.pid <= 0 ||
+	    sched_getaffinity(cr.pid, sizeof its, &its) != 0)
+		return CPU_COUNT(&mine) >= 2 || sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+	CPU_OR(&its, &its, &mine);
+	return CPU_COUNT(&its) >= 2;
+}
+
+/* $HEAPD_SPIN_US into *us: 1 if it is set, 0 if not, or HEAPD_EINVAL. */
+static int spin_env(heapd *h, uint32_t *us)
 {
 	const char *env = getenv("HEAPD_SPIN_US");
-	if (env && env[0]) {
-		char *end;
-		errno = 0;
-		unsigned long us = strtoul(env, &end, 10);
-		if (errno || *end || env[0] == '-' || us > HEAPD_SPIN_MAX_US)
-			return set_error(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s",
-					 HEAPD_SPIN_MAX_US, env);
-		return heapd_set_spin(h, (uint32_t)us);
-	}
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2)
-		heapd_set_spin(h, HEAPD_SPIN_DEFAULT_US);
-	return 0;
+	if (!env || !env[0])
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(env, &end, 10);
+	if (errno || *end || env[0] == '-' || v > HEAPD_SPIN_MAX_US)
+		return set_error(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s", HEAPD_SPIN_MAX_US,
+				 env);
+	*us = (uint32_t)v;
+	return 1;
 }
 
 int heapd_set_spin(heapd *h, uint32_t usec)
@@ -504,7 +517,9 @@ heapd *heapd_connect(const char *socket_path)
 	h->fd = -1;
 	h->max_frame = WIRE_HELLO_MAX_FRAME;
 	scratch_init(&h->scratch);
-	if (spin_default(h) != 0)
+	uint32_t spin_us = 0;
+	int spin_set = spin_env(h, &spin_us);
+	if (spin_set < 0)
 		return h;
 	struct sockaddr_un sa;
 	if (wire_sockaddr(&socket_path, &sa) != 0) {
@@ -520,6 +535,7 @@ heapd *heapd_connect(const char *socket_path)
 		}
 		return h;
 	}
+	heapd_set_spin(h, spin_set ? spin_us : spin_pays(h->fd) ? HEAPD_SPIN_DEFAULT_US : 0);
 	hello(h);
 	return h;
 }

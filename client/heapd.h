@@ -147,8 +147,9 @@ void heapd_close(heapd *h);
  * longer than the daemon takes to answer; spinning trades this thread's
  * CPU time while it waits for a shorter round trip. The default is
  * $HEAPD_SPIN_US if set (heapd_connect fails with HEAPD_EINVAL when it is
- * not a number up to HEAPD_SPIN_MAX_US), else HEAPD_SPIN_DEFAULT_US if the
- * connecting thread may run on more than one CPU, else 0. A wait that
+ * not a number up to HEAPD_SPIN_MAX_US), else HEAPD_SPIN_DEFAULT_US, or 0
+ * when the connecting thread and the daemon may run on one and the same
+ * CPU only. A wait that
  * spins in vain makes the next ones sleep at once, for up to 1023 waits
  * (docs/performance.md). HEAPD_EINVAL past HEAPD_SPIN_MAX_US. */
 int heapd_set_spin(heapd *h, uint32_t usec);

@@ -91,30 +91,65 @@ static void environment(void **state)
 	daemon_stop(&d);
 }
 
-/* Without $HEAPD_SPIN_US, a thread that may run on one CPU only does not
- * spin; one that may run on more does. */
+static int pin_cpu = -1;
+
+/* Runs in the daemon's child before exec: pins it to pin_cpu. */
+static void pin_daemon(struct daemon *d)
+{
+	(void)d;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(pin_cpu, &one);
+	sched_setaffinity(0, sizeof one, &one);
+}
+
+/* The spin a connection made from this thread, pinned to CPU mine (-1:
+ * not pinned), gets from a daemon pinned to CPU its (-1: not pinned). */
+static uint32_t spin_placed(int mine, int its)
+{
+	struct daemon d;
+	daemon_prepare(&d);
+	if (its >= 0) {
+		pin_cpu = its;
+		d.child_setup = pin_daemon;
+	}
+	daemon_spawn(&d, NULL);
+	cpu_set_t all, one;
+	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+	if (mine >= 0) {
+		CPU_ZERO(&one);
+		CPU_SET(mine, &one);
+		assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+	}
+	heapd *h = client(&d);
+	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+	uint32_t spin = heapd_spin(h);
+	assert_int_equal(heapd_ping(h, NULL), 0);
+	heapd_close(h);
+	daemon_stop(&d);
+	return spin;
+}
+
+/* Without $HEAPD_SPIN_US, a connection spins unless it and the daemon may
+ * run on one and the same CPU only. */
 static void default_by_affinity(void **state)
 {
 	(void)state;
-	struct daemon d;
-	daemon_start(&d, NULL);
-	cpu_set_t all, one;
+	cpu_set_t all;
 	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
-	int first = 0;
-	while (!CPU_ISSET(first, &all))
-		first++;
-	CPU_ZERO(&one);
-	CPU_SET(first, &one);
-	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
-	heapd *h = client(&d);
-	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
-	assert_int_equal(heapd_spin(h), 0);
-	heapd_close(h);
-
-	h = client(&d);
-	assert_int_equal(heapd_spin(h), CPU_COUNT(&all) >= 2 ? HEAPD_SPIN_DEFAULT_US : 0);
-	heapd_close(h);
-	daemon_stop(&d);
+	int cpus[2], n = 0;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &all))
+			cpus[n++] = c;
+	assert_int_equal(spin_placed(cpus[0], cpus[0]), 0);
+	if (n < 2) {
+		assert_int_equal(spin_placed(-1, -1), 0);
+		return;
+	}
+	assert_int_equal(spin_placed(cpus[1], cpus[0]), HEAPD_SPIN_DEFAULT_US);
+	assert_int_equal(spin_placed(cpus[0], -1), HEAPD_SPIN_DEFAULT_US);
+	assert_int_equal(spin_placed(-1, cpus[0]), HEAPD_SPIN_DEFAULT_US);
+	assert_int_equal(spin_placed(-1, -1), HEAPD_SPIN_DEFAULT_US);
 }
 
 /* Spinning as long as allowed, a reply from a running daemon comes while
