@@ -29,7 +29,9 @@
 # the end says what share of it each server reaches.
 #
 # A second table gives the CPU time per operation of each load generator
-# and each server, and how often libheapd's waits spun (heapd_set_spin).
+# and each server, and how often libheapd's waits spun (heapd_set_spin);
+# a line after it, heapd at 1 connection with spinning off
+# (HEAPD_SPIN_US=0), measured in the same runs.
 #
 # Each measured test's line ends with other_cpu: the CPU time that
 # processes other than the servers and the load generator used meanwhile,
@@ -74,9 +76,10 @@ floor_test() {
 	fi
 }
 
-# Runs reqbench, measured; its result line goes to $tmp/line.
-heapd_test() { # test conns n
-	measured "$heapd_pid" "$reqbench" -s "$tmp/heapd.sock" -t "$1" -c "$2" -n "$3"
+# Runs reqbench, measured, with $HEAPD_SPIN_US=$4 if given; its result
+# line goes to $tmp/line.
+heapd_test() { # test conns n [spin_us]
+	measured "$heapd_pid" env ${4:+HEAPD_SPIN_US=$4} "$reqbench" -s "$tmp/heapd.sock" -t "$1" -c "$2" -n "$3"
 	grep '^reqbench ' "$tmp/out" >"$tmp/line" || {
 		echo "run-redis-compare.sh: reqbench printed no result line" >&2
 		exit 1
@@ -117,6 +120,11 @@ while [ "$run" -le "$runs" ]; do
 			per="client_us=$(ticks_per_op "$ticks_client" "$n") server_us=$(ticks_per_op "$ticks_server" "$n")"
 			echo "$(cat "$tmp/line") n=$n $per other_cpu=$cpu_other%" >&2
 			echo "heapd $(cat "$tmp/line") n=$n $per other_cpu=$cpu_other" >>"$tmp/results"
+			if [ "$conns" = 1 ] && [ "$t" != set_ref ]; then
+				heapd_test "$t" 1 "$n" 0
+				echo "$(cat "$tmp/line") spin=off n=$n other_cpu=$cpu_other%" >&2
+				echo "heapd-nospin $(cat "$tmp/line") n=$n other_cpu=$cpu_other" >>"$tmp/results"
+			fi
 		done
 		redis_test "$conns" 20000
 		n=$(awk -v s="$secs" '{ inv += 1 / $2 } END { n = int(2 * s / inv); if (n < 10000) n = 10000; print n }' "$tmp/rline")
@@ -181,6 +189,16 @@ for conns in 1 50; do
 			"$(median "$tmp/results" redis server_us "test=$peer" "conns=$conns")"
 	done
 done
+echo
+echo "At 1 connection with spinning off (HEAPD_SPIN_US=0, the same n):"
+for pair in alloc+write:SET read:GET; do
+	t=${pair%%:*}
+	peer=${pair#*:}
+	awk -v t="$t" -v p="$peer" -v h="$(median "$tmp/results" heapd-nospin ops_per_s "test=$t" conns=1)" \
+		-v r="$(median "$tmp/results" redis ops_per_s "test=$peer" conns=1)" \
+		'BEGIN { printf " heapd %s %.0f ops/s, %.2fx Redis %s;", t, h, h / r, p }'
+done
+echo
 floor=$(median "$tmp/results" pingpong per_s)
 echo
 printf 'Floor at 1 connection, placed as the servers are: %.0f round trips/s (median rtt %s us) to bench/pingpong, a server that does no work. As a share of it at 1 connection:' \
