@@ -7,7 +7,8 @@
  *                           connection at a time, as the servers compared
  *                           here serve one)
  *   pingpong PATH N         N round trips: sends 20 bytes, waits in poll,
- *                           receives the 32 (as libheapd does); prints
+ *                           receives the 32 (as libheapd does when its
+ *                           spin is off, HEAPD_SPIN_US=0); prints
  *                           "pingpong rtt_us=X per_s=Y"
  *
  * run-redis-compare.sh runs it with the servers' placement: whatever heapd

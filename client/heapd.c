@@ -28,7 +28,8 @@
  * reply it wants is whole, so what it reads ahead is at most one reply
  * and one READ_CHUNK; heapd_flush reads ahead at most HEAPD_PIPELINE_BYTES.
  * When the socket takes everything at once (a short request, the common
- * case) a call costs one send, one poll and one recv.
+ * case) a call costs one send, then recv tries while it spins for the
+ * reply (spin.h), or one poll and one recv.
  *
  * Errors live in the connection (code and message), as in hiredis; they
  * are never thrown into errno. The generated protobuf code is private to
@@ -50,6 +51,7 @@
 
 #include "batch.h"
 #include "scratch.h"
+#include "spin.h"
 #include "wire.h"
 
 #define READ_CHUNK (64u << 10) /* room for each recv, at least */
@@ -81,10 +83,7 @@ struct heapd {
 	uint32_t max_frame;
 	uint64_t max_object;
 	uint32_t max_batch_ops;
-	uint32_t spin_ns;       /* how long a wait for a reply spins before sleeping */
-	uint32_t spin_skip;     /* waits left that sleep at once, after a miss */
-	uint32_t spin_misses;   /* spins in a row that saw no reply */
-	uint64_t spins, spin_hits;
+	struct spin spin;       /* whether a wait for a reply spins first */
 };
 
 enum io_goal {
@@ -173,48 +172,29 @@ static ssize_t reply_lacks(heapd *h)
 	return WIRE_HEADER + (size_t)len > have ? (ssize_t)(WIRE_HEADER + len - have) : 0;
 }
 
-/*
- * Spinning for a reply. A wait that sleeps in poll costs a wake-up when
- * the reply comes; where the CPU went idle meanwhile (on a VM, a halt and
- * a VM exit) that wake-up can take longer than the daemon took to answer.
- * So a wait first polls the socket without sleeping, yielding the CPU
- * between tries (a daemon on the same CPU runs then), for up to spin_ns.
- * A spin that sees nothing (the daemon is busy, or slow for this request)
- * makes the next 2^misses - 1 waits sleep at once, up to 2^SPIN_BACKOFF_MAX:
- * a client the daemon cannot answer quickly soon stops spinning, and
- * spends at most spin_ns per 2^SPIN_BACKOFF_MAX waits finding out whether
- * it can again. Returns >0 when bytes came, 0 when the spin saw none, or
- * the error that broke the connection.
- */
-#define SPIN_BACKOFF_MAX 10
-
+/* Waits for reply bytes without sleeping, if h->spin says so (spin.h),
+ * yielding the CPU between tries (a daemon on the same CPU runs then).
+ * Returns >0 when bytes came, 0 when it did not spin or saw none, or the
+ * error that broke the connection. */
 static int spin_for_reply(heapd *h, size_t lacks)
 {
-	if (!h->spin_ns)
+	if (!spin_start(&h->spin))
 		return 0;
-	if (h->spin_skip) {
-		h->spin_skip--;
-		return 0;
-	}
 	uint64_t start = wire_mono_ns();
-	h->spins++;
 	for (;;) {
 		size_t had = h->in.len;
 		int err = receive(h, lacks, MSG_DONTWAIT);
 		if (err)
 			return err;
 		if (h->in.len > had) {
-			h->spin_hits++;
-			h->spin_misses = 0;
+			spin_hit(&h->spin);
 			return 1;
 		}
-		if (wire_mono_ns() - start >= h->spin_ns)
+		if (wire_mono_ns() - start >= h->spin.ns)
 			break;
 		sched_yield();
 	}
-	if (h->spin_misses < SPIN_BACKOFF_MAX)
-		h->spin_misses++;
-	h->spin_skip = (1u << h->spin_misses) - 1;
+	spin_miss(&h->spin);
 	return 0;
 }
 
@@ -457,56 +437,21 @@ static int hello(heapd *h)
 	return 0;
 }
 
-/* Whether spinning can pay: only if the daemon can answer meanwhile on
- * another CPU, so not when this thread and the daemon (the peer's process,
- * when it can be known) may run on one and the same CPU only, where a
- * spinning thread would keep the daemon off its CPU instead. */
-static int spin_pays(int fd)
-{
-	cpu_set_t mine, its;
-	if (sched_getaffinity(0, sizeof mine, &mine) != 0)
-		return 0;
-	struct ucred cr;
-	socklen_t len = sizeof cr;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || cr.pid <= 0 ||
-	    sched_getaffinity(cr.pid, sizeof its, &its) != 0)
-		return CPU_COUNT(&mine) >= 2 || sysconf(_SC_NPROCESSORS_ONLN) >= 2;
-	CPU_OR(&its, &its, &mine);
-	return CPU_COUNT(&its) >= 2;
-}
-
-/* $HEAPD_SPIN_US into *us: 1 if it is set, 0 if not, or HEAPD_EINVAL. */
-static int spin_env(heapd *h, uint32_t *us)
-{
-	const char *env = getenv("HEAPD_SPIN_US");
-	if (!env || !env[0])
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(env, &end, 10);
-	if (errno || *end || env[0] == '-' || v > HEAPD_SPIN_MAX_US)
-		return set_error(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s", HEAPD_SPIN_MAX_US,
-				 env);
-	*us = (uint32_t)v;
-	return 1;
-}
-
 int heapd_set_spin(heapd *h, uint32_t usec)
 {
 	if (usec > HEAPD_SPIN_MAX_US)
 		return set_error(h, HEAPD_EINVAL, "spin of %u us: at most %u (HEAPD_SPIN_MAX_US)", usec,
 				 HEAPD_SPIN_MAX_US);
-	h->spin_ns = usec * 1000u;
-	h->spin_skip = h->spin_misses = 0;
+	spin_set(&h->spin, usec);
 	return clear_error(h);
 }
 
-uint32_t heapd_spin(const heapd *h) { return h->spin_ns / 1000u; }
+uint32_t heapd_spin(const heapd *h) { return h->spin.ns / 1000u; }
 
 void heapd_spin_counts(const heapd *h, uint64_t *spins, uint64_t *hits)
 {
-	*spins = h->spins;
-	*hits = h->spin_hits;
+	*spins = h->spin.spins;
+	*hits = h->spin.hits;
 }
 
 heapd *heapd_connect(const char *socket_path)
@@ -518,9 +463,12 @@ heapd *heapd_connect(const char *socket_path)
 	h->max_frame = WIRE_HELLO_MAX_FRAME;
 	scratch_init(&h->scratch);
 	uint32_t spin_us = 0;
-	int spin_set = spin_env(h, &spin_us);
-	if (spin_set < 0)
+	int spin_given = spin_env(&spin_us);
+	if (spin_given < 0) {
+		set_error(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s", HEAPD_SPIN_MAX_US,
+			  getenv("HEAPD_SPIN_US"));
 		return h;
+	}
 	struct sockaddr_un sa;
 	if (wire_sockaddr(&socket_path, &sa) != 0) {
 		set_error(h, HEAPD_EINVAL, "socket path too long: %s", socket_path);
@@ -535,7 +483,7 @@ heapd *heapd_connect(const char *socket_path)
 		}
 		return h;
 	}
-	heapd_set_spin(h, spin_set ? spin_us : spin_pays(h->fd) ? HEAPD_SPIN_DEFAULT_US : 0);
+	spin_set(&h->spin, spin_given ? spin_us : spin_pays(h->fd) ? HEAPD_SPIN_DEFAULT_US : 0);
 	hello(h);
 	return h;
 }
