@@ -207,7 +207,7 @@ measured() {
 
 # Ticks $1 over $2 operations, in us of CPU per operation.
 ticks_per_op() { # ticks ops
-	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }'
+	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", (n > 0 ? t / hz / n * 1e6 : 0) }'
 }
 
 # A field "key=value" of a result line on stdin.

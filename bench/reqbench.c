@@ -97,20 +97,16 @@ struct shared {
 	atomic_int failed;
 };
 
-static uint64_t now_ns(void)
+/* Clock id's time in ns: CLOCK_MONOTONIC for latencies and the run,
+ * CLOCK_PROCESS_CPUTIME_ID for this process's CPU (all threads). */
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* This process's CPU time, all threads. */
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static uint64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 static void die(const char *fmt, const char *arg)
 {
@@ -304,11 +300,11 @@ static int run_test(const struct opts *o, enum test t)
 			die("cannot start a thread: %s", strerror(e));
 	}
 	pthread_barrier_wait(&sh.ready);
-	uint64_t cpu0 = cpu_ns(), t0 = now_ns();
+	uint64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), t0 = now_ns();
 	pthread_barrier_wait(&sh.go);
 	for (unsigned i = 0; i < o->conns; i++)
 		pthread_join(w[i].thread, NULL);
-	uint64_t elapsed = now_ns() - t0, cpu = cpu_ns() - cpu0;
+	uint64_t elapsed = now_ns() - t0, cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 
 	int rc = 0;
 	uint64_t ops = 0, reqs = 0, spins = 0, hits = 0;

@@ -84,8 +84,7 @@ result() {
 		tail -n 5 "$tmp/out" >&2
 		exit 1
 	fi
-	per=$(awk -v c="$ticks_client" -v s="$ticks_server" -v n="$1" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "client_us=%.3f server_us=%.3f", c / hz / n * 1e6, s / hz / n * 1e6 }')
+	per="client_us=$(ticks_per_op "$ticks_client" "$1") server_us=$(ticks_per_op "$ticks_server" "$1")"
 	echo " n=$1 client_cpu=$cpu_client server_cpu=$cpu_server $per other_cpu=$cpu_other" >>"$tmp/line"
 	tr -d '\n' <"$tmp/line" >>"$tmp/results"
 	echo >>"$tmp/results"

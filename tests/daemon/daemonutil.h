@@ -180,12 +180,17 @@ static inline void daemon_spawn(struct daemon *d, ...)
 }
 
 /* A fresh directory, then heapd in it with extra flags (NULL-terminated). */
-static inline void daemon_start(struct daemon *d, ...)
+static inline void daemon_startv(struct daemon *d, va_list ap)
 {
 	daemon_prepare(d);
+	daemon_spawnv(d, ap);
+}
+
+static inline void daemon_start(struct daemon *d, ...)
+{
 	va_list ap;
 	va_start(ap, d);
-	daemon_spawnv(d, ap);
+	daemon_startv(d, ap);
 	va_end(ap);
 }
 
@@ -317,6 +322,24 @@ static inline int raw_closed(int fd)
 	return 0;
 }
 
+/* Sends req and returns its reply, which must carry req's id. */
+static inline Heapd__Response *raw_call(int fd, const Heapd__Request *req)
+{
+	raw_send_request(fd, (Heapd__Request *)req);
+	Heapd__Response *resp = raw_reply(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, req->id);
+	return resp;
+}
+
+/* Sends req, whose reply must be OK. */
+static inline void raw_call_ok(int fd, const Heapd__Request *req)
+{
+	Heapd__Response *resp = raw_call(fd, req);
+	assert_int_equal(resp->status, HEAPD__STATUS__OK);
+	heapd__response__free_unpacked(resp, NULL);
+}
+
 /* A ping with that id, answered OK. */
 static inline void raw_ping(int fd, uint64_t id)
 {
@@ -325,12 +348,7 @@ static inline void raw_ping(int fd, uint64_t id)
 	req.id = id;
 	req.op_case = HEAPD__REQUEST__OP_PING;
 	req.ping = &ping;
-	raw_send_request(fd, &req);
-	Heapd__Response *resp = raw_reply(fd);
-	assert_non_null(resp);
-	assert_int_equal(resp->id, id);
-	assert_int_equal(resp->status, HEAPD__STATUS__OK);
-	heapd__response__free_unpacked(resp, NULL);
+	raw_call_ok(fd, &req);
 }
 
 static inline void raw_hello(int fd)
@@ -342,11 +360,7 @@ static inline void raw_hello(int fd)
 	req.id = 1;
 	req.op_case = HEAPD__REQUEST__OP_HELLO;
 	req.hello = &hello;
-	raw_send_request(fd, &req);
-	Heapd__Response *resp = raw_reply(fd);
-	assert_non_null(resp);
-	assert_int_equal(resp->status, HEAPD__STATUS__OK);
-	heapd__response__free_unpacked(resp, NULL);
+	raw_call_ok(fd, &req);
 }
 
 #endif

@@ -36,6 +36,16 @@ static void bystander_start(struct bystander *b, const struct daemon *d)
 	assert_int_equal(heapd_write(b->h, b->obj, 0, "intact!!", 8), 0);
 }
 
+/* Starts heapd with the flags given (NULL-ended), and a bystander on it. */
+static void start_watched(struct daemon *d, struct bystander *b, ...)
+{
+	va_list ap;
+	va_start(ap, b);
+	daemon_startv(d, ap);
+	va_end(ap);
+	bystander_start(b, d);
+}
+
 static void bystander_check(struct bystander *b)
 {
 	char buf[8];
@@ -74,9 +84,8 @@ static void connection_storm(void **state)
 	if (raise_nofile(STORM + 256) != 0)
 		fail_msg("RLIMIT_NOFILE: the hard limit is below %d", STORM + 256);
 	struct daemon d;
-	daemon_start(&d, "--max-clients", "1000", "--log-level", "warn", NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, "--max-clients", "1000", "--log-level", "warn", NULL);
 	uint64_t rss0 = rss_now(&d);
 	int fds0 = fd_count(d.pid);
 	static int fd[STORM];
@@ -287,9 +296,8 @@ static void slow_clients(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, "--max-frame-size", "2M", NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, "--max-frame-size", "2M", NULL);
 	uint64_t rss0 = rss_now(&d);
 
 	/* Holders: each allocates a 1 MiB object, then sends all but the last
@@ -377,9 +385,8 @@ static void silent_readers(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, "--max-output-buffer", "1M", "--max-frame-size", "1M", NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, "--max-output-buffer", "1M", "--max-frame-size", "1M", NULL);
 	heapd_ref obj;
 	assert_int_equal(heapd_alloc(b.h, 0, 65536, &obj), 0);
 	uint64_t rss0 = rss_now(&d);
@@ -448,9 +455,8 @@ static void huge_frames(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, NULL);
 	uint64_t rss0 = rss_now(&d), vm0 = proc_status(d.pid, "VmPeak");
 	static const struct {
 		const char *hdr, *size;
@@ -500,9 +506,8 @@ static void large_frames_given_back(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, NULL);
 	uint64_t rss0 = rss_now(&d);
 	uint8_t *buf = malloc(LARGE), *back = malloc(LARGE);
 	assert_non_null(buf);
@@ -571,9 +576,8 @@ static void dense_frames(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, NULL);
 	uint64_t rss0 = rss_now(&d);
 	static const uint8_t unknown[] = {0xc0, 0x3e, 0x00}; /* field 1000 = 0 */
 	static const uint8_t empty_op[] = {0x0a, 0x00};      /* an empty BatchOp */
@@ -610,9 +614,8 @@ static void hello_flood(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, "--log-level", "info", NULL);
 	struct bystander b;
-	bystander_start(&b, &d);
+	start_watched(&d, &b, "--log-level", "info", NULL);
 	uint64_t rss0 = rss_now(&d);
 	int fds0 = fd_count(d.pid);
 

@@ -377,11 +377,7 @@ static Heapd__Response *send_batch(int fd, uint64_t id, Heapd__BatchOp **ops, si
 	req.id = id;
 	req.op_case = HEAPD__REQUEST__OP_BATCH;
 	req.batch = &batch;
-	raw_send_request(fd, &req);
-	Heapd__Response *resp = raw_reply(fd);
-	assert_non_null(resp);
-	assert_int_equal(resp->id, id);
-	return resp;
+	return raw_call(fd, &req);
 }
 
 /* The one op of a batch whose reply is resp failed with INVALID and a

@@ -385,17 +385,25 @@ static const char *const all_fields[] = {
 	"named_roots", "uptime_ns", NULL,
 };
 
+/* A daemon with gc_percent off (next_gc has no goal: the largest
+ * integer), n objects populated, one collection done; *st its stats. */
+static heapd *collected(struct daemon *d, heapd_ref *refs, int n, heapd_stats *st)
+{
+	daemon_start(d, "--gc-percent", "off", NULL);
+	heapd *h = client(d);
+	populate(h, refs, n);
+	assert_int_equal(heapd_gc(h), 0);
+	*st = *stats_of(h);
+	return h;
+}
+
 static void stats_json(void **state)
 {
 	(void)state;
 	struct daemon d;
-	/* gc_percent off: next_gc has no goal, the largest integer */
-	daemon_start(&d, "--gc-percent", "off", NULL);
-	heapd *h = client(&d);
 	heapd_ref refs[4];
-	populate(h, refs, 4);
-	assert_int_equal(heapd_gc(h), 0);
-	heapd_stats st = *stats_of(h);
+	heapd_stats st;
+	heapd *h = collected(&d, refs, 4, &st);
 
 	struct run r;
 	ctl(&r, &d, "stats", "--json");
@@ -442,12 +450,9 @@ static void stats_prometheus(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, "--gc-percent", "off", NULL);
-	heapd *h = client(&d);
 	heapd_ref refs[3];
-	populate(h, refs, 3);
-	assert_int_equal(heapd_gc(h), 0);
-	heapd_stats st = *stats_of(h);
+	heapd_stats st;
+	heapd *h = collected(&d, refs, 3, &st);
 
 	struct run r;
 	ctl(&r, &d, "stats", "--prometheus");
