@@ -266,13 +266,13 @@ void sess_process(struct session *s)
 	struct server *srv = s->srv;
 	size_t off = 0;
 	unsigned budget = REQUESTS_PER_TURN;
+	srv->scratch.pb_limit = decode_limit(&srv->cfg);  /* per turn: the config may have been reloaded */
 	while (s->state == S_HELLO || s->state == S_READY) {
 		/* What is left gets a turn of its own (below). */
 		if (backpressured(s) || !budget--)
 			break;
 		uint32_t n = 0;
 		Heapd__Request *req;
-		srv->scratch.pb_limit = decode_limit(&srv->cfg);
 		enum sess_frame f = sess_decode(s->in + off, s->in_len - off, srv->cfg.max_frame, &srv->scratch, &n, &req);
 		if (f == SF_PARTIAL)
 			break;
