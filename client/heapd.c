@@ -182,11 +182,13 @@ static int spin_for_reply(heapd *h, size_t lacks)
 		return 0;
 	uint64_t start = wire_mono_ns();
 	for (;;) {
-		size_t had = h->in.len;
+		/* Counted past taken: receive() may move the untaken bytes
+		 * to the front, which shrinks in.len. */
+		size_t had = h->in.len - h->taken;
 		int err = receive(h, lacks, MSG_DONTWAIT);
 		if (err)
 			return err;
-		if (h->in.len > had) {
+		if (h->in.len - h->taken > had) {
 			spin_hit(&h->spin);
 			return 1;
 		}
