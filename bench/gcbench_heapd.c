@@ -100,9 +100,15 @@ static heap_ref make_tree(int depth)
 		return new_node();
 	left = make_tree(depth - 1);
 	right = make_tree(depth - 1);
-	n = new_node();
-	set_ref(n, LEFT, left);
-	set_ref(n, RIGHT, right);
+	if (strict) {
+		n = new_node();
+		set_ref(n, LEFT, left);
+		set_ref(n, RIGHT, right);
+	} else {
+		heap_ref kids[NODE_NREFS] = {[LEFT] = left, [RIGHT] = right};
+
+		check(heap_alloc_refs(h, stack, NODE_NREFS, NODE_NBYTES, kids, NODE_NREFS, &n), "heap_alloc_refs");
+	}
 	release(left);
 	release(right);
 	return n;

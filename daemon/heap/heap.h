@@ -102,6 +102,13 @@ int heap_alloc_init(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, co
 int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
 			 uint32_t len, heap_ref *out);
 
+/* As heap_alloc, with the object's first nvals slots set to vals, as
+ * "new T(a, b)": each is 0 or a live handle (else HEAP_EBADREF, and nothing
+ * is allocated); HEAP_ERANGE if nvals > nrefs. One call costs less than an
+ * allocation and nvals heap_set_ref calls. */
+int heap_alloc_refs(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const heap_ref *vals, uint32_t nvals,
+		    heap_ref *out);
+
 int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
 /* Drops one hold; HEAP_ENOENT when hs holds no such ref. */
 int heap_release(heap *h, heap_holds *hs, heap_ref ref);

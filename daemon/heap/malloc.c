@@ -194,46 +194,69 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 }
 
 /* Where a new object is rooted before any collector work can run: a hold
- * in hs, or slot of obj (heap_alloc_into), or nowhere (hs and obj 0); and
- * the len bytes its data starts with (len <= nbytes). */
+ * in hs, or slot of obj (heap_alloc_into; target is obj resolved), or
+ * nowhere (hs and obj 0); the len bytes its data starts with (len <=
+ * nbytes); and the nvals handles its first slots start with (nvals <=
+ * nrefs, each checked live). */
 struct dest {
 	heap_holds *hs;
 	heap_ref obj;
 	uint32_t slot;
 	uint32_t len;
 	const void *data;
+	const heap_ref *vals;
+	uint32_t nvals;
+	struct obj target;
 };
 
-/* Copies d's initial data into the new object at p. */
-static inline void init_data(const struct dest *d, uint8_t *p, uint32_t nrefs)
+/* Copies d's initial slots and data into the new object at p. The slots
+ * need the insertion barrier: while marking, p is black. */
+static inline void init_contents(heap *h, const struct dest *d, uint8_t *p, uint32_t nrefs)
 {
+	heap_ref *slots = (heap_ref *)(p + HDR_SIZE);
+	for (uint32_t i = 0; i < d->nvals; i++) {
+		gc_shade(h, d->vals[i]);
+		slots[i] = d->vals[i];
+	}
 	if (d->len)
 		memcpy(p + HDR_SIZE + (size_t)nrefs * sizeof(heap_ref), d->data, d->len);
 }
 
-/* Roots r at d. For a slot, obj is resolved only now, after whatever
- * collector work the allocation did (a full collection when the heap was
- * full), so its liveness is current. */
-static inline int root_new(heap *h, const struct dest *d, heap_ref r, int may_grow)
+/* Whether every initial handle names a live object. */
+static inline int check_vals(heap *h, const struct dest *d)
+{
+	struct obj v;
+	for (uint32_t i = 0; i < d->nvals; i++)
+		if (d->vals[i] && obj_resolve(h, d->vals[i], &v))
+			return HEAP_EBADREF;
+	return 0;
+}
+
+/* Roots r at d. slow says the call took the general path: a hold set may
+ * have to grow, and collector work (a full collection when the heap was
+ * full) may have run since the caller resolved a target slot's object, so
+ * it is resolved again and its liveness is current. */
+static inline int root_new(heap *h, struct dest *d, heap_ref r, int slow)
 {
 	if (!d->obj) {
 		if (!d->hs)
 			return 0;
-		if (may_grow)
+		if (slow)
 			return holds_add(h, d->hs, r);
 		holds_add_new(d->hs, r);
 		return 0;
 	}
-	struct obj o;
-	int err = obj_resolve_slot(h, d->obj, d->slot, &o);
-	if (err)
-		return err;
-	obj_slots(&o)[d->slot] = r;  /* no barrier: r is black while marking */
+	if (slow) {
+		int err = obj_resolve_slot(h, d->obj, d->slot, &d->target);
+		if (err)
+			return err;
+	}
+	obj_slots(&d->target)[d->slot] = r;  /* no barrier: r is black while marking */
 	return 0;
 }
 
 /* The allocation calls for everything their fast path does not handle. */
-static __attribute__((noinline)) int alloc_general(heap *h, const struct dest *d, uint32_t nrefs, uint32_t nbytes,
+static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint32_t nrefs, uint32_t nbytes,
 						  heap_ref *out)
 {
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
@@ -253,9 +276,14 @@ static __attribute__((noinline)) int alloc_general(heap *h, const struct dest *d
 		h->st.mallocs++;
 		h->heap_live += s->elemsize;
 	}
+	/* A full collection may have freed a value the caller did not hold;
+	 * the object, not yet rooted, is then garbage. */
+	int err = check_vals(h, d);
+	if (err)
+		return err;
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
-	init_data(d, p, nrefs);
-	int err = root_new(h, d, r, 1);
+	init_contents(h, d, p, nrefs);
+	err = root_new(h, d, r, 1);
 	if (h->heap_live >= h->next_event)
 		gc_alloc_slow(h);
 	if (err)
@@ -267,7 +295,7 @@ static __attribute__((noinline)) int alloc_general(heap *h, const struct dest *d
 /* The fast path makes no call: a small object from the cached span's
  * alloc cache, a destination with room, no collector event due. Anything
  * else goes to alloc_general(), which starts over. */
-static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct dest *d, uint32_t nrefs,
+static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *d, uint32_t nrefs,
 							   uint32_t nbytes, heap_ref *out)
 {
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
@@ -286,10 +314,8 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, const struct 
 		__builtin_prefetch(span_base(h, s) +
 				   (size_t)(s->freeindex + (uint32_t)__builtin_ctzll(s->alloccache)) * s->elemsize, 1);
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
-	init_data(d, p, nrefs);
-	int err = root_new(h, d, r, 0);
-	if (err)
-		return err;
+	init_contents(h, d, p, nrefs);
+	root_new(h, d, r, 0);
 	*out = r;
 	return 0;
 }
@@ -310,11 +336,22 @@ int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, u
 		return HEAP_ERANGE;
 	/* Checked before allocating, so a bad target costs no object; and
 	 * again after (root_new), as a full collection may run in between. */
-	struct obj o;
-	int err = obj_resolve_slot(h, obj, slot, &o);
+	struct dest d = {.obj = obj, .slot = slot, .len = len, .data = data};
+	int err = obj_resolve_slot(h, obj, slot, &d.target);
 	if (err)
 		return err;
-	struct dest d = {.obj = obj, .slot = slot, .len = len, .data = data};
+	return alloc_to(h, &d, nrefs, nbytes, out);
+}
+
+int heap_alloc_refs(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const heap_ref *vals, uint32_t nvals,
+		    heap_ref *out)
+{
+	if (nvals > nrefs)
+		return HEAP_ERANGE;
+	struct dest d = {.hs = hs, .vals = vals, .nvals = nvals};
+	int err = check_vals(h, &d);
+	if (err)
+		return err;
 	return alloc_to(h, &d, nrefs, nbytes, out);
 }
 

@@ -105,18 +105,41 @@ static void op_alloc(struct model *m)
 	uint32_t pick = rng_below(&m->r, 100);
 	uint32_t nrefs = pick < 2 ? 2500 + rng_below(&m->r, 3000) : rng_below(&m->r, 6);
 	uint32_t nbytes = pick < 4 ? 33000 + rng_below(&m->r, 10000) : rng_below(&m->r, 80);
-	int k = (int)rng_below(&m->r, NHS), id = m->n++;
+	/* A third of the small ones start with references ("new T(a, b)"),
+	 * some of them limbo handles. */
+	int val[3] = {-1, -1, -1}, limbo = 0;
+	uint32_t nvals = nrefs && nrefs < 6 && rng_below(&m->r, 3) == 0 ? 1 + rng_below(&m->r, nrefs < 3 ? nrefs : 3) : 0;
+	heap_ref vals[3];
+	for (uint32_t i = 0; i < nvals; i++) {
+		int from_limbo = rng_below(&m->r, 8) == 0;
+		val[i] = rng_below(&m->r, 6) ? m_pick(m, !from_limbo) : -1;
+		limbo |= from_limbo && val[i] >= 0;
+		vals[i] = m_ref(m, val[i]);
+	}
+	int k = (int)rng_below(&m->r, NHS), id = m->n;
 	struct mobj *o = &m->o[id];
 	memset(o, 0, sizeof *o);
-	OK(heap_alloc(m->h, m->hs[k], nrefs, nbytes, &o->ref));
+	int err = heap_alloc_refs(m->h, m->hs[k], nrefs, nbytes, vals, nvals, &o->ref);
+	if (limbo && err == HEAP_EBADREF) {
+		m->limbo_refused++;
+		for (uint32_t i = 0; i < nvals; i++)
+			if (val[i] >= 0 && !m->o[val[i]].reach)
+				m->o[val[i]].gone = 1;
+		return;
+	}
+	OK(err);
+	m->limbo_accepted += limbo;
+	m->n++;
 	o->nrefs = nrefs;
 	o->nbytes = nbytes;
 	o->slot = malloc((nrefs + 1) * sizeof *o->slot);
 	o->data = calloc(nbytes + 1, 1);
 	for (uint32_t s = 0; s < nrefs; s++)
-		o->slot[s] = -1;
+		o->slot[s] = s < nvals ? val[s] : -1;
 	o->holds[k] = 1;
 	o->reach = 1;
+	if (nvals)
+		m_reach(m);
 	if (nbytes)
 		fill(m, id, 0, nbytes);
 }

@@ -4,7 +4,8 @@
  * times) and forged ones (random, interior, pointing at client-written
  * bytes dressed as a header, at free pages, at workbufs, past the arena)
  * are refused with HEAP_EBADREF; ranges outside an object with ERANGE.
- * Objects made with their initial data hold it, and zeroes after it.
+ * Objects made with their initial data hold it, and zeroes after it;
+ * objects made with initial references hold those, each checked first.
  */
 #include "testutil.h"
 
@@ -339,6 +340,62 @@ static void alloc_init_copies_data(void **state)
 	heap_free(h);
 }
 
+/* heap_alloc_refs: the values given in the first slots, the rest empty;
+ * a dead, forged or out-of-range value refused with nothing allocated; a
+ * value whose only other root goes away in the middle of marking lives on
+ * through the new (black) object, as the insertion barrier must ensure. */
+static void alloc_refs_checks_its_values(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref a, b, dead, obj, out, none = 0;
+	OK(heap_alloc(h, hs, 0, 8, &a));
+	OK(heap_alloc(h, hs, 0, 8, &b));
+	OK(heap_alloc(h, hs, 0, 8, &dead));
+	OK(heap_release(h, hs, dead));
+	heap_gc(h);
+
+	OK(heap_alloc_refs(h, hs, 4, 16, (heap_ref[]){a, 0, b}, 3, &obj));
+	heap_ref want[4] = {a, 0, b, 0};
+	for (uint32_t i = 0; i < 4; i++) {
+		OK(heap_get_ref(h, obj, i, NULL, &out));
+		assert_true(out == want[i]);
+	}
+	OK(heap_alloc_refs(h, hs, 2, 0, NULL, 0, &out));
+
+	uint64_t objects = test_stats(h).heap_objects;
+	assert_int_equal(heap_alloc_refs(h, hs, 2, 8, (heap_ref[]){a, dead}, 2, &none), HEAP_EBADREF);
+	assert_int_equal(heap_alloc_refs(h, hs, 2, 8, (heap_ref[]){a ^ 1}, 1, &none), HEAP_EBADREF);
+	assert_int_equal(heap_alloc_refs(h, hs, 1, 8, (heap_ref[]){a, b}, 2, &none), HEAP_ERANGE);
+	assert_true(none == 0);
+	assert_int_equal(test_stats(h).heap_objects, objects);
+	assert_int_equal(heap_holds_count(hs), 4);
+
+	/* c is reachable only from p, which the first slice of marking greys
+	 * without scanning it. The new (black) object takes c, then p lets go
+	 * of it (no barrier on a deletion): c lives only if the allocation
+	 * shaded it. */
+	heap_ref p, c, holder;
+	OK(heap_alloc(h, hs, 1, 0, &p));
+	OK(heap_alloc_into(h, p, 0, 0, 8, &c));
+	heap_gc(h);
+	heap_gc_begin(h);
+	gc_slice(h, 0, 1);
+	assert_true(heap_gc_active(h));
+	OK(heap_alloc_refs(h, hs, 1, 0, &c, 1, &holder));
+	OK(heap_set_ref(h, p, 0, 0));
+	while (gc_slice(h, 0, 64))
+		;
+	uint8_t byte;
+	OK(heap_read(h, c, 0, &byte, 1));
+	heap_gc(h);
+	OK(heap_get_ref(h, holder, 0, NULL, &out));
+	assert_true(out == c);
+	OK(heap_read(h, c, 0, &byte, 1));
+	heap_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +409,7 @@ int main(void)
 		cmocka_unit_test(ranges_checked),
 		cmocka_unit_test(alloc_into_checks_its_target),
 		cmocka_unit_test(alloc_init_copies_data),
+		cmocka_unit_test(alloc_refs_checks_its_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
