@@ -163,6 +163,15 @@ static void update_write(heapd_async *ac)
 	}
 }
 
+/* Whether the request made (or given its timeout) at t0 has waited its
+ * full timeout. Times are whole milliseconds, rounded down, so only a
+ * difference of more than timeout_ms of them is sure to be timeout_ms of
+ * real time. */
+static int expired(const heapd_async *ac, uint64_t t0, uint64_t now)
+{
+	return now - t0 > ac->timeout_ms;
+}
+
 /* Arms the timer for the oldest request's deadline. Later requests have
  * later deadlines, and a timer that fires after its request was answered
  * only re-arms for the next one (heapd_async_handle_timeout), so one timer
@@ -171,7 +180,7 @@ static void arm_timer(heapd_async *ac)
 {
 	if (!ac->attached || !ac->ev.schedule_timer || !ac->timeout_ms || !ac->count)
 		return;
-	uint64_t deadline = ac->ring[ac->head].t0_ms + ac->timeout_ms, now = now_ms();
+	uint64_t deadline = ac->ring[ac->head].t0_ms + ac->timeout_ms + 1, now = now_ms();
 	uint64_t ms = deadline > now ? deadline - now : 1;
 	ac->ev.schedule_timer(ac->ev.data, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
 }
@@ -477,7 +486,7 @@ void heapd_async_handle_timeout(heapd_async *ac)
 	if (gone(ac) || !ac->timeout_ms || !ac->count)
 		return;
 	const struct pending *p = &ac->ring[ac->head];
-	if (ac->depth || now_ms() - p->t0_ms < ac->timeout_ms) {
+	if (ac->depth || !expired(ac, p->t0_ms, now_ms())) {
 		arm_timer(ac); /* early, for a request answered since, or nested (busy) */
 		return;
 	}
