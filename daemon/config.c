@@ -134,6 +134,11 @@ static const struct opt opts[] = {
 	{.key = "gc_slice_us", .flag = "gc-slice-us", .type = T_COUNT, FIELD(heap.slice_ns),
 	 .min = 1, .max = 1000000, .scale = 1000, .live = true,
 	 .help = "Longest collector slice or allocation assist, in microseconds"},
+	{.key = "gc_mark_workers", .flag = "gc-mark-workers", .type = T_COUNT,
+	 FIELD(heap.mark_workers), .max = HEAP_MAX_MARK_WORKERS,
+	 .help = "Threads that mark on other CPUs while the loop serves requests, like "
+	         "Go's dedicated mark workers; none when heapd may run on one CPU only. "
+	         "0 leaves all marking to the loop's slices"},
 	{.key = "release_delay_ms", .flag = "release-delay-ms", .type = T_COUNT,
 	 FIELD(heap.release_delay_ns), .max = 86400000, .scale = 1000000, .live = true,
 	 .help = "After this many milliseconds without an allocation, idle time returns "

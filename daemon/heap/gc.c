@@ -13,6 +13,11 @@
  * allocation cache, hands every workbuf span to the sweeper, flips the sweep
  * generation (every span becomes unswept in O(1)) and sets the next goal.
  *
+ * With the background mark worker (bgmark.c), slices and assists scan the
+ * roots and mark only what the worker's credit does not cover; each ends by
+ * handing its queue to the worker. Termination waits for the worker to go
+ * idle: a slice waits for it until its deadline, an assist does not wait.
+ *
  * Pauses: every stretch of collector work that the host cannot interrupt -
  * a slice, an assist, a forced collection - is one pause in the stats.
  */
@@ -37,11 +42,11 @@ static void mark_termination(heap *h)
 {
 	if (!gcw_empty(h))
 		heap_throw("mark termination with work queued");
-	gcw_dispose(h);
+	gcw_dispose(h, &h->gcw);
 	wbuf_prepare_free(h);
 	central_flush(h);
-	h->heap_marked = h->gcw.marked_bytes;
-	h->last_scan_work = h->gcw.scan_work;
+	h->heap_marked = h->gcw.marked_bytes + atomic_load(&h->bg.marked_bytes);
+	h->last_scan_work = h->gcw.scan_work + atomic_load(&h->bg.scan_work);
 	h->heap_live = h->heap_marked;
 	h->sweepgen += 2;
 	memset(h->rcache, 0, sizeof h->rcache);
@@ -59,9 +64,33 @@ static void mark_termination(heap *h)
 	}
 }
 
+/* Marking's share of gc_work with the mark worker: returns 1 when marking
+ * is complete and closed to the worker. wait: 0 for none (an assist), 1
+ * until deadline, 2 for as long as it takes. */
+static int mark_with_worker(heap *h, uint64_t deadline, uint64_t budget, int wait)
+{
+	bg_serve(h);
+	int done = mark_work(h, deadline, budget);
+	if (!done) {
+		gcw_dispose(h, &h->gcw);
+		bg_kick(h);
+		return 0;
+	}
+	while (!bg_try_close(h)) {
+		if (!wait)
+			return 0;
+		bg_wait(h, wait == 1 ? deadline : 0);
+		if (wait == 1 && os_now_ns() >= deadline)
+			return 0;
+		mark_work(h, 0, UINT64_MAX);
+	}
+	return 1;
+}
+
 /* Runs the cycle within deadline (0: none) and *budget work units, which it
- * decreases by the work done. Returns 1 if the cycle has more work. */
-static int gc_work(heap *h, uint64_t deadline, uint64_t *budget)
+ * decreases by the work done. wait is as for mark_with_worker. Returns 1 if
+ * the cycle has more work. */
+static int gc_work(heap *h, uint64_t deadline, uint64_t *budget, int wait)
 {
 	if (h->phase == GC_SWEEPTERM) {
 		for (unsigned n = 1; h->sweep_pending; n++) {
@@ -74,7 +103,7 @@ static int gc_work(heap *h, uint64_t deadline, uint64_t *budget)
 	}
 	if (h->phase == GC_MARK) {
 		uint64_t before = h->gcw.scan_work;
-		int done = mark_work(h, deadline, *budget);
+		int done = bg_on(h) ? mark_with_worker(h, deadline, *budget, wait) : mark_work(h, deadline, *budget);
 		uint64_t used = h->gcw.scan_work - before;
 		*budget = *budget > used ? *budget - used : 0;
 		if (!done)
@@ -88,7 +117,7 @@ void gc_finish_cycle(heap *h)
 {
 	uint64_t budget = UINT64_MAX;
 	while (h->phase != GC_OFF)
-		gc_work(h, 0, &budget);
+		gc_work(h, 0, &budget, 2);
 }
 
 void gc_alloc_slow(heap *h)
@@ -102,7 +131,9 @@ void gc_alloc_slow(heap *h)
 	}
 	uint64_t t0 = os_now_ns();
 	uint64_t owed = pacer_assist_work(h), budget = owed;
-	gc_work(h, t0 + h->cfg.slice_ns, &budget);
+	if (bg_on(h) && h->phase == GC_MARK)
+		budget -= bg_claim(h, budget);
+	gc_work(h, t0 + h->cfg.slice_ns, &budget, 0);
 	uint64_t paid = owed - budget;
 	h->assist_debt = h->assist_debt > paid ? h->assist_debt - paid : 0;
 	heap_record_pause(h, t0);
@@ -175,7 +206,7 @@ int gc_slice(heap *h, uint64_t deadline, uint64_t work)
 	if (h->phase == GC_OFF)
 		return 0;
 	uint64_t t0 = os_now_ns();
-	int more = gc_work(h, deadline, &work);
+	int more = gc_work(h, deadline, &work, deadline ? 1 : 2);
 	heap_record_pause(h, t0);
 	return more;
 }

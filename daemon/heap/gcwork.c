@@ -7,13 +7,15 @@
  * from the heap's own page heap, so their memory is heap memory: counted in
  * gc_sys while they exist, and reusable for objects once freed.
  *
- * Lists, built for several mark workers even though heapd runs one:
+ * Lists, shared by the mutator and the background mark worker:
  *  - work_full and work_empty are lock-free stacks (a 32-bit counter next to
  *    a 32-bit workbuf index in one CAS word, against ABA).
  *  - wbuf_busy holds every span whose workbufs are in use; wbuf_free the
  *    spans that hold none. Both are under wbuf_lock.
  * A worker owns wbuf1 and wbuf2 (struct gcwork); see gcw_put_slow for the
- * hysteresis they give.
+ * hysteresis they give. Only the mutator takes new workbuf spans from the
+ * page heap, which is its alone: the mark worker reuses free ones, and when
+ * there are none it asks the mutator (bg_wait serves it).
  *
  * Lifecycle of a workbuf span:
  *   page heap --getempty--> busy --mark termination--> free
@@ -43,14 +45,15 @@ static void lf_push(heap *h, struct lfstack *st, struct workbuf *b)
 {
 	uint64_t old = atomic_load_explicit(&st->head, memory_order_relaxed), new;
 	do {
-		b->next = lf_node(h, old);
+		__atomic_store_n(&b->next, lf_node(h, old), __ATOMIC_RELAXED);
 		new = ((old >> 32) + 1) << 32 | lf_index(h, b);
 	} while (!atomic_compare_exchange_weak_explicit(&st->head, &old, new, memory_order_release,
 							 memory_order_relaxed));
 }
 
 /* Reading b->next of a node another worker just popped is safe: workbuf
- * memory stays mapped while marking, and the counter fails the CAS. */
+ * memory stays mapped while marking, and the counter fails the CAS. The
+ * read races that worker's next push, so both are atomic. */
 static struct workbuf *lf_pop(heap *h, struct lfstack *st)
 {
 	uint64_t old = atomic_load_explicit(&st->head, memory_order_acquire), new;
@@ -59,7 +62,7 @@ static struct workbuf *lf_pop(heap *h, struct lfstack *st)
 		b = lf_node(h, old);
 		if (!b)
 			return NULL;
-		new = ((old >> 32) + 1) << 32 | lf_index(h, b->next);
+		new = ((old >> 32) + 1) << 32 | lf_index(h, __atomic_load_n(&b->next, __ATOMIC_RELAXED));
 	} while (!atomic_compare_exchange_weak_explicit(&st->head, &old, new, memory_order_acquire,
 							 memory_order_acquire));
 	return b;
@@ -84,15 +87,10 @@ void wbuf_destroy(heap *h)
 	pthread_mutex_destroy(&h->wbuf_lock);
 }
 
-/* Go's getempty. The page-heap call would need the heap lock with several
- * workers; heapd's single mutator thread owns the page heap. */
-static struct workbuf *getempty(heap *h)
+/* A workbuf span for the busy list: a free one, else (mutator only) a new
+ * one from the page heap; NULL when the worker finds none free. */
+static struct span *wbuf_span(heap *h, int background)
 {
-	struct workbuf *b = lf_pop(h, &h->work_empty);
-	if (b) {
-		b->nobj = 0;
-		return b;
-	}
 	struct span *s = NULL;
 	pthread_mutex_lock(&h->wbuf_lock);
 	if (!list_empty(&h->wbuf_free)) {
@@ -103,53 +101,90 @@ static struct workbuf *getempty(heap *h)
 	}
 	pthread_mutex_unlock(&h->wbuf_lock);
 	if (!s) {
+		if (background)
+			return NULL;
 		s = pages_alloc(h, WBUF_SPAN_PAGES, 1);
 		if (!s)
 			heap_throw("arena exhausted by workbufs");
+		pthread_mutex_lock(&h->wbuf_lock);
 		h->st.wbuf_alloc++;
+		pthread_mutex_unlock(&h->wbuf_lock);
 	}
 	pthread_mutex_lock(&h->wbuf_lock);
 	list_push_head(&h->wbuf_busy, &s->link);
 	h->nwbuf_busy++;
 	pthread_mutex_unlock(&h->wbuf_lock);
-	/* Keep the first workbuf, put the rest on the empty list. */
+	return s;
+}
+
+/* Puts the workbufs of s from the first-th on the empty list. */
+static void wbuf_carve(heap *h, struct span *s, unsigned first)
+{
 	uint8_t *base = span_base(h, s);
-	for (unsigned i = 1; i < WBUF_SPAN_BYTES / WBUF_SIZE; i++) {
+	for (unsigned i = first; i < WBUF_SPAN_BYTES / WBUF_SIZE; i++) {
 		struct workbuf *w = (struct workbuf *)(base + i * WBUF_SIZE);
 		w->nobj = 0;
 		lf_push(h, &h->work_empty, w);
 	}
-	b = (struct workbuf *)base;
-	b->nobj = 0;
-	return b;
+}
+
+void wbuf_provide(heap *h)
+{
+	wbuf_carve(h, wbuf_span(h, 0), 0);
+}
+
+/* Go's getempty. The mark worker, short of empties, waits for the mutator
+ * to provide some (bg_need_empty). */
+static struct workbuf *getempty(heap *h, struct gcwork *w)
+{
+	for (;;) {
+		struct workbuf *b = lf_pop(h, &h->work_empty);
+		if (b) {
+			b->nobj = 0;
+			return b;
+		}
+		struct span *s = wbuf_span(h, w->background);
+		if (s) {
+			/* Keep the first workbuf, put the rest on the empty list. */
+			wbuf_carve(h, s, 1);
+			b = (struct workbuf *)span_base(h, s);
+			b->nobj = 0;
+			return b;
+		}
+		bg_need_empty(h);
+	}
 }
 
 /* A full wbuf1 swaps with wbuf2; only when both are full does one go to the
  * global full list. A worker oscillating around a buffer boundary thus
  * stays off the shared lists. */
-void gcw_put_slow(heap *h, uintptr_t p)
+void gcw_put_slow(heap *h, struct gcwork *w, uintptr_t p)
 {
-	struct gcwork *w = &h->gcw;
 	if (!w->wbuf1) {
-		w->wbuf1 = getempty(h);
-		w->wbuf2 = getempty(h);
+		w->wbuf1 = getempty(h, w);
+		w->wbuf2 = getempty(h, w);
 	} else {
 		struct workbuf *t = w->wbuf1;
 		w->wbuf1 = w->wbuf2;
 		w->wbuf2 = t;
 		if (w->wbuf1->nobj == WBUF_NOBJ) {
 			lf_push(h, &h->work_full, w->wbuf1);
-			w->wbuf1 = getempty(h);
+			w->wbuf1 = getempty(h, w);
 		}
 	}
 	w->wbuf1->obj[w->wbuf1->nobj++] = p;
 }
 
-uintptr_t gcw_tryget_slow(heap *h)
+uintptr_t gcw_tryget_slow(heap *h, struct gcwork *w)
 {
-	struct gcwork *w = &h->gcw;
-	if (!w->wbuf1)
-		return 0;
+	if (!w->wbuf1) {
+		struct workbuf *f = lf_pop(h, &h->work_full);
+		if (!f)
+			return 0;
+		w->wbuf1 = f;
+		w->wbuf2 = getempty(h, w);
+		return w->wbuf1->obj[--w->wbuf1->nobj];
+	}
 	struct workbuf *t = w->wbuf1;
 	w->wbuf1 = w->wbuf2;
 	w->wbuf2 = t;
@@ -163,6 +198,11 @@ uintptr_t gcw_tryget_slow(heap *h)
 	return w->wbuf1->obj[--w->wbuf1->nobj];
 }
 
+int work_full_empty(const heap *h)
+{
+	return lf_empty(&h->work_full);
+}
+
 int gcw_empty(const heap *h)
 {
 	const struct gcwork *w = &h->gcw;
@@ -170,9 +210,8 @@ int gcw_empty(const heap *h)
 	       lf_empty(&h->work_full);
 }
 
-void gcw_dispose(heap *h)
+void gcw_dispose(heap *h, struct gcwork *w)
 {
-	struct gcwork *w = &h->gcw;
 	if (w->wbuf1)
 		lf_push(h, w->wbuf1->nobj ? &h->work_full : &h->work_empty, w->wbuf1);
 	if (w->wbuf2)

@@ -5,9 +5,17 @@
  * committed until the first allocation. The configuration is checked here
  * once; heap_reconfigure() (pacer.c) changes only what may change live.
  */
+#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* A mark worker pays only where it can run beside the mutator. */
+static int may_use_two_cpus(void)
+{
+	cpu_set_t set;
+	return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 2;
+}
 
 void heap_config_default(struct heap_config *cfg)
 {
@@ -20,17 +28,21 @@ void heap_config_default(struct heap_config *cfg)
 	cfg->max_roots = 1u << 20;
 	cfg->slice_ns = 500000;
 	cfg->release_delay_ns = 1000000000;
+	cfg->mark_workers = 1;
 }
 
 heap *heap_new(const struct heap_config *cfg)
 {
 	if (cfg->max_heap < ARENA_CHUNK || cfg->max_heap > HEAP_MAX_HEAP_LIMIT ||
-	    cfg->max_object < HDR_SIZE || cfg->max_object > HEAP_MAX_OBJECT_LIMIT || !cfg->slice_ns)
+	    cfg->max_object < HDR_SIZE || cfg->max_object > HEAP_MAX_OBJECT_LIMIT || !cfg->slice_ns ||
+	    cfg->mark_workers > HEAP_MAX_MARK_WORKERS)
 		return NULL;
 	sc_init();
-	heap *h = calloc(1, sizeof *h);
+	/* Aligned: the fields the mark worker shares sit on lines of their own. */
+	heap *h = aligned_alloc(CACHE_LINE, (sizeof *h + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE);
 	if (!h)
 		return NULL;
+	memset(h, 0, sizeof *h);
 	h->cfg = *cfg;
 	h->max_pages = cfg->max_heap >> PAGE_SHIFT;
 	h->small_limit = cfg->max_object < MAX_SMALL_SIZE ? cfg->max_object : MAX_SMALL_SIZE;
@@ -49,6 +61,10 @@ heap *heap_new(const struct heap_config *cfg)
 		return NULL;
 	}
 	pacer_init(h);
+	if (cfg->mark_workers && may_use_two_cpus() && bg_start(h) != 0) {
+		heap_free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -56,6 +72,7 @@ void heap_free(heap *h)
 {
 	if (!h)
 		return;
+	bg_stop(h);
 	holds_destroy(h);
 	arena_destroy(h);
 	wbuf_destroy(h);

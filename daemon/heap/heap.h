@@ -54,6 +54,7 @@ enum heap_error {
 #define HEAP_PAGE_SIZE 8192u
 #define HEAP_MAX_HEAP_LIMIT ((size_t)16 << 30)   /* largest max_heap */
 #define HEAP_MAX_OBJECT_LIMIT ((size_t)1 << 31)  /* largest max_object */
+#define HEAP_MAX_MARK_WORKERS 1u                  /* largest mark_workers */
 #define HEAP_ROOT_NAME_MAX 255u                  /* bytes in a root name */
 
 struct heap_config {
@@ -66,6 +67,8 @@ struct heap_config {
 	uint64_t slice_ns;    /* longest assist or collector slice (default 500 us) */
 	uint64_t release_delay_ns; /* with no allocation for this long, idle time
 	                            * returns every free page (default 1 s) */
+	uint32_t mark_workers; /* background mark threads, 0 or 1 (default 1); none
+	                        * when the process may run on one CPU only */
 };
 
 /* Fills cfg with the defaults above. */

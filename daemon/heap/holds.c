@@ -179,7 +179,7 @@ int holds_scan_roots(heap *h, uint32_t budget)
 					return 1;
 				heap_ref r = hs->tab[hs->cursor++].ref;
 				if (r)
-					mark_grey(h, r);
+					mark_grey(h, &h->gcw, r);
 				h->gcw.scan_work += sizeof(struct hold);
 			}
 			hs->scanned = h->cycle;

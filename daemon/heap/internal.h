@@ -22,9 +22,12 @@
  * has at most 64 objects, else at the end of the span's own pages.
  *
  * Threads. Everything here belongs to the heap's one mutator thread, except
- * the workbuf lists (gcwork.c), which are built for several mark workers:
- * full and empty are lock-free stacks and the workbuf span lists are under
- * wbuf_lock.
+ * what the background mark worker (bgmark.c) shares with it while marking:
+ * the workbuf lists (full and empty are lock-free stacks, the workbuf span
+ * lists are under wbuf_lock), mark bits (set with atomic ORs), the
+ * reference slots of live objects (stored with release, loaded with
+ * acquire) and the read-only span fields of live objects' spans. The
+ * worker never touches the page heap, hold sets or allocation state.
  */
 #ifndef HEAPD_HEAP_INTERNAL_H
 #define HEAPD_HEAP_INTERNAL_H
@@ -163,6 +166,28 @@ struct gcwork {
 	struct workbuf *wbuf1, *wbuf2;
 	uint64_t marked_bytes;  /* bytes greyed by this worker this cycle */
 	uint64_t scan_work;     /* bytes of reference slots scanned */
+	int background;         /* the mark worker's: may not use the page heap */
+};
+
+/* The background mark worker (bgmark.c), Go's dedicated gcBgMarkWorker.
+ * The mutator opens marking to it (open), it drains work_full while busy,
+ * and mark termination needs it idle with the queue empty. Under lock:
+ * open, busy, need_empty, quit; the counters are its progress, published
+ * every batch. */
+#define CACHE_LINE 64
+struct bgmark {
+	/* Written by one side, read by both: each group on lines of its own,
+	 * or every write would take the line from the other CPU. */
+	_Alignas(CACHE_LINE) struct gcwork gcw;    /* the worker's */
+	_Alignas(CACHE_LINE) _Atomic uint64_t scan_work, marked_bytes;  /* this cycle */
+	_Atomic uint64_t credit;                   /* scan work assists may claim */
+	_Atomic uint64_t busy_ns;                  /* over the heap's life */
+	_Alignas(CACHE_LINE) pthread_mutex_t lock;
+	pthread_cond_t wake;    /* the worker waits: work, empties or quit */
+	pthread_cond_t idle;    /* the mutator waits: the worker is idle or short of empties */
+	int open, busy, need_empty, quit;
+	uint64_t provided;      /* times the worker was given empties */
+	pthread_t thread;
 };
 
 /* --- hold sets (holds.c) --- */
@@ -196,6 +221,7 @@ enum sweep_who { SWEEP_IDLE, SWEEP_ALLOC, SWEEP_GC };
 struct heap {
 	struct heap_config cfg;
 	size_t small_limit;   /* largest size the allocation fast path takes */
+	int bg_running;       /* a mark worker thread exists */
 
 	/* Arena (arena.c). Reserved at heap_new; [0, grown) committed. */
 	uint8_t *base;
@@ -210,7 +236,7 @@ struct heap {
 	 * per non-empty bin. scavq holds free runs with backed pages, oldest
 	 * first. */
 #define NUM_BINS 128
-	struct list bins[NUM_BINS];
+	_Alignas(CACHE_LINE) struct list bins[NUM_BINS];
 	uint64_t binmask[NUM_BINS / 64];
 	struct list scavq;
 	size_t pages_obj;       /* in object spans */
@@ -238,7 +264,9 @@ struct heap {
 	int forced;              /* the cycle in progress was requested */
 	int gc_requested;        /* start a forced cycle when this one ends */
 	struct gcwork gcw;
-	struct lfstack work_full, work_empty;
+	struct bgmark bg;
+	_Alignas(CACHE_LINE) struct lfstack work_full;
+	_Alignas(CACHE_LINE) struct lfstack work_empty;
 	struct list *root_cursor;  /* next hold set to scan (on holdsets) */
 	struct heap_holds *roots_hs;  /* the named roots' holds */
 	struct list holdsets;
@@ -357,6 +385,22 @@ void span_refill_cache(struct span *s, uint32_t index);
 static inline int bit_test(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
 static inline void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
 
+/* Mark bits while the mark worker may be setting others in the same word.
+ * A mark bit read outside marking needs nothing: the worker is idle. */
+static inline int mark_test(const uint64_t *bits, uint32_t i)
+{
+	return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
+}
+static inline void mark_set(uint64_t *bits, uint32_t i)
+{
+	__atomic_fetch_or(&bits[i >> 6], (uint64_t)1 << (i & 63), __ATOMIC_RELAXED);
+}
+
+/* A reference slot of a live object, as the mark worker may read it: the
+ * release store publishes whatever the handle's object was made with. */
+static inline void slot_store(heap_ref *slot, heap_ref v) { __atomic_store_n(slot, v, __ATOMIC_RELEASE); }
+static inline heap_ref slot_load(const heap_ref *slot) { return __atomic_load_n(slot, __ATOMIC_ACQUIRE); }
+
 /* The object a handle names, if it is live and the handle is its own; see
  * object.c for why each check is there. */
 static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
@@ -436,42 +480,69 @@ static inline int obj_resolve_slot(heap *h, heap_ref r, uint32_t slot, struct ob
 /* gcwork.c */
 void wbuf_init(heap *h);
 void wbuf_destroy(heap *h);
-void gcw_put_slow(heap *h, uintptr_t p);
-uintptr_t gcw_tryget_slow(heap *h);
+void gcw_put_slow(heap *h, struct gcwork *w, uintptr_t p);
+uintptr_t gcw_tryget_slow(heap *h, struct gcwork *w);
+/* The mutator's gcwork and the global full list are empty. */
 int gcw_empty(const heap *h);
-void gcw_dispose(heap *h);
+void gcw_dispose(heap *h, struct gcwork *w);
+int work_full_empty(const heap *h);
+/* The mutator gives the worker a workbuf span of empties. */
+void wbuf_provide(heap *h);
 void wbuf_prepare_free(heap *h);
 /* deadline 0: not preemptible (a forced collection drains the free list). */
 int wbuf_free_some(heap *h, uint64_t deadline, heap_preempt_fn *preempt, void *arg);
 
-static inline void gcw_put(heap *h, uintptr_t p)
+static inline void gcw_put(heap *h, struct gcwork *w, uintptr_t p)
 {
-	struct workbuf *b = h->gcw.wbuf1;
+	struct workbuf *b = w->wbuf1;
 	if (b && b->nobj < WBUF_NOBJ)
 		b->obj[b->nobj++] = p;
 	else
-		gcw_put_slow(h, p);
+		gcw_put_slow(h, w, p);
 }
 
 /* 0 when the queue is empty. */
-static inline uintptr_t gcw_tryget(heap *h)
+static inline uintptr_t gcw_tryget(heap *h, struct gcwork *w)
 {
-	struct workbuf *b = h->gcw.wbuf1;
+	struct workbuf *b = w->wbuf1;
 	if (b && b->nobj)
 		return b->obj[--b->nobj];
-	return gcw_tryget_slow(h);
+	return gcw_tryget_slow(h, w);
 }
 
 /* mark.c */
 void mark_begin(heap *h);
-/* Marks until done or out of budget; returns 1 when marking is complete. */
+/* The mutator marks until done or out of budget; returns 1 when marking is
+ * complete but for the mark worker (see bg_try_close). */
 int mark_work(heap *h, uint64_t deadline, uint64_t work);
-void mark_grey(heap *h, heap_ref r);
+/* The mark worker drains the queue; returns when it is empty. */
+void mark_drain(heap *h, struct gcwork *w);
+void mark_grey(heap *h, struct gcwork *w, heap_ref r);
 static inline void gc_shade(heap *h, heap_ref r)
 {
 	if (h->phase == GC_MARK && r)
-		mark_grey(h, r);
+		mark_grey(h, &h->gcw, r);
 }
+
+/* bgmark.c */
+int bg_start(heap *h);
+void bg_stop(heap *h);
+/* Opens this cycle's marking to the worker, or closes it for good once
+ * the worker is idle with nothing queued: returns 0 when it is not. */
+void bg_open(heap *h);
+int bg_try_close(heap *h);
+/* Provides empty workbufs if the worker is waiting for them. */
+void bg_serve(heap *h);
+/* Wakes the worker for work the mutator has put on the full list. */
+void bg_kick(heap *h);
+/* Serves a worker short of empties, then waits for it to go idle or
+ * until deadline (0: no limit). */
+void bg_wait(heap *h, uint64_t deadline);
+/* The worker, out of empty workbufs, waits for the mutator to provide. */
+void bg_need_empty(heap *h);
+/* Scan work the worker did that assists may count as theirs. */
+uint64_t bg_claim(heap *h, uint64_t want);
+static inline int bg_on(const heap *h) { return h->bg_running; }
 
 /* gc.c */
 void gc_start(heap *h, int forced);

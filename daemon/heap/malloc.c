@@ -180,7 +180,10 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 	uint32_t tag = new_tag(h, old);
 	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, HDR_LARGE, 0);
 	if (h->phase == GC_MARK) {
-		bit_set(s->markbits, idx);
+		if (bg_on(h))
+			mark_set(s->markbits, idx);
+		else
+			bit_set(s->markbits, idx);
 		h->gcw.marked_bytes += s->elemsize;
 	}
 	heap_ref r = (heap_ref)tag << 32 | (heap_ref)((size_t)(p - h->base) >> 3);
@@ -251,7 +254,7 @@ static inline int root_new(heap *h, struct dest *d, heap_ref r, int slow)
 		if (err)
 			return err;
 	}
-	obj_slots(&d->target)[d->slot] = r;  /* no barrier: r is black while marking */
+	slot_store(&obj_slots(&d->target)[d->slot], r);  /* no barrier: r is black while marking */
 	return 0;
 }
 

@@ -48,7 +48,7 @@ int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
 			return err;
 		gc_shade(h, val);
 	}
-	obj_slots(&o)[slot] = val;
+	slot_store(&obj_slots(&o)[slot], val);
 	return 0;
 }
 

@@ -79,7 +79,7 @@ uint64_t pacer_assist_work(heap *h)
 	uint64_t allocated = h->heap_live - h->assist_basis;
 	h->assist_basis = h->heap_live;
 	uint64_t expected = h->last_scan_work ? h->last_scan_work : h->heap_live;
-	uint64_t done = h->phase == GC_MARK ? h->gcw.scan_work : 0;
+	uint64_t done = h->phase == GC_MARK ? h->gcw.scan_work + atomic_load(&h->bg.scan_work) : 0;
 	uint64_t left = expected > done ? expected - done : ASSIST_MIN;
 	uint64_t runway = h->goal > h->heap_live ? h->goal - h->heap_live : 0;
 	if (runway < ASSIST_STEP)

@@ -144,6 +144,7 @@ static void defaults(void **state)
 	assert_int_equal(c->heap.max_holds, 1048576);
 	assert_int_equal(c->heap.max_roots, 1048576);
 	assert_int_equal(c->heap.slice_ns, 500000);
+	assert_int_equal(c->heap.mark_workers, 1);
 	assert_int_equal(c->heap.release_delay_ns, 1000000000);
 	assert_int_equal(c->heap.max_heap, h.max_heap);
 	assert_int_equal(c->heap.max_object, h.max_object);
@@ -176,6 +177,7 @@ static const char every_key[] =
 	"\tmax_holds_per_session = 1000\t\n"
 	"max_roots = 0\n"
 	"gc_slice_us = 250\n"
+	"gc_mark_workers = 0\n"
 	"release_delay_ms = 0\n"
 	"max_clients = 7\n"
 	"max_frame_size = 64KiB\n"
@@ -198,6 +200,7 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->heap.max_holds, 1000);
 	assert_int_equal(c->heap.max_roots, 0);
 	assert_int_equal(c->heap.slice_ns, 250000);
+	assert_int_equal(c->heap.mark_workers, 0);
 	assert_int_equal(c->heap.release_delay_ns, 0);
 	assert_int_equal(c->max_clients, 7);
 	assert_int_equal(c->max_frame, 64 * KIB);
@@ -231,7 +234,8 @@ static void flags_set_every_key(void **state)
 	assert_int_equal(PARSE(fx, "--socket", "/tmp/heapd#1.sock", "--socket-mode=600",
 	                       "--max-heap", "1GiB", "--soft-memory-limit", "512M", "--gc-percent", "50",
 	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
-	                       "--max-roots", "0", "--gc-slice-us", "250", "--release-delay-ms", "0",
+	                       "--max-roots", "0", "--gc-slice-us", "250", "--gc-mark-workers", "0",
+	                       "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
 	                       "1MB", "--max-batch-ops", "16", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
 	                       "--log-level", "DEBUG", "--log", "Journal", "--idle-gc-period", "0"),
@@ -371,6 +375,7 @@ static void file_errors(void **state)
 	expect_file_error(fx, "max_holds_per_session = 0\n", 1,
 	                  "max_holds_per_session '0' is out of range (1..4294967295)");
 	expect_file_error(fx, "gc_slice_us = 0\n", 1, "gc_slice_us '0' is out of range (1..1000000)");
+	expect_file_error(fx, "gc_mark_workers = 2\n", 1, "gc_mark_workers '2' is out of range (0..1)");
 	expect_file_error(fx, "release_delay_ms = 86400001\n", 1,
 	                  "release_delay_ms '86400001' is out of range (0..86400000)");
 	expect_file_error(fx, "idle_gc_period_s = 1e3\n", 1, "idle_gc_period_s '1e3' is not a number");
@@ -440,6 +445,7 @@ static void help_version_check(void **state)
 		{"max_holds_per_session", "--max-holds-per-session N"},
 		{"max_roots", "--max-roots N"},
 		{"gc_slice_us", "--gc-slice-us N"},
+		{"gc_mark_workers", "--gc-mark-workers N"},
 		{"release_delay_ms", "--release-delay-ms N"},
 		{"max_clients", "--max-clients N"},
 		{"max_frame_size", "--max-frame-size SIZE"},
@@ -730,7 +736,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 19);
+	assert_int_equal(settings, 20);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;

@@ -378,11 +378,16 @@ static void forced_gc(struct model *m)
 	compact(m);
 }
 
-static void run_model(int cycles, int ops_per_slice, uint64_t slice_work)
+static void run_model(int cycles, int ops_per_slice, uint64_t slice_work, uint32_t workers)
 {
 	struct model *m = calloc(1, sizeof *m);
 	m->r = test_rng("gc_model");
-	m->h = test_heap();
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.max_heap = (size_t)1 << 30;
+	cfg.mark_workers = workers;
+	m->h = heap_new(&cfg);
+	assert_non_null(m->h);
 	m->queue = malloc(MAX_OBJS * sizeof *m->queue);
 	for (int k = 0; k < NHS; k++)
 		m->hs[k] = heap_holds_new(m->h);
@@ -458,14 +463,23 @@ static void run_model(int cycles, int ops_per_slice, uint64_t slice_work)
 static void model_fine_slices(void **state)
 {
 	(void)state;
-	run_model(3000, 8, 300);
+	run_model(3000, 8, 300, 0);
 }
 
 /* Larger slices: several cycles complete within one stretch of work. */
 static void model_coarse_slices(void **state)
 {
 	(void)state;
-	run_model(3000, 40, 20000);
+	run_model(3000, 40, 20000, 0);
+}
+
+/* With the mark worker draining the queue on its own thread while the
+ * operations run: the barrier and the handover of work race it for real. */
+static void model_with_mark_worker(void **state)
+{
+	(void)state;
+	run_model(3000, 8, 300, 1);
+	run_model(3000, 40, 20000, 1);
 }
 
 /* Objects allocated while marking are black: even with no hold they
@@ -546,11 +560,63 @@ static void deep_list(void **state)
 	heap_free(h);
 }
 
+/* A heap whose marking needs far more workbufs than exist when the cycle
+ * starts: a chain whose every link also points at WIDE objects with a
+ * slot, so that LIFO marking, following the chain, leaves WIDE of them
+ * queued per link. The worker, short of empties, waits for the mutator's
+ * slices to provide them, and everything reachable survives. Then a heap
+ * freed while its worker is marking: the worker finishes and stops. */
+static void worker_short_of_workbufs(void **state)
+{
+	(void)state;
+	enum { LINKS = 2000, WIDE = 253 };
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	cfg.gc_percent = -1;
+	cfg.mark_workers = 1;
+	heap *h = heap_new(&cfg);
+	assert_non_null(h);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref head, link, o;
+	OK(heap_alloc(h, hs, WIDE + 1, 0, &head));
+	link = head;
+	for (int i = 0; i < LINKS; i++) {
+		for (uint32_t k = 0; k < WIDE; k++)
+			OK(heap_alloc_into(h, link, k, 1, 8, &o));
+		if (i < LINKS - 1)
+			OK(heap_alloc_into(h, link, WIDE, WIDE + 1, 0, &link));
+	}
+	heap_gc(h);
+	while (heap_idle(h, 1000000, NULL, NULL) == 0)
+		;
+	assert_int_equal(test_stats(h).wbuf_spans_free, 0);
+	uint64_t allocated = test_stats(h).wbuf_spans_alloc;
+	/* Slices of one work unit leave nearly all the marking to the worker. */
+	heap_gc_begin(h);
+	while (gc_slice(h, 0, 1))
+		;
+	/* LINKS * WIDE queued entries need about 2000 workbufs, 125 spans. */
+	assert_true(test_stats(h).wbuf_spans_alloc > allocated + 60);
+	assert_true(h->bg.provided > 0);
+	heap_gc(h);
+	assert_int_equal(test_stats(h).heap_objects, LINKS * (WIDE + 1));
+	heap_ref p = head;
+	for (int i = 0; i < LINKS - 1; i++)
+		OK(heap_get_ref(h, p, WIDE, NULL, &p));
+	OK(heap_get_ref(h, p, WIDE - 1, NULL, &o));
+	OK(heap_read(h, o, 0, &(uint64_t){0}, 8));
+	heap_gc_begin(h);
+	gc_slice(h, os_now_ns() + 50000, UINT64_MAX);
+	heap_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(model_fine_slices),
 		cmocka_unit_test(model_coarse_slices),
+		cmocka_unit_test(model_with_mark_worker),
+		cmocka_unit_test(worker_short_of_workbufs),
 		cmocka_unit_test(allocated_black),
 		cmocka_unit_test(requested_cycle_follows_running_one),
 		cmocka_unit_test(deep_list),

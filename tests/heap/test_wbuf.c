@@ -158,21 +158,21 @@ static void gcwork_hysteresis(void **state)
 	(void)state;
 	heap *h = test_heap();
 	for (uintptr_t i = 1; i <= WBUF_NOBJ; i++)
-		gcw_put(h, i * 8);
+		gcw_put(h, &h->gcw, i * 8);
 	for (int round = 0; round < 100; round++) {
-		gcw_put(h, 8);
-		assert_int_equal(gcw_tryget(h), 8);
-		gcw_put(h, 16);
-		gcw_put(h, 24);
-		assert_int_equal(gcw_tryget(h), 24);
-		assert_int_equal(gcw_tryget(h), 16);
+		gcw_put(h, &h->gcw, 8);
+		assert_int_equal(gcw_tryget(h, &h->gcw), 8);
+		gcw_put(h, &h->gcw, 16);
+		gcw_put(h, &h->gcw, 24);
+		assert_int_equal(gcw_tryget(h, &h->gcw), 24);
+		assert_int_equal(gcw_tryget(h, &h->gcw), 16);
 		assert_int_equal(atomic_load(&h->work_full.head) & 0xffffffffu, 0);
 	}
 	for (uintptr_t i = WBUF_NOBJ; i >= 1; i--)
-		assert_int_equal(gcw_tryget(h), i * 8);
-	assert_int_equal(gcw_tryget(h), 0);
+		assert_int_equal(gcw_tryget(h, &h->gcw), i * 8);
+	assert_int_equal(gcw_tryget(h, &h->gcw), 0);
 	assert_true(gcw_empty(h));
-	gcw_dispose(h);
+	gcw_dispose(h, &h->gcw);
 	wbuf_prepare_free(h);
 	assert_int_equal(test_stats(h).wbuf_spans_free, 1);
 	heap_free(h);
