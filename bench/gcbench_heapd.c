@@ -13,11 +13,14 @@
  * The benchmark treats the engine as a client would: whatever the original
  * holds in a local is held in one hold set standing for the stack, and
  * released when the local goes out of scope; a new object stored straight
- * into a field is allocated into that field. With --strict, every new
- * object is held and released, as if each passed through a local (the
- * result line then says impl=heapd-strict). Every engine call is checked.
- * The engine runs with heap_config_default(); the collector runs only
- * through allocation assists, as nothing here drives heap_gc_slice().
+ * into a field is allocated into that field, and the original's
+ * constructor "new Node(left, right)" is heap_alloc_refs(). With --strict,
+ * every new object is held and released, as if each passed through a
+ * local, and fields are set one call at a time (the result line then says
+ * impl=heapd-strict). Every engine call is checked. The engine runs with
+ * heap_config_default(), so with its background mark worker where the
+ * process may use two CPUs; nothing here drives heap_gc_slice(), so the
+ * mutator's share of collection is its allocation assists.
  *
  * Measured over the whole run: wall time (CLOCK_MONOTONIC), collections
  * (num_gc), the longest collector pause (max_pause_ns: slices and assists),
@@ -91,7 +94,9 @@ static void populate(int depth, heap_ref n)
 	populate(depth, right);
 }
 
-/* Builds the tree bottom up; returns its root held on the stack. */
+/* Builds the tree bottom up; returns its root held on the stack. The
+ * original's "new Node(MakeTree(d - 1), MakeTree(d - 1))" holds both
+ * subtrees in locals until the constructor has stored them. */
 static heap_ref make_tree(int depth)
 {
 	heap_ref left, right, n;
