@@ -26,6 +26,7 @@
  * mutator no marking to do.
  */
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 
 #include "internal.h"
@@ -34,6 +35,12 @@ static void *bg_main(void *arg)
 {
 	heap *h = arg;
 	struct bgmark *bg = &h->bg;
+	/* Idle priority: any other thread that wants a CPU takes the worker's
+	 * rather than the mutator's, so the worker never lengthens a pause
+	 * (marking then falls back to slices and assists). Lowering one's own
+	 * priority needs no privilege; if it fails, the worker runs as is. */
+	struct sched_param sp = {.sched_priority = 0};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	pthread_mutex_lock(&bg->lock);
 	for (;;) {
 		while (!bg->quit && !(bg->open && !work_full_empty(h)))
