@@ -466,6 +466,16 @@ static inline int obj_resolve(heap *h, heap_ref r, struct obj *o)
 	return err;
 }
 
+/* obj_resolve() for a caller that needs only to know: no copy on a hit. */
+static inline int obj_live(heap *h, heap_ref r)
+{
+	const struct rcache_entry *e = rcache_slot(h, r);
+	if (e->ref == r && r)
+		return 1;
+	struct obj o;
+	return obj_resolve(h, r, &o) == 0;
+}
+
 static inline heap_ref *obj_slots(const struct obj *o) { return (heap_ref *)(o->p + HDR_SIZE); }
 
 /* obj_resolve(), and slot must be one of the object's slots. */

@@ -197,8 +197,8 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 }
 
 /* Where a new object is rooted before any collector work can run: a hold
- * in hs, or slot of obj (heap_alloc_into; target is obj resolved), or
- * nowhere (hs and obj 0); the len bytes its data starts with (len <=
+ * in hs, or slot of obj (heap_alloc_into; target is that slot's address),
+ * or nowhere (hs and obj 0); the len bytes its data starts with (len <=
  * nbytes); and the nvals handles its first slots start with (nvals <=
  * nrefs, each checked live). */
 struct dest {
@@ -209,7 +209,7 @@ struct dest {
 	const void *data;
 	const heap_ref *vals;
 	uint32_t nvals;
-	struct obj target;
+	heap_ref *target;
 };
 
 /* Copies d's initial slots and data into the new object at p. The slots
@@ -228,11 +228,18 @@ static inline void init_contents(heap *h, const struct dest *d, uint8_t *p, uint
 /* Whether every initial handle names a live object. */
 static inline int check_vals(heap *h, const struct dest *d)
 {
-	struct obj v;
 	for (uint32_t i = 0; i < d->nvals; i++)
-		if (d->vals[i] && obj_resolve(h, d->vals[i], &v))
+		if (d->vals[i] && !obj_live(h, d->vals[i]))
 			return HEAP_EBADREF;
 	return 0;
+}
+
+/* The address of slot of the object obj names, or 0 with *err set. */
+static inline heap_ref *target_slot(heap *h, heap_ref obj, uint32_t slot, int *err)
+{
+	struct obj o;
+	*err = obj_resolve_slot(h, obj, slot, &o);
+	return *err ? NULL : &obj_slots(&o)[slot];
 }
 
 /* Roots r at d. slow says the call took the general path: a hold set may
@@ -250,11 +257,11 @@ static inline int root_new(heap *h, struct dest *d, heap_ref r, int slow)
 		return 0;
 	}
 	if (slow) {
-		int err = obj_resolve_slot(h, d->obj, d->slot, &d->target);
-		if (err)
+		int err;
+		if (!(d->target = target_slot(h, d->obj, d->slot, &err)))
 			return err;
 	}
-	slot_store(&obj_slots(&d->target)[d->slot], r);  /* no barrier: r is black while marking */
+	slot_store(d->target, r);  /* no barrier: r is black while marking */
 	return 0;
 }
 
@@ -311,11 +318,6 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *
 	if (unlikely(idx == NOFREE))
 		return alloc_general(h, d, nrefs, nbytes, out);
 	uint8_t *p = span_base(h, s) + (size_t)idx * s->elemsize;
-	/* The next allocation's slot: its first touch is the allocator's main
-	 * cost (a cache miss), so start it now. */
-	if (s->alloccache)
-		__builtin_prefetch(span_base(h, s) +
-				   (size_t)(s->freeindex + (uint32_t)__builtin_ctzll(s->alloccache)) * s->elemsize, 1);
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
 	init_contents(h, d, p, nrefs);
 	root_new(h, d, r, 0);
@@ -340,8 +342,8 @@ int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, u
 	/* Checked before allocating, so a bad target costs no object; and
 	 * again after (root_new), as a full collection may run in between. */
 	struct dest d = {.obj = obj, .slot = slot, .len = len, .data = data};
-	int err = obj_resolve_slot(h, obj, slot, &d.target);
-	if (err)
+	int err;
+	if (!(d.target = target_slot(h, obj, slot, &err)))
 		return err;
 	return alloc_to(h, &d, nrefs, nbytes, out);
 }
@@ -358,12 +360,19 @@ int heap_alloc_refs(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, co
 	return alloc_to(h, &d, nrefs, nbytes, out);
 }
 
+/* The plain forms inline alloc_to themselves, so that it is compiled
+ * knowing there is no data and there are no initial references. */
 int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
 {
-	return heap_alloc_init(h, hs, nrefs, nbytes, NULL, 0, out);
+	struct dest d = {.hs = hs};
+	return alloc_to(h, &d, nrefs, nbytes, out);
 }
 
 int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
 {
-	return heap_alloc_into_init(h, obj, slot, nrefs, nbytes, NULL, 0, out);
+	struct dest d = {.obj = obj, .slot = slot};
+	int err;
+	if (!(d.target = target_slot(h, obj, slot, &err)))
+		return err;
+	return alloc_to(h, &d, nrefs, nbytes, out);
 }
