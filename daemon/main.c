@@ -164,9 +164,9 @@ int main(int argc, char **argv)
 		config_free(&srv.cfg);
 		return 1;
 	}
-	log_info("heapd %s serving %s (max_heap %zu MiB, pid %d)", PACKAGE_VERSION,
+	log_info("heapd %s serving %s (max_heap %zu MiB, %u mark worker%s, pid %d)", PACKAGE_VERSION,
 		 srv.activated ? "the socket systemd passed" : srv.cfg.socket_path, srv.cfg.heap.max_heap >> 20,
-		 (int)getpid());
+		 heap_mark_workers(srv.heap), heap_mark_workers(srv.heap) == 1 ? "" : "s", (int)getpid());
 	svc_ready(&srv);
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	uv_walk(srv.loop, close_leftover, NULL);

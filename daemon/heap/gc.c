@@ -201,6 +201,11 @@ uint64_t heap_cycles(const heap *h)
 	return h->st.num_gc;
 }
 
+uint32_t heap_mark_workers(const heap *h)
+{
+	return bg_on(h) ? 1 : 0;
+}
+
 int gc_slice(heap *h, uint64_t deadline, uint64_t work)
 {
 	if (h->phase == GC_OFF)

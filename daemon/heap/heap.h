@@ -156,6 +156,9 @@ bool heap_idle_due(const heap *h);
 bool heap_gc_active(const heap *h);
 /* Cycles completed so far (num_gc). */
 uint64_t heap_cycles(const heap *h);
+/* Background mark workers running: cfg.mark_workers, or 0 when the
+ * process may run on one CPU only. */
+uint32_t heap_mark_workers(const heap *h);
 /* One collector slice of at most budget_ns. Returns true if the cycle has
  * more work; the host should call again soon (Go's background worker). */
 bool heap_gc_slice(heap *h, uint64_t budget_ns);

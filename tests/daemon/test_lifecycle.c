@@ -1,8 +1,11 @@
 /*
  * test_lifecycle.c - heapd's life: its command line, what it finds at the
  * socket path when it starts, the socket's mode, a reload on SIGHUP, a
- * graceful stop on SIGTERM and SIGINT, and a client killed with SIGKILL.
+ * graceful stop on SIGTERM and SIGINT, a client killed with SIGKILL, and
+ * the mark workers its first line reports.
  */
+#include <sched.h>
+
 #include "daemonutil.h"
 #include "runutil.h"
 
@@ -577,6 +580,50 @@ static void killed_client(void **state)
 	daemon_stop(&d);
 }
 
+/* (j) The line heapd starts with says how many mark workers run: the one
+ * configured, or none when told so or when it may run on one CPU only. */
+static int only_cpu = -1;
+
+static void pin_to_only_cpu(struct daemon *d)
+{
+	(void)d;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(only_cpu, &one);
+	sched_setaffinity(0, sizeof one, &one);
+}
+
+static void mark_workers_started(int pin, const char *flag, const char *want)
+{
+	struct daemon d;
+	daemon_prepare(&d);
+	if (pin)
+		d.child_setup = pin_to_only_cpu;
+	if (flag)
+		daemon_spawn(&d, "--gc-mark-workers", flag, NULL);
+	else
+		daemon_spawn(&d, NULL);
+	assert_true(wait_for_text(d.log, "serving", 2000));
+	if (count_text(d.log, want) != 1)
+		fail_msg("%s does not say \"%s\"", d.log, want);
+	heapd *h = client(&d);
+	assert_int_equal(heapd_gc(h), 0);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+static void mark_worker_line(void **state)
+{
+	(void)state;
+	cpu_set_t all;
+	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+	for (only_cpu = 0; !CPU_ISSET(only_cpu, &all); only_cpu++)
+		;
+	mark_workers_started(0, "0", "0 mark workers,");
+	mark_workers_started(1, NULL, "0 mark workers,");
+	mark_workers_started(0, NULL, CPU_COUNT(&all) >= 2 ? "1 mark worker," : "0 mark workers,");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,6 +638,7 @@ int main(void)
 		/* (h) keeping a socket this daemon did not create (systemd socket
 		 * activation) belongs to a later issue. */
 		cmocka_unit_test(killed_client),
+		cmocka_unit_test(mark_worker_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
