@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@ struct daemon {
 	pid_t pid;
 	void (*child_setup)(struct daemon *d); /* runs in the child before exec */
 	void *arg;
+	int cpu;         /* for daemon_pin */
 	char dir[32];
 	char sock[100];  /* fits sun_path */
 	char log[128];
@@ -125,6 +127,21 @@ static inline void daemon_prepare(struct daemon *d)
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->sock, sizeof d->sock, "%s/heapd.sock", d->dir);
 	snprintf(d->log, sizeof d->log, "%s/heapd.log", d->dir);
+}
+
+static inline void daemon_pinned(struct daemon *d)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(d->cpu, &one);
+	sched_setaffinity(0, sizeof one, &one);
+}
+
+/* Makes the next start of d (prepared) run heapd on CPU cpu alone. */
+static inline void daemon_pin(struct daemon *d, int cpu)
+{
+	d->cpu = cpu;
+	d->child_setup = daemon_pinned;
 }
 
 /* Starts heapd on the paths of d with extra flags; its stdout and stderr

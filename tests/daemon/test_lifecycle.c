@@ -4,8 +4,6 @@
  * graceful stop on SIGTERM and SIGINT, a client killed with SIGKILL, and
  * the mark workers its first line reports.
  */
-#include <sched.h>
-
 #include "daemonutil.h"
 #include "runutil.h"
 
@@ -582,23 +580,12 @@ static void killed_client(void **state)
 
 /* (j) The line heapd starts with says how many mark workers run: the one
  * configured, or none when told so or when it may run on one CPU only. */
-static int only_cpu = -1;
-
-static void pin_to_only_cpu(struct daemon *d)
-{
-	(void)d;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(only_cpu, &one);
-	sched_setaffinity(0, sizeof one, &one);
-}
-
-static void mark_workers_started(int pin, const char *flag, const char *want)
+static void mark_workers_started(int cpu, const char *flag, const char *want)
 {
 	struct daemon d;
 	daemon_prepare(&d);
-	if (pin)
-		d.child_setup = pin_to_only_cpu;
+	if (cpu >= 0)
+		daemon_pin(&d, cpu);
 	if (flag)
 		daemon_spawn(&d, "--gc-mark-workers", flag, NULL);
 	else
@@ -616,12 +603,13 @@ static void mark_worker_line(void **state)
 {
 	(void)state;
 	cpu_set_t all;
+	int first = 0;
 	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
-	for (only_cpu = 0; !CPU_ISSET(only_cpu, &all); only_cpu++)
-		;
-	mark_workers_started(0, "0", "0 mark workers,");
-	mark_workers_started(1, NULL, "0 mark workers,");
-	mark_workers_started(0, NULL, CPU_COUNT(&all) >= 2 ? "1 mark worker," : "0 mark workers,");
+	while (!CPU_ISSET(first, &all))
+		first++;
+	mark_workers_started(-1, "0", "0 mark workers,");
+	mark_workers_started(first, NULL, "0 mark workers,");
+	mark_workers_started(-1, NULL, CPU_COUNT(&all) >= 2 ? "1 mark worker," : "0 mark workers,");
 }
 
 int main(void)

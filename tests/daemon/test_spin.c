@@ -88,28 +88,14 @@ static void environment(void **state)
 	daemon_stop(&d);
 }
 
-static int pin_cpu = -1;
-
-/* Runs in the daemon's child before exec: pins it to pin_cpu. */
-static void pin_daemon(struct daemon *d)
-{
-	(void)d;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(pin_cpu, &one);
-	sched_setaffinity(0, sizeof one, &one);
-}
-
 /* The spin a connection made from this thread, pinned to CPU mine (-1:
  * not pinned), gets from a daemon pinned to CPU its (-1: not pinned). */
 static uint32_t spin_placed(int mine, int its)
 {
 	struct daemon d;
 	daemon_prepare(&d);
-	if (its >= 0) {
-		pin_cpu = its;
-		d.child_setup = pin_daemon;
-	}
+	if (its >= 0)
+		daemon_pin(&d, its);
 	daemon_spawn(&d, NULL);
 	cpu_set_t all, one;
 	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
