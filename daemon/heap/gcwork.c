@@ -106,9 +106,7 @@ static struct span *wbuf_span(heap *h, int background)
 		s = pages_alloc(h, WBUF_SPAN_PAGES, 1);
 		if (!s)
 			heap_throw("arena exhausted by workbufs");
-		pthread_mutex_lock(&h->wbuf_lock);
-		h->st.wbuf_alloc++;
-		pthread_mutex_unlock(&h->wbuf_lock);
+		h->st.wbuf_alloc++;  /* the mutator's alone, as the page heap */
 	}
 	pthread_mutex_lock(&h->wbuf_lock);
 	list_push_head(&h->wbuf_busy, &s->link);

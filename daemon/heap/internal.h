@@ -385,16 +385,6 @@ void span_refill_cache(struct span *s, uint32_t index);
 static inline int bit_test(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
 static inline void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
 
-/* Mark bits while the mark worker may be setting others in the same word.
- * A mark bit read outside marking needs nothing: the worker is idle. */
-static inline int mark_test(const uint64_t *bits, uint32_t i)
-{
-	return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1;
-}
-static inline void mark_set(uint64_t *bits, uint32_t i)
-{
-	__atomic_fetch_or(&bits[i >> 6], (uint64_t)1 << (i & 63), __ATOMIC_RELAXED);
-}
 
 /* A reference slot of a live object, as the mark worker may read it: the
  * release store publishes whatever the handle's object was made with. */
@@ -453,10 +443,17 @@ static inline void rcache_put(heap *h, heap_ref r, const struct obj *o)
 	e->o = *o;
 }
 
+/* The cached resolution of r, or NULL. */
+static inline const struct rcache_entry *rcache_hit(heap *h, heap_ref r)
+{
+	const struct rcache_entry *e = rcache_slot(h, r);
+	return e->ref == r && r ? e : NULL;
+}
+
 static inline int obj_resolve(heap *h, heap_ref r, struct obj *o)
 {
-	struct rcache_entry *e = rcache_slot(h, r);
-	if (e->ref == r && r) {
+	const struct rcache_entry *e = rcache_hit(h, r);
+	if (e) {
 		*o = e->o;
 		return 0;
 	}
@@ -469,11 +466,8 @@ static inline int obj_resolve(heap *h, heap_ref r, struct obj *o)
 /* obj_resolve() for a caller that needs only to know: no copy on a hit. */
 static inline int obj_live(heap *h, heap_ref r)
 {
-	const struct rcache_entry *e = rcache_slot(h, r);
-	if (e->ref == r && r)
-		return 1;
 	struct obj o;
-	return obj_resolve(h, r, &o) == 0;
+	return rcache_hit(h, r) || obj_resolve(h, r, &o) == 0;
 }
 
 static inline heap_ref *obj_slots(const struct obj *o) { return (heap_ref *)(o->p + HDR_SIZE); }
@@ -553,6 +547,20 @@ void bg_need_empty(heap *h);
 /* Scan work the worker did that assists may count as theirs. */
 uint64_t bg_claim(heap *h, uint64_t want);
 static inline int bg_on(const heap *h) { return h->bg_running; }
+
+/* Sets mark bit i; returns 0 if it was set already. With the mark worker
+ * running, others in the same word may be set at the same time: an atomic
+ * OR, after a plain load that spares it when the bit is already set. */
+static inline int mark_bit_set(const heap *h, uint64_t *bits, uint32_t i)
+{
+	uint64_t *w = &bits[i >> 6], m = (uint64_t)1 << (i & 63);
+	if (__atomic_load_n(w, __ATOMIC_RELAXED) & m)
+		return 0;
+	if (bg_on(h))
+		return !(__atomic_fetch_or(w, m, __ATOMIC_RELAXED) & m);
+	*w |= m;
+	return 1;
+}
 
 /* gc.c */
 void gc_start(heap *h, int forced);

@@ -180,10 +180,7 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 	uint32_t tag = new_tag(h, old);
 	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, HDR_LARGE, 0);
 	if (h->phase == GC_MARK) {
-		if (bg_on(h))
-			mark_set(s->markbits, idx);
-		else
-			bit_set(s->markbits, idx);
+		mark_bit_set(h, s->markbits, idx);
 		h->gcw.marked_bytes += s->elemsize;
 	}
 	heap_ref r = (heap_ref)tag << 32 | (heap_ref)((size_t)(p - h->base) >> 3);
@@ -325,6 +322,18 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *
 	return 0;
 }
 
+/* alloc_to() into d's slot. The target is checked before allocating, so a
+ * bad one costs no object; and again after (root_new), as a full
+ * collection may run in between. */
+static inline __attribute__((always_inline)) int alloc_into(heap *h, struct dest *d, uint32_t nrefs,
+							     uint32_t nbytes, heap_ref *out)
+{
+	int err;
+	if (!(d->target = target_slot(h, d->obj, d->slot, &err)))
+		return err;
+	return alloc_to(h, d, nrefs, nbytes, out);
+}
+
 int heap_alloc_init(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const void *data, uint32_t len,
 		    heap_ref *out)
 {
@@ -339,13 +348,8 @@ int heap_alloc_into_init(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, u
 {
 	if (len > nbytes)
 		return HEAP_ERANGE;
-	/* Checked before allocating, so a bad target costs no object; and
-	 * again after (root_new), as a full collection may run in between. */
 	struct dest d = {.obj = obj, .slot = slot, .len = len, .data = data};
-	int err;
-	if (!(d.target = target_slot(h, obj, slot, &err)))
-		return err;
-	return alloc_to(h, &d, nrefs, nbytes, out);
+	return alloc_into(h, &d, nrefs, nbytes, out);
 }
 
 int heap_alloc_refs(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, const heap_ref *vals, uint32_t nvals,
@@ -371,8 +375,5 @@ int heap_alloc(heap *h, heap_holds *hs, uint32_t nrefs, uint32_t nbytes, heap_re
 int heap_alloc_into(heap *h, heap_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, heap_ref *out)
 {
 	struct dest d = {.obj = obj, .slot = slot};
-	int err;
-	if (!(d.target = target_slot(h, obj, slot, &err)))
-		return err;
-	return alloc_to(h, &d, nrefs, nbytes, out);
+	return alloc_into(h, &d, nrefs, nbytes, out);
 }

@@ -56,15 +56,8 @@ void mark_grey(heap *h, struct gcwork *gw, heap_ref r)
 	struct span *s = &h->spans[h->pagemap[off >> PAGE_SHIFT] - 1];
 	size_t rel = off - ((size_t)s->start << PAGE_SHIFT);
 	uint32_t idx = (uint32_t)((rel * s->divmul) >> 32);
-	uint64_t *w = &s->markbits[idx >> 6], m = (uint64_t)1 << (idx & 63);
-	if (bg_on(h)) {
-		if ((__atomic_load_n(w, __ATOMIC_RELAXED) & m) || (__atomic_fetch_or(w, m, __ATOMIC_RELAXED) & m))
-			return;
-	} else {
-		if (*w & m)
-			return;
-		*w |= m;
-	}
+	if (!mark_bit_set(h, s->markbits, idx))
+		return;
 	gw->marked_bytes += s->elemsize;
 	if (!spc_noscan(s->spanclass)) {
 		/* LIFO pops it soon: start fetching its header now. */
