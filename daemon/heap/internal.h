@@ -550,7 +550,7 @@ static inline int bg_on(const heap *h) { return h->bg_running; }
 
 /* Sets mark bit i; returns 0 if it was set already. With the mark worker
  * running, others in the same word may be set at the same time: an atomic
- * OR, after a plain load that spares it when the bit is already set. */
+ * OR, after a relaxed load that spares it when the bit is already set. */
 static inline int mark_bit_set(const heap *h, uint64_t *bits, uint32_t i)
 {
 	uint64_t *w = &bits[i >> 6], m = (uint64_t)1 << (i & 63);
