@@ -661,15 +661,20 @@ int heapd_free_os_memory(heapd *h)
 	return call_status(h, &w);
 }
 
-int heapd_get_stats(heapd *h, heapd_stats *out)
+/* out was allocated by a program built with this struct, or one with fewer
+ * or more fields: copy what both have, zero what only the program has. */
+int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)
 {
 	struct wire_req w;
 	wire_get_stats(&w);
 	heapd_reply r;
 	const Heapd__Response *raw;
 	int err = call(h, &w.req, NULL, &r, &raw);
-	if (!err)
-		*out = *r.stats;
+	if (!err) {
+		size_t n = size < sizeof *r.stats ? size : sizeof *r.stats;
+		memcpy(out, r.stats, n);
+		memset((char *)out + n, 0, size - n);
+	}
 	return err;
 }
 

@@ -76,7 +76,9 @@ enum heapd_error {
 #define HEAPD_SPIN_DEFAULT_US 50
 #define HEAPD_SPIN_MAX_US 10000
 
-/* The daemon's figures; see docs/stats.md. Fields are only ever appended. */
+/* The daemon's figures; see docs/stats.md. Fields are only ever appended,
+ * so a program built with fewer of them must tell heapd_get_stats how many
+ * bytes it has room for. */
 struct heapd_stats {
 	uint64_t heap_alloc;
 	uint64_t heap_sys;
@@ -179,7 +181,9 @@ int heapd_root_get(heapd *h, const char *name, heapd_ref *out);
  * it was called is freed, and its refs get HEAPD_EBADREF. */
 int heapd_gc(heapd *h);
 int heapd_free_os_memory(heapd *h);         /* collect, then return every free page to the OS */
-int heapd_get_stats(heapd *h, heapd_stats *out);
+/* Fills out, which has size bytes (pass sizeof *out): the library writes
+ * no more than that, and zeroes what it has no field for. */
+int heapd_get_stats(heapd *h, heapd_stats *out, size_t size);
 
 /* One round trip; *rtt_ns (may be NULL) gets its duration. */
 int heapd_ping(heapd *h, uint64_t *rtt_ns);

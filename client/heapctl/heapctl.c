@@ -177,7 +177,7 @@ static int stats_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	if (!h)
 		return CTL_ERROR;
 	heapd_stats st;
-	if (heapd_get_stats(h, &st) < 0)
+	if (heapd_get_stats(h, &st, sizeof st) < 0)
 		return ctl_fail(h, cmd->name);
 	heapd_close(h);
 	format(stdout, &st);
@@ -211,13 +211,13 @@ static int collect_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	if (!h)
 		return CTL_ERROR;
 	heapd_stats before, after;
-	if (heapd_get_stats(h, &before) < 0)
+	if (heapd_get_stats(h, &before, sizeof before) < 0)
 		return ctl_fail(h, cmd->name);
 	uint64_t t0 = ctl_now_ns();
 	if ((free_os ? heapd_free_os_memory(h) : heapd_gc(h)) < 0)
 		return ctl_fail(h, cmd->name);
 	uint64_t took = ctl_now_ns() - t0;
-	if (heapd_get_stats(h, &after) < 0)
+	if (heapd_get_stats(h, &after, sizeof after) < 0)
 		return ctl_fail(h, cmd->name);
 	heapd_close(h);
 

@@ -397,7 +397,7 @@ static int top_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	top_setup_terminal(&t);
 	uint64_t deadline = ctl_now_ns();
 	for (unsigned long frame = 0;; frame++) {
-		if (heapd_get_stats(t.h, &t.cur) < 0) {
+		if (heapd_get_stats(t.h, &t.cur, sizeof t.cur) < 0) {
 			top_restore();
 			return ctl_fail(t.h, cmd->name);
 		}

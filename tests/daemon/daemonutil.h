@@ -241,7 +241,7 @@ static inline heapd *client(const struct daemon *d)
 static inline heapd_stats *stats_of(heapd *h)
 {
 	static heapd_stats st;
-	assert_int_equal(heapd_get_stats(h, &st), 0);
+	assert_int_equal(heapd_get_stats(h, &st, sizeof st), 0);
 	return &st;
 }
 

@@ -107,6 +107,42 @@ static void calls_work(void **state)
 	daemon_stop(&d);
 }
 
+/* A program built when heapd_stats had fewer fields gets those and not a
+ * byte more; one built with more gets zeroes for the fields this library
+ * does not know. */
+static void stats_sizes(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	heapd *h = client(&d);
+	heapd_ref a;
+	assert_int_equal(heapd_alloc(h, 1, 8, &a), 0);
+
+	const size_t old = offsetof(heapd_stats, holds);
+	unsigned char buf[sizeof(heapd_stats) + 64];
+	memset(buf, 0xa5, sizeof buf);
+	assert_int_equal(heapd_get_stats(h, (heapd_stats *)buf, old), 0);
+	heapd_stats st;
+	memcpy(&st, buf, old);
+	assert_int_equal(st.heap_objects, 1);
+	assert_true(st.heap_alloc > 0);
+	for (size_t i = old; i < sizeof buf; i++)
+		assert_int_equal(buf[i], 0xa5);
+
+	memset(buf, 0xa5, sizeof buf);
+	assert_int_equal(heapd_get_stats(h, (heapd_stats *)buf, sizeof buf), 0);
+	memcpy(&st, buf, sizeof st);
+	assert_int_equal(st.holds, 1);
+	assert_int_equal(st.sessions, 1);
+	for (size_t i = sizeof st; i < sizeof buf; i++)
+		assert_int_equal(buf[i], 0);
+
+	assert_int_equal(heapd_get_stats(h, (heapd_stats *)buf, 0), 0);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 static void error_codes(void **state)
 {
 	(void)state;
@@ -274,6 +310,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(calls_work),
+		cmocka_unit_test(stats_sizes),
 		cmocka_unit_test(error_codes),
 		cmocka_unit_test(connection_errors),
 		cmocka_unit_test(protocol_errors),

@@ -194,7 +194,7 @@ static void one(heapd *h, const struct run *r, const struct op *o, struct result
 	case K_ROOT_GET: err = heapd_root_get(h, o->name, &x->ref); break;
 	case K_PING: err = heapd_ping(h, NULL); break;
 	case K_STATS:
-		err = heapd_get_stats(h, &st);
+		err = heapd_get_stats(h, &st, sizeof st);
 		x->holds = err ? 0 : st.holds;
 		break;
 	case K_GC: err = heapd_gc(h); break;

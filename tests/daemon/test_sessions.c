@@ -222,7 +222,7 @@ static void quiet_daemon_cleans_up_then_sleeps(void **state)
 	int i;
 	for (i = 0; i < 50; i++) {
 		sleep_ms(100);
-		assert_int_equal(heapd_get_stats(obs, &st), 0);
+		assert_int_equal(heapd_get_stats(obs, &st, sizeof st), 0);
 		if (st.heap_objects == 0 && st.heap_released == st.heap_idle)
 			break;
 	}

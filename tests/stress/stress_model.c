@@ -225,7 +225,7 @@ static void wait_all(unsigned what, const char *name)
 static heapd_stats *stats(void)
 {
 	static heapd_stats st;
-	assert_int_equal(heapd_get_stats(T.h, &st), 0);
+	assert_int_equal(heapd_get_stats(T.h, &st, sizeof st), 0);
 	if (st.rss_bytes > T.rss_peak)
 		T.rss_peak = st.rss_bytes;
 	return &st;
