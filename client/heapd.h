@@ -116,6 +116,8 @@ struct heapd_stats {
 	uint64_t sessions;       /* connected clients */
 	uint64_t named_roots;
 	uint64_t uptime_ns;
+	uint64_t mark_workers;   /* background mark workers running */
+	uint64_t mark_worker_ns; /* time they spent marking */
 };
 
 /* The reply to one request: from heapd_get_reply (valid until the next

@@ -323,6 +323,8 @@ void wire_stats(const Heapd__Stats *s, heapd_stats *out)
 	out->sessions = s->sessions;
 	out->named_roots = s->named_roots;
 	out->uptime_ns = s->uptime_ns;
+	out->mark_workers = s->mark_workers;
+	out->mark_worker_ns = s->mark_worker_ns;
 	/* The wire sends the ring oldest first; put it back as a ring. */
 	size_t n = s->n_pause_ns < HEAPD_PAUSE_RING ? s->n_pause_ns : HEAPD_PAUSE_RING;
 	for (size_t i = 0; i < n; i++)

@@ -292,6 +292,8 @@ static void fill_stats(struct server *srv, Heapd__Stats *out, uint64_t *ring)
 	out->sessions = srv->nsessions;
 	out->named_roots = st.roots;
 	out->uptime_ns = srv_now_ns() - srv->start_ns;
+	out->mark_workers = st.mark_workers;
+	out->mark_worker_ns = st.mark_worker_ns;
 	/* The ring, oldest first. */
 	size_t n = st.num_pause < HEAP_PAUSE_RING ? st.num_pause : HEAP_PAUSE_RING;
 	for (size_t i = 0; i < n; i++)

@@ -210,6 +210,8 @@ struct heap_stats {
 	uint64_t heap_live;       /* bytes the pacer counts as live */
 	uint64_t roots;           /* named roots */
 	uint64_t holds;           /* holds in all hold sets, counting repeats */
+	uint64_t mark_workers;    /* background mark workers running */
+	uint64_t mark_worker_ns;  /* time they spent marking, over the heap's life */
 };
 
 void heap_read_stats(heap *h, struct heap_stats *st);

@@ -50,7 +50,7 @@ static const struct tfield tfields[] = {
 	TF(scav_released_bytes, U_BYTES, 1), TF(scav_madvise_calls, U_COUNT, 1),
 	TF(heap_marked, U_BYTES, 0), TF(heap_live, U_BYTES, 0), TF(holds, U_COUNT, 0),
 	TF(rss_bytes, U_BYTES, 0), TF(sessions, U_COUNT, 0), TF(named_roots, U_COUNT, 0),
-	TF(uptime_ns, U_NS, 0),
+	TF(uptime_ns, U_NS, 0), TF(mark_workers, U_COUNT, 0), TF(mark_worker_ns, U_NS, 1),
 };
 
 #define NTFIELDS (sizeof tfields / sizeof tfields[0])

@@ -234,12 +234,13 @@ static const char *seconds_str(char buf[64], uint64_t ns)
 /* ------------------------------------------------------------- tests */
 
 static const char *const sections[] = {"Memory", "GC", "Sweeper", "Scavenger", "Server"};
-static const char *const section_keys[][16] = {
+static const char *const section_keys[][20] = {
 	{"heap_alloc", "heap_sys", "heap_idle", "heap_inuse", "heap_released", "heap_objects",
 	 "total_alloc", "mallocs", "frees", "gc_sys", "rss_bytes"},
 	{"next_gc", "heap_marked", "heap_live", "num_gc", "num_forced_gc", "last_gc_unix_ns",
-	 "gc_cpu_fraction", "pause_total_ns", "num_pause", "max_pause_ns", "wbuf_spans_busy",
-	 "wbuf_spans_free", "wbuf_spans_alloc", "wbuf_spans_reused", "pause_ns"},
+	 "gc_cpu_fraction", "mark_workers", "mark_worker_ns", "pause_total_ns", "num_pause",
+	 "max_pause_ns", "wbuf_spans_busy", "wbuf_spans_free", "wbuf_spans_alloc", "wbuf_spans_reused",
+	 "pause_ns"},
 	{"sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc", "wbuf_spans_freed"},
 	{"scav_released_bytes", "scav_madvise_calls"},
 	{"uptime_ns", "sessions", "named_roots", "holds"},
@@ -259,7 +260,7 @@ static int section_of(const char *key)
  * its section, each _human line right after its figure. */
 static void check_text_layout(const char *out)
 {
-	int section = -1, seen[5][16] = {{0}};
+	int section = -1, seen[5][20] = {{0}};
 	char prev_key[64] = "";
 	char *copy = strdup(out), *save = NULL;
 	assert_true(out[strlen(out) - 1] == '\n');
@@ -302,9 +303,9 @@ static void check_text_layout(const char *out)
 				fail_msg("%s appears %d times", section_keys[s][k], seen[s][k]);
 	/* blank lines only between sections */
 	assert_int_equal(count_of(out, "\n\n"), 4);
-	/* a companion for each size and time: 8 in Memory, 6 in GC, 1 in
+	/* a companion for each size and time: 8 in Memory, 7 in GC, 1 in
 	 * Scavenger, 1 in Server */
-	assert_int_equal(count_of(out, "_human:"), 16);
+	assert_int_equal(count_of(out, "_human:"), 17);
 }
 
 static void stats_text(void **state)
@@ -382,7 +383,7 @@ static const char *const all_fields[] = {
 	"max_pause_ns", "gc_cpu_fraction", "sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc",
 	"wbuf_spans_freed", "wbuf_spans_reused", "wbuf_spans_alloc", "scav_released_bytes",
 	"scav_madvise_calls", "heap_marked", "heap_live", "holds", "rss_bytes", "sessions",
-	"named_roots", "uptime_ns", NULL,
+	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -417,7 +418,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 36); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 38); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -508,9 +509,9 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 36 fields; wbuf_spans has 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 33);
-	assert_int_equal(count_of(r.out, "# TYPE "), 33);
+	/* 38 fields; wbuf_spans has 2 members, sweep_spans_total 3 */
+	assert_int_equal(families, 35);
+	assert_int_equal(count_of(r.out, "# TYPE "), 35);
 	run_free(&r);
 	heapd_close(h);
 	daemon_stop(&d);

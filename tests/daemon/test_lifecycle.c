@@ -579,8 +579,9 @@ static void killed_client(void **state)
 }
 
 /* (j) The line heapd starts with says how many mark workers run: the one
- * configured, or none when told so or when it may run on one CPU only. */
-static void mark_workers_started(int cpu, const char *flag, const char *want)
+ * configured, or none when told so or when it may run on one CPU only;
+ * and the stats say the same, with no marking time when there are none. */
+static void mark_workers_started(int cpu, const char *flag, uint64_t workers, const char *want)
 {
 	struct daemon d;
 	daemon_prepare(&d);
@@ -595,6 +596,10 @@ static void mark_workers_started(int cpu, const char *flag, const char *want)
 		fail_msg("%s does not say \"%s\"", d.log, want);
 	heapd *h = client(&d);
 	assert_int_equal(heapd_gc(h), 0);
+	heapd_stats *st = stats_of(h);
+	assert_int_equal(st->mark_workers, workers);
+	if (!workers)
+		assert_int_equal(st->mark_worker_ns, 0);
 	heapd_close(h);
 	daemon_stop(&d);
 }
@@ -607,9 +612,10 @@ static void mark_worker_line(void **state)
 	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
 	while (!CPU_ISSET(first, &all))
 		first++;
-	mark_workers_started(-1, "0", "0 mark workers,");
-	mark_workers_started(first, NULL, "0 mark workers,");
-	mark_workers_started(-1, NULL, CPU_COUNT(&all) >= 2 ? "1 mark worker," : "0 mark workers,");
+	int two = CPU_COUNT(&all) >= 2;
+	mark_workers_started(-1, "0", 0, "0 mark workers,");
+	mark_workers_started(first, NULL, 0, "0 mark workers,");
+	mark_workers_started(-1, NULL, two, two ? "1 mark worker," : "0 mark workers,");
 }
 
 int main(void)

@@ -598,6 +598,9 @@ static void worker_short_of_workbufs(void **state)
 	/* LINKS * WIDE queued entries need about 2000 workbufs, 125 spans. */
 	assert_true(test_stats(h).wbuf_spans_alloc > allocated + 60);
 	assert_true(h->bg.provided > 0);
+	struct heap_stats st = test_stats(h);
+	assert_int_equal(st.mark_workers, 1);
+	assert_true(st.mark_worker_ns > 0);
 	heap_gc(h);
 	assert_int_equal(test_stats(h).heap_objects, LINKS * (WIDE + 1));
 	heap_ref p = head;
