@@ -308,7 +308,8 @@ static void top_draw(const struct top *t)
 			 top_rate(c, ctl_delta(s->frees, p->frees), secs));
 		top_line("GC        cycles %" PRIu64 " (%" PRIu64 " forced)   %s   CPU %.2f%% now, %.2f%% overall",
 			 s->num_gc, s->num_forced_gc, top_rate(a, ctl_delta(s->num_gc, p->num_gc), secs),
-			 (double)ctl_delta(s->pause_total_ns, p->pause_total_ns) / 1e7 / secs,
+			 (double)(ctl_delta(s->pause_total_ns, p->pause_total_ns) +
+				  ctl_delta(s->mark_worker_ns, p->mark_worker_ns)) / 1e7 / secs,
 			 s->gc_cpu_fraction * 100);
 		uint64_t n, max, sum;
 		top_pauses(t, &n, &max, &sum);
