@@ -61,15 +61,17 @@
 #include <sys/mman.h>
 
 #include "../daemon/daemonutil.h"
+#include "../sanitizers.h"
 #include "stress.h"
 
 #define STUCK_NS (120 * 1000000000ull)   /* no progress for this long: fail */
 /* RSS at the end may exceed the start by this much: what malloc keeps of
  * the daemon's freed buffers (0.1-0.3 MiB measured; see daemon_env). */
 #define RSS_SLACK (1u << 20)
-/* Not under ASan, whose quarantine keeps freed memory by design, nor with
+/* Not under ASan, whose quarantine keeps freed memory by design, nor TSan,
+ * which keeps the shadow of memory given back (sanitizers.h), nor with
  * heapd under a $HEAPD_WRAPPER such as valgrind (daemonutil.h). */
-#ifdef __SANITIZE_ADDRESS__
+#if UNDER_ASAN || UNDER_TSAN
 #define RSS_CHECKED 0
 #else
 #define RSS_CHECKED (!getenv("HEAPD_WRAPPER") || !getenv("HEAPD_WRAPPER")[0])
