@@ -39,7 +39,7 @@ void heap_read_stats(heap *h, struct heap_stats *st)
 	st->num_pause = h->st.num_pause;
 	st->max_pause_ns = h->st.max_pause_ns;
 	uint64_t wall = os_now_ns() - h->st.start_ns;
-	st->mark_workers = bg_on(h) ? 1 : 0;
+	st->mark_workers = heap_mark_workers(h);
 	st->mark_worker_ns = atomic_load_explicit(&h->bg.busy_ns, memory_order_relaxed);
 	uint64_t gc_ns = h->st.gc_ns + st->mark_worker_ns;
 	st->gc_cpu_fraction = wall ? (double)gc_ns / (double)wall : 0;

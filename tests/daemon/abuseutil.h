@@ -26,7 +26,6 @@
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
 
-
 /* A "Field:   N kB" line of /proc/<pid>/status, in bytes. */
 static inline uint64_t proc_status(pid_t pid, const char *field)
 {
