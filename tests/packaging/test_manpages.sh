@@ -6,8 +6,8 @@
 #   heapd.conf(5)   every config key (the `key:` lines of `heapd --help`)
 #   heapctl(1)      every command and option of `heapctl --help` and
 #                   `heapctl COMMAND --help`
-#   libheapd(3)     every function and callback type declared in client/heapd.h
-#                   and client/heapd/async.h, and each adapter's attach function
+#   libheapd(3)     every function and callback type declared in client/include/heapd.h
+#                   and client/include/heapd/async.h, and each adapter's attach function
 # and groff must render each page without a warning. make check runs it with
 # the built programs (HEAPD_BIN, HEAPCTL_BIN) and the source tree
 # (HEAPD_SOURCE_DIR). A name missing from its page fails this test; so a
@@ -65,8 +65,8 @@ documents heapctl.1 "heapctl options" $(echo $options | tr ' ' '\n' | sort -u)
 
 # shellcheck disable=SC2046
 documents libheapd.3 "libheapd functions" \
-	$({ sed -n 's/.*\(heapd_[a-z0-9_]*\) *(.*/\1/p' "$src/client/heapd.h" "$src/client/heapd/async.h"
-	    sed -n 's/.*\(heapd_[a-z0-9]*_attach\) *(.*/\1/p' "$src/client/heapd/adapters/"*.h; } | sort -u)
+	$({ sed -n 's/.*\(heapd_[a-z0-9_]*\) *(.*/\1/p' "$src/client/include/heapd.h" "$src/client/include/heapd/async.h"
+	    sed -n 's/.*\(heapd_[a-z0-9]*_attach\) *(.*/\1/p' "$src/client/include/heapd/adapters/"*.h; } | sort -u)
 
 if command -v groff >/dev/null 2>&1; then
 	warnings=""
