@@ -512,26 +512,6 @@ uint64_t heapd_max_object(const heapd *h) { return h->max_object; }
 uint32_t heapd_max_batch_ops(const heapd *h) { return h->max_batch_ops; }
 size_t heapd_pending(const heapd *h) { return h->npend; }
 
-const char *heapd_strerror(int code)
-{
-	switch (code) {
-	case HEAPD_OK: return "success";
-	case HEAPD_EBADREF: return "invalid reference (null, stale or forged)";
-	case HEAPD_ERANGE: return "offset or slot out of range";
-	case HEAPD_ENOMEM: return "the heap is at its hard maximum";
-	case HEAPD_EINVAL: return "invalid argument";
-	case HEAPD_ENOTFOUND: return "not found";
-	case HEAPD_EPERM: return "permission denied";
-	case HEAPD_ELIMIT: return "a daemon limit was reached";
-	case HEAPD_EPROTO: return "protocol error";
-	case HEAPD_EIO: return "connection failed";
-	case HEAPD_ENOBUFS: return "out of memory in the client";
-	case HEAPD_ETIMEDOUT: return "no reply in time";
-	case HEAPD_ESKIPPED: return "not run: an earlier operation of the batch failed";
-	}
-	return "unknown error";
-}
-
 /* ---- one request at a time ---- */
 
 int heapd_ping(heapd *h, uint64_t *rtt_ns)
@@ -636,15 +616,6 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 	if (truncated)
 		*truncated = resp->roots->truncated;
 	return 0;
-}
-
-void heapd_free_names(char **names)
-{
-	if (!names)
-		return;
-	for (char **p = names; *p; p++)
-		free(*p);
-	free(names);
 }
 
 int heapd_gc(heapd *h)

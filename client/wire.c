@@ -238,25 +238,29 @@ uint32_t wire_frame_len(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static const int status_code[] = {
-	[HEAPD__STATUS__OK] = HEAPD_OK,
-	[HEAPD__STATUS__BAD_REF] = HEAPD_EBADREF,
-	[HEAPD__STATUS__RANGE] = HEAPD_ERANGE,
-	[HEAPD__STATUS__NO_MEMORY] = HEAPD_ENOMEM,
-	[HEAPD__STATUS__INVALID] = HEAPD_EINVAL,
-	[HEAPD__STATUS__NOT_FOUND] = HEAPD_ENOTFOUND,
-	[HEAPD__STATUS__PERMISSION] = HEAPD_EPERM,
-	[HEAPD__STATUS__LIMIT] = HEAPD_ELIMIT,
-	[HEAPD__STATUS__PROTOCOL] = HEAPD_EPROTO,
-	[HEAPD__STATUS__INTERNAL] = HEAPD_EPROTO,
-	[HEAPD__STATUS__SKIPPED] = HEAPD_ESKIPPED,
-};
-
 int wire_status(const Heapd__Response *r)
 {
-	if ((unsigned)r->status >= sizeof status_code / sizeof status_code[0])
+	switch (r->status) {
+#define X(name, value, status, msg) case HEAPD__STATUS__##status: return HEAPD_##name;
+#define L(name, value, msg)
+	HEAPD_ERRORS(X, L)
+#undef X
+#undef L
+	default: /* INTERNAL, or a status this library does not know */
 		return HEAPD_EPROTO;
-	return status_code[r->status];
+	}
+}
+
+const char *heapd_strerror(int code)
+{
+	switch (code) {
+#define X(name, value, status, msg) case HEAPD_##name: return msg;
+#define L(name, value, msg) case HEAPD_##name: return msg;
+	HEAPD_ERRORS(X, L)
+#undef X
+#undef L
+	}
+	return "unknown error";
 }
 
 const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r)
@@ -353,6 +357,15 @@ void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r
 	default:
 		break;
 	}
+}
+
+void heapd_free_names(char **names)
+{
+	if (!names)
+		return;
+	for (char **p = names; *p; p++)
+		free(*p);
+	free(names);
 }
 
 char **wire_names(const Heapd__RootNames *r)

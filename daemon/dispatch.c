@@ -49,13 +49,12 @@ void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...
 /* An engine error as a status and a message about the request. */
 static void engine_fail(struct disp_reply *rp, int err, const char *what)
 {
-	static const Heapd__Status status[] = {
-		[-HEAP_EBADREF] = HEAPD__STATUS__BAD_REF, [-HEAP_ERANGE] = HEAPD__STATUS__RANGE,
-		[-HEAP_ENOMEM] = HEAPD__STATUS__NO_MEMORY, [-HEAP_ETOOBIG] = HEAPD__STATUS__LIMIT,
-		[-HEAP_ENOENT] = HEAPD__STATUS__NOT_FOUND, [-HEAP_ELIMIT] = HEAPD__STATUS__LIMIT,
-		[-HEAP_EINVAL] = HEAPD__STATUS__INVALID,
-	};
-	Heapd__Status st = err < 0 && -err < (int)(sizeof status / sizeof status[0]) ? status[-err] : HEAPD__STATUS__INTERNAL;
+	Heapd__Status st = HEAPD__STATUS__INTERNAL;
+	switch (err) {
+#define X(name, value, status, msg) case HEAP_##name: st = HEAPD__STATUS__##status; break;
+	HEAP_ERRORS(X)
+#undef X
+	}
 	disp_fail(rp, st, "%s: %s", what, heap_strerror(err));
 }
 

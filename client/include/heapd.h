@@ -47,21 +47,36 @@ typedef struct heapd_stats heapd_stats;
 typedef struct heapd_reply heapd_reply;
 typedef struct heapd_batch heapd_batch;  /* operations sent as one request */
 
-enum heapd_error {
-	HEAPD_OK = 0,
-	HEAPD_EBADREF = -1,    /* null, stale or forged ref */
-	HEAPD_ERANGE = -2,     /* offset or slot out of range */
-	HEAPD_ENOMEM = -3,     /* the heap's hard maximum is reached */
-	HEAPD_EINVAL = -4,     /* malformed argument */
-	HEAPD_ENOTFOUND = -5,  /* no such root, or no hold on that object */
-	HEAPD_EPERM = -6,      /* this peer may not use the daemon */
-	HEAPD_ELIMIT = -7,     /* a daemon limit: clients, holds, roots, object or frame size */
-	HEAPD_EPROTO = -8,     /* the daemon sent what the protocol does not allow */
-	HEAPD_EIO = -9,        /* the connection failed or is closed */
-	HEAPD_ENOBUFS = -10,   /* this process could not allocate memory */
-	HEAPD_ETIMEDOUT = -11, /* no reply in time (async timeouts); the connection is dropped */
-	HEAPD_ESKIPPED = -12,  /* a batch op not run: an earlier op of the batch failed */
-};
+/* Every error code, in one list: X(NAME, value, Status, message) for the
+ * codes the daemon answers with, Status being the protocol's status it
+ * sends (docs/protocol.md; INTERNAL, and any status this library does not
+ * know, is HEAPD_EPROTO); L(NAME, value, message) for the library's own.
+ * enum heapd_error and heapd_strerror() are made from it.
+ *   EBADREF    null, stale or forged ref
+ *   ENOTFOUND  no such root, or no hold on that object
+ *   EPERM      this peer may not use the daemon
+ *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
+ *   EPROTO     the daemon broke the protocol, or said the request did
+ *   EIO        the connection failed or is closed
+ *   ETIMEDOUT  async timeouts; the connection is dropped */
+#define HEAPD_ERRORS(X, L)                                                        \
+	X(OK, 0, OK, "success")                                                   \
+	X(EBADREF, -1, BAD_REF, "invalid reference (null, stale or forged)")      \
+	X(ERANGE, -2, RANGE, "offset or slot out of range")                       \
+	X(ENOMEM, -3, NO_MEMORY, "the heap is at its hard maximum")               \
+	X(EINVAL, -4, INVALID, "invalid argument")                                \
+	X(ENOTFOUND, -5, NOT_FOUND, "not found")                                  \
+	X(EPERM, -6, PERMISSION, "permission denied")                             \
+	X(ELIMIT, -7, LIMIT, "a daemon limit was reached")                        \
+	X(EPROTO, -8, PROTOCOL, "protocol error")                                 \
+	L(EIO, -9, "connection failed")                                           \
+	L(ENOBUFS, -10, "out of memory in the client")                            \
+	L(ETIMEDOUT, -11, "no reply in time")                                     \
+	X(ESKIPPED, -12, SKIPPED, "not run: an earlier operation of the batch failed")
+
+#define HEAPD_ERROR_ENUM_(name, value, ...) HEAPD_##name = value,
+enum heapd_error { HEAPD_ERRORS(HEAPD_ERROR_ENUM_, HEAPD_ERROR_ENUM_) };
+#undef HEAPD_ERROR_ENUM_
 
 #define HEAPD_DEFAULT_SOCKET "/run/heapd/heapd.sock"
 #define HEAPD_PAUSE_RING 256

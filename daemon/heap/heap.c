@@ -93,14 +93,9 @@ void heap_record_pause(heap *h, uint64_t t0)
 const char *heap_strerror(int err)
 {
 	switch (err) {
-	case HEAP_OK: return "success";
-	case HEAP_EBADREF: return "invalid reference (null, stale or forged)";
-	case HEAP_ERANGE: return "slot or byte range outside the object";
-	case HEAP_ENOMEM: return "heap is at its hard maximum";
-	case HEAP_ETOOBIG: return "object larger than the maximum object size";
-	case HEAP_ENOENT: return "no such root or hold";
-	case HEAP_ELIMIT: return "hold or root limit reached";
-	case HEAP_EINVAL: return "invalid argument";
+#define X(name, value, status, msg) case HEAP_##name: return msg;
+	HEAP_ERRORS(X)
+#undef X
 	}
 	return "unknown error";
 }

@@ -39,16 +39,22 @@ typedef uint64_t heap_ref;
 typedef struct heap heap;
 typedef struct heap_holds heap_holds;
 
-enum heap_error {
-	HEAP_OK = 0,
-	HEAP_EBADREF = -1,  /* null, stale or forged handle */
-	HEAP_ERANGE = -2,   /* slot or byte range outside the object */
-	HEAP_ENOMEM = -3,   /* the hard maximum heap is reached even after a full GC */
-	HEAP_ETOOBIG = -4,  /* object larger than max_object */
-	HEAP_ENOENT = -5,   /* no such named root, or no hold on that object */
-	HEAP_ELIMIT = -6,   /* max_holds or max_roots reached */
-	HEAP_EINVAL = -7,   /* malformed argument (e.g. a root name) */
-};
+/* The engine's errors: X(NAME, value, Status, message), Status being the
+ * protocol's status heapd answers it with (proto/heapd.proto). enum
+ * heap_error and heap_strerror() are made from it. */
+#define HEAP_ERRORS(X)                                                                        \
+	X(OK, 0, OK, "success")                                                               \
+	X(EBADREF, -1, BAD_REF, "invalid reference (null, stale or forged)")                  \
+	X(ERANGE, -2, RANGE, "slot or byte range outside the object")                         \
+	X(ENOMEM, -3, NO_MEMORY, "heap is at its hard maximum") /* even after a full GC */    \
+	X(ETOOBIG, -4, LIMIT, "object larger than the maximum object size")                   \
+	X(ENOENT, -5, NOT_FOUND, "no such root or hold")                                      \
+	X(ELIMIT, -6, LIMIT, "hold or root limit reached")      /* max_holds, max_roots */    \
+	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */
+
+#define HEAP_ERROR_ENUM_(name, value, status, msg) HEAP_##name = value,
+enum heap_error { HEAP_ERRORS(HEAP_ERROR_ENUM_) };
+#undef HEAP_ERROR_ENUM_
 
 /* Limits that hold whatever the configuration says. */
 #define HEAP_PAGE_SIZE 8192u
