@@ -253,36 +253,23 @@ int heapd_batch_get_stats(heapd_batch *b)
 
 /* ---- the request ---- */
 
-/* The numbers of BatchOp's fields are the Request's (heapd.proto). */
-#define SAME_CASE(op) \
-	_Static_assert((int)HEAPD__BATCH_OP__OP_##op == (int)HEAPD__REQUEST__OP_##op, "BatchOp." #op " is Request's")
-SAME_CASE(ALLOC);
-SAME_CASE(WRITE);
-SAME_CASE(READ);
-SAME_CASE(SET_REF);
-SAME_CASE(GET_REF);
-SAME_CASE(RELEASE);
-SAME_CASE(ROOT_SET);
-SAME_CASE(ROOT_GET);
-SAME_CASE(GET_STATS);
-
-/* The BatchOp of o, pointing at o's message. */
+/* The BatchOp of o, pointing at o's message. An op of no batchable
+ * operation cannot be built here; it would go as an op without one, which
+ * the daemon refuses (INVALID). */
 static void make_op(struct bop *o)
 {
 	Heapd__BatchOp *m = &o->op;
 	struct wire_req *w = &o->w;
 	*m = (Heapd__BatchOp)HEAPD__BATCH_OP__INIT;
-	m->op_case = (Heapd__BatchOp__OpCase)w->req.op_case;
 	switch (w->req.op_case) {
-	case HEAPD__REQUEST__OP_ALLOC: m->alloc = &w->op.alloc; break;
-	case HEAPD__REQUEST__OP_WRITE: m->write = &w->op.write; break;
-	case HEAPD__REQUEST__OP_READ: m->read = &w->op.read; break;
-	case HEAPD__REQUEST__OP_SET_REF: m->set_ref = &w->op.set_ref; break;
-	case HEAPD__REQUEST__OP_GET_REF: m->get_ref = &w->op.get_ref; break;
-	case HEAPD__REQUEST__OP_RELEASE: m->release = &w->op.release; break;
-	case HEAPD__REQUEST__OP_ROOT_SET: m->root_set = &w->op.root_set; break;
-	case HEAPD__REQUEST__OP_ROOT_GET: m->root_get = &w->op.root_get; break;
-	default: m->get_stats = &w->op.get_stats; break;
+#define X(name, NAME, Type, where, ...)                      \
+	case HEAPD__REQUEST__OP_##NAME:                      \
+		HEAPD_IF_BATCH(where, m->op_case = HEAPD__BATCH_OP__OP_##NAME; m->name = &w->op.name;) \
+		break;
+		HEAPD_OPS(X)
+#undef X
+	HEAPD_OP_NONE_CASES:
+		break;
 	}
 }
 

@@ -20,6 +20,7 @@
 
 #include "heapd.h"
 #include "heapd.pb-c.h"
+#include "ops.h"
 
 #define WIRE_HEADER 4u          /* the big-endian length before each frame */
 #define WIRE_VERSION 1u         /* the protocol version libheapd speaks */
@@ -28,23 +29,14 @@
 struct wire_req {
 	Heapd__Request req;
 	union {
-		Heapd__Hello hello;
-		Heapd__Ping ping;
-		Heapd__Alloc alloc;
-		Heapd__Write write;
-		Heapd__Read read;
-		Heapd__SetRef set_ref;
-		Heapd__GetRef get_ref;
-		Heapd__Release release;
-		Heapd__RootSet root_set;
-		Heapd__RootGet root_get;
-		Heapd__RootList root_list;
-		Heapd__Gc gc;
-		Heapd__FreeOsMemory free_os_memory;
-		Heapd__GetStats get_stats;
+#define X(name, NAME, Type, ...) Heapd__##Type name;
+		HEAPD_OPS(X)
+#undef X
 	} op;
 };
 
+/* w as a request of operation op (HEAPD_OPS) with its message empty. */
+void wire_op(struct wire_req *w, Heapd__Request__OpCase op);
 /* Each fills w with one operation (id 0: set when it is sent). */
 void wire_hello(struct wire_req *w, const char *client_name);
 void wire_ping(struct wire_req *w);

@@ -59,50 +59,37 @@ struct ref_field {
 	const char *name;
 };
 
-/* Request fields by number, for messages. */
+/* An operation's name by its Request field number, for messages. */
 static const char *op_name(unsigned field)
 {
 	static const char *const name[] = {
-		[HEAPD__REQUEST__OP_HELLO] = "hello", [HEAPD__REQUEST__OP_PING] = "ping",
-		[HEAPD__REQUEST__OP_ALLOC] = "alloc", [HEAPD__REQUEST__OP_WRITE] = "write",
-		[HEAPD__REQUEST__OP_READ] = "read", [HEAPD__REQUEST__OP_SET_REF] = "set_ref",
-		[HEAPD__REQUEST__OP_GET_REF] = "get_ref", [HEAPD__REQUEST__OP_RELEASE] = "release",
-		[HEAPD__REQUEST__OP_ROOT_SET] = "root_set", [HEAPD__REQUEST__OP_ROOT_GET] = "root_get",
-		[HEAPD__REQUEST__OP_ROOT_LIST] = "root_list", [HEAPD__REQUEST__OP_GC] = "gc",
-		[HEAPD__REQUEST__OP_FREE_OS_MEMORY] = "free_os_memory", [HEAPD__REQUEST__OP_GET_STATS] = "get_stats",
-		[HEAPD__REQUEST__OP_BATCH] = "batch",
+#define X(name, NAME, ...) [HEAPD__REQUEST__OP_##NAME] = #name,
+		HEAPD_OPS(X)
+#undef X
 	};
 	return field < sizeof name / sizeof name[0] && name[field] ? name[field] : "an unknown operation";
 }
 
+/* q's ref fields (HEAPD_OPS' refs column): how many, into f. */
 static int ref_fields(Heapd__Request *q, struct ref_field f[2])
 {
+	int n = 0;
 	switch (q->op_case) {
-	case HEAPD__REQUEST__OP_ALLOC:
-		f[0] = (struct ref_field){&q->alloc->into_obj, &q->alloc->into_obj_from, "into_obj"};
-		return 1;
-	case HEAPD__REQUEST__OP_WRITE:
-		f[0] = (struct ref_field){&q->write->obj, &q->write->obj_from, "obj"};
-		return 1;
-	case HEAPD__REQUEST__OP_READ:
-		f[0] = (struct ref_field){&q->read->obj, &q->read->obj_from, "obj"};
-		return 1;
-	case HEAPD__REQUEST__OP_SET_REF:
-		f[0] = (struct ref_field){&q->set_ref->obj, &q->set_ref->obj_from, "obj"};
-		f[1] = (struct ref_field){&q->set_ref->target, &q->set_ref->target_from, "target"};
-		return 2;
-	case HEAPD__REQUEST__OP_GET_REF:
-		f[0] = (struct ref_field){&q->get_ref->obj, &q->get_ref->obj_from, "obj"};
-		return 1;
-	case HEAPD__REQUEST__OP_RELEASE:
-		f[0] = (struct ref_field){&q->release->obj, &q->release->obj_from, "obj"};
-		return 1;
-	case HEAPD__REQUEST__OP_ROOT_SET:
-		f[0] = (struct ref_field){&q->root_set->obj, &q->root_set->obj_from, "obj"};
-		return 1;
-	default:
-		return 0;
+#define HEAPD_OP_REF(field) f[n++] = (struct ref_field){&m->field, &m->field##_from, #field};
+#define X(name, NAME, Type, where, refs, ...)         \
+	case HEAPD__REQUEST__OP_##NAME: {             \
+		Heapd__##Type *m = q->name;           \
+		(void)m;                              \
+		refs                                  \
+		break;                                \
 	}
+		HEAPD_OPS(X)
+#undef X
+#undef HEAPD_OP_REF
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+	return n;
 }
 
 int batch_stray_from(Heapd__Request *req, struct disp_reply *rp)
@@ -119,50 +106,30 @@ int batch_stray_from(Heapd__Request *req, struct disp_reply *rp)
 	return 0;
 }
 
-/* q as the request op would be alone; -1 if op is not a batch op. */
+/* The field numbers of BatchOp are the Request's (heapd.proto). */
+#define X(name, NAME, Type, where, ...)                                                         \
+	HEAPD_IF_BATCH(where, _Static_assert((int)HEAPD__BATCH_OP__OP_##NAME == (int)HEAPD__REQUEST__OP_##NAME, \
+					     "BatchOp." #name " is Request's");)
+HEAPD_OPS(X)
+#undef X
+
+/* q as the request op would be alone; -1 if op holds no batch op. */
 static int as_request(const Heapd__BatchOp *op, Heapd__Request *q)
 {
 	*q = (Heapd__Request)HEAPD__REQUEST__INIT;
 	switch (op->op_case) {
-	case HEAPD__BATCH_OP__OP_ALLOC:
-		q->alloc = op->alloc;
-		q->op_case = HEAPD__REQUEST__OP_ALLOC;
-		return 0;
-	case HEAPD__BATCH_OP__OP_WRITE:
-		q->write = op->write;
-		q->op_case = HEAPD__REQUEST__OP_WRITE;
-		return 0;
-	case HEAPD__BATCH_OP__OP_READ:
-		q->read = op->read;
-		q->op_case = HEAPD__REQUEST__OP_READ;
-		return 0;
-	case HEAPD__BATCH_OP__OP_SET_REF:
-		q->set_ref = op->set_ref;
-		q->op_case = HEAPD__REQUEST__OP_SET_REF;
-		return 0;
-	case HEAPD__BATCH_OP__OP_GET_REF:
-		q->get_ref = op->get_ref;
-		q->op_case = HEAPD__REQUEST__OP_GET_REF;
-		return 0;
-	case HEAPD__BATCH_OP__OP_RELEASE:
-		q->release = op->release;
-		q->op_case = HEAPD__REQUEST__OP_RELEASE;
-		return 0;
-	case HEAPD__BATCH_OP__OP_ROOT_SET:
-		q->root_set = op->root_set;
-		q->op_case = HEAPD__REQUEST__OP_ROOT_SET;
-		return 0;
-	case HEAPD__BATCH_OP__OP_ROOT_GET:
-		q->root_get = op->root_get;
-		q->op_case = HEAPD__REQUEST__OP_ROOT_GET;
-		return 0;
-	case HEAPD__BATCH_OP__OP_GET_STATS:
-		q->get_stats = op->get_stats;
-		q->op_case = HEAPD__REQUEST__OP_GET_STATS;
-		return 0;
-	default:
-		return -1;
+#define X(name, NAME, Type, where, ...)                                 \
+	HEAPD_IF_BATCH(where, case HEAPD__BATCH_OP__OP_##NAME:          \
+		       q->name = op->name;                              \
+		       q->op_case = HEAPD__REQUEST__OP_##NAME;          \
+		       return 0;)
+		HEAPD_OPS(X)
+#undef X
+	case HEAPD__BATCH_OP__OP__NOT_SET:
+	case _HEAPD__BATCH_OP__OP__CASE_IS_INT_SIZE:
+		break;
 	}
+	return -1;
 }
 
 /* Bytes a result takes in the BatchReply: field header, length, body. */
@@ -277,12 +244,12 @@ static void run(struct session *s, const Heapd__Batch *b, size_t limit, struct d
 	out->r.batch = br;
 }
 
-void batch_run(struct session *s, Heapd__Request *req)
+void batch_run(struct session *s, uint64_t id, const Heapd__Batch *b)
 {
 	const struct config *cfg = &s->srv->cfg;
-	size_t n = req->batch->n_ops, limit = cfg->max_frame - BATCH_OVERHEAD;
+	size_t n = b->n_ops, limit = cfg->max_frame - BATCH_OVERHEAD;
 	struct disp_reply out;
-	disp_reply_init(&out, req->id);
+	disp_reply_init(&out, id);
 	if (n > cfg->max_batch_ops)
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: %zu ops, more than max_batch_ops %u", n,
 			  cfg->max_batch_ops);
@@ -290,6 +257,6 @@ void batch_run(struct session *s, Heapd__Request *req)
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: the reply to %zu ops cannot fit in max_frame_size %u", n,
 			  cfg->max_frame);
 	else
-		run(s, req->batch, limit, &out);
+		run(s, b, limit, &out);
 	sess_reply(s, &out.r);
 }

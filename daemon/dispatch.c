@@ -36,6 +36,14 @@
 /* Room a Read reply needs besides its data: id, status, field headers. */
 #define READ_REPLY_OVERHEAD 64u
 
+/* One operation being run: op_<name>(), for each row of HEAPD_OPS. */
+struct disp_call {
+	struct session *s;
+	Heapd__Request *req;
+	size_t room;            /* what a read or root_list result may take */
+	struct disp_reply *rp;  /* rp->deferred: the reply comes later */
+};
+
 void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...)
 {
 	va_list ap;
@@ -64,7 +72,8 @@ static void set_ref_result(struct disp_reply *rp, heap_ref ref)
 	rp->r.ref = ref;
 }
 
-static void op_hello(struct session *s, Heapd__Request *req, struct disp_reply *rp, Heapd__HelloReply *hello)
+/* The session's first request, which must be a Hello this daemon speaks. */
+static void hello_first(struct session *s, Heapd__Request *req, struct disp_reply *rp, Heapd__HelloReply *hello)
 {
 	if (req->op_case != HEAPD__REQUEST__OP_HELLO) {
 		disp_fail(rp, HEAPD__STATUS__PROTOCOL, "the first request must be Hello");
@@ -90,8 +99,21 @@ static void op_hello(struct session *s, Heapd__Request *req, struct disp_reply *
 	rp->r.hello = hello;
 }
 
-static void op_alloc(struct session *s, Heapd__Alloc *a, struct disp_reply *rp)
+static void op_hello(struct disp_call *c)
 {
+	disp_fail(c->rp, HEAPD__STATUS__PROTOCOL, "Hello was already said");
+}
+
+static void op_ping(struct disp_call *c)
+{
+	(void)c;
+}
+
+static void op_alloc(struct disp_call *c)
+{
+	struct session *s = c->s;
+	Heapd__Alloc *a = c->req->alloc;
+	struct disp_reply *rp = c->rp;
 	if (a->data.len > a->nbytes) {
 		disp_fail(rp, HEAPD__STATUS__RANGE, "alloc: %zu bytes of data for %u bytes of object", a->data.len,
 			  a->nbytes);
@@ -109,19 +131,25 @@ static void op_alloc(struct session *s, Heapd__Alloc *a, struct disp_reply *rp)
 		set_ref_result(rp, ref);
 }
 
-static void op_write(struct session *s, Heapd__Write *w, struct disp_reply *rp)
+static void op_write(struct disp_call *c)
 {
+	Heapd__Write *w = c->req->write;
+	struct disp_reply *rp = c->rp;
 	if (w->data.len > UINT32_MAX) {
 		disp_fail(rp, HEAPD__STATUS__RANGE, "write: %zu bytes is past any object", w->data.len);
 		return;
 	}
-	int err = heap_write(s->srv->heap, w->obj, w->offset, w->data.data, (uint32_t)w->data.len);
+	int err = heap_write(c->s->srv->heap, w->obj, w->offset, w->data.data, (uint32_t)w->data.len);
 	if (err)
 		engine_fail(rp, err, "write");
 }
 
-static void op_read(struct session *s, Heapd__Read *r, size_t room, struct disp_reply *rp)
+static void op_read(struct disp_call *c)
 {
+	struct session *s = c->s;
+	Heapd__Read *r = c->req->read;
+	size_t room = c->room;
+	struct disp_reply *rp = c->rp;
 	if (r->length > room) {
 		disp_fail(rp, HEAPD__STATUS__LIMIT,
 			  "read: %u bytes do not fit in the reply (room for %zu; max_frame_size %u)", r->length, room,
@@ -143,35 +171,39 @@ static void op_read(struct session *s, Heapd__Read *r, size_t room, struct disp_
 	rp->r.data.len = r->length;
 }
 
-static void op_set_ref(struct session *s, Heapd__SetRef *r, struct disp_reply *rp)
+static void op_set_ref(struct disp_call *c)
 {
-	int err = heap_set_ref(s->srv->heap, r->obj, r->slot, r->target);
+	Heapd__SetRef *r = c->req->set_ref;
+	int err = heap_set_ref(c->s->srv->heap, r->obj, r->slot, r->target);
 	if (err)
-		engine_fail(rp, err, "set_ref");
+		engine_fail(c->rp, err, "set_ref");
 }
 
-static void op_get_ref(struct session *s, Heapd__GetRef *r, struct disp_reply *rp)
+static void op_get_ref(struct disp_call *c)
 {
+	Heapd__GetRef *r = c->req->get_ref;
 	heap_ref ref;
-	int err = heap_get_ref(s->srv->heap, r->obj, r->slot, s->holds, &ref);
+	int err = heap_get_ref(c->s->srv->heap, r->obj, r->slot, c->s->holds, &ref);
 	if (err)
-		engine_fail(rp, err, "get_ref");
+		engine_fail(c->rp, err, "get_ref");
 	else
-		set_ref_result(rp, ref);
+		set_ref_result(c->rp, ref);
 }
 
-static void op_release(struct session *s, Heapd__Release *r, struct disp_reply *rp)
+static void op_release(struct disp_call *c)
 {
-	int err = heap_release(s->srv->heap, s->holds, r->obj);
+	int err = heap_release(c->s->srv->heap, c->s->holds, c->req->release->obj);
 	if (err == HEAP_ENOENT)
-		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "release: this connection holds no such object");
+		disp_fail(c->rp, HEAPD__STATUS__NOT_FOUND, "release: this connection holds no such object");
 	else if (err)
-		engine_fail(rp, err, "release");
+		engine_fail(c->rp, err, "release");
 }
 
-static void op_root_set(struct session *s, Heapd__RootSet *r, struct disp_reply *rp)
+static void op_root_set(struct disp_call *c)
 {
-	int err = heap_root_set(s->srv->heap, r->name, strlen(r->name), r->obj);
+	Heapd__RootSet *r = c->req->root_set;
+	struct disp_reply *rp = c->rp;
+	int err = heap_root_set(c->s->srv->heap, r->name, strlen(r->name), r->obj);
 	if (err == HEAP_ENOENT)
 		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "root_set: no root named \"%.64s\" to delete", r->name);
 	else if (err == HEAP_EINVAL)
@@ -180,10 +212,12 @@ static void op_root_set(struct session *s, Heapd__RootSet *r, struct disp_reply 
 		engine_fail(rp, err, "root_set");
 }
 
-static void op_root_get(struct session *s, Heapd__RootGet *r, struct disp_reply *rp)
+static void op_root_get(struct disp_call *c)
 {
+	Heapd__RootGet *r = c->req->root_get;
+	struct disp_reply *rp = c->rp;
 	heap_ref ref;
-	int err = heap_root_get(s->srv->heap, r->name, strlen(r->name), s->holds, &ref);
+	int err = heap_root_get(c->s->srv->heap, r->name, strlen(r->name), c->s->holds, &ref);
 	if (err == HEAP_ENOENT)
 		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "root_get: no root named \"%.64s\"", r->name);
 	else if (err == HEAP_EINVAL)
@@ -228,14 +262,16 @@ static int add_name(void *arg, const char *name, size_t len)
 	return 0;
 }
 
-static void op_root_list(struct session *s, size_t room, struct disp_reply *rp)
+static void op_root_list(struct disp_call *c)
 {
+	struct session *s = c->s;
+	struct disp_reply *rp = c->rp;
 	struct names *n = scratch_alloc(&s->srv->scratch, sizeof *n);
 	if (!n) {
 		disp_fail(rp, HEAPD__STATUS__INTERNAL, "root_list: out of memory");
 		return;
 	}
-	*n = (struct names){.msg = HEAPD__ROOT_NAMES__INIT, .sc = &s->srv->scratch, .limit = room};
+	*n = (struct names){.msg = HEAPD__ROOT_NAMES__INIT, .sc = &s->srv->scratch, .limit = c->room};
 	heap_root_names(s->srv->heap, add_name, n);
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
 	rp->r.roots = &n->msg;
@@ -301,8 +337,10 @@ static void fill_stats(struct server *srv, Heapd__Stats *out, uint64_t *ring)
 	out->pause_ns = ring;
 }
 
-static void op_get_stats(struct session *s, struct disp_reply *rp)
+static void op_get_stats(struct disp_call *c)
 {
+	struct session *s = c->s;
+	struct disp_reply *rp = c->rp;
 	Heapd__Stats *stats = scratch_alloc(&s->srv->scratch, sizeof *stats);
 	uint64_t *ring = scratch_alloc(&s->srv->scratch, HEAP_PAUSE_RING * sizeof *ring);
 	if (!stats || !ring) {
@@ -314,45 +352,36 @@ static void op_get_stats(struct session *s, struct disp_reply *rp)
 	rp->r.stats = stats;
 }
 
+/* gc and free_os_memory answer once the collection is done (collector.c). */
+static void op_gc(struct disp_call *c)
+{
+	coll_wait(c->s, c->rp->r.id, 0);
+	c->rp->deferred = 1;
+}
+
+static void op_free_os_memory(struct disp_call *c)
+{
+	coll_wait(c->s, c->rp->r.id, 1);
+	c->rp->deferred = 1;
+}
+
+static void op_batch(struct disp_call *c)
+{
+	batch_run(c->s, c->rp->r.id, c->req->batch);
+	c->rp->deferred = 1;
+}
+
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp)
 {
+	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
 	switch (req->op_case) {
-	case HEAPD__REQUEST__OP_PING:
-		break;
-	case HEAPD__REQUEST__OP_ALLOC:
-		op_alloc(s, req->alloc, rp);
-		break;
-	case HEAPD__REQUEST__OP_WRITE:
-		op_write(s, req->write, rp);
-		break;
-	case HEAPD__REQUEST__OP_READ:
-		op_read(s, req->read, room, rp);
-		break;
-	case HEAPD__REQUEST__OP_SET_REF:
-		op_set_ref(s, req->set_ref, rp);
-		break;
-	case HEAPD__REQUEST__OP_GET_REF:
-		op_get_ref(s, req->get_ref, rp);
-		break;
-	case HEAPD__REQUEST__OP_RELEASE:
-		op_release(s, req->release, rp);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_SET:
-		op_root_set(s, req->root_set, rp);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_GET:
-		op_root_get(s, req->root_get, rp);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_LIST:
-		op_root_list(s, room, rp);
-		break;
-	case HEAPD__REQUEST__OP_GET_STATS:
-		op_get_stats(s, rp);
-		break;
-	default:
-		disp_fail(rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
+#define X(name, NAME, ...) case HEAPD__REQUEST__OP_##NAME: op_##name(&c); return;
+	HEAPD_OPS(X)
+#undef X
+	HEAPD_OP_NONE_CASES:
 		break;
 	}
+	disp_fail(rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
 }
 
 int disp_request(struct session *s, Heapd__Request *req)
@@ -362,7 +391,7 @@ int disp_request(struct session *s, Heapd__Request *req)
 	s->srv->activity++;
 	if (s->state == S_HELLO) {
 		Heapd__HelloReply hello;
-		op_hello(s, req, &rp, &hello);
+		hello_first(s, req, &rp, &hello);
 		if (rp.r.status != HEAPD__STATUS__OK) {
 			sess_close(s, &rp.r);
 			return -1;
@@ -370,23 +399,10 @@ int disp_request(struct session *s, Heapd__Request *req)
 		sess_reply(s, &rp.r);
 		return 0;
 	}
-	switch (req->op_case) {
-	case HEAPD__REQUEST__OP_HELLO:
-		disp_fail(&rp, HEAPD__STATUS__PROTOCOL, "Hello was already said");
-		break;
-	case HEAPD__REQUEST__OP_GC:
-	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
-		coll_wait(s, req->id, req->op_case == HEAPD__REQUEST__OP_FREE_OS_MEMORY);
-		return 0;
-	case HEAPD__REQUEST__OP_BATCH:
-		batch_run(s, req);
-		return 0;
-	default:
-		if (batch_stray_from(req, &rp) == 0)
-			disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
-		break;
-	}
-	sess_reply(s, &rp.r);
+	if (batch_stray_from(req, &rp) == 0)
+		disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
+	if (!rp.deferred)
+		sess_reply(s, &rp.r);
 	return 0;
 }
 

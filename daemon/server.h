@@ -23,6 +23,7 @@
 #include "heap.h"
 #include "heapd.pb-c.h"
 #include "list.h"
+#include "ops.h"
 #include "scratch.h"
 
 #define PROTOCOL_VERSION 1u
@@ -164,6 +165,7 @@ void conn_close(struct session *s);
 /* One operation's reply, with room for its error message. */
 struct disp_reply {
 	Heapd__Response r;
+	int deferred;           /* answered later (gc, free_os_memory, batch) */
 	char msg[256];
 };
 /* An OK reply with that id; msg is only read once disp_fail set it, so it
@@ -172,20 +174,23 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 {
 	rp->r = (Heapd__Response)HEAPD__RESPONSE__INIT;
 	rp->r.id = id;
+	rp->deferred = 0;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);
-/* Runs req's operation (any but hello, gc, free_os_memory and batch) into
- * rp, whose id the caller sets. A read or root_list result takes at most
- * room bytes. What rp points to lives in srv->scratch. */
+/* Runs req's operation into rp, whose id the caller sets: each row of
+ * HEAPD_OPS (proto/ops.h) has its op_<name>() in dispatch.c. A read or
+ * root_list result takes at most room bytes. What rp points to lives in
+ * srv->scratch. gc, free_os_memory and batch set rp->deferred: their
+ * reply is sent later, by the collector or the batch. */
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp);
 void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void disp_finish_wait(struct session *s);
 uint64_t disp_rss_bytes(void);
 
 /* batch.c */
-/* Runs req's batch and replies (sess_reply). */
-void batch_run(struct session *s, Heapd__Request *req);
+/* Runs the batch of request id and replies (sess_reply). */
+void batch_run(struct session *s, uint64_t id, const Heapd__Batch *b);
 /* Outside a batch, no *_from field may be set: 0 if none is, else -1 with
  * rp failed (INVALID). */
 int batch_stray_from(Heapd__Request *req, struct disp_reply *rp);

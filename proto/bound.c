@@ -8,11 +8,13 @@
  * small message is packed straight into room for the most it can take,
  * and the frame gets the length pack returns. That bound is this fixed
  * part, computed once per message type, plus the lengths of the string
- * and bytes fields the caller knows it set. The caller checks n_len
- * against the fields it knows, so that a field added to the .proto later
- * makes it size the message exactly rather than overrun the buffer.
+ * and bytes fields the caller knows it set. The caller names those
+ * fields, so that a field added to the .proto later, which it would not
+ * count, makes the bound SIZE_MAX: the message is then sized exactly
+ * rather than overrun its buffer.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "bound.h"
 
@@ -52,18 +54,26 @@ static size_t value_max(ProtobufCType t)
 	}
 }
 
-size_t pb_fixed_bound(const ProtobufCMessageDescriptor *d, unsigned *n_len)
+static bool named(const char *name, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcmp(*names, name) == 0)
+			return true;
+	return false;
+}
+
+size_t pb_fixed_bound(const ProtobufCMessageDescriptor *d, const char *const *strs, bool oneofs)
 {
 	size_t n = 0;
-	*n_len = 0;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			return SIZE_MAX;
+		if ((f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES) && !named(f->name, strs))
+			return SIZE_MAX;
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE && !(oneofs && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)))
+			return SIZE_MAX;
 		n += varint_len((uint64_t)f->id << 3) + value_max(f->type);
-		if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES ||
-		    f->type == PROTOBUF_C_TYPE_MESSAGE)
-			++*n_len;
 	}
 	return n;
 }
