@@ -4,43 +4,44 @@
  *
  * No I/O waits here. The loop watches the socket through the hooks an
  * adapter installed (struct heapd_async_events) and calls
- * heapd_async_handle_read, _write and _timeout. Requests are framed by
- * wire.c into `out` at once (so the caller's data may go when the call
- * returns) and sent when the socket is writable; replies are read into
- * `in`, decoded into scratch memory, checked by wire.c and handed to the
- * callbacks, oldest request first: the daemon answers in request order, so
- * a reply belongs to the head of `pending` or the stream is out of step.
+ * heapd_async_handle_read, _write and _timeout. Requests are framed into
+ * core.out at once by core.c, which the blocking core shares (so the
+ * caller's data may go when the call returns), and sent when the socket
+ * is writable; replies are read into core.in, matched to their requests
+ * by core_take() and handed to the callbacks, oldest request first.
  *
  * The connection's states, in order (it never goes back):
  *   AC_CONNECTING  connect() in progress; waiting for the socket to be
  *                  writable (never happens on Linux with a Unix socket,
  *                  where connect succeeds or fails at once);
- *   AC_HELLO       connected; the Hello is the head of `pending`;
+ *   AC_HELLO       connected; the Hello is the oldest request due;
  *   AC_READY       the daemon answered the Hello; the connect callback ran;
  *   AC_CLOSED      socket closed, hooks cleaned up, every pending callback
  *                  ran with an error; only heapd_async_free is left to do.
  * Two flags ride on them: AC_DISCONNECTING (heapd_async_disconnect: no new
- * requests, close once `pending` is empty) and AC_FREEING
- * (heapd_async_free: no new requests, free once no library frame that runs
- * callbacks is on the stack).
+ * requests, close once none is due) and AC_FREEING (heapd_async_free: no
+ * new requests, free once no library frame that runs callbacks is on the
+ * stack).
  *
  * Invariants.
- *   - Every request in `pending` has its frame in `out` or sent; every
- *     callback runs exactly once, because a request leaves `pending` (pop)
- *     right before its callback runs, and ac_close() pops them all.
- *   - Callbacks run only with ac->depth > 0 (enter/leave around every
- *     entry point that may run one). A callback may free or disconnect its
- *     own context: heapd_async_free then only sets AC_FREEING, the loops
- *     that deliver replies stop at the flag, and the outermost leave()
- *     frees. So `ac` is never freed under a frame that still uses it.
+ *   - Every request due (core.pend) has its frame in core.out or sent;
+ *     every callback runs exactly once, because a request leaves the queue
+ *     (core_take, core_pop) right before its callback runs, and ac_close()
+ *     pops them all.
+ *   - Callbacks run only with ac->depth > 0 (entry_begin/entry_end around
+ *     every entry point that may run one). A callback may free or
+ *     disconnect its own context: heapd_async_free then only sets
+ *     AC_FREEING, the loops that deliver replies stop at the flag, and the
+ *     outermost entry_end() frees. So `ac` is never freed under a frame
+ *     that still uses it.
  *   - Hooks: add_read once at attach; add_write/del_write only when the
  *     wish changes (ac->writing); cleanup once, in ac_close, before the
  *     socket is closed and before any callback hears of the close; no hook
  *     after it.
- *   - Memory is bounded: max_pending entries of 56 bytes, max_output bytes
+ *   - Memory is bounded: max_pending entries of 48 bytes, max_output bytes
  *     of unsent requests (plus the one frame that crossed it), and one
  *     reply frame of input (the daemon's max_frame) plus one read. Buffers
- *     grown by a burst are given back once empty.
+ *     grown by a burst are given back once empty (core.c).
  *
  * Used from one thread; nothing here is locked.
  */
@@ -53,48 +54,22 @@
 #include <unistd.h>
 
 #include "batch.h"
-#include "heapd/async.h"
-#include "scratch.h"
-#include "wire.h"
-
-#define READ_CHUNK (64u << 10)     /* one recv per readable event */
-#define KEEP_BUFFER (1u << 20)     /* larger buffers are freed once empty */
-#define KEEP_RING 4096u            /* a larger pending ring is freed once empty */
-#define OP_HELLO HEAPD__REQUEST__OP_HELLO
+#include "core.h"
 
 enum ac_state { AC_CONNECTING, AC_HELLO, AC_READY, AC_CLOSED };
 
 #define AC_DISCONNECTING 0x1u
 #define AC_FREEING 0x2u
 
-/* A request in flight: what its reply is checked against and handed to. */
-struct pending {
-	uint64_t id;
-	heapd_async_fn *cb;        /* NULL: the reply is dropped */
-	void *privdata;
-	uint64_t t0_ms;            /* when it was made, or the timeout set (CLOCK_MONOTONIC) */
-	uint32_t op;               /* Heapd__Request__OpCase */
-	uint32_t len;              /* read: the length asked for; batch: its ops */
-	heapd_batch *batch;        /* batch: where its results go */
-};
-
 struct heapd_async {
 	int fd;                    /* -1 once closed */
 	enum ac_state state;
 	unsigned flags;            /* AC_DISCONNECTING, AC_FREEING */
-	unsigned depth;            /* entry points on the stack (enter/leave) */
+	unsigned depth;            /* entry points on the stack (entry_begin/entry_end) */
 	int err;                   /* why it closed (0: open, or closed on request) */
 	char errmsg[256];
 	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
-	uint64_t next_id;
-	struct pending *ring;      /* requests in flight: a ring, oldest at head */
-	size_t head, count, cap;   /* cap is 0 or a power of 2 */
-	struct wire_buf out;       /* frames; out_sent bytes of them are sent */
-	size_t out_sent;
-	struct wire_buf in;        /* bytes received; a frame starts at 0 */
-	struct scratch scratch;    /* the reply being delivered */
-	heapd_stats stats;         /* its stats (get_stats) */
-	uint32_t max_frame;        /* the daemon's, once it said */
+	struct core core;          /* requests queued, replies received */
 	size_t max_pending, max_output;
 	uint32_t timeout_ms;       /* 0: none */
 	struct heapd_async_events ev;
@@ -109,41 +84,12 @@ static uint64_t now_ms(void)
 	return wire_mono_ns() / 1000000u;
 }
 
-static void enter(heapd_async *ac)
+static void entry_begin(heapd_async *ac)
 {
 	ac->depth++;
 }
 
-static void leave(heapd_async *ac);
-
-/* --- pending requests: a ring that doubles when full --- */
-
-static int ring_grow(heapd_async *ac)
-{
-	size_t cap = ac->cap ? ac->cap * 2 : 64;
-	struct pending *r = malloc(cap * sizeof *r);
-	if (!r)
-		return HEAPD_ENOBUFS;
-	for (size_t i = 0; i < ac->count; i++)
-		r[i] = ac->ring[(ac->head + i) & (ac->cap - 1)];
-	free(ac->ring);
-	ac->ring = r;
-	ac->cap = cap;
-	ac->head = 0;
-	return 0;
-}
-
-static struct pending ring_pop(heapd_async *ac)
-{
-	struct pending p = ac->ring[ac->head];
-	ac->head = (ac->head + 1) & (ac->cap - 1);
-	if (--ac->count == 0 && ac->cap > KEEP_RING) {
-		free(ac->ring);
-		ac->ring = NULL;
-		ac->cap = ac->head = 0;
-	}
-	return p;
-}
+static void entry_end(heapd_async *ac);
 
 /* --- hooks --- */
 
@@ -153,7 +99,7 @@ static void update_write(heapd_async *ac)
 {
 	if (!ac->attached)
 		return;
-	int want = ac->state == AC_CONNECTING || ac->out.len > ac->out_sent;
+	int want = ac->state == AC_CONNECTING || ac->core.out.len > ac->core.sent;
 	if (want && !ac->writing) {
 		ac->writing = 1;
 		ac->ev.add_write(ac->ev.data);
@@ -178,9 +124,9 @@ static int expired(const heapd_async *ac, uint64_t t0, uint64_t now)
  * serves them all and the reply path never touches it. */
 static void arm_timer(heapd_async *ac)
 {
-	if (!ac->attached || !ac->ev.schedule_timer || !ac->timeout_ms || !ac->count)
+	if (!ac->attached || !ac->ev.schedule_timer || !ac->timeout_ms || !ac->core.npend)
 		return;
-	uint64_t deadline = ac->ring[ac->head].t0_ms + ac->timeout_ms + 1, now = now_ms();
+	uint64_t deadline = core_oldest(&ac->core)->t0_ms + ac->timeout_ms + 1, now = now_ms();
 	uint64_t ms = deadline > now ? deadline - now : 1;
 	ac->ev.schedule_timer(ac->ev.data, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
 }
@@ -221,11 +167,10 @@ static void ac_close(heapd_async *ac, int code, const char *fmt, ...)
 		ac->fd = -1;
 	}
 	int status = code ? code : HEAPD_EIO;
-	while (ac->count) {
-		struct pending p = ring_pop(ac);
-		if (p.batch)
-			batch_lost(p.batch, p.id, p.len, status);
-		if (p.op == OP_HELLO) {
+	while (ac->core.npend) {
+		struct pend p = core_pop(&ac->core);
+		core_lost(&p, status);
+		if (p.op == HEAPD__REQUEST__OP_HELLO) {
 			if (ac->connect_cb)
 				ac->connect_cb(ac, status);
 		} else if (p.cb) {
@@ -241,16 +186,13 @@ static void destroy(heapd_async *ac)
 {
 	ac->depth++;
 	ac_close(ac, 0, "the context was freed with the request in flight");
-	free(ac->ring);
-	wire_buf_free(&ac->out);
-	wire_buf_free(&ac->in);
-	scratch_free(&ac->scratch);
+	core_free(&ac->core);
 	free(ac);
 }
 
 /* Leaves an entry point; the outermost one does what callbacks asked for
  * meanwhile: a free, or the close of a disconnect with nothing in flight. */
-static void leave(heapd_async *ac)
+static void entry_end(heapd_async *ac)
 {
 	if (--ac->depth)
 		return;
@@ -258,138 +200,87 @@ static void leave(heapd_async *ac)
 		destroy(ac);
 		return;
 	}
-	if ((ac->flags & AC_DISCONNECTING) && ac->state != AC_CLOSED && ac->count == 0) {
-		enter(ac);
+	if ((ac->flags & AC_DISCONNECTING) && ac->state != AC_CLOSED && ac->core.npend == 0) {
+		entry_begin(ac);
 		ac_close(ac, 0, "disconnected");
-		leave(ac);
+		entry_end(ac);
 	}
 }
 
 /* Entry points do nothing on a context that is closed, or being freed (a
  * callback calling them; the free comes when it returns). */
-static int gone(const heapd_async *ac)
+static int closed_or_freeing(const heapd_async *ac)
 {
 	return !ac || ac->state == AC_CLOSED || (ac->flags & AC_FREEING);
 }
 
 /* The loop's events are handled only from the loop: a call from inside a
  * callback (a nested loop run) does nothing, since the outer call is
- * still working through `in`. The loop calls again; its events are
+ * still working through core.in. The loop calls again; its events are
  * level-triggered. */
-static int busy(const heapd_async *ac)
+static int inside_callback(const heapd_async *ac)
 {
-	return gone(ac) || ac->depth > 0;
+	return closed_or_freeing(ac) || ac->depth > 0;
 }
 
 /* --- replies --- */
 
-static const char *error_text(const Heapd__Response *resp, int code)
-{
-	return resp->error && resp->error[0] ? resp->error : heapd_strerror(code);
-}
-
 static void hello_done(heapd_async *ac, const Heapd__HelloReply *h)
 {
-	ac->max_frame = h->max_frame;
+	ac->core.max_frame = h->max_frame;
 	ac->state = AC_READY;
 	if (ac->connect_cb)
 		ac->connect_cb(ac, HEAPD_OK);
 }
 
-/* The reply to the batch p, into its heapd_batch: the reply's status, or
- * HEAPD_EPROTO with the connection closed when it cannot be that reply,
- * or HEAPD_ENOBUFS (the batch's results are then lost). */
-static int take_batch(heapd_async *ac, const struct pending *p, const Heapd__Response *resp)
+/* The whole reply at the front of core.in: to its request's callback, or,
+ * when it shows the stream out of step or the connection refused, to
+ * every request (ac_close). */
+static void deliver(heapd_async *ac)
 {
-	const char *bad;
-	int err = batch_take(p->batch, p->id, p->len, resp, &bad);
-	if (err == HEAPD_EPROTO) {
-		ac_close(ac, err, "%s", bad);
-		return err;
+	struct core_reply v;
+	core_take(&ac->core, &v);
+	if (v.fatal) {
+		ac_close(ac, v.status, "%s", v.error);
+	} else if (v.p.op == HEAPD__REQUEST__OP_HELLO) {
+		hello_done(ac, v.resp->hello);
+	} else if (v.p.cb) {
+		heapd_reply r;
+		core_result(&ac->core, &v, &r);
+		v.p.cb(ac, &r, v.p.privdata);
 	}
-	if (err) {
-		batch_lost(p->batch, p->id, p->len, err);
-		return err;
-	}
-	return wire_status(resp);
+	/* The reply was the callback's only while it ran. */
+	scratch_reset(&ac->core.scratch);
 }
 
-/* One reply frame: to the head request's callback, or, when it is about
- * the connection (id 0), out of step, or fatal, to every request. */
-static void deliver(heapd_async *ac, const uint8_t *body, uint32_t len)
-{
-	Heapd__Response *resp = heapd__response__unpack(&ac->scratch.pb, len, body);
-	if (!resp) {
-		scratch_reset(&ac->scratch);
-		ac_close(ac, HEAPD_EPROTO, "reply does not decode");
-		return;
-	}
-	int code = wire_status(resp);
-	const struct pending *head = ac->count ? &ac->ring[ac->head] : NULL;
-	const char *bad = NULL;
-	if (resp->id == 0 && code) /* a refusal, or a frame over the daemon's limit */
-		ac_close(ac, code, "%s", error_text(resp, code));
-	else if (!head || resp->id != head->id)
-		ac_close(ac, HEAPD_EPROTO, "reply to another request");
-	else if (code && (code == HEAPD_EPROTO || head->op == OP_HELLO))
-		ac_close(ac, code, "%s", error_text(resp, code));
-	else if (head->batch && (code = take_batch(ac, head, resp)) == HEAPD_EPROTO)
-		; /* closed */
-	else if (!code && !head->batch && (bad = wire_check_result((Heapd__Request__OpCase)head->op, head->len, resp)) != NULL)
-		ac_close(ac, HEAPD_EPROTO, "%s", bad);
-	else {
-		struct pending p = ring_pop(ac);
-		if (p.op == OP_HELLO) {
-			hello_done(ac, resp->hello);
-		} else if (p.cb) {
-			heapd_reply r = {.status = code, .error = code ? error_text(resp, code) : "", .id = p.id};
-			if (!code && !p.batch)
-				wire_result(resp, &ac->stats, &r);
-			p.cb(ac, &r, p.privdata);
-		}
-	}
-	scratch_reset(&ac->scratch);
-}
-
-/* Every complete frame in `in`, until a callback frees the context or the
- * connection closes; then what was delivered leaves `in`. */
+/* Every whole reply in core.in, until a callback frees the context or the
+ * connection closes. */
 static void deliver_all(heapd_async *ac)
 {
-	size_t pos = 0;
-	while (ac->state != AC_CLOSED && !(ac->flags & AC_FREEING) && ac->in.len - pos >= WIRE_HEADER) {
-		uint32_t len = wire_frame_len(ac->in.p + pos);
-		if (len > ac->max_frame) {
+	while (ac->state != AC_CLOSED && !(ac->flags & AC_FREEING)) {
+		ssize_t lacks = core_reply_lacks(&ac->core);
+		if (lacks < 0)
 			ac_close(ac, HEAPD_EPROTO, "reply longer than max_frame_size");
+		if (lacks)
 			break;
-		}
-		if (ac->in.len - pos - WIRE_HEADER < len)
-			break;
-		deliver(ac, ac->in.p + pos + WIRE_HEADER, len);
-		pos += WIRE_HEADER + (size_t)len;
+		deliver(ac);
 	}
-	if (pos)
-		wire_consume(&ac->in, pos);
-	if (ac->in.len == 0 && ac->in.cap > KEEP_BUFFER)
-		wire_buf_free(&ac->in);
 }
 
-/* One recv into `in`, with room for the whole frame being read: bytes
+/* One recv into core.in, with room for the whole frame being read: bytes
  * read, 0 at EOF, -1 if nothing is there, -2 on an error (errno), -3 out
  * of memory. */
 static ssize_t read_once(heapd_async *ac)
 {
-	size_t want = READ_CHUNK;
-	if (ac->in.len >= WIRE_HEADER) {
-		size_t frame = WIRE_HEADER + (size_t)wire_frame_len(ac->in.p);
-		if (frame > ac->in.len + want && frame <= WIRE_HEADER + (size_t)ac->max_frame)
-			want = frame - ac->in.len;
-	}
-	if (wire_reserve(&ac->in, want) != 0)
+	ssize_t lacks = core_reply_lacks(&ac->core);
+	size_t room;
+	uint8_t *p = core_in_room(&ac->core, lacks > 0 ? (size_t)lacks : 0, &room);
+	if (!p)
 		return -3;
 	for (;;) {
-		ssize_t r = recv(ac->fd, ac->in.p + ac->in.len, ac->in.cap - ac->in.len, 0);
+		ssize_t r = recv(ac->fd, p, room, 0);
 		if (r > 0)
-			ac->in.len += (size_t)r;
+			ac->core.in.len += (size_t)r;
 		if (r >= 0)
 			return r;
 		if (errno == EINTR)
@@ -434,10 +325,11 @@ static int finish_connect(heapd_async *ac)
  * reported first. */
 static void flush(heapd_async *ac)
 {
-	while (ac->out_sent < ac->out.len) {
-		ssize_t n = send(ac->fd, ac->out.p + ac->out_sent, ac->out.len - ac->out_sent, MSG_NOSIGNAL);
+	struct core *c = &ac->core;
+	while (c->sent < c->out.len) {
+		ssize_t n = send(ac->fd, c->out.p + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
 		if (n > 0) {
-			ac->out_sent += (size_t)n;
+			core_sent(c, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -450,93 +342,69 @@ static void flush(heapd_async *ac)
 		ac_close(ac, HEAPD_EIO, "send: %s", strerror(e));
 		return;
 	}
-	if (ac->out_sent == ac->out.len) {
-		ac->out.len = ac->out_sent = 0;
-		if (ac->out.cap > KEEP_BUFFER)
-			wire_buf_free(&ac->out);
-	} else if (ac->out_sent >= KEEP_BUFFER && ac->out_sent >= ac->out.len / 2) {
-		wire_consume(&ac->out, ac->out_sent);
-		ac->out_sent = 0;
-	}
 	update_write(ac);
 }
 
 void heapd_async_handle_read(heapd_async *ac)
 {
-	if (busy(ac))
+	if (inside_callback(ac))
 		return;
-	enter(ac);
+	entry_begin(ac);
 	if (ac->state != AC_CONNECTING || finish_connect(ac))
 		read_and_deliver(ac);
-	leave(ac);
+	entry_end(ac);
 }
 
 void heapd_async_handle_write(heapd_async *ac)
 {
-	if (busy(ac))
+	if (inside_callback(ac))
 		return;
-	enter(ac);
+	entry_begin(ac);
 	if (ac->state != AC_CONNECTING || finish_connect(ac))
 		flush(ac);
-	leave(ac);
+	entry_end(ac);
 }
 
 void heapd_async_handle_timeout(heapd_async *ac)
 {
-	if (gone(ac) || !ac->timeout_ms || !ac->count)
+	if (closed_or_freeing(ac) || !ac->timeout_ms || !ac->core.npend)
 		return;
-	const struct pending *p = &ac->ring[ac->head];
+	const struct pend *p = core_oldest(&ac->core);
 	if (ac->depth || !expired(ac, p->t0_ms, now_ms())) {
-		arm_timer(ac); /* early, for a request answered since, or nested (busy) */
+		arm_timer(ac); /* early, for a request answered since, or nested */
 		return;
 	}
-	enter(ac);
+	entry_begin(ac);
 	ac_close(ac, HEAPD_ETIMEDOUT, "request %llu got no reply within %u ms; the connection is dropped",
 		 (unsigned long long)p->id, ac->timeout_ms);
-	leave(ac);
+	entry_end(ac);
 }
 
 /* --- requests --- */
 
-/* Frames req into `out` and records it in `pending` as p (its id, time
- * and op set here). */
-static int submit_req(heapd_async *ac, Heapd__Request *req, struct pending p)
+/* Frames req into core.out and queues p (cb, privdata, batch) for its
+ * reply. */
+static int submit(heapd_async *ac, Heapd__Request *req, struct pend p)
 {
 	if (!ac)
 		return HEAPD_EINVAL;
 	if (ac->state == AC_CLOSED || (ac->flags & (AC_FREEING | AC_DISCONNECTING)))
 		return HEAPD_EIO;
-	if (ac->count >= ac->max_pending)
+	p.t0_ms = ac->timeout_ms ? now_ms() : 0;  /* the clock costs more than the rest of a submit */
+	int err = core_submit(&ac->core, req, p, ac->max_pending, ac->max_output);
+	if (err == CORE_TOO_MANY || err == CORE_UNSENT)
 		return HEAPD_ENOBUFS;
-	if (ac->count == ac->cap && ring_grow(ac) != 0)
-		return HEAPD_ENOBUFS;
-	size_t old = ac->out.len, unsent = old - ac->out_sent;
-	req->id = ac->next_id + 1;
-	size_t framed;
-	int err = wire_append(&ac->out, req, ac->max_frame, &framed);
 	if (err)
 		return err;
-	/* One request always fits, however large: else it could never go. */
-	if (unsent && ac->out.len - ac->out_sent > ac->max_output) {
-		ac->out.len = old;
-		return HEAPD_ENOBUFS;
-	}
-	p.id = ++ac->next_id;
-	p.t0_ms = ac->timeout_ms ? now_ms() : 0;  /* the clock costs more than the rest of a submit */
-	p.op = (uint32_t)req->op_case;
-	ac->ring[(ac->head + ac->count++) & (ac->cap - 1)] = p;
 	update_write(ac);
-	if (ac->count == 1)
+	if (ac->core.npend == 1)
 		arm_timer(ac);
 	return 0;
 }
 
-static int submit(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void *privdata)
+static int submit_op(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void *privdata)
 {
-	struct pending p = {.cb = cb, .privdata = privdata};
-	if (w->req.op_case == HEAPD__REQUEST__OP_READ)
-		p.len = w->op.read.length;
-	return submit_req(ac, &w->req, p);
+	return submit(ac, &w->req, (struct pend){.cb = cb, .privdata = privdata});
 }
 
 heapd_async *heapd_async_connect(const char *socket_path)
@@ -546,10 +414,9 @@ heapd_async *heapd_async_connect(const char *socket_path)
 		return NULL;
 	ac->fd = -1;
 	ac->state = AC_CONNECTING;
-	ac->max_frame = WIRE_HELLO_MAX_FRAME;
 	ac->max_pending = HEAPD_ASYNC_MAX_PENDING;
 	ac->max_output = HEAPD_ASYNC_MAX_OUTPUT;
-	scratch_init(&ac->scratch);
+	core_init(&ac->core);
 	struct sockaddr_un sa;
 	if (wire_sockaddr(&socket_path, &sa) != 0) {
 		ac_close(ac, HEAPD_EINVAL, "socket path too long: %s", socket_path);
@@ -558,7 +425,7 @@ heapd_async *heapd_async_connect(const char *socket_path)
 	snprintf(ac->path, sizeof ac->path, "%s", socket_path);
 	struct wire_req w;
 	wire_hello(&w, program_invocation_short_name);
-	if (submit(ac, &w, NULL, NULL) != 0) {
+	if (submit_op(ac, &w, NULL, NULL) != 0) {
 		ac_close(ac, HEAPD_ENOBUFS, "out of memory");
 		return ac;
 	}
@@ -584,18 +451,18 @@ void heapd_async_free(heapd_async *ac)
 
 void heapd_async_disconnect(heapd_async *ac)
 {
-	if (gone(ac) || (ac->flags & AC_DISCONNECTING))
+	if (closed_or_freeing(ac) || (ac->flags & AC_DISCONNECTING))
 		return;
 	ac->flags |= AC_DISCONNECTING;
-	enter(ac);
-	leave(ac); /* closes now if nothing is in flight and no callback runs */
+	entry_begin(ac);
+	entry_end(ac); /* closes now if nothing is in flight and no callback runs */
 }
 
 int heapd_async_attach(heapd_async *ac, const struct heapd_async_events *ev)
 {
 	if (!ac || !ev)
 		return HEAPD_EINVAL;
-	if (gone(ac))
+	if (closed_or_freeing(ac))
 		return HEAPD_EIO;
 	if (ac->attached || !ev->add_read || !ev->del_read || !ev->add_write || !ev->del_write || !ev->cleanup)
 		return HEAPD_EINVAL;
@@ -613,7 +480,7 @@ void heapd_async_set_data(heapd_async *ac, void *data) { ac->data = data; }
 void *heapd_async_data(const heapd_async *ac) { return ac->data; }
 int heapd_async_errcode(const heapd_async *ac) { return ac->err; }
 const char *heapd_async_errmsg(const heapd_async *ac) { return ac->errmsg; }
-size_t heapd_async_pending(const heapd_async *ac) { return ac->count; }
+size_t heapd_async_pending(const heapd_async *ac) { return ac->core.npend; }
 int heapd_async_fd(const heapd_async *ac) { return ac->fd; }
 
 void heapd_async_set_timeout(heapd_async *ac, uint32_t ms)
@@ -621,11 +488,11 @@ void heapd_async_set_timeout(heapd_async *ac, uint32_t ms)
 	/* Requests made without a timeout have no time: theirs starts now. */
 	if (ms && !ac->timeout_ms) {
 		uint64_t now = now_ms();
-		for (size_t i = 0; i < ac->count; i++)
-			ac->ring[(ac->head + i) & (ac->cap - 1)].t0_ms = now;
+		for (size_t i = 0; i < ac->core.npend; i++)
+			core_at(&ac->core, i)->t0_ms = now;
 	}
 	ac->timeout_ms = ms;
-	if (!gone(ac))
+	if (!closed_or_freeing(ac))
 		arm_timer(ac);
 }
 
@@ -645,14 +512,14 @@ int heapd_async_ping(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_ping(&w);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
@@ -660,7 +527,7 @@ int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32
 {
 	struct wire_req w;
 	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_write(heapd_async *ac, heapd_ref obj, uint32_t off, const void *buf, uint32_t len,
@@ -668,7 +535,7 @@ int heapd_async_write(heapd_async *ac, heapd_ref obj, uint32_t off, const void *
 {
 	struct wire_req w;
 	wire_write(&w, obj, off, buf, len);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_read(heapd_async *ac, heapd_ref obj, uint32_t off, uint32_t len, heapd_async_fn *cb,
@@ -676,7 +543,7 @@ int heapd_async_read(heapd_async *ac, heapd_ref obj, uint32_t off, uint32_t len,
 {
 	struct wire_req w;
 	wire_read(&w, obj, off, len);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_set_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_ref target, heapd_async_fn *cb,
@@ -684,21 +551,21 @@ int heapd_async_set_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_ref
 {
 	struct wire_req w;
 	wire_set_ref(&w, obj, slot, target);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_get_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_get_ref(&w, obj, slot);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_release(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_release(&w, obj);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_root_set(heapd_async *ac, const char *name, heapd_ref obj, heapd_async_fn *cb, void *privdata)
@@ -707,7 +574,7 @@ int heapd_async_root_set(heapd_async *ac, const char *name, heapd_ref obj, heapd
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_root_set(&w, name, obj);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata)
@@ -716,43 +583,42 @@ int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, 
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_root_get(&w, name);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_root_list(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_root_list(&w);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_gc(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_gc(&w);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_free_os_memory(&w);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
 	struct wire_req w;
 	wire_get_stats(&w);
-	return submit(ac, &w, cb, privdata);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata)
 {
 	if (!b)
 		return HEAPD_EINVAL;
-	struct batch_req br;
-	batch_request(b, &br);
-	struct pending p = {.cb = cb, .privdata = privdata, .len = (uint32_t)br.batch.n_ops, .batch = b};
-	return submit_req(ac, &br.req, p);
+	struct wire_req w;
+	hbatch_request(b, &w);
+	return submit(ac, &w.req, (struct pend){.cb = cb, .privdata = privdata, .batch = b});
 }

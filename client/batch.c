@@ -7,7 +7,7 @@
  * a name), which the op owns: the caller's buffers may go at once. The
  * ops array moves as it grows, so the BatchOp messages and the pointers
  * between an op and its message are made afresh for each request
- * (batch_request), which is framed before the batch changes.
+ * (hbatch_request), which is framed before the batch changes.
  *
  * References. A ref argument below 2^32 is a placeholder made by
  * heapd_batch_result(i): i + 1, which is what the wire's *_from fields
@@ -18,7 +18,7 @@
  * earlier op returning a ref is the daemon's to check, not this file's:
  * one rule, in one place.
  *
- * Results. batch_take checks that a reply fits the batch (one result per
+ * Results. hbatch_take checks that a reply fits the batch (one result per
  * op: OK ones fitting their op, then at most the failed op with the
  * reply's status, then SKIPPED) and copies each result into res[], owned
  * by the batch, so they outlive the connection's scratch memory. They are
@@ -33,7 +33,7 @@
 
 struct bop {
 	struct wire_req w;  /* the op as a request alone; w.req's union unused */
-	Heapd__BatchOp op;  /* made by batch_request */
+	Heapd__BatchOp op;  /* made by hbatch_request */
 	void *copy;         /* the data or name w points to */
 };
 
@@ -273,18 +273,15 @@ static void make_op(struct bop *o)
 	}
 }
 
-void batch_request(heapd_batch *b, struct batch_req *br)
+void hbatch_request(heapd_batch *b, struct wire_req *w)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		make_op(&b->ops[i]);
 		b->ptrs[i] = &b->ops[i].op;
 	}
-	br->batch = (Heapd__Batch)HEAPD__BATCH__INIT;
-	br->batch.n_ops = b->n;
-	br->batch.ops = b->ptrs;
-	br->req = (Heapd__Request)HEAPD__REQUEST__INIT;
-	br->req.op_case = HEAPD__REQUEST__OP_BATCH;
-	br->req.batch = &br->batch;
+	wire_op(w, HEAPD__REQUEST__OP_BATCH);
+	w->op.batch.n_ops = b->n;
+	w->op.batch.ops = b->ptrs;
 }
 
 /* ---- results ---- */
@@ -300,7 +297,7 @@ static int results_new(heapd_batch *b, uint64_t id, uint32_t nops)
 	return 0;
 }
 
-void batch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code)
+void hbatch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code)
 {
 	if (results_new(b, id, nops) != 0)
 		return;
@@ -309,7 +306,7 @@ void batch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code)
 }
 
 /* NULL if r, an OK result, fits op i of b (when b still has it). */
-static const char *check(const heapd_batch *b, size_t i, const Heapd__Response *r)
+static const char *result_fits_op(const heapd_batch *b, size_t i, const Heapd__Response *r)
 {
 	if (i >= b->n)
 		return NULL;
@@ -318,7 +315,7 @@ static const char *check(const heapd_batch *b, size_t i, const Heapd__Response *
 	return wire_check_result(w->req.op_case, read_len, r);
 }
 
-static int keep(struct bres *x, const Heapd__Response *r, int status)
+static int store_result(struct bres *x, const Heapd__Response *r, int status)
 {
 	x->status = status;
 	if (status && status != HEAPD_ESKIPPED && r->error && r->error[0] && !(x->error = strdup(r->error)))
@@ -347,7 +344,7 @@ static int keep(struct bres *x, const Heapd__Response *r, int status)
 	return 0;
 }
 
-int batch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad)
+int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad)
 {
 	int code = wire_status(resp);
 	*bad = NULL;
@@ -376,9 +373,9 @@ int batch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response
 			*bad = "batch results out of order";
 			return HEAPD_EPROTO;
 		}
-		if (!st && (*bad = check(b, i, r)) != NULL)
+		if (!st && (*bad = result_fits_op(b, i, r)) != NULL)
 			return HEAPD_EPROTO;
-		if (keep(&b->res[i], r, st) != 0)
+		if (store_result(&b->res[i], r, st) != 0)
 			return HEAPD_ENOBUFS;
 	}
 	b->failed = br->failed ? (int)br->failed - 1 : -1;

@@ -1,6 +1,7 @@
 /*
  * batch.h - what libheapd's cores need of a heapd_batch (batch.c): the
- * request it makes and a place for its results.
+ * request it makes and a place for its results. Prefix hbatch_, apart
+ * from the daemon's batch runner (daemon/batch.c, batch_).
  *
  * Internal to the library. A batch's request points into the batch: it is
  * framed (wire_append) before the batch changes. Its reply goes back to
@@ -13,22 +14,17 @@
 #include <stdint.h>
 
 #include "heapd.h"
-#include "heapd.pb-c.h"
+#include "wire.h"
 
-struct batch_req {
-	Heapd__Request req;
-	Heapd__Batch batch;
-};
-
-/* Fills br with b's ops as one request (id 0). */
-void batch_request(heapd_batch *b, struct batch_req *br);
+/* Fills w with b's ops as one request (id 0). */
+void hbatch_request(heapd_batch *b, struct wire_req *w);
 /* Stores in b the results of resp, the reply to request id of nops ops.
  * Returns 0; HEAPD_EPROTO, with *bad saying what is wrong, when resp is
  * not a reply to such a batch (the stream is out of step); or
  * HEAPD_ENOBUFS. */
-int batch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad);
+int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad);
 /* The reply to request id of nops ops will never come (or the request
  * was never sent, id 0): every op has code. */
-void batch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code);
+void hbatch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code);
 
 #endif

@@ -3,39 +3,35 @@
  * in order, each reply taken in turn.
  *
  * A frame is a 4-byte big-endian length and a protobuf message (see
- * docs/protocol.md). The reply to a request carries its id; anything else
- * (another id, an undecodable body, a length over the daemon's max_frame,
- * a missing result) is a protocol error. HEAPD_EIO and HEAPD_EPROTO leave
- * the connection unusable, because the byte stream can no longer be
- * trusted to be in step: every later call fails with the same error, and
- * every reply still pending is taken as that error.
+ * docs/protocol.md). Requests are framed and queued, and each reply is
+ * matched to its request, by core.c, which the async core shares; this
+ * file does the waiting. HEAPD_EIO and HEAPD_EPROTO leave the connection
+ * unusable, because the byte stream can no longer be trusted to be in
+ * step: every later call fails with the same error, and every reply still
+ * pending is taken as that error.
  *
- * One path for every request. A request is framed into h->out and a pend
- * entry queued for its reply (enqueue); a reply is taken for the oldest
- * pend entry (take). A one-at-a-time call is enqueue then take, refused
- * while pipelined replies are pending (so a reply never goes to the
- * wrong caller); heapd_append_* is enqueue alone, heapd_get_reply take
- * alone. Invariants: h->pend holds, oldest first, one entry per request
- * framed into h->out whose reply is not yet taken, and its replies arrive
- * in that order; h->out.p[sent..len) is not yet sent; h->in.p[taken..len)
- * is received and not yet taken.
+ * One path for every request. A request is queued (queue_request: framed
+ * into core.out, its entry in core.pend); a reply is taken for the oldest
+ * entry (next_reply). A one-at-a-time call is the two in turn, refused
+ * while pipelined replies are pending (so a reply never goes to the wrong
+ * caller); heapd_append_* is queue_request alone, heapd_get_reply
+ * next_reply alone.
  *
  * No deadlock, bounded memory. The daemon stops reading a client whose
  * replies pile up unread (max_output_buffer), so a client that only
- * writes a long pipeline would wait forever on a full socket. io() never
- * waits for the socket to take more without also reading: it polls for
- * both, and a reply that arrives is received. take() stops as soon as the
- * reply it wants is whole, so what it reads ahead is at most one reply
- * and one READ_CHUNK; heapd_flush reads ahead at most HEAPD_PIPELINE_BYTES.
- * When the socket takes everything at once (a short request, the common
- * case) a call costs one send, then recv tries while it spins for the
- * reply (spin.h), or one poll and one recv.
+ * writes a long pipeline would wait forever on a full socket. exchange()
+ * never waits for the socket to take more without also reading: it polls
+ * for both, and a reply that arrives is received. next_reply() stops as
+ * soon as the reply it wants is whole, so what it reads ahead is at most
+ * one reply and one read; heapd_flush reads ahead at most
+ * HEAPD_PIPELINE_BYTES. When the socket takes everything at once (a short
+ * request, the common case) a call costs one send, then recv tries while
+ * it spins for the reply (spin.h), or one poll and one recv.
  *
  * Errors live in the connection (code and message), as in hiredis; they
  * are never thrown into errno. The generated protobuf code is private to
- * the library: only heapd_* symbols are exported. Requests are built and
- * replies checked by wire.c, which the other cores share; batch.c builds
- * batches and takes their results.
+ * the library: only heapd_* symbols are exported. Requests are built by
+ * wire.c; batch.c builds batches and takes their results.
  */
 #include <errno.h>
 #include <poll.h>
@@ -50,45 +46,25 @@
 #include <unistd.h>
 
 #include "batch.h"
-#include "scratch.h"
+#include "core.h"
 #include "spin.h"
-#include "wire.h"
-
-#define READ_CHUNK (64u << 10) /* room for each recv, at least */
-
-/* A request sent or queued, whose reply is due. */
-struct pend {
-	uint64_t id;
-	Heapd__Request__OpCase op;
-	uint32_t len;          /* read: the length; batch: its ops */
-	heapd_batch *batch;    /* batch: where its results go */
-};
 
 struct heapd {
 	int fd;
 	int err;
 	char errmsg[256];
-	uint64_t next_id;
-	struct wire_buf out;    /* requests: out.p[sent..len) not yet sent */
-	size_t sent;
+	struct core core;       /* requests queued, replies received */
 	int send_errno;         /* a send failed: nothing more goes out */
-	struct wire_buf in;     /* received: in.p[taken..len) not yet taken */
-	size_t taken;
-	struct pend *pend;      /* a ring of npend entries from pend_head */
-	size_t pend_head, npend, pend_cap;
-	struct scratch scratch; /* the last reply, decoded: valid until the next call */
-	heapd_stats stats;      /* the last reply's stats */
 	uint64_t session_id;
 	char server_version[32];
-	uint32_t max_frame;
 	uint64_t max_object;
 	uint32_t max_batch_ops;
 	struct spin spin;       /* whether a wait for a reply spins first */
 };
 
-enum io_goal {
-	IO_REPLY, /* until the next reply is whole in h->in */
-	IO_FLUSH, /* until everything is sent, or HEAPD_PIPELINE_BYTES read ahead */
+enum exchange_goal {
+	UNTIL_REPLY, /* until the next reply is whole in core.in */
+	UNTIL_SENT,  /* until everything is sent, or HEAPD_PIPELINE_BYTES read ahead */
 };
 
 static int set_error(heapd *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -131,18 +107,21 @@ static int unusable(heapd *h)
 
 /* ---- bytes in and out ---- */
 
-/* One recv into h->in, of at least want bytes of room; flags as recv's.
+/* Bytes received and not yet taken. */
+static size_t untaken(const heapd *h)
+{
+	return h->core.in.len - h->core.taken;
+}
+
+/* One recv into core.in, of at least want bytes of room; flags as recv's.
  * Nothing to read now (MSG_DONTWAIT) is not an error. */
 static int receive(heapd *h, size_t want, int flags)
 {
-	size_t room = want > READ_CHUNK ? want : READ_CHUNK;
-	if (h->taken && h->in.cap - h->in.len < room) {
-		wire_consume(&h->in, h->taken);
-		h->taken = 0;
-	}
-	if (wire_reserve(&h->in, room) != 0)
+	size_t room;
+	uint8_t *p = core_in_room(&h->core, want, &room);
+	if (!p)
 		return broken(h, HEAPD_ENOBUFS, "out of memory for a reply");
-	ssize_t r = recv(h->fd, h->in.p + h->in.len, h->in.cap - h->in.len, flags);
+	ssize_t r = recv(h->fd, p, room, flags);
 	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (r <= 0) {
@@ -153,23 +132,18 @@ static int receive(heapd *h, size_t want, int flags)
 			: r == 0 ? "connection closed by the daemon" : strerror(errno);
 		return broken(h, HEAPD_EIO, why);
 	}
-	h->in.len += (size_t)r;
+	h->core.in.len += (size_t)r;
 	return 0;
 }
 
-/* Bytes h->in still lacks for the next reply to be whole (0: it is), or
- * -1 (the connection is then broken) for a length over max_frame. */
+/* Bytes core.in still lacks for the next reply to be whole (0: it is),
+ * or -1 (the connection is then broken) for a length over max_frame. */
 static ssize_t reply_lacks(heapd *h)
 {
-	size_t have = h->in.len - h->taken;
-	if (have < WIRE_HEADER)
-		return (ssize_t)(WIRE_HEADER - have);
-	uint32_t len = wire_frame_len(h->in.p + h->taken);
-	if (len > h->max_frame) {
+	ssize_t lacks = core_reply_lacks(&h->core);
+	if (lacks < 0)
 		broken(h, HEAPD_EPROTO, "reply longer than max_frame_size");
-		return -1;
-	}
-	return WIRE_HEADER + (size_t)len > have ? (ssize_t)(WIRE_HEADER + len - have) : 0;
+	return lacks;
 }
 
 /* Waits for reply bytes without sleeping, if h->spin says so (spin.h),
@@ -184,11 +158,11 @@ static int spin_for_reply(heapd *h, size_t lacks)
 	for (;;) {
 		/* Counted past taken: receive() may move the untaken bytes
 		 * to the front, which shrinks in.len. */
-		size_t had = h->in.len - h->taken;
+		size_t had = untaken(h);
 		int err = receive(h, lacks, MSG_DONTWAIT);
 		if (err)
 			return err;
-		if (h->in.len - h->taken > had) {
+		if (untaken(h) > had) {
 			spin_hit(&h->spin);
 			return 1;
 		}
@@ -202,21 +176,20 @@ static int spin_for_reply(heapd *h, size_t lacks)
 
 /* Sends and receives until goal. Returns 0, or the error that broke the
  * connection. */
-static int io(heapd *h, enum io_goal goal)
+static int exchange(heapd *h, enum exchange_goal goal)
 {
+	struct core *c = &h->core;
 	for (;;) {
 		ssize_t lacks = reply_lacks(h);
 		if (lacks < 0)
 			return h->err;
-		size_t unsent = h->out.len - h->sent;
-		if (goal == IO_REPLY ? lacks == 0 : unsent == 0)
+		size_t unsent = c->out.len - c->sent;
+		if (goal == UNTIL_REPLY ? lacks == 0 : unsent == 0)
 			return 0;
 		if (unsent) {
-			ssize_t w = send(h->fd, h->out.p + h->sent, unsent, MSG_DONTWAIT | MSG_NOSIGNAL);
+			ssize_t w = send(h->fd, c->out.p + c->sent, unsent, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (w > 0) {
-				h->sent += (size_t)w;
-				if (h->sent == h->out.len)
-					h->sent = h->out.len = 0;
+				core_sent(c, (size_t)w);
 				continue;
 			}
 			if (w < 0 && errno == EINTR)
@@ -224,14 +197,14 @@ static int io(heapd *h, enum io_goal goal)
 			if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				/* Nothing more can go; what the daemon sent may still come. */
 				h->send_errno = w == 0 ? EPIPE : errno;
-				h->sent = h->out.len = 0;
+				core_sent(c, unsent);
 				continue;
 			}
 		}
 		/* The socket takes no more now, or there is nothing to send. */
-		if (goal == IO_FLUSH && h->in.len - h->taken >= HEAPD_PIPELINE_BYTES)
+		if (goal == UNTIL_SENT && untaken(h) >= HEAPD_PIPELINE_BYTES)
 			return 0; /* the rest goes as replies are taken */
-		if (goal == IO_REPLY && !unsent) {
+		if (goal == UNTIL_REPLY && !unsent) {
 			int got = spin_for_reply(h, (size_t)lacks);
 			if (got < 0)
 				return got;
@@ -255,136 +228,67 @@ static int io(heapd *h, enum io_goal goal)
 	}
 }
 
-/* ---- the queue of requests whose replies are due ---- */
+/* ---- requests and their replies ---- */
 
-static struct pend *pend_at(heapd *h, size_t i)
-{
-	return &h->pend[(h->pend_head + i) % h->pend_cap];
-}
-
-static int pend_push(heapd *h, const struct pend *p)
-{
-	if (h->npend == h->pend_cap) {
-		size_t cap = h->pend_cap ? 2 * h->pend_cap : 64;
-		struct pend *v = malloc(cap * sizeof *v);
-		if (!v)
-			return HEAPD_ENOBUFS;
-		for (size_t i = 0; i < h->npend; i++)
-			v[i] = *pend_at(h, i);
-		free(h->pend);
-		h->pend = v;
-		h->pend_cap = cap;
-		h->pend_head = 0;
-	}
-	*pend_at(h, h->npend++) = *p;
-	return 0;
-}
-
-static struct pend pend_pop(heapd *h)
-{
-	struct pend p = h->pend[h->pend_head];
-	h->pend_head = (h->pend_head + 1) % h->pend_cap;
-	h->npend--;
-	return p;
-}
-
-/* Frames req (with the next id) into h->out and queues its reply. b: a
+/* Frames req (with the next id) into core.out and queues its reply. b: a
  * batch request, whose results go to b. Nothing changes on an error. */
-static int enqueue(heapd *h, Heapd__Request *req, heapd_batch *b)
+static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
 {
 	if (h->fd < 0)
 		return unusable(h);
-	size_t unsent = h->out.len - h->sent, framed;
-	if (h->npend >= HEAPD_PIPELINE_MAX)
-		return set_error(h, HEAPD_ELIMIT, "%zu replies pending (HEAPD_PIPELINE_MAX): take some first", h->npend);
-	if (h->sent && h->sent >= h->out.len / 2) {
-		wire_consume(&h->out, h->sent);
-		h->sent = 0;
-	}
-	req->id = h->next_id + 1;
-	int err = wire_append(&h->out, req, h->max_frame, &framed);
-	if (err == HEAPD_ELIMIT)
-		return set_error(h, err, "request exceeds the daemon's max_frame_size %u", h->max_frame);
-	if (err)
-		return set_error(h, err, "out of memory");
-	if (unsent && unsent + framed > HEAPD_PIPELINE_BYTES) {
-		h->out.len -= framed;
+	size_t unsent = h->core.out.len - h->core.sent;
+	int err = core_submit(&h->core, req, (struct pend){.batch = b}, HEAPD_PIPELINE_MAX, HEAPD_PIPELINE_BYTES);
+	switch (err) {
+	case 0:
+		return clear_error(h);
+	case CORE_TOO_MANY:
+		return set_error(h, HEAPD_ELIMIT, "%zu replies pending (HEAPD_PIPELINE_MAX): take some first",
+				 h->core.npend);
+	case CORE_UNSENT:
 		return set_error(h, HEAPD_ELIMIT,
 				 "%zu bytes of requests not yet sent (HEAPD_PIPELINE_BYTES): take replies first", unsent);
-	}
-	struct pend p = {.id = req->id, .op = req->op_case, .batch = b};
-	if (req->op_case == HEAPD__REQUEST__OP_READ)
-		p.len = req->read->length;
-	else if (b)
-		p.len = (uint32_t)req->batch->n_ops;
-	if ((err = pend_push(h, &p)) != 0) {
-		h->out.len -= framed;
+	case HEAPD_ELIMIT:
+		return set_error(h, err, "request exceeds the daemon's max_frame_size %u", h->core.max_frame);
+	default:
 		return set_error(h, err, "out of memory");
 	}
-	h->next_id++;
-	return clear_error(h);
 }
 
-/* The result of resp (OK or not: code) for request p, into *r. */
-static void fill_reply(heapd *h, const struct pend *p, const Heapd__Response *resp, int code, heapd_reply *r)
+/* The oldest pending request will get no reply: code, already recorded
+ * in h, is its result, in *r. */
+static int reply_lost(heapd *h, int code, heapd_reply *r)
 {
-	*r = (heapd_reply){.status = code, .error = h->errmsg, .id = p->id};
-	if (!code && resp)
-		wire_result(resp, &h->stats, r);
-}
-
-/* The status of resp, the reply to p, recorded in h (and in p's batch);
- * the connection is broken if resp cannot be that reply. */
-static int judge(heapd *h, const struct pend *p, const Heapd__Response *resp)
-{
-	if (!resp)
-		return broken(h, HEAPD_EPROTO, "reply does not decode");
-	/* Id 0: an error about the connection itself (e.g. a refusal). */
-	if (resp->id != p->id && resp->id != 0)
-		return broken(h, HEAPD_EPROTO, "reply to another request");
-	int code = wire_status(resp);
-	const char *bad = NULL;
-	if (p->batch && resp->id) {
-		if (batch_take(p->batch, p->id, p->len, resp, &bad) == HEAPD_ENOBUFS)
-			return set_error(h, HEAPD_ENOBUFS, "out of memory for the results of a batch");
-	} else if (!code) {
-		bad = wire_check_result(p->op, p->len, resp);
-	}
-	if (bad)
-		return broken(h, HEAPD_EPROTO, bad);
-	if (!code)
-		return clear_error(h);
-	set_error(h, code, "%s", resp->error && resp->error[0] ? resp->error : heapd_strerror(code));
-	if (code == HEAPD_EPROTO || resp->id == 0)
-		broken(h, code, NULL);
+	struct pend p = core_pop(&h->core);
+	core_lost(&p, code);
+	*r = (heapd_reply){.status = code, .error = h->errmsg, .id = p.id};
 	return code;
 }
 
 /* Takes the oldest pending reply into *r (and *raw, the decoded reply, or
  * NULL); returns its status, recorded in h. */
-static int take(heapd *h, heapd_reply *r, const Heapd__Response **raw)
+static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 {
 	*raw = NULL;
-	scratch_reset(&h->scratch);
-	if (!h->npend) {
+	if (!h->core.npend) {
 		int code = h->fd < 0 ? unusable(h) : set_error(h, HEAPD_EINVAL, "no reply pending");
 		*r = (heapd_reply){.status = code, .error = h->errmsg};
 		return code;
 	}
-	struct pend p = pend_pop(h);
-	int code = h->fd < 0 ? unusable(h) : io(h, IO_REPLY);
-	if (!code) {
-		uint32_t len = wire_frame_len(h->in.p + h->taken);
-		*raw = heapd__response__unpack(&h->scratch.pb, len, h->in.p + h->taken + WIRE_HEADER);
-		h->taken += WIRE_HEADER + (size_t)len;
-		if (h->taken == h->in.len)
-			h->taken = h->in.len = 0;
-		code = judge(h, &p, *raw);
-	}
-	if (code && p.batch && h->fd < 0)
-		batch_lost(p.batch, p.id, p.len, code);
-	fill_reply(h, &p, *raw, code, r);
-	return code;
+	int code = h->fd < 0 ? unusable(h) : exchange(h, UNTIL_REPLY);
+	if (code)
+		return reply_lost(h, code, r);
+	struct core_reply v;
+	core_take(&h->core, &v);
+	if (v.fatal)
+		return reply_lost(h, broken(h, v.status, v.error), r);
+	*raw = v.resp;
+	if (v.status)
+		set_error(h, v.status, "%s", v.error);
+	else
+		clear_error(h);
+	core_result(&h->core, &v, r);
+	r->error = h->errmsg;
+	return v.status;
 }
 
 /* One request at a time: req's reply into *r (and *raw). */
@@ -393,14 +297,14 @@ static int call(heapd *h, Heapd__Request *req, heapd_batch *b, heapd_reply *r, c
 	*raw = NULL;
 	*r = (heapd_reply){.error = h->errmsg};
 	int err = h->fd < 0 ? unusable(h)
-		: h->npend ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first",
-				       h->npend)
-		: enqueue(h, req, b);
+		: h->core.npend ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first",
+					    h->core.npend)
+		: queue_request(h, req, b);
 	if (err) {
 		r->status = err;
 		return err;
 	}
-	return take(h, r, raw);
+	return next_reply(h, r, raw);
 }
 
 static int call_status(heapd *h, struct wire_req *w)
@@ -433,7 +337,7 @@ static int hello(heapd *h)
 		return broken(h, err, NULL);
 	h->session_id = resp->hello->session_id;
 	snprintf(h->server_version, sizeof h->server_version, "%s", resp->hello->server_version);
-	h->max_frame = resp->hello->max_frame;
+	h->core.max_frame = resp->hello->max_frame;
 	h->max_object = resp->hello->max_object;
 	h->max_batch_ops = resp->hello->max_batch_ops;
 	return 0;
@@ -462,8 +366,7 @@ heapd *heapd_connect(const char *socket_path)
 	if (!h)
 		return NULL;
 	h->fd = -1;
-	h->max_frame = WIRE_HELLO_MAX_FRAME;
-	scratch_init(&h->scratch);
+	core_init(&h->core);
 	uint32_t spin_us = 0;
 	int spin_given = spin_env(&spin_us);
 	if (spin_given < 0) {
@@ -496,10 +399,7 @@ void heapd_close(heapd *h)
 		return;
 	if (h->fd >= 0)
 		close(h->fd);
-	wire_buf_free(&h->out);
-	wire_buf_free(&h->in);
-	free(h->pend);
-	scratch_free(&h->scratch);
+	core_free(&h->core);
 	free(h);
 }
 
@@ -507,10 +407,10 @@ int heapd_errcode(const heapd *h) { return h->err; }
 const char *heapd_errmsg(const heapd *h) { return h->errmsg; }
 uint64_t heapd_session_id(const heapd *h) { return h->session_id; }
 const char *heapd_server_version(const heapd *h) { return h->server_version; }
-uint32_t heapd_max_frame(const heapd *h) { return h->max_frame; }
+uint32_t heapd_max_frame(const heapd *h) { return h->core.max_frame; }
 uint64_t heapd_max_object(const heapd *h) { return h->max_object; }
 uint32_t heapd_max_batch_ops(const heapd *h) { return h->max_batch_ops; }
-size_t heapd_pending(const heapd *h) { return h->npend; }
+size_t heapd_pending(const heapd *h) { return h->core.npend; }
 
 /* ---- one request at a time ---- */
 
@@ -651,14 +551,14 @@ int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)
 
 int heapd_batch_exec(heapd *h, heapd_batch *b)
 {
-	struct batch_req br;
-	batch_request(b, &br);
+	struct wire_req w;
+	hbatch_request(b, &w);
 	heapd_reply r;
 	const Heapd__Response *raw;
-	uint64_t id = h->next_id;
-	int err = call(h, &br.req, b, &r, &raw);
-	if (h->next_id == id) /* not sent: nothing ran */
-		batch_lost(b, 0, (uint32_t)br.batch.n_ops, HEAPD_ESKIPPED);
+	uint64_t id = h->core.next_id;
+	int err = call(h, &w.req, b, &r, &raw);
+	if (h->core.next_id == id) /* not sent: nothing ran */
+		hbatch_lost(b, 0, (uint32_t)w.op.batch.n_ops, HEAPD_ESKIPPED);
 	return err;
 }
 
@@ -668,14 +568,14 @@ int heapd_append_ping(heapd *h)
 {
 	struct wire_req w;
 	wire_ping(&w);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes)
 {
 	struct wire_req w;
 	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
@@ -683,42 +583,42 @@ int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nre
 {
 	struct wire_req w;
 	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
 {
 	struct wire_req w;
 	wire_write(&w, obj, off, buf, len);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_read(heapd *h, heapd_ref obj, uint32_t off, uint32_t len)
 {
 	struct wire_req w;
 	wire_read(&w, obj, off, len);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target)
 {
 	struct wire_req w;
 	wire_set_ref(&w, obj, slot, target);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_get_ref(heapd *h, heapd_ref obj, uint32_t slot)
 {
 	struct wire_req w;
 	wire_get_ref(&w, obj, slot);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_release(heapd *h, heapd_ref obj)
 {
 	struct wire_req w;
 	wire_release(&w, obj);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
@@ -727,7 +627,7 @@ int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
 		return set_error(h, HEAPD_EINVAL, "root name is NULL");
 	struct wire_req w;
 	wire_root_set(&w, name, obj);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_root_get(heapd *h, const char *name)
@@ -736,47 +636,47 @@ int heapd_append_root_get(heapd *h, const char *name)
 		return set_error(h, HEAPD_EINVAL, "root name is NULL");
 	struct wire_req w;
 	wire_root_get(&w, name);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_gc(heapd *h)
 {
 	struct wire_req w;
 	wire_gc(&w);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_free_os_memory(heapd *h)
 {
 	struct wire_req w;
 	wire_free_os_memory(&w);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_get_stats(heapd *h)
 {
 	struct wire_req w;
 	wire_get_stats(&w);
-	return enqueue(h, &w.req, NULL);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_batch(heapd *h, heapd_batch *b)
 {
-	struct batch_req br;
-	batch_request(b, &br);
-	return enqueue(h, &br.req, b);
+	struct wire_req w;
+	hbatch_request(b, &w);
+	return queue_request(h, &w.req, b);
 }
 
 int heapd_flush(heapd *h)
 {
 	if (h->fd < 0)
 		return unusable(h);
-	int err = io(h, IO_FLUSH);
+	int err = exchange(h, UNTIL_SENT);
 	return err ? err : clear_error(h);
 }
 
 int heapd_get_reply(heapd *h, heapd_reply *r)
 {
 	const Heapd__Response *raw;
-	return take(h, r, &raw);
+	return next_reply(h, r, &raw);
 }

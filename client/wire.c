@@ -1,5 +1,5 @@
 /*
- * wire.c - requests, frames and replies, shared by libheapd's cores
+ * wire.c - requests, frames and replies, at the bottom of libheapd
  * (wire.h states the rules).
  */
 #include <pthread.h>

@@ -1,9 +1,12 @@
 /*
- * wire.h - what libheapd's cores share: requests built from the API's
- * arguments, frames, and replies checked and turned into results.
+ * wire.h - the bottom of libheapd: requests built from the API's
+ * arguments, frames, and replies checked and turned into results; and
+ * heapd_strerror() and heapd_free_names(). It calls nothing else of the
+ * library: core.c, batch.c and the two cores call it.
  *
- * Internal to the library (nothing here is exported, and the generated
- * protobuf types stay private). A request is built in a struct wire_req,
+ * Internal to the library (nothing here is exported but heapd_*, and the
+ * generated protobuf types stay private). Requests follow HEAPD_OPS
+ * (proto/ops.h). A request is built in a struct wire_req,
  * which holds the Request and its operation's message: the data and names
  * it points to are the caller's, so it is framed (wire_append) before the
  * caller's arguments go. A reply whose status is OK is only a result once

@@ -1,0 +1,101 @@
+/*
+ * core.h - what libheapd's blocking core (heapd.c) and async core
+ * (async.c) share: requests framed and queued, replies received, and
+ * each reply matched to the request it answers (core.c).
+ *
+ * Internal to the library. A struct core holds no socket and does no I/O:
+ * each core sends core.out and receives into core.in its own way (blocking
+ * calls that wait, or an event loop's callbacks), and hands each whole
+ * reply to core_take(), which says what it is: a request's result or
+ * error, or a sign that the connection can no longer be trusted.
+ *
+ * Invariants: pend holds, oldest first, one entry per request framed into
+ * out (sent or not) whose reply is not yet taken, and the daemon answers
+ * in that order; out.p[sent..len) is not yet sent; in.p[taken..len) is
+ * received and not yet taken.
+ */
+#ifndef HEAPD_CORE_H
+#define HEAPD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "heapd/async.h"
+#include "scratch.h"
+#include "wire.h"
+
+/* A request sent or queued, whose reply is due. */
+struct pend {
+	uint64_t id;
+	uint32_t op;            /* Heapd__Request__OpCase */
+	uint32_t len;           /* read: the length asked for; batch: its ops */
+	heapd_batch *batch;     /* batch: where its results go */
+	heapd_async_fn *cb;     /* async: its callback, or NULL */
+	void *privdata;
+	uint64_t t0_ms;         /* async: when it was made, or its timeout set */
+};
+
+struct core {
+	struct wire_buf out;    /* frames: out.p[sent..len) not yet sent */
+	size_t sent;
+	struct wire_buf in;     /* received: in.p[taken..len) not yet taken */
+	size_t taken;
+	struct pend *pend;      /* a ring of npend entries from head; cap is 0 or a power of 2 */
+	size_t head, npend, cap;
+	uint64_t next_id;       /* the last id given */
+	uint32_t max_frame;     /* the daemon's, once it said (WIRE_HELLO_MAX_FRAME before) */
+	struct scratch scratch; /* the reply taken last, decoded */
+	heapd_stats stats;      /* its stats, for a get_stats result */
+};
+
+void core_init(struct core *c);
+void core_free(struct core *c);
+
+/* core_submit's refusals besides HEAPD_ELIMIT and HEAPD_ENOBUFS. */
+#define CORE_TOO_MANY 1  /* max_pending requests are due already */
+#define CORE_UNSENT 2    /* max_unsent bytes would be waiting to be sent */
+
+/* Frames req, with the next id, after what is not yet sent, and queues p
+ * (its id, op and len set here) for its reply. A request alone always
+ * fits, whatever max_unsent says. Returns 0; CORE_TOO_MANY; CORE_UNSENT;
+ * HEAPD_ELIMIT, for a request over max_frame; or HEAPD_ENOBUFS. Nothing
+ * changes on an error. */
+int core_submit(struct core *c, Heapd__Request *req, struct pend p, size_t max_pending, size_t max_unsent);
+/* n more bytes of out were sent. */
+void core_sent(struct core *c, size_t n);
+
+/* The oldest request whose reply is due (npend > 0), the i-th after it,
+ * and taking it off the queue. */
+struct pend *core_oldest(struct core *c);
+struct pend *core_at(struct core *c, size_t i);
+struct pend core_pop(struct core *c);
+/* p's reply will never come: a batch gets code for each op. */
+void core_lost(const struct pend *p, int code);
+
+/* Room for at least want (and READ_CHUNK) more bytes at in.p + in.len:
+ * NULL if out of memory. */
+uint8_t *core_in_room(struct core *c, size_t want, size_t *room);
+/* Bytes in lacks before the next reply is whole (0: it is), or -1 for a
+ * length over max_frame: the stream is out of step. */
+ssize_t core_reply_lacks(const struct core *c);
+
+/* A reply taken (core_take): the result of p, the request it answers. */
+struct core_reply {
+	struct pend p;          /* popped, unless fatal */
+	int status;             /* HEAPD_OK or the error */
+	int fatal;              /* the connection can no longer be trusted: close it,
+	                         * failing every request due with status */
+	const char *error;      /* status's message; "" when OK */
+	const Heapd__Response *resp; /* decoded, valid until the next core_take */
+};
+
+/* Takes the whole reply at the front of in (core_reply_lacks said 0) for
+ * the oldest request: decodes it, checks that it answers that request
+ * (its id, its result: wire_check_result, or a batch's, whose results go
+ * to its heapd_batch) and pops the request, or says fatal and leaves it. */
+void core_take(struct core *c, struct core_reply *v);
+/* The result of v into *r, pointing into the reply and c->stats. */
+void core_result(struct core *c, const struct core_reply *v, heapd_reply *r);
+
+#endif
