@@ -338,50 +338,21 @@ const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, cons
 	return "reply to no operation";
 }
 
-void wire_stats(const Heapd__Stats *s, heapd_stats *out)
+/* The wire sends the pause ring oldest first; put it back as a ring. */
+static void get_pauses(const Heapd__Stats *s, heapd_stats *out)
 {
-	memset(out, 0, sizeof *out);
-	out->heap_alloc = s->heap_alloc;
-	out->heap_sys = s->heap_sys;
-	out->heap_idle = s->heap_idle;
-	out->heap_inuse = s->heap_inuse;
-	out->heap_released = s->heap_released;
-	out->heap_objects = s->heap_objects;
-	out->total_alloc = s->total_alloc;
-	out->mallocs = s->mallocs;
-	out->frees = s->frees;
-	out->gc_sys = s->gc_sys;
-	out->wbuf_spans_busy = s->wbuf_spans_busy;
-	out->wbuf_spans_free = s->wbuf_spans_free;
-	out->next_gc = s->next_gc;
-	out->last_gc_unix_ns = s->last_gc_unix_ns;
-	out->num_gc = s->num_gc;
-	out->num_forced_gc = s->num_forced_gc;
-	out->pause_total_ns = s->pause_total_ns;
-	out->num_pause = s->num_pause;
-	out->max_pause_ns = s->max_pause_ns;
-	out->gc_cpu_fraction = s->gc_cpu_fraction;
-	out->sweep_spans_idle = s->sweep_spans_idle;
-	out->sweep_spans_alloc = s->sweep_spans_alloc;
-	out->sweep_spans_gc = s->sweep_spans_gc;
-	out->wbuf_spans_freed = s->wbuf_spans_freed;
-	out->wbuf_spans_reused = s->wbuf_spans_reused;
-	out->wbuf_spans_alloc = s->wbuf_spans_alloc;
-	out->scav_released_bytes = s->scav_released_bytes;
-	out->scav_madvise_calls = s->scav_madvise_calls;
-	out->heap_marked = s->heap_marked;
-	out->heap_live = s->heap_live;
-	out->holds = s->holds;
-	out->rss_bytes = s->rss_bytes;
-	out->sessions = s->sessions;
-	out->named_roots = s->named_roots;
-	out->uptime_ns = s->uptime_ns;
-	out->mark_workers = s->mark_workers;
-	out->mark_worker_ns = s->mark_worker_ns;
-	/* The wire sends the ring oldest first; put it back as a ring. */
 	size_t n = s->n_pause_ns < HEAPD_PAUSE_RING ? s->n_pause_ns : HEAPD_PAUSE_RING;
 	for (size_t i = 0; i < n; i++)
 		out->pause_ns[(s->num_pause - n + i) % HEAPD_PAUSE_RING] = s->pause_ns[s->n_pause_ns - n + i];
+}
+
+void wire_stats(const Heapd__Stats *s, heapd_stats *out)
+{
+	memset(out, 0, sizeof *out);
+#define X(name, kind, ...) HEAPD_STAT_IF_RING(kind, , out->name = s->name;)
+	HEAPD_STATS(X)
+#undef X
+	get_pauses(s, out);
 }
 
 void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r)

@@ -277,8 +277,10 @@ static void op_root_list(struct disp_call *c)
 	rp->r.roots = &n->msg;
 }
 
-uint64_t disp_rss_bytes(void)
+/* The figures the daemon counts (HEAPD_STATS' who SERVER): stat_<name>. */
+static uint64_t stat_rss_bytes(const struct server *srv)
 {
+	(void)srv;
 	unsigned long size, resident;
 	FILE *f = fopen("/proc/self/statm", "r");
 	int ok = f && fscanf(f, "%lu %lu", &size, &resident) == 2;
@@ -287,54 +289,39 @@ uint64_t disp_rss_bytes(void)
 	return ok ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
+static uint64_t stat_sessions(const struct server *srv)
+{
+	return srv->nsessions;
+}
+
+static uint64_t stat_uptime_ns(const struct server *srv)
+{
+	return srv_now_ns() - srv->start_ns;
+}
+
+/* The pause ring, oldest first, as the wire has it. */
+static void put_pauses(Heapd__Stats *out, const struct heap_stats *st, uint64_t *ring)
+{
+	size_t n = st->num_pause < HEAP_PAUSE_RING ? st->num_pause : HEAP_PAUSE_RING;
+	for (size_t i = 0; i < n; i++)
+		ring[i] = st->pause_ns[(st->num_pause - n + i) % HEAP_PAUSE_RING];
+	out->n_pause_ns = n;
+	out->pause_ns = ring;
+}
+
+/* Every row of HEAPD_STATS: the engine's figures, then the daemon's. */
 static void fill_stats(struct server *srv, Heapd__Stats *out, uint64_t *ring)
 {
 	struct heap_stats st;
 	heap_read_stats(srv->heap, &st);
 	heapd__stats__init(out);
-	out->heap_alloc = st.heap_alloc;
-	out->heap_sys = st.heap_sys;
-	out->heap_idle = st.heap_idle;
-	out->heap_inuse = st.heap_inuse;
-	out->heap_released = st.heap_released;
-	out->heap_objects = st.heap_objects;
-	out->total_alloc = st.total_alloc;
-	out->mallocs = st.mallocs;
-	out->frees = st.frees;
-	out->gc_sys = st.gc_sys;
-	out->wbuf_spans_busy = st.wbuf_spans_busy;
-	out->wbuf_spans_free = st.wbuf_spans_free;
-	out->next_gc = st.next_gc;
-	out->last_gc_unix_ns = st.last_gc_unix_ns;
-	out->num_gc = st.num_gc;
-	out->num_forced_gc = st.num_forced_gc;
-	out->pause_total_ns = st.pause_total_ns;
-	out->max_pause_ns = st.max_pause_ns;
-	out->gc_cpu_fraction = st.gc_cpu_fraction;
-	out->sweep_spans_idle = st.sweep_spans_idle;
-	out->sweep_spans_alloc = st.sweep_spans_alloc;
-	out->sweep_spans_gc = st.sweep_spans_gc;
-	out->wbuf_spans_freed = st.wbuf_spans_freed;
-	out->wbuf_spans_reused = st.wbuf_spans_reused;
-	out->wbuf_spans_alloc = st.wbuf_spans_alloc;
-	out->scav_released_bytes = st.scav_released_bytes;
-	out->scav_madvise_calls = st.scav_madvise_calls;
-	out->heap_marked = st.heap_marked;
-	out->heap_live = st.heap_live;
-	out->holds = st.holds;
-	out->num_pause = st.num_pause;
-	out->rss_bytes = disp_rss_bytes();
-	out->sessions = srv->nsessions;
-	out->named_roots = st.roots;
-	out->uptime_ns = srv_now_ns() - srv->start_ns;
-	out->mark_workers = st.mark_workers;
-	out->mark_worker_ns = st.mark_worker_ns;
-	/* The ring, oldest first. */
-	size_t n = st.num_pause < HEAP_PAUSE_RING ? st.num_pause : HEAP_PAUSE_RING;
-	for (size_t i = 0; i < n; i++)
-		ring[i] = st.pause_ns[(st.num_pause - n + i) % HEAP_PAUSE_RING];
-	out->n_pause_ns = n;
-	out->pause_ns = ring;
+#define FROM_HEAP(name, kind) HEAPD_STAT_IF_RING(kind, put_pauses(out, &st, ring), out->name = st.name);
+#define FROM_SERVER(name, kind) out->name = stat_##name(srv);
+#define X(name, kind, who, ...) FROM_##who(name, kind)
+	HEAPD_STATS(X)
+#undef X
+#undef FROM_HEAP
+#undef FROM_SERVER
 }
 
 static void op_get_stats(struct disp_call *c)

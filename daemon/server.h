@@ -186,7 +186,6 @@ int disp_request(struct session *s, Heapd__Request *req);
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp);
 void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void disp_finish_wait(struct session *s);
-uint64_t disp_rss_bytes(void);
 
 /* batch.c */
 /* Runs the batch of request id and replies (sess_reply). */

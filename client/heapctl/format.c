@@ -1,11 +1,14 @@
 /*
  * format.c - struct heapd_stats as text, JSON and Prometheus metrics.
  *
- * One table, fields[], drives all three formats: for each field of
- * struct heapd_stats it gives the text section, the kind of figure, and the
- * Prometheus name, type and help. A field added to the struct is added
- * here once and appears everywhere (tests/client/test_format.c fails until
- * it is). The table is the metric mapping; docs/heapctl.md shows it.
+ * One table, HEAPD_STATS (<heapd/stats.h>), drives all three formats: for
+ * each field of struct heapd_stats it gives the text section, the kind of
+ * figure, and the Prometheus name, type and help, made into fields[]
+ * here. A figure added to it appears everywhere (tests/client/test_format.c
+ * walks it). The table is the metric mapping; docs/heapctl.md shows it.
+ * Text shows the sections in the order they first appear in the table,
+ * each with its figures in table order; JSON and Prometheus follow the
+ * table.
  *
  * Prometheus wants base units, so nanoseconds become seconds. They are
  * printed as exact decimals (ns / 10^9 digit by digit), not through a
@@ -26,7 +29,7 @@ enum kind {
 	K_GOAL,     /* bytes; UINT64_MAX when there is no goal */
 	K_NS,       /* a duration in ns */
 	K_UNIX_NS,  /* ns since the epoch; 0 for never */
-	K_FRACTION, /* the one double */
+	K_FRACTION, /* a double */
 	K_PAUSES,   /* the pause ring */
 };
 
@@ -34,93 +37,18 @@ struct field {
 	const char *name;    /* the struct's name: text and JSON key */
 	size_t off;
 	enum kind kind;
-	const char *section; /* non-NULL: the text section this field opens */
+	const char *section; /* the text section it is shown in */
 	const char *metric;  /* Prometheus family; a family's members are adjacent */
 	const char *label;   /* NULL, or what tells a family's members apart */
 	const char *type;    /* "counter" or "gauge" */
 	const char *help;    /* on a family's first member */
 };
 
-#define AT(f) #f, offsetof(struct heapd_stats, f)
-
 static const struct field fields[] = {
-	{AT(heap_alloc), K_BYTES, "Memory", "heapd_heap_alloc_bytes", NULL, "gauge",
-	 "Bytes of allocated objects, including garbage not yet swept."},
-	{AT(heap_sys), K_BYTES, NULL, "heapd_heap_sys_bytes", NULL, "gauge",
-	 "Heap bytes obtained from the OS: in use plus idle."},
-	{AT(heap_idle), K_BYTES, NULL, "heapd_heap_idle_bytes", NULL, "gauge",
-	 "Bytes in free page runs."},
-	{AT(heap_inuse), K_BYTES, NULL, "heapd_heap_inuse_bytes", NULL, "gauge",
-	 "Bytes in object spans."},
-	{AT(heap_released), K_BYTES, NULL, "heapd_heap_released_bytes", NULL, "gauge",
-	 "Idle bytes returned to the OS."},
-	{AT(heap_objects), K_COUNT, NULL, "heapd_heap_objects", NULL, "gauge",
-	 "Allocated objects, including garbage not yet swept."},
-	{AT(total_alloc), K_BYTES, NULL, "heapd_alloc_bytes_total", NULL, "counter",
-	 "Bytes allocated."},
-	{AT(mallocs), K_COUNT, NULL, "heapd_mallocs_total", NULL, "counter",
-	 "Objects allocated."},
-	{AT(frees), K_COUNT, NULL, "heapd_frees_total", NULL, "counter",
-	 "Objects freed."},
-	{AT(gc_sys), K_BYTES, NULL, "heapd_gc_sys_bytes", NULL, "gauge",
-	 "Collector metadata: workbuf spans and per-page tables."},
-	{AT(rss_bytes), K_BYTES, NULL, "heapd_rss_bytes", NULL, "gauge",
-	 "The daemon's resident memory."},
-
-	{AT(next_gc), K_GOAL, "GC", "heapd_next_gc_bytes", NULL, "gauge",
-	 "Heap goal of the next cycle; +Inf when automatic collection is off."},
-	{AT(heap_marked), K_BYTES, NULL, "heapd_heap_marked_bytes", NULL, "gauge",
-	 "Bytes marked by the last cycle."},
-	{AT(heap_live), K_BYTES, NULL, "heapd_heap_live_bytes", NULL, "gauge",
-	 "Bytes the pacer counts as live."},
-	{AT(num_gc), K_COUNT, NULL, "heapd_gc_cycles_total", NULL, "counter",
-	 "Completed collection cycles."},
-	{AT(num_forced_gc), K_COUNT, NULL, "heapd_forced_gc_cycles_total", NULL, "counter",
-	 "Completed collection cycles that were requested."},
-	{AT(last_gc_unix_ns), K_UNIX_NS, NULL, "heapd_last_gc_timestamp_seconds", NULL, "gauge",
-	 "When the last cycle ended, in seconds since the epoch; 0 before the first."},
-	{AT(gc_cpu_fraction), K_FRACTION, NULL, "heapd_gc_cpu_fraction", NULL, "gauge",
-	 "Collector time (pauses and the mark worker's) over wall time since the heap was created."},
-	{AT(mark_workers), K_COUNT, NULL, "heapd_gc_mark_workers", NULL, "gauge",
-	 "Background mark workers running."},
-	{AT(mark_worker_ns), K_NS, NULL, "heapd_gc_mark_worker_seconds_total", NULL, "counter",
-	 "Time the background mark workers spent marking."},
-	{AT(pause_total_ns), K_NS, NULL, "heapd_gc_pause_seconds_total", NULL, "counter",
-	 "Time in collector pauses."},
-	{AT(num_pause), K_COUNT, NULL, "heapd_gc_pauses_total", NULL, "counter",
-	 "Collector pauses."},
-	{AT(max_pause_ns), K_NS, NULL, "heapd_gc_max_pause_seconds", NULL, "gauge",
-	 "The longest collector pause."},
-	{AT(wbuf_spans_busy), K_COUNT, NULL, "heapd_wbuf_spans", "state=\"busy\"", "gauge",
-	 "Workbuf spans: busy hold the cycle's mark queue, free wait for the sweeper."},
-	{AT(wbuf_spans_free), K_COUNT, NULL, "heapd_wbuf_spans", "state=\"free\"", "gauge", NULL},
-	{AT(wbuf_spans_alloc), K_COUNT, NULL, "heapd_wbuf_spans_allocated_total", NULL, "counter",
-	 "Workbuf spans taken from the page heap."},
-	{AT(wbuf_spans_reused), K_COUNT, NULL, "heapd_wbuf_spans_reused_total", NULL, "counter",
-	 "Workbuf spans taken back from the free list instead of the page heap."},
-	{AT(pause_ns), K_PAUSES, NULL, "heapd_gc_last_pause_seconds", NULL, "gauge",
-	 "The latest collector pause; 0 before the first."},
-
-	{AT(sweep_spans_idle), K_COUNT, "Sweeper", "heapd_sweep_spans_total", "by=\"idle\"", "counter",
-	 "Spans swept, by who swept them: the idle sweeper, the allocator, the collector."},
-	{AT(sweep_spans_alloc), K_COUNT, NULL, "heapd_sweep_spans_total", "by=\"alloc\"", "counter", NULL},
-	{AT(sweep_spans_gc), K_COUNT, NULL, "heapd_sweep_spans_total", "by=\"gc\"", "counter", NULL},
-	{AT(wbuf_spans_freed), K_COUNT, NULL, "heapd_wbuf_spans_freed_total", NULL, "counter",
-	 "Workbuf spans the sweeper returned to the page heap."},
-
-	{AT(scav_released_bytes), K_BYTES, "Scavenger", "heapd_scavenger_released_bytes_total", NULL,
-	 "counter", "Bytes returned to the OS, by the scavenger or on request."},
-	{AT(scav_madvise_calls), K_COUNT, NULL, "heapd_scavenger_madvise_calls_total", NULL, "counter",
-	 "madvise calls made to return memory to the OS."},
-
-	{AT(uptime_ns), K_NS, "Server", "heapd_uptime_seconds", NULL, "gauge",
-	 "Time since the daemon started."},
-	{AT(sessions), K_COUNT, NULL, "heapd_sessions", NULL, "gauge",
-	 "Connected clients."},
-	{AT(named_roots), K_COUNT, NULL, "heapd_named_roots", NULL, "gauge",
-	 "Named roots."},
-	{AT(holds), K_COUNT, NULL, "heapd_holds", NULL, "gauge",
-	 "Holds of all connections, repeats counted."},
+#define X(name, kind, who, field, section, metric, label, type, help) \
+	{#name, offsetof(struct heapd_stats, name), K_##kind, section, metric, label, type, help},
+	HEAPD_STATS(X)
+#undef X
 };
 
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -242,38 +170,54 @@ static void put_time_human(FILE *f, uint64_t unix_ns)
 	fprintf(f, "%s.%03uZ", date, (unsigned)(unix_ns / 1000000 % 1000));
 }
 
-void fmt_text(FILE *f, const heapd_stats *st)
+static void put_text_field(FILE *f, const heapd_stats *st, const struct field *fd)
 {
 	char buf[FMT_HUMAN_MAX];
-	for (size_t i = 0; i < NFIELDS; i++) {
-		const struct field *fd = &fields[i];
-		if (fd->section)
-			fprintf(f, "%s# %s\n", i ? "\n" : "", fd->section);
-		fprintf(f, "%s:", fd->name);
-		if (fd->kind == K_FRACTION) {
-			fprintf(f, "%s\n", double_str(buf, st->gc_cpu_fraction));
-			continue;
-		}
-		if (fd->kind == K_PAUSES) {
-			for (uint64_t p = 0, n = fmt_npauses(st); p < n; p++)
-				fprintf(f, "%s%" PRIu64, p ? "," : "", fmt_pause(st, p));
-			fputc('\n', f);
-			continue;
-		}
-		uint64_t v = u64_at(st, fd);
-		fprintf(f, "%" PRIu64 "\n", v);
-		if (fd->kind == K_COUNT)
-			continue;
-		put_human_key(f, fd->name);
-		if (fd->kind == K_NS)
-			fputs(fmt_ns_human(buf, v), f);
-		else if (fd->kind == K_UNIX_NS)
-			put_time_human(f, v);
-		else if (fd->kind == K_GOAL && v == UINT64_MAX)
-			fputs("off", f);
-		else
-			fputs(fmt_bytes_human(buf, v), f);
+	fprintf(f, "%s:", fd->name);
+	if (fd->kind == K_FRACTION) {
+		fprintf(f, "%s\n", double_str(buf, st->gc_cpu_fraction));
+		return;
+	}
+	if (fd->kind == K_PAUSES) {
+		for (uint64_t p = 0, n = fmt_npauses(st); p < n; p++)
+			fprintf(f, "%s%" PRIu64, p ? "," : "", fmt_pause(st, p));
 		fputc('\n', f);
+		return;
+	}
+	uint64_t v = u64_at(st, fd);
+	fprintf(f, "%" PRIu64 "\n", v);
+	if (fd->kind == K_COUNT)
+		return;
+	put_human_key(f, fd->name);
+	if (fd->kind == K_NS)
+		fputs(fmt_ns_human(buf, v), f);
+	else if (fd->kind == K_UNIX_NS)
+		put_time_human(f, v);
+	else if (fd->kind == K_GOAL && v == UINT64_MAX)
+		fputs("off", f);
+	else
+		fputs(fmt_bytes_human(buf, v), f);
+	fputc('\n', f);
+}
+
+/* Whether fields[i] is the first of its section. */
+static int opens_section(size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(fields[j].section, fields[i].section) == 0)
+			return 0;
+	return 1;
+}
+
+void fmt_text(FILE *f, const heapd_stats *st)
+{
+	for (size_t i = 0; i < NFIELDS; i++) {
+		if (!opens_section(i))
+			continue;
+		fprintf(f, "%s# %s\n", i ? "\n" : "", fields[i].section);
+		for (size_t j = i; j < NFIELDS; j++)
+			if (strcmp(fields[j].section, fields[i].section) == 0)
+				put_text_field(f, st, &fields[j]);
 	}
 }
 

@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heapd/stats.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -79,7 +81,6 @@ enum heapd_error { HEAPD_ERRORS(HEAPD_ERROR_ENUM_, HEAPD_ERROR_ENUM_) };
 #undef HEAPD_ERROR_ENUM_
 
 #define HEAPD_DEFAULT_SOCKET "/run/heapd/heapd.sock"
-#define HEAPD_PAUSE_RING 256
 /* Replies a connection may have pending (appended, not yet taken). */
 #define HEAPD_PIPELINE_MAX 1048576
 /* Bytes of appended requests not yet sent, past which an append is
@@ -91,49 +92,15 @@ enum heapd_error { HEAPD_ERRORS(HEAPD_ERROR_ENUM_, HEAPD_ERROR_ENUM_) };
 #define HEAPD_SPIN_DEFAULT_US 50
 #define HEAPD_SPIN_MAX_US 10000
 
-/* The daemon's figures; see docs/stats.md. Fields are only ever appended,
- * so a program built with fewer of them must tell heapd_get_stats how many
- * bytes it has room for. */
+/* The daemon's figures, one field per row of HEAPD_STATS (<heapd/stats.h>),
+ * in its order; docs/stats.md says what each means. Fields are only ever
+ * appended, so a program built with fewer of them must tell
+ * heapd_get_stats how many bytes it has room for. */
+#define HEAPD_STATS_FIELD_(name, kind, ...) HEAPD_STAT_DECL(kind, name)
 struct heapd_stats {
-	uint64_t heap_alloc;
-	uint64_t heap_sys;
-	uint64_t heap_idle;
-	uint64_t heap_inuse;
-	uint64_t heap_released;
-	uint64_t heap_objects;
-	uint64_t total_alloc;
-	uint64_t mallocs;
-	uint64_t frees;
-	uint64_t gc_sys;
-	uint64_t wbuf_spans_busy;
-	uint64_t wbuf_spans_free;
-	uint64_t next_gc;
-	uint64_t last_gc_unix_ns;
-	uint64_t num_gc;
-	uint64_t num_forced_gc;
-	uint64_t pause_total_ns;
-	uint64_t pause_ns[HEAPD_PAUSE_RING]; /* pause_ns[(num_pause + 255) % 256] is the latest */
-	uint64_t num_pause;
-	uint64_t max_pause_ns;
-	double gc_cpu_fraction;
-	uint64_t sweep_spans_idle;
-	uint64_t sweep_spans_alloc;
-	uint64_t sweep_spans_gc;
-	uint64_t wbuf_spans_freed;
-	uint64_t wbuf_spans_reused;
-	uint64_t wbuf_spans_alloc;
-	uint64_t scav_released_bytes;
-	uint64_t scav_madvise_calls;
-	uint64_t heap_marked;
-	uint64_t heap_live;
-	uint64_t holds;
-	uint64_t rss_bytes;      /* the daemon's resident memory */
-	uint64_t sessions;       /* connected clients */
-	uint64_t named_roots;
-	uint64_t uptime_ns;
-	uint64_t mark_workers;   /* background mark workers running */
-	uint64_t mark_worker_ns; /* time they spent marking */
+	HEAPD_STATS(HEAPD_STATS_FIELD_)
 };
+#undef HEAPD_STATS_FIELD_
 
 /* The reply to one request: from heapd_get_reply (valid until the next
  * call on the connection), heapd_batch_reply (until the next call on the

@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heapd/stats.h"
+
 typedef uint64_t heap_ref;
 typedef struct heap heap;
 typedef struct heap_holds heap_holds;
@@ -178,47 +180,20 @@ typedef bool heap_preempt_fn(void *arg);
  * the ns after which more will be due (the release delay). */
 uint64_t heap_idle(heap *h, uint64_t budget_ns, heap_preempt_fn *preempt, void *arg);
 
-#define HEAP_PAUSE_RING 256
+#define HEAP_PAUSE_RING HEAPD_PAUSE_RING
 
-/* Figures with Go MemStats meanings where the name matches. Bytes unless
- * the name says otherwise. */
+/* The engine's figures: the rows of HEAPD_STATS (<heapd/stats.h>, which
+ * says what each is) that the engine counts (who HEAP), with Go MemStats
+ * meanings where the names match (docs/stats.md). */
+#define HEAP_STATS_FIELD_(name, kind, who, ...) HEAP_STATS_FIELD_##who(kind, name)
+#define HEAP_STATS_FIELD_HEAP(kind, name) HEAPD_STAT_DECL(kind, name)
+#define HEAP_STATS_FIELD_SERVER(kind, name)
 struct heap_stats {
-	uint64_t heap_alloc;      /* bytes of allocated objects, incl. unswept garbage */
-	uint64_t heap_sys;        /* heap bytes obtained from the OS (in use + idle) */
-	uint64_t heap_idle;       /* bytes in free page runs */
-	uint64_t heap_inuse;      /* bytes in object spans */
-	uint64_t heap_released;   /* idle bytes returned to the OS */
-	uint64_t heap_objects;    /* allocated objects, incl. unswept garbage */
-	uint64_t total_alloc;     /* cumulative bytes allocated */
-	uint64_t mallocs;         /* cumulative objects allocated */
-	uint64_t frees;           /* cumulative objects freed */
-	uint64_t gc_sys;          /* GC metadata: workbuf spans + span table */
-	uint64_t wbuf_spans_busy; /* workbuf spans holding workbufs */
-	uint64_t wbuf_spans_free; /* workbuf spans waiting for the sweeper */
-	uint64_t next_gc;         /* heap goal */
-	uint64_t last_gc_unix_ns; /* end of the last cycle, ns since the epoch */
-	uint64_t num_gc;
-	uint64_t num_forced_gc;
-	uint64_t pause_total_ns;  /* all collector pauses (slices and assists) */
-	uint64_t pause_ns[HEAP_PAUSE_RING]; /* pause_ns[(num_pause + 255) % 256] is the latest */
-	uint64_t num_pause;
-	uint64_t max_pause_ns;
-	double gc_cpu_fraction;   /* collector time / wall time since heap_new */
-	uint64_t sweep_spans_idle;  /* spans swept by the idle sweeper */
-	uint64_t sweep_spans_alloc; /* spans swept on allocation (lazy and proportional) */
-	uint64_t sweep_spans_gc;    /* spans swept by the collector finishing a cycle */
-	uint64_t wbuf_spans_freed;  /* workbuf spans freed to the heap by the sweeper */
-	uint64_t wbuf_spans_reused; /* workbuf spans reused by getempty */
-	uint64_t wbuf_spans_alloc;  /* workbuf spans taken from the page heap */
-	uint64_t scav_released_bytes; /* cumulative bytes returned to the OS */
-	uint64_t scav_madvise_calls;
-	uint64_t heap_marked;     /* bytes marked by the last cycle */
-	uint64_t heap_live;       /* bytes the pacer counts as live */
-	uint64_t roots;           /* named roots */
-	uint64_t holds;           /* holds in all hold sets, counting repeats */
-	uint64_t mark_workers;    /* background mark workers running */
-	uint64_t mark_worker_ns;  /* time they spent marking, over the heap's life */
+	HEAPD_STATS(HEAP_STATS_FIELD_)
 };
+#undef HEAP_STATS_FIELD_
+#undef HEAP_STATS_FIELD_HEAP
+#undef HEAP_STATS_FIELD_SERVER
 
 void heap_read_stats(heap *h, struct heap_stats *st);
 

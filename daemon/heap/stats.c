@@ -53,6 +53,6 @@ void heap_read_stats(heap *h, struct heap_stats *st)
 	st->scav_madvise_calls = h->st.madvise_calls;
 	st->heap_marked = h->heap_marked;
 	st->heap_live = h->heap_live;
-	st->roots = h->nroots;
+	st->named_roots = h->nroots;
 	st->holds = holds_total(h);
 }

@@ -1,12 +1,11 @@
 /*
  * test_format.c - heapctl's stats formats (client/heapctl/format.c).
  *
- * The test keeps its own list of struct heapd_stats' fields, with each
- * one's unit and whether it is cumulative, rather than trusting format.c's
- * table: every field must show up in every format, under its name in text
- * and JSON, and under a Prometheus name that says its unit and type. A
- * field appended to the struct fails struct_is_covered until it is added
- * here and to format.c.
+ * The test walks HEAPD_STATS (<heapd/stats.h>), the table struct
+ * heapd_stats and the formats are made from: every figure must show up in
+ * every format, under its name in text and JSON, and under a Prometheus
+ * name that says its unit (from its kind) and its type. So a figure added
+ * to the table is checked here at once.
  *
  * Each field of the fixture holds a value no other holds, so a Prometheus
  * sample can be traced back to its field by value alone.
@@ -24,7 +23,15 @@
 
 #include "heapctl/format.h"
 
-enum unit { U_COUNT, U_BYTES, U_NS };
+enum unit { U_COUNT, U_BYTES, U_NS, U_OTHER };
+
+#define UNIT_COUNT U_COUNT
+#define UNIT_BYTES U_BYTES
+#define UNIT_GOAL U_BYTES
+#define UNIT_NS U_NS
+#define UNIT_UNIX_NS U_NS
+#define UNIT_FRACTION U_OTHER
+#define UNIT_PAUSES U_OTHER
 
 struct tfield {
 	const char *name;
@@ -33,27 +40,28 @@ struct tfield {
 	int cumulative;
 };
 
-#define TF(f, unit, cum) {#f, offsetof(struct heapd_stats, f), unit, cum}
-
-/* Every uint64_t field but the pause ring, and num_pause, which the
- * fixture sets to wrap the ring. */
-static const struct tfield tfields[] = {
-	TF(heap_alloc, U_BYTES, 0), TF(heap_sys, U_BYTES, 0), TF(heap_idle, U_BYTES, 0),
-	TF(heap_inuse, U_BYTES, 0), TF(heap_released, U_BYTES, 0), TF(heap_objects, U_COUNT, 0),
-	TF(total_alloc, U_BYTES, 1), TF(mallocs, U_COUNT, 1), TF(frees, U_COUNT, 1),
-	TF(gc_sys, U_BYTES, 0), TF(wbuf_spans_busy, U_COUNT, 0), TF(wbuf_spans_free, U_COUNT, 0),
-	TF(next_gc, U_BYTES, 0), TF(last_gc_unix_ns, U_NS, 0), TF(num_gc, U_COUNT, 1),
-	TF(num_forced_gc, U_COUNT, 1), TF(pause_total_ns, U_NS, 1), TF(max_pause_ns, U_NS, 0),
-	TF(sweep_spans_idle, U_COUNT, 1), TF(sweep_spans_alloc, U_COUNT, 1),
-	TF(sweep_spans_gc, U_COUNT, 1), TF(wbuf_spans_freed, U_COUNT, 1),
-	TF(wbuf_spans_reused, U_COUNT, 1), TF(wbuf_spans_alloc, U_COUNT, 1),
-	TF(scav_released_bytes, U_BYTES, 1), TF(scav_madvise_calls, U_COUNT, 1),
-	TF(heap_marked, U_BYTES, 0), TF(heap_live, U_BYTES, 0), TF(holds, U_COUNT, 0),
-	TF(rss_bytes, U_BYTES, 0), TF(sessions, U_COUNT, 0), TF(named_roots, U_COUNT, 0),
-	TF(uptime_ns, U_NS, 0), TF(mark_workers, U_COUNT, 0), TF(mark_worker_ns, U_NS, 1),
+/* Every row of the table. */
+static const struct tfield rows[] = {
+#define X(name, kind, who, field, section, metric, label, type, help) \
+	{#name, offsetof(struct heapd_stats, name), UNIT_##kind, strcmp(type, "counter") == 0},
+	HEAPD_STATS(X)
+#undef X
 };
 
-#define NTFIELDS (sizeof tfields / sizeof tfields[0])
+#define NROWS (sizeof rows / sizeof rows[0])
+
+/* The plain uint64_t figures: every row but the pause ring, num_pause,
+ * which the fixture sets to wrap the ring, and gc_cpu_fraction. */
+static struct tfield tfields[NROWS];
+static size_t ntfields;
+
+static void pick_tfields(void)
+{
+	for (size_t i = 0; i < NROWS; i++)
+		if (rows[i].unit != U_OTHER && strcmp(rows[i].name, "num_pause") != 0)
+			tfields[ntfields++] = rows[i];
+}
+
 #define NUM_PAUSE 300   /* wraps the ring: 256 valid, the oldest at index 300 % 256 */
 #define CPU_FRACTION 0.25
 
@@ -67,7 +75,7 @@ static heapd_stats fixture(uint64_t num_pause)
 {
 	heapd_stats st;
 	memset(&st, 0, sizeof st);
-	for (size_t i = 0; i < NTFIELDS; i++) {
+	for (size_t i = 0; i < ntfields; i++) {
 		uint64_t v = tvalue(i);
 		memcpy((char *)&st + tfields[i].off, &v, sizeof v);
 	}
@@ -103,12 +111,29 @@ static size_t count(const char *hay, const char *needle)
 
 /* ------------------------------------------------------------- layout */
 
-static void struct_is_covered(void **state)
+/* struct heapd_stats is made from the table, in its order; its layout
+ * as libheapd1 ships it does not change (fields are only appended). */
+static void struct_follows_the_table(void **state)
 {
 	(void)state;
-	/* The tfields, num_pause, the ring and gc_cpu_fraction. */
-	size_t covered = (NTFIELDS + 1 + HEAPD_PAUSE_RING) * sizeof(uint64_t) + sizeof(double);
-	assert_int_equal(sizeof(heapd_stats), covered);
+	static const struct {
+		const char *name;
+		size_t off;
+	} abi[] = {
+		{"heap_alloc", 0},        {"gc_sys", 72},           {"pause_total_ns", 128}, {"pause_ns", 136},
+		{"num_pause", 2184},      {"gc_cpu_fraction", 2200}, {"holds", 2288},        {"rss_bytes", 2296},
+		{"mark_worker_ns", 2336},
+	};
+	for (size_t i = 1; i < NROWS; i++)
+		assert_true(rows[i].off > rows[i - 1].off);
+	for (size_t k = 0; k < sizeof abi / sizeof abi[0]; k++) {
+		size_t i = 0;
+		while (i < NROWS && strcmp(rows[i].name, abi[k].name) != 0)
+			i++;
+		assert_true(i < NROWS);
+		assert_int_equal(rows[i].off, abi[k].off);
+	}
+	assert_true(sizeof(heapd_stats) >= 2344);
 }
 
 static void human_sizes_and_times(void **state)
@@ -151,7 +176,7 @@ static void text_has_every_field(void **state)
 	heapd_stats st = fixture(NUM_PAUSE);
 	char *out = render(fmt_text, &st);
 	char want[128];
-	for (size_t i = 0; i < NTFIELDS; i++) {
+	for (size_t i = 0; i < ntfields; i++) {
 		snprintf(want, sizeof want, "\n%s:%" PRIu64 "\n", tfields[i].name, tvalue(i));
 		assert_int_equal(count(out, want), 1);
 		if (tfields[i].unit != U_COUNT) {
@@ -324,7 +349,7 @@ static void check_json(const char *out, uint64_t num_pause)
 	assert_int_equal(*p, '\0');
 
 	/* The structure is sound; now the members, one "key": value per line. */
-	size_t seen[NTFIELDS] = {0}, npause = 0, nfrac = 0, nnum_pause = 0, members = 0;
+	size_t seen[NROWS] = {0}, npause = 0, nfrac = 0, nnum_pause = 0, members = 0;
 	char key[64], line[8192];
 	for (p = strchr(out, '\n') + 1; *p && *p != '}'; p = strchr(p, '\n') + 1) {
 		size_t len = strcspn(p, "\n");
@@ -363,18 +388,18 @@ static void check_json(const char *out, uint64_t num_pause)
 			continue;
 		}
 		size_t i = 0;
-		while (i < NTFIELDS && strcmp(tfields[i].name, key) != 0)
+		while (i < ntfields && strcmp(tfields[i].name, key) != 0)
 			i++;
-		assert_true(i < NTFIELDS);
+		assert_true(i < ntfields);
 		seen[i]++;
 		assert_int_equal(strtoull(q, NULL, 10), tvalue(i));
 	}
-	for (size_t i = 0; i < NTFIELDS; i++)
+	for (size_t i = 0; i < ntfields; i++)
 		assert_int_equal(seen[i], 1);
 	assert_int_equal(npause, 1);
 	assert_int_equal(nfrac, 1);
 	assert_int_equal(nnum_pause, 1);
-	assert_int_equal(members, NTFIELDS + 3);
+	assert_int_equal(members, ntfields + 3);
 }
 
 static void json_has_every_field_once(void **state)
@@ -498,7 +523,7 @@ static void prometheus_names_units_types(void **state)
 	char *out = render(fmt_prometheus, &st);
 	struct sample s[64];
 	size_t n = parse_prometheus(out, s, 64);
-	for (size_t i = 0; i < NTFIELDS; i++) {
+	for (size_t i = 0; i < ntfields; i++) {
 		/* Trace the field by its value: exact, or in seconds. */
 		uint64_t v = tvalue(i);
 		const struct sample *found = NULL;
@@ -569,8 +594,9 @@ static void prometheus_special_values(void **state)
 
 int main(void)
 {
+	pick_tfields();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(struct_is_covered),
+		cmocka_unit_test(struct_follows_the_table),
 		cmocka_unit_test(human_sizes_and_times),
 		cmocka_unit_test(pause_ring_in_time_order),
 		cmocka_unit_test(text_has_every_field),

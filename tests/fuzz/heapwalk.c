@@ -201,9 +201,9 @@ void fz_walk_final(heap *h)
 	heap_gc(h);
 	struct heap_stats st;
 	heap_read_stats(h, &st);
-	if (st.heap_objects || st.holds || st.roots)
+	if (st.heap_objects || st.holds || st.named_roots)
 		fz_broken("nothing is reachable, yet a full collection leaves %llu objects, %llu holds, %llu roots",
-			  (unsigned long long)st.heap_objects, (unsigned long long)st.holds, (unsigned long long)st.roots);
+			  (unsigned long long)st.heap_objects, (unsigned long long)st.holds, (unsigned long long)st.named_roots);
 	for (size_t k = 0; k < W.n; k++)
 		stale(h, W.v[k].ref);
 	size_t n;

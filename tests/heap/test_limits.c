@@ -119,7 +119,7 @@ static void hold_and_root_limits(void **state)
 	assert_int_equal(heap_root_set(h, NULL, 1, r[1]), HEAP_EINVAL);
 	OK(heap_root_set(h, "b", 1, 0));
 	OK(heap_root_set(h, name, HEAP_ROOT_NAME_MAX, r[1]));
-	assert_int_equal(test_stats(h).roots, 3);
+	assert_int_equal(test_stats(h).named_roots, 3);
 	struct names seen = {0};
 	heap_root_names(h, collect_name, &seen);
 	assert_int_equal(seen.n, 3);

@@ -68,7 +68,7 @@ holds heapd /usr/sbin/heapd /usr/bin/heapctl \
 	/usr/share/man/man8/heapd.8.gz /usr/share/man/man5/heapd.conf.5.gz \
 	/usr/share/man/man1/heapctl.1.gz
 holds libheapd1 "/usr/lib/$arch/libheapd.so.1" "/usr/lib/$arch/libheapd.so.1.[0-9.]*"
-holds libheapd-dev /usr/include/heapd.h /usr/include/heapd/async.h \
+holds libheapd-dev /usr/include/heapd.h /usr/include/heapd/async.h /usr/include/heapd/stats.h \
 	/usr/include/heapd/adapters/libevent.h /usr/include/heapd/adapters/libuv.h \
 	"/usr/lib/$arch/libheapd.so" "/usr/lib/$arch/pkgconfig/libheapd.pc" \
 	/usr/share/man/man3/libheapd.3.gz

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_docs.sh - docs/configuration.md says what heapd's settings are.
+# test_docs.sh - the docs name every setting and every figure heapd has.
 #
 # TAP. heapd's option table (daemon/config.c, opts[]) is what `heapd --help`
 # prints: for each setting its flag, then "key: help. Default: X. Range: R.
@@ -10,6 +10,10 @@
 # make check runs it with the built heapd (HEAPD_BIN) and the source tree
 # (HEAPD_SOURCE_DIR). So a key added to heapd without its row, or a row
 # that says reload for a key that changes at restart, fails this test.
+#
+# And every figure of HEAPD_STATS (client/include/heapd/stats.h) is
+# explained in docs/stats.md (as `name`) and its Prometheus metric listed
+# in docs/heapctl.md (as `metric`).
 set -u
 LC_ALL=C
 export LC_ALL
@@ -61,7 +65,7 @@ sed -n '/^## Keys/,/^## /p' "$doc" | awk -F'|' '
 cut -f1 "$tmp/help" >"$tmp/help.keys"
 cut -f1 "$tmp/doc" >"$tmp/doc.keys"
 
-echo "1..5"
+echo "1..7"
 
 # 1: a row for every key. An empty list means --help changed shape: fail.
 count=$(wc -l <"$tmp/help.keys")
@@ -92,5 +96,29 @@ column() {
 column 2 "flag"
 column 3 "default"
 column 4 "Applies (reload or restart)"
+
+# documented DOC WHAT NAMES...: each name appears in DOC in backticks,
+# alone or followed by [ or {.
+documented() {
+	doc=$1
+	what=$2
+	shift 2
+	missing=""
+	for name in "$@"; do
+		grep -q -e "\`$name[\`[{]" "$src/$doc" || missing="$missing $name"
+	done
+	[ "$#" -gt 0 ] || missing=" (none found in stats.h)"
+	[ -z "$missing" ] || echo "# $doc lacks:$missing"
+	[ -z "$missing" ]
+	result $? "$doc names all $# $what"
+}
+
+stats_h=$src/client/include/heapd/stats.h
+# shellcheck disable=SC2046 # word lists
+documented docs/stats.md "figures of HEAPD_STATS" \
+	$(sed -n 's/^[[:space:]]*X(\([a-z_]*\), [A-Z_]*, [A-Z]*, [0-9]*,.*/\1/p' "$stats_h")
+# shellcheck disable=SC2046
+documented docs/heapctl.md "Prometheus metrics of HEAPD_STATS" \
+	$(grep -o '"heapd_[a-z_]*"' "$stats_h" | tr -d '"' | sort -u)
 
 [ "$failed" -eq 0 ]

@@ -1,13 +1,15 @@
 /*
  * test_tables.c - the project's tables against heapd.proto.
  *
- * HEAPD_OPS (proto/ops.h), HEAPD_ERRORS (client/include/heapd.h) and
- * HEAP_ERRORS (daemon/heap/heap.h) name protocol fields and statuses; the
+ * HEAPD_OPS (proto/ops.h), HEAPD_ERRORS (client/include/heapd.h),
+ * HEAP_ERRORS (daemon/heap/heap.h) and HEAPD_STATS
+ * (client/include/heapd/stats.h) name protocol fields and statuses; the
  * build fails when a name does not exist. This test checks the rest
- * against protobuf-c's descriptors of heapd.proto: that every operation
- * and status of the protocol has its row, and that each row says what
- * its message is: the ref fields and their _from twins, the one string or
- * bytes field, whether it may be batched.
+ * against protobuf-c's descriptors of heapd.proto: that every operation,
+ * status and figure of the protocol has its row; that each operation's
+ * row says what its message is (the ref fields and their _from twins, the
+ * one string or bytes field, whether it may be batched); and that each
+ * figure has its field number and type.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -209,6 +211,33 @@ static void every_engine_error_has_a_status(void **state)
 		assert_non_null(protobuf_c_enum_descriptor_get_value_by_name(&heapd__status__descriptor, statuses[i]));
 }
 
+/* The Stats message holds exactly the table's figures, each under its
+ * field number, with the type its kind says. */
+static void stats_are_the_stats_message(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *kind;
+		unsigned field;
+	} stats[] = {
+#define X(name, kind, who, field, ...) {#name, #kind, field},
+		HEAPD_STATS(X)
+#undef X
+	};
+	const ProtobufCMessageDescriptor *d = &heapd__stats__descriptor;
+	size_t n = sizeof stats / sizeof stats[0];
+	for (size_t i = 0; i < n; i++) {
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, stats[i].name);
+		if (!f)
+			fail_msg("Stats has no field %s", stats[i].name);
+		assert_int_equal(f->id, stats[i].field);
+		int ring = strcmp(stats[i].kind, "PAUSES") == 0, fraction = strcmp(stats[i].kind, "FRACTION") == 0;
+		assert_int_equal(f->type, fraction ? PROTOBUF_C_TYPE_DOUBLE : PROTOBUF_C_TYPE_UINT64);
+		assert_int_equal(f->label == PROTOBUF_C_LABEL_REPEATED, ring);
+	}
+	assert_int_equal(d->n_fields, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +247,7 @@ int main(void)
 		cmocka_unit_test(payload_is_the_one_string_or_bytes_field),
 		cmocka_unit_test(every_status_has_a_code),
 		cmocka_unit_test(every_engine_error_has_a_status),
+		cmocka_unit_test(stats_are_the_stats_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
