@@ -66,11 +66,9 @@ void config_free(struct config *c);
  * values, and should only be freed. */
 int config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen);
 
-/* Re-reads running's file, re-applies its command line, and copies the
- * settings that may change at run time into *running: soft_memory_limit,
- * gc_percent, max_holds_per_session, max_roots, gc_slice_us,
- * release_delay_ms, max_clients, max_frame_size, max_output_buffer,
- * max_batch_ops, allowed_uids, allowed_gids, log_level, idle_gc_period_s. Any other setting
+/* Re-reads running's file, re-applies its command line, and copies into
+ * *running the settings that may change at run time: those opts[]
+ * (config.c) marks live, the one place that says so. Any other setting
  * that changed is logged as a warning and keeps its running value. The
  * caller applies the result (heap_reconfigure(), log_set_level(), ...).
  * Returns 0, or -1 with err filled and *running unchanged. */

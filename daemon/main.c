@@ -83,7 +83,8 @@ static void reload(struct server *srv)
 	if (config_reload(&srv->cfg, err, sizeof err) != 0) {
 		log_error("reload: %s (configuration unchanged)", err);
 	} else {
-		heap_reconfigure(srv->heap, &srv->cfg.heap);
+		if (heap_reconfigure(srv->heap, &srv->cfg.heap) != 0)
+			log_error("reload: the heap kept its settings (a setting fixed at start changed)");
 		lsn_fit_fd_limit(srv);
 		log_set_level(srv->cfg.log_level);
 		log_set_target(srv->cfg.log_target);

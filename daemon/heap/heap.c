@@ -3,7 +3,8 @@
  *
  * heap_new() reserves the arena and sets up every module; nothing is
  * committed until the first allocation. The configuration is checked here
- * once; heap_reconfigure() (pacer.c) changes only what may change live.
+ * once; heap_reconfigure() (pacer.c) changes all but what the arena,
+ * size classes and threads fix here.
  */
 #include <sched.h>
 #include <string.h>

@@ -86,9 +86,12 @@ void heap_config_default(struct heap_config *cfg);
 heap *heap_new(const struct heap_config *cfg);
 void heap_free(heap *h);
 
-/* Changes the settings that may change at run time: soft_limit,
- * gc_percent, max_holds, max_roots, slice_ns, release_delay_ns. */
-void heap_reconfigure(heap *h, const struct heap_config *cfg);
+/* Applies cfg. The host decides which settings change at run time (heapd:
+ * daemon/config.c's opts[]); the engine can change all but those fixed
+ * when the heap was made, max_heap, max_object and mark_workers (its
+ * arena, size classes and threads): HEAP_EINVAL, and nothing changes,
+ * when cfg has other values for them, or a slice_ns of 0. */
+int heap_reconfigure(heap *h, const struct heap_config *cfg);
 
 /* Hold sets. Freeing one drops all its holds. */
 heap_holds *heap_holds_new(heap *h);

@@ -96,14 +96,13 @@ uint64_t pacer_retained_goal(const heap *h)
 	return goal;
 }
 
-void heap_reconfigure(heap *h, const struct heap_config *cfg)
+int heap_reconfigure(heap *h, const struct heap_config *cfg)
 {
-	h->cfg.soft_limit = cfg->soft_limit;
-	h->cfg.gc_percent = cfg->gc_percent;
-	h->cfg.max_holds = cfg->max_holds;
-	h->cfg.max_roots = cfg->max_roots;
-	h->cfg.slice_ns = cfg->slice_ns;
-	h->cfg.release_delay_ns = cfg->release_delay_ns;
+	if (cfg->max_heap != h->cfg.max_heap || cfg->max_object != h->cfg.max_object ||
+	    cfg->mark_workers != h->cfg.mark_workers || !cfg->slice_ns)
+		return HEAP_EINVAL;
+	h->cfg = *cfg;
 	pacer_compute(h);
 	pacer_set_next_event(h);
+	return 0;
 }

@@ -2,8 +2,9 @@
  * test_limits.c - every limit fails cleanly with its own code and leaves
  * the heap intact and usable: the hard maximum heap (HEAP_ENOMEM, after a
  * full collection), max_object (HEAP_ETOOBIG), max_holds and max_roots
- * (HEAP_ELIMIT), root names (HEAP_EINVAL); and the pacing settings
- * (gc_percent, soft_limit) keep the heap where they say.
+ * (HEAP_ELIMIT), root names (HEAP_EINVAL); limits changed while the heap
+ * runs (heap_reconfigure); and the pacing settings (gc_percent,
+ * soft_limit) keep the heap where they say.
  */
 #include "testutil.h"
 
@@ -217,12 +218,45 @@ static void soft_limit_collects(void **state)
 	heap_free(h);
 }
 
+/* heap_reconfigure applies every setting the host changes, at once (the
+ * limits here), and refuses, changing nothing, those the heap fixed when
+ * it was made. */
+static void reconfigure_applies_all_but_fixed(void **state)
+{
+	(void)state;
+	struct heap_config cfg;
+	heap_config_default(&cfg);
+	heap *h = heap_new(&cfg);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref r[3];
+	for (int i = 0; i < 3; i++)
+		OK(heap_alloc(h, hs, 0, 8, &r[i]));
+	cfg.max_holds = 3;
+	cfg.max_roots = 1;
+	OK(heap_reconfigure(h, &cfg));
+	assert_int_equal(heap_hold(h, hs, r[0]), HEAP_ELIMIT);
+	OK(heap_root_set(h, "a", 1, r[0]));
+	assert_int_equal(heap_root_set(h, "b", 1, r[1]), HEAP_ELIMIT);
+	struct heap_config fixed[4] = {cfg, cfg, cfg, cfg};
+	fixed[0].max_heap *= 2;
+	fixed[1].max_object /= 2;
+	fixed[2].mark_workers = !cfg.mark_workers;
+	fixed[3].slice_ns = 0;
+	for (int i = 0; i < 4; i++) {
+		fixed[i].max_roots = 10;
+		assert_int_equal(heap_reconfigure(h, &fixed[i]), HEAP_EINVAL);
+		assert_int_equal(heap_root_set(h, "b", 1, r[1]), HEAP_ELIMIT);
+	}
+	heap_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hard_max_fails_cleanly_and_recovers),
 		cmocka_unit_test(object_size_limit),
 		cmocka_unit_test(hold_and_root_limits),
+		cmocka_unit_test(reconfigure_applies_all_but_fixed),
 		cmocka_unit_test(config_checked),
 		cmocka_unit_test(gc_percent_paces),
 		cmocka_unit_test(soft_limit_collects),

@@ -129,7 +129,7 @@ static void idle_scavenger_paces_then_releases(void **state)
 	OK(heap_alloc(h, hs, 0, 8 * MIB, &keep));
 	make_garbage(h, hs, 128 * MIB);
 	cfg.gc_percent = 100;
-	heap_reconfigure(h, &cfg);
+	assert_int_equal(heap_reconfigure(h, &cfg), 0);
 	heap_gc(h);
 	struct heap_stats st = test_stats(h);
 	uint64_t retained = st.heap_inuse + st.heap_idle - st.heap_released;
