@@ -93,10 +93,13 @@ static int mark_with_worker(heap *h, uint64_t deadline, uint64_t budget, int wai
 static int gc_work(heap *h, uint64_t deadline, uint64_t *budget, int wait)
 {
 	if (h->phase == GC_SWEEPTERM) {
-		for (unsigned n = 1; h->sweep_pending; n++) {
-			sweep_one(h, SWEEP_GC);
-			*budget = *budget > SWEEP_WORK ? *budget - SWEEP_WORK : 0;
-			if (n % 16 == 0 && (!*budget || (deadline && os_now_ns() >= deadline)))
+		for (;;) {
+			unsigned n;
+			int more = sweep_batch(h, SWEEP_GC, &n);
+			*budget = *budget > n * SWEEP_WORK ? *budget - n * SWEEP_WORK : 0;
+			if (!more)
+				break;
+			if (!*budget || (deadline && os_now_ns() >= deadline))
 				return 1;
 		}
 		mark_begin(h);
@@ -224,8 +227,9 @@ bool heap_gc_slice(heap *h, uint64_t budget_ns)
 uint64_t heap_idle(heap *h, uint64_t budget_ns, heap_preempt_fn *preempt, void *arg)
 {
 	uint64_t deadline = os_now_ns() + budget_ns;
-	for (unsigned n = 1; sweep_one(h, SWEEP_IDLE); n++)
-		if (n % 16 == 0 && (os_now_ns() >= deadline || (preempt && preempt(arg))))
+	unsigned n;
+	while (sweep_batch(h, SWEEP_IDLE, &n))
+		if (os_now_ns() >= deadline || (preempt && preempt(arg)))
 			return 0;
 	while (wbuf_free_some(h, deadline, preempt, arg))
 		if (os_now_ns() >= deadline || (preempt && preempt(arg)))

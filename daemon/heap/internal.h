@@ -589,6 +589,10 @@ void sweep_begin(heap *h);
 int sweep_span(heap *h, struct span *s, enum sweep_who who);
 /* Sweeps one unswept span; returns 0 when none is left. */
 int sweep_one(heap *h, enum sweep_who who);
+/* Sweeps a batch of spans, the most to sweep between looks at the clock
+ * (SWEEP_BATCH); *n gets how many. Returns 1 after a whole batch (spans
+ * may be left), 0 once none is left. */
+int sweep_batch(heap *h, enum sweep_who who, unsigned *n);
 void sweep_proportional(heap *h);
 
 /* scavenge.c */

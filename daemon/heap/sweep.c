@@ -24,6 +24,12 @@
 
 #include "internal.h"
 
+/* Spans swept between looks at the clock and at the host's requests, by
+ * the collector finishing a sweep and by the idle sweeper: a span takes a
+ * microsecond or less, so a batch a few, and reading the clock for each
+ * span would cost about as much as sweeping it. */
+#define SWEEP_BATCH 16u
+
 void sweep_begin(heap *h)
 {
 	h->sweep_pending = h->nspans_obj;
@@ -99,6 +105,14 @@ int sweep_one(heap *h, enum sweep_who who)
 	list_remove(&s->link);
 	if (sweep_span(h, s, who))
 		list_push_head(&h->large[1 - unswept], &s->link);
+	return 1;
+}
+
+int sweep_batch(heap *h, enum sweep_who who, unsigned *n)
+{
+	for (*n = 0; *n < SWEEP_BATCH; ++*n)
+		if (!sweep_one(h, who))
+			return 0;
 	return 1;
 }
 
