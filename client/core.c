@@ -174,7 +174,7 @@ static const char *error_text(const Heapd__Response *resp, int code)
 
 /* The verdict on resp, the reply to the oldest request (if any): 1 if
  * fatal, else 0 with the request popped. */
-static int judge(struct core *c, const Heapd__Response *resp, struct core_reply *v)
+static int match_reply(struct core *c, const Heapd__Response *resp, struct core_reply *v)
 {
 	const struct pend *p = c->npend ? core_oldest(c) : NULL;
 	if (!resp)
@@ -211,7 +211,7 @@ void core_take(struct core *c, struct core_reply *v)
 	uint32_t len = wire_frame_len(c->in.p + c->taken);
 	v->resp = heapd__response__unpack(&c->scratch.pb, len, c->in.p + c->taken + WIRE_HEADER);
 	c->taken += WIRE_HEADER + (size_t)len;
-	judge(c, v->resp, v);
+	match_reply(c, v->resp, v);
 }
 
 void core_result(struct core *c, const struct core_reply *v, heapd_reply *r)

@@ -43,13 +43,6 @@
 #define IDLE_BUDGET_NS 1000000u   /* one heap_idle call */
 #define DUTY 3u                   /* slices run at most 1 in DUTY + 1 of the time when busy */
 
-uint64_t srv_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool loop_has_events(void *arg)
 {
 	struct server *srv = arg;

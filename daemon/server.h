@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <uv.h>
 
 #include "config.h"
@@ -217,6 +218,12 @@ void svc_status(struct server *srv);
 /* Logs a cycle that completed since the last call. */
 void svc_cycle_done(struct server *srv);
 
-uint64_t srv_now_ns(void);
+/* CLOCK_MONOTONIC in ns: the daemon's clock. */
+static inline uint64_t srv_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 #endif
