@@ -14,9 +14,9 @@
  * into the running config: a reload with an error changes nothing.
  *
  * Values. Numbers are decimal (socket_mode octal), with no sign and nothing
- * after them; a SIZE may add K, M, G or T (powers of 1024; "KiB", "KB" and
- * "k" alike). Every value is checked against its range as it is parsed, and
- * an error names the key (or the flag), the value and the range.
+ * after them; a SIZE may add K, M, G or T (confvalue.c reads and shows
+ * them). Every value is checked against its range as it is parsed, and an
+ * error names the key (or the flag), the value and the range.
  *
  * Memory. The configuration is a few short strings and arrays; a process
  * that cannot allocate them cannot serve either, so xrealloc() logs and
@@ -25,8 +25,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confvalue.h"
 #include "log.h"
 
 #ifndef PACKAGE_VERSION
@@ -51,7 +50,6 @@
 #define GC_PERCENT_MAX 1000000
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 _Static_assert(SOCKET_PATH_MAX == 107, "the socket key's range text says 107");
-_Static_assert((id_t)-1 == 4294967295u, "the id range text says 4294967294");
 
 enum opt_type {
 	T_PATH,    /* char *, 1..SOCKET_PATH_MAX bytes */
@@ -211,90 +209,7 @@ static void num_store(struct config *c, const struct opt *o, uint64_t v)
 	memcpy((char *)c + o->off, o->size == sizeof v32 ? (void *)&v32 : (void *)&v, o->size);
 }
 
-/* ---- parsing values ---- */
-
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
-/* Reads digits in base; 0, or -1 when there is none, -2 on overflow. */
-static int parse_digits(const char **sp, unsigned base, uint64_t *v)
-{
-	const char *s = *sp;
-	uint64_t n = 0;
-	if (*s < '0' || *s >= '0' + (int)base)
-		return -1;
-	for (; *s >= '0' && *s < '0' + (int)base; s++) {
-		unsigned d = (unsigned)(*s - '0');
-		if (n > (UINT64_MAX - d) / base)
-			return -2;
-		n = n * base + d;
-	}
-	*sp = s;
-	*v = n;
-	return 0;
-}
-
-/* A number with nothing after it. Returns NULL, or what is wrong. */
-static const char *parse_number(const char *s, unsigned base, uint64_t *v, const char *what)
-{
-	if (*s == '-')
-		return "must not be negative";
-	int rc = parse_digits(&s, base, v);
-	if (rc == -2)
-		return "is too large";
-	return rc || *s ? what : NULL;
-}
-
-static const char *parse_size(const char *s, uint64_t *v)
-{
-	static const char units[] = "kmgt";
-	static const char what[] = "is not a size (bytes, or a number with K, M, G or T)";
-	if (*s == '-')
-		return "must not be negative";
-	int rc = parse_digits(&s, 10, v);
-	if (rc)
-		return rc == -2 ? "is too large" : what;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	unsigned shift = 0;
-	const char *u = *s ? strchr(units, tolower((unsigned char)*s)) : NULL;
-	if (u) {
-		shift = 10 * (unsigned)(u - units + 1);
-		s++;
-		if (tolower((unsigned char)*s) == 'i' && tolower((unsigned char)s[1]) == 'b')
-			s++;
-	}
-	if (tolower((unsigned char)*s) == 'b')
-		s++;
-	if (*s)
-		return what;
-	if (shift && *v > UINT64_MAX >> shift)
-		return "is too large";
-	*v <<= shift;
-	return NULL;
-}
-
 /* ---- showing values ---- */
-
-static const char *fmt_size(uint64_t v, char *buf, size_t n)
-{
-	static const char units[] = "KMGTPE";
-	unsigned u = 0;
-	while (v && u < 6 && v % ((uint64_t)1 << (10 * (u + 1))) == 0)
-		u++;
-	if (u)
-		snprintf(buf, n, "%llu%ciB", (unsigned long long)(v >> (10 * u)), units[u - 1]);
-	else
-		snprintf(buf, n, "%llu", (unsigned long long)v);
-	return buf;
-}
 
 static void format_value(const struct config *c, const struct opt *o, char *buf, size_t n)
 {
@@ -313,7 +228,7 @@ static void format_value(const struct config *c, const struct opt *o, char *buf,
 		if (o->none && !v)
 			snprintf(buf, n, "none");
 		else
-			fmt_size(v, buf, n);
+			cval_format_size(v, buf, n);
 		break;
 	case T_COUNT:
 		snprintf(buf, n, "%llu", (unsigned long long)(v / (o->scale ? o->scale : 1)));
@@ -345,31 +260,11 @@ static void range_text(const struct opt *o, char *buf, size_t n)
 	if (o->range)
 		snprintf(buf, n, "%s", o->range);
 	else if (o->type == T_SIZE)
-		snprintf(buf, n, "%s%s..%s", o->none ? "none or " : "", fmt_size(o->min, lo, sizeof lo),
-		         fmt_size(o->max, hi, sizeof hi));
+		snprintf(buf, n, "%s%s..%s", o->none ? "none or " : "", cval_format_size(o->min, lo, sizeof lo),
+		         cval_format_size(o->max, hi, sizeof hi));
 	else
 		snprintf(buf, n, "%s%llu..%llu", o->type == T_PERCENT ? "off or " : "",
 		         (unsigned long long)o->min, (unsigned long long)o->max);
-}
-
-static const char *resolve_id(const char *tok, bool group, id_t *id)
-{
-	uint64_t v;
-	const char *s = tok;
-	if (parse_digits(&s, 10, &v) == 0 && !*s) {
-		*id = (id_t)v;
-		/* (id_t)-1 is "no id" to chown() and friends. */
-		return v >= (id_t)-1 ? "is out of range (0..4294967294)" : NULL;
-	}
-	struct group *gr = group ? getgrnam(tok) : NULL;
-	struct passwd *pw = group ? NULL : getpwnam(tok);
-	if (gr)
-		*id = gr->gr_gid;
-	else if (pw)
-		*id = pw->pw_uid;
-	else
-		return group ? "is not a gid or a group name" : "is not a uid or a user name";
-	return NULL;
 }
 
 /* A comma-separated list of ids or names; an empty value empties it.
@@ -377,16 +272,16 @@ static const char *resolve_id(const char *tok, bool group, id_t *id)
 static int set_ids(struct config *c, const struct opt *o, const char *val, const char *file,
                    unsigned line, const char *name, char *err, size_t errlen)
 {
-	char *copy = xstrdup(val), *rest = trim(copy);
+	char *copy = xstrdup(val), *rest = cval_trim(copy);
 	id_t *ids = NULL;
 	size_t n = 0;
 	int rc = 0;
 	if (!*rest)
 		rest = NULL;
 	while (rest && rc == 0) {
-		char *tok = trim(strsep(&rest, ","));
+		char *tok = cval_trim(strsep(&rest, ","));
 		id_t id;
-		const char *problem = *tok ? resolve_id(tok, o->type == T_GIDS, &id) : NULL;
+		const char *problem = *tok ? cval_id(tok, o->type == T_GIDS, &id) : NULL;
 		if (!*tok)
 			rc = fail_at(err, errlen, file, line, "%s '%s' has an empty entry", name, val);
 		else if (problem)
@@ -432,32 +327,28 @@ static int set_value(struct config *c, const struct opt *o, const char *val, con
 		}
 		break;
 	case T_MODE:
-		problem = parse_number(val, 8, &v, "is not an octal mode");
+		problem = cval_number(val, 8, &v, "is not an octal mode");
 		break;
 	case T_SIZE:
 		if (!o->none || strcasecmp(val, "none") != 0)
-			problem = parse_size(val, &v);
+			problem = cval_size(val, &v);
 		break;
 	case T_COUNT:
-		problem = parse_number(val, 10, &v, "is not a number");
+		problem = cval_number(val, 10, &v, "is not a number");
 		break;
 	case T_PERCENT:
-		if (strcasecmp(val, "off") == 0 || (val[0] == '-' && !parse_number(val + 1, 10, &v, ""))) {
+		if (strcasecmp(val, "off") == 0 || (val[0] == '-' && !cval_number(val + 1, 10, &v, ""))) {
 			num_store(c, o, (uint32_t)-1);
 			return 0;
 		}
 		problem = val[0] == '-' ? "is not a percentage or off"
-		                        : parse_number(val, 10, &v, "is not a percentage or off");
+		                        : cval_number(val, 10, &v, "is not a percentage or off");
 		break;
 	case T_LEVEL:
-		if (log_level_parse(val, &level))
-			problem = "is not a log level (error, warn, info or debug)";
-		else
-			v = (uint64_t)level;
-		break;
 	case T_TARGET:
-		if (log_target_parse(val, &level))
-			problem = "is not a log target (auto, stderr or journal)";
+		if ((o->type == T_LEVEL ? log_level_parse : log_target_parse)(val, &level))
+			problem = o->type == T_LEVEL ? "is not a log level (error, warn, info or debug)"
+			                             : "is not a log target (auto, stderr or journal)";
 		else
 			v = (uint64_t)level;
 		break;
@@ -494,13 +385,13 @@ static int parse_line(struct config *c, char *line, unsigned lineno, unsigned *f
 			break;
 		}
 	}
-	char *s = trim(line), *eq = strchr(s, '=');
+	char *s = cval_trim(line), *eq = strchr(s, '=');
 	if (!*s)
 		return 0;
 	if (!eq || eq == s)
 		return fail_at(err, errlen, file, lineno, "expected 'key = value', got '%s'", s);
 	*eq = '\0';
-	const char *key = trim(s), *val = trim(eq + 1);
+	const char *key = cval_trim(s), *val = cval_trim(eq + 1);
 	const struct opt *o = find_key(key);
 	if (!o)
 		return fail_at(err, errlen, file, lineno, "unknown key '%s'", key);
