@@ -345,24 +345,26 @@ static void flush(heapd_async *ac)
 	update_write(ac);
 }
 
-void heapd_async_handle_read(heapd_async *ac)
+/* The socket is ready for what `then` does (a connect in progress is
+ * finished first). */
+static void socket_event(heapd_async *ac, void (*then)(heapd_async *ac))
 {
 	if (inside_callback(ac))
 		return;
 	entry_begin(ac);
 	if (ac->state != AC_CONNECTING || finish_connect(ac))
-		read_and_deliver(ac);
+		then(ac);
 	entry_end(ac);
+}
+
+void heapd_async_handle_read(heapd_async *ac)
+{
+	socket_event(ac, read_and_deliver);
 }
 
 void heapd_async_handle_write(heapd_async *ac)
 {
-	if (inside_callback(ac))
-		return;
-	entry_begin(ac);
-	if (ac->state != AC_CONNECTING || finish_connect(ac))
-		flush(ac);
-	entry_end(ac);
+	socket_event(ac, flush);
 }
 
 void heapd_async_handle_timeout(heapd_async *ac)
@@ -405,6 +407,14 @@ static int submit(heapd_async *ac, Heapd__Request *req, struct pend p)
 static int submit_op(heapd_async *ac, struct wire_req *w, heapd_async_fn *cb, void *privdata)
 {
 	return submit(ac, &w->req, (struct pend){.cb = cb, .privdata = privdata});
+}
+
+/* An operation without arguments. */
+static int submit_empty(heapd_async *ac, Heapd__Request__OpCase op, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_op(&w, op);
+	return submit_op(ac, &w, cb, privdata);
 }
 
 heapd_async *heapd_async_connect(const char *socket_path)
@@ -510,9 +520,7 @@ void heapd_async_set_max_output(heapd_async *ac, size_t bytes)
 
 int heapd_async_ping(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
-	struct wire_req w;
-	wire_ping(&w);
-	return submit_op(ac, &w, cb, privdata);
+	return submit_empty(ac, HEAPD__REQUEST__OP_PING, cb, privdata);
 }
 
 int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_async_fn *cb, void *privdata)
@@ -588,30 +596,22 @@ int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, 
 
 int heapd_async_root_list(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
-	struct wire_req w;
-	wire_root_list(&w);
-	return submit_op(ac, &w, cb, privdata);
+	return submit_empty(ac, HEAPD__REQUEST__OP_ROOT_LIST, cb, privdata);
 }
 
 int heapd_async_gc(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
-	struct wire_req w;
-	wire_gc(&w);
-	return submit_op(ac, &w, cb, privdata);
+	return submit_empty(ac, HEAPD__REQUEST__OP_GC, cb, privdata);
 }
 
 int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
-	struct wire_req w;
-	wire_free_os_memory(&w);
-	return submit_op(ac, &w, cb, privdata);
+	return submit_empty(ac, HEAPD__REQUEST__OP_FREE_OS_MEMORY, cb, privdata);
 }
 
 int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
-	struct wire_req w;
-	wire_get_stats(&w);
-	return submit_op(ac, &w, cb, privdata);
+	return submit_empty(ac, HEAPD__REQUEST__OP_GET_STATS, cb, privdata);
 }
 
 int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata)

@@ -247,7 +247,7 @@ int heapd_batch_get_stats(heapd_batch *b)
 {
 	struct wire_req w;
 	struct bop *o;
-	wire_get_stats(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_GET_STATS);
 	return add(b, &w, NULL, 0, 0, &o);
 }
 

@@ -307,11 +307,36 @@ static int call(heapd *h, Heapd__Request *req, heapd_batch *b, heapd_reply *r, c
 	return next_reply(h, r, raw);
 }
 
+/* One request at a time, for its decoded reply: NULL after an error,
+ * which *err gets. */
+static const Heapd__Response *call_reply(heapd *h, struct wire_req *w, int *err)
+{
+	heapd_reply r;
+	const Heapd__Response *raw;
+	*err = call(h, &w->req, NULL, &r, &raw);
+	return *err ? NULL : raw;
+}
+
 static int call_status(heapd *h, struct wire_req *w)
 {
 	heapd_reply r;
 	const Heapd__Response *raw;
 	return call(h, &w->req, NULL, &r, &raw);
+}
+
+/* An operation without arguments, one at a time, or queued. */
+static int call_op(heapd *h, Heapd__Request__OpCase op)
+{
+	struct wire_req w;
+	wire_op(&w, op);
+	return call_status(h, &w);
+}
+
+static int queue_op(heapd *h, Heapd__Request__OpCase op)
+{
+	struct wire_req w;
+	wire_op(&w, op);
+	return queue_request(h, &w.req, NULL);
 }
 
 static int call_ref(heapd *h, struct wire_req *w, heapd_ref *out)
@@ -330,10 +355,9 @@ static int hello(heapd *h)
 {
 	struct wire_req w;
 	wire_hello(&w, program_invocation_short_name);
-	heapd_reply r;
-	const Heapd__Response *resp;
-	int err = call(h, &w.req, NULL, &r, &resp);
-	if (err)
+	int err;
+	const Heapd__Response *resp = call_reply(h, &w, &err);
+	if (!resp)
 		return broken(h, err, NULL);
 	h->session_id = resp->hello->session_id;
 	snprintf(h->server_version, sizeof h->server_version, "%s", resp->hello->server_version);
@@ -416,10 +440,8 @@ size_t heapd_pending(const heapd *h) { return h->core.npend; }
 
 int heapd_ping(heapd *h, uint64_t *rtt_ns)
 {
-	struct wire_req w;
-	wire_ping(&w);
 	uint64_t t0 = wire_mono_ns();
-	int err = call_status(h, &w);
+	int err = call_op(h, HEAPD__REQUEST__OP_PING);
 	if (!err && rtt_ns)
 		*rtt_ns = wire_mono_ns() - t0;
 	return err;
@@ -501,11 +523,10 @@ int heapd_root_get(heapd *h, const char *name, heapd_ref *out)
 int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 {
 	struct wire_req w;
-	wire_root_list(&w);
-	heapd_reply r;
-	const Heapd__Response *resp;
-	int err = call(h, &w.req, NULL, &r, &resp);
-	if (err)
+	wire_op(&w, HEAPD__REQUEST__OP_ROOT_LIST);
+	int err;
+	const Heapd__Response *resp = call_reply(h, &w, &err);
+	if (!resp)
 		return err;
 	char **v = wire_names(resp->roots);
 	if (!v)
@@ -520,16 +541,12 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 
 int heapd_gc(heapd *h)
 {
-	struct wire_req w;
-	wire_gc(&w);
-	return call_status(h, &w);
+	return call_op(h, HEAPD__REQUEST__OP_GC);
 }
 
 int heapd_free_os_memory(heapd *h)
 {
-	struct wire_req w;
-	wire_free_os_memory(&w);
-	return call_status(h, &w);
+	return call_op(h, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
 }
 
 /* out was allocated by a program built with this struct, or one with fewer
@@ -537,7 +554,7 @@ int heapd_free_os_memory(heapd *h)
 int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)
 {
 	struct wire_req w;
-	wire_get_stats(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_GET_STATS);
 	heapd_reply r;
 	const Heapd__Response *raw;
 	int err = call(h, &w.req, NULL, &r, &raw);
@@ -566,9 +583,7 @@ int heapd_batch_exec(heapd *h, heapd_batch *b)
 
 int heapd_append_ping(heapd *h)
 {
-	struct wire_req w;
-	wire_ping(&w);
-	return queue_request(h, &w.req, NULL);
+	return queue_op(h, HEAPD__REQUEST__OP_PING);
 }
 
 int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes)
@@ -641,23 +656,17 @@ int heapd_append_root_get(heapd *h, const char *name)
 
 int heapd_append_gc(heapd *h)
 {
-	struct wire_req w;
-	wire_gc(&w);
-	return queue_request(h, &w.req, NULL);
+	return queue_op(h, HEAPD__REQUEST__OP_GC);
 }
 
 int heapd_append_free_os_memory(heapd *h)
 {
-	struct wire_req w;
-	wire_free_os_memory(&w);
-	return queue_request(h, &w.req, NULL);
+	return queue_op(h, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
 }
 
 int heapd_append_get_stats(heapd *h)
 {
-	struct wire_req w;
-	wire_get_stats(&w);
-	return queue_request(h, &w.req, NULL);
+	return queue_op(h, HEAPD__REQUEST__OP_GET_STATS);
 }
 
 int heapd_append_batch(heapd *h, heapd_batch *b)

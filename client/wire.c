@@ -35,11 +35,6 @@ void wire_hello(struct wire_req *w, const char *client_name)
 	w->op.hello.client_name = (char *)client_name;
 }
 
-void wire_ping(struct wire_req *w)
-{
-	wire_op(w, HEAPD__REQUEST__OP_PING);
-}
-
 void wire_alloc(struct wire_req *w, heapd_ref into, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
 		uint32_t len)
 {
@@ -101,26 +96,6 @@ void wire_root_get(struct wire_req *w, const char *name)
 {
 	wire_op(w, HEAPD__REQUEST__OP_ROOT_GET);
 	w->op.root_get.name = (char *)name;
-}
-
-void wire_root_list(struct wire_req *w)
-{
-	wire_op(w, HEAPD__REQUEST__OP_ROOT_LIST);
-}
-
-void wire_gc(struct wire_req *w)
-{
-	wire_op(w, HEAPD__REQUEST__OP_GC);
-}
-
-void wire_free_os_memory(struct wire_req *w)
-{
-	wire_op(w, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
-}
-
-void wire_get_stats(struct wire_req *w)
-{
-	wire_op(w, HEAPD__REQUEST__OP_GET_STATS);
 }
 
 int wire_reserve(struct wire_buf *b, size_t n)

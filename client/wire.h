@@ -40,9 +40,9 @@ struct wire_req {
 
 /* w as a request of operation op (HEAPD_OPS) with its message empty. */
 void wire_op(struct wire_req *w, Heapd__Request__OpCase op);
-/* Each fills w with one operation (id 0: set when it is sent). */
+/* Each fills w with one operation that has arguments (id 0: set when it
+ * is sent); wire_op() makes the others. */
 void wire_hello(struct wire_req *w, const char *client_name);
-void wire_ping(struct wire_req *w);
 /* into 0: a held object; else stored in slot of into (alloc_into). */
 void wire_alloc(struct wire_req *w, heapd_ref into, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
 		uint32_t len);
@@ -53,10 +53,6 @@ void wire_get_ref(struct wire_req *w, heapd_ref obj, uint32_t slot);
 void wire_release(struct wire_req *w, heapd_ref obj);
 void wire_root_set(struct wire_req *w, const char *name, heapd_ref obj);
 void wire_root_get(struct wire_req *w, const char *name);
-void wire_root_list(struct wire_req *w);
-void wire_gc(struct wire_req *w);
-void wire_free_os_memory(struct wire_req *w);
-void wire_get_stats(struct wire_req *w);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {

@@ -199,33 +199,34 @@ static void op_release(struct disp_call *c)
 		engine_fail(c->rp, err, "release");
 }
 
+/* A root operation's error: the missing root and a bad name said in full. */
+static void root_fail(struct disp_reply *rp, int err, const char *what, const char *name, const char *absent)
+{
+	if (err == HEAP_ENOENT)
+		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "%s: no root named \"%.64s\"%s", what, name, absent);
+	else if (err == HEAP_EINVAL)
+		disp_fail(rp, HEAPD__STATUS__INVALID, "%s: a root name is 1 to %u bytes", what, HEAP_ROOT_NAME_MAX);
+	else
+		engine_fail(rp, err, what);
+}
+
 static void op_root_set(struct disp_call *c)
 {
 	Heapd__RootSet *r = c->req->root_set;
-	struct disp_reply *rp = c->rp;
 	int err = heap_root_set(c->s->srv->heap, r->name, strlen(r->name), r->obj);
-	if (err == HEAP_ENOENT)
-		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "root_set: no root named \"%.64s\" to delete", r->name);
-	else if (err == HEAP_EINVAL)
-		disp_fail(rp, HEAPD__STATUS__INVALID, "root_set: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
-	else if (err)
-		engine_fail(rp, err, "root_set");
+	if (err)
+		root_fail(c->rp, err, "root_set", r->name, " to delete");
 }
 
 static void op_root_get(struct disp_call *c)
 {
 	Heapd__RootGet *r = c->req->root_get;
-	struct disp_reply *rp = c->rp;
 	heap_ref ref;
 	int err = heap_root_get(c->s->srv->heap, r->name, strlen(r->name), c->s->holds, &ref);
-	if (err == HEAP_ENOENT)
-		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "root_get: no root named \"%.64s\"", r->name);
-	else if (err == HEAP_EINVAL)
-		disp_fail(rp, HEAPD__STATUS__INVALID, "root_get: a root name is 1 to %u bytes", HEAP_ROOT_NAME_MAX);
-	else if (err)
-		engine_fail(rp, err, "root_get");
+	if (err)
+		root_fail(c->rp, err, "root_get", r->name, "");
 	else
-		set_ref_result(rp, ref);
+		set_ref_result(c->rp, ref);
 }
 
 struct names {

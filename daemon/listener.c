@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -134,6 +135,21 @@ void lsn_fit_fd_limit(struct server *srv)
 		 want, (unsigned long long)need, (unsigned long long)rl.rlim_cur, srv->max_clients);
 }
 
+/* Listens on srv->listener, opened or bound (r, 0 or a libuv error):
+ * returns 0, or -1 after logging what failed and closing the handle. */
+static int listen_or_close(struct server *srv, int r, const char *what)
+{
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
+	if (r != 0) {
+		log_error("%s: %s", what, uv_strerror(r));
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		return -1;
+	}
+	srv->listening = 1;
+	return 0;
+}
+
 /* The socket systemd passed ($LISTEN_FDS): it must be one listening Unix
  * stream socket. Returns 1 when serving it, 0 when none was passed, -1 on
  * a socket heapd cannot serve. */
@@ -155,15 +171,10 @@ static int lsn_activated(struct server *srv)
 	}
 	uv_pipe_init(srv->loop, &srv->listener, 0);
 	srv->listener.data = srv;
-	int r = uv_pipe_open(&srv->listener, fd);
-	if (r == 0)
-		r = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
-	if (r != 0) {
-		log_error("socket activation: cannot serve fd %d: %s", fd, uv_strerror(r));
-		uv_close((uv_handle_t *)&srv->listener, NULL);
+	char what[64];
+	snprintf(what, sizeof what, "socket activation: cannot serve fd %d", fd);
+	if (listen_or_close(srv, uv_pipe_open(&srv->listener, fd), what) != 0)
 		return -1;
-	}
-	srv->listening = 1;
 	srv->activated = 1;
 	return 1;
 }
@@ -195,15 +206,9 @@ int lsn_start(struct server *srv)
 	mode_t old = umask(~srv->cfg.socket_mode & 0777);
 	int r = uv_pipe_bind(&srv->listener, path);
 	umask(old);
-	if (r == 0)
-		r = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
-	if (r != 0) {
-		log_error("cannot listen on %s: %s", path, uv_strerror(r));
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		return -1;
-	}
-	srv->listening = 1;
-	return 0;
+	char what[160];
+	snprintf(what, sizeof what, "cannot listen on %s", path);
+	return listen_or_close(srv, r, what);
 }
 
 void lsn_stop(struct server *srv)

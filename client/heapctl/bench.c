@@ -65,6 +65,28 @@ static int number(const char *opt, const char *arg, uint64_t min, uint64_t max, 
 	return 0;
 }
 
+/* -c, -n, -P or -d: a number from 1 to the option's most into o; -1
+ * after a usage error. */
+static int number_option(int c, const char *arg, struct bench_opts *o)
+{
+	char flag[3] = {'-', (char)c, '\0'};
+	uint64_t v, most = c == 'c' ? BENCH_MAX_CONNS
+			 : c == 'n' ? UINT64_MAX / 2
+			 : c == 'P' ? HEAPD_ASYNC_MAX_PENDING - 1
+				    : UINT32_MAX;
+	if (number(flag, arg, 1, most, &v) < 0)
+		return -1;
+	if (c == 'c')
+		o->conns = (unsigned)v;
+	else if (c == 'n')
+		o->requests = v;
+	else if (c == 'P')
+		o->pipeline = (uint32_t)v;
+	else
+		o->size = (uint32_t)v;
+	return 0;
+}
+
 /* -t: a comma-separated list of test names into a set of bits. */
 static int parse_tests(const char *arg, unsigned *tests)
 {
@@ -104,29 +126,15 @@ static int parse(const struct ctl_cmd *cmd, int argc, char **argv, struct bench_
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	uint64_t v;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:n:P:t:d:qh", opts, NULL)) != -1) {
+	int c, rc;
+	while ((c = ctl_option(cmd, argc, argv, "c:n:P:t:d:qh", opts, &rc)) > 0) {
 		switch (c) {
 		case 'c':
-			if (number("-c", optarg, 1, BENCH_MAX_CONNS, &v) < 0)
-				return CTL_USAGE;
-			o->conns = (unsigned)v;
-			break;
 		case 'n':
-			if (number("-n", optarg, 1, UINT64_MAX / 2, &v) < 0)
-				return CTL_USAGE;
-			o->requests = v;
-			break;
 		case 'P':
-			if (number("-P", optarg, 1, HEAPD_ASYNC_MAX_PENDING - 1, &v) < 0)
-				return CTL_USAGE;
-			o->pipeline = (uint32_t)v;
-			break;
 		case 'd':
-			if (number("-d", optarg, 1, UINT32_MAX, &v) < 0)
+			if (number_option(c, optarg, o) < 0)
 				return CTL_USAGE;
-			o->size = (uint32_t)v;
 			break;
 		case 't':
 			if (parse_tests(optarg, &o->tests) < 0)
@@ -138,15 +146,9 @@ static int parse(const struct ctl_cmd *cmd, int argc, char **argv, struct bench_
 				return ctl_usage(cmd->name, "choose one of -q and --csv");
 			*fmt = c == 'q' ? F_QUIET : F_CSV;
 			break;
-		case 'h':
-			return ctl_help(cmd);
-		default:
-			return ctl_usage(cmd->name, NULL);
 		}
 	}
-	if (optind < argc)
-		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
-	return -1;
+	return c == 0 ? rc : -1;
 }
 
 /* -d against what the daemon takes: a pool object (its header and slots

@@ -93,6 +93,23 @@ uint64_t ctl_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int ctl_option(const struct ctl_cmd *cmd, int argc, char **argv, const char *shorts, const struct option *longs,
+	       int *rc)
+{
+	int c = getopt_long(argc, argv, shorts, longs, NULL);
+	if (c == 'h')
+		*rc = ctl_help(cmd);
+	else if (c == '?' || c == ':')
+		*rc = ctl_usage(cmd->name, NULL);
+	else if (c != -1)
+		return c;
+	else if (optind < argc)
+		*rc = ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
+	else
+		return -1;
+	return 0;
+}
+
 /* For commands whose only option is --help. Returns -1 to go on, or the
  * exit code. */
 static int plain_args(const struct ctl_cmd *cmd, int argc, char **argv)
@@ -101,12 +118,8 @@ static int plain_args(const struct ctl_cmd *cmd, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int c = getopt_long(argc, argv, "h", opts, NULL);
-	if (c != -1)
-		return c == 'h' ? ctl_help(cmd) : ctl_usage(cmd->name, NULL);
-	if (optind < argc)
-		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
-	return -1;
+	int rc;
+	return ctl_option(cmd, argc, argv, "h", opts, &rc) == 0 ? rc : -1;
 }
 
 uint64_t ctl_delta(uint64_t after, uint64_t before)
@@ -152,25 +165,13 @@ static int stats_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	void (*format)(FILE *, const heapd_stats *) = fmt_text;
-	int c, chosen = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			format = fmt_json;
-			chosen++;
-			break;
-		case 'p':
-			format = fmt_prometheus;
-			chosen++;
-			break;
-		case 'h':
-			return ctl_help(cmd);
-		default:
-			return ctl_usage(cmd->name, NULL);
-		}
+	int c, rc, chosen = 0;
+	while ((c = ctl_option(cmd, argc, argv, "h", opts, &rc)) > 0) {
+		format = c == 'j' ? fmt_json : fmt_prometheus;
+		chosen++;
 	}
-	if (optind < argc)
-		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
+	if (c == 0)
+		return rc;
 	if (chosen > 1)
 		return ctl_usage(cmd->name, "choose one of --json and --prometheus");
 	heapd *h = ctl_connect(cmd->name);
@@ -269,15 +270,11 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int c, end = '\n';
-	while ((c = getopt_long(argc, argv, "0h", opts, NULL)) != -1) {
-		if (c == '0')
-			end = '\0';
-		else
-			return c == 'h' ? ctl_help(cmd) : ctl_usage(cmd->name, NULL);
-	}
-	if (optind < argc)
-		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
+	int c, rc, end = '\n';
+	while ((c = ctl_option(cmd, argc, argv, "0h", opts, &rc)) > 0)
+		end = '\0';
+	if (c == 0)
+		return rc;
 	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;

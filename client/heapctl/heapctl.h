@@ -9,6 +9,7 @@
 #ifndef HEAPD_HEAPCTL_H
 #define HEAPD_HEAPCTL_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 #include "heapd.h"
@@ -36,6 +37,12 @@ int ctl_fail(heapd *h, const char *cmd);
 int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the command's help on stdout and returns CTL_OK. */
 int ctl_help(const struct ctl_cmd *cmd);
+/* The next option of a command's argv, as getopt_long gives it, or -1
+ * once there is none and no argument is left. --help, an option getopt
+ * refused and an argument left over are answered here: it returns 0 and
+ * *rc gets the exit code. */
+int ctl_option(const struct ctl_cmd *cmd, int argc, char **argv, const char *shorts, const struct option *longs,
+	       int *rc);
 uint64_t ctl_now_ns(void);   /* CLOCK_MONOTONIC */
 /* after - before for counters read twice; 0 if one went back. */
 uint64_t ctl_delta(uint64_t after, uint64_t before);

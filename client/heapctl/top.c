@@ -357,8 +357,8 @@ static int top_parse(const struct ctl_cmd *cmd, struct top *t, int argc, char **
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
-	while ((c = getopt_long(argc, argv, "i:n:h", opts, NULL)) != -1) {
+	int c, rc;
+	while ((c = ctl_option(cmd, argc, argv, "i:n:h", opts, &rc)) > 0) {
 		char *end;
 		switch (c) {
 		case 'i': {
@@ -375,15 +375,9 @@ static int top_parse(const struct ctl_cmd *cmd, struct top *t, int argc, char **
 			if (!(optarg[0] >= '0' && optarg[0] <= '9') || *end || errno || !t->count)
 				return ctl_usage(cmd->name, "count '%s': a whole number above 0", optarg);
 			break;
-		case 'h':
-			return ctl_help(cmd);
-		default:
-			return ctl_usage(cmd->name, NULL);
 		}
 	}
-	if (optind < argc)
-		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind]);
-	return -1;
+	return c == 0 ? rc : -1;
 }
 
 static int top_run(const struct ctl_cmd *cmd, int argc, char **argv)

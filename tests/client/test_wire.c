@@ -70,7 +70,7 @@ static void every_operation_framed_exactly(void **state)
 	check_frame(&w);
 	wire_hello(&w, NULL);
 	check_frame(&w);
-	wire_ping(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_PING);
 	check_frame(&w);
 	wire_alloc(&w, big, m, m, m, data, DATA);
 	w.op.alloc.into_obj_from = m;
@@ -96,13 +96,13 @@ static void every_operation_framed_exactly(void **state)
 	check_frame(&w);
 	wire_root_get(&w, name);
 	check_frame(&w);
-	wire_root_list(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_ROOT_LIST);
 	check_frame(&w);
-	wire_gc(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_GC);
 	check_frame(&w);
-	wire_free_os_memory(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
 	check_frame(&w);
-	wire_get_stats(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_GET_STATS);
 	check_frame(&w);
 }
 
