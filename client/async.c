@@ -393,7 +393,7 @@ static int submit(heapd_async *ac, Heapd__Request *req, struct pend p)
 	if (ac->state == AC_CLOSED || (ac->flags & (AC_FREEING | AC_DISCONNECTING)))
 		return HEAPD_EIO;
 	p.t0_ms = ac->timeout_ms ? now_ms() : 0;  /* the clock costs more than the rest of a submit */
-	int err = core_submit(&ac->core, req, p, ac->max_pending, ac->max_output);
+	int err = core_submit(&ac->core, req, &p, ac->max_pending, ac->max_output);
 	if (err == CORE_TOO_MANY || err == CORE_UNSENT)
 		return HEAPD_ENOBUFS;
 	if (err)

@@ -13,7 +13,7 @@
  * the request's alone.
  *
  * Memory. Buffers grown by a burst are given back once empty: out and in
- * past KEEP_BUFFER, the ring past KEEP_RING entries.
+ * past KEEP_BUFFER, the ring past CORE_KEEP_RING entries.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,6 @@
 
 #define READ_CHUNK (64u << 10)  /* room for each read, at least */
 #define KEEP_BUFFER (1u << 20)  /* larger buffers are freed once empty */
-#define KEEP_RING 4096u         /* a larger ring is freed once empty */
 
 void core_init(struct core *c)
 {
@@ -42,16 +41,6 @@ void core_free(struct core *c)
 
 /* ---- the ring of requests due ---- */
 
-struct pend *core_at(struct core *c, size_t i)
-{
-	return &c->pend[(c->head + i) & (c->cap - 1)];
-}
-
-struct pend *core_oldest(struct core *c)
-{
-	return &c->pend[c->head];
-}
-
 static int ring_grow(struct core *c)
 {
 	size_t cap = c->cap ? 2 * c->cap : 64;
@@ -67,16 +56,11 @@ static int ring_grow(struct core *c)
 	return 0;
 }
 
-struct pend core_pop(struct core *c)
+void core_ring_free(struct core *c)
 {
-	struct pend p = c->pend[c->head];
-	c->head = (c->head + 1) & (c->cap - 1);
-	if (--c->npend == 0 && c->cap > KEEP_RING) {
-		free(c->pend);
-		c->pend = NULL;
-		c->cap = c->head = 0;
-	}
-	return p;
+	free(c->pend);
+	c->pend = NULL;
+	c->cap = c->head = 0;
 }
 
 void core_lost(const struct pend *p, int code)
@@ -87,7 +71,7 @@ void core_lost(const struct pend *p, int code)
 
 /* ---- requests out ---- */
 
-int core_submit(struct core *c, Heapd__Request *req, struct pend p, size_t max_pending, size_t max_unsent)
+int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent)
 {
 	if (c->npend >= max_pending)
 		return CORE_TOO_MANY;
@@ -106,13 +90,14 @@ int core_submit(struct core *c, Heapd__Request *req, struct pend p, size_t max_p
 		c->out.len -= framed;
 		return CORE_UNSENT;
 	}
-	p.id = ++c->next_id;
-	p.op = (uint32_t)req->op_case;
+	struct pend *e = core_at(c, c->npend++);
+	*e = *p;
+	e->id = ++c->next_id;
+	e->op = (uint32_t)req->op_case;
 	if (req->op_case == HEAPD__REQUEST__OP_READ)
-		p.len = req->read->length;
+		e->len = req->read->length;
 	else if (req->op_case == HEAPD__REQUEST__OP_BATCH)
-		p.len = (uint32_t)req->batch->n_ops;
-	*core_at(c, c->npend++) = p;
+		e->len = (uint32_t)req->batch->n_ops;
 	return 0;
 }
 
@@ -145,17 +130,6 @@ uint8_t *core_in_room(struct core *c, size_t want, size_t *room)
 		return NULL;
 	*room = c->in.cap - c->in.len;
 	return c->in.p + c->in.len;
-}
-
-ssize_t core_reply_lacks(const struct core *c)
-{
-	size_t have = c->in.len - c->taken;
-	if (have < WIRE_HEADER)
-		return (ssize_t)(WIRE_HEADER - have);
-	uint32_t len = wire_frame_len(c->in.p + c->taken);
-	if (len > c->max_frame)
-		return -1;
-	return WIRE_HEADER + (size_t)len > have ? (ssize_t)(WIRE_HEADER + len - have) : 0;
 }
 
 /* v says the connection can no longer be trusted; returns 1. */
@@ -206,8 +180,7 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 
 void core_take(struct core *c, struct core_reply *v)
 {
-	*v = (struct core_reply){0};
-	scratch_reset(&c->scratch);
+	v->fatal = 0;
 	uint32_t len = wire_frame_len(c->in.p + c->taken);
 	v->resp = heapd__response__unpack(&c->scratch.pb, len, c->in.p + c->taken + WIRE_HEADER);
 	c->taken += WIRE_HEADER + (size_t)len;

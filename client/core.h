@@ -56,20 +56,38 @@ void core_free(struct core *c);
 #define CORE_TOO_MANY 1  /* max_pending requests are due already */
 #define CORE_UNSENT 2    /* max_unsent bytes would be waiting to be sent */
 
-/* Frames req, with the next id, after what is not yet sent, and queues p
- * (its id, op and len set here) for its reply. A request alone always
+/* Frames req, with the next id, after what is not yet sent, and queues a
+ * copy of p (its id, op and len set here) for its reply. A request alone always
  * fits, whatever max_unsent says. Returns 0; CORE_TOO_MANY; CORE_UNSENT;
  * HEAPD_ELIMIT, for a request over max_frame; or HEAPD_ENOBUFS. Nothing
  * changes on an error. */
-int core_submit(struct core *c, Heapd__Request *req, struct pend p, size_t max_pending, size_t max_unsent);
+int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent);
 /* n more bytes of out were sent. */
 void core_sent(struct core *c, size_t n);
 
-/* The oldest request whose reply is due (npend > 0), the i-th after it,
- * and taking it off the queue. */
-struct pend *core_oldest(struct core *c);
-struct pend *core_at(struct core *c, size_t i);
-struct pend core_pop(struct core *c);
+/* The i-th request due after the oldest (i < npend), and the oldest. */
+static inline struct pend *core_at(struct core *c, size_t i)
+{
+	return &c->pend[(c->head + i) & (c->cap - 1)];
+}
+
+static inline struct pend *core_oldest(struct core *c)
+{
+	return &c->pend[c->head];
+}
+
+#define CORE_KEEP_RING 4096u /* a larger ring is freed once empty */
+void core_ring_free(struct core *c);
+
+/* Takes the oldest request due off the queue (npend > 0). */
+static inline struct pend core_pop(struct core *c)
+{
+	struct pend p = c->pend[c->head];
+	c->head = (c->head + 1) & (c->cap - 1);
+	if (--c->npend == 0 && c->cap > CORE_KEEP_RING)
+		core_ring_free(c);
+	return p;
+}
 /* p's reply will never come: a batch gets code for each op. */
 void core_lost(const struct pend *p, int code);
 
@@ -77,8 +95,18 @@ void core_lost(const struct pend *p, int code);
  * NULL if out of memory. */
 uint8_t *core_in_room(struct core *c, size_t want, size_t *room);
 /* Bytes in lacks before the next reply is whole (0: it is), or -1 for a
- * length over max_frame: the stream is out of step. */
-ssize_t core_reply_lacks(const struct core *c);
+ * length over max_frame: the stream is out of step. Inline: both cores
+ * ask it several times a request. */
+static inline ssize_t core_reply_lacks(const struct core *c)
+{
+	size_t have = c->in.len - c->taken;
+	if (have < WIRE_HEADER)
+		return (ssize_t)(WIRE_HEADER - have);
+	uint32_t len = wire_frame_len(c->in.p + c->taken);
+	if (len > c->max_frame)
+		return -1;
+	return WIRE_HEADER + (size_t)len > have ? (ssize_t)(WIRE_HEADER + len - have) : 0;
+}
 
 /* A reply taken (core_take): the result of p, the request it answers. */
 struct core_reply {
@@ -91,9 +119,10 @@ struct core_reply {
 };
 
 /* Takes the whole reply at the front of in (core_reply_lacks said 0) for
- * the oldest request: decodes it, checks that it answers that request
- * (its id, its result: wire_check_result, or a batch's, whose results go
- * to its heapd_batch) and pops the request, or says fatal and leaves it. */
+ * the oldest request: decodes it into scratch, checks that it answers that
+ * request (its id, its result: wire_check_result, or a batch's, whose
+ * results go to its heapd_batch) and pops the request, or says fatal and
+ * leaves it. The caller resets scratch once the reply has served. */
 void core_take(struct core *c, struct core_reply *v);
 /* The result of v into *r, pointing into the reply and c->stats. */
 void core_result(struct core *c, const struct core_reply *v, heapd_reply *r);

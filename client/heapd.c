@@ -237,7 +237,7 @@ static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
 	if (h->fd < 0)
 		return unusable(h);
 	size_t unsent = h->core.out.len - h->core.sent;
-	int err = core_submit(&h->core, req, (struct pend){.batch = b}, HEAPD_PIPELINE_MAX, HEAPD_PIPELINE_BYTES);
+	int err = core_submit(&h->core, req, &(struct pend){.batch = b}, HEAPD_PIPELINE_MAX, HEAPD_PIPELINE_BYTES);
 	switch (err) {
 	case 0:
 		return clear_error(h);
@@ -269,6 +269,7 @@ static int reply_lost(heapd *h, int code, heapd_reply *r)
 static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 {
 	*raw = NULL;
+	scratch_reset(&h->core.scratch); /* the last reply is the caller's until now */
 	if (!h->core.npend) {
 		int code = h->fd < 0 ? unusable(h) : set_error(h, HEAPD_EINVAL, "no reply pending");
 		*r = (heapd_reply){.status = code, .error = h->errmsg};

@@ -10,24 +10,6 @@
 #include "bound.h"
 #include "wire.h"
 
-/* w as an empty request of operation op. */
-void wire_op(struct wire_req *w, Heapd__Request__OpCase op)
-{
-	w->req = (Heapd__Request)HEAPD__REQUEST__INIT;
-	w->req.op_case = op;
-	switch (op) {
-#define X(name, NAME, Type, ...)                                        \
-	case HEAPD__REQUEST__OP_##NAME:                                 \
-		w->op.name = (Heapd__##Type)HEAPD__##NAME##__INIT;      \
-		w->req.name = &w->op.name;                              \
-		break;
-		HEAPD_OPS(X)
-#undef X
-	HEAPD_OP_NONE_CASES:
-		break;
-	}
-}
-
 void wire_hello(struct wire_req *w, const char *client_name)
 {
 	wire_op(w, HEAPD__REQUEST__OP_HELLO);
@@ -214,11 +196,6 @@ void wire_buf_free(struct wire_buf *b)
 {
 	free(b->p);
 	*b = (struct wire_buf){0};
-}
-
-uint32_t wire_frame_len(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 int wire_status(const Heapd__Response *r)

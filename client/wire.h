@@ -38,8 +38,24 @@ struct wire_req {
 	} op;
 };
 
-/* w as a request of operation op (HEAPD_OPS) with its message empty. */
-void wire_op(struct wire_req *w, Heapd__Request__OpCase op);
+/* w as a request of operation op (HEAPD_OPS) with its message empty.
+ * Inline: where op is a constant, one case is left. */
+static inline void wire_op(struct wire_req *w, Heapd__Request__OpCase op)
+{
+	w->req = (Heapd__Request)HEAPD__REQUEST__INIT;
+	w->req.op_case = op;
+	switch (op) {
+#define X(name, NAME, Type, ...)                                        \
+	case HEAPD__REQUEST__OP_##NAME:                                 \
+		w->op.name = (Heapd__##Type)HEAPD__##NAME##__INIT;      \
+		w->req.name = &w->op.name;                              \
+		break;
+		HEAPD_OPS(X)
+#undef X
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+}
 /* Each fills w with one operation that has arguments (id 0: set when it
  * is sent); wire_op() makes the others. */
 void wire_hello(struct wire_req *w, const char *client_name);
@@ -73,7 +89,10 @@ void wire_consume(struct wire_buf *b, size_t n);
 void wire_buf_free(struct wire_buf *b);
 
 /* The body length announced by the header at p (WIRE_HEADER bytes). */
-uint32_t wire_frame_len(const uint8_t *p);
+static inline uint32_t wire_frame_len(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* The HEAPD_* code of a reply's status (HEAPD_EPROTO for one not in the
  * protocol, and for INTERNAL). */
