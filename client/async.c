@@ -239,16 +239,14 @@ static void hello_done(heapd_async *ac, const Heapd__HelloReply *h)
 static void deliver(heapd_async *ac)
 {
 	struct core_reply v;
-	core_take(&ac->core, &v);
-	if (v.fatal) {
+	heapd_reply r;
+	core_take(&ac->core, &v, &r);
+	if (v.fatal)
 		ac_close(ac, v.status, "%s", v.error);
-	} else if (v.p.op == HEAPD__REQUEST__OP_HELLO) {
+	else if (v.p.op == HEAPD__REQUEST__OP_HELLO)
 		hello_done(ac, v.resp->hello);
-	} else if (v.p.cb) {
-		heapd_reply r;
-		core_result(&ac->core, &v, &r);
+	else if (v.p.cb)
 		v.p.cb(ac, &r, v.p.privdata);
-	}
 	/* The reply was the callback's only while it ran. */
 	scratch_reset(&ac->core.scratch);
 }

@@ -178,17 +178,14 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 	return 0;
 }
 
-void core_take(struct core *c, struct core_reply *v)
+void core_take(struct core *c, struct core_reply *v, heapd_reply *r)
 {
 	v->fatal = 0;
 	uint32_t len = wire_frame_len(c->in.p + c->taken);
 	v->resp = heapd__response__unpack(&c->scratch.pb, len, c->in.p + c->taken + WIRE_HEADER);
 	c->taken += WIRE_HEADER + (size_t)len;
-	match_reply(c, v->resp, v);
-}
-
-void core_result(struct core *c, const struct core_reply *v, heapd_reply *r)
-{
+	if (match_reply(c, v->resp, v))
+		return;
 	*r = (heapd_reply){.status = v->status, .error = v->error, .id = v->p.id};
 	if (!v->status && !v->p.batch)
 		wire_result(v->resp, &c->stats, r);

@@ -121,10 +121,9 @@ struct core_reply {
 /* Takes the whole reply at the front of in (core_reply_lacks said 0) for
  * the oldest request: decodes it into scratch, checks that it answers that
  * request (its id, its result: wire_check_result, or a batch's, whose
- * results go to its heapd_batch) and pops the request, or says fatal and
- * leaves it. The caller resets scratch once the reply has served. */
-void core_take(struct core *c, struct core_reply *v);
-/* The result of v into *r, pointing into the reply and c->stats. */
-void core_result(struct core *c, const struct core_reply *v, heapd_reply *r);
+ * results go to its heapd_batch) and pops the request, its result in *r
+ * (pointing into the reply and c->stats); or says fatal and leaves it.
+ * The caller resets scratch once the reply has served. */
+void core_take(struct core *c, struct core_reply *v, heapd_reply *r);
 
 #endif

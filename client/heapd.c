@@ -279,7 +279,7 @@ static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 	if (code)
 		return reply_lost(h, code, r);
 	struct core_reply v;
-	core_take(&h->core, &v);
+	core_take(&h->core, &v, r);
 	if (v.fatal)
 		return reply_lost(h, broken(h, v.status, v.error), r);
 	*raw = v.resp;
@@ -287,7 +287,6 @@ static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 		set_error(h, v.status, "%s", v.error);
 	else
 		clear_error(h);
-	core_result(&h->core, &v, r);
 	r->error = h->errmsg;
 	return v.status;
 }

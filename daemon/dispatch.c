@@ -6,8 +6,12 @@
  * much the daemon allocates (read) are checked against the room the reply
  * has (max_frame_size, or what a batch's reply has left) before anything
  * is allocated; names are checked for length. Engine errors map to wire
- * statuses one to one (engine_fail), each with a message naming what was
- * wrong.
+ * statuses as HEAP_ERRORS says (engine_fail), each with a message naming
+ * what was wrong.
+ *
+ * Every operation of HEAPD_OPS (proto/ops.h) has its op_<name>() here,
+ * called by disp_op()'s switch, which the table makes; the figures of
+ * get_stats are HEAPD_STATS' rows.
  *
  * The connection's holds live in s->holds: alloc, get_ref and root_get add
  * one on what they return, release drops one. A session in S_HELLO accepts
