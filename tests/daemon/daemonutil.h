@@ -37,6 +37,7 @@
 
 #include "heapd.h"
 #include "heapd.pb-c.h"
+#include "ops.h"
 
 struct daemon {
 	pid_t pid;
@@ -284,13 +285,40 @@ static inline size_t put_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
+/* A request with that id and operation op, msg in the member of Request's
+ * oneof that op names (HEAPD_OPS). msg is untyped: a message of another
+ * type fails here rather than going out as op's. */
+static inline Heapd__Request raw_request(uint64_t id, Heapd__Request__OpCase op, void *msg)
+{
+	Heapd__Request req = HEAPD__REQUEST__INIT;
+	req.id = id;
+	req.op_case = op;
+	switch (op) {
+#define X(name, NAME, ...)                                                                                   \
+	case HEAPD__REQUEST__OP_##NAME:                                                                      \
+		assert_ptr_equal(((const ProtobufCMessage *)msg)->descriptor, &heapd__##name##__descriptor); \
+		req.name = msg;                                                                              \
+		break;
+		HEAPD_OPS(X)
+#undef X
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+	return req;
+}
+
+/* req's frame at p, which has room for it; returns the frame's length. */
+static inline size_t put_request(uint8_t *p, const Heapd__Request *req)
+{
+	size_t n = heapd__request__pack(req, p + 4);
+	put_frame_len(p, n);
+	return 4 + n;
+}
+
 static inline void raw_send_request(int fd, Heapd__Request *req)
 {
-	size_t n = heapd__request__get_packed_size(req);
-	uint8_t *buf = malloc(4 + n);
-	put_frame_len(buf, n);
-	heapd__request__pack(req, buf + 4);
-	raw_send(fd, buf, 4 + n);
+	uint8_t *buf = malloc(4 + heapd__request__get_packed_size(req));
+	raw_send(fd, buf, put_request(buf, req));
 	free(buf);
 }
 
@@ -361,10 +389,7 @@ static inline void raw_call_ok(int fd, const Heapd__Request *req)
 static inline void raw_ping(int fd, uint64_t id)
 {
 	Heapd__Ping ping = HEAPD__PING__INIT;
-	Heapd__Request req = HEAPD__REQUEST__INIT;
-	req.id = id;
-	req.op_case = HEAPD__REQUEST__OP_PING;
-	req.ping = &ping;
+	Heapd__Request req = raw_request(id, HEAPD__REQUEST__OP_PING, &ping);
 	raw_call_ok(fd, &req);
 }
 
@@ -373,10 +398,7 @@ static inline void raw_hello(int fd)
 	Heapd__Hello hello = HEAPD__HELLO__INIT;
 	hello.version = 1;
 	hello.client_name = "raw";
-	Heapd__Request req = HEAPD__REQUEST__INIT;
-	req.id = 1;
-	req.op_case = HEAPD__REQUEST__OP_HELLO;
-	req.hello = &hello;
+	Heapd__Request req = raw_request(1, HEAPD__REQUEST__OP_HELLO, &hello);
 	raw_call_ok(fd, &req);
 }
 

@@ -373,10 +373,7 @@ static Heapd__Response *send_batch(int fd, uint64_t id, Heapd__BatchOp **ops, si
 	Heapd__Batch batch = HEAPD__BATCH__INIT;
 	batch.n_ops = n;
 	batch.ops = ops;
-	Heapd__Request req = HEAPD__REQUEST__INIT;
-	req.id = id;
-	req.op_case = HEAPD__REQUEST__OP_BATCH;
-	req.batch = &batch;
+	Heapd__Request req = raw_request(id, HEAPD__REQUEST__OP_BATCH, &batch);
 	return raw_call(fd, &req);
 }
 
@@ -485,10 +482,7 @@ static void from_fields_misused(void **state)
 	raw_hello(fd);
 	Heapd__Write w = HEAPD__WRITE__INIT;
 	w.obj_from = 1;
-	Heapd__Request req = HEAPD__REQUEST__INIT;
-	req.id = 2;
-	req.op_case = HEAPD__REQUEST__OP_WRITE;
-	req.write = &w;
+	Heapd__Request req = raw_request(2, HEAPD__REQUEST__OP_WRITE, &w);
 	raw_send_request(fd, &req);
 	Heapd__Response *resp = raw_reply(fd);
 	assert_int_equal(resp->status, HEAPD__STATUS__INVALID);

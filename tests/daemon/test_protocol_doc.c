@@ -300,16 +300,35 @@ static void expect(Heapd__Response *r, Heapd__Status status, uint64_t id)
 	heapd__response__free_unpacked(r, NULL);
 }
 
+/* The reply is an error with that status and id, and no result; freed. */
+static void refused(Heapd__Response *r, Heapd__Status status, uint64_t id)
+{
+	assert_int_equal(r->id, id);
+	assert_int_equal(r->status, status);
+	assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT__NOT_SET);
+	heapd__response__free_unpacked(r, NULL);
+}
+
+/* The reply is the daemon's last word on fd: it closes the connection. */
+static void closes_after(int fd, Heapd__Response *r, Heapd__Status status, uint64_t id)
+{
+	expect(r, status, id);
+	assert_true(raw_closed(fd));
+}
+
+/* The reply to request id of operation op, msg its message. */
+static Heapd__Response *call_op(int fd, uint64_t id, Heapd__Request__OpCase op, void *msg)
+{
+	Heapd__Request q = raw_request(id, op, msg);
+	return call(fd, &q);
+}
+
 static Heapd__Response *hello_v(int fd, uint64_t id, uint32_t version)
 {
 	Heapd__Hello h = HEAPD__HELLO__INIT;
 	h.version = version;
 	h.client_name = "test_protocol_doc";
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = id;
-	q.op_case = HEAPD__REQUEST__OP_HELLO;
-	q.hello = &h;
-	return call(fd, &q);
+	return call_op(fd, id, HEAPD__REQUEST__OP_HELLO, &h);
 }
 
 static Heapd__Response *alloc_r(int fd, uint64_t id, uint32_t nrefs, uint32_t nbytes, size_t data_len, uint64_t into,
@@ -323,23 +342,24 @@ static Heapd__Response *alloc_r(int fd, uint64_t id, uint32_t nrefs, uint32_t nb
 	uint8_t *data = calloc(1, data_len + 1);
 	a.data.data = data;
 	a.data.len = data_len;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = id;
-	q.op_case = HEAPD__REQUEST__OP_ALLOC;
-	q.alloc = &a;
-	Heapd__Response *r = call(fd, &q);
+	Heapd__Response *r = call_op(fd, id, HEAPD__REQUEST__OP_ALLOC, &a);
 	free(data);
 	return r;
+}
+
+/* The ref of r, which must be OK; freed. */
+static uint64_t ok_ref(Heapd__Response *r)
+{
+	assert_int_equal(r->status, HEAPD__STATUS__OK);
+	uint64_t ref = r->ref;
+	heapd__response__free_unpacked(r, NULL);
+	return ref;
 }
 
 /* A new held object's ref. */
 static uint64_t alloc_ok(int fd, uint32_t nrefs, uint32_t nbytes)
 {
-	Heapd__Response *r = alloc_r(fd, 2, nrefs, nbytes, 0, 0, 0);
-	assert_int_equal(r->status, HEAPD__STATUS__OK);
-	uint64_t ref = r->ref;
-	heapd__response__free_unpacked(r, NULL);
-	return ref;
+	return ok_ref(alloc_r(fd, 2, nrefs, nbytes, 0, 0, 0));
 }
 
 static Heapd__Response *read_r(int fd, uint64_t id, uint64_t obj, uint32_t offset, uint32_t length)
@@ -348,22 +368,14 @@ static Heapd__Response *read_r(int fd, uint64_t id, uint64_t obj, uint32_t offse
 	rd.obj = obj;
 	rd.offset = offset;
 	rd.length = length;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = id;
-	q.op_case = HEAPD__REQUEST__OP_READ;
-	q.read = &rd;
-	return call(fd, &q);
+	return call_op(fd, id, HEAPD__REQUEST__OP_READ, &rd);
 }
 
 static Heapd__Response *release_r(int fd, uint64_t id, uint64_t obj)
 {
 	Heapd__Release rl = HEAPD__RELEASE__INIT;
 	rl.obj = obj;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = id;
-	q.op_case = HEAPD__REQUEST__OP_RELEASE;
-	q.release = &rl;
-	return call(fd, &q);
+	return call_op(fd, id, HEAPD__REQUEST__OP_RELEASE, &rl);
 }
 
 /* A connection past Hello; *hello gets the reply if not NULL. */
@@ -380,63 +392,79 @@ static int session(const struct daemon *d, Heapd__Response **hello)
 	return fd;
 }
 
+/* A heapd of the test's own, with the default settings, and a session on
+ * it; *hello gets the Hello reply if not NULL. */
+static int start(struct daemon *d, Heapd__Response **hello)
+{
+	daemon_start(d, NULL);
+	return session(d, hello);
+}
+
+/* The test's connection closes, then its heapd stops, which must exit 0. */
+static void stop(struct daemon *d, int fd)
+{
+	close(fd);
+	daemon_stop(d);
+}
+
+/* The reply to a batch of n ops: first, then n - 1 copies of rest. */
+static Heapd__Response *batch_r(int fd, uint64_t id, size_t n, const Heapd__BatchOp *first,
+				const Heapd__BatchOp *rest)
+{
+	Heapd__BatchOp *ops = calloc(n, sizeof *ops);
+	Heapd__BatchOp **pops = calloc(n, sizeof *pops);
+	for (size_t i = 0; i < n; i++) {
+		ops[i] = i == 0 ? *first : *rest;
+		pops[i] = &ops[i];
+	}
+	Heapd__Batch b = HEAPD__BATCH__INIT;
+	b.n_ops = n;
+	b.ops = pops;
+	Heapd__Response *r = call_op(fd, id, HEAPD__REQUEST__OP_BATCH, &b);
+	free(ops);
+	free(pops);
+	return r;
+}
+
 /* A batch of n ops: a read of len bytes of obj, then n - 1 releases of
  * ref 1 (the ops after it, whose results the read must leave room for;
  * after a read of all it may take, the first of them fails for want of
  * room, which is not what these tests look at). */
 static Heapd__Response *batch_read_r(int fd, uint64_t id, uint64_t obj, uint32_t len, size_t n)
 {
-	Heapd__BatchOp *ops = calloc(n, sizeof *ops);
-	Heapd__BatchOp **pops = calloc(n, sizeof *pops);
 	Heapd__Read rd = HEAPD__READ__INIT;
 	Heapd__Release rl = HEAPD__RELEASE__INIT;
 	rd.obj = obj;
 	rd.length = len;
 	rl.obj = 1;
-	for (size_t i = 0; i < n; i++) {
-		heapd__batch_op__init(&ops[i]);
-		if (i == 0) {
-			ops[i].op_case = HEAPD__BATCH_OP__OP_READ;
-			ops[i].read = &rd;
-		} else {
-			ops[i].op_case = HEAPD__BATCH_OP__OP_RELEASE;
-			ops[i].release = &rl;
-		}
-		pops[i] = &ops[i];
-	}
-	Heapd__Batch b = HEAPD__BATCH__INIT;
-	b.n_ops = n;
-	b.ops = pops;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = id;
-	q.op_case = HEAPD__REQUEST__OP_BATCH;
-	q.batch = &b;
-	Heapd__Response *r = call(fd, &q);
-	free(ops);
-	free(pops);
-	return r;
+	Heapd__BatchOp read_op = HEAPD__BATCH_OP__INIT, release_op = HEAPD__BATCH_OP__INIT;
+	read_op.op_case = HEAPD__BATCH_OP__OP_READ;
+	read_op.read = &rd;
+	release_op.op_case = HEAPD__BATCH_OP__OP_RELEASE;
+	release_op.release = &rl;
+	return batch_r(fd, id, n, &read_op, &release_op);
 }
 
 /* A batch of n empty ops (2 bytes each on the wire). */
 static Heapd__Response *batch_empty_r(int fd, uint64_t id, size_t n)
 {
-	Heapd__BatchOp *ops = calloc(n, sizeof *ops);
-	Heapd__BatchOp **pops = calloc(n, sizeof *pops);
-	for (size_t i = 0; i < n; i++) {
-		heapd__batch_op__init(&ops[i]);
-		pops[i] = &ops[i];
-	}
-	Heapd__Batch b = HEAPD__BATCH__INIT;
-	b.n_ops = n;
-	b.ops = pops;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = id;
-	q.op_case = HEAPD__REQUEST__OP_BATCH;
-	q.batch = &b;
-	Heapd__Response *r = call(fd, &q);
-	free(ops);
-	free(pops);
-	return r;
+	Heapd__BatchOp empty = HEAPD__BATCH_OP__INIT;
+	return batch_r(fd, id, n, &empty, &empty);
+}
+
+/* A batch of most empty ops runs, one more is refused whole with the
+ * request's id, and the session goes on: requests id, id + 1, and a ping,
+ * id + 2. Returns the status of the batch that ran. */
+static Heapd__Status most_ops_run(int fd, uint64_t id, size_t most)
+{
+	Heapd__Response *r = batch_empty_r(fd, id, most);
+	assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT_BATCH);
+	assert_int_equal(r->batch->n_results, most);
+	Heapd__Status ran = r->status;
+	heapd__response__free_unpacked(r, NULL);
+	refused(batch_empty_r(fd, id + 1, most + 1), HEAPD__STATUS__LIMIT, id + 1);
+	raw_ping(fd, id + 2);
+	return ran;
 }
 
 /* --- the figures, live --- */
@@ -449,9 +477,8 @@ static void hello_and_frame_length(void **state)
 	(void)state;
 	uint64_t frame = figure("Frame length");
 	struct daemon d;
-	daemon_start(&d, NULL);
 	Heapd__Response *hello;
-	int fd = session(&d, &hello);
+	int fd = start(&d, &hello);
 	assert_int_equal(hello->hello->max_frame, frame);
 	assert_int_equal(hello->hello->max_object, figure("Object size"));
 	assert_int_equal(hello->hello->max_batch_ops, figure("Ops in a batch"));
@@ -465,10 +492,7 @@ static void hello_and_frame_length(void **state)
 	uint8_t *data = calloc(1, frame);
 	w.data.data = data;
 	w.data.len = frame - 32;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = 77;
-	q.op_case = HEAPD__REQUEST__OP_WRITE;
-	q.write = &w;
+	Heapd__Request q = raw_request(77, HEAPD__REQUEST__OP_WRITE, &w);
 	while (heapd__request__get_packed_size(&q) < frame)
 		w.data.len++;
 	assert_int_equal(heapd__request__get_packed_size(&q), frame);
@@ -477,11 +501,9 @@ static void hello_and_frame_length(void **state)
 	uint8_t header[4];
 	put_frame_len(header, frame + 1);
 	raw_send(fd, header, 4);
-	expect(raw_reply(fd), HEAPD__STATUS__LIMIT, 0);
-	assert_true(raw_closed(fd));
-	close(fd);
+	closes_after(fd, raw_reply(fd), HEAPD__STATUS__LIMIT, 0);
 	free(data);
-	daemon_stop(&d);
+	stop(&d, fd);
 }
 
 /* A read alone of exactly its documented figure succeeds, one byte more
@@ -496,8 +518,7 @@ static void read_and_batch_limits(void **state)
 	uint32_t in_batch = (uint32_t)figure("Read, in a batch");
 	uint32_t per_later = (uint32_t)figure_n("Read, in a batch", 2);
 	struct daemon d;
-	daemon_start(&d, NULL);
-	int fd = session(&d, NULL);
+	int fd = start(&d, NULL);
 	uint64_t obj = alloc_ok(fd, 0, (uint32_t)frame);
 
 	Heapd__Response *r = read_r(fd, 10, obj, 0, alone);
@@ -529,8 +550,7 @@ static void read_and_batch_limits(void **state)
 		heapd__response__free_unpacked(r, NULL);
 	}
 	raw_ping(fd, 40);
-	close(fd);
-	daemon_stop(&d);
+	stop(&d, fd);
 
 	/* The budget is the frame length less a fixed part, with 4 bytes per
 	 * SKIPPED result: at 4 KiB, (4096 - that part) / 4 ops run, one more
@@ -542,19 +562,8 @@ static void read_and_batch_limits(void **state)
 	daemon_start(&d, "--max-frame-size", "4K", NULL);
 	fd = session(&d, NULL);
 	size_t most = (size_t)((4096 - fixed) / skipped);
-	r = batch_empty_r(fd, 50, most);
-	assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT_BATCH); /* ran: op 1 has no operation */
-	assert_int_equal(r->status, HEAPD__STATUS__INVALID);
-	assert_int_equal(r->batch->n_results, most);
-	heapd__response__free_unpacked(r, NULL);
-	r = batch_empty_r(fd, 51, most + 1);
-	assert_int_equal(r->id, 51);
-	assert_int_equal(r->status, HEAPD__STATUS__LIMIT);
-	assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT__NOT_SET);
-	heapd__response__free_unpacked(r, NULL);
-	raw_ping(fd, 52);
-	close(fd);
-	daemon_stop(&d);
+	assert_int_equal(most_ops_run(fd, 50, most), HEAPD__STATUS__INVALID); /* op 1 has no operation */
+	stop(&d, fd);
 }
 
 /* A batch of exactly the documented number of ops runs, one more is
@@ -564,20 +573,9 @@ static void ops_in_a_batch(void **state)
 	(void)state;
 	size_t most = (size_t)figure("Ops in a batch");
 	struct daemon d;
-	daemon_start(&d, NULL);
-	int fd = session(&d, NULL);
-	Heapd__Response *r = batch_empty_r(fd, 60, most);
-	assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT_BATCH);
-	assert_int_equal(r->batch->n_results, most);
-	heapd__response__free_unpacked(r, NULL);
-	r = batch_empty_r(fd, 61, most + 1);
-	assert_int_equal(r->id, 61);
-	assert_int_equal(r->status, HEAPD__STATUS__LIMIT);
-	assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT__NOT_SET);
-	heapd__response__free_unpacked(r, NULL);
-	raw_ping(fd, 62);
-	close(fd);
-	daemon_stop(&d);
+	int fd = start(&d, NULL);
+	most_ops_run(fd, 60, most);
+	stop(&d, fd);
 }
 
 /* --- the decoding cap --- */
@@ -647,20 +645,19 @@ static void decoding_cap(void **state)
 {
 	(void)state;
 	uint64_t cap = figure("Decoding cap");
+	doc_says("Decoding one request may take at most 4 × `max_frame` + 512 bytes per `max_batch_ops` + 1 MiB");
+	doc_says("each block as twice its size rounded up to a multiple of 16 bytes");
+	doc_says("Every field on the wire counts, whether the message knows it or not");
+	doc_says("A request past the cap gets a `LIMIT` error reply with id 0");
 	struct daemon d;
-	daemon_start(&d, NULL);
 	Heapd__Response *hello;
-	int fd = session(&d, &hello);
+	int fd = start(&d, &hello);
 	uint64_t formula =
 		4 * (uint64_t)hello->hello->max_frame + 512 * (uint64_t)hello->hello->max_batch_ops + (1u << 20);
 	heapd__response__free_unpacked(hello, NULL);
 	if (cap != formula)
 		fail_msg("%s: decoding cap %llu; 4 x max_frame + 512 x max_batch_ops + 1 MiB is %llu", PROTOCOL_DOC,
 			 (unsigned long long)cap, (unsigned long long)formula);
-	doc_says("Decoding one request may take at most 4 × `max_frame` + 512 bytes per `max_batch_ops` + 1 MiB");
-	doc_says("each block as twice its size rounded up to a multiple of 16 bytes");
-	doc_says("Every field on the wire counts, whether the message knows it or not");
-	doc_says("A request past the cap gets a `LIMIT` error reply with id 0");
 
 	/* The most unknown fields that fit, found by bisection. Each costs
 	 * more than 128 bytes, so cap / 128 of them do not fit. */
@@ -694,10 +691,8 @@ static void decoding_cap(void **state)
 	fd = raw_connect(&d); /* before Hello */
 	raw_send(fd, frame, len);
 	free(frame);
-	expect(raw_reply(fd), HEAPD__STATUS__LIMIT, 0);
-	assert_true(raw_closed(fd));
-	close(fd);
-	daemon_stop(&d);
+	closes_after(fd, raw_reply(fd), HEAPD__STATUS__LIMIT, 0);
+	stop(&d, fd);
 }
 
 /* --- Hello --- */
@@ -718,28 +713,20 @@ static void hello_rules(void **state)
 	Heapd__Ping p = HEAPD__PING__INIT;
 	Heapd__Hello h = HEAPD__HELLO__INIT;
 	h.version = 1;
-	Heapd__Request ping = HEAPD__REQUEST__INIT, hello = HEAPD__REQUEST__INIT;
-	ping.id = 5;
-	ping.op_case = HEAPD__REQUEST__OP_PING;
-	ping.ping = &p;
-	hello.id = 6;
-	hello.op_case = HEAPD__REQUEST__OP_HELLO;
-	hello.hello = &h;
+	Heapd__Request ping = raw_request(5, HEAPD__REQUEST__OP_PING, &p);
+	Heapd__Request hello = raw_request(6, HEAPD__REQUEST__OP_HELLO, &h);
 	uint8_t both[64];
 	size_t n1 = heapd__request__get_packed_size(&ping), n2 = heapd__request__get_packed_size(&hello);
 	assert_true(8 + n1 + n2 <= sizeof both);
-	put_frame_len(both, n1);
-	heapd__request__pack(&ping, both + 4);
-	put_frame_len(both + 4 + n1, n2);
-	heapd__request__pack(&hello, both + 8 + n1);
-	raw_send(fd, both, 8 + n1 + n2);
+	size_t len = put_request(both, &ping);
+	len += put_request(both + len, &hello);
+	raw_send(fd, both, len);
 	expect(raw_reply(fd), HEAPD__STATUS__PROTOCOL, 5);
 	assert_null(raw_reply(fd));
 	close(fd);
 
 	fd = raw_connect(&d);
-	expect(hello_v(fd, 8, 2), HEAPD__STATUS__PROTOCOL, 8);
-	assert_true(raw_closed(fd));
+	closes_after(fd, hello_v(fd, 8, 2), HEAPD__STATUS__PROTOCOL, 8);
 	close(fd);
 
 	doc_says("A repeated Hello, once the session is established, gets a `PROTOCOL` error (`\"Hello was already "
@@ -748,15 +735,11 @@ static void hello_rules(void **state)
 	expect(hello_v(fd, 9, 1), HEAPD__STATUS__OK, 9);
 	for (uint32_t version = 0; version <= 2; version++) {
 		Heapd__Response *r = hello_v(fd, 10 + version, version);
-		assert_int_equal(r->id, 10 + version);
-		assert_int_equal(r->status, HEAPD__STATUS__PROTOCOL);
 		assert_string_equal(r->error, "Hello was already said");
-		assert_int_equal(r->result_case, HEAPD__RESPONSE__RESULT__NOT_SET);
-		heapd__response__free_unpacked(r, NULL);
+		refused(r, HEAPD__STATUS__PROTOCOL, 10 + version);
 	}
 	raw_ping(fd, 20);
-	close(fd);
-	daemon_stop(&d);
+	stop(&d, fd);
 }
 
 /* --- holds --- */
@@ -774,38 +757,22 @@ static void holds_limit_and_alloc_into(void **state)
 	doc_says("It is not counted against `max_holds_per_session` (it succeeds when the session is at the limit), "
 		 "and it gives the session nothing to `release` (`NOT_FOUND`).");
 	struct daemon d;
-	daemon_start(&d, NULL);
-	int fd = session(&d, NULL);
+	int fd = start(&d, NULL);
 	uint64_t a = alloc_ok(fd, 2, 0); /* hold 1 */
 	Heapd__SetRef sr = HEAPD__SET_REF__INIT;
 	sr.obj = a;
 	sr.target = a;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = 3;
-	q.op_case = HEAPD__REQUEST__OP_SET_REF;
-	q.set_ref = &sr;
-	expect(call(fd, &q), HEAPD__STATUS__OK, 3);
+	expect(call_op(fd, 3, HEAPD__REQUEST__OP_SET_REF, &sr), HEAPD__STATUS__OK, 3);
 
 	/* limit / per batches of per get_refs of a.0: the very last one is
 	 * hold limit + 1. */
 	Heapd__GetRef gr = HEAPD__GET_REF__INIT;
 	gr.obj = a;
-	Heapd__BatchOp *ops = calloc(per, sizeof *ops);
-	Heapd__BatchOp **pops = calloc(per, sizeof *pops);
-	for (size_t i = 0; i < per; i++) {
-		heapd__batch_op__init(&ops[i]);
-		ops[i].op_case = HEAPD__BATCH_OP__OP_GET_REF;
-		ops[i].get_ref = &gr;
-		pops[i] = &ops[i];
-	}
-	Heapd__Batch b = HEAPD__BATCH__INIT;
-	b.n_ops = per;
-	b.ops = pops;
-	q.id = 4;
-	q.op_case = HEAPD__REQUEST__OP_BATCH;
-	q.batch = &b;
+	Heapd__BatchOp get_op = HEAPD__BATCH_OP__INIT;
+	get_op.op_case = HEAPD__BATCH_OP__OP_GET_REF;
+	get_op.get_ref = &gr;
 	for (uint64_t n = 0; n < limit / per; n++) {
-		Heapd__Response *r = call(fd, &q);
+		Heapd__Response *r = batch_r(fd, 4, per, &get_op, &get_op);
 		if (n + 1 < limit / per) {
 			if (r->status != HEAPD__STATUS__OK)
 				fail_msg("batch %llu: %s", (unsigned long long)n, r->error);
@@ -815,23 +782,15 @@ static void holds_limit_and_alloc_into(void **state)
 		}
 		heapd__response__free_unpacked(r, NULL);
 	}
-	free(ops);
-	free(pops);
 
 	expect(alloc_r(fd, 5, 0, 8, 0, 0, 0), HEAPD__STATUS__LIMIT, 5);
-	Heapd__Response *r = alloc_r(fd, 6, 0, 8, 0, a, 1);
-	assert_int_equal(r->status, HEAPD__STATUS__OK);
-	uint64_t into = r->ref;
-	heapd__response__free_unpacked(r, NULL);
+	uint64_t into = ok_ref(alloc_r(fd, 6, 0, 8, 0, a, 1));
 	expect(release_r(fd, 7, into), HEAPD__STATUS__NOT_FOUND, 7);
 	/* Releasing one hold makes room for exactly one. */
 	expect(release_r(fd, 8, a), HEAPD__STATUS__OK, 8);
-	r = alloc_r(fd, 9, 0, 8, 0, 0, 0);
-	assert_int_equal(r->status, HEAPD__STATUS__OK);
-	heapd__response__free_unpacked(r, NULL);
+	ok_ref(alloc_r(fd, 9, 0, 8, 0, 0, 0));
 	expect(alloc_r(fd, 10, 0, 8, 0, 0, 0), HEAPD__STATUS__LIMIT, 10);
-	close(fd);
-	daemon_stop(&d);
+	stop(&d, fd);
 }
 
 /* --- order of checks, object size, root names --- */
@@ -842,14 +801,10 @@ static void order_of_checks_and_sizes(void **state)
 	uint64_t max_object = figure("Object size");
 	uint64_t name_max = figure("Root name");
 	struct daemon d;
-	daemon_start(&d, NULL);
-	int fd = session(&d, NULL);
+	int fd = start(&d, NULL);
 
 	/* An object of exactly the documented size, and one byte more. */
-	Heapd__Response *r = alloc_r(fd, 3, 0, (uint32_t)(max_object - 8), 0, 0, 0);
-	assert_int_equal(r->status, HEAPD__STATUS__OK);
-	uint64_t big = r->ref;
-	heapd__response__free_unpacked(r, NULL);
+	uint64_t big = ok_ref(alloc_r(fd, 3, 0, (uint32_t)(max_object - 8), 0, 0, 0));
 	expect(release_r(fd, 4, big), HEAPD__STATUS__OK, 4);
 	expect(alloc_r(fd, 5, 0, (uint32_t)(max_object - 7), 0, 0, 0), HEAPD__STATUS__LIMIT, 5);
 
@@ -871,22 +826,15 @@ static void order_of_checks_and_sizes(void **state)
 	memset(name, 'n', name_max + 1);
 	Heapd__RootSet rs = HEAPD__ROOT_SET__INIT;
 	rs.obj = obj;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.op_case = HEAPD__REQUEST__OP_ROOT_SET;
-	q.root_set = &rs;
 	rs.name = name;
 	name[name_max] = '\0';
-	q.id = 12;
-	expect(call(fd, &q), HEAPD__STATUS__OK, 12);
+	expect(call_op(fd, 12, HEAPD__REQUEST__OP_ROOT_SET, &rs), HEAPD__STATUS__OK, 12);
 	name[name_max] = 'n';
 	name[name_max + 1] = '\0';
-	q.id = 13;
-	expect(call(fd, &q), HEAPD__STATUS__INVALID, 13);
+	expect(call_op(fd, 13, HEAPD__REQUEST__OP_ROOT_SET, &rs), HEAPD__STATUS__INVALID, 13);
 	rs.name = "";
-	q.id = 14;
-	expect(call(fd, &q), HEAPD__STATUS__INVALID, 14);
-	close(fd);
-	daemon_stop(&d);
+	expect(call_op(fd, 14, HEAPD__REQUEST__OP_ROOT_SET, &rs), HEAPD__STATUS__INVALID, 14);
+	stop(&d, fd);
 }
 
 /* --- half-close --- */
@@ -912,18 +860,10 @@ static void half_close(void **state)
 	for (uint64_t i = 0; i < N; i++) {
 		Heapd__Ping p = HEAPD__PING__INIT;
 		Heapd__Gc g = HEAPD__GC__INIT;
-		Heapd__Request q = HEAPD__REQUEST__INIT;
-		q.id = 1000 + i;
-		q.op_case = HEAPD__REQUEST__OP_PING;
-		q.ping = &p;
-		if (i == N / 2 || i == N - 1) {
-			q.op_case = HEAPD__REQUEST__OP_GC;
-			q.gc = &g;
-		}
-		size_t n = heapd__request__get_packed_size(&q);
-		put_frame_len(all + len, n);
-		heapd__request__pack(&q, all + len + 4);
-		len += 4 + n;
+		int gc = i == N / 2 || i == N - 1;
+		Heapd__Request q = gc ? raw_request(1000 + i, HEAPD__REQUEST__OP_GC, &g)
+				      : raw_request(1000 + i, HEAPD__REQUEST__OP_PING, &p);
+		len += put_request(all + len, &q);
 	}
 	memcpy(all + len, "\0\0\0\x10" "abc", 7);
 	len += 7;
@@ -940,10 +880,7 @@ static void half_close(void **state)
 	fd = session(&d, NULL);
 	uint64_t held = alloc_ok(fd, 0, 8);
 	Heapd__Ping p = HEAPD__PING__INIT;
-	Heapd__Request q = HEAPD__REQUEST__INIT;
-	q.id = 99;
-	q.op_case = HEAPD__REQUEST__OP_PING;
-	q.ping = &p;
+	Heapd__Request q = raw_request(99, HEAPD__REQUEST__OP_PING, &p);
 	raw_send_request(fd, &q);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
 	for (int i = 0; stats_of(other)->holds != 0; i++) {
@@ -976,8 +913,7 @@ static void internal_leaves_the_session_usable(void **state)
 	}
 	uint32_t alone = (uint32_t)figure("Read, alone");
 	struct daemon d;
-	daemon_start(&d, NULL);
-	int fd = session(&d, NULL);
+	int fd = start(&d, NULL);
 	uint64_t obj = alloc_ok(fd, 0, alone);
 	char path[64], line[256];
 	unsigned long vm_kib = 0;
@@ -1008,8 +944,7 @@ static void internal_leaves_the_session_usable(void **state)
 	r = read_r(fd, 12, obj, 0, alone);
 	assert_int_equal(r->status, HEAPD__STATUS__OK);
 	heapd__response__free_unpacked(r, NULL);
-	close(fd);
-	daemon_stop(&d);
+	stop(&d, fd);
 }
 
 int main(void)
