@@ -92,23 +92,10 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* The most a reply without a message in it (an error, a ref, data)
- * takes besides its error and data (proto/bound.c); SIZE_MAX, so that
- * every reply is sized exactly, once the Response has a field that bound
- * would not count. */
-static size_t flat_bound(void)
-{
-	static const char *const strs[] = {"error", "data", NULL};
-	static size_t bound;
-	if (!bound)
-		bound = pb_fixed_bound(&heapd__response__descriptor, strs, true);
-	return bound;
-}
-
 /* Room for resp's encoding: a bound for a flat reply, else its size. */
 static size_t reply_room(const Heapd__Response *resp)
 {
-	size_t fixed = flat_bound();
+	size_t fixed = pb_flat_reply_bound();
 	switch (resp->result_case) {
 	case HEAPD__RESPONSE__RESULT__NOT_SET:
 	case HEAPD__RESPONSE__RESULT_REF:

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bound.h"
+#include "heapd.pb-c.h"
 
 /* The length of a varint holding v. */
 static size_t varint_len(uint64_t v)
@@ -76,4 +77,13 @@ size_t pb_fixed_bound(const ProtobufCMessageDescriptor *d, const char *const *st
 		n += varint_len((uint64_t)f->id << 3) + value_max(f->type);
 	}
 	return n;
+}
+
+size_t pb_flat_reply_bound(void)
+{
+	static const char *const strs[] = {"error", "data", NULL};
+	static size_t bound;
+	if (!bound)
+		bound = pb_fixed_bound(&heapd__response__descriptor, strs, true);
+	return bound;
 }

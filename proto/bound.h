@@ -18,5 +18,10 @@
  * repeated field, another string or bytes field, or a message field (one
  * outside a oneof, when oneofs is true). */
 size_t pb_fixed_bound(const ProtobufCMessageDescriptor *d, const char *const *strs, bool oneofs);
+/* The most a Response without a message result (an error, a ref, data)
+ * takes besides its error and data: the daemon's replies are packed into
+ * that, or sized exactly when it is SIZE_MAX (a field it would not count).
+ * Computed once; the daemon's one thread calls it. */
+size_t pb_flat_reply_bound(void);
 
 #endif

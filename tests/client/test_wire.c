@@ -220,8 +220,7 @@ static void fixed_bound_holds(void **state)
 	req.batch = &batch;
 	assert_true(wire_bound(&req) == SIZE_MAX);
 	/* A Response with its fields at their longest: the daemon's case
-	 * (session.c's flat_bound, with the same names). */
-	static const char *const reply_strs[] = {"error", "data", NULL};
+	 * (session.c packs its flat replies into pb_flat_reply_bound). */
 	Heapd__Response r = HEAPD__RESPONSE__INIT;
 	r.id = UINT64_MAX;
 	r.status = (Heapd__Status)-1;
@@ -229,7 +228,7 @@ static void fixed_bound_holds(void **state)
 	r.result_case = HEAPD__RESPONSE__RESULT_DATA;
 	r.data.data = data;
 	r.data.len = DATA;
-	size_t fixed = pb_fixed_bound(&heapd__response__descriptor, reply_strs, true);
+	size_t fixed = pb_flat_reply_bound();
 	assert_true(fixed != SIZE_MAX);
 	assert_true(heapd__response__get_packed_size(&r) <= fixed + NAME + DATA);
 	r.result_case = HEAPD__RESPONSE__RESULT_REF;
