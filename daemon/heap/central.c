@@ -141,7 +141,7 @@ struct span *central_refill(heap *h, unsigned spc)
 	if (!s)
 		s = refill_sweep(h, &h->full[spc][1 - sw], &budget);
 	if (!s) {
-		s = pages_alloc(h, sc_table[spc_sizeclass(spc)].npages, 0);
+		s = pages_alloc(h, sc_table[spc_sizeclass(spc)].npages, PAGES_SMALL);
 		if (!s)
 			return NULL;
 		span_init_obj(h, s, spc);

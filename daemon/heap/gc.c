@@ -143,6 +143,21 @@ void gc_alloc_slow(heap *h)
 	pacer_set_next_event(h);
 }
 
+void gc_no_room(heap *h)
+{
+	h->st.alloc_failures++;
+	if (h->phase == GC_OFF) {
+		gc_start(h, 0);
+		h->st.gc_for_limit++;
+	}
+	h->room_cycle = h->st.num_gc + 1;
+}
+
+uint64_t heap_room_cycle(const heap *h)
+{
+	return h->room_cycle;
+}
+
 void gc_full(heap *h, int forced)
 {
 	uint64_t t0 = os_now_ns();
@@ -182,6 +197,15 @@ void heap_release_all(heap *h)
 	while (wbuf_free_some(h, 0, NULL, NULL))
 		;
 	scav_release_all(h);
+}
+
+bool heap_release_step(heap *h, uint64_t budget_ns)
+{
+	uint64_t deadline = os_now_ns() + budget_ns;
+	while (wbuf_free_some(h, deadline, NULL, NULL))
+		if (os_now_ns() >= deadline)
+			return false;
+	return !scav_release_step(h, deadline);
 }
 
 bool heap_swept(const heap *h)

@@ -103,7 +103,7 @@ static struct span *wbuf_span(heap *h, int background)
 	if (!s) {
 		if (background)
 			return NULL;
-		s = pages_alloc(h, WBUF_SPAN_PAGES, 1);
+		s = pages_alloc(h, WBUF_SPAN_PAGES, PAGES_WBUF);
 		if (!s)
 			heap_throw("arena exhausted by workbufs");
 		h->st.wbuf_alloc++;  /* the mutator's alone, as the page heap */

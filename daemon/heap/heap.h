@@ -48,7 +48,7 @@ typedef struct heap_holds heap_holds;
 	X(OK, 0, OK, "success")                                                               \
 	X(EBADREF, -1, BAD_REF, "invalid reference (null, stale or forged)")                  \
 	X(ERANGE, -2, RANGE, "slot or byte range outside the object")                         \
-	X(ENOMEM, -3, NO_MEMORY, "heap is at its hard maximum") /* even after a full GC */    \
+	X(ENOMEM, -3, NO_MEMORY, "heap is at its hard maximum") /* see heap_room_cycle */      \
 	X(ETOOBIG, -4, LIMIT, "object larger than the maximum object size")                   \
 	X(ENOENT, -5, NOT_FOUND, "no such root or hold")                                      \
 	X(ELIMIT, -6, LIMIT, "hold or root limit reached")      /* max_holds, max_roots */    \
@@ -135,6 +135,13 @@ int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref 
 int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t len);
 int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len);
 
+/* After an allocation failed with HEAP_ENOMEM. No collection ran inside
+ * the call: one incremental cycle is in flight (started then, unless one
+ * was already running), which the host runs in its slices as any other.
+ * Once heap_cycles() reaches the value returned and heap_swept() holds,
+ * what that cycle found unreachable is free, and one more try may fit. */
+uint64_t heap_room_cycle(const heap *h);
+
 /* Named roots. name is 1..HEAP_ROOT_NAME_MAX bytes, not NUL-terminated.
  * root_set with ref 0 deletes (HEAP_ENOENT if absent). root_get adds a hold
  * in hs when hs is not NULL. */
@@ -156,6 +163,9 @@ void heap_free_os_memory(heap *h);
 /* Frees every workbuf span and returns every free page to the OS now,
  * without collecting. Its time grows with the free memory (~70 ms per GiB). */
 void heap_release_all(heap *h);
+/* heap_release_all() in steps of about budget_ns, for a host that must
+ * not stop that long: returns true once nothing is left to release. */
+bool heap_release_step(heap *h, uint64_t budget_ns);
 /* True when the last cycle's sweep is complete: every object it found
  * unreachable is freed and counted out of heap_objects. */
 bool heap_swept(const heap *h);

@@ -263,6 +263,7 @@ struct heap {
 	uint64_t cycle;          /* cycles started */
 	int forced;              /* the cycle in progress was requested */
 	int gc_requested;        /* start a forced cycle when this one ends */
+	uint64_t room_cycle;     /* heap_room_cycle() */
 	struct gcwork gcw;
 	struct bgmark bg;
 	_Alignas(CACHE_LINE) struct lfstack work_full;
@@ -323,6 +324,7 @@ struct heap {
 	struct {
 		uint64_t heap_alloc, heap_objects, total_alloc, mallocs, frees;
 		uint64_t num_gc, num_forced_gc, last_gc_unix_ns;
+		uint64_t alloc_failures, gc_for_limit;
 		uint64_t pause_total_ns, pause_ns[HEAP_PAUSE_RING], num_pause, max_pause_ns;
 		uint64_t gc_ns, start_ns;
 		uint64_t sweep_spans[3];
@@ -367,7 +369,11 @@ static inline uint64_t gc_sys_bytes(const heap *h)
 }
 
 /* pages.c */
-struct span *pages_alloc(heap *h, size_t npages, int wbuf);
+/* What a span is for: a small-object span (its slots zeroed one by one as
+ * they are allocated, when needzero), a large object (zeroed here, only
+ * the pages that are backed), or workbufs (outside max_heap). */
+enum pages_use { PAGES_SMALL, PAGES_LARGE, PAGES_WBUF };
+struct span *pages_alloc(heap *h, size_t npages, enum pages_use use);
 void pages_free(heap *h, struct span *s);
 /* Releases up to max (0: all) backed pages of free run s, from its end. */
 size_t pages_release(heap *h, struct span *s, size_t max);
@@ -570,6 +576,9 @@ void gc_start(heap *h, int forced);
 int gc_slice(heap *h, uint64_t deadline, uint64_t work);
 /* The allocator crossed next_event: start a cycle or assist. */
 void gc_alloc_slow(heap *h);
+/* An allocation found no room under max_heap: counts it, and starts a
+ * cycle unless one is in flight (at most one is, whatever the failures). */
+void gc_no_room(heap *h);
 void gc_finish_cycle(heap *h);
 /* Blocking: completes any cycle, runs a full one, sweeps everything and
  * frees every workbuf span. One pause. */
@@ -599,6 +608,9 @@ void sweep_proportional(heap *h);
 /* Returns as heap_idle() does. */
 uint64_t scav_step(heap *h, uint64_t deadline, heap_preempt_fn *preempt, void *arg);
 void scav_release_all(heap *h);
+/* Releases free pages, every one, until deadline: returns 1 if some are
+ * left. */
+int scav_release_step(heap *h, uint64_t deadline);
 
 /* holds.c */
 int holds_init(heap *h);

@@ -8,10 +8,16 @@
  * span classes, which marking never has to look inside. Large objects get
  * a span of their own.
  *
- * Every object is zeroed (unless its memory is known fresh) and gets a new
- * tag, one that no object made in the last 2^32 allocations had, so a
- * handle kept from the slot's previous object cannot match. While marking, new objects
- * are allocated black (Go's gcmarknewobject): they survive the cycle.
+ * Every object is zeroed (unless its memory is known fresh; a large one
+ * only on the pages that are backed, pages_alloc) and gets a new tag, one
+ * that no object made in the last 2^32 allocations had, so a handle kept
+ * from the slot's previous object cannot match. While marking, new
+ * objects are allocated black (Go's gcmarknewobject): they survive the
+ * cycle.
+ *
+ * When nothing fits under max_heap the allocation fails at once with
+ * HEAP_ENOMEM, having made sure one incremental cycle is in flight
+ * (gc_no_room); it never collects inside the call.
  *
  * Allocation is the only place the mutator pays for collection: crossing
  * h->next_event (one compare on the fast path) starts a cycle or runs an
@@ -93,7 +99,7 @@ static uint8_t *alloc_small_slow(heap *h, unsigned spc, struct span **sp, uint32
 static uint8_t *alloc_large(heap *h, size_t size, uint32_t nrefs, uint32_t nbytes, struct span **sp)
 {
 	sweep_proportional(h);
-	struct span *s = pages_alloc(h, (size + PAGE_SIZE - 1) >> PAGE_SHIFT, 0);
+	struct span *s = pages_alloc(h, (size + PAGE_SIZE - 1) >> PAGE_SHIFT, PAGES_LARGE);
 	if (!s)
 		return NULL;
 	s->spanclass = nrefs == 0;  /* size class 0, noscan when it has no slots */
@@ -146,24 +152,24 @@ static inline uint32_t new_tag(heap *h, uint32_t old)
 	return t;
 }
 
-/* Everything but the fast path: small-object refills, large objects, and
- * on failure a full collection and one more try (Go would die here). */
+/* Everything but the fast path: small-object refills and large objects.
+ * When nothing fits under max_heap, no collection runs here: a full one
+ * per failed allocation let one client stall every other for as long as
+ * marking the live heap takes, once per request. gc_no_room() makes sure
+ * one incremental cycle is in flight instead; the caller may try again
+ * once it is over (heap_room_cycle). */
 static __attribute__((noinline)) uint8_t *alloc_slow(heap *h, size_t size, uint32_t nrefs, uint32_t nbytes,
 						       struct span **sp, uint32_t *idxp)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		uint8_t *p;
-		*idxp = 0;
-		if (size <= MAX_SMALL_SIZE)
-			p = alloc_small_slow(h, sc_of(size) << 1 | (nrefs == 0), sp, idxp);
-		else
-			p = alloc_large(h, size, nrefs, nbytes, sp);
-		if (p)
-			return p;
-		if (!attempt)
-			gc_full(h, 0);
-	}
-	return NULL;
+	uint8_t *p;
+	*idxp = 0;
+	if (size <= MAX_SMALL_SIZE)
+		p = alloc_small_slow(h, sc_of(size) << 1 | (nrefs == 0), sp, idxp);
+	else
+		p = alloc_large(h, size, nrefs, nbytes, sp);
+	if (!p)
+		gc_no_room(h);
+	return p;
 }
 
 /* Makes the object at slot idx of s: zeroes it, tags it, marks it black
@@ -240,9 +246,9 @@ static inline heap_ref *target_slot(heap *h, heap_ref obj, uint32_t slot, int *e
 }
 
 /* Roots r at d. slow says the call took the general path: a hold set may
- * have to grow, and collector work (a full collection when the heap was
- * full) may have run since the caller resolved a target slot's object, so
- * it is resolved again and its liveness is current. */
+ * have to grow, and sweeping may have run since the caller resolved a
+ * target slot's object (freeing it, if it was garbage), so it is resolved
+ * again and its liveness is current. */
 static inline int root_new(heap *h, struct dest *d, heap_ref r, int slow)
 {
 	if (!d->obj) {
@@ -283,8 +289,8 @@ static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint
 		h->st.mallocs++;
 		h->heap_live += s->elemsize;
 	}
-	/* A full collection may have freed a value the caller did not hold;
-	 * the object, not yet rooted, is then garbage. */
+	/* An assist or sweeping may have freed a value the caller did not
+	 * hold; the object, not yet rooted, is then garbage. */
 	int err = check_vals(h, d);
 	if (err)
 		return err;

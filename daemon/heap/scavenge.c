@@ -8,7 +8,8 @@
  * release_delay_ns, idle time releases every free page: a daemon that went
  * quiet after a peak should hold what its live heap needs, not twice that
  * (Go keeps the 10% margin forever; its users read the difference as a
- * leak). heap_free_os_memory() releases everything at once.
+ * leak). heap_free_os_memory() releases everything at once, and
+ * heap_release_step() the same in steps a host can interleave.
  *
  * Order: oldest free runs first (scavq), each from its end, at most
  * STEP_PAGES per call so a huge run does not turn into one long madvise
@@ -49,6 +50,17 @@ uint64_t scav_step(heap *h, uint64_t deadline, heap_preempt_fn *preempt, void *a
 	if (!oldest(h) || now >= quiet_at)
 		return HEAP_IDLE_NONE;
 	return quiet_at - now;
+}
+
+int scav_release_step(heap *h, uint64_t deadline)
+{
+	struct span *s;
+	while ((s = oldest(h)) != NULL) {
+		pages_release(h, s, STEP_PAGES);
+		if (os_now_ns() >= deadline)
+			return oldest(h) != NULL;
+	}
+	return 0;
 }
 
 void scav_release_all(heap *h)

@@ -34,6 +34,8 @@ void heap_read_stats(heap *h, struct heap_stats *st)
 	st->last_gc_unix_ns = h->st.last_gc_unix_ns;
 	st->num_gc = h->st.num_gc;
 	st->num_forced_gc = h->st.num_forced_gc;
+	st->alloc_failures = h->st.alloc_failures;
+	st->forced_gc_for_limit = h->st.gc_for_limit;
 	st->pause_total_ns = h->st.pause_total_ns;
 	memcpy(st->pause_ns, h->st.pause_ns, sizeof st->pause_ns);
 	st->num_pause = h->st.num_pause;

@@ -240,7 +240,7 @@ static const char *const section_keys[][20] = {
 	{"next_gc", "heap_marked", "heap_live", "num_gc", "num_forced_gc", "last_gc_unix_ns",
 	 "gc_cpu_fraction", "mark_workers", "mark_worker_ns", "pause_total_ns", "num_pause",
 	 "max_pause_ns", "wbuf_spans_busy", "wbuf_spans_free", "wbuf_spans_alloc", "wbuf_spans_reused",
-	 "pause_ns"},
+	 "pause_ns", "alloc_failures", "forced_gc_for_limit"},
 	{"sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc", "wbuf_spans_freed"},
 	{"scav_released_bytes", "scav_madvise_calls"},
 	{"uptime_ns", "sessions", "named_roots", "holds"},
@@ -383,7 +383,7 @@ static const char *const all_fields[] = {
 	"max_pause_ns", "gc_cpu_fraction", "sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc",
 	"wbuf_spans_freed", "wbuf_spans_reused", "wbuf_spans_alloc", "scav_released_bytes",
 	"scav_madvise_calls", "heap_marked", "heap_live", "holds", "rss_bytes", "sessions",
-	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", NULL,
+	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "alloc_failures", "forced_gc_for_limit", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -418,7 +418,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 38); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 40); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -509,9 +509,9 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 38 fields; wbuf_spans has 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 35);
-	assert_int_equal(count_of(r.out, "# TYPE "), 35);
+	/* 40 fields; wbuf_spans has 2 members, sweep_spans_total 3 */
+	assert_int_equal(families, 37);
+	assert_int_equal(count_of(r.out, "# TYPE "), 37);
 	run_free(&r);
 	heapd_close(h);
 	daemon_stop(&d);

@@ -1,7 +1,7 @@
 /*
  * test_limits.c - every limit fails cleanly with its own code and leaves
- * the heap intact and usable: the hard maximum heap (HEAP_ENOMEM, after a
- * full collection), max_object (HEAP_ETOOBIG), max_holds and max_roots
+ * the heap intact and usable: the hard maximum heap (HEAP_ENOMEM at once,
+ * with one incremental collection in flight however many fail), max_object (HEAP_ETOOBIG), max_holds and max_roots
  * (HEAP_ELIMIT), root names (HEAP_EINVAL); limits changed while the heap
  * runs (heap_reconfigure); and the pacing settings (gc_percent,
  * soft_limit) keep the heap where they say.
@@ -25,13 +25,27 @@ static void hard_max_fails_cleanly_and_recovers(void **state)
 		assert_true(n < MAX);
 	}
 	assert_int_equal(err, HEAP_ENOMEM);
+	/* No collection ran inside the call: one is in flight (the pacer's,
+	 * or one the failure started), and the next try waits for it. */
 	struct heap_stats st = test_stats(h);
+	assert_true(heap_gc_active(h));
+	assert_int_equal(st.alloc_failures, 1);
+	assert_true(st.forced_gc_for_limit <= 1);
+	assert_int_equal(heap_room_cycle(h), st.num_gc + 1);
 	assert_true(st.heap_inuse <= 16 * MIB);
 	assert_true(st.heap_inuse > 14 * MIB);
 	assert_int_equal(st.heap_objects, n);
-	/* Large objects fail the same way, and nothing was lost. */
+	/* A storm of failures, large objects too, starts no other cycle and
+	 * runs no collector work: no pause. */
 	heap_ref big;
-	assert_int_equal(heap_alloc(h, hs, 0, 4 * MIB, &big), HEAP_ENOMEM);
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(heap_alloc(h, hs, 1, 48, &big), HEAP_ENOMEM);
+		assert_int_equal(heap_alloc(h, hs, 0, 4 * MIB, &big), HEAP_ENOMEM);
+	}
+	struct heap_stats storm = test_stats(h);
+	assert_int_equal(storm.alloc_failures, 2001);
+	assert_int_equal(storm.forced_gc_for_limit, st.forced_gc_for_limit);
+	assert_int_equal(storm.num_pause, st.num_pause);
 	for (size_t i = 0; i < n; i++) {
 		size_t v;
 		heap_ref prev;
@@ -41,10 +55,22 @@ static void hard_max_fails_cleanly_and_recovers(void **state)
 		assert_true(prev == (i ? held[i - 1] : 0));
 	}
 	/* Free half (the chain keeps everything below a held node alive, so
-	 * cut it), and allocation works again. */
+	 * cut it). The cycle in flight marked before that; the next failure
+	 * starts one that finds it, and once it is done and swept, as the
+	 * host's slices and idle work do it, allocation works again. */
 	OK(heap_set_ref(h, held[n / 2], 0, 0));
 	for (size_t i = 0; i < n / 2; i++)
 		OK(heap_release(h, hs, held[i]));
+	while (heap_gc_slice(h, 1000000))
+		;
+	assert_int_equal(heap_alloc(h, hs, 0, 48, &big), HEAP_ENOMEM);
+	uint64_t room = heap_room_cycle(h);
+	assert_int_equal(test_stats(h).forced_gc_for_limit, st.forced_gc_for_limit + 1);
+	while (heap_gc_slice(h, 1000000))
+		;
+	while (heap_idle(h, 1000000, NULL, NULL) == 0)
+		;
+	assert_true(heap_cycles(h) >= room && heap_swept(h));
 	for (size_t i = 0; i < n / 4; i++)
 		OK(heap_alloc(h, hs, 0, 48, &big));
 	OK(heap_alloc(h, hs, 0, 2 * MIB, &big));

@@ -57,7 +57,7 @@ static void lookup_covers_every_page(void **state)
 	heap *h = test_heap();
 	struct span *s[8];
 	for (int i = 0; i < 8; i++) {
-		s[i] = pages_alloc(h, (size_t)i * 3 + 1, i & 1);
+		s[i] = pages_alloc(h, (size_t)i * 3 + 1, i & 1 ? PAGES_WBUF : PAGES_SMALL);
 		assert_non_null(s[i]);
 	}
 	for (int i = 0; i < 8; i++)
@@ -71,7 +71,7 @@ static void neighbours_coalesce(void **state)
 {
 	(void)state;
 	heap *h = test_heap();
-	struct span *a = pages_alloc(h, 1, 0), *b = pages_alloc(h, 2, 0), *c = pages_alloc(h, 3, 0);
+	struct span *a = pages_alloc(h, 1, PAGES_SMALL), *b = pages_alloc(h, 2, PAGES_SMALL), *c = pages_alloc(h, 3, PAGES_SMALL);
 	size_t start = a->start;
 	assert_int_equal(b->start, start + 1);
 	assert_int_equal(c->start, start + 3);
@@ -105,7 +105,7 @@ static void random_churn_keeps_invariants(void **state)
 			live[k] = NULL;
 		} else {
 			size_t n = rng_below(&r, 8) ? 1 + rng_below(&r, 8) : 100 + rng_below(&r, 300);
-			live[k] = pages_alloc(h, n, rng_below(&r, 4) == 0);
+			live[k] = pages_alloc(h, n, rng_below(&r, 4) == 0 ? PAGES_WBUF : PAGES_SMALL);
 			assert_non_null(live[k]);
 			assert_int_equal(live[k]->npages, n);
 		}
@@ -130,13 +130,13 @@ static void released_state_follows_pages(void **state)
 {
 	(void)state;
 	heap *h = test_heap();
-	struct span *a = pages_alloc(h, 4, 0);
+	struct span *a = pages_alloc(h, 4, PAGES_SMALL);
 	assert_false(a->needzero); /* fresh memory from the OS */
 	memset(span_base(h, a), 0xab, 4 * PAGE_SIZE);
 	size_t start = a->start;
 	pages_free(h, a);
 	check_pages(h);
-	struct span *b = pages_alloc(h, 4, 0);
+	struct span *b = pages_alloc(h, 4, PAGES_SMALL);
 	assert_int_equal(b->start, start); /* warm pages are reused first */
 	assert_true(b->needzero);
 	pages_free(h, b);
@@ -148,7 +148,7 @@ static void released_state_follows_pages(void **state)
 	assert_int_equal(h->st.madvise_calls - calls, 2); /* the pages, then the inner descriptors */
 	check_pages(h);
 	assert_int_equal(span_base(h, run)[0], 0); /* really gone: reads zero */
-	struct span *c = pages_alloc(h, 4, 0);
+	struct span *c = pages_alloc(h, 4, PAGES_SMALL);
 	assert_false(c->needzero);
 	check_pages(h);
 	heap_free(h);
@@ -160,12 +160,12 @@ static void max_heap_bounds_object_spans(void **state)
 	(void)state;
 	heap *h = test_heap_cfg(8 * MIB, 100);
 	size_t pages = 8 * MIB / PAGE_SIZE;
-	struct span *a = pages_alloc(h, pages, 0);
+	struct span *a = pages_alloc(h, pages, PAGES_SMALL);
 	assert_non_null(a);
-	assert_null(pages_alloc(h, 1, 0));
-	assert_non_null(pages_alloc(h, WBUF_SPAN_PAGES, 1));
+	assert_null(pages_alloc(h, 1, PAGES_SMALL));
+	assert_non_null(pages_alloc(h, WBUF_SPAN_PAGES, PAGES_WBUF));
 	pages_free(h, a);
-	assert_non_null(pages_alloc(h, 1, 0));
+	assert_non_null(pages_alloc(h, 1, PAGES_SMALL));
 	check_pages(h);
 	heap_free(h);
 }

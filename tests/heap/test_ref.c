@@ -87,7 +87,7 @@ static void free_pages_and_workbufs_refused(void **state)
 	assert_int_equal(heap_read(h, big, 0, &b, 1), HEAP_EBADREF); /* its pages are free now */
 	for (size_t off = 0; off < 100000; off += 4096)
 		assert_int_equal(heap_read(h, make_ref(h, p + off, tag), 0, &b, 1), HEAP_EBADREF);
-	struct span *w = pages_alloc(h, WBUF_SPAN_PAGES, 1);
+	struct span *w = pages_alloc(h, WBUF_SPAN_PAGES, PAGES_WBUF);
 	uint64_t *q = (uint64_t *)span_base(h, w);
 	q[0] = hdr_make(77, 0, 100);
 	assert_int_equal(heap_read(h, make_ref(h, q, 77), 0, &b, 1), HEAP_EBADREF);

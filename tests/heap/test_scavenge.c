@@ -177,6 +177,73 @@ static void allocation_restarts_release_delay(void **state)
 	heap_free(h);
 }
 
+/* Every byte of [p, p + len) is zero. */
+static int all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* A large object reads as zero whatever its pages held, and is zeroed only
+ * where they are backed: on released pages it costs no page faults, so it
+ * leaves them released (Go's needzero, per page). */
+static void large_objects_zero_only_backed_pages(void **state)
+{
+	(void)state;
+	enum { BIG = 16 * MIB };
+	heap *h = test_heap_cfg((size_t)1 << 30, -1);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref a, b;
+	struct obj o;
+	OK(heap_alloc(h, hs, 0, BIG, &a));
+	OK(obj_resolve(h, a, &o));
+	uint32_t first = o.s->start;
+	memset(o.p + HDR_SIZE, 0xa5, BIG);
+	OK(heap_release(h, hs, a));
+	heap_gc(h);
+	/* On the same, dirty pages: zeroed. */
+	OK(heap_alloc(h, hs, 0, BIG, &b));
+	OK(obj_resolve(h, b, &o));
+	assert_int_equal(o.s->start, first);
+	assert_true(all_zero(o.p + HDR_SIZE, BIG));
+	memset(o.p + HDR_SIZE, 0xa5, BIG);
+	OK(heap_release(h, hs, b));
+	/* Partly released (one scavenger step: the run's last 4 MiB): the
+	 * released part is left alone, the rest zeroed, all reads zero. */
+	heap_gc(h);
+	assert_false(heap_release_step(h, 1));
+	size_t os_pages = BIG / (size_t)sysconf(_SC_PAGESIZE), before = resident_pages(o.p, BIG);
+	assert_true(before < os_pages - 256);
+	OK(heap_alloc(h, hs, 0, BIG, &b));
+	OK(obj_resolve(h, b, &o));
+	assert_int_equal(o.s->start, first);
+	assert_true(resident_pages(o.p, BIG) <= before + 1);
+	assert_true(all_zero(o.p + HDR_SIZE, BIG));
+	heap_free(h);
+}
+
+/* heap_release_step() does heap_release_all()'s work in steps. */
+static void release_in_steps(void **state)
+{
+	(void)state;
+	heap *h = test_heap_cfg((size_t)1 << 30, -1);
+	heap_holds *hs = heap_holds_new(h);
+	make_garbage(h, hs, 64 * MIB);
+	heap_gc(h);
+	unsigned steps = 1;
+	while (!heap_release_step(h, 1000))  /* 1 us: one madvise per step */
+		steps++;
+	assert_true(steps > 1);
+	struct heap_stats st = test_stats(h);
+	assert_int_equal(st.heap_released, st.heap_idle);
+	size_t resident, total;
+	free_run_residency(h, &resident, &total);
+	assert_int_equal(resident, 0);
+	heap_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +251,8 @@ int main(void)
 		cmocka_unit_test(release_all_without_collecting),
 		cmocka_unit_test(idle_scavenger_paces_then_releases),
 		cmocka_unit_test(allocation_restarts_release_delay),
+		cmocka_unit_test(large_objects_zero_only_backed_pages),
+		cmocka_unit_test(release_in_steps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

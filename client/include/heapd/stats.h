@@ -106,7 +106,11 @@
 	X(mark_workers, COUNT, HEAP, 37, "GC", "heapd_gc_mark_workers", NULL, "gauge",                        \
 	  "Background mark workers running.")                                                                  \
 	X(mark_worker_ns, NS, HEAP, 38, "GC", "heapd_gc_mark_worker_seconds_total", NULL, "counter",          \
-	  "Time the background mark workers spent marking.")
+	  "Time the background mark workers spent marking.")                                                   \
+	X(alloc_failures, COUNT, HEAP, 39, "GC", "heapd_alloc_failures_total", NULL, "counter",               \
+	  "Allocations that found no room under max_heap.")                                                    \
+	X(forced_gc_for_limit, COUNT, HEAP, 40, "GC", "heapd_gc_cycles_for_limit_total", NULL, "counter",     \
+	  "GC cycles started because an allocation found no room under max_heap.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
