@@ -39,8 +39,18 @@
  * that, or stats that do not fit, fail with LIMIT; any other op needs
  * SMALL_RESULT of room, or fails with LIMIT before it runs.
  *
- * A batch runs in one turn: no other session's request runs in between,
- * and max_batch_ops bounds how long they wait for it.
+ * Turns. A batch is the session's only request until it is answered, but
+ * not the loop's: when it runs past the turn's budget (sess_turn_over),
+ * it stops between two ops and is held (sess_hold) for the session's next
+ * turn, after every other session has had one; an alloc that finds no
+ * room under max_heap holds it until the collection in flight is done,
+ * then runs once more (a second failure is its error). So another
+ * client's request may run between two ops of a batch, and see what the
+ * first ones did; a batch was never a transaction (nothing is undone when
+ * an op fails), and its ops still run in order, each once, with nothing
+ * else of its session in between. Its progress (struct batch_state)
+ * lives with its request in the scratch memory that sess_hold moves into
+ * the session.
  */
 #include <stdio.h>
 #include <string.h>
@@ -203,45 +213,89 @@ static void run_op(struct session *s, const Heapd__BatchOp *op, size_t i, Heapd_
 	}
 }
 
-/* The ops of b, into out's result; limit is the room for the results. */
-static void run(struct session *s, const Heapd__Batch *b, size_t limit, struct disp_reply *out)
+/* A batch's progress, in the scratch memory its request lives in, so it
+ * can be held past a turn (sess_hold) and go on where it stopped. */
+struct batch_state {
+	const Heapd__Batch *b;
+	size_t next;               /* the op to run next, from 0 */
+	size_t limit, used;        /* room for the results, and what they took */
+	int retry;                 /* op next found no room once: last try */
+	Heapd__BatchReply *br;
+	Heapd__Response **res;
+	struct disp_reply out;
+};
+
+/* Runs ops from st->next on: to the end, replying, or until the turn is
+ * over or an op waits for room, holding the batch. At least one op runs
+ * per call, so a held batch always finishes. */
+static void step(struct session *s, struct batch_state *st)
 {
 	struct scratch *sc = &s->srv->scratch;
-	size_t n = b->n_ops;
-	Heapd__BatchReply *br = scratch_alloc(sc, sizeof *br);
-	Heapd__Response **res = scratch_alloc(sc, (n + 1) * sizeof *res);
-	Heapd__Response *rv = scratch_alloc(sc, (n + 1) * sizeof *rv);
-	if (!br || !res || !rv) {
-		disp_fail(out, HEAPD__STATUS__INTERNAL, "batch: out of memory");
-		return;
-	}
-	heapd__batch_reply__init(br);
-	size_t used = 0;
-	for (size_t i = 0; i < n; i++) {
-		res[i] = &rv[i];
-		heapd__response__init(res[i]);
+	size_t n = st->b->n_ops, first = st->next;
+	Heapd__BatchReply *br = st->br;
+	Heapd__Response **res = st->res;
+	for (; st->next < n; st->next++) {
+		size_t i = st->next;
 		if (br->failed) {
 			res[i]->status = HEAPD__STATUS__SKIPPED;
 			continue;
 		}
+		if (i > first && sess_turn_over(s->srv)) {
+			sess_hold(s, HELD_TURN, NULL, st);
+			return;
+		}
 		struct disp_reply rp;
 		disp_reply_init(&rp, 0);
-		run_op(s, b->ops[i], i, res, limit - used - SKIPPED_COST * (n - 1 - i), &rp);
+		rp.retried = st->retry;
+		st->retry = 0;
+		run_op(s, st->b->ops[i], i, res, st->limit - st->used - SKIPPED_COST * (n - 1 - i), &rp);
+		if (rp.wait_room) {
+			st->retry = 1;
+			sess_hold(s, HELD_ROOM, NULL, st);
+			coll_wait_room(s);
+			return;
+		}
 		*res[i] = rp.r;
 		if (rp.r.status == HEAPD__STATUS__OK) {
-			used += entry_size(res[i]);
+			st->used += entry_size(res[i]);
 			continue;
 		}
 		size_t len = strlen(rp.msg) + 1;
 		char *msg = scratch_alloc(sc, len);
 		res[i]->error = msg ? memcpy(msg, rp.msg, len) : "out of memory";
 		br->failed = (uint32_t)(i + 1);
-		disp_fail(out, rp.r.status, "batch op %zu: %s", i + 1, rp.msg);
+		disp_fail(&st->out, rp.r.status, "batch op %zu: %s", i + 1, rp.msg);
 	}
 	br->n_results = n;
 	br->results = res;
-	out->r.result_case = HEAPD__RESPONSE__RESULT_BATCH;
-	out->r.batch = br;
+	st->out.r.result_case = HEAPD__RESPONSE__RESULT_BATCH;
+	st->out.r.batch = br;
+	sess_reply(s, &st->out.r);
+}
+
+void batch_resume(struct session *s, struct batch_state *st)
+{
+	step(s, st);
+}
+
+/* A new batch's progress, every result OK so far; NULL if out of memory. */
+static struct batch_state *start(struct scratch *sc, uint64_t id, const Heapd__Batch *b, size_t limit)
+{
+	size_t n = b->n_ops;
+	struct batch_state *st = scratch_alloc(sc, sizeof *st);
+	Heapd__BatchReply *br = scratch_alloc(sc, sizeof *br);
+	Heapd__Response **res = scratch_alloc(sc, (n + 1) * sizeof *res);
+	Heapd__Response *rv = scratch_alloc(sc, (n + 1) * sizeof *rv);
+	if (!st || !br || !res || !rv)
+		return NULL;
+	heapd__batch_reply__init(br);
+	for (size_t i = 0; i < n; i++) {
+		res[i] = &rv[i];
+		heapd__response__init(res[i]);
+	}
+	*st = (struct batch_state){.b = b, .limit = limit, .br = br, .res = res};
+	disp_reply_init(&st->out, id);
+	return st;
 }
 
 void batch_run(struct session *s, uint64_t id, const Heapd__Batch *b)
@@ -250,13 +304,19 @@ void batch_run(struct session *s, uint64_t id, const Heapd__Batch *b)
 	size_t n = b->n_ops, limit = cfg->max_frame - BATCH_OVERHEAD;
 	struct disp_reply out;
 	disp_reply_init(&out, id);
-	if (n > cfg->max_batch_ops)
+	if (n > cfg->max_batch_ops) {
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: %zu ops, more than max_batch_ops %u", n,
 			  cfg->max_batch_ops);
-	else if (n * SKIPPED_COST > limit)
+	} else if (n * SKIPPED_COST > limit) {
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: the reply to %zu ops cannot fit in max_frame_size %u", n,
 			  cfg->max_frame);
-	else
-		run(s, b, limit, &out);
+	} else {
+		struct batch_state *st = start(&s->srv->scratch, id, b, limit);
+		if (st) {
+			step(s, st);
+			return;
+		}
+		disp_fail(&out, HEAPD__STATUS__INTERNAL, "batch: out of memory");
+	}
 	sess_reply(s, &out.r);
 }

@@ -26,7 +26,14 @@
  * Requested collections (heapd_gc, heapd_free_os_memory): the session
  * waits for a cycle that starts after its request (heap_gc_begin queues one
  * behind a cycle already marking) to finish and be swept; the check
- * callback answers it then.
+ * callback answers it then; while one waits, slices run every iteration
+ * (still one slice between two polls for I/O). An allocation that found
+ * no room waits the same way for the cycle the engine has in flight
+ * (heap_room_cycle), on room_waiters, but at the usual duty cycle: a
+ * storm of failing allocations must cost the others no more collector
+ * time than a busy heap does (Go's GC CPU limiter guards the same death
+ * spiral, golang/go#58106). It only lets idle work (sweeping, which the
+ * answer needs) run in busy iterations too, preempted by pending I/O.
  *
  * idle_gc_period_s: like Go's forced GC every two minutes, a cycle starts
  * when none has run for that long and something happened meanwhile (a
@@ -55,19 +62,32 @@ static int waits_done(struct server *srv, const struct session *s)
 	return heap_cycles(srv->heap) >= s->wait_cycle && heap_swept(srv->heap);
 }
 
-/* Answers the sessions whose collection is complete. */
-static void answer_waiters(struct server *srv)
+/* Answers the sessions on list whose collection is complete.
+ * free_os_memory's then waits for every free page to be released, a
+ * slice's time per step: releasing is ~70 ms per GiB of free memory. */
+static void answer_list(struct server *srv, struct list *list)
 {
-	struct list *l = srv->waiters.next;
-	while (l != &srv->waiters) {
+	struct list *l = list->next;
+	while (l != list) {
 		struct session *s = container_of(l, struct session, wait_link);
 		l = l->next;
 		if (!waits_done(srv, s))
 			continue;
+		if (s->wait_release) {
+			if (!heap_release_step(srv->heap, srv->cfg.heap.slice_ns))
+				continue;
+			s->wait_release = 0;
+		}
 		list_remove(&s->wait_link);
 		s->wait_link.next = s->wait_link.prev = NULL;
 		disp_finish_wait(s);
 	}
+}
+
+static void answer_waiters(struct server *srv)
+{
+	answer_list(srv, &srv->waiters);
+	answer_list(srv, &srv->room_waiters);
 }
 
 static void run_slice(struct server *srv)
@@ -97,6 +117,7 @@ static void on_prepare(uv_prepare_t *handle)
 	int busy = srv->io_events != srv->io_seen;
 	srv->io_seen = srv->io_events;
 	int waiting = !list_empty(&srv->waiters);
+	int room = !list_empty(&srv->room_waiters);
 	int now = !list_empty(&srv->ready) || waiting;
 	int later = 0;
 
@@ -111,7 +132,7 @@ static void on_prepare(uv_prepare_t *handle)
 		}
 	}
 	if (!heap_gc_active(srv->heap)) {
-		if (!busy || waiting) {
+		if (!busy || waiting || room) {
 			uint64_t next = heap_idle(srv->heap, IDLE_BUDGET_NS, loop_has_events, srv);
 			if (next == 0)
 				now = 1;
@@ -123,7 +144,13 @@ static void on_prepare(uv_prepare_t *handle)
 			later = 1;
 		}
 	}
+	/* An answered session may have gone on to start work: a cycle (its
+	 * allocation found no room again), or frames left for a later turn. */
 	answer_waiters(srv);
+	if (!list_empty(&srv->ready) || !list_empty(&srv->waiters))
+		now = 1;
+	else if (heap_gc_active(srv->heap))
+		later = 1;
 	svc_cycle_done(srv);
 	svc_status(srv);
 	if (now)
@@ -184,24 +211,37 @@ void coll_kick(struct server *srv)
 		uv_idle_start(&srv->idle, on_idle);
 }
 
+static void wait_for(struct session *s, struct list *list, uint64_t cycle)
+{
+	s->wait_cycle = cycle;
+	s->state = S_WAITING;
+	list_push_tail(list, &s->wait_link);
+	coll_kick(s->srv);
+}
+
 void coll_wait(struct session *s, uint64_t id, int release)
 {
-	struct server *srv = s->srv;
+	heap *h = s->srv->heap;
 	s->wait_id = id;
 	s->wait_release = release;
 	/* A cycle that starts after this request: the next one, or the one
 	 * queued behind the cycle already marking. */
-	s->wait_cycle = heap_cycles(srv->heap) + (heap_gc_active(srv->heap) ? 2 : 1);
-	heap_gc_begin(srv->heap);
-	s->state = S_WAITING;
-	list_push_tail(&srv->waiters, &s->wait_link);
-	coll_kick(srv);
+	uint64_t cycle = heap_cycles(h) + (heap_gc_active(h) ? 2 : 1);
+	heap_gc_begin(h);
+	wait_for(s, &s->srv->waiters, cycle);
+}
+
+void coll_wait_room(struct session *s)
+{
+	s->wait_release = 0;
+	wait_for(s, &s->srv->room_waiters, heap_room_cycle(s->srv->heap));
 }
 
 int coll_start(struct server *srv)
 {
 	list_init(&srv->ready);
 	list_init(&srv->waiters);
+	list_init(&srv->room_waiters);
 	uv_idle_init(srv->loop, &srv->idle);
 	uv_prepare_init(srv->loop, &srv->prepare);
 	uv_check_init(srv->loop, &srv->check);
@@ -225,10 +265,13 @@ int coll_start(struct server *srv)
  * what was received). */
 void coll_finish_waits(struct server *srv)
 {
-	if (list_empty(&srv->waiters))
-		return;
-	heap_gc(srv->heap);
-	answer_waiters(srv);
+	/* A held batch answered here may wait for room again at a later op;
+	 * each round runs at least one op of it, so this ends. */
+	while (!list_empty(&srv->waiters) || !list_empty(&srv->room_waiters)) {
+		heap_gc(srv->heap);
+		heap_release_all(srv->heap);
+		answer_waiters(srv);
+	}
 }
 
 void coll_stop(struct server *srv)

@@ -21,8 +21,12 @@
  * gc and free_os_memory do not answer at once: the session waits
  * (collector.c) for a cycle that started after the request to finish and
  * be swept, so that on return every object unreachable at the time of the
- * call is freed. Later requests on that session wait behind it; other
- * sessions are served meanwhile. A batch is batch.c's, which runs each of
+ * call is freed (and, for free_os_memory, every free page released).
+ * Later requests on that session wait behind it; other sessions are
+ * served meanwhile. So does an alloc that finds no room under max_heap:
+ * the engine starts a collection (one at most) instead of running one
+ * in the call, the request is held until it is done and swept, then run
+ * once more; only a second failure answers NO_MEMORY. A batch is batch.c's, which runs each of
  * its ops through disp_op() as a request of its own.
  *
  * What a reply points to (read data, stats, root names) lives in the
@@ -129,7 +133,12 @@ static void op_alloc(struct disp_call *c)
 	int err = a->into_obj
 			  ? heap_alloc_into_init(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, a->data.data, len, &ref)
 			  : heap_alloc_init(h, s->holds, a->nrefs, a->nbytes, a->data.data, len, &ref);
-	if (err)
+	if (err == HEAP_ENOMEM && !rp->retried)
+		rp->wait_room = 1;  /* nothing was done: again after the collection */
+	else if (err == HEAP_ENOMEM)
+		disp_fail(rp, HEAPD__STATUS__NO_MEMORY, "alloc: the heap is at its hard maximum (max_heap %zu), "
+			  "even after a collection", s->srv->cfg.heap.max_heap);
+	else if (err)
 		engine_fail(rp, err, "alloc");
 	else
 		set_ref_result(rp, ref);
@@ -363,9 +372,27 @@ static void op_batch(struct disp_call *c)
 	c->rp->deferred = 1;
 }
 
+/* What an op costs the loop, for the turn's budget (session.c): bytes it
+ * zeroes or copies, and a floor for the rest. */
+static uint64_t cost(const Heapd__Request *req)
+{
+	enum { OP_COST = 1024 };
+	switch (req->op_case) {
+	case HEAPD__REQUEST__OP_ALLOC:
+		return OP_COST + 8 * (uint64_t)req->alloc->nrefs + req->alloc->nbytes;
+	case HEAPD__REQUEST__OP_WRITE:
+		return OP_COST + req->write->data.len;
+	case HEAPD__REQUEST__OP_READ:
+		return OP_COST + req->read->length;
+	default:
+		return OP_COST;
+	}
+}
+
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp)
 {
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
+	s->srv->turn_cost += cost(req);
 	switch (req->op_case) {
 #define X(name, NAME, ...) case HEAPD__REQUEST__OP_##NAME: op_##name(&c); return;
 	HEAPD_OPS(X)
@@ -393,18 +420,31 @@ int disp_request(struct session *s, Heapd__Request *req)
 	}
 	if (batch_stray_from(req, &rp) == 0)
 		disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
-	if (!rp.deferred)
+	if (rp.wait_room) {
+		sess_hold(s, HELD_ROOM, req, NULL);
+		coll_wait_room(s);
+	} else if (!rp.deferred) {
 		sess_reply(s, &rp.r);
+	}
 	return 0;
+}
+
+void disp_retry(struct session *s, Heapd__Request *req)
+{
+	struct disp_reply rp;
+	disp_reply_init(&rp, req->id);
+	rp.retried = 1;
+	disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
+	sess_reply(s, &rp.r);
 }
 
 void disp_finish_wait(struct session *s)
 {
-	if (s->wait_release)
-		heap_release_all(s->srv->heap);
-	Heapd__Response resp = HEAPD__RESPONSE__INIT;
-	resp.id = s->wait_id;
 	s->state = S_READY;
-	sess_reply(s, &resp);
-	sess_process(s);
+	if (s->held.why == HELD_NONE) {
+		Heapd__Response resp = HEAPD__RESPONSE__INIT;
+		resp.id = s->wait_id;
+		sess_reply(s, &resp);
+	}
+	sess_process(s);  /* which runs a held request on first */
 }

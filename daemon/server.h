@@ -31,6 +31,7 @@
 #define FRAME_HEADER 4u
 
 struct session;
+struct batch_state;
 
 struct server {
 	uv_loop_t *loop;
@@ -47,6 +48,9 @@ struct server {
 	uint32_t max_clients;   /* cfg.max_clients, lowered to fit RLIMIT_NOFILE (lsn_fit_fd_limit) */
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
+	uint64_t turn_end_ns;   /* when the session being served must yield */
+	uint64_t turn_cost;     /* its work so far, in bytes touched (disp_op) */
+	uint64_t turn_look;     /* turn_cost at which to look at the clock next */
 
 	/* collector.c */
 	uv_idle_t idle;         /* active only while the loop has work to do now */
@@ -62,6 +66,7 @@ struct server {
 	uint64_t io_seen;       /* io_events when the last idle callback ran */
 	uint64_t slice_end_ns;  /* end of the last collector slice */
 	struct list waiters;    /* sessions waiting for a requested collection */
+	struct list room_waiters; /* sessions whose allocation waits for room */
 
 	/* service.c */
 	int notify;             /* $NOTIFY_SOCKET is set: systemd listens */
@@ -78,11 +83,28 @@ struct server {
 	int stopping;
 };
 
+/* Why a session holds a request that outlived its turn (session.c). */
+enum held_why {
+	HELD_NONE,
+	HELD_TURN,  /* a batch ran past the turn's budget: it goes on next turn */
+	HELD_ROOM,  /* an allocation waits for the collector to make room */
+};
+
+/* A request that outlived its turn, with the memory its decoding and
+ * progress live in; the session serves nothing else until it is done. */
+struct held_req {
+	enum held_why why;
+	struct scratch sc;
+	Heapd__Request *req;         /* a single request, or */
+	struct batch_state *batch;   /* a batch's progress */
+};
+
 /* A session's state; requests are answered only in S_READY, and in order. */
 enum session_state {
 	S_HELLO,    /* connected: the first request must be Hello */
 	S_READY,    /* serving */
-	S_WAITING,  /* a gc / free-os-memory request waits for the collector */
+	S_WAITING,  /* a gc / free-os-memory request, or an allocation that
+	             * found no room, waits for the collector */
 	S_CLOSING,  /* flushing its last replies, then closed */
 };
 
@@ -107,6 +129,8 @@ struct session {
 	size_t queued;          /* bytes handed to libuv and not yet written */
 	int reading;            /* uv_read_start is in effect */
 
+	struct held_req held;
+
 	uint64_t wait_id;       /* the waiting request's id */
 	uint64_t wait_cycle;    /* num_gc it waits for */
 	int wait_release;       /* then release every free page (free-os-memory) */
@@ -125,8 +149,17 @@ void sess_accepted(struct server *srv, struct session *s);
 uint8_t *sess_in_room(struct session *s, size_t *room);
 /* n bytes were read into that room: processes what is complete. */
 void sess_received(struct session *s, size_t n);
-/* Processes complete frames until the budget, backpressure or a wait. */
+/* A turn: the held request, then complete frames, until the turn's
+ * budget, backpressure or a wait. */
 void sess_process(struct session *s);
+/* Whether the turn has run past its budget (gc_slice_us of time, looked
+ * at once per TURN_LOOK bytes of work that disp_op counts). */
+bool sess_turn_over(struct server *srv);
+/* Keeps the request being handled (req, or batch's progress) past this
+ * turn: its memory (srv->scratch) moves to s->held. HELD_TURN: resumed on
+ * the session's next turn; HELD_ROOM: once the collector answers the wait
+ * (coll_wait_room). */
+void sess_hold(struct session *s, enum held_why why, Heapd__Request *req, struct batch_state *batch);
 /* What sess_decode found at the start of a buffer. */
 enum sess_frame {
 	SF_PARTIAL,  /* not a whole frame yet */
@@ -167,6 +200,9 @@ void conn_close(struct session *s);
 struct disp_reply {
 	Heapd__Response r;
 	int deferred;           /* answered later (gc, free_os_memory, batch) */
+	int wait_room;          /* an allocation found no room and did nothing:
+	                         * run it again once the collector is done */
+	int retried;            /* in: this is that second run */
 	char msg[256];
 };
 /* An OK reply with that id; msg is only read once disp_fail set it, so it
@@ -176,6 +212,8 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->r = (Heapd__Response)HEAPD__RESPONSE__INIT;
 	rp->r.id = id;
 	rp->deferred = 0;
+	rp->wait_room = 0;
+	rp->retried = 0;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);
@@ -186,11 +224,18 @@ int disp_request(struct session *s, Heapd__Request *req);
  * reply is sent later, by the collector or the batch. */
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp);
 void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs a held single request again (HELD_ROOM) and replies. */
+void disp_retry(struct session *s, Heapd__Request *req);
+/* The collector answered the session's wait: a gc reply, or its held
+ * request goes on. */
 void disp_finish_wait(struct session *s);
 
 /* batch.c */
-/* Runs the batch of request id and replies (sess_reply). */
+/* Runs the batch of request id and replies (sess_reply), or holds it
+ * (sess_hold) when it runs past the turn or an op waits for room. */
 void batch_run(struct session *s, uint64_t id, const Heapd__Batch *b);
+/* Goes on with a held batch. */
+void batch_resume(struct session *s, struct batch_state *st);
 /* Outside a batch, no *_from field may be set: 0 if none is, else -1 with
  * rp failed (INVALID). */
 int batch_stray_from(Heapd__Request *req, struct disp_reply *rp);
@@ -202,6 +247,9 @@ void coll_stop(struct server *srv);
  * handle runs. */
 void coll_kick(struct server *srv);
 void coll_wait(struct session *s, uint64_t id, int release);
+/* The session's allocation found no room: it waits for the cycle in
+ * flight (heap_room_cycle) to be done and swept. */
+void coll_wait_room(struct session *s);
 /* Completes every requested collection now (a stop answers them). */
 void coll_finish_waits(struct server *srv);
 /* (Re)arms the idle_gc_period_s timer from the configuration. */

@@ -21,9 +21,20 @@
  * costs at most one frame in and max_output_buffer out. It resumes below
  * half of that.
  *
- * Fairness. One turn processes at most REQUESTS_PER_TURN requests; a
- * session with more complete frames goes on server.ready and gets another
- * turn after the others have had theirs (collector.c's check callback).
+ * Fairness. What one session makes the loop do, every other waits for, so
+ * a turn is bounded by cost, not by count alone: at most
+ * REQUESTS_PER_TURN requests, and no more work than a collector slice's
+ * time (gc_slice_us; disp_op counts bytes touched, and the clock is read
+ * every TURN_LOOK of them). A session with more to do goes on
+ * server.ready and gets another turn after the others have had theirs
+ * (collector.c's check callback). A batch is the one request that can
+ * outlast a turn: batch.c stops between two ops and holds the rest
+ * (sess_hold) for the session's next turn. So is an allocation that found
+ * no room under max_heap: it is held until the collection the engine
+ * started for it is done (coll_wait_room), then run once more. A held
+ * request moves the scratch memory its decoding lives in into the
+ * session (s->held), and nothing else of the session runs before it is
+ * done; every turn at least one op of it runs, so it always finishes.
  *
  * Lifetime. sess_close() drops the session's holds at once, sends its last
  * replies, and closes the handle when they are written (or failed); the
@@ -46,6 +57,7 @@
 
 #define REQUESTS_PER_TURN 64
 #define READ_SIZE (64u << 10)
+#define TURN_LOOK (64u << 10)  /* bytes of work between looks at the clock */
 
 static int backpressured(const struct session *s)
 {
@@ -64,6 +76,7 @@ void sess_free(struct session *s)
 {
 	list_remove(&s->link);
 	s->srv->nsessions--;
+	scratch_free(&s->held.sc);
 	free(s->in);
 	free(s->out);
 	free(s);
@@ -246,15 +259,60 @@ static size_t decode_limit(const struct config *cfg)
 	return 4 * (size_t)cfg->max_frame + 512 * (size_t)cfg->max_batch_ops + ((size_t)1 << 20);
 }
 
+static void turn_start(struct server *srv)
+{
+	srv->turn_end_ns = srv_now_ns() + srv->cfg.heap.slice_ns;
+	srv->turn_cost = 0;
+	srv->turn_look = TURN_LOOK;
+}
+
+bool sess_turn_over(struct server *srv)
+{
+	if (srv->turn_cost < srv->turn_look)
+		return false;
+	if (srv_now_ns() >= srv->turn_end_ns)
+		return true;
+	srv->turn_look = srv->turn_cost + TURN_LOOK;
+	return false;
+}
+
+void sess_hold(struct session *s, enum held_why why, Heapd__Request *req, struct batch_state *batch)
+{
+	scratch_swap(&s->srv->scratch, &s->held.sc);
+	s->held.why = why;
+	s->held.req = req;
+	s->held.batch = batch;
+}
+
+/* Runs the held request on, with its memory back in srv->scratch: to its
+ * end, or until it is held again. */
+static void resume(struct session *s)
+{
+	struct server *srv = s->srv;
+	struct held_req *hr = &s->held;
+	scratch_swap(&srv->scratch, &hr->sc);
+	hr->why = HELD_NONE;
+	if (hr->batch)
+		batch_resume(s, hr->batch);
+	else
+		disp_retry(s, hr->req);
+	if (hr->why == HELD_NONE)
+		scratch_free(&hr->sc);  /* what srv->scratch had before, unused */
+	scratch_reset(&srv->scratch);
+}
+
 void sess_process(struct session *s)
 {
 	struct server *srv = s->srv;
 	size_t off = 0;
 	unsigned budget = REQUESTS_PER_TURN;
 	srv->scratch.pb_limit = decode_limit(&srv->cfg);  /* per turn: the config may have been reloaded */
+	turn_start(srv);
+	if (s->state == S_READY && s->held.why != HELD_NONE)
+		resume(s);
 	while (s->state == S_HELLO || s->state == S_READY) {
 		/* What is left gets a turn of its own (below). */
-		if (backpressured(s) || !budget--)
+		if (s->held.why != HELD_NONE || backpressured(s) || !budget-- || sess_turn_over(srv))
 			break;
 		uint32_t n = 0;
 		Heapd__Request *req;
@@ -308,11 +366,13 @@ void sess_process(struct session *s)
 	}
 	conn_flush(s);
 	/* Frames left whole in s->in (the budget ran out, or writing took
-	 * this session below its backpressure mark) get a turn of their own,
-	 * as no read may come to trigger one (the client may be waiting). */
+	 * this session below its backpressure mark), or a batch held for its
+	 * next turn, get a turn of their own, as no read may come to trigger
+	 * one (the client may be waiting). */
 	int serving = s->state == S_HELLO || s->state == S_READY;
 	uint32_t n;
-	if (serving && !backpressured(s) && !s->ready_link.next && frame_at(s->in, s->in_len, srv->cfg.max_frame, &n))
+	if (serving && !backpressured(s) && !s->ready_link.next &&
+	    (s->held.why == HELD_TURN || frame_at(s->in, s->in_len, srv->cfg.max_frame, &n)))
 		list_push_tail(&srv->ready, &s->ready_link);
 	/* Read on only when this turn could take more: not while waiting for
 	 * the collector, held back, or with frames left for a later turn. */
@@ -326,6 +386,7 @@ void sess_accepted(struct server *srv, struct session *s)
 	s->srv = srv;
 	s->id = ++srv->next_session_id;
 	s->state = S_HELLO;
+	scratch_init(&s->held.sc);
 	list_push_tail(&srv->sessions, &s->link);
 	srv->nsessions++;
 	s->holds = heap_holds_new(srv->heap);

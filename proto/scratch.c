@@ -102,6 +102,15 @@ void scratch_reset(struct scratch *sc)
 	}
 }
 
+void scratch_swap(struct scratch *a, struct scratch *b)
+{
+	struct scratch t = *a;
+	*a = *b;
+	*b = t;
+	a->pb.allocator_data = a;
+	b->pb.allocator_data = b;
+}
+
 void scratch_free(struct scratch *sc)
 {
 	scratch_reset(sc);

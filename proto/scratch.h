@@ -24,6 +24,9 @@ void scratch_init(struct scratch *sc);
 /* n bytes, 16-byte aligned, valid until scratch_reset(); NULL if out of memory. */
 void *scratch_alloc(struct scratch *sc, size_t n);
 void scratch_reset(struct scratch *sc);
+/* Exchanges what a and b hold: a message that outlives its turn (a
+ * suspended batch) keeps its memory while the owner goes on with another. */
+void scratch_swap(struct scratch *a, struct scratch *b);
 void scratch_free(struct scratch *sc);
 
 #endif

@@ -25,7 +25,7 @@
  *     heapd_get_reply() takes their replies, in order, one per call. Many
  *     requests cost about one round trip;
  *   - batched: a heapd_batch holds several operations that go as one
- *     request and run in order, in one turn of the daemon, with one reply;
+ *     request and run in order, with one reply;
  *     an operation may name the ref an earlier one returns, so a linked
  *     structure is built in one round trip (see heapd_batch_new below).
  *
@@ -237,8 +237,9 @@ size_t heapd_pending(const heapd *h);   /* replies appended and not yet taken */
  *
  * A heapd_batch is a list of operations, built without a connection and
  * sent as one request by heapd_batch_exec (or heapd_append_batch). The
- * daemon runs them in order, in one turn (no other client's request runs
- * in between), until one fails: the ones before it stand, the ones after
+ * daemon runs them in order (nothing else of the connection in between;
+ * a long batch goes on over several turns of the daemon, so another
+ * client's request may run between two of its ops), until one fails: the ones before it stand, the ones after
  * it are not run (HEAPD_ESKIPPED). Holds are as for the calls alone:
  * alloc, get_ref and root_get each add one.
  *
