@@ -41,6 +41,9 @@ struct server {
 
 	uv_pipe_t listener;
 	int listening;          /* the listener is open */
+	int bound;              /* heapd bound the socket file: removed at stop */
+	dev_t bound_dev;        /* that file, as it was right after bind() */
+	ino_t bound_ino;
 
 	struct list sessions;   /* every open session */
 	uint32_t nsessions;
