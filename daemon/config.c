@@ -402,16 +402,20 @@ static int parse_line(struct config *c, char *line, unsigned lineno, unsigned *f
 	return set_value(c, o, val, file, lineno, err, errlen);
 }
 
-/* Reads c->config_path. The default file may be missing; one named with
- * --config may not. */
+/* Reads c->config_path. The default file may be missing, unless it was
+ * read before (c->config_read); one named with --config may not. */
 static int load_file(struct config *c, char *err, size_t errlen)
 {
 	FILE *f = fopen(c->config_path, "re");
-	if (!f && errno == ENOENT && !c->config_given)
+	if (!f && errno == ENOENT && !c->config_given && !c->config_read)
 		return 0;
+	if (!f && c->config_read && !c->config_given)
+		return fail_at(err, errlen, NULL, 0, "cannot open config file %s: %s (it was read before; "
+		               "heapd runs without it only after a restart)", c->config_path, strerror(errno));
 	if (!f)
 		return fail_at(err, errlen, NULL, 0, "cannot open config file %s: %s", c->config_path,
 		               strerror(errno));
+	c->config_read = true;
 	unsigned first[N_OPTS] = {0};
 	char *line = NULL;
 	size_t cap = 0;
@@ -620,6 +624,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
 	}
 	if (fl.config && set_config_path(c, fl.config, err, errlen))
 		return -1;
+	c->config_read = false; /* at start, the default file may be missing */
 	if (load_file(c, err, errlen) || walk_flags(c, c->argc, c->argv, true, &fl, err, errlen))
 		return -1;
 	return fl.check ? 2 : 0;
@@ -643,11 +648,15 @@ int config_reload(struct config *running, char *err, size_t errlen)
 	free(next.config_path);
 	next.config_path = xstrdup(running->config_path);
 	next.config_given = running->config_given;
+	next.config_read = running->config_read;
 	if (load_file(&next, err, errlen) ||
 	    walk_flags(&next, running->argc, running->argv, true, &fl, err, errlen)) {
 		config_free(&next);
 		return -1;
 	}
+	if (!next.config_read)
+		log_info("no config file %s: the defaults and the command line, as before", next.config_path);
+	running->config_read = next.config_read;
 	for (const struct opt *o = opts; o < opts + N_OPTS; o++) {
 		char was[256], now[256];
 		if (o->live) {

@@ -662,6 +662,67 @@ static void reload_without_file(void **state)
 	assert_int_equal(fx->c.max_clients, 1024);
 }
 
+/* The default file (no --config) read at start and gone at reload: an
+ * error, and every setting kept. Before, the reload went on with the
+ * defaults, emptying allowed_uids: fail-open. */
+static void reload_default_file_gone(void **state)
+{
+	struct fx *fx = *state;
+	free(fx->c.config_path);
+	fx->c.config_path = strdup(fx->path); /* as if it were the default path */
+	write_conf(fx, "allowed_uids = 7\nmax_clients = 9\n");
+	assert_int_equal(PARSE(fx, "--gc-percent", "30"), 0);
+	assert_false(fx->c.config_given);
+	assert_int_equal(fx->c.n_allowed_uids, 1);
+	struct config before = fx->c;
+
+	unlink(fx->path);
+	char want[512];
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+	snprintf(want, sizeof want,
+		 "cannot open config file %s: No such file or directory (it was read before; heapd runs "
+		 "without it only after a restart)",
+		 fx->path);
+	assert_string_equal(fx->err, want);
+	assert_same(&fx->c, &before);
+	assert_int_equal(fx->c.allowed_uids[0], 7);
+	assert_int_equal(config_peer_allowed(&fx->c, 8, 8), 0);
+
+	/* Unreadable: the same. (Root reads it anyway: not checked then.) */
+	write_conf(fx, "allowed_uids = 7\n");
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(fx->path, 0), 0);
+		assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+		assert_non_null(strstr(fx->err, "Permission denied"));
+		assert_same(&fx->c, &before);
+		assert_int_equal(chmod(fx->path, 0600), 0);
+	}
+	/* Back: read again. */
+	write_conf(fx, "allowed_uids = 8\n");
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), 0);
+	assert_int_equal(fx->c.allowed_uids[0], 8);
+	assert_int_equal(fx->c.max_clients, 1024);
+	assert_int_equal(fx->c.heap.gc_percent, 30);
+}
+
+/* The default file missing at start, created later: a reload reads it,
+ * and from then on needs it. */
+static void reload_default_file_created(void **state)
+{
+	struct fx *fx = *state;
+	free(fx->c.config_path);
+	fx->c.config_path = strdup(fx->path);
+	unlink(fx->path);
+	assert_int_equal(PARSE(fx, NULL), 0);
+	assert_int_equal(fx->c.n_allowed_uids, 0);
+	write_conf(fx, "allowed_uids = 7\n");
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), 0);
+	assert_int_equal(fx->c.n_allowed_uids, 1);
+	unlink(fx->path);
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+	assert_int_equal(fx->c.n_allowed_uids, 1);
+}
+
 static void peer_allowed(void **state)
 {
 	struct fx *fx = *state;
@@ -773,6 +834,8 @@ int main(void)
 		T(reload_applies_live_keys),
 		T(reload_failure_changes_nothing),
 		T(reload_without_file),
+		T(reload_default_file_gone),
+		T(reload_default_file_created),
 		T(peer_allowed),
 		T(sample_file_in_tree),
 		T(sample_uncommented_gives_defaults),
