@@ -36,6 +36,13 @@ struct config {
 	size_t n_allowed_uids;
 	gid_t *allowed_gids;
 	size_t n_allowed_gids;
+	/* admin_uids: peers that may use the admin_reserved_connections
+	 * places and are exempt from max_clients_per_uid (admit.c). */
+	uid_t *admin_uids;
+	size_t n_admin_uids;
+	uint32_t admin_reserved; /* admin_reserved_connections */
+	uint32_t max_clients_per_uid; /* max_clients_per_uid */
+	uint32_t hello_timeout_ms; /* hello_timeout_ms */
 	int log_level;             /* log_level: LOGL_* */
 	int log_target;            /* log_target: LOGT_* */
 	uint64_t idle_gc_period_s; /* idle_gc_period_s: 0 = never */

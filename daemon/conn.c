@@ -53,8 +53,10 @@ static void on_closed(uv_handle_t *h)
 
 void conn_close(struct session *s)
 {
-	if (!uv_is_closing((uv_handle_t *)&s->pipe))
-		uv_close((uv_handle_t *)&s->pipe, on_closed);
+	if (uv_is_closing((uv_handle_t *)&s->pipe))
+		return;
+	uv_close((uv_handle_t *)&s->pipe, on_closed); /* the descriptor closes now */
+	admit_closed(s);
 }
 
 static void on_written(uv_write_t *req, int status)

@@ -8,10 +8,10 @@
  * mode from the first instant, so no client can connect through wider
  * permissions in between.
  *
- * Accept: every connection becomes a session, so that refusals can be told
- * to the client in a reply frame rather than as a bare reset: peers outside
- * allowed_uids/allowed_gids (read with SO_PEERCRED), and connections past
- * max_clients. Refusals are logged. A refusal needs a descriptor for the
+ * Accept: every connection becomes a session, with its peer's credentials
+ * (SO_PEERCRED), and admit.c decides whether it is served, so that
+ * refusals can be told to the client in a reply frame rather than as a
+ * bare reset. A refusal needs a descriptor for the
  * moment it takes to write it, so max_clients must fit in RLIMIT_NOFILE:
  * lsn_fit_fd_limit() raises the soft limit to what max_clients needs, or
  * lowers the number of clients served to what the limit allows. Otherwise
@@ -100,17 +100,7 @@ static void on_connection(uv_stream_t *l, int status)
 	s->pid = cred.pid;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
-	sess_accepted(srv, s);
-	if (!config_peer_allowed(&srv->cfg, s->uid, s->gid)) {
-		log_warn("refused pid %d uid %u gid %u: not in allowed_uids or allowed_gids", (int)s->pid,
-			 (unsigned)s->uid, (unsigned)s->gid);
-		sess_refuse(s, HEAPD__STATUS__PERMISSION, "uid %u gid %u may not use this daemon", (unsigned)s->uid,
-			    (unsigned)s->gid);
-	} else if (srv->nsessions > srv->max_clients) {
-		log_warn("refused pid %d uid %u: max_clients (%u) reached", (int)s->pid, (unsigned)s->uid,
-			 srv->max_clients);
-		sess_refuse(s, HEAPD__STATUS__LIMIT, "too many clients (max_clients %u)", srv->max_clients);
-	}
+	admit_session(srv, s);
 }
 
 /* Descriptors heapd needs besides one per client: stdio, the listener,
@@ -225,6 +215,7 @@ static void unlink_own(struct server *srv)
 
 int lsn_start(struct server *srv)
 {
+	admit_start(srv);
 	int act = lsn_activated(srv);
 	if (act != 0)
 		return act > 0 ? 0 : -1;
@@ -272,6 +263,7 @@ int lsn_start(struct server *srv)
 
 void lsn_stop(struct server *srv)
 {
+	admit_stop(srv);
 	if (!srv->listening)
 		return;
 	srv->listening = 0;

@@ -106,7 +106,15 @@
 	X(mark_workers, COUNT, HEAP, 37, "GC", "heapd_gc_mark_workers", NULL, "gauge",                        \
 	  "Background mark workers running.")                                                                  \
 	X(mark_worker_ns, NS, HEAP, 38, "GC", "heapd_gc_mark_worker_seconds_total", NULL, "counter",          \
-	  "Time the background mark workers spent marking.")
+	  "Time the background mark workers spent marking.")                                                  \
+	X(hello_timeouts, COUNT, SERVER, 39, "Server", "heapd_hello_timeouts_total", NULL, "counter",         \
+	  "Connections closed for not saying Hello within hello_timeout_ms.")                                  \
+	X(hello_shed, COUNT, SERVER, 40, "Server", "heapd_hello_shed_total", NULL, "counter",                 \
+	  "Connections closed before their Hello to make room for a new one at max_clients.")                  \
+	X(refused_max_clients, COUNT, SERVER, 41, "Server", "heapd_connections_refused_total",                \
+	  "limit=\"max_clients\"", "counter", "Connections refused by a connection limit, by the limit.")      \
+	X(refused_max_clients_per_uid, COUNT, SERVER, 42, "Server", "heapd_connections_refused_total",        \
+	  "limit=\"max_clients_per_uid\"", "counter", NULL)
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
