@@ -59,8 +59,8 @@ enum opt_type {
 	T_PERCENT, /* int: min..max, or "off" or negative, held as -1 */
 	T_LEVEL,   /* int: LOGL_* */
 	T_TARGET,  /* int: LOGT_* */
-	T_UIDS,    /* allowed_uids and n_allowed_uids */
-	T_GIDS,    /* allowed_gids and n_allowed_gids */
+	T_UIDS,    /* a list of uids (id_t *) and its length (size_t, count_off) */
+	T_GIDS,    /* the same, of gids */
 };
 
 /* Numeric fields (all but T_PATH and the lists) are 4 or 8 bytes wide. */
@@ -108,6 +108,22 @@ static const struct opt opts[] = {
 	 .range = "gids or group names",
 	 .help = "Groups who may connect, comma-separated, matched against the peer's "
 	         "primary group"},
+	{.key = "max_clients_per_uid", .flag = "max-clients-per-uid", .type = T_COUNT,
+	 FIELD(max_clients_per_uid), .min = 1, .max = 1u << 20, .live = true,
+	 .help = "Most connections open at once from one uid, admin_uids excepted"},
+	{.key = "admin_uids", .flag = "admin-uids", .type = T_UIDS, FIELD(admin_uids),
+	 .count_off = offsetof(struct config, n_admin_uids), .live = true,
+	 .range = "uids or user names",
+	 .help = "Users who may take the admin_reserved_connections places and are not held "
+	         "to max_clients_per_uid, comma-separated; they must still be let in by "
+	         "allowed_uids or allowed_gids"},
+	{.key = "admin_reserved_connections", .flag = "admin-reserved-connections", .type = T_COUNT,
+	 FIELD(admin_reserved), .max = 1u << 20, .live = true,
+	 .help = "Places of max_clients kept for admin_uids (at most max_clients - 1)"},
+	{.key = "hello_timeout_ms", .flag = "hello-timeout-ms", .type = T_COUNT,
+	 FIELD(hello_timeout_ms), .min = 10, .max = 600000, .live = true,
+	 .help = "A connection that has not said Hello within this many milliseconds is closed "
+	         "with an error"},
 	{.key = "max_heap", .flag = "max-heap", .type = T_SIZE, FIELD(heap.max_heap),
 	 .min = MIN_MAX_HEAP, .max = HEAP_MAX_HEAP_LIMIT,
 	 .help = "Hard cap on the bytes in objects; an allocation past it fails after a "
@@ -215,8 +231,12 @@ static void format_value(const struct config *c, const struct opt *o, char *buf,
 {
 	const bool list = o->type == T_UIDS || o->type == T_GIDS;
 	uint64_t v = list || o->type == T_PATH ? 0 : num_load(c, o);
-	const id_t *ids = o->type == T_UIDS ? c->allowed_uids : c->allowed_gids;
-	size_t nids = o->type == T_UIDS ? c->n_allowed_uids : c->n_allowed_gids;
+	id_t *ids = NULL;
+	size_t nids = 0;
+	if (list) {
+		memcpy(&ids, (const char *)c + o->off, sizeof ids);
+		memcpy(&nids, (const char *)c + o->count_off, sizeof nids);
+	}
 	switch (o->type) {
 	case T_PATH:
 		snprintf(buf, n, "%s", c->socket_path);
@@ -296,15 +316,11 @@ static int set_ids(struct config *c, const struct opt *o, const char *val, const
 		free(ids);
 		return -1;
 	}
-	if (o->type == T_UIDS) {
-		free(c->allowed_uids);
-		c->allowed_uids = ids;
-		c->n_allowed_uids = n;
-	} else {
-		free(c->allowed_gids);
-		c->allowed_gids = ids;
-		c->n_allowed_gids = n;
-	}
+	id_t *old;
+	memcpy(&old, (char *)c + o->off, sizeof old);
+	free(old);
+	memcpy((char *)c + o->off, &ids, sizeof ids);
+	memcpy((char *)c + o->count_off, &n, sizeof n);
 	return 0;
 }
 
@@ -402,16 +418,20 @@ static int parse_line(struct config *c, char *line, unsigned lineno, unsigned *f
 	return set_value(c, o, val, file, lineno, err, errlen);
 }
 
-/* Reads c->config_path. The default file may be missing; one named with
- * --config may not. */
+/* Reads c->config_path. The default file may be missing, unless it was
+ * read before (c->config_read); one named with --config may not. */
 static int load_file(struct config *c, char *err, size_t errlen)
 {
 	FILE *f = fopen(c->config_path, "re");
-	if (!f && errno == ENOENT && !c->config_given)
+	if (!f && errno == ENOENT && !c->config_given && !c->config_read)
 		return 0;
+	if (!f && c->config_read && !c->config_given)
+		return fail_at(err, errlen, NULL, 0, "cannot open config file %s: %s (it was read before; "
+		               "heapd runs without it only after a restart)", c->config_path, strerror(errno));
 	if (!f)
 		return fail_at(err, errlen, NULL, 0, "cannot open config file %s: %s", c->config_path,
 		               strerror(errno));
+	c->config_read = true;
 	unsigned first[N_OPTS] = {0};
 	char *line = NULL;
 	size_t cap = 0;
@@ -563,6 +583,12 @@ void config_init(struct config *c)
 	c->socket_mode = 0660;
 	heap_config_default(&c->heap);
 	c->max_clients = 1024;
+	c->max_clients_per_uid = 256;
+	c->admin_uids = xrealloc(NULL, sizeof *c->admin_uids);
+	c->admin_uids[0] = 0;
+	c->n_admin_uids = 1;
+	c->admin_reserved = 3;
+	c->hello_timeout_ms = 5000;
 	c->max_frame = 16 * MIB;
 	c->max_output = 8 * MIB;
 	c->max_batch_ops = 1024;
@@ -577,6 +603,7 @@ void config_free(struct config *c)
 	free(c->socket_path);
 	free(c->allowed_uids);
 	free(c->allowed_gids);
+	free(c->admin_uids);
 	free(c->config_path);
 	for (int i = 0; i < c->argc; i++)
 		free(c->argv[i]);
@@ -620,6 +647,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
 	}
 	if (fl.config && set_config_path(c, fl.config, err, errlen))
 		return -1;
+	c->config_read = false; /* at start, the default file may be missing */
 	if (load_file(c, err, errlen) || walk_flags(c, c->argc, c->argv, true, &fl, err, errlen))
 		return -1;
 	return fl.check ? 2 : 0;
@@ -643,11 +671,15 @@ int config_reload(struct config *running, char *err, size_t errlen)
 	free(next.config_path);
 	next.config_path = xstrdup(running->config_path);
 	next.config_given = running->config_given;
+	next.config_read = running->config_read;
 	if (load_file(&next, err, errlen) ||
 	    walk_flags(&next, running->argc, running->argv, true, &fl, err, errlen)) {
 		config_free(&next);
 		return -1;
 	}
+	if (!next.config_read)
+		log_info("no config file %s: the defaults and the command line, as before", next.config_path);
+	running->config_read = next.config_read;
 	for (const struct opt *o = opts; o < opts + N_OPTS; o++) {
 		char was[256], now[256];
 		if (o->live) {

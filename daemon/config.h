@@ -36,6 +36,13 @@ struct config {
 	size_t n_allowed_uids;
 	gid_t *allowed_gids;
 	size_t n_allowed_gids;
+	/* admin_uids: peers that may use the admin_reserved_connections
+	 * places and are exempt from max_clients_per_uid (admit.c). */
+	uid_t *admin_uids;
+	size_t n_admin_uids;
+	uint32_t admin_reserved; /* admin_reserved_connections */
+	uint32_t max_clients_per_uid; /* max_clients_per_uid */
+	uint32_t hello_timeout_ms; /* hello_timeout_ms */
 	int log_level;             /* log_level: LOGL_* */
 	int log_target;            /* log_target: LOGT_* */
 	uint64_t idle_gc_period_s; /* idle_gc_period_s: 0 = never */
@@ -46,6 +53,9 @@ struct config {
 	 * replace it after config_init(). */
 	char *config_path;
 	bool config_given;
+	/* The file was read by the last load, at start or on reload: a reload
+	 * then needs it, even the default one (config_reload). */
+	bool config_read;
 	/* A copy of the command line, re-applied by config_reload(). */
 	int argc;
 	char **argv;
@@ -71,7 +81,10 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
  * (config.c) marks live, the one place that says so. Any other setting
  * that changed is logged as a warning and keeps its running value. The
  * caller applies the result (heap_reconfigure(), log_set_level(), ...).
- * Returns 0, or -1 with err filled and *running unchanged. */
+ * Returns 0, or -1 with err filled and *running unchanged. The file must
+ * be there if it was at the last load, the default one too: a reload
+ * never falls back to the defaults (which would empty the allow lists).
+ * The default file missing then and now changes nothing. */
 int config_reload(struct config *running, char *err, size_t errlen);
 
 /* 1 if a peer with these credentials (SO_PEERCRED: the primary gid only)

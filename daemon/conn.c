@@ -16,24 +16,34 @@
  * and not yet written: session.c's backpressure reads it, and a closing
  * session is closed only once it is 0.
  *
+ * Lengths are size_t end to end. s->out may pass 4 GiB (max_output_buffer
+ * is up to 4 GiB, and a turn may add frames of up to 1 GiB past it), but
+ * libuv's uv_buf_init() takes an unsigned int and uv_try_write() returns
+ * an int: so libuv is handed pieces of at most PIECE bytes, never a
+ * length cast down, and a write that took part of the buffer is resumed
+ * at the byte where it stopped.
+ *
  * Lifetime. The session's memory is freed in the close callback
  * (sess_free), never before: callbacks already queued for the pipe may
  * still name it.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "server.h"
 
 /* The most a session's reply buffer keeps between turns. */
 #define OUT_KEEP (64u << 10)
+/* The most one uv_buf_t carries: fits uv_buf_init()'s unsigned int and
+ * uv_try_write()'s int result. */
+#define PIECE ((size_t)1 << 30)
 
 struct wreq {
 	uv_write_t req;
 	struct session *s;
-	uint8_t *data;
-	size_t len;
+	uint8_t *data;          /* the buffer, freed once written */
+	size_t len;             /* bytes of it handed to libuv */
+	uv_buf_t bufs[];        /* those bytes, in pieces of at most PIECE */
 };
 
 static void on_closed(uv_handle_t *h)
@@ -43,8 +53,10 @@ static void on_closed(uv_handle_t *h)
 
 void conn_close(struct session *s)
 {
-	if (!uv_is_closing((uv_handle_t *)&s->pipe))
-		uv_close((uv_handle_t *)&s->pipe, on_closed);
+	if (uv_is_closing((uv_handle_t *)&s->pipe))
+		return;
+	uv_close((uv_handle_t *)&s->pipe, on_closed); /* the descriptor closes now */
+	admit_closed(s);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -77,6 +89,26 @@ static void write_failed(struct session *s, int err)
 		conn_close(s);
 }
 
+/* Writes what the socket takes now of s->out[0..out_len), a piece at a
+ * time; returns the bytes written, or a libuv error other than EAGAIN. */
+static ssize_t try_write(struct session *s)
+{
+	size_t done = 0;
+	while (done < s->out_len) {
+		size_t n = s->out_len - done < PIECE ? s->out_len - done : PIECE;
+		uv_buf_t buf = uv_buf_init((char *)s->out + done, (unsigned)n);
+		int r = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
+		if (r == UV_EAGAIN)
+			break;
+		if (r < 0)
+			return r;
+		done += (size_t)r;
+		if ((size_t)r < n)
+			break;
+	}
+	return (ssize_t)done;
+}
+
 void conn_flush(struct session *s)
 {
 	if (!s->out_len || uv_is_closing((uv_handle_t *)&s->pipe))
@@ -84,10 +116,15 @@ void conn_flush(struct session *s)
 	/* Nothing in flight: write now. A reply that fits the socket buffer,
 	 * the usual case, then costs one write() and keeps s->out for the
 	 * next turn, with no write request and no poll registration. */
+	size_t done = 0;
 	if (!s->queued) {
-		uv_buf_t buf = uv_buf_init((char *)s->out, (unsigned)s->out_len);
-		int n = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
-		if (n == (int)s->out_len) {
+		ssize_t n = try_write(s);
+		if (n < 0) {
+			write_failed(s, (int)n);
+			return;
+		}
+		done = (size_t)n;
+		if (done == s->out_len) {
 			s->out_len = 0;
 			if (s->out_cap > OUT_KEEP) {
 				/* A large reply's buffer is not kept for the next turn. */
@@ -97,27 +134,25 @@ void conn_flush(struct session *s)
 			}
 			return;
 		}
-		if (n > 0) {
-			memmove(s->out, s->out + n, s->out_len - (size_t)n);
-			s->out_len -= (size_t)n;
-		} else if (n != UV_EAGAIN) {
-			write_failed(s, n);
-			return;
-		}
 	}
-	struct wreq *w = malloc(sizeof *w);
+	/* The rest, out[done..out_len), goes to libuv with the buffer. */
+	size_t len = s->out_len - done, nbufs = (len + PIECE - 1) / PIECE;
+	struct wreq *w = malloc(sizeof *w + nbufs * sizeof w->bufs[0]);
 	if (!w) {
 		log_error("session %llu: out of memory for a write", (unsigned long long)s->id);
 		return;
 	}
+	for (size_t i = 0; i < nbufs; i++) {
+		size_t off = done + i * PIECE, n = s->out_len - off < PIECE ? s->out_len - off : PIECE;
+		w->bufs[i] = uv_buf_init((char *)s->out + off, (unsigned)n);
+	}
 	w->s = s;
 	w->data = s->out;
-	w->len = s->out_len;
+	w->len = len;
 	s->out = NULL;
 	s->out_len = s->out_cap = 0;
 	s->queued += w->len;
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)w->len);
-	int r = uv_write(&w->req, (uv_stream_t *)&s->pipe, &buf, 1, on_written);
+	int r = uv_write(&w->req, (uv_stream_t *)&s->pipe, w->bufs, (unsigned)nbufs, on_written);
 	if (r < 0) {
 		s->queued -= w->len;
 		free(w->data);
@@ -132,6 +167,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	(void)suggested;
 	size_t room;
 	uint8_t *p = sess_in_room(s, &room);
+	if (room > PIECE)
+		room = PIECE; /* read the rest on the next callback */
 	/* NULL: libuv reports UV_ENOBUFS to on_read, which closes. */
 	*buf = p ? uv_buf_init((char *)p, (unsigned)room) : uv_buf_init(NULL, 0);
 }

@@ -313,6 +313,27 @@ static uint64_t stat_uptime_ns(const struct server *srv)
 	return srv_now_ns() - srv->start_ns;
 }
 
+/* admit.c counts these. */
+static uint64_t stat_hello_timeouts(const struct server *srv)
+{
+	return srv->hello_timeouts;
+}
+
+static uint64_t stat_hello_shed(const struct server *srv)
+{
+	return srv->hello_shed;
+}
+
+static uint64_t stat_refused_max_clients(const struct server *srv)
+{
+	return srv->refused_max_clients;
+}
+
+static uint64_t stat_refused_max_clients_per_uid(const struct server *srv)
+{
+	return srv->refused_max_clients_per_uid;
+}
+
 /* The pause ring, oldest first, as the wire has it. */
 static void put_pauses(Heapd__Stats *out, const struct heap_stats *st, uint64_t *ring)
 {

@@ -8,10 +8,10 @@
  * mode from the first instant, so no client can connect through wider
  * permissions in between.
  *
- * Accept: every connection becomes a session, so that refusals can be told
- * to the client in a reply frame rather than as a bare reset: peers outside
- * allowed_uids/allowed_gids (read with SO_PEERCRED), and connections past
- * max_clients. Refusals are logged. A refusal needs a descriptor for the
+ * Accept: every connection becomes a session, with its peer's credentials
+ * (SO_PEERCRED), and admit.c decides whether it is served, so that
+ * refusals can be told to the client in a reply frame rather than as a
+ * bare reset. A refusal needs a descriptor for the
  * moment it takes to write it, so max_clients must fit in RLIMIT_NOFILE:
  * lsn_fit_fd_limit() raises the soft limit to what max_clients needs, or
  * lowers the number of clients served to what the limit allows. Otherwise
@@ -22,9 +22,13 @@
  * serves it instead of creating one, after checking it is a listening Unix
  * stream socket; anything else is a start-up error.
  *
- * Closing the listener makes libuv unlink the path it bound, so a graceful
- * stop removes the socket this daemon created, and only that one: a socket
- * systemd passed (uv_pipe_open) is never unlinked.
+ * Stop: heapd removes the socket file it created, and no other. It binds
+ * the socket itself and hands libuv the descriptor (uv_pipe_open), as
+ * libuv's uv_pipe_bind would unlink its path on close whatever file is
+ * there by then: if the file was removed and another heapd bound the
+ * path since, that one's socket would go. The device and inode of the
+ * file are recorded right after bind(), and at stop the path is unlinked
+ * only if it still names them. A socket systemd passed is never unlinked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,17 +100,7 @@ static void on_connection(uv_stream_t *l, int status)
 	s->pid = cred.pid;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
-	sess_accepted(srv, s);
-	if (!config_peer_allowed(&srv->cfg, s->uid, s->gid)) {
-		log_warn("refused pid %d uid %u gid %u: not in allowed_uids or allowed_gids", (int)s->pid,
-			 (unsigned)s->uid, (unsigned)s->gid);
-		sess_refuse(s, HEAPD__STATUS__PERMISSION, "uid %u gid %u may not use this daemon", (unsigned)s->uid,
-			    (unsigned)s->gid);
-	} else if (srv->nsessions > srv->max_clients) {
-		log_warn("refused pid %d uid %u: max_clients (%u) reached", (int)s->pid, (unsigned)s->uid,
-			 srv->max_clients);
-		sess_refuse(s, HEAPD__STATUS__LIMIT, "too many clients (max_clients %u)", srv->max_clients);
-	}
+	admit_session(srv, s);
 }
 
 /* Descriptors heapd needs besides one per client: stdio, the listener,
@@ -179,8 +173,49 @@ static int lsn_activated(struct server *srv)
 	return 1;
 }
 
+/* A Unix stream socket bound to path under a umask that gives the file
+ * mode from the first instant; its descriptor, or a libuv error. */
+static int bind_socket(const char *path, mode_t mode)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path)
+		return UV_ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(~mode & 0777);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	int err = errno;
+	umask(old);
+	if (r != 0) {
+		close(fd);
+		return -err; /* libuv's errors are negated errnos on Linux */
+	}
+	return fd;
+}
+
+/* Removes the socket file this daemon bound, if the path still names it. */
+static void unlink_own(struct server *srv)
+{
+	const char *path = srv->cfg.socket_path;
+	struct stat st;
+	if (!srv->bound)
+		return;
+	srv->bound = 0;
+	if (lstat(path, &st) != 0)
+		return;
+	if (st.st_dev != srv->bound_dev || st.st_ino != srv->bound_ino) {
+		log_info("not removing %s: it is no longer the socket this daemon created", path);
+		return;
+	}
+	if (unlink(path) != 0)
+		log_warn("cannot remove the socket %s: %s", path, strerror(errno));
+}
+
 int lsn_start(struct server *srv)
 {
+	admit_start(srv);
 	int act = lsn_activated(srv);
 	if (act != 0)
 		return act > 0 ? 0 : -1;
@@ -201,20 +236,37 @@ int lsn_start(struct server *srv)
 		}
 		log_info("removed the stale socket %s", path);
 	}
-	uv_pipe_init(srv->loop, &srv->listener, 0);
-	srv->listener.data = srv;
-	mode_t old = umask(~srv->cfg.socket_mode & 0777);
-	int r = uv_pipe_bind(&srv->listener, path);
-	umask(old);
 	char what[160];
 	snprintf(what, sizeof what, "cannot listen on %s", path);
-	return listen_or_close(srv, r, what);
+	int fd = bind_socket(path, srv->cfg.socket_mode);
+	if (fd < 0) {
+		log_error("%s: %s", what, uv_strerror(fd));
+		return -1;
+	}
+	/* What the path names now is the file to remove at stop. */
+	if (lstat(path, &st) == 0) {
+		srv->bound = 1;
+		srv->bound_dev = st.st_dev;
+		srv->bound_ino = st.st_ino;
+	}
+	uv_pipe_init(srv->loop, &srv->listener, 0);
+	srv->listener.data = srv;
+	int r = uv_pipe_open(&srv->listener, fd);
+	if (r != 0)
+		close(fd);
+	if (listen_or_close(srv, r, what) != 0) {
+		unlink_own(srv);
+		return -1;
+	}
+	return 0;
 }
 
 void lsn_stop(struct server *srv)
 {
+	admit_stop(srv);
 	if (!srv->listening)
 		return;
 	srv->listening = 0;
 	uv_close((uv_handle_t *)&srv->listener, NULL);
+	unlink_own(srv);
 }

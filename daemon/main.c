@@ -86,6 +86,7 @@ static void reload(struct server *srv)
 		if (heap_reconfigure(srv->heap, &srv->cfg.heap) != 0)
 			log_error("reload: the heap kept its settings (a setting fixed at start changed)");
 		lsn_fit_fd_limit(srv);
+		admit_reconfigured(srv);
 		log_set_level(srv->cfg.log_level);
 		log_set_target(srv->cfg.log_target);
 		coll_schedule_gc_timer(srv);

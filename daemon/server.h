@@ -4,7 +4,8 @@
  * One libuv loop, one thread. The loop owns everything here; no lock is
  * needed and none is taken. The modules:
  *   main.c       startup, signals, reload, graceful stop
- *   listener.c   the socket: stale-file check, bind, accept, peer checks
+ *   listener.c   the socket: stale-file check, bind, accept, credentials
+ *   admit.c      who gets in: allow lists, connection limits, Hello timeout
  *   session.c    one connection: framing, buffers, backpressure, close
  *   conn.c       a session's transport: its libuv pipe
  *   dispatch.c   one request: decode, call the engine, encode the reply
@@ -32,6 +33,7 @@
 
 struct session;
 struct batch_state;
+struct uid_conns;
 
 struct server {
 	uv_loop_t *loop;
@@ -42,10 +44,22 @@ struct server {
 
 	uv_pipe_t listener;
 	int listening;          /* the listener is open */
+	int bound;              /* heapd bound the socket file: removed at stop */
+	dev_t bound_dev;        /* that file, as it was right after bind() */
+	ino_t bound_ino;
 
 	struct list sessions;   /* every open session */
 	uint32_t nsessions;
 	uint32_t max_clients;   /* cfg.max_clients, lowered to fit RLIMIT_NOFILE (lsn_fit_fd_limit) */
+
+	/* admit.c */
+	uint32_t nconns;        /* connections open (descriptor not closed): what max_clients bounds */
+	struct uid_conns *uids; /* open connections per uid, nuids of uids_cap entries */
+	size_t nuids, uids_cap;
+	struct list hello;      /* sessions by accept time, those in S_HELLO and some that left it */
+	uv_timer_t hello_timer; /* the first's hello_timeout_ms */
+	uint64_t hello_timeouts, hello_shed; /* stats */
+	uint64_t refused_max_clients, refused_max_clients_per_uid;
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
 	uint64_t turn_end_ns;   /* when the session being served must yield */
@@ -112,6 +126,9 @@ struct session {
 	struct list link;       /* on server.sessions */
 	struct list ready_link; /* on server.ready, or unlinked */
 	struct list wait_link;  /* on server.waiters, or unlinked */
+	struct list hello_link; /* on server.hello, or unlinked (admit.c) */
+	uint64_t accepted_ms;   /* uv_now() when accepted */
+	int counted;            /* in server.uids */
 	struct server *srv;
 	uv_pipe_t pipe;
 	enum session_state state;
@@ -142,6 +159,17 @@ void lsn_stop(struct server *srv);
 /* Sets srv->max_clients from cfg.max_clients and the open file limit,
  * raising the soft limit when it can; at start-up and on reload. */
 void lsn_fit_fd_limit(struct server *srv);
+
+/* admit.c */
+void admit_start(struct server *srv);
+void admit_stop(struct server *srv);
+/* A connection just accepted, its credentials read: it becomes a session,
+ * served or refused (allow lists, max_clients_per_uid, max_clients). */
+void admit_session(struct server *srv, struct session *s);
+/* s's connection is closing (conn_close): it no longer counts. */
+void admit_closed(struct session *s);
+/* The configuration was reloaded: hello_timeout_ms may have changed. */
+void admit_reconfigured(struct server *srv);
 
 /* session.c */
 void sess_accepted(struct server *srv, struct session *s);

@@ -74,8 +74,9 @@ static void no_leftovers(const struct daemon *d, struct bystander *b, int fds0)
 #define STORM_MAX 1000
 
 /* 2,000 connections opened before any is served, each then saying Hello:
- * exactly max_clients are served, the others read a LIMIT refusal naming
- * max_clients and then EOF; the served ones all work; a new client is
+ * exactly max_clients are served, the others read a LIMIT error naming
+ * max_clients (refused, or shed for a newer one before their Hello was
+ * read: admit.c) and then EOF; the served ones all work; a new client is
  * refused while they stay and served once one goes. */
 static void connection_storm(void **state)
 {
@@ -85,7 +86,8 @@ static void connection_storm(void **state)
 		fail_msg("RLIMIT_NOFILE: the hard limit is below %d", STORM + 256);
 	struct daemon d;
 	struct bystander b;
-	start_watched(&d, &b, "--max-clients", "1000", "--log-level", "warn", NULL);
+	start_watched(&d, &b, "--max-clients", "1000", "--log-level", "warn", "--admin-reserved-connections", "0",
+		      "--max-clients-per-uid", "4096", NULL);
 	uint64_t rss0 = rss_now(&d);
 	int fds0 = fd_count(d.pid);
 	static int fd[STORM];
@@ -254,7 +256,7 @@ static void fd_limit_caps_clients(void **state)
 	rlim_t hard[2] = {96, 96};
 	d.child_setup = limit_fds;
 	d.arg = hard;
-	daemon_spawn(&d, "--max-clients", "1000", NULL);
+	daemon_spawn(&d, "--max-clients", "1000", "--admin-reserved-connections", "0", NULL);
 	unsigned cap = capped_clients(&d);
 	if (!wrapper())
 		assert_int_equal(cap, 64);
@@ -269,7 +271,7 @@ static void fd_limit_caps_clients(void **state)
 	daemon_prepare(&d);
 	d.child_setup = limit_fds;
 	d.arg = soft;
-	daemon_spawn(&d, "--max-clients", "100", NULL);
+	daemon_spawn(&d, "--max-clients", "100", "--admin-reserved-connections", "0", NULL);
 	/* valgrind refuses the raise (it keeps the hard limit for itself) */
 	cap = capped_clients(&d);
 	if (!wrapper())
@@ -615,7 +617,7 @@ static void hello_flood(void **state)
 	(void)state;
 	struct daemon d;
 	struct bystander b;
-	start_watched(&d, &b, "--log-level", "info", NULL);
+	start_watched(&d, &b, "--log-level", "info", "--max-clients-per-uid", "4096", NULL);
 	uint64_t rss0 = rss_now(&d);
 	int fds0 = fd_count(d.pid);
 

@@ -227,7 +227,7 @@ static void connection_errors(void **state)
 	heapd_close(h);
 	daemon_stop(&d);
 
-	daemon_start(&d, "--max-clients", "2", NULL);
+	daemon_start(&d, "--max-clients", "2", "--admin-reserved-connections", "0", NULL);
 	heapd *c1 = client(&d), *c2 = client(&d);
 	h = heapd_connect(d.sock);
 	assert_int_equal(heapd_errcode(h), HEAPD_ELIMIT);

@@ -157,6 +157,11 @@ static void defaults(void **state)
 	assert_int_equal(c->log_level, LOGL_INFO);
 	assert_int_equal(c->log_target, LOGT_AUTO);
 	assert_int_equal(c->idle_gc_period_s, 120);
+	assert_int_equal(c->max_clients_per_uid, 256);
+	assert_int_equal(c->n_admin_uids, 1);
+	assert_int_equal(c->admin_uids[0], 0);
+	assert_int_equal(c->admin_reserved, 3);
+	assert_int_equal(c->hello_timeout_ms, 5000);
 	assert_false(c->config_given);
 	/* A fresh config names the real default file. */
 	struct config d;
@@ -187,7 +192,11 @@ static const char every_key[] =
 	"allowed_gids = root,77\n"
 	"log_level = debug\n"
 	"log_target = journal\n"
-	"idle_gc_period_s = 0\n";
+	"idle_gc_period_s = 0\n"
+	"max_clients_per_uid = 5\n"
+	"admin_uids = 4242, root\n"
+	"admin_reserved_connections = 2\n"
+	"hello_timeout_ms = 100\n";
 
 static void check_every_key(const struct config *c)
 {
@@ -216,6 +225,12 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->log_level, LOGL_DEBUG);
 	assert_int_equal(c->log_target, LOGT_JOURNAL);
 	assert_int_equal(c->idle_gc_period_s, 0);
+	assert_int_equal(c->max_clients_per_uid, 5);
+	assert_int_equal(c->n_admin_uids, 2);
+	assert_int_equal(c->admin_uids[0], 4242);
+	assert_int_equal(c->admin_uids[1], 0);
+	assert_int_equal(c->admin_reserved, 2);
+	assert_int_equal(c->hello_timeout_ms, 100);
 }
 
 static void file_sets_every_key(void **state)
@@ -238,7 +253,9 @@ static void flags_set_every_key(void **state)
 	                       "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
 	                       "1MB", "--max-batch-ops", "16", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
-	                       "--log-level", "DEBUG", "--log", "Journal", "--idle-gc-period", "0"),
+	                       "--log-level", "DEBUG", "--log", "Journal", "--idle-gc-period", "0",
+	                       "--max-clients-per-uid", "5", "--admin-uids", "4242,root",
+	                       "--admin-reserved-connections", "2", "--hello-timeout-ms", "100"),
 	                 0);
 	check_every_key(&fx->c);
 	assert_false(fx->c.config_given);
@@ -527,7 +544,11 @@ static const char reload_after[] =
 	"allowed_gids = 20\n"
 	"log_level = debug\n"
 	"log_target = stderr\n"
-	"idle_gc_period_s = 0\n";
+	"idle_gc_period_s = 0\n"
+	"max_clients_per_uid = 4\n"
+	"admin_uids = 1000\n"
+	"admin_reserved_connections = 1\n"
+	"hello_timeout_ms = 250\n";
 
 static void reload_applies_live_keys(void **state)
 {
@@ -568,6 +589,11 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(c->log_level, LOGL_DEBUG);
 	assert_int_equal(c->log_target, LOGT_STDERR);
 	assert_int_equal(c->idle_gc_period_s, 0);
+	assert_int_equal(c->max_clients_per_uid, 4);
+	assert_int_equal(c->n_admin_uids, 1);
+	assert_int_equal(c->admin_uids[0], 1000);
+	assert_int_equal(c->admin_reserved, 1);
+	assert_int_equal(c->hello_timeout_ms, 250);
 	/* Restart-only keys keep their running values, with a warning each. */
 	assert_string_equal(c->socket_path, "/tmp/heapd-a.sock");
 	assert_int_equal(c->socket_mode, 0660);
@@ -616,6 +642,11 @@ static void assert_same(const struct config *a, const struct config *b)
 	assert_int_equal(a->log_level, b->log_level);
 	assert_int_equal(a->log_target, b->log_target);
 	assert_int_equal(a->idle_gc_period_s, b->idle_gc_period_s);
+	assert_ptr_equal(a->admin_uids, b->admin_uids);
+	assert_int_equal(a->n_admin_uids, b->n_admin_uids);
+	assert_int_equal(a->admin_reserved, b->admin_reserved);
+	assert_int_equal(a->max_clients_per_uid, b->max_clients_per_uid);
+	assert_int_equal(a->hello_timeout_ms, b->hello_timeout_ms);
 	assert_ptr_equal(a->config_path, b->config_path);
 }
 
@@ -660,6 +691,67 @@ static void reload_without_file(void **state)
 	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), 0);
 	assert_int_equal(fx->c.heap.gc_percent, 30);
 	assert_int_equal(fx->c.max_clients, 1024);
+}
+
+/* The default file (no --config) read at start and gone at reload: an
+ * error, and every setting kept. Before, the reload went on with the
+ * defaults, emptying allowed_uids: fail-open. */
+static void reload_default_file_gone(void **state)
+{
+	struct fx *fx = *state;
+	free(fx->c.config_path);
+	fx->c.config_path = strdup(fx->path); /* as if it were the default path */
+	write_conf(fx, "allowed_uids = 7\nmax_clients = 9\n");
+	assert_int_equal(PARSE(fx, "--gc-percent", "30"), 0);
+	assert_false(fx->c.config_given);
+	assert_int_equal(fx->c.n_allowed_uids, 1);
+	struct config before = fx->c;
+
+	unlink(fx->path);
+	char want[512];
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+	snprintf(want, sizeof want,
+		 "cannot open config file %s: No such file or directory (it was read before; heapd runs "
+		 "without it only after a restart)",
+		 fx->path);
+	assert_string_equal(fx->err, want);
+	assert_same(&fx->c, &before);
+	assert_int_equal(fx->c.allowed_uids[0], 7);
+	assert_int_equal(config_peer_allowed(&fx->c, 8, 8), 0);
+
+	/* Unreadable: the same. (Root reads it anyway: not checked then.) */
+	write_conf(fx, "allowed_uids = 7\n");
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(fx->path, 0), 0);
+		assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+		assert_non_null(strstr(fx->err, "Permission denied"));
+		assert_same(&fx->c, &before);
+		assert_int_equal(chmod(fx->path, 0600), 0);
+	}
+	/* Back: read again. */
+	write_conf(fx, "allowed_uids = 8\n");
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), 0);
+	assert_int_equal(fx->c.allowed_uids[0], 8);
+	assert_int_equal(fx->c.max_clients, 1024);
+	assert_int_equal(fx->c.heap.gc_percent, 30);
+}
+
+/* The default file missing at start, created later: a reload reads it,
+ * and from then on needs it. */
+static void reload_default_file_created(void **state)
+{
+	struct fx *fx = *state;
+	free(fx->c.config_path);
+	fx->c.config_path = strdup(fx->path);
+	unlink(fx->path);
+	assert_int_equal(PARSE(fx, NULL), 0);
+	assert_int_equal(fx->c.n_allowed_uids, 0);
+	write_conf(fx, "allowed_uids = 7\n");
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), 0);
+	assert_int_equal(fx->c.n_allowed_uids, 1);
+	unlink(fx->path);
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+	assert_int_equal(fx->c.n_allowed_uids, 1);
 }
 
 static void peer_allowed(void **state)
@@ -736,7 +828,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 20);
+	assert_int_equal(settings, 24);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -753,6 +845,11 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.log_level, d.log_level);
 	assert_int_equal(fx->c.log_target, d.log_target);
 	assert_int_equal(fx->c.idle_gc_period_s, d.idle_gc_period_s);
+	assert_int_equal(fx->c.max_clients_per_uid, d.max_clients_per_uid);
+	assert_int_equal(fx->c.n_admin_uids, 1);
+	assert_int_equal(fx->c.admin_uids[0], 0);
+	assert_int_equal(fx->c.admin_reserved, d.admin_reserved);
+	assert_int_equal(fx->c.hello_timeout_ms, d.hello_timeout_ms);
 	config_free(&d);
 }
 
@@ -773,6 +870,8 @@ int main(void)
 		T(reload_applies_live_keys),
 		T(reload_failure_changes_nothing),
 		T(reload_without_file),
+		T(reload_default_file_gone),
+		T(reload_default_file_created),
 		T(peer_allowed),
 		T(sample_file_in_tree),
 		T(sample_uncommented_gives_defaults),

@@ -243,7 +243,8 @@ static const char *const section_keys[][20] = {
 	 "pause_ns", "alloc_failures", "forced_gc_for_limit"},
 	{"sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc", "wbuf_spans_freed"},
 	{"scav_released_bytes", "scav_madvise_calls"},
-	{"uptime_ns", "sessions", "named_roots", "holds"},
+	{"uptime_ns", "sessions", "named_roots", "holds", "hello_timeouts", "hello_shed", "refused_max_clients",
+	 "refused_max_clients_per_uid"},
 };
 
 /* The section a key is documented in, or -1. */
@@ -383,7 +384,8 @@ static const char *const all_fields[] = {
 	"max_pause_ns", "gc_cpu_fraction", "sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc",
 	"wbuf_spans_freed", "wbuf_spans_reused", "wbuf_spans_alloc", "scav_released_bytes",
 	"scav_madvise_calls", "heap_marked", "heap_live", "holds", "rss_bytes", "sessions",
-	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "alloc_failures", "forced_gc_for_limit", NULL,
+	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "alloc_failures", "forced_gc_for_limit",
+	"hello_timeouts", "hello_shed", "refused_max_clients", "refused_max_clients_per_uid", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -418,7 +420,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 40); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 44); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -509,9 +511,12 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 40 fields; wbuf_spans has 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 37);
-	assert_int_equal(count_of(r.out, "# TYPE "), 37);
+	/* 44 fields; wbuf_spans has 2 members, sweep_spans_total 3,
+	 * connections_refused_total 2 */
+	assert_int_equal(families, 40);
+	assert_int_equal(count_of(r.out, "# TYPE "), 40);
+	assert_prom_u64(r.out, "heapd_connections_refused_total{limit=\"max_clients\"}", 0);
+	assert_prom_u64(r.out, "heapd_hello_timeouts_total", 0);
 	run_free(&r);
 	heapd_close(h);
 	daemon_stop(&d);

@@ -259,6 +259,42 @@ static void regular_file(void **state)
 	rmdir(d.dir);
 }
 
+/* (d') Stopping a daemon removes the socket file it created and no other:
+ * A's file removed, B started on the same path, A stopped: B's socket is
+ * still there and serving. (libuv's uv_pipe_bind unlinks its path on
+ * close whatever is there: heapd now compares device and inode first.) */
+static void stop_keeps_anothers_socket(void **state)
+{
+	(void)state;
+	struct daemon a, b;
+	daemon_start(&a, NULL);
+	assert_true(wait_for_text(a.log, "serving", 2000));
+	assert_int_equal(unlink(a.sock), 0);
+	b = a;
+	snprintf(b.log, sizeof b.log, "%s/heapd-b.log", a.dir);
+	daemon_spawn(&b, NULL);
+	struct stat before, after;
+	assert_int_equal(lstat(b.sock, &before), 0);
+
+	assert_int_equal(daemon_stop_sig(&a, SIGTERM), 0);
+	assert_int_equal(lstat(b.sock, &after), 0);
+	assert_true(S_ISSOCK(after.st_mode) && after.st_ino == before.st_ino);
+	char want[200];
+	snprintf(want, sizeof want, "not removing %s: it is no longer the socket this daemon created", a.sock);
+	assert_int_equal(count_text(a.log, want), 1);
+	heapd *h = client(&b);
+	assert_int_equal(heapd_ping(h, NULL), 0);
+	heapd_close(h);
+
+	/* B, stopped, removes its own. */
+	assert_int_equal(daemon_stop_sig(&b, SIGTERM), 0);
+	assert_int_equal(lstat(b.sock, &after), -1);
+	assert_int_equal(errno, ENOENT);
+	unlink(a.log);
+	unlink(b.log);
+	rmdir(a.dir);
+}
+
 /* ------------------------------------------------------ (e) socket mode */
 
 /* The mode of the daemon's socket file, once it has served a ping (so it
@@ -625,6 +661,7 @@ int main(void)
 		cmocka_unit_test(stale_socket),
 		cmocka_unit_test(live_daemon),
 		cmocka_unit_test(regular_file),
+		cmocka_unit_test(stop_keeps_anothers_socket),
 		cmocka_unit_test(socket_mode),
 		cmocka_unit_test(sighup_reload),
 		cmocka_unit_test(sigterm_graceful),

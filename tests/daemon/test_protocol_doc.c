@@ -260,7 +260,8 @@ static void row_consistent(const char *label)
 static const char *const rows[] = {
 	"Frame length", "Read, alone",       "Batch reply budget", "Read, in a batch", "Ops in a batch",
 	"Decoding cap", "Object size",       "Holds per session",  "Named roots",      "Root name",
-	"Connections",  "Unsent replies",    "Heap",
+	"Connections",  "Unsent replies",    "Heap",               "Reserved for admins", "Connections per uid",
+	"Time to Hello",
 };
 
 /* Every row is there, each agrees with itself, and each that names a
@@ -278,6 +279,9 @@ static void limits_table_matches_heapd_help(void **state)
 	row_is_setting("Connections", "max_clients");
 	row_is_setting("Unsent replies", "max_output_buffer");
 	row_is_setting("Heap", "max_heap");
+	row_is_setting("Reserved for admins", "admin_reserved_connections");
+	row_is_setting("Connections per uid", "max_clients_per_uid");
+	row_is_setting("Time to Hello", "hello_timeout_ms");
 }
 
 /* --- raw requests --- */

@@ -110,7 +110,15 @@
 	X(alloc_failures, COUNT, HEAP, 39, "GC", "heapd_alloc_failures_total", NULL, "counter",               \
 	  "Allocations that found no room under max_heap.")                                                    \
 	X(forced_gc_for_limit, COUNT, HEAP, 40, "GC", "heapd_gc_cycles_for_limit_total", NULL, "counter",     \
-	  "GC cycles started because an allocation found no room under max_heap.")
+	  "GC cycles started because an allocation found no room under max_heap.")                              \
+	X(hello_timeouts, COUNT, SERVER, 41, "Server", "heapd_hello_timeouts_total", NULL, "counter",         \
+	  "Connections closed for not saying Hello within hello_timeout_ms.")                                  \
+	X(hello_shed, COUNT, SERVER, 42, "Server", "heapd_hello_shed_total", NULL, "counter",                 \
+	  "Connections closed before their Hello to make room for a new one at max_clients.")                  \
+	X(refused_max_clients, COUNT, SERVER, 43, "Server", "heapd_connections_refused_total",                \
+	  "limit=\"max_clients\"", "counter", "Connections refused by a connection limit, by the limit.")      \
+	X(refused_max_clients_per_uid, COUNT, SERVER, 44, "Server", "heapd_connections_refused_total",        \
+	  "limit=\"max_clients_per_uid\"", "counter", NULL)
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
