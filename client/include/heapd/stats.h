@@ -106,7 +106,18 @@
 	X(mark_workers, COUNT, HEAP, 37, "GC", "heapd_gc_mark_workers", NULL, "gauge",                        \
 	  "Background mark workers running.")                                                                  \
 	X(mark_worker_ns, NS, HEAP, 38, "GC", "heapd_gc_mark_worker_seconds_total", NULL, "counter",          \
-	  "Time the background mark workers spent marking.")
+	  "Time the background mark workers spent marking.")                                                   \
+	X(uids, COUNT, SERVER, 39, "Server", "heapd_uids", NULL, "gauge",                                     \
+	  "Uids with a connection, a named root or a hold.")                                                   \
+	X(root_name_bytes, BYTES, SERVER, 40, "Server", "heapd_root_name_bytes", NULL, "gauge",               \
+	  "Bytes of named roots' names.")                                                                      \
+	X(uid_roots_refused, COUNT, SERVER, 41, "Server", "heapd_uid_quota_refusals_total", "quota=\"roots\"",  \
+	  "counter", "Operations refused by a per-uid quota: root_set by max_roots_per_uid or "               \
+	  "max_root_bytes_per_uid, holds by max_holds_per_uid.")                                              \
+	X(uid_holds_refused, COUNT, SERVER, 42, "Server", "heapd_uid_quota_refusals_total", "quota=\"holds\"",  \
+	  "counter", NULL)                                                                                     \
+	X(uid_output_stalls, COUNT, SERVER, 43, "Server", "heapd_uid_output_stalls_total", NULL, "counter",   \
+	  "Times a uid's unsent replies passed max_output_per_uid, so none of its connections was read.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
