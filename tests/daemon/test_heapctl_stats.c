@@ -243,7 +243,8 @@ static const char *const section_keys[][20] = {
 	 "pause_ns"},
 	{"sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc", "wbuf_spans_freed"},
 	{"scav_released_bytes", "scav_madvise_calls"},
-	{"uptime_ns", "sessions", "named_roots", "holds"},
+	{"uptime_ns", "sessions", "named_roots", "holds", "uids", "root_name_bytes", "uid_roots_refused",
+	 "uid_holds_refused", "uid_output_stalls"},
 };
 
 /* The section a key is documented in, or -1. */
@@ -304,8 +305,8 @@ static void check_text_layout(const char *out)
 	/* blank lines only between sections */
 	assert_int_equal(count_of(out, "\n\n"), 4);
 	/* a companion for each size and time: 8 in Memory, 7 in GC, 1 in
-	 * Scavenger, 1 in Server */
-	assert_int_equal(count_of(out, "_human:"), 17);
+	 * Scavenger, 2 in Server */
+	assert_int_equal(count_of(out, "_human:"), 18);
 }
 
 static void stats_text(void **state)
@@ -383,7 +384,8 @@ static const char *const all_fields[] = {
 	"max_pause_ns", "gc_cpu_fraction", "sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc",
 	"wbuf_spans_freed", "wbuf_spans_reused", "wbuf_spans_alloc", "scav_released_bytes",
 	"scav_madvise_calls", "heap_marked", "heap_live", "holds", "rss_bytes", "sessions",
-	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", NULL,
+	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "uids", "root_name_bytes",
+	"uid_roots_refused", "uid_holds_refused", "uid_output_stalls", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -418,7 +420,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 38); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 43); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -509,9 +511,10 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 38 fields; wbuf_spans has 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 35);
-	assert_int_equal(count_of(r.out, "# TYPE "), 35);
+	/* 43 fields; wbuf_spans and uid_quota_refusals_total have 2 members,
+	 * sweep_spans_total 3 */
+	assert_int_equal(families, 39);
+	assert_int_equal(count_of(r.out, "# TYPE "), 39);
 	run_free(&r);
 	heapd_close(h);
 	daemon_stop(&d);
