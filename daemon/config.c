@@ -145,6 +145,21 @@ static const struct opt opts[] = {
 	 .help = "Holds one connection may have, counting repeats"},
 	{.key = "max_roots", .flag = "max-roots", .type = T_COUNT, FIELD(heap.max_roots),
 	 .max = UINT32_MAX, .live = true, .help = "Named roots, shared by all connections"},
+	{.key = "max_roots_per_uid", .flag = "max-roots-per-uid", .type = T_COUNT,
+	 FIELD(max_roots_per_uid), .max = UINT32_MAX, .live = true,
+	 .help = "Named roots the clients of one uid may make (replacing a root's object "
+	         "keeps its maker; deleting it, by anyone, gives the maker its room back)"},
+	{.key = "max_root_bytes_per_uid", .flag = "max-root-bytes-per-uid", .type = T_SIZE,
+	 FIELD(max_root_bytes_per_uid), .max = (uint64_t)1 << 40, .live = true,
+	 .help = "Bytes of root names the clients of one uid may make, counted as "
+	         "max_roots_per_uid counts roots"},
+	{.key = "max_holds_per_uid", .flag = "max-holds-per-uid", .type = T_COUNT,
+	 FIELD(max_holds_per_uid), .min = 1, .max = UINT32_MAX, .live = true,
+	 .help = "Holds the connections of one uid may have together, counting repeats"},
+	{.key = "max_output_per_uid", .flag = "max-output-per-uid", .type = T_SIZE,
+	 FIELD(max_output_per_uid), .min = 4 * KIB, .max = (uint64_t)1 << 40, .live = true,
+	 .help = "Unsent reply bytes the connections of one uid may have together before "
+	         "heapd stops reading any of them; reading resumes below half of it"},
 	{.key = "gc_slice_us", .flag = "gc-slice-us", .type = T_COUNT, FIELD(heap.slice_ns),
 	 .min = 1, .max = 1000000, .scale = 1000, .live = true,
 	 .help = "Longest collector slice or allocation assist, in microseconds"},
@@ -592,6 +607,10 @@ void config_init(struct config *c)
 	c->max_frame = 16 * MIB;
 	c->max_output = 8 * MIB;
 	c->max_batch_ops = 1024;
+	c->max_roots_per_uid = 65536;
+	c->max_root_bytes_per_uid = 4 * MIB;
+	c->max_holds_per_uid = 1u << 21;
+	c->max_output_per_uid = 64 * MIB;
 	c->log_level = LOGL_INFO;
 	c->log_target = LOGT_AUTO;
 	c->idle_gc_period_s = 120;

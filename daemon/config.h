@@ -30,6 +30,12 @@ struct config {
 	size_t max_output;        /* max_output_buffer: unsent reply bytes per
 	                           * client before heapd stops reading it */
 	uint32_t max_batch_ops;   /* max_batch_ops: ops in one batch request */
+	/* Quotas per uid (tenant.c): named roots made and their name bytes,
+	 * holds, and unsent reply bytes over its connections. */
+	uint32_t max_roots_per_uid;
+	uint64_t max_root_bytes_per_uid;
+	uint32_t max_holds_per_uid;
+	size_t max_output_per_uid;
 	/* allowed_uids, allowed_gids: a peer may connect when both lists are
 	 * empty, or its uid is in the first, or its gid in the second. */
 	uid_t *allowed_uids;

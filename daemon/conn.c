@@ -75,8 +75,7 @@ static void on_written(uv_write_t *req, int status)
 			conn_close(s);
 		return;
 	}
-	if (s->queued + s->out_len <= s->srv->cfg.max_output / 2)
-		sess_process(s);
+	sess_written(s);
 }
 
 /* A write failed: the connection is gone. */

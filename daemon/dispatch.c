@@ -14,7 +14,10 @@
  * get_stats are HEAPD_STATS' rows.
  *
  * The connection's holds live in s->holds: alloc, get_ref and root_get add
- * one on what they return, release drops one. A session in S_HELLO accepts
+ * one on what they return, release drops one. Each op's change to them is
+ * added to the uid's count (disp_op), which max_holds_per_uid bounds: the
+ * ops that add a hold check it first, as root_set checks the uid's root
+ * quotas (tenant.c). A session in S_HELLO accepts
  * only Hello; any other first request, or a version this daemon does not
  * speak, is answered and the session closed.
  *
@@ -127,6 +130,8 @@ static void op_alloc(struct disp_call *c)
 			  a->nbytes);
 		return;
 	}
+	if (!a->into_obj && ten_hold_refused(s->srv, s->ten, "alloc", rp))
+		return;
 	heap *h = s->srv->heap;
 	heap_ref ref;
 	uint32_t len = (uint32_t)a->data.len;  /* <= nbytes */
@@ -196,6 +201,8 @@ static void op_get_ref(struct disp_call *c)
 {
 	Heapd__GetRef *r = c->req->get_ref;
 	heap_ref ref;
+	if (ten_hold_refused(c->s->srv, c->s->ten, "get_ref", c->rp))
+		return;
 	int err = heap_get_ref(c->s->srv->heap, r->obj, r->slot, c->s->holds, &ref);
 	if (err)
 		engine_fail(c->rp, err, "get_ref");
@@ -223,18 +230,32 @@ static void root_fail(struct disp_reply *rp, int err, const char *what, const ch
 		engine_fail(rp, err, what);
 }
 
+/* The root's maker pays for it (its uid's quotas) until anyone deletes it;
+ * replacing its object keeps the maker and costs nothing new. */
 static void op_root_set(struct disp_call *c)
 {
+	struct server *srv = c->s->srv;
 	Heapd__RootSet *r = c->req->root_set;
-	int err = heap_root_set(c->s->srv->heap, r->name, strlen(r->name), r->obj);
+	size_t len = strlen(r->name);
+	uint32_t owner;
+	int exists = heap_root_owner(srv->heap, r->name, len, &owner) == 0;
+	if (r->obj && !exists && ten_root_refused(srv, c->s->ten, len, c->rp))
+		return;
+	int err = heap_root_set(srv->heap, r->name, len, r->obj, c->s->uid);
 	if (err)
 		root_fail(c->rp, err, "root_set", r->name, " to delete");
+	else if (!r->obj)
+		ten_root_gone(srv, owner, len);
+	else if (!exists)
+		ten_root_made(c->s->ten, len);
 }
 
 static void op_root_get(struct disp_call *c)
 {
 	Heapd__RootGet *r = c->req->root_get;
 	heap_ref ref;
+	if (ten_hold_refused(c->s->srv, c->s->ten, "root_get", c->rp))
+		return;
 	int err = heap_root_get(c->s->srv->heap, r->name, strlen(r->name), c->s->holds, &ref);
 	if (err)
 		root_fail(c->rp, err, "root_get", r->name, "");
@@ -334,6 +355,35 @@ static uint64_t stat_refused_max_clients_per_uid(const struct server *srv)
 	return srv->refused_max_clients_per_uid;
 }
 
+static uint64_t stat_uids(const struct server *srv)
+{
+	return srv->ten_count;
+}
+
+static uint64_t stat_root_name_bytes(const struct server *srv)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < srv->ten_nbuckets; i++)
+		for (const struct tenant *t = srv->ten_buckets[i]; t; t = t->next)
+			n += t->root_bytes;
+	return n;
+}
+
+static uint64_t stat_uid_roots_refused(const struct server *srv)
+{
+	return srv->quota_roots_refused;
+}
+
+static uint64_t stat_uid_holds_refused(const struct server *srv)
+{
+	return srv->quota_holds_refused;
+}
+
+static uint64_t stat_uid_output_stalls(const struct server *srv)
+{
+	return srv->quota_output_stalls;
+}
+
 /* The pause ring, oldest first, as the wire has it. */
 static void put_pauses(Heapd__Stats *out, const struct heap_stats *st, uint64_t *ring)
 {
@@ -410,18 +460,27 @@ static uint64_t cost(const Heapd__Request *req)
 	}
 }
 
-void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp)
+static void run_op(struct disp_call *c)
 {
-	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
-	s->srv->turn_cost += cost(req);
-	switch (req->op_case) {
-#define X(name, NAME, ...) case HEAPD__REQUEST__OP_##NAME: op_##name(&c); return;
+	switch (c->req->op_case) {
+#define X(name, NAME, ...) case HEAPD__REQUEST__OP_##NAME: op_##name(c); return;
 	HEAPD_OPS(X)
 #undef X
 	HEAPD_OP_NONE_CASES:
 		break;
 	}
-	disp_fail(rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
+	disp_fail(c->rp, HEAPD__STATUS__PROTOCOL, "unknown or missing operation");
+}
+
+void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp)
+{
+	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
+	uint64_t held = heap_holds_count(s->holds);
+	s->srv->turn_cost += cost(req);
+	run_op(&c);
+	/* A batch's ops are counted each by its own disp_op call. */
+	if (req->op_case != HEAPD__REQUEST__OP_BATCH)
+		s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */
 }
 
 int disp_request(struct session *s, Heapd__Request *req)

@@ -11,6 +11,7 @@
  *   dispatch.c   one request: decode, call the engine, encode the reply
  *   batch.c      a batch request: its ops in order, one reply
  *   collector.c  the collector in the loop: slices, idle work, waiters
+ *   tenant.c     each uid's sessions, roots, holds and output; its quotas
  *   service.c    systemd: notifications, watchdog, the cycle log
  */
 #ifndef HEAPD_SERVER_H
@@ -34,6 +35,18 @@
 struct session;
 struct batch_state;
 struct uid_conns;
+
+/* One uid's share of the daemon (tenant.c says what each count is). */
+struct tenant {
+	struct tenant *next;    /* in its bucket of server.ten_buckets */
+	uid_t uid;
+	struct list sessions;   /* its open sessions, by session.ten_link */
+	uint64_t roots;         /* named roots it made, not yet deleted */
+	uint64_t root_bytes;    /* their name bytes */
+	uint64_t holds;         /* holds over its sessions, repeats counted */
+	size_t output;          /* unsent reply bytes over its sessions */
+	int output_held;        /* past max_output_per_uid: its sessions wait */
+};
 
 struct server {
 	uv_loop_t *loop;
@@ -65,6 +78,13 @@ struct server {
 	uint64_t turn_end_ns;   /* when the session being served must yield */
 	uint64_t turn_cost;     /* its work so far, in bytes touched (disp_op) */
 	uint64_t turn_look;     /* turn_cost at which to look at the clock next */
+
+	/* tenant.c: every uid with a session, a root or a hold */
+	struct tenant **ten_buckets;
+	uint32_t ten_nbuckets, ten_count;
+	uint64_t quota_roots_refused;  /* root_set refused by a per-uid quota */
+	uint64_t quota_holds_refused;  /* holds refused by max_holds_per_uid */
+	uint64_t quota_output_stalls;  /* times a uid passed max_output_per_uid */
 
 	/* collector.c */
 	uv_idle_t idle;         /* active only while the loop has work to do now */
@@ -138,12 +158,15 @@ struct session {
 	gid_t gid;
 	char name[64];          /* from Hello, for logs */
 	heap_holds *holds;
+	struct tenant *ten;     /* its uid's */
+	struct list ten_link;   /* on ten->sessions */
 
 	uint8_t *in;            /* received bytes not yet processed */
 	size_t in_len, in_cap;
 	uint8_t *out;           /* replies not yet handed to libuv */
 	size_t out_len, out_cap;
 	size_t queued;          /* bytes handed to libuv and not yet written */
+	size_t out_counted;     /* out_len + queued as counted in ten->output */
 	int reading;            /* uv_read_start is in effect */
 
 	struct held_req held;
@@ -211,6 +234,8 @@ void sess_abort(struct session *s);
 void sess_refuse(struct session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Frees a session the transport has closed. */
 void sess_free(struct session *s);
+/* Some of s->queued was written: resumes what waited for it. */
+void sess_written(struct session *s);
 
 /* conn.c: the transport, the only I/O a session does (a libuv pipe; the
  * fuzzer in tests/fuzz supplies another). */
@@ -267,6 +292,25 @@ void batch_resume(struct session *s, struct batch_state *st);
 /* Outside a batch, no *_from field may be set: 0 if none is, else -1 with
  * rp failed (INVALID). */
 int batch_stray_from(Heapd__Request *req, struct disp_reply *rp);
+
+/* tenant.c */
+struct tenant *ten_find(const struct server *srv, uid_t uid);
+/* uid's tenant, made if there is none; NULL if out of memory. */
+struct tenant *ten_get(struct server *srv, uid_t uid);
+/* Frees t if it has no session, root or hold left. */
+void ten_put(struct server *srv, struct tenant *t);
+void ten_free_all(struct server *srv);
+/* 1 with rp failed (LIMIT, naming the quota) if t may not make one more
+ * root of len name bytes, else 0. */
+int ten_root_refused(struct server *srv, const struct tenant *t, size_t len, struct disp_reply *rp);
+void ten_root_made(struct tenant *t, size_t len);
+/* A root owned by owner was deleted (by anyone). */
+void ten_root_gone(struct server *srv, uid_t owner, size_t len);
+/* 1 with rp failed (LIMIT) if t may not add a hold, for op what; else 0. */
+int ten_hold_refused(struct server *srv, const struct tenant *t, const char *what, struct disp_reply *rp);
+/* Counts s's unsent output into its tenant's; returns 1 while the tenant
+ * is past max_output_per_uid (and not yet back below half of it). */
+int ten_output_sync(struct session *s);
 
 /* collector.c */
 int coll_start(struct server *srv);

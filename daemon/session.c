@@ -19,7 +19,9 @@
  * max_output_buffer, the session stops reading and stops processing
  * (backpressure): a client that writes requests and never reads replies
  * costs at most one frame in and max_output_buffer out. It resumes below
- * half of that.
+ * half of that. The same holds for a uid's sessions together and
+ * max_output_per_uid (tenant.c), so many connections of one uid cannot
+ * multiply what it may leave unread.
  *
  * Fairness. What one session makes the loop do, every other waits for, so
  * a turn is bounded by cost, not by count alone: at most
@@ -59,9 +61,10 @@
 #define READ_SIZE (64u << 10)
 #define TURN_LOOK (64u << 10)  /* bytes of work between looks at the clock */
 
-static int backpressured(const struct session *s)
+static int backpressured(struct session *s)
 {
-	return s->queued + s->out_len > s->srv->cfg.max_output;
+	int uid_held = ten_output_sync(s);
+	return uid_held || s->queued + s->out_len > s->srv->cfg.max_output;
 }
 
 static void unlink_if(struct list *l)
@@ -77,6 +80,12 @@ void sess_free(struct session *s)
 	list_remove(&s->link);
 	s->srv->nsessions--;
 	scratch_free(&s->held.sc);
+	if (s->ten) {
+		s->out_len = s->queued = 0;  /* what was left unsent went with the connection */
+		ten_output_sync(s);
+		list_remove(&s->ten_link);
+		ten_put(s->srv, s->ten);
+	}
 	free(s->in);
 	free(s->out);
 	free(s);
@@ -157,6 +166,8 @@ void sess_close(struct session *s, Heapd__Response *resp)
 	unlink_if(&s->ready_link);
 	unlink_if(&s->wait_link);
 	conn_read(s, 0);
+	if (s->holds)
+		s->ten->holds -= heap_holds_count(s->holds);
 	heap_holds_free(s->srv->heap, s->holds);
 	s->holds = NULL;
 	s->srv->activity++;  /* its holds went: there may be garbage */
@@ -381,6 +392,13 @@ void sess_process(struct session *s)
 		coll_kick(srv); /* its next turn must not wait for I/O */
 }
 
+void sess_written(struct session *s)
+{
+	ten_output_sync(s);
+	if (s->queued + s->out_len <= s->srv->cfg.max_output / 2)
+		sess_process(s);
+}
+
 void sess_accepted(struct server *srv, struct session *s)
 {
 	s->srv = srv;
@@ -389,7 +407,11 @@ void sess_accepted(struct server *srv, struct session *s)
 	scratch_init(&s->held.sc);
 	list_push_tail(&srv->sessions, &s->link);
 	srv->nsessions++;
-	s->holds = heap_holds_new(srv->heap);
+	s->ten = ten_get(srv, s->uid);
+	if (s->ten) {
+		list_push_tail(&s->ten->sessions, &s->ten_link);
+		s->holds = heap_holds_new(srv->heap);
+	}
 	if (!s->holds) {
 		sess_refuse(s, HEAPD__STATUS__INTERNAL, "out of memory");
 		return;

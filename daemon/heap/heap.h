@@ -144,8 +144,12 @@ uint64_t heap_room_cycle(const heap *h);
 
 /* Named roots. name is 1..HEAP_ROOT_NAME_MAX bytes, not NUL-terminated.
  * root_set with ref 0 deletes (HEAP_ENOENT if absent). root_get adds a hold
- * in hs when hs is not NULL. */
-int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref);
+ * in hs when hs is not NULL. A root has an owner, a number the host gives
+ * when the root is made (heapd: the uid that made it, which its quotas
+ * count); replacing a root's object keeps its owner. */
+int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, uint32_t owner);
+/* The owner of the root named so: 0, HEAP_ENOENT or HEAP_EINVAL. */
+int heap_root_owner(heap *h, const char *name, size_t len, uint32_t *owner);
 int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_ref *out);
 /* Calls fn for each named root, in no particular order, until fn returns
  * nonzero. fn must not change the roots. */

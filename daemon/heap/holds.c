@@ -7,7 +7,15 @@
  * bits differ between objects made one after another (malloc.c), so no
  * hashing is needed. Named roots are a name -> handle table;
  * each named root holds its object through one internal hold set
- * (h->roots_hs), so the collector only ever scans hold sets.
+ * (h->roots_hs), so the collector only ever scans hold sets. Each root
+ * records its owner (the host's number for who made it); replacing the
+ * object keeps the owner, so a host that counts roots per owner counts a
+ * root once, from its making to its deletion, whoever deletes it.
+ *
+ * Sizes. Both tables double at 3/4 full and halve below 1/8 full, so
+ * their memory follows the current count, not the peak: a hold entry is
+ * 16 bytes and a root entry 32 (and its name, malloc'd), in a table at
+ * most 8/3 times the entries (docs/daemon.md has the per-client figures).
  *
  * Marking scans hold sets incrementally: h->root_cursor walks h->holdsets
  * and each set's cursor walks its table. That stays correct while the
@@ -243,9 +251,8 @@ static struct root_entry *root_find(heap *h, const char *name, size_t len, uint6
 	return &h->rtab[i];
 }
 
-static int roots_grow(heap *h)
+static int roots_resize(heap *h, uint32_t cap)
 {
-	uint32_t cap = (h->rmask + 1) * 2;
 	struct root_entry *tab = calloc(cap, sizeof *tab), *old = h->rtab;
 	if (!tab)
 		return HEAP_ENOMEM;
@@ -279,6 +286,9 @@ static void root_delete(heap *h, struct root_entry *e)
 	}
 	memset(&h->rtab[i], 0, sizeof h->rtab[i]);
 	h->nroots--;
+	/* A million roots made and deleted must not keep their table. */
+	if (h->rmask + 1 > HOLDS_MIN_CAP && h->nroots * 8 < h->rmask + 1)
+		roots_resize(h, (h->rmask + 1) / 2);  /* on failure the table just stays large */
 }
 
 static int name_ok(const char *name, size_t len)
@@ -286,7 +296,7 @@ static int name_ok(const char *name, size_t len)
 	return name && len >= 1 && len <= HEAP_ROOT_NAME_MAX;
 }
 
-int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref)
+int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, uint32_t owner)
 {
 	if (!name_ok(name, len))
 		return HEAP_EINVAL;
@@ -313,7 +323,7 @@ int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref)
 	if (h->nroots >= h->cfg.max_roots)
 		return HEAP_ELIMIT;
 	if ((h->nroots + 1) * 4 > (h->rmask + 1) * 3) {
-		if ((err = roots_grow(h)) != 0)
+		if ((err = roots_resize(h, (h->rmask + 1) * 2)) != 0)
 			return err;
 		e = root_find(h, name, len, hash);
 	}
@@ -325,9 +335,21 @@ int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref)
 	memcpy(copy, name, len);
 	e->name = copy;
 	e->len = (uint32_t)len;
+	e->owner = owner;
 	e->hash = hash;
 	e->ref = ref;
 	h->nroots++;
+	return 0;
+}
+
+int heap_root_owner(heap *h, const char *name, size_t len, uint32_t *owner)
+{
+	if (!name_ok(name, len))
+		return HEAP_EINVAL;
+	struct root_entry *e = root_find(h, name, len, name_hash(h, name, len));
+	if (!e->name)
+		return HEAP_ENOENT;
+	*owner = e->owner;
 	return 0;
 }
 

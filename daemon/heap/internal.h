@@ -210,6 +210,7 @@ struct heap_holds {
 struct root_entry {
 	char *name;           /* NULL: empty slot */
 	uint32_t len;
+	uint32_t owner;       /* given when the root was made; kept on replace */
 	uint64_t hash;
 	heap_ref ref;
 };

@@ -181,6 +181,10 @@ static const char every_key[] =
 	"max_object_size = 1m\n"
 	"\tmax_holds_per_session = 1000\t\n"
 	"max_roots = 0\n"
+	"max_roots_per_uid = 5\n"
+	"max_root_bytes_per_uid = 2K\n"
+	"max_holds_per_uid = 6\n"
+	"max_output_per_uid = 3M\n"
 	"gc_slice_us = 250\n"
 	"gc_mark_workers = 0\n"
 	"release_delay_ms = 0\n"
@@ -207,6 +211,10 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->heap.gc_percent, 50);
 	assert_int_equal(c->heap.max_object, MIB);
 	assert_int_equal(c->heap.max_holds, 1000);
+	assert_int_equal(c->max_roots_per_uid, 5);
+	assert_int_equal(c->max_root_bytes_per_uid, 2048);
+	assert_int_equal(c->max_holds_per_uid, 6);
+	assert_int_equal(c->max_output_per_uid, 3 * MIB);
 	assert_int_equal(c->heap.max_roots, 0);
 	assert_int_equal(c->heap.slice_ns, 250000);
 	assert_int_equal(c->heap.mark_workers, 0);
@@ -249,7 +257,9 @@ static void flags_set_every_key(void **state)
 	assert_int_equal(PARSE(fx, "--socket", "/tmp/heapd#1.sock", "--socket-mode=600",
 	                       "--max-heap", "1GiB", "--soft-memory-limit", "512M", "--gc-percent", "50",
 	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
-	                       "--max-roots", "0", "--gc-slice-us", "250", "--gc-mark-workers", "0",
+	                       "--max-roots", "0", "--max-roots-per-uid", "5", "--max-root-bytes-per-uid", "2K",
+	                       "--max-holds-per-uid", "6", "--max-output-per-uid", "3M",
+	                       "--gc-slice-us", "250", "--gc-mark-workers", "0",
 	                       "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
 	                       "1MB", "--max-batch-ops", "16", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
@@ -534,6 +544,8 @@ static const char reload_after[] =
 	"gc_percent = 200\n"
 	"max_holds_per_session = 5\n"
 	"max_roots = 6\n"
+	"max_roots_per_uid = 7\n"
+	"max_output_per_uid = 5M\n"
 	"gc_slice_us = 100\n"
 	"release_delay_ms = 50\n"
 	"max_clients = 100\n"
@@ -576,6 +588,8 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(c->heap.gc_percent, 200);
 	assert_int_equal(c->heap.max_holds, 5);
 	assert_int_equal(c->heap.max_roots, 6);
+	assert_int_equal(c->max_roots_per_uid, 7);
+	assert_int_equal(c->max_output_per_uid, 5 * MIB);
 	assert_int_equal(c->heap.slice_ns, 100000);
 	assert_int_equal(c->heap.release_delay_ns, 50000000);
 	assert_int_equal(c->max_clients, 100);
@@ -828,7 +842,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 24);
+	assert_int_equal(settings, 28);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -840,6 +854,10 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.max_frame, d.max_frame);
 	assert_int_equal(fx->c.max_output, d.max_output);
 	assert_int_equal(fx->c.max_batch_ops, d.max_batch_ops);
+	assert_int_equal(fx->c.max_roots_per_uid, d.max_roots_per_uid);
+	assert_int_equal(fx->c.max_root_bytes_per_uid, d.max_root_bytes_per_uid);
+	assert_int_equal(fx->c.max_holds_per_uid, d.max_holds_per_uid);
+	assert_int_equal(fx->c.max_output_per_uid, d.max_output_per_uid);
 	assert_int_equal(fx->c.n_allowed_uids, 0);
 	assert_int_equal(fx->c.n_allowed_gids, 0);
 	assert_int_equal(fx->c.log_level, d.log_level);

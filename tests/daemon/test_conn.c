@@ -93,7 +93,7 @@ int __wrap_uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[],
 
 /* ---- what conn.c calls in the rest of the daemon ---- */
 
-static unsigned processed, closed;
+static unsigned written, closed;
 
 static unsigned freed;
 
@@ -110,10 +110,10 @@ void sess_close(struct session *s, Heapd__Response *resp)
 	closed++;
 }
 
-void sess_process(struct session *s)
+void sess_written(struct session *s)
 {
 	(void)s;
-	processed++;
+	written++;
 }
 
 void sess_received(struct session *s, size_t n)
@@ -155,7 +155,7 @@ static struct session *session_with(size_t len, size_t queued)
 	s->queued = queued;
 	memset(&fake, 0, sizeof fake);
 	fake.next = s->out;
-	processed = closed = freed = 0;
+	written = closed = freed = 0;
 	return s;
 }
 
@@ -207,7 +207,7 @@ static void partial_write_resumes(void **state)
 	assert_null(s->out); /* now the write request's */
 	fake.cb(fake.req, 0); /* written: the buffer and the request are freed */
 	assert_int_equal(s->queued, 0);
-	assert_int_equal(processed, 1); /* below the backpressure mark again */
+	assert_int_equal(written, 1); /* told the session: it resumes if below its mark */
 	assert_int_equal(closed, 0);
 	done(s);
 }

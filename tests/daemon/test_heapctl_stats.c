@@ -244,7 +244,8 @@ static const char *const section_keys[][20] = {
 	{"sweep_spans_idle", "sweep_spans_alloc", "sweep_spans_gc", "wbuf_spans_freed"},
 	{"scav_released_bytes", "scav_madvise_calls"},
 	{"uptime_ns", "sessions", "named_roots", "holds", "hello_timeouts", "hello_shed", "refused_max_clients",
-	 "refused_max_clients_per_uid"},
+	 "refused_max_clients_per_uid", "uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused",
+	 "uid_output_stalls"},
 };
 
 /* The section a key is documented in, or -1. */
@@ -305,8 +306,8 @@ static void check_text_layout(const char *out)
 	/* blank lines only between sections */
 	assert_int_equal(count_of(out, "\n\n"), 4);
 	/* a companion for each size and time: 8 in Memory, 7 in GC, 1 in
-	 * Scavenger, 1 in Server */
-	assert_int_equal(count_of(out, "_human:"), 17);
+	 * Scavenger, 2 in Server */
+	assert_int_equal(count_of(out, "_human:"), 18);
 }
 
 static void stats_text(void **state)
@@ -385,7 +386,8 @@ static const char *const all_fields[] = {
 	"wbuf_spans_freed", "wbuf_spans_reused", "wbuf_spans_alloc", "scav_released_bytes",
 	"scav_madvise_calls", "heap_marked", "heap_live", "holds", "rss_bytes", "sessions",
 	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "alloc_failures", "forced_gc_for_limit",
-	"hello_timeouts", "hello_shed", "refused_max_clients", "refused_max_clients_per_uid", NULL,
+	"hello_timeouts", "hello_shed", "refused_max_clients", "refused_max_clients_per_uid",
+	"uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused", "uid_output_stalls", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -420,7 +422,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 44); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 49); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -511,10 +513,10 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 44 fields; wbuf_spans has 2 members, sweep_spans_total 3,
-	 * connections_refused_total 2 */
-	assert_int_equal(families, 40);
-	assert_int_equal(count_of(r.out, "# TYPE "), 40);
+	/* 49 fields; wbuf_spans, connections_refused_total and
+	 * uid_quota_refusals_total have 2 members, sweep_spans_total 3 */
+	assert_int_equal(families, 44);
+	assert_int_equal(count_of(r.out, "# TYPE "), 44);
 	assert_prom_u64(r.out, "heapd_connections_refused_total{limit=\"max_clients\"}", 0);
 	assert_prom_u64(r.out, "heapd_hello_timeouts_total", 0);
 	run_free(&r);

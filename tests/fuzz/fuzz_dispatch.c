@@ -580,6 +580,9 @@ static void setup(void)
 	srv->cfg.heap.max_object = (size_t)1 << 20;
 	srv->cfg.heap.max_holds = 256;
 	srv->cfg.heap.max_roots = 64;
+	srv->cfg.max_roots_per_uid = 48;   /* every connection is one uid's */
+	srv->cfg.max_root_bytes_per_uid = 4096;
+	srv->cfg.max_holds_per_uid = 384;
 	srv->cfg.heap.gc_percent = 10;
 	srv->cfg.heap.slice_ns = 1; /* the least work a slice does: 64 items */
 	srv->cfg.heap.release_delay_ns = 0;
@@ -613,6 +616,13 @@ static void finish(void)
 	if (st.holds != fz_model_holds())
 		fz_broken("the heap counts %llu holds, the model %llu", (unsigned long long)st.holds,
 			  (unsigned long long)fz_model_holds());
+	uint64_t roots = 0, holds = 0;
+	for (uint32_t i = 0; i < H.srv.ten_nbuckets; i++)
+		for (const struct tenant *t = H.srv.ten_buckets[i]; t; t = t->next)
+			roots += t->roots, holds += t->holds;
+	if (roots != st.named_roots || holds != st.holds)
+		fz_broken("the uids count %llu roots and %llu holds, the heap %llu and %llu", (unsigned long long)roots,
+			  (unsigned long long)holds, (unsigned long long)st.named_roots, (unsigned long long)st.holds);
 	fz_model_verify(h);
 	fz_walk_snapshot(h);
 	heap_gc(h);
@@ -634,6 +644,7 @@ static void teardown(void)
 	uv_run(&H.loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&H.loop) != 0)
 		fz_broken("handles left open on the loop");
+	ten_free_all(srv);
 	heap_free(srv->heap);
 	scratch_free(&srv->scratch);
 	config_free(&srv->cfg);

@@ -191,7 +191,7 @@ void fz_walk_final(heap *h)
 	struct names nm = {0};
 	heap_root_names(h, add_name, &nm);
 	for (size_t i = 0; i < nm.n; i++) {
-		int err = heap_root_set(h, nm.v[i], nm.len[i], 0);
+		int err = heap_root_set(h, nm.v[i], nm.len[i], 0, 0);
 		if (err)
 			fz_broken("root \"%.*s\" does not delete: %s", (int)nm.len[i], nm.v[i], heap_strerror(err));
 		free(nm.v[i]);

@@ -118,7 +118,18 @@
 	X(refused_max_clients, COUNT, SERVER, 43, "Server", "heapd_connections_refused_total",                \
 	  "limit=\"max_clients\"", "counter", "Connections refused by a connection limit, by the limit.")      \
 	X(refused_max_clients_per_uid, COUNT, SERVER, 44, "Server", "heapd_connections_refused_total",        \
-	  "limit=\"max_clients_per_uid\"", "counter", NULL)
+	  "limit=\"max_clients_per_uid\"", "counter", NULL)                                                  \
+	X(uids, COUNT, SERVER, 45, "Server", "heapd_uids", NULL, "gauge",                                     \
+	  "Uids with a connection, a named root or a hold.")                                                   \
+	X(root_name_bytes, BYTES, SERVER, 46, "Server", "heapd_root_name_bytes", NULL, "gauge",               \
+	  "Bytes of named roots' names.")                                                                      \
+	X(uid_roots_refused, COUNT, SERVER, 47, "Server", "heapd_uid_quota_refusals_total", "quota=\"roots\"",  \
+	  "counter", "Operations refused by a per-uid quota: root_set by max_roots_per_uid or "               \
+	  "max_root_bytes_per_uid, holds by max_holds_per_uid.")                                              \
+	X(uid_holds_refused, COUNT, SERVER, 48, "Server", "heapd_uid_quota_refusals_total", "quota=\"holds\"",  \
+	  "counter", NULL)                                                                                     \
+	X(uid_output_stalls, COUNT, SERVER, 49, "Server", "heapd_uid_output_stalls_total", NULL, "counter",   \
+	  "Times a uid's unsent replies passed max_output_per_uid, so none of its connections was read.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)

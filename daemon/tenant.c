@@ -1,0 +1,186 @@
+/*
+ * tenant.c - what each uid has of the daemon, and its quotas.
+ *
+ * A tenant is a uid, as SO_PEERCRED gives it: every session belongs to
+ * the tenant of its peer's uid, and every named root to the tenant of the
+ * uid that made it (the engine keeps that uid as the root's owner). The
+ * tenant counts what its sessions and roots cost, and the quotas of
+ * opts[] (config.c) bound each count:
+ *
+ *   roots, root_bytes  named roots it made and their name bytes: root_set
+ *                      of a new name past max_roots_per_uid or
+ *                      max_root_bytes_per_uid fails with LIMIT. Replacing
+ *                      a root's object keeps its owner (anyone may, and it
+ *                      costs nothing new); deleting it, by anyone, gives
+ *                      the owner its room back.
+ *   holds              holds over its sessions: an op that would add one
+ *                      past max_holds_per_uid fails with LIMIT.
+ *   output             unsent reply bytes over its sessions: past
+ *                      max_output_per_uid none of its sessions is read
+ *                      (backpressure, not an error), until the sum is back
+ *                      below half of it.
+ *
+ * Invariants. t->sessions lists exactly the open sessions of t's uid
+ * (sess_free unlinks); t->holds is the sum of heap_holds_count() over
+ * them, kept by disp_op from each op's change; t->output is the sum of
+ * their out_counted, each a session's out_len + queued as of its last
+ * ten_output_sync(). A tenant with no session, root or hold is freed at
+ * once, so the table holds at most max_clients tenants plus those that
+ * own roots, and those are bounded by max_roots.
+ *
+ * The table: chained buckets indexed by a multiplicative hash of the uid,
+ * doubled when it holds more tenants than buckets. Uids are not chosen by
+ * clients (the kernel vouches for them) and there are few, so no keyed
+ * hash is needed.
+ */
+#include <stdlib.h>
+
+#include "server.h"
+
+#define TEN_MIN_BUCKETS 16u
+
+static uint32_t bucket_of(const struct server *srv, uid_t uid)
+{
+	return (uint32_t)(((uint64_t)uid * 0x9e3779b97f4a7c15ull) >> 32) & (srv->ten_nbuckets - 1);
+}
+
+struct tenant *ten_find(const struct server *srv, uid_t uid)
+{
+	if (!srv->ten_buckets)
+		return NULL;
+	struct tenant *t = srv->ten_buckets[bucket_of(srv, uid)];
+	while (t && t->uid != uid)
+		t = t->next;
+	return t;
+}
+
+/* Doubles the buckets; on failure the chains just grow longer. */
+static void rehash(struct server *srv)
+{
+	uint32_t n = srv->ten_nbuckets ? 2 * srv->ten_nbuckets : TEN_MIN_BUCKETS;
+	struct tenant **b = calloc(n, sizeof *b), **old = srv->ten_buckets;
+	if (!b)
+		return;
+	uint32_t oldn = srv->ten_nbuckets;
+	srv->ten_buckets = b;
+	srv->ten_nbuckets = n;
+	for (uint32_t i = 0; i < oldn; i++) {
+		for (struct tenant *t = old[i], *next; t; t = next) {
+			next = t->next;
+			uint32_t k = bucket_of(srv, t->uid);
+			t->next = b[k];
+			b[k] = t;
+		}
+	}
+	free(old);
+}
+
+struct tenant *ten_get(struct server *srv, uid_t uid)
+{
+	struct tenant *t = ten_find(srv, uid);
+	if (t)
+		return t;
+	if (srv->ten_count >= srv->ten_nbuckets)
+		rehash(srv);
+	if (!srv->ten_buckets || !(t = calloc(1, sizeof *t)))
+		return NULL;
+	t->uid = uid;
+	list_init(&t->sessions);
+	uint32_t k = bucket_of(srv, uid);
+	t->next = srv->ten_buckets[k];
+	srv->ten_buckets[k] = t;
+	srv->ten_count++;
+	return t;
+}
+
+void ten_put(struct server *srv, struct tenant *t)
+{
+	if (!list_empty(&t->sessions) || t->roots || t->holds)
+		return;
+	struct tenant **p = &srv->ten_buckets[bucket_of(srv, t->uid)];
+	while (*p != t)
+		p = &(*p)->next;
+	*p = t->next;
+	srv->ten_count--;
+	free(t);
+}
+
+void ten_free_all(struct server *srv)
+{
+	for (uint32_t i = 0; i < srv->ten_nbuckets; i++) {
+		for (struct tenant *t = srv->ten_buckets[i], *next; t; t = next) {
+			next = t->next;
+			free(t);
+		}
+	}
+	free(srv->ten_buckets);
+	srv->ten_buckets = NULL;
+	srv->ten_nbuckets = srv->ten_count = 0;
+}
+
+int ten_root_refused(struct server *srv, const struct tenant *t, size_t len, struct disp_reply *rp)
+{
+	const struct config *cfg = &srv->cfg;
+	if (t->roots >= cfg->max_roots_per_uid)
+		disp_fail(rp, HEAPD__STATUS__LIMIT, "root_set: uid %u has %llu named roots (max_roots_per_uid %u)",
+			  (unsigned)t->uid, (unsigned long long)t->roots, cfg->max_roots_per_uid);
+	else if (t->root_bytes + len > cfg->max_root_bytes_per_uid)
+		disp_fail(rp, HEAPD__STATUS__LIMIT,
+			  "root_set: uid %u has %llu bytes of root names, %zu more would pass max_root_bytes_per_uid "
+			  "(max_root_bytes_per_uid %llu)",
+			  (unsigned)t->uid, (unsigned long long)t->root_bytes, len,
+			  (unsigned long long)cfg->max_root_bytes_per_uid);
+	else
+		return 0;
+	srv->quota_roots_refused++;
+	return 1;
+}
+
+void ten_root_made(struct tenant *t, size_t len)
+{
+	t->roots++;
+	t->root_bytes += len;
+}
+
+void ten_root_gone(struct server *srv, uid_t owner, size_t len)
+{
+	struct tenant *t = ten_find(srv, owner);
+	if (!t)
+		return;  /* a root the engine made without the daemon: none is */
+	t->roots--;
+	t->root_bytes -= len;
+	ten_put(srv, t);
+}
+
+int ten_hold_refused(struct server *srv, const struct tenant *t, const char *what, struct disp_reply *rp)
+{
+	if (t->holds < srv->cfg.max_holds_per_uid)
+		return 0;
+	disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: uid %u has %llu holds (max_holds_per_uid %u)", what,
+		  (unsigned)t->uid, (unsigned long long)t->holds, srv->cfg.max_holds_per_uid);
+	srv->quota_holds_refused++;
+	return 1;
+}
+
+int ten_output_sync(struct session *s)
+{
+	struct tenant *t = s->ten;
+	size_t now = s->out_len + s->queued;
+	t->output += now - s->out_counted;  /* modular: a decrease subtracts */
+	s->out_counted = now;
+	if (!t->output_held && t->output > s->srv->cfg.max_output_per_uid) {
+		t->output_held = 1;
+		s->srv->quota_output_stalls++;
+	} else if (t->output_held && t->output <= s->srv->cfg.max_output_per_uid / 2) {
+		t->output_held = 0;
+		/* Its other sessions may be idle, each with nothing of its own
+		 * to write that would wake it: turn them all again. */
+		for (struct list *l = t->sessions.next; l != &t->sessions; l = l->next) {
+			struct session *o = container_of(l, struct session, ten_link);
+			if (o != s && (o->state == S_READY || o->state == S_HELLO) && !o->ready_link.next)
+				list_push_tail(&s->srv->ready, &o->ready_link);
+		}
+		coll_kick(s->srv);
+	}
+	return t->output_held;
+}

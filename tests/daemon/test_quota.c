@@ -1,0 +1,307 @@
+/*
+ * test_quota.c - the quotas per uid (daemon/tenant.c), each provoked the
+ * way a client would abuse what it bounds, and the memory the hold and
+ * root tables really take (docs/daemon.md):
+ *
+ *   root_flood                100,000 named roots pipelined at the default
+ *                             quota: 65,536 made, the rest refused naming
+ *                             max_roots_per_uid, and the daemon's RSS
+ *                             within the documented cost per root; they
+ *                             stay charged after the client leaves
+ *   root_bytes                long names against max_root_bytes_per_uid
+ *   root_ownership            replacing keeps the maker's charge, deleting
+ *                             (from another connection) gives it back
+ *   holds_across_connections  max_holds_per_uid over three connections,
+ *                             alone and in a batch
+ *   output_across_connections ten connections that never read: the uid's
+ *                             unsent replies stay near max_output_per_uid,
+ *                             where max_output_buffer alone allows ten
+ *                             times more, and its other connections wait
+ *   hold_table_size           one connection holding 2^20 - 1 objects: the
+ *                             hold table's real size, 16-byte entries in a
+ *                             table at most 8/3 times the holds
+ *
+ * Every connection here is the test's own uid: test_peercred covers
+ * clients of other uids.
+ */
+#include <poll.h>
+
+#include "abuseutil.h"
+
+/* Takes every pending reply; returns how many were OK, and checks that the
+ * others failed with LIMIT and a message holding want. */
+static unsigned take_all(heapd *h, const char *want)
+{
+	unsigned ok = 0;
+	while (heapd_pending(h)) {
+		heapd_reply r;
+		int st = heapd_get_reply(h, &r);
+		if (st == HEAPD_OK) {
+			ok++;
+			continue;
+		}
+		assert_int_equal(st, HEAPD_ELIMIT);
+		if (!strstr(r.error, want))
+			fail_msg("\"%s\" does not name %s", r.error, want);
+	}
+	return ok;
+}
+
+/* ---------------------------------------------------------------- roots */
+
+#define FLOOD 100000
+#define ROOTS_PER_UID 65536  /* the default */
+
+static void root_flood(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	heapd *h = client(&d);
+	heapd_ref obj;
+	assert_int_equal(heapd_alloc(h, 0, 8, &obj), 0);
+	uint64_t rss0 = rss_now(&d);
+	uint64_t t0 = mono_ns();
+	char name[32];
+	for (unsigned i = 0; i < FLOOD; i++) {
+		snprintf(name, sizeof name, "flood/%06u", i);  /* 12 bytes */
+		assert_int_equal(heapd_append_root_set(h, name, obj), 0);
+		if (heapd_pending(h) >= 4096)
+			assert_int_equal(take_all(h, "(max_roots_per_uid 65536)"), i < ROOTS_PER_UID ? 4096 : 0);
+	}
+	take_all(h, "(max_roots_per_uid 65536)");
+	print_message("# root_flood: %u root_sets in %.2f s\n", FLOOD, (double)(mono_ns() - t0) / 1e9);
+	heapd_stats *st = stats_of(h);
+	assert_int_equal(st->named_roots, ROOTS_PER_UID);
+	assert_int_equal(st->root_name_bytes, ROOTS_PER_UID * 12);
+	assert_int_equal(st->uid_roots_refused, FLOOD - ROOTS_PER_UID);
+	/* Per root (docs/daemon.md): its entry (32 bytes) and its hold (16)
+	 * in tables at most 8/3 times the roots, 128 bytes in all, while a
+	 * table grows the old one too (another half: 64), and the name's
+	 * malloc chunk (32 for 12 bytes); 4 MiB for the daemon's own noise. */
+	rss_check(&d, rss0, (uint64_t)ROOTS_PER_UID * (128 + 64 + 32) + 4 * MIB, "root_flood");
+	/* The roots outlive the connection, and so does their charge. */
+	heapd_close(h);
+	h = client(&d);
+	assert_int_equal(heapd_root_set(h, "one-more", obj), HEAPD_ELIMIT);
+	assert_true(strstr(heapd_errmsg(h), "root_set: uid ") != NULL);
+	assert_int_equal(stats_of(h)->uids, 1);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+static void root_bytes(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-root-bytes-per-uid", "1K", NULL);
+	heapd *h = client(&d);
+	heapd_ref obj;
+	assert_int_equal(heapd_alloc(h, 0, 8, &obj), 0);
+	char name[256];
+	for (int i = 0; i < 4; i++) {
+		memset(name, 'a' + i, 255);
+		name[255] = '\0';
+		assert_int_equal(heapd_root_set(h, name, obj), 0);  /* 4 x 255 = 1020 bytes */
+	}
+	memset(name, 'z', 5);
+	name[5] = '\0';
+	assert_int_equal(heapd_root_set(h, name, obj), HEAPD_ELIMIT);
+	assert_true(strstr(heapd_errmsg(h), "(max_root_bytes_per_uid 1024)") != NULL);
+	name[4] = '\0';
+	assert_int_equal(heapd_root_set(h, name, obj), 0);  /* 1024 exactly */
+	heapd_stats *st = stats_of(h);
+	assert_int_equal(st->root_name_bytes, 1024);
+	assert_int_equal(st->uid_roots_refused, 1);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+static void root_ownership(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-roots-per-uid", "2", NULL);
+	heapd *a = client(&d), *b = client(&d);
+	heapd_ref x, y;
+	assert_int_equal(heapd_alloc(a, 0, 8, &x), 0);
+	assert_int_equal(heapd_alloc(a, 0, 8, &y), 0);
+	assert_int_equal(heapd_root_set(a, "one", x), 0);
+	assert_int_equal(heapd_root_set(a, "two", x), 0);
+	assert_int_equal(heapd_root_set(a, "three", x), HEAPD_ELIMIT);
+	assert_true(strstr(heapd_errmsg(a), "has 2 named roots (max_roots_per_uid 2)") != NULL);
+	/* At the quota, replacing still works: it makes nothing new. */
+	assert_int_equal(heapd_root_set(a, "two", y), 0);
+	assert_int_equal(heapd_root_set(b, "one", y), 0);
+	/* Deleted from another connection, a root gives its room back. */
+	assert_int_equal(heapd_root_set(b, "one", 0), 0);
+	assert_int_equal(heapd_root_set(a, "three", x), 0);
+	assert_int_equal(heapd_root_set(a, "four", x), HEAPD_ELIMIT);
+	/* Deleting is never refused. */
+	assert_int_equal(heapd_root_set(a, "two", 0), 0);
+	assert_int_equal(heapd_root_set(a, "three", 0), 0);
+	heapd_stats *st = stats_of(a);
+	assert_int_equal(st->named_roots, 0);
+	assert_int_equal(st->root_name_bytes, 0);
+	assert_int_equal(st->uid_roots_refused, 2);
+	heapd_close(a);
+	heapd_close(b);
+	daemon_stop(&d);
+}
+
+/* ---------------------------------------------------------------- holds */
+
+static void holds_across_connections(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-holds-per-uid", "100", "--max-holds-per-session", "80", NULL);
+	heapd *a = client(&d), *b = client(&d), *c = client(&d);
+	heapd_ref obj[80];
+	for (int i = 0; i < 80; i++)
+		assert_int_equal(heapd_alloc(a, 1, 8, &obj[i]), 0);
+	heapd_ref r;
+	assert_int_equal(heapd_alloc(a, 0, 8, &r), HEAPD_ELIMIT);  /* the session's limit */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(heapd_alloc(b, 0, 8, &r), 0);
+	/* The uid's 100 holds are spread over two connections: a third gets
+	 * none, by any op that adds one. */
+	assert_int_equal(heapd_alloc(c, 0, 8, &r), HEAPD_ELIMIT);
+	assert_true(strstr(heapd_errmsg(c), "alloc: uid ") != NULL);
+	assert_true(strstr(heapd_errmsg(c), "has 100 holds (max_holds_per_uid 100)") != NULL);
+	assert_int_equal(heapd_set_ref(a, obj[0], 0, obj[1]), 0);
+	assert_int_equal(heapd_get_ref(c, obj[0], 0, &r), HEAPD_ELIMIT);
+	assert_int_equal(heapd_root_set(a, "r", obj[1]), 0);
+	assert_int_equal(heapd_root_get(c, "r", &r), HEAPD_ELIMIT);
+	/* Allocating into an object adds no hold. */
+	assert_int_equal(heapd_alloc_into(c, obj[0], 0, 0, 8, NULL, 0, &r), 0);
+	/* A batch of allocations stops at the quota. */
+	assert_int_equal(heapd_release(a, obj[79]), 0);
+	assert_int_equal(heapd_release(a, obj[78]), 0);
+	heapd_batch *bt = heapd_batch_new();
+	for (int i = 0; i < 4; i++)
+		heapd_batch_alloc(bt, 0, 8);
+	assert_int_equal(heapd_batch_exec(c, bt), HEAPD_ELIMIT);
+	assert_int_equal(heapd_batch_failed(bt), 2);  /* the third op, from 0 */
+	heapd_batch_free(bt);
+	/* A connection that goes gives its holds back to the uid. */
+	heapd_close(a);
+	for (int i = 0; i < 78; i++)
+		assert_int_equal(heapd_alloc(c, 0, 8, &r), 0);
+	heapd_stats *st = stats_of(c);
+	assert_int_equal(st->holds, 100);
+	assert_int_equal(st->uid_holds_refused, 4);
+	heapd_close(b);
+	heapd_close(c);
+	daemon_stop(&d);
+}
+
+/* --------------------------------------------------------------- output */
+
+#define SILENT 10
+
+/* Whether fd has a reply to read within ms. */
+static int readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, ms) == 1;
+}
+
+static void output_across_connections(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-output-per-uid", "2M", "--max-frame-size", "1M", NULL);
+	heapd *h = client(&d);
+	heapd_ref obj;
+	assert_int_equal(heapd_alloc(h, 0, 65536, &obj), 0);
+	uint64_t rss0 = rss_now(&d);
+	struct batch reads = {0};
+	for (int i = 0; i < 1024; i++)
+		batch_add(&reads, rq_read(100, obj, 0, 65536));
+	/* Each asks for 64 MiB of replies and reads none: with the default
+	 * max_output_buffer (8 MiB) alone, 80 MiB would wait in heapd. */
+	int fd[SILENT];
+	for (int i = 0; i < SILENT; i++) {
+		fd[i] = raw_connect(&d);
+		raw_hello(fd[i]);  /* first: once the uid is held back, a Hello waits too */
+		fcntl(fd[i], F_SETFL, O_NONBLOCK);
+	}
+	for (int i = 0; i < SILENT; i++) {
+		size_t sent = 0;
+		for (int tries = 0; tries < 50 && sent < reads.len; tries++) {
+			ssize_t w = send(fd[i], reads.buf + sent, reads.len - sent, MSG_NOSIGNAL);
+			if (w > 0)
+				sent += (size_t)w;
+			else
+				sleep_ms(5);
+		}
+	}
+	sleep_ms(200);
+	/* Held back: no connection of the uid is served, not even a new one's
+	 * Hello, while its replies wait unread (so h is not used meanwhile). */
+	int late = raw_connect(&d);
+	Heapd__Hello hello = HEAPD__HELLO__INIT;
+	hello.version = 1;
+	Heapd__Request req = raw_request(1, HEAPD__REQUEST__OP_HELLO, &hello);
+	raw_send_request(late, &req);
+	assert_false(readable(late, 300));
+	/* Per connection: the reply that crossed the mark (64 KiB), its read
+	 * buffer and input (2 x 64 KiB); the uid's 2 MiB; 8 MiB of slack. */
+	rss_check(&d, rss0, 2 * MIB + SILENT * 192 * KIB + 8 * MIB, "output_across_connections");
+	/* Once they go, the late one is served, and so is h again. */
+	for (int i = 0; i < SILENT; i++)
+		close(fd[i]);
+	assert_true(readable(late, 5000));
+	Heapd__Response *resp = raw_reply(late);
+	assert_non_null(resp);
+	assert_int_equal(resp->status, HEAPD__STATUS__OK);
+	heapd__response__free_unpacked(resp, NULL);
+	close(late);
+	assert_true(stats_of(h)->uid_output_stalls >= 1);
+	batch_free(&reads);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+/* ----------------------------------------------------------- hold table */
+
+#define HOLDS ((1u << 20) - 1)
+
+/* The figure docs/daemon.md gives: 2^20 - 1 holds (max_holds_per_session)
+ * need a table of 2^21 entries (it doubles at 3/4 full), 16 bytes each:
+ * 32 MiB, and while it doubles the old one too (16 MiB). The objects
+ * themselves are 16 MiB of heap (16-byte slots). */
+static void hold_table_size(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-holds-per-uid", "2000000", NULL);
+	heapd *h = client(&d);
+	uint64_t rss0 = rss_now(&d);
+	for (unsigned i = 0; i < HOLDS; i++) {
+		assert_int_equal(heapd_append_alloc(h, 0, 8), 0);
+		if (heapd_pending(h) >= 4096)
+			assert_int_equal(take_all(h, "-"), 4096);
+	}
+	take_all(h, "-");
+	assert_int_equal(stats_of(h)->holds, HOLDS);
+	uint64_t peak = rss_check(&d, rss0, 32 * MIB + 16 * MIB + 16 * MIB + 8 * MIB, "hold_table_size");
+	print_message("# hold_table_size: %u holds, %.1f bytes of RSS each\n", HOLDS,
+		      (double)(peak - rss0) / HOLDS);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(root_flood),
+		cmocka_unit_test(root_bytes),
+		cmocka_unit_test(root_ownership),
+		cmocka_unit_test(holds_across_connections),
+		cmocka_unit_test(output_across_connections),
+		cmocka_unit_test(hold_table_size),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
