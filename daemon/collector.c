@@ -86,8 +86,10 @@ static void answer_list(struct server *srv, struct list *list)
 
 static void answer_waiters(struct server *srv)
 {
-	answer_list(srv, &srv->waiters);
-	answer_list(srv, &srv->room_waiters);
+	if (!list_empty(&srv->waiters))
+		answer_list(srv, &srv->waiters);
+	if (!list_empty(&srv->room_waiters))
+		answer_list(srv, &srv->room_waiters);
 }
 
 static void run_slice(struct server *srv)

@@ -476,7 +476,7 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 {
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
 	uint64_t held = heap_holds_count(s->holds);
-	s->srv->turn_cost += cost(req);
+	sess_turn_add(s->srv, cost(req));
 	run_op(&c);
 	/* A batch's ops are counted each by its own disp_op call. */
 	if (req->op_case != HEAPD__REQUEST__OP_BATCH)

@@ -75,7 +75,7 @@ struct server {
 	uint64_t refused_max_clients, refused_max_clients_per_uid;
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
-	uint64_t turn_end_ns;   /* when the session being served must yield */
+	uint64_t turn_end_ns;   /* when the session being served must yield; 0: not yet known */
 	uint64_t turn_cost;     /* its work so far, in bytes touched (disp_op) */
 	uint64_t turn_look;     /* turn_cost at which to look at the clock next */
 
@@ -203,9 +203,23 @@ void sess_received(struct session *s, size_t n);
 /* A turn: the held request, then complete frames, until the turn's
  * budget, backpressure or a wait. */
 void sess_process(struct session *s);
-/* Whether the turn has run past its budget (gc_slice_us of time, looked
- * at once per TURN_LOOK bytes of work that disp_op counts). */
-bool sess_turn_over(struct server *srv);
+/* The turn's budget: gc_slice_us of time, the clock read once per
+ * TURN_LOOK of cost (bytes an op zeroes or copies, disp_op counts). */
+#define TURN_LOOK (64u << 10)
+void sess_turn_clock(struct server *srv);
+bool sess_turn_look(struct server *srv);
+/* Counts an op's cost to the turn; a costly one starts its clock. */
+static inline void sess_turn_add(struct server *srv, uint64_t cost)
+{
+	if (cost >= TURN_LOOK && !srv->turn_end_ns)
+		sess_turn_clock(srv);
+	srv->turn_cost += cost;
+}
+/* Whether the turn has run past its budget. */
+static inline bool sess_turn_over(struct server *srv)
+{
+	return srv->turn_cost >= srv->turn_look && sess_turn_look(srv);
+}
 /* Keeps the request being handled (req, or batch's progress) past this
  * turn: its memory (srv->scratch) moves to s->held. HELD_TURN: resumed on
  * the session's next turn; HELD_ROOM: once the collector answers the wait

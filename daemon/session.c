@@ -59,12 +59,12 @@
 
 #define REQUESTS_PER_TURN 64
 #define READ_SIZE (64u << 10)
-#define TURN_LOOK (64u << 10)  /* bytes of work between looks at the clock */
 
-static int backpressured(struct session *s)
+/* The uid's figure is as of its sessions' last ten_output_sync(): once a
+ * turn, after its replies were handed to the socket, and after writes. */
+static int backpressured(const struct session *s)
 {
-	int uid_held = ten_output_sync(s);
-	return uid_held || s->queued + s->out_len > s->srv->cfg.max_output;
+	return s->ten->output_held || s->queued + s->out_len > s->srv->cfg.max_output;
 }
 
 static void unlink_if(struct list *l)
@@ -270,18 +270,26 @@ static size_t decode_limit(const struct config *cfg)
 	return 4 * (size_t)cfg->max_frame + 512 * (size_t)cfg->max_batch_ops + ((size_t)1 << 20);
 }
 
+/* A turn's clock starts at its first costly op, or at the first look: a
+ * turn of cheap requests (a ping-pong client's) never reads it. */
 static void turn_start(struct server *srv)
 {
-	srv->turn_end_ns = srv_now_ns() + srv->cfg.heap.slice_ns;
+	srv->turn_end_ns = 0;
 	srv->turn_cost = 0;
 	srv->turn_look = TURN_LOOK;
 }
 
-bool sess_turn_over(struct server *srv)
+void sess_turn_clock(struct server *srv)
 {
-	if (srv->turn_cost < srv->turn_look)
-		return false;
-	if (srv_now_ns() >= srv->turn_end_ns)
+	srv->turn_end_ns = srv_now_ns() + srv->cfg.heap.slice_ns;
+}
+
+bool sess_turn_look(struct server *srv)
+{
+	uint64_t now = srv_now_ns();
+	if (!srv->turn_end_ns)
+		srv->turn_end_ns = now + srv->cfg.heap.slice_ns;
+	else if (now >= srv->turn_end_ns)
 		return true;
 	srv->turn_look = srv->turn_cost + TURN_LOOK;
 	return false;
@@ -376,6 +384,7 @@ void sess_process(struct session *s)
 		in_trim(s);
 	}
 	conn_flush(s);
+	ten_output_sync(s);
 	/* Frames left whole in s->in (the budget ran out, or writing took
 	 * this session below its backpressure mark), or a batch held for its
 	 * next turn, get a turn of their own, as no read may come to trigger
