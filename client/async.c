@@ -612,6 +612,11 @@ int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 	return submit_empty(ac, HEAPD__REQUEST__OP_GET_STATS, cb, privdata);
 }
 
+int heapd_async_uid_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	return submit_empty(ac, HEAPD__REQUEST__OP_UID_STATS, cb, privdata);
+}
+
 int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata)
 {
 	if (!b)

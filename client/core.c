@@ -187,6 +187,8 @@ void core_take(struct core *c, struct core_reply *v, heapd_reply *r)
 	if (match_reply(c, v->resp, v))
 		return;
 	*r = (heapd_reply){.status = v->status, .error = v->error, .id = v->p.id};
-	if (!v->status && !v->p.batch)
-		wire_result(v->resp, &c->stats, r);
+	if (!v->status && !v->p.batch && wire_result(v->resp, &c->stats, &c->scratch, r) != 0) {
+		v->status = r->status = HEAPD_ENOBUFS;
+		v->error = r->error = "out of memory for a reply";
+	}
 }

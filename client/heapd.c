@@ -539,6 +539,35 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 	return 0;
 }
 
+int heapd_uid_stats(heapd *h, heapd_uid_stat **rows, size_t size, size_t *count, int *truncated)
+{
+	struct wire_req w;
+	wire_op(&w, HEAPD__REQUEST__OP_UID_STATS);
+	heapd_reply r;
+	const Heapd__Response *raw;
+	int err = call(h, &w.req, NULL, &r, &raw);
+	if (err)
+		return err;
+	/* Rows of the caller's size: what both have copied, the rest zero. */
+	size_t n = size < sizeof **r.uids ? size : sizeof **r.uids;
+	char *v = calloc(r.nuids ? r.nuids : 1, size ? size : 1);
+	if (!v)
+		return set_error(h, HEAPD_ENOBUFS, "out of memory");
+	for (size_t i = 0; i < r.nuids; i++)
+		memcpy(v + i * size, r.uids[i], n);
+	*rows = (heapd_uid_stat *)v;
+	if (count)
+		*count = r.nuids;
+	if (truncated)
+		*truncated = r.truncated;
+	return 0;
+}
+
+void heapd_free_uid_stats(heapd_uid_stat *rows)
+{
+	free(rows);
+}
+
 int heapd_gc(heapd *h)
 {
 	return call_op(h, HEAPD__REQUEST__OP_GC);
@@ -667,6 +696,11 @@ int heapd_append_free_os_memory(heapd *h)
 int heapd_append_get_stats(heapd *h)
 {
 	return queue_op(h, HEAPD__REQUEST__OP_GET_STATS);
+}
+
+int heapd_append_uid_stats(heapd *h)
+{
+	return queue_op(h, HEAPD__REQUEST__OP_UID_STATS);
 }
 
 int heapd_append_batch(heapd *h, heapd_batch *b)

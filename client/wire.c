@@ -262,6 +262,12 @@ static const char *result_roots(const Heapd__Response *r, uint32_t read_len)
 	return r->result_case == HEAPD__RESPONSE__RESULT_ROOTS ? NULL : "reply without root names";
 }
 
+static const char *result_uids(const Heapd__Response *r, uint32_t read_len)
+{
+	(void)read_len;
+	return r->result_case == HEAPD__RESPONSE__RESULT_UIDS ? NULL : "reply without uid rows";
+}
+
 static const char *result_hello(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
@@ -307,7 +313,41 @@ void wire_stats(const Heapd__Stats *s, heapd_stats *out)
 	get_pauses(s, out);
 }
 
-void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r)
+static void uid_row(const Heapd__UidRow *w, heapd_uid_stat *out)
+{
+	*out = (heapd_uid_stat){
+		.uid = w->uid,
+		.connections = w->connections,
+		.holds = w->holds,
+		.named_roots = w->named_roots,
+		.root_name_bytes = w->root_name_bytes,
+		.output_bytes = w->output_bytes,
+		.heap_bytes = w->heap_bytes,
+		.roots_refused = w->roots_refused,
+		.holds_refused = w->holds_refused,
+		.output_stalls = w->output_stalls,
+	};
+}
+
+/* Rows by pointer, so that a program built with fewer fields reads each
+ * at its start (heapd_reply's uids). */
+static int uid_rows(const Heapd__UidTable *t, struct scratch *sc, heapd_reply *r)
+{
+	heapd_uid_stat *rows = scratch_alloc(sc, t->n_rows * sizeof *rows);
+	const heapd_uid_stat **p = scratch_alloc(sc, t->n_rows * sizeof *p);
+	if (!rows || !p)
+		return HEAPD_ENOBUFS;
+	for (size_t i = 0; i < t->n_rows; i++) {
+		uid_row(t->rows[i], &rows[i]);
+		p[i] = &rows[i];
+	}
+	r->uids = p;
+	r->nuids = t->n_rows;
+	r->truncated = t->truncated;
+	return 0;
+}
+
+int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch *sc, heapd_reply *r)
 {
 	switch (resp->result_case) {
 	case HEAPD__RESPONSE__RESULT_REF:
@@ -326,9 +366,12 @@ void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r
 		r->nnames = resp->roots->n_names;
 		r->truncated = resp->roots->truncated;
 		break;
+	case HEAPD__RESPONSE__RESULT_UIDS:
+		return uid_rows(resp->uids, sc, r);
 	default:
 		break;
 	}
+	return 0;
 }
 
 void heapd_free_names(char **names)

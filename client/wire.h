@@ -24,6 +24,7 @@
 #include "heapd.h"
 #include "heapd.pb-c.h"
 #include "ops.h"
+#include "scratch.h"
 
 #define WIRE_HEADER 4u          /* the big-endian length before each frame */
 #define WIRE_VERSION 1u         /* the protocol version libheapd speaks */
@@ -104,9 +105,10 @@ const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, cons
 /* The results of checked replies, in the API's types. */
 void wire_stats(const Heapd__Stats *s, heapd_stats *out);
 /* The result of a checked OK reply into r's result fields (ref, data and
- * len, stats, names): they point into resp, and into *stats for
- * get_stats. An empty read's data is "", not NULL. */
-void wire_result(const Heapd__Response *resp, heapd_stats *stats, heapd_reply *r);
+ * len, stats, names, uids): they point into resp, into *stats for
+ * get_stats, and into sc for uid_stats' rows. An empty read's data is "",
+ * not NULL. Returns 0, or HEAPD_ENOBUFS when sc has no room for the rows. */
+int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch *sc, heapd_reply *r);
 /* A NULL-terminated copy of the names (heapd_free_names), or NULL. */
 char **wire_names(const Heapd__RootNames *r);
 

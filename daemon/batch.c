@@ -25,8 +25,8 @@
  * heap_alloc when the mutator outruns it) cannot free it. alloc_into's
  * object is reachable through the slot it went into, for as long as the
  * slot holds it, as outside a batch. gc and free_os_memory, which wait for
- * the collector, are not batch ops; nor are hello, ping, root_list and
- * batch. BatchOp has no field for them, so a batch cannot nest and
+ * the collector, are not batch ops; nor are hello, ping, root_list,
+ * uid_stats and batch. BatchOp has no field for them, so a batch cannot nest and
  * decoding one never recurses; one sent anyway is an unknown field, and
  * that op gets INVALID.
  *

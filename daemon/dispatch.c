@@ -11,7 +11,7 @@
  *
  * Every operation of HEAPD_OPS (proto/ops.h) has its op_<name>() here,
  * called by disp_op()'s switch, which the table makes; the figures of
- * get_stats are HEAPD_STATS' rows.
+ * get_stats are HEAPD_STATS' rows, and uid_stats' rows tenant.c's counts.
  *
  * The connection's holds live in s->holds: alloc, get_ref and root_get add
  * one on what they return, release drops one. Each op's change to them is
@@ -32,7 +32,7 @@
  * once more; only a second failure answers NO_MEMORY. A batch is batch.c's, which runs each of
  * its ops through disp_op() as a request of its own.
  *
- * What a reply points to (read data, stats, root names) lives in the
+ * What a reply points to (read data, stats, root names, uid rows) lives in the
  * server's scratch memory, reset once the reply is packed.
  */
 #include <stdarg.h>
@@ -41,11 +41,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bound.h"
 #include "log.h"
 #include "server.h"
 
 /* Room a Read reply needs besides its data: id, status, field headers. */
 #define READ_REPLY_OVERHEAD 64u
+/* What a uid_stats row takes besides its fields: its tag and length. */
+#define UID_ROW_FRAMING 6u
 
 /* One operation being run: op_<name>(), for each row of HEAPD_OPS. */
 struct disp_call {
@@ -422,6 +425,62 @@ static void op_get_stats(struct disp_call *c)
 	fill_stats(s->srv, stats, ring);
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_STATS;
 	rp->r.stats = stats;
+}
+
+static int by_uid(const void *a, const void *b)
+{
+	uid_t x = (*(const struct tenant *const *)a)->uid, y = (*(const struct tenant *const *)b)->uid;
+	return (x > y) - (x < y);
+}
+
+static void put_uid_row(Heapd__UidRow *r, const struct tenant *t)
+{
+	heapd__uid_row__init(r);
+	r->uid = t->uid;
+	for (const struct list *l = t->sessions.next; l != &t->sessions; l = l->next)
+		r->connections++;
+	r->holds = t->holds;
+	r->named_roots = t->roots;
+	r->root_name_bytes = t->root_bytes;
+	r->output_bytes = t->output;
+	r->roots_refused = t->roots_refused;
+	r->holds_refused = t->holds_refused;
+	r->output_stalls = t->output_stalls;
+}
+
+/* A row per tenant, by uid, as many as fit in the room: each counts the
+ * most a row takes, its fields at their longest (111 bytes). */
+static void op_uid_stats(struct disp_call *c)
+{
+	static const char *const no_strs[] = {NULL};
+	struct server *srv = c->s->srv;
+	size_t row = pb_fixed_bound(&heapd__uid_row__descriptor, no_strs, false) + UID_ROW_FRAMING;
+	size_t fit = c->room / row, n = 0;
+	Heapd__UidTable *tab = scratch_alloc(&srv->scratch, sizeof *tab);
+	const struct tenant **all = scratch_alloc(&srv->scratch, srv->ten_count * sizeof *all);
+	if (!tab || !all) {
+		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "uid_stats: out of memory");
+		return;
+	}
+	for (uint32_t i = 0; i < srv->ten_nbuckets; i++)
+		for (const struct tenant *t = srv->ten_buckets[i]; t; t = t->next)
+			all[n++] = t;
+	qsort(all, n, sizeof *all, by_uid);
+	heapd__uid_table__init(tab);
+	tab->truncated = n > fit;
+	tab->n_rows = n < fit ? n : fit;
+	tab->rows = scratch_alloc(&srv->scratch, tab->n_rows * sizeof *tab->rows);
+	Heapd__UidRow *rows = scratch_alloc(&srv->scratch, tab->n_rows * sizeof *rows);
+	if (!tab->rows || !rows) {
+		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "uid_stats: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < tab->n_rows; i++) {
+		put_uid_row(&rows[i], all[i]);
+		tab->rows[i] = &rows[i];
+	}
+	c->rp->r.result_case = HEAPD__RESPONSE__RESULT_UIDS;
+	c->rp->r.uids = tab;
 }
 
 /* gc and free_os_memory answer once the collection is done (collector.c). */

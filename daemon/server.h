@@ -46,6 +46,9 @@ struct tenant {
 	uint64_t holds;         /* holds over its sessions, repeats counted */
 	size_t output;          /* unsent reply bytes over its sessions */
 	int output_held;        /* past max_output_per_uid: its sessions wait */
+	uint64_t roots_refused; /* its refusals by the quotas (uid_stats), */
+	uint64_t holds_refused; /* since it last had nothing in the daemon */
+	uint64_t output_stalls;
 };
 
 struct server {
@@ -316,12 +319,12 @@ void ten_put(struct server *srv, struct tenant *t);
 void ten_free_all(struct server *srv);
 /* 1 with rp failed (LIMIT, naming the quota) if t may not make one more
  * root of len name bytes, else 0. */
-int ten_root_refused(struct server *srv, const struct tenant *t, size_t len, struct disp_reply *rp);
+int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp);
 void ten_root_made(struct tenant *t, size_t len);
 /* A root owned by owner was deleted (by anyone). */
 void ten_root_gone(struct server *srv, uid_t owner, size_t len);
 /* 1 with rp failed (LIMIT) if t may not add a hold, for op what; else 0. */
-int ten_hold_refused(struct server *srv, const struct tenant *t, const char *what, struct disp_reply *rp);
+int ten_hold_refused(struct server *srv, struct tenant *t, const char *what, struct disp_reply *rp);
 /* Counts s's unsent output into its tenant's; returns 1 while the tenant
  * is past max_output_per_uid (and not yet back below half of it). */
 int ten_output_sync(struct session *s);

@@ -118,7 +118,7 @@ void ten_free_all(struct server *srv)
 	srv->ten_nbuckets = srv->ten_count = 0;
 }
 
-int ten_root_refused(struct server *srv, const struct tenant *t, size_t len, struct disp_reply *rp)
+int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp)
 {
 	const struct config *cfg = &srv->cfg;
 	if (t->roots >= cfg->max_roots_per_uid)
@@ -133,6 +133,7 @@ int ten_root_refused(struct server *srv, const struct tenant *t, size_t len, str
 	else
 		return 0;
 	srv->quota_roots_refused++;
+	t->roots_refused++;
 	return 1;
 }
 
@@ -152,13 +153,14 @@ void ten_root_gone(struct server *srv, uid_t owner, size_t len)
 	ten_put(srv, t);
 }
 
-int ten_hold_refused(struct server *srv, const struct tenant *t, const char *what, struct disp_reply *rp)
+int ten_hold_refused(struct server *srv, struct tenant *t, const char *what, struct disp_reply *rp)
 {
 	if (t->holds < srv->cfg.max_holds_per_uid)
 		return 0;
 	disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: uid %u has %llu holds (max_holds_per_uid %u)", what,
 		  (unsigned)t->uid, (unsigned long long)t->holds, srv->cfg.max_holds_per_uid);
 	srv->quota_holds_refused++;
+	t->holds_refused++;
 	return 1;
 }
 
@@ -170,6 +172,7 @@ int ten_output_sync(struct session *s)
 	s->out_counted = now;
 	if (!t->output_held && t->output > s->srv->cfg.max_output_per_uid) {
 		t->output_held = 1;
+		t->output_stalls++;
 		s->srv->quota_output_stalls++;
 	} else if (t->output_held && t->output <= s->srv->cfg.max_output_per_uid / 2) {
 		t->output_held = 0;

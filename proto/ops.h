@@ -20,7 +20,8 @@
  *            HEAPD_OP_BYTES(f); or HEAPD_SIZED, for a message that must be
  *            sized exactly before it is packed (HEAPD_OP_SIZED)
  *   result   what an OK reply carries: none, ref (never 0), ref_or_null,
- *            data (exactly the length read), stats, roots, hello, batch
+ *            data (exactly the length read), stats, roots, hello, batch,
+ *            uids
  *
  * A user defines X, and HEAPD_OP_REF, HEAPD_OP_STR, HEAPD_OP_BYTES or
  * HEAPD_OP_SIZED when it expands the refs or payload column. Switches over
@@ -47,7 +48,8 @@
 	X(gc, GC, Gc, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)                                    \
 	X(free_os_memory, FREE_OS_MEMORY, FreeOsMemory, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)  \
 	X(get_stats, GET_STATS, GetStats, BATCH, HEAPD_REFS0, HEAPD_NO_PAYLOAD, stats)               \
-	X(batch, BATCH, Batch, ALONE, HEAPD_REFS0, HEAPD_SIZED, batch)
+	X(batch, BATCH, Batch, ALONE, HEAPD_REFS0, HEAPD_SIZED, batch)                               \
+	X(uid_stats, UID_STATS, UidStats, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, uids)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

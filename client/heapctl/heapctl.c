@@ -1,6 +1,7 @@
 /*
  * heapctl.c - heapctl, heapd's command-line tool: main, the commands but
- * top (top.c) and bench (bench.c, benchloop.c), and what they share.
+ * top (top.c), uids (uids.c) and bench (bench.c, benchloop.c), and what
+ * they share.
  *
  *   heapctl [-s SOCKET] COMMAND [OPTIONS]
  *
@@ -322,7 +323,7 @@ static const struct ctl_cmd roots_cmd = {
 /* ------------------------------------------------------------- main */
 
 static const struct ctl_cmd *const commands[] = {
-	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &top_cmd, &bench_cmd,
+	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &uids_cmd, &top_cmd, &bench_cmd,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

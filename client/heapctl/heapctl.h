@@ -49,5 +49,12 @@ uint64_t ctl_delta(uint64_t after, uint64_t before);
 
 extern const struct ctl_cmd top_cmd;   /* top.c */
 extern const struct ctl_cmd bench_cmd; /* bench.c */
+extern const struct ctl_cmd uids_cmd;  /* uids.c */
+
+/* uids.c: rows heaviest first (heap bytes, then holds, then uid), and
+ * the table's line for a row, or its header for NULL (76 columns). */
+#define CTL_UIDS_LINE 128
+void ctl_uids_sort(heapd_uid_stat *rows, size_t n);
+const char *ctl_uids_line(char buf[CTL_UIDS_LINE], const heapd_uid_stat *r);
 
 #endif

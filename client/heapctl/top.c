@@ -1,7 +1,8 @@
 /*
  * top.c - heapctl top: a live view of heapd, one frame per interval.
  *
- * A frame is one GetStats and its differences from the previous one.
+ * A frame is one GetStats and its differences from the previous one,
+ * then one uid_stats: a line per uid, heaviest first (uids.c).
  * Rates are divided by the daemon's own clock (the uptime_ns delta), so
  * the time heapctl spends drawing, or waiting for its turn, does not skew
  * them. Pauses since the last frame: the num_pause delta says how many are
@@ -12,9 +13,11 @@
  * Terminal. When stdout is a terminal, frames redraw in place on the
  * alternate screen, as top(1) does, so the shell's screen comes back on
  * exit; with -n they redraw on the shell's screen instead, so the last
- * frame stays. A frame fits 80 columns and 24 rows. When stdout is not a
- * terminal, each frame is plain text and frames are separated by a blank
- * line, for logs and tests.
+ * frame stays. A frame fits 80 columns and the terminal's rows (24 at
+ * least): the uids take the rows the rest leaves, and a last line says how
+ * many more there are. When stdout is not a terminal, each frame is plain
+ * text with every uid, and frames are separated by a blank line, for logs
+ * and tests.
  * When stdin is a terminal and heapctl is in the foreground (a background
  * job may not change the terminal), stdin goes into a raw mode, no echo
  * and no line editing, so 'q' arrives as a byte. Ctrl-C stays a signal:
@@ -31,6 +34,7 @@
 #include <math.h>   /* isfinite, a macro: no -lm */
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +51,7 @@
 #define TOP_BAR 50          /* bar columns */
 #define TOP_COLUMNS 79      /* widest line; the 80th column would wrap on some terminals */
 #define TOP_MIN_INTERVAL 0.1
+#define TOP_MIN_ROWS 24
 
 #define SCREEN_HOME "\033[H"
 #define SCREEN_EOL "\033[K\n"                 /* clear what the last frame left on the line */
@@ -59,6 +64,9 @@ struct top {
 	int keys;                /* reading keys from stdin */
 	heapd_stats cur, prev;
 	int have_prev;
+	heapd_uid_stat *uids;    /* this frame's rows, heaviest first */
+	size_t nuids;
+	int uids_truncated;
 	uint64_t inuse[TOP_HISTORY], rss[TOP_HISTORY];   /* ring; the latest at next - 1 */
 	unsigned nhist, next;
 };
@@ -67,6 +75,7 @@ struct top {
 enum { SCREEN_NONE, SCREEN_ALT, SCREEN_MAIN };
 static volatile sig_atomic_t top_screen, top_raw;
 static struct termios top_saved;
+static unsigned top_rows;   /* lines of the frame drawn so far */
 
 /* Per screen mode: the alternate screen or a cleared one, cursor hidden. */
 static const char *const screen_enter[] = {"", "\033[?1049h\033[?25l", "\033[H\033[2J\033[?25l"};
@@ -160,6 +169,7 @@ static int top_wait(struct top *t, uint64_t deadline)
 static void top_eol(void)
 {
 	fputs(top_screen ? SCREEN_EOL : "\n", stdout);
+	top_rows++;
 }
 
 /* One line of ASCII text, cut to TOP_COLUMNS. */
@@ -272,6 +282,40 @@ static void top_pauses(const struct top *t, uint64_t *n, uint64_t *max, uint64_t
 		*max = s->max_pause_ns;
 }
 
+/* The rows the terminal has for the frame; 0 when it is no terminal. */
+static unsigned top_screen_rows(void)
+{
+	struct winsize ws;
+	if (!top_screen)
+		return 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row < TOP_MIN_ROWS)
+		return TOP_MIN_ROWS;
+	return ws.ws_row;
+}
+
+/* The uids, as many as the screen has rows for below what is drawn, the
+ * two lines of "q: quit" and the last newline (at 24 rows: one); all when
+ * it is no terminal. */
+static void top_uids(const struct top *t)
+{
+	char line[CTL_UIDS_LINE];
+	unsigned screen = top_screen_rows(), below = 1 + (top_screen && t->keys ? 2 : 0);
+	size_t room = t->nuids;
+	if (screen && top_rows + below + 1 < screen)
+		room = screen - top_rows - below - 1;
+	else if (screen)
+		room = 1;
+	top_line("%s", ctl_uids_line(line, NULL));
+	size_t shown = t->nuids <= room ? t->nuids : room - 1;
+	for (size_t i = 0; i < shown; i++)
+		top_line("%s", ctl_uids_line(line, &t->uids[i]));
+	if (shown < t->nuids)
+		top_line("%10s %zu more uids%s", "...", t->nuids - shown,
+			 t->uids_truncated ? ", and more than one reply holds" : "");
+	else if (t->uids_truncated)
+		top_line("%10s more uids than one reply holds", "...");
+}
+
 static void top_draw(const struct top *t)
 {
 	const heapd_stats *s = &t->cur, *p = &t->prev;
@@ -341,6 +385,7 @@ static void top_draw(const struct top *t)
 	top_title(title, 10 + TOP_HISTORY + 9, b);
 	top_graph(t, "in use", t->inuse, gscale);
 	top_graph(t, "RSS", t->rss, gscale);
+	top_uids(t);
 	if (top_screen && t->keys) {
 		top_eol();
 		top_line("q: quit");
@@ -392,16 +437,21 @@ static int top_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	top_setup_terminal(&t);
 	uint64_t deadline = ctl_now_ns();
 	for (unsigned long frame = 0;; frame++) {
-		if (heapd_get_stats(t.h, &t.cur, sizeof t.cur) < 0) {
+		heapd_free_uid_stats(t.uids);
+		t.uids = NULL;
+		if (heapd_get_stats(t.h, &t.cur, sizeof t.cur) < 0 ||
+		    heapd_uid_stats(t.h, &t.uids, sizeof *t.uids, &t.nuids, &t.uids_truncated) < 0) {
 			top_restore();
 			return ctl_fail(t.h, cmd->name);
 		}
+		ctl_uids_sort(t.uids, t.nuids);
 		t.inuse[t.next] = t.cur.heap_inuse;
 		t.rss[t.next] = t.cur.rss_bytes;
 		t.next = (t.next + 1) % TOP_HISTORY;
 		if (t.nhist < TOP_HISTORY)
 			t.nhist++;
 		fputs(top_screen ? SCREEN_HOME : frame ? "\n" : "", stdout);
+		top_rows = 0;
 		top_draw(&t);
 		if (top_screen)
 			fputs(SCREEN_EOS, stdout);
@@ -419,6 +469,7 @@ static int top_run(const struct ctl_cmd *cmd, int argc, char **argv)
 			break;
 	}
 	top_restore();
+	heapd_free_uid_stats(t.uids);
 	heapd_close(t.h);
 	return CTL_OK;
 }
@@ -427,10 +478,11 @@ const struct ctl_cmd top_cmd = {
 	"top", "[-i SECONDS] [-n COUNT]", "a live view of memory, collections and clients",
 	"A live view of heapd, refreshed every interval: heap in use, released and\n"
 	"RSS, objects and allocation rates, collections per second and the pauses\n"
-	"since the last frame, clients, and a graph of the last 60 samples of the\n"
-	"heap in use and RSS. On a terminal (80 columns, 24 rows) frames redraw in\n"
-	"place and q or Ctrl-C quits; otherwise frames are printed one after the\n"
-	"other, separated by a blank line.\n"
+	"since the last frame, clients, a graph of the last 60 samples of the heap\n"
+	"in use and RSS, and a line per uid, heaviest first (as `heapctl uids`). On\n"
+	"a terminal (80 columns, 24 rows or more) frames redraw in place, showing\n"
+	"the uids that fit, and q or Ctrl-C quits; otherwise frames are printed one\n"
+	"after the other, separated by a blank line, with every uid.\n"
 	"\n"
 	"  -i, --interval=SECONDS  time between frames (default 1, at least 0.1)\n"
 	"  -n, --count=COUNT       stop after COUNT frames\n"

@@ -48,6 +48,7 @@ typedef struct heapd heapd;          /* one connection; use from one thread at a
 typedef struct heapd_stats heapd_stats;
 typedef struct heapd_reply heapd_reply;
 typedef struct heapd_batch heapd_batch;  /* operations sent as one request */
+typedef struct heapd_uid_stat heapd_uid_stat;
 
 /* Every error code, in one list: X(NAME, value, Status, message) for the
  * codes the daemon answers with, Status being the protocol's status it
@@ -102,6 +103,23 @@ struct heapd_stats {
 };
 #undef HEAPD_STATS_FIELD_
 
+/* What one uid has of the daemon: a row of heapd_uid_stats.
+ * docs/protocol.md (uid_stats) says what each figure counts. Fields are
+ * only ever appended, so a program built with fewer of them must tell
+ * heapd_uid_stats how large its rows are. */
+struct heapd_uid_stat {
+	uint32_t uid;
+	uint64_t connections;      /* its open connections */
+	uint64_t holds;            /* over them, repeats counted */
+	uint64_t named_roots;      /* roots it made, not yet deleted */
+	uint64_t root_name_bytes;  /* their names' bytes */
+	uint64_t output_bytes;     /* replies not yet sent to its connections */
+	uint64_t heap_bytes;       /* its objects' heap bytes: 0, not counted yet */
+	uint64_t roots_refused;    /* by max_roots_per_uid, max_root_bytes_per_uid */
+	uint64_t holds_refused;    /* by max_holds_per_uid */
+	uint64_t output_stalls;    /* times it passed max_output_per_uid */
+};
+
 /* The reply to one request: from heapd_get_reply (valid until the next
  * call on the connection), heapd_batch_reply (until the next call on the
  * batch), or handed to an async callback (<heapd/async.h>: valid only
@@ -117,7 +135,9 @@ struct heapd_reply {
 	uint64_t id;               /* the request's id: 1, 2, ... on each connection */
 	char *const *names;        /* root_list (async): nnames names */
 	size_t nnames;
-	int truncated;             /* root_list: 1 when more names did not fit */
+	int truncated;             /* root_list, uid_stats: 1 when more did not fit */
+	const heapd_uid_stat *const *uids;  /* uid_stats: nuids rows, by uid */
+	size_t nuids;
 };
 
 /* Connects and says hello. socket_path NULL: $HEAPD_SOCKET, else
@@ -176,6 +196,14 @@ int heapd_ping(heapd *h, uint64_t *rtt_ns);
  * (may be NULL) is set to 1 when there are more. */
 int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated);
 void heapd_free_names(char **names);
+/* A row for each uid with a connection, a named root or a hold, by uid:
+ * *rows is an array of *count rows of size bytes each (pass sizeof
+ * **rows; the library writes no more of each row and zeroes what it has
+ * no field for), to release with heapd_free_uid_stats(). At most what
+ * fits in one frame: *truncated (may be NULL) is set to 1 when there are
+ * more uids. */
+int heapd_uid_stats(heapd *h, heapd_uid_stat **rows, size_t size, size_t *count, int *truncated);
+void heapd_free_uid_stats(heapd_uid_stat *rows);
 
 /* What the daemon said at hello. */
 uint64_t heapd_session_id(const heapd *h);
@@ -225,6 +253,7 @@ int heapd_append_gc(heapd *h);
 int heapd_append_free_os_memory(heapd *h);
 int heapd_append_get_stats(heapd *h);
 int heapd_append_ping(heapd *h);
+int heapd_append_uid_stats(heapd *h);
 /* A batch as one pipelined request: its reply's status is the batch's
  * (heapd_batch_exec), and taking it stores the ops' results in b, which
  * must stay alive until then. */

@@ -104,6 +104,8 @@ static void every_operation_framed_exactly(void **state)
 	check_frame(&w);
 	wire_op(&w, HEAPD__REQUEST__OP_GET_STATS);
 	check_frame(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_UID_STATS);
+	check_frame(&w);
 }
 
 /* A write whose body is exactly max_frame passes; one more data byte is

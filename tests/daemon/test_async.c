@@ -74,6 +74,7 @@ static void next_step(heapd_async *ac, struct script *s)
 	case 14: err = heapd_async_gc(ac, step_cb, s); break;
 	case 15: err = heapd_async_free_os_memory(ac, step_cb, s); break;
 	case 16: err = heapd_async_ping(ac, step_cb, s); break;
+	case 17: err = heapd_async_uid_stats(ac, step_cb, s); break;
 	default:
 		s->done = 1;
 		heapd_async_disconnect(ac);
@@ -101,6 +102,16 @@ static void step_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
 		assert_string_equal(r->names[0], "async-tree");
 		assert_int_equal(r->truncated, 0);
 		break;
+	case 17:
+		/* The holds of alloc and root_get; get_ref's was released. */
+		assert_int_equal(r->nuids, 1);
+		assert_int_equal(r->uids[0]->uid, getuid());
+		assert_int_equal(r->uids[0]->connections, 1);
+		assert_int_equal(r->uids[0]->holds, 2);
+		assert_int_equal(r->uids[0]->named_roots, 1);
+		assert_int_equal(r->uids[0]->root_name_bytes, strlen("async-tree"));
+		assert_int_equal(r->truncated, 0);
+		break;
 	case 10:
 		assert_non_null(r->stats);
 		assert_int_equal(r->stats->named_roots, 1);
@@ -108,7 +119,7 @@ static void step_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
 		assert_int_equal(r->stats->heap_objects, 2);
 		break;
 	default:
-		assert_true(r->ref == 0 && r->data == NULL && r->stats == NULL);
+		assert_true(r->ref == 0 && r->data == NULL && r->stats == NULL && r->uids == NULL);
 		break;
 	}
 	next_step(ac, s);
@@ -124,7 +135,7 @@ static void every_operation(enum loop_kind kind)
 	next_step(ac, &s); /* made before the Hello is answered: it waits behind it */
 	loop_run(&t.loop);
 	assert_int_equal(s.done, 1);
-	assert_int_equal(t.replies, 16);
+	assert_int_equal(t.replies, 17);
 	assert_int_equal(t.errors, 2);
 	assert_int_equal(t.connects, 1);
 	assert_int_equal(t.disconnects, 1);

@@ -403,9 +403,9 @@ static void prepend_field(uint8_t *p, size_t *pos, uint32_t field, size_t len)
 	memcpy(p + *pos, head, k);
 }
 
-/* Hello, ping, root_list, gc, free_os_memory and batch have no place in a
- * batch (BatchOp has no field for them): INVALID for that op, however
- * deep a nesting is sent. */
+/* Hello, ping, root_list, gc, free_os_memory, batch and uid_stats have
+ * no place in a batch (BatchOp has no field for them): INVALID for that
+ * op, however deep a nesting is sent. */
 static void ops_without_a_place(void **state)
 {
 	(void)state;
@@ -417,7 +417,7 @@ static void ops_without_a_place(void **state)
 		uint32_t field;
 		const char *name;
 	} foreign[] = {{2, "hello"}, {3, "ping"}, {12, "root_list"}, {13, "gc"}, {14, "free_os_memory"},
-		       {16, "batch"}, {99, "an unknown operation"}};
+		       {16, "batch"}, {17, "uid_stats"}, {99, "an unknown operation"}};
 	uint64_t id = 2;
 	Heapd__Alloc alloc = HEAPD__ALLOC__INIT;
 	alloc.nbytes = 8;

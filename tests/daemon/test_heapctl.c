@@ -182,6 +182,49 @@ static void roots_truncated(void **state)
 	daemon_stop(&d);
 }
 
+/* One uid (the test's): its row, in the table, in JSON and in top. */
+static void uids(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-roots-per-uid", "2", NULL);
+	heapd *h = client(&d), *other = client(&d);
+	heapd_ref refs[7];
+	populate(h, refs, 7);
+	assert_int_equal(heapd_root_set(other, "third", refs[2]), HEAPD_ELIMIT);
+	/* heapctl's own connection is the third. */
+	char want[256];
+	snprintf(want, sizeof want,
+		 "       UID  CONNS    HOLDS  ROOTS   NAMES  OUTPUT    HEAP     REFUSED STALLS\n"
+		 "%10u      3        7      2     11B      0B      0B         1/0      0\n",
+		 (unsigned)getuid());
+	struct run r;
+	ctl(&r, &d, "uids");
+	assert_ok(&r);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	snprintf(want, sizeof want,
+		 "{\n  \"truncated\": false,\n  \"uids\": [\n    {\"uid\": %u, \"connections\": 3, \"holds\": 7, "
+		 "\"named_roots\": 2, \"root_name_bytes\": 11, \"output_bytes\": 0, \"heap_bytes\": 0, "
+		 "\"roots_refused\": 1, \"holds_refused\": 0, \"output_stalls\": 0}\n  ]\n}\n",
+		 (unsigned)getuid());
+	ctl(&r, &d, "uids", "--json");
+	assert_ok(&r);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	/* top ends each frame with the table. */
+	snprintf(want, sizeof want, "\n       UID  CONNS    HOLDS  ROOTS   NAMES  OUTPUT    HEAP     REFUSED STALLS\n"
+		 "%10u      3        7      2     11B      0B      0B         1/0      0\n", (unsigned)getuid());
+	ctl(&r, &d, "top", "-n", "1");
+	assert_ok(&r);
+	assert_true(r.out_len >= strlen(want));
+	assert_string_equal(r.out + r.out_len - strlen(want), want);
+	run_free(&r);
+	heapd_close(other);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 static void top(void **state)
 {
 	(void)state;
@@ -273,7 +316,8 @@ static void socket_choice(void **state)
 	daemon_stop(&d);
 }
 
-static const char *const commands[] = {"ping", "stats", "gc", "free-os-memory", "roots", "top", "bench", NULL};
+static const char *const commands[] = {"ping", "stats", "gc", "free-os-memory", "roots", "uids", "top", "bench",
+				       NULL};
 
 /* Help and version need no daemon: -s names none. */
 static void help(void **state)
@@ -450,6 +494,7 @@ int main(void)
 		cmocka_unit_test(free_os_memory),
 		cmocka_unit_test(roots),
 		cmocka_unit_test(roots_truncated),
+		cmocka_unit_test(uids),
 		cmocka_unit_test(top),
 		cmocka_unit_test(socket_choice),
 		cmocka_unit_test(help),

@@ -6,6 +6,10 @@
  * (setgroups, setgid, setuid), an id no account uses. Without root it
  * reports a TAP skip ("1..0 # SKIP"): cmocka 1.1's skip() prints "not ok",
  * which the TAP driver counts as a failure.
+ *
+ * uid_stats across uids: clients of 40 uids each leave a named root; the
+ * rows say whose is what, sorted by uid, and stop at what fits in a frame
+ * of 4 KiB (truncated).
  */
 #include <grp.h>
 #include <sys/types.h>
@@ -134,6 +138,94 @@ static void peer_credentials(void **state)
 	daemon_stop(&d);
 }
 
+/* ------------------------------------------------------------ uid_stats */
+
+#define UIDS 40
+#define ROW_ROOM 111  /* what docs/protocol.md says a row counts */
+
+struct uid_view {
+	size_t n;
+	int truncated;
+	heapd_uid_stat rows[UIDS + 1];
+};
+
+/* Forks a client as uid that holds a new object, names it "u<uid>", and
+ * reports the rows it reads then. */
+static void root_as(const struct daemon *d, uid_t uid, struct uid_view *v)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct uid_view o = {0};
+		heapd_uid_stat *rows;
+		heapd_ref r;
+		char name[16];
+		snprintf(name, sizeof name, "u%u", (unsigned)uid);
+		if (setgroups(0, NULL) != 0 || setgid(OTHER_GID) != 0 || setuid(uid) != 0)
+			_exit(2);
+		heapd *h = heapd_connect(d->sock);
+		if (heapd_errcode(h) || heapd_alloc(h, 0, 8, &r) || heapd_root_set(h, name, r) ||
+		    heapd_uid_stats(h, &rows, sizeof *rows, &o.n, &o.truncated) || o.n > UIDS + 1)
+			_exit(3);
+		memcpy(o.rows, rows, o.n * sizeof *rows);
+		heapd_free_uid_stats(rows);
+		heapd_close(h);
+		_exit(write(p[1], &o, sizeof o) == sizeof o ? 0 : 4);
+	}
+	close(p[1]);
+	int status;
+	assert_int_equal(read(p[0], v, sizeof *v), sizeof *v);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void uid_stats_across_uids(void **state)
+{
+	(void)state;
+	struct daemon d;
+	start_open_dir(&d, "--socket-mode", "0666", "--max-frame-size", "4096", NULL);
+	heapd *h = client(&d);
+	static struct uid_view v;
+	root_as(&d, OTHER_UID, &v);
+	/* Seen by the other uid: root's connection, and its own figures. */
+	assert_int_equal(v.n, 2);
+	assert_int_equal(v.truncated, 0);
+	assert_int_equal(v.rows[0].uid, 0);
+	assert_int_equal(v.rows[0].connections, 1);
+	assert_int_equal(v.rows[0].holds, 0);
+	assert_int_equal(v.rows[0].named_roots, 0);
+	assert_int_equal(v.rows[1].uid, OTHER_UID);
+	assert_int_equal(v.rows[1].connections, 1);
+	assert_int_equal(v.rows[1].holds, 1);
+	assert_int_equal(v.rows[1].named_roots, 1);
+	assert_int_equal(v.rows[1].root_name_bytes, strlen("u54321"));
+	for (uid_t u = OTHER_UID + 1; u < OTHER_UID + UIDS; u++)
+		root_as(&d, u, &v);
+	/* Their connections went, their roots stay theirs; a 4 KiB frame
+	 * holds the first (4096 - 64) / ROW_ROOM rows by uid. */
+	heapd_uid_stat *rows;
+	size_t n;
+	int truncated;
+	assert_int_equal(heapd_uid_stats(h, &rows, sizeof *rows, &n, &truncated), 0);
+	assert_int_equal(n, (4096 - 64) / ROW_ROOM);
+	assert_int_equal(truncated, 1);
+	assert_int_equal(rows[0].uid, 0);
+	for (size_t i = 1; i < n; i++) {
+		assert_int_equal(rows[i].uid, OTHER_UID + i - 1);
+		assert_int_equal(rows[i].connections, 0);
+		assert_int_equal(rows[i].holds, 0);
+		assert_int_equal(rows[i].named_roots, 1);
+		assert_int_equal(rows[i].root_name_bytes, strlen("u54321"));
+	}
+	heapd_free_uid_stats(rows);
+	assert_int_equal(stats_of(h)->uids, UIDS + 1);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -142,6 +234,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(peer_credentials),
+		cmocka_unit_test(uid_stats_across_uids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,10 @@
  *   hold_table_size           one connection holding 2^20 - 1 objects: the
  *                             hold table's real size, 16-byte entries in a
  *                             table at most 8/3 times the holds
+ *   uid_rows                  uid_stats' row of the uid, figure by figure,
+ *                             as connections, holds, roots and refusals
+ *                             come and go; in rows of a smaller struct, and
+ *                             pipelined
  *
  * Every connection here is the test's own uid: test_peercred covers
  * clients of other uids.
@@ -259,6 +263,12 @@ static void output_across_connections(void **state)
 	heapd__response__free_unpacked(resp, NULL);
 	close(late);
 	assert_true(stats_of(h)->uid_output_stalls >= 1);
+	heapd_uid_stat *rows;
+	size_t n;
+	assert_int_equal(heapd_uid_stats(h, &rows, sizeof *rows, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_true(rows[0].output_stalls >= 1);
+	heapd_free_uid_stats(rows);
 	batch_free(&reads);
 	heapd_close(h);
 	daemon_stop(&d);
@@ -293,6 +303,91 @@ static void hold_table_size(void **state)
 	daemon_stop(&d);
 }
 
+/* ------------------------------------------------------------ uid rows */
+
+/* The one row there is (the test's uid), which must be whole. */
+static heapd_uid_stat row_of(heapd *h)
+{
+	heapd_uid_stat *rows, row;
+	size_t n;
+	int truncated;
+	assert_int_equal(heapd_uid_stats(h, &rows, sizeof *rows, &n, &truncated), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(truncated, 0);
+	row = rows[0];
+	heapd_free_uid_stats(rows);
+	assert_int_equal(row.uid, getuid());
+	assert_int_equal(row.output_bytes, 0);  /* every reply was read */
+	assert_int_equal(row.heap_bytes, 0);    /* not counted per uid */
+	assert_int_equal(row.output_stalls, 0);
+	return row;
+}
+
+static void uid_rows(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-holds-per-uid", "3", "--max-roots-per-uid", "2", NULL);
+	heapd *a = client(&d), *b = client(&d), *c = client(&d);
+	heapd_ref r[3], x;
+	assert_int_equal(heapd_alloc(a, 0, 8, &r[0]), 0);
+	assert_int_equal(heapd_alloc(a, 0, 8, &r[1]), 0);
+	assert_int_equal(heapd_alloc(b, 0, 8, &r[2]), 0);
+	assert_int_equal(heapd_alloc(c, 0, 8, &x), HEAPD_ELIMIT);
+	assert_int_equal(heapd_root_get(c, "a", &x), HEAPD_ELIMIT);  /* the quota first */
+	assert_int_equal(heapd_root_set(a, "a", r[0]), 0);
+	assert_int_equal(heapd_root_set(b, "bc", r[2]), 0);
+	assert_int_equal(heapd_root_set(c, "def", r[2]), HEAPD_ELIMIT);
+	heapd_uid_stat row = row_of(c);
+	assert_int_equal(row.connections, 3);
+	assert_int_equal(row.holds, 3);
+	assert_int_equal(row.named_roots, 2);
+	assert_int_equal(row.root_name_bytes, 3);
+	assert_int_equal(row.roots_refused, 1);
+	assert_int_equal(row.holds_refused, 2);
+	assert_int_equal(stats_of(c)->uids, 1);
+
+	/* A connection that goes takes its holds; the roots stay, and a
+	 * root deleted by anyone gives its bytes back. */
+	heapd_close(a);
+	assert_int_equal(heapd_root_set(c, "a", 0), 0);
+	row = row_of(c);
+	assert_int_equal(row.connections, 2);
+	assert_int_equal(row.holds, 1);
+	assert_int_equal(row.named_roots, 1);
+	assert_int_equal(row.root_name_bytes, 2);
+	assert_int_equal(row.roots_refused, 1);
+
+	/* A program built with fewer fields gets rows of its size, and
+	 * nothing past them. */
+	size_t small = offsetof(heapd_uid_stat, heap_bytes);
+	unsigned char *rows;
+	size_t n;
+	assert_int_equal(heapd_uid_stats(c, (heapd_uid_stat **)&rows, small, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	heapd_uid_stat part = {0};
+	memcpy(&part, rows, small);
+	assert_int_equal(part.uid, getuid());
+	assert_int_equal(part.holds, 1);
+	assert_int_equal(part.root_name_bytes, 2);
+	heapd_free_uid_stats((heapd_uid_stat *)rows);
+
+	/* Pipelined, behind a hold it counts. */
+	assert_int_equal(heapd_append_alloc(c, 0, 8), 0);
+	assert_int_equal(heapd_append_uid_stats(c), 0);
+	heapd_reply rep;
+	assert_int_equal(heapd_get_reply(c, &rep), 0);
+	assert_int_equal(heapd_get_reply(c, &rep), 0);
+	assert_int_equal(rep.nuids, 1);
+	assert_int_equal(rep.truncated, 0);
+	assert_int_equal(rep.uids[0]->uid, getuid());
+	assert_int_equal(rep.uids[0]->holds, 2);
+	assert_int_equal(rep.uids[0]->connections, 2);
+	heapd_close(b);
+	heapd_close(c);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +397,7 @@ int main(void)
 		cmocka_unit_test(holds_across_connections),
 		cmocka_unit_test(output_across_connections),
 		cmocka_unit_test(hold_table_size),
+		cmocka_unit_test(uid_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
