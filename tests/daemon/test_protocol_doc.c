@@ -282,6 +282,10 @@ static void limits_table_matches_heapd_help(void **state)
 	row_is_setting("Reserved for admins", "admin_reserved_connections");
 	row_is_setting("Connections per uid", "max_clients_per_uid");
 	row_is_setting("Time to Hello", "hello_timeout_ms");
+	row_is_setting("Named roots per uid", "max_roots_per_uid");
+	row_is_setting("Root name bytes per uid", "max_root_bytes_per_uid");
+	row_is_setting("Holds per uid", "max_holds_per_uid");
+	row_is_setting("Unsent replies per uid", "max_output_per_uid");
 }
 
 /* --- raw requests --- */
