@@ -6,9 +6,11 @@
 # Runs run-gcbench.sh BUILD_DIR (GCBench on heapd and on bdwgc), then
 # peakshrink and pauses from BUILD_DIR/bench (or BUILD_DIR itself), then
 # run-redis-compare.sh BUILD_DIR (requests per second through libheapd
-# against Redis) and run-async-compare.sh BUILD_DIR (pipelined, heapctl
+# against Redis), run-async-compare.sh BUILD_DIR (pipelined, heapctl
 # bench against redis-benchmark; both "skipped" without redis-server and
-# redis-benchmark), printing each one's table as it finishes. The programs' own PASS/FAIL
+# redis-benchmark) and run-fairness.sh BUILD_DIR (a bystander's latency
+# while one client abuses heapd; its Redis row needs Redis too, the rest
+# runs without), printing each one's table as it finishes. The programs' own PASS/FAIL
 # lines report the targets; this script exits 1 only when a program fails
 # (or prints no result line), 2 on a usage error, else 0.
 
@@ -64,7 +66,7 @@ for prog in peakshrink pauses; do
 	run "$prog" || status=1
 done
 
-for cmp in redis-compare async-compare; do
+for cmp in redis-compare async-compare fairness; do
 	echo
 	echo "== $cmp"
 	if ! sh "$here/run-$cmp.sh" "$dir"; then
