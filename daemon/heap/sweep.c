@@ -9,7 +9,8 @@
  * Who sweeps (each counted in the stats):
  *  - the allocator, lazily, when it refills from an unswept span, and in
  *    proportion to what it allocates (Go's proportional sweep: sweeping
- *    ends by the time heap_live reaches the next trigger);
+ *    ends by the time heap_live reaches the next trigger), at most a
+ *    slice's time per allocation;
  *  - the idle sweeper, from heap_idle(), in batches that stop when the host
  *    has requests waiting;
  *  - the collector, which must finish sweeping before it marks again, and a
@@ -116,11 +117,25 @@ int sweep_batch(heap *h, enum sweep_who who, unsigned *n)
 	return 1;
 }
 
+/* At most a slice's time per call: one large allocation can owe the
+ * sweep of most of the heap (64 MiB against a small distance to the
+ * trigger, with a 1 GiB live heap: 100k spans, a quarter of a second).
+ * What is left is owed by the next allocations, the idle sweeper, or the
+ * next cycle's sweep termination, which all take it in bounded pieces. */
 void sweep_proportional(heap *h)
 {
 	if (!h->sweep_pending || h->sweep_pages_per_byte == 0)
 		return;
 	double target = (double)(h->heap_live - h->sweep_live_basis) * h->sweep_pages_per_byte;
-	while ((double)h->sweep_pages_swept < target && sweep_one(h, SWEEP_ALLOC))
-		;
+	uint64_t deadline = 0;
+	unsigned n = 0;
+	while ((double)h->sweep_pages_swept < target && sweep_one(h, SWEEP_ALLOC)) {
+		if (++n % SWEEP_BATCH)
+			continue;
+		uint64_t now = os_now_ns();
+		if (!deadline)
+			deadline = now + h->cfg.slice_ns;
+		else if (now >= deadline)
+			break;
+	}
 }

@@ -3,9 +3,10 @@
  * for; these check that it is bounded by behaviour, not by timing (the
  * figures are bench/fairness's):
  *
- *   long_batch_yields          a batch of 1,000 large allocations runs
- *                              over many turns: another client's requests
- *                              are answered between its ops
+ *   long_batch_yields          a batch of 32,766 large allocations runs
+ *                              over many turns (gc_slice_us 1): another
+ *                              client's requests are answered between
+ *                              its ops
  *   failing_allocations_wait   64 pipelined allocations that cannot fit
  *                              each wait for an incremental collection
  *                              (none runs inside a request), then fail;
@@ -18,15 +19,14 @@
 
 #define MIB (1024u * 1024u)
 
-/* Waits (up to 60 s) until root name exists; returns its ref. */
+/* Asks until root name exists (up to 60 s), with no pause between two
+ * tries: each is answered in the loop's next iteration. */
 static heapd_ref await_root(heapd *h, const char *name)
 {
 	heapd_ref r = 0;
 	uint64_t until = mono_ns() + 60ull * 1000000000u;
-	while (heapd_root_get(h, name, &r) == HEAPD_ENOTFOUND) {
+	while (heapd_root_get(h, name, &r) == HEAPD_ENOTFOUND)
 		assert_true(mono_ns() < until);
-		sleep_ms(1);
-	}
 	assert_int_equal(heapd_errcode(h), 0);
 	return r;
 }
@@ -35,18 +35,20 @@ static void long_batch_yields(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, NULL);
+	/* Turns of 1 us: every op of the batch below costs enough to look at
+	 * the clock (4 MiB) and takes longer than that, so each turn runs one
+	 * op, and the batch takes 65,535 turns, some hundreds of ms. */
+	daemon_start(&d, "--gc-slice-us", "1", "--max-batch-ops", "65536", NULL);
 	heapd *a = client(&d), *b = client(&d);
 	heapd_batch *batch = heapd_batch_new();
 	/* Marks its start with a root, then allocates and drops 4 MiB
-	 * objects (each zeroed once their pages are reused), then marks its
-	 * end. */
+	 * objects, then marks its end. */
 	int first = heapd_batch_alloc(batch, 0, 8);
 	heapd_batch_root_set(batch, "started", heapd_batch_result(first));
-	for (int i = 0; i < 510; i++)
+	for (int i = 0; i < 32766; i++)
 		heapd_batch_release(batch, heapd_batch_result(heapd_batch_alloc(batch, 0, 4 * MIB)));
 	heapd_batch_root_set(batch, "done", heapd_batch_result(first));
-	assert_int_equal(heapd_batch_count(batch), 1023);
+	assert_int_equal(heapd_batch_count(batch), 65535);
 	assert_int_equal(heapd_append_batch(a, batch), 0);
 	assert_int_equal(heapd_flush(a), 0);
 
