@@ -57,16 +57,9 @@ redisget=$(cmp_find_bin bench/redisget)
 tmp=$(mktemp -d)
 heapd_pid=
 redis_pid=
-writer_pid=
+cmp_more_pids=  # the Redis writer, once started (compare.sh's cmp_cleanup)
 redis_other=
-cleanup() {
-	for pid in $writer_pid $redis_pid $heapd_pid; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap cmp_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 status=0
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -113,16 +106,16 @@ if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>
 	c0=$(cpu_ticks) u0=$(uptime_s)
 	n0=$(redis_commands)
 	redis-benchmark -s "$tmp/redis.sock" -t set -d 4096 -P 64 -r 1000000 -n 2000000000 -q >/dev/null 2>&1 &
-	writer_pid=$!
+	cmp_more_pids=$!
 	sleep 1
 	if ! "$redisget" -s "$tmp/redis.sock" -d "$secs" -g "$grace" >"$tmp/redis"; then
 		echo "$me: bench/redisget failed" >&2
 		status=1
 	fi
 	n1=$(redis_commands)
-	kill "$writer_pid"
-	wait "$writer_pid" 2>/dev/null || true
-	writer_pid=
+	kill "$cmp_more_pids"
+	wait "$cmp_more_pids" 2>/dev/null || true
+	cmp_more_pids=
 	redis_other=$(other_cpu "$c0" "$(cpu_ticks)" "$u0" "$(uptime_s)")
 	cat "$tmp/redis" >&2
 	echo "# Redis ran $(((n1 - n0) / (secs + 1))) commands/s (the writer's SETs, the reader's GETs)" >&2
