@@ -29,7 +29,10 @@
  * served meanwhile. So does an alloc that finds no room under max_heap:
  * the engine starts a collection (one at most) instead of running one
  * in the call, the request is held until it is done and swept, then run
- * once more; only a second failure answers NO_MEMORY. A batch is batch.c's, which runs each of
+ * once more; only a second failure answers NO_MEMORY. An alloc past the
+ * uid's max_heap_per_uid is answered LIMIT at once: the heap has room,
+ * the uid has not, and a collection frees it room only if it dropped
+ * objects. A batch is batch.c's, which runs each of
  * its ops through disp_op() as a request of its own.
  *
  * What a reply points to (read data, stats, root names) lives in the
@@ -135,6 +138,8 @@ static void op_alloc(struct disp_call *c)
 	heap *h = s->srv->heap;
 	heap_ref ref;
 	uint32_t len = (uint32_t)a->data.len;  /* <= nbytes */
+	if (a->into_obj)
+		heap_set_tenant(h, s->ten->heap_tenant);  /* who pays, as s->holds says it for the rest */
 	int err = a->into_obj
 			  ? heap_alloc_into_init(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, a->data.data, len, &ref)
 			  : heap_alloc_init(h, s->holds, a->nrefs, a->nbytes, a->data.data, len, &ref);
@@ -143,6 +148,8 @@ static void op_alloc(struct disp_call *c)
 	else if (err == HEAP_ENOMEM)
 		disp_fail(rp, HEAPD__STATUS__NO_MEMORY, "alloc: the heap is at its hard maximum (max_heap %zu), "
 			  "even after a collection", s->srv->cfg.heap.max_heap);
+	else if (err == HEAP_EQUOTA)
+		ten_heap_refused(s->srv, s->ten, rp);  /* no waiting: a collection is not due for it */
 	else if (err)
 		engine_fail(rp, err, "alloc");
 	else
@@ -382,6 +389,11 @@ static uint64_t stat_uid_holds_refused(const struct server *srv)
 static uint64_t stat_uid_output_stalls(const struct server *srv)
 {
 	return srv->quota_output_stalls;
+}
+
+static uint64_t stat_uid_heap_refused(const struct server *srv)
+{
+	return srv->quota_heap_refused;
 }
 
 /* The pause ring, oldest first, as the wire has it. */
