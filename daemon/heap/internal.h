@@ -200,13 +200,14 @@ struct hold {
 struct heap_holds {
 	struct list link;     /* on h->holdsets */
 	struct hold *tab;     /* open addressing, linear probing, no tombstones */
+	struct heap_tenant *ten;  /* what its allocations are charged to; beside
+	                           * what the allocation fast path reads */
 	uint32_t mask;        /* capacity - 1 */
 	uint32_t used;        /* distinct refs */
 	uint32_t grow_at;     /* used count that makes the table grow: 3/4 full */
 	uint64_t count;       /* holds, counting repeats */
 	uint64_t scanned;     /* cycle whose root scan has covered this set */
 	uint32_t cursor;      /* next slot to scan in cycle scanned + 1 */
-	struct heap_tenant *ten;  /* what its allocations are charged to */
 };
 
 struct root_entry {
