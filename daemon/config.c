@@ -160,6 +160,10 @@ static const struct opt opts[] = {
 	 FIELD(max_output_per_uid), .min = 4 * KIB, .max = (uint64_t)1 << 40, .live = true,
 	 .help = "Unsent reply bytes the connections of one uid may have together before "
 	         "heapd stops reading any of them; reading resumes below half of it"},
+	{.key = "max_heap_per_uid", .flag = "max-heap-per-uid", .type = T_SIZE,
+	 FIELD(heap.max_tenant_heap), .max = (uint64_t)1 << 40, .none = true, .live = true,
+	 .help = "Bytes of objects the clients of one uid may have allocated and not yet "
+	         "seen collected, whoever holds them; none (or 0) for no limit"},
 	{.key = "gc_slice_us", .flag = "gc-slice-us", .type = T_COUNT, FIELD(heap.slice_ns),
 	 .min = 1, .max = 1000000, .scale = 1000, .live = true,
 	 .help = "Longest collector slice or allocation assist, in microseconds"},
@@ -611,6 +615,7 @@ void config_init(struct config *c)
 	c->max_root_bytes_per_uid = 4 * MIB;
 	c->max_holds_per_uid = 1u << 21;
 	c->max_output_per_uid = 64 * MIB;
+	c->heap.max_tenant_heap = 3 * GIB;
 	c->log_level = LOGL_INFO;
 	c->log_target = LOGT_AUTO;
 	c->idle_gc_period_s = 120;

@@ -31,7 +31,8 @@ struct config {
 	                           * client before heapd stops reading it */
 	uint32_t max_batch_ops;   /* max_batch_ops: ops in one batch request */
 	/* Quotas per uid (tenant.c): named roots made and their name bytes,
-	 * holds, and unsent reply bytes over its connections. */
+	 * holds, and unsent reply bytes over its connections; its heap bytes
+	 * are the engine's heap.max_tenant_heap (max_heap_per_uid). */
 	uint32_t max_roots_per_uid;
 	uint64_t max_root_bytes_per_uid;
 	uint32_t max_holds_per_uid;

@@ -29,7 +29,10 @@
  * served meanwhile. So does an alloc that finds no room under max_heap:
  * the engine starts a collection (one at most) instead of running one
  * in the call, the request is held until it is done and swept, then run
- * once more; only a second failure answers NO_MEMORY. A batch is batch.c's, which runs each of
+ * once more; only a second failure answers NO_MEMORY. An alloc past the
+ * uid's max_heap_per_uid is answered LIMIT at once: the heap has room,
+ * the uid has not, and a collection frees it room only if it dropped
+ * objects. A batch is batch.c's, which runs each of
  * its ops through disp_op() as a request of its own.
  *
  * What a reply points to (read data, stats, root names, uid rows) lives in the
@@ -138,6 +141,8 @@ static void op_alloc(struct disp_call *c)
 	heap *h = s->srv->heap;
 	heap_ref ref;
 	uint32_t len = (uint32_t)a->data.len;  /* <= nbytes */
+	if (a->into_obj)
+		heap_set_tenant(h, s->ten->heap_tenant);  /* who pays, as s->holds says it for the rest */
 	int err = a->into_obj
 			  ? heap_alloc_into_init(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, a->data.data, len, &ref)
 			  : heap_alloc_init(h, s->holds, a->nrefs, a->nbytes, a->data.data, len, &ref);
@@ -146,6 +151,8 @@ static void op_alloc(struct disp_call *c)
 	else if (err == HEAP_ENOMEM)
 		disp_fail(rp, HEAPD__STATUS__NO_MEMORY, "alloc: the heap is at its hard maximum (max_heap %zu), "
 			  "even after a collection", s->srv->cfg.heap.max_heap);
+	else if (err == HEAP_EQUOTA)
+		ten_heap_refused(s->srv, s->ten, rp);  /* no waiting: a collection is not due for it */
 	else if (err)
 		engine_fail(rp, err, "alloc");
 	else
@@ -387,6 +394,11 @@ static uint64_t stat_uid_output_stalls(const struct server *srv)
 	return srv->quota_output_stalls;
 }
 
+static uint64_t stat_uid_heap_refused(const struct server *srv)
+{
+	return srv->quota_heap_refused;
+}
+
 /* The pause ring, oldest first, as the wire has it. */
 static void put_pauses(Heapd__Stats *out, const struct heap_stats *st, uint64_t *ring)
 {
@@ -429,11 +441,11 @@ static void op_get_stats(struct disp_call *c)
 
 static int by_uid(const void *a, const void *b)
 {
-	uid_t x = (*(const struct tenant *const *)a)->uid, y = (*(const struct tenant *const *)b)->uid;
+	uint64_t x = ((const Heapd__UidRow *)a)->uid, y = ((const Heapd__UidRow *)b)->uid;
 	return (x > y) - (x < y);
 }
 
-static void put_uid_row(Heapd__UidRow *r, const struct tenant *t)
+static void put_uid_row(Heapd__UidRow *r, const struct server *srv, const struct tenant *t)
 {
 	heapd__uid_row__init(r);
 	r->uid = t->uid;
@@ -443,42 +455,50 @@ static void put_uid_row(Heapd__UidRow *r, const struct tenant *t)
 	r->named_roots = t->roots;
 	r->root_name_bytes = t->root_bytes;
 	r->output_bytes = t->output;
+	r->heap_bytes = ten_heap_bytes(srv, t);
 	r->roots_refused = t->roots_refused;
 	r->holds_refused = t->holds_refused;
 	r->output_stalls = t->output_stalls;
 }
 
-/* A row per tenant, by uid, as many as fit in the room: each counts the
- * most a row takes, its fields at their longest (111 bytes). */
+/* A row per uid, by uid, as many as fit in the room: each counts the most
+ * a row takes, its fields at their longest (111 bytes). The uids are those
+ * with a struct tenant (a connection, root or hold), and those with only
+ * objects in the heap, which keep their engine tenant (tenant.c). */
 static void op_uid_stats(struct disp_call *c)
 {
 	static const char *const no_strs[] = {NULL};
 	struct server *srv = c->s->srv;
 	size_t row = pb_fixed_bound(&heapd__uid_row__descriptor, no_strs, false) + UID_ROW_FRAMING;
-	size_t fit = c->room / row, n = 0;
+	size_t fit = c->room / row, n = 0, most = srv->ten_count + HEAP_TENANTS;
 	Heapd__UidTable *tab = scratch_alloc(&srv->scratch, sizeof *tab);
-	const struct tenant **all = scratch_alloc(&srv->scratch, srv->ten_count * sizeof *all);
-	if (!tab || !all) {
+	Heapd__UidRow *rows = scratch_alloc(&srv->scratch, most * sizeof *rows);
+	if (!tab || !rows) {
 		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "uid_stats: out of memory");
 		return;
 	}
 	for (uint32_t i = 0; i < srv->ten_nbuckets; i++)
 		for (const struct tenant *t = srv->ten_buckets[i]; t; t = t->next)
-			all[n++] = t;
-	qsort(all, n, sizeof *all, by_uid);
+			put_uid_row(&rows[n++], srv, t);
+	for (unsigned i = 1; i < HEAP_TENANTS; i++) {
+		uint64_t bytes = heap_tenant_bytes(srv->heap, i);
+		if ((srv->heap_uid_set >> i & 1) && bytes && !ten_find(srv, srv->heap_uid[i])) {
+			heapd__uid_row__init(&rows[n]);
+			rows[n].uid = srv->heap_uid[i];
+			rows[n++].heap_bytes = bytes;
+		}
+	}
+	qsort(rows, n, sizeof *rows, by_uid);
 	heapd__uid_table__init(tab);
 	tab->truncated = n > fit;
 	tab->n_rows = n < fit ? n : fit;
 	tab->rows = scratch_alloc(&srv->scratch, tab->n_rows * sizeof *tab->rows);
-	Heapd__UidRow *rows = scratch_alloc(&srv->scratch, tab->n_rows * sizeof *rows);
-	if (!tab->rows || !rows) {
+	if (!tab->rows) {
 		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "uid_stats: out of memory");
 		return;
 	}
-	for (size_t i = 0; i < tab->n_rows; i++) {
-		put_uid_row(&rows[i], all[i]);
+	for (size_t i = 0; i < tab->n_rows; i++)
 		tab->rows[i] = &rows[i];
-	}
 	c->rp->r.result_case = HEAPD__RESPONSE__RESULT_UIDS;
 	c->rp->r.uids = tab;
 }

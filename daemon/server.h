@@ -49,6 +49,9 @@ struct tenant {
 	uint64_t roots_refused; /* its refusals by the quotas (uid_stats), */
 	uint64_t holds_refused; /* since it last had nothing in the daemon */
 	uint64_t output_stalls;
+	unsigned heap_tenant;   /* the engine's tenant its objects are charged to
+	                         * (ten_heap_bytes); 0 is shared by the uids past
+	                         * the first HEAP_TENANTS - 1 */
 };
 
 struct server {
@@ -88,6 +91,11 @@ struct server {
 	uint64_t quota_roots_refused;  /* root_set refused by a per-uid quota */
 	uint64_t quota_holds_refused;  /* holds refused by max_holds_per_uid */
 	uint64_t quota_output_stalls;  /* times a uid passed max_output_per_uid */
+	uint64_t quota_heap_refused;   /* allocations refused by max_heap_per_uid */
+	/* The uid of each engine tenant but 0, which it keeps while anything
+	 * is charged to it, with or without a struct tenant. */
+	uid_t heap_uid[HEAP_TENANTS];
+	uint64_t heap_uid_set;  /* bit per engine tenant with a uid */
 
 	/* collector.c */
 	uv_idle_t idle;         /* active only while the loop has work to do now */
@@ -328,6 +336,11 @@ int ten_hold_refused(struct server *srv, struct tenant *t, const char *what, str
 /* Counts s's unsent output into its tenant's; returns 1 while the tenant
  * is past max_output_per_uid (and not yet back below half of it). */
 int ten_output_sync(struct session *s);
+/* Bytes of heap charged to t's uid (shared with others in tenant 0). */
+uint64_t ten_heap_bytes(const struct server *srv, const struct tenant *t);
+/* Fails rp (LIMIT, naming max_heap_per_uid) for an allocation the engine
+ * refused with HEAP_EQUOTA, and counts it. */
+void ten_heap_refused(struct server *srv, const struct tenant *t, struct disp_reply *rp);
 
 /* collector.c */
 int coll_start(struct server *srv);

@@ -420,6 +420,8 @@ void sess_accepted(struct server *srv, struct session *s)
 	if (s->ten) {
 		list_push_tail(&s->ten->sessions, &s->ten_link);
 		s->holds = heap_holds_new(srv->heap);
+		if (s->holds)
+			heap_holds_set_tenant(srv->heap, s->holds, s->ten->heap_tenant);
 	}
 	if (!s->holds) {
 		sess_refuse(s, HEAPD__STATUS__INTERNAL, "out of memory");

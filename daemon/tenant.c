@@ -19,6 +19,20 @@
  *                      max_output_per_uid none of its sessions is read
  *                      (backpressure, not an error), until the sum is back
  *                      below half of it.
+ *   heap               bytes of objects its sessions allocated (held or
+ *                      stored into any object), until the sweeper frees
+ *                      them: the engine counts them per tenant
+ *                      (docs/design.md, "Tenants"). An allocation that
+ *                      would pass max_heap_per_uid (the engine's
+ *                      max_tenant_heap) fails with LIMIT; no collection
+ *                      is waited for, as it is for max_heap.
+ *
+ * Engine tenants. The engine has HEAP_TENANTS of them. A uid gets one
+ * when its struct tenant is made: the one it had (srv->heap_uid keeps a
+ * uid's tenant while anything is charged to it, so its objects are found
+ * again), else one that no uid has, or whose uid has no struct tenant and
+ * nothing charged; else tenant 0, which the uids past the table share, and
+ * with it one max_heap_per_uid.
  *
  * Invariants. t->sessions lists exactly the open sessions of t's uid
  * (sess_free unlinks); t->holds is the sum of heap_holds_count() over
@@ -38,6 +52,9 @@
 #include "server.h"
 
 #define TEN_MIN_BUCKETS 16u
+/* Uids that get an engine tenant of their own: HEAP_TENANTS - 1. */
+#define HEAP_TENANTS_SHARED_AFTER "63"
+_Static_assert(HEAP_TENANTS == 64, "HEAP_TENANTS_SHARED_AFTER says 63");
 
 static uint32_t bucket_of(const struct server *srv, uid_t uid)
 {
@@ -75,6 +92,27 @@ static void rehash(struct server *srv)
 	free(old);
 }
 
+/* See "Engine tenants" above. */
+static unsigned heap_tenant_of(struct server *srv, uid_t uid)
+{
+	unsigned spare = 0;
+	for (unsigned i = 1; i < HEAP_TENANTS; i++) {
+		if (!(srv->heap_uid_set >> i & 1)) {
+			spare = spare ? spare : i;
+			continue;
+		}
+		if (srv->heap_uid[i] == uid)
+			return i;
+		if (!spare && !ten_find(srv, srv->heap_uid[i]) && heap_tenant_bytes(srv->heap, i) == 0)
+			spare = i;
+	}
+	if (spare) {
+		srv->heap_uid[spare] = uid;
+		srv->heap_uid_set |= (uint64_t)1 << spare;
+	}
+	return spare;
+}
+
 struct tenant *ten_get(struct server *srv, uid_t uid)
 {
 	struct tenant *t = ten_find(srv, uid);
@@ -85,6 +123,7 @@ struct tenant *ten_get(struct server *srv, uid_t uid)
 	if (!srv->ten_buckets || !(t = calloc(1, sizeof *t)))
 		return NULL;
 	t->uid = uid;
+	t->heap_tenant = heap_tenant_of(srv, uid);
 	list_init(&t->sessions);
 	uint32_t k = bucket_of(srv, uid);
 	t->next = srv->ten_buckets[k];
@@ -186,4 +225,18 @@ int ten_output_sync(struct session *s)
 		coll_kick(s->srv);
 	}
 	return t->output_held;
+}
+
+uint64_t ten_heap_bytes(const struct server *srv, const struct tenant *t)
+{
+	return heap_tenant_bytes(srv->heap, t->heap_tenant);
+}
+
+void ten_heap_refused(struct server *srv, const struct tenant *t, struct disp_reply *rp)
+{
+	const char *shared = t->heap_tenant ? "" : ", shared with the uids past the first " HEAP_TENANTS_SHARED_AFTER;
+	disp_fail(rp, HEAPD__STATUS__LIMIT, "alloc: uid %u has %llu bytes of heap%s (max_heap_per_uid %zu)",
+		  (unsigned)t->uid, (unsigned long long)ten_heap_bytes(srv, t), shared,
+		  srv->cfg.heap.max_tenant_heap);
+	srv->quota_heap_refused++;
 }

@@ -104,13 +104,13 @@ static int uids_run(const struct ctl_cmd *cmd, int argc, char **argv)
 }
 
 const struct ctl_cmd uids_cmd = {
-	"uids", "[--json]", "what each uid has of heapd: connections, holds, roots",
-	"Print a row for each uid with a connection, a named root or a hold in\n"
-	"heapd, heaviest first (by heap bytes, then holds): its connections, holds,\n"
-	"named roots and the bytes of their names, replies not yet sent to it, its\n"
-	"heap bytes (0: heapd does not count them per uid yet), operations the\n"
-	"per-uid quotas refused it (roots/holds) and the times its connections were\n"
-	"held back past max_output_per_uid.\n"
+	"uids", "[--json]", "what each uid has of heapd: connections, holds, roots, heap",
+	"Print a row for each uid with a connection, a named root, a hold or objects\n"
+	"in heapd, heaviest first (by heap bytes, then holds): its connections,\n"
+	"holds, named roots and the bytes of their names, replies not yet sent to\n"
+	"it, the heap bytes of the objects it allocated, operations the per-uid\n"
+	"quotas refused it (roots/holds) and the times its connections were held\n"
+	"back past max_output_per_uid.\n"
 	"\n"
 	"      --json  one JSON object: \"truncated\", and \"uids\", an array of objects\n"
 	"              with the fields of struct heapd_uid_stat by name, in bytes\n"

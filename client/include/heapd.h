@@ -114,7 +114,7 @@ struct heapd_uid_stat {
 	uint64_t named_roots;      /* roots it made, not yet deleted */
 	uint64_t root_name_bytes;  /* their names' bytes */
 	uint64_t output_bytes;     /* replies not yet sent to its connections */
-	uint64_t heap_bytes;       /* its objects' heap bytes: 0, not counted yet */
+	uint64_t heap_bytes;       /* heap bytes of the objects it allocated */
 	uint64_t roots_refused;    /* by max_roots_per_uid, max_root_bytes_per_uid */
 	uint64_t holds_refused;    /* by max_holds_per_uid */
 	uint64_t output_stalls;    /* times it passed max_output_per_uid */

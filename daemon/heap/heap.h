@@ -52,7 +52,8 @@ typedef struct heap_holds heap_holds;
 	X(ETOOBIG, -4, LIMIT, "object larger than the maximum object size")                   \
 	X(ENOENT, -5, NOT_FOUND, "no such root or hold")                                      \
 	X(ELIMIT, -6, LIMIT, "hold or root limit reached")      /* max_holds, max_roots */    \
-	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */
+	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */    \
+	X(EQUOTA, -8, LIMIT, "tenant's heap limit reached")     /* max_tenant_heap */
 
 #define HEAP_ERROR_ENUM_(name, value, status, msg) HEAP_##name = value,
 enum heap_error { HEAP_ERRORS(HEAP_ERROR_ENUM_) };
@@ -64,6 +65,7 @@ enum heap_error { HEAP_ERRORS(HEAP_ERROR_ENUM_) };
 #define HEAP_MAX_OBJECT_LIMIT ((size_t)1 << 31)  /* largest max_object */
 #define HEAP_MAX_MARK_WORKERS 1u                  /* largest mark_workers */
 #define HEAP_ROOT_NAME_MAX 255u                  /* bytes in a root name */
+#define HEAP_TENANTS 64u                         /* tenant ids are 0..63 */
 
 struct heap_config {
 	size_t max_heap;      /* hard cap on bytes in object spans (default 4 GiB) */
@@ -77,6 +79,8 @@ struct heap_config {
 	                            * returns every free page (default 1 s) */
 	uint32_t mark_workers; /* background mark threads, 0 or 1 (default 1); none
 	                        * when the process may run on one CPU only */
+	size_t max_tenant_heap; /* bytes charged to one tenant (heap_tenant_bytes);
+	                         * 0 = no limit (the default) */
 };
 
 /* Fills cfg with the defaults above. */
@@ -98,6 +102,22 @@ heap_holds *heap_holds_new(heap *h);
 void heap_holds_free(heap *h, heap_holds *hs);
 /* Number of holds in hs, counting repeats. */
 uint64_t heap_holds_count(const heap_holds *hs);
+
+/* Tenants. Every object is charged to a tenant, a number below
+ * HEAP_TENANTS the host gives (heapd: one per uid): the hold set's tenant
+ * for an allocation with a hold set, the heap's current tenant for one
+ * without (heap_alloc_into, or hs NULL). Both start as tenant 0. A
+ * tenant's bytes are those of its objects not yet found dead by the
+ * sweeper, plus the free slots of the spans it allocates from (at most
+ * one span per size class; docs/design.md): after heap_gc(), exactly the
+ * bytes of its live objects, by size class. An allocation that would take
+ * them past cfg.max_tenant_heap fails with HEAP_EQUOTA, nothing changed.
+ * The setters return HEAP_EINVAL, and change nothing, for a tenant out of
+ * range. */
+int heap_holds_set_tenant(heap *h, heap_holds *hs, unsigned tenant);
+int heap_set_tenant(heap *h, unsigned tenant);
+/* Bytes charged to tenant; 0 for one out of range. */
+uint64_t heap_tenant_bytes(const heap *h, unsigned tenant);
 
 /* Allocates an object and, when hs is not NULL, one hold on it in hs.
  * Without a hold the object is unreachable the moment the call returns. */

@@ -10,7 +10,9 @@
  * (h->roots_hs), so the collector only ever scans hold sets. Each root
  * records its owner (the host's number for who made it); replacing the
  * object keeps the owner, so a host that counts roots per owner counts a
- * root once, from its making to its deletion, whoever deletes it.
+ * root once, from its making to its deletion, whoever deletes it. A hold
+ * set has a tenant, which the objects allocated with it are charged to
+ * (central.c); holding or releasing an object changes no tenant's bytes.
  *
  * Sizes. Both tables double at 3/4 full and halve below 1/8 full, so
  * their memory follows the current count, not the peak: a hold entry is
@@ -48,8 +50,17 @@ heap_holds *heap_holds_new(heap *h)
 	hs->mask = HOLDS_MIN_CAP - 1;
 	hs->grow_at = HOLDS_MIN_CAP / 4 * 3;
 	hs->scanned = h->cycle;
+	hs->ten = &h->ten[0];
 	list_push_tail(&h->holdsets, &hs->link);
 	return hs;
+}
+
+int heap_holds_set_tenant(heap *h, heap_holds *hs, unsigned tenant)
+{
+	if (tenant >= HEAP_TENANTS)
+		return HEAP_EINVAL;
+	hs->ten = &h->ten[tenant];
+	return 0;
 }
 
 void heap_holds_free(heap *h, heap_holds *hs)

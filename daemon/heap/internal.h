@@ -73,6 +73,7 @@ struct span {
 	uint8_t state;          /* enum span_state */
 	uint8_t spanclass;      /* sizeclass << 1 | noscan; sizeclass 0 = large */
 	uint8_t needzero;       /* free slots may hold old bytes */
+	uint8_t tenant;         /* SPAN_OBJ: charged to h->ten[tenant] (central.c) */
 	uint32_t sweepgen;      /* == h->sweepgen: swept this cycle; +2 behind: unswept */
 	uint32_t elemsize;
 	uint32_t nelems;
@@ -199,6 +200,8 @@ struct hold {
 struct heap_holds {
 	struct list link;     /* on h->holdsets */
 	struct hold *tab;     /* open addressing, linear probing, no tombstones */
+	struct heap_tenant *ten;  /* what its allocations are charged to; beside
+	                           * what the allocation fast path reads */
 	uint32_t mask;        /* capacity - 1 */
 	uint32_t used;        /* distinct refs */
 	uint32_t grow_at;     /* used count that makes the table grow: 3/4 full */
@@ -214,6 +217,20 @@ struct root_entry {
 	uint64_t hash;
 	heap_ref ref;
 };
+
+/* One tenant's allocation state (central.c). cache[] is the span each
+ * class allocates from (empty_span when none); partial[] its spans with
+ * free slots, indexed [sweepgen / 2 % 2] for swept and the other for
+ * unswept, as Go's mcentral, so a tenant only ever fills its own spans.
+ * bytes is what it is charged: the slots allocated in its spans as of
+ * their last sweep or since, and every slot of the spans it has cached. */
+struct heap_tenant {
+	struct span *cache[NUM_SPANCLASSES];
+	uint32_t cache_mark[NUM_SPANCLASSES];  /* cache[i]->allocount when cached */
+	uint64_t bytes;
+	struct list partial[NUM_SPANCLASSES][2];
+};
+_Static_assert(HEAP_TENANTS <= 64, "h->tenants_used has a bit per tenant");
 
 enum gc_phase { GC_OFF = 0, GC_SWEEPTERM, GC_MARK };
 
@@ -246,13 +263,14 @@ struct heap {
 	size_t pages_released;  /* free and not backed */
 	size_t max_pages;       /* cfg.max_heap in pages */
 
-	/* Central span lists and the allocation cache (central.c). For each
-	 * span class, partial/full spans, indexed [sweepgen / 2 % 2] for swept
-	 * and the other for unswept, as Go's mcentral. cache[] is the span each
-	 * class allocates from (empty_span when none). */
-	struct span *cache[NUM_SPANCLASSES];
-	uint32_t cache_mark[NUM_SPANCLASSES];  /* cache[i]->allocount when cached */
-	struct list partial[NUM_SPANCLASSES][2];
+	/* Central span lists (central.c). Full spans, per span class, and
+	 * large ones are shared, indexed as a tenant's partial lists (the
+	 * tenants, h->ten, are at the end of the struct). cur is the tenant of
+	 * allocations without a hold set; tenants_used has a bit per tenant
+	 * that has taken a span, the only ones the sweeper, stats and mark
+	 * termination look at. */
+	struct heap_tenant *cur;
+	uint64_t tenants_used;
 	struct list full[NUM_SPANCLASSES][2];
 	struct list large[2];
 	struct span empty_span;
@@ -295,6 +313,7 @@ struct heap {
 	/* Sweeper (sweep.c). */
 	size_t sweep_pending;    /* unswept object spans */
 	unsigned sweep_cursor;   /* span class to look at next; NUM_SPANCLASSES = large */
+	unsigned sweep_tenant;   /* its partial lists from this tenant; HEAP_TENANTS = full */
 	double sweep_pages_per_byte;
 	uint64_t sweep_live_basis;
 	uint64_t sweep_pages_basis;
@@ -332,6 +351,9 @@ struct heap {
 		uint64_t wbuf_freed, wbuf_reused, wbuf_alloc;
 		uint64_t released_bytes, madvise_calls;
 	} st;
+
+	/* Tenants (central.c): last, as all but a few stay cold. */
+	struct heap_tenant ten[HEAP_TENANTS];
 };
 
 /* heap.c */
@@ -381,9 +403,25 @@ size_t pages_release(heap *h, struct span *s, size_t max);
 
 /* central.c */
 void central_init(heap *h);
-struct span *central_refill(heap *h, unsigned spc);
+/* Caches a span of class spc with a free slot for t: 0, HEAP_ENOMEM (no
+ * room under max_heap) or HEAP_EQUOTA (none within t's limit). */
+int central_refill(heap *h, struct heap_tenant *t, unsigned spc, struct span **sp);
 void central_flush(heap *h);
 void central_put_swept(heap *h, struct span *s);
+/* Whether charging t more bytes would take it past max_tenant_heap. */
+static inline int tenant_over(const heap *h, const struct heap_tenant *t, uint64_t more)
+{
+	return h->cfg.max_tenant_heap && t->bytes + more > h->cfg.max_tenant_heap;
+}
+/* The next tenant at or after from that has taken a span; HEAP_TENANTS if
+ * none. */
+static inline unsigned tenant_next(const heap *h, unsigned from)
+{
+	uint64_t m = from < HEAP_TENANTS ? h->tenants_used & (~(uint64_t)0 << from) : 0;
+	return m ? (unsigned)__builtin_ctzll(m) : HEAP_TENANTS;
+}
+/* Makes s, a new object span, t's until it is freed. */
+void span_give(heap *h, struct span *s, struct heap_tenant *t);
 /* Allocations from cached spans not yet added to h->st. */
 void central_cached_stats(const heap *h, uint64_t *objects, uint64_t *bytes);
 void span_init_obj(heap *h, struct span *s, unsigned spc);

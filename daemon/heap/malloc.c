@@ -19,6 +19,13 @@
  * HEAP_ENOMEM, having made sure one incremental cycle is in flight
  * (gc_no_room); it never collects inside the call.
  *
+ * Each object is charged to a tenant (central.c): the hold set's, or the
+ * heap's current one (h->cur) when there is no hold set. The fast path
+ * only picks the tenant's cache, whose span is charged already; the slow
+ * path's refill or large span is where a tenant past max_tenant_heap is
+ * refused (HEAP_EQUOTA, no collection started: it is the tenant that is
+ * full, not the heap).
+ *
  * Allocation is the only place the mutator pays for collection: crossing
  * h->next_event (one compare on the fast path) starts a cycle or runs an
  * assist. The new object is rooted first (a hold, or the slot it was
@@ -81,27 +88,31 @@ static uint32_t next_free_index(struct span *s)
 
 /* The small-object path after the fast one failed: the next free slot
  * past the alloc cache, else a span from central (sweeping, growing). */
-static uint8_t *alloc_small_slow(heap *h, unsigned spc, struct span **sp, uint32_t *idxp)
+static int alloc_small_slow(heap *h, struct heap_tenant *t, unsigned spc, struct span **sp, uint32_t *idxp)
 {
-	struct span *s = h->cache[spc];
+	struct span *s = t->cache[spc];
 	uint32_t idx = next_free_index(s);
 	if (idx == s->nelems) {
-		s = central_refill(h, spc);
-		if (!s)
-			return NULL;
+		int err = central_refill(h, t, spc, &s);
+		if (err)
+			return err;
 		idx = next_free_index(s);
 	}
 	*sp = s;
 	*idxp = idx;
-	return span_base(h, s) + (size_t)idx * s->elemsize;
+	return 0;
 }
 
-static uint8_t *alloc_large(heap *h, size_t size, uint32_t nrefs, uint32_t nbytes, struct span **sp)
+static int alloc_large(heap *h, struct heap_tenant *t, size_t size, uint32_t nrefs, uint32_t nbytes,
+		       struct span **sp)
 {
+	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	sweep_proportional(h);
-	struct span *s = pages_alloc(h, (size + PAGE_SIZE - 1) >> PAGE_SHIFT, PAGES_LARGE);
+	if (tenant_over(h, t, (uint64_t)npages << PAGE_SHIFT))
+		return HEAP_EQUOTA;
+	struct span *s = pages_alloc(h, npages, PAGES_LARGE);
 	if (!s)
-		return NULL;
+		return HEAP_ENOMEM;
 	s->spanclass = nrefs == 0;  /* size class 0, noscan when it has no slots */
 	s->elemsize = s->npages << PAGE_SHIFT;
 	s->nelems = 1;
@@ -113,9 +124,11 @@ static uint8_t *alloc_large(heap *h, size_t size, uint32_t nrefs, uint32_t nbyte
 	s->u.large.nrefs = nrefs;
 	s->u.large.nbytes = nbytes;
 	h->nspans_obj++;
+	span_give(h, s, t);
+	t->bytes += s->elemsize;
 	list_push_head(&h->large[h->sweepgen / 2 % 2], &s->link);
 	*sp = s;
-	return span_base(h, s);
+	return 0;
 }
 
 /* Zeroes [HDR_SIZE, size) of an object. Small objects get whole-word
@@ -158,18 +171,18 @@ static inline uint32_t new_tag(heap *h, uint32_t old)
  * marking the live heap takes, once per request. gc_no_room() makes sure
  * one incremental cycle is in flight instead; the caller may try again
  * once it is over (heap_room_cycle). */
-static __attribute__((noinline)) uint8_t *alloc_slow(heap *h, size_t size, uint32_t nrefs, uint32_t nbytes,
-						       struct span **sp, uint32_t *idxp)
+static __attribute__((noinline)) int alloc_slow(heap *h, struct heap_tenant *t, size_t size, uint32_t nrefs,
+						  uint32_t nbytes, struct span **sp, uint32_t *idxp)
 {
-	uint8_t *p;
+	int err;
 	*idxp = 0;
 	if (size <= MAX_SMALL_SIZE)
-		p = alloc_small_slow(h, sc_of(size) << 1 | (nrefs == 0), sp, idxp);
+		err = alloc_small_slow(h, t, sc_of(size) << 1 | (nrefs == 0), sp, idxp);
 	else
-		p = alloc_large(h, size, nrefs, nbytes, sp);
-	if (!p)
+		err = alloc_large(h, t, size, nrefs, nbytes, sp);
+	if (err == HEAP_ENOMEM)
 		gc_no_room(h);
-	return p;
+	return err;
 }
 
 /* Makes the object at slot idx of s: zeroes it, tags it, marks it black
@@ -279,9 +292,10 @@ static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint
 		return HEAP_ELIMIT;
 	struct span *s;
 	uint32_t idx;
-	uint8_t *p = alloc_slow(h, size, nrefs, nbytes, &s, &idx);
-	if (!p)
-		return HEAP_ENOMEM;
+	int err = alloc_slow(h, d->hs ? d->hs->ten : h->cur, size, nrefs, nbytes, &s, &idx);
+	if (err)
+		return err;
+	uint8_t *p = span_base(h, s) + (size_t)idx * s->elemsize;
 	if (!spc_sizeclass(s->spanclass)) {
 		h->st.heap_alloc += s->elemsize;
 		h->st.total_alloc += s->elemsize;
@@ -291,7 +305,7 @@ static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint
 	}
 	/* An assist or sweeping may have freed a value the caller did not
 	 * hold; the object, not yet rooted, is then garbage. */
-	int err = check_vals(h, d);
+	err = check_vals(h, d);
 	if (err)
 		return err;
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
@@ -316,7 +330,7 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *
 	if (unlikely(size > h->small_limit || h->heap_live >= h->next_event ||
 		     (hs && (hs->count >= h->cfg.max_holds || hs->used >= hs->grow_at))))
 		return alloc_general(h, d, nrefs, nbytes, out);
-	struct span *s = h->cache[sc_of(size) << 1 | (nrefs == 0)];
+	struct span *s = (hs ? hs->ten : h->cur)->cache[sc_of(size) << 1 | (nrefs == 0)];
 	uint32_t idx = next_free_fast(s);
 	if (unlikely(idx == NOFREE))
 		return alloc_general(h, d, nrefs, nbytes, out);

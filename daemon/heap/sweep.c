@@ -20,6 +20,12 @@
  *
  * Invariant: sweep_pending counts the object spans with sweepgen ==
  * h->sweepgen - 2. They are all on the unswept lists; none is cached.
+ * What a sweep frees is given back to the span's tenant (central.c); a
+ * span freed to the page heap has no tenant any more.
+ *
+ * The unswept lists are walked class by class: for each, the partial
+ * lists of the tenants that have taken a span (h->tenants_used), then the
+ * full list; then the large list. A cycle looks at each list head once.
  */
 #include <string.h>
 
@@ -35,6 +41,7 @@ void sweep_begin(heap *h)
 {
 	h->sweep_pending = h->nspans_obj;
 	h->sweep_cursor = 0;
+	h->sweep_tenant = 0;
 	h->sweep_pages_swept = 0;
 	h->sweep_live_basis = h->heap_live;
 	uint64_t distance = h->trigger > h->heap_live ? h->trigger - h->heap_live : 0;
@@ -65,6 +72,7 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 		nalloc += (uint32_t)__builtin_popcountll(s->markbits[i]);
 	uint32_t nfreed = s->allocount - nalloc;
 	count_frees(h, nfreed, s->elemsize);
+	h->ten[s->tenant].bytes -= (uint64_t)nfreed * s->elemsize;
 	if (nalloc == 0) {
 		h->nspans_obj--;
 		pages_free(h, s);
@@ -82,24 +90,35 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	return 1;
 }
 
+/* The next unswept small-object list with a span, from the cursor on;
+ * NULL when only the large list is left. */
+static struct list *unswept_small(heap *h, unsigned unswept)
+{
+	for (; h->sweep_cursor < NUM_SPANCLASSES; h->sweep_cursor++, h->sweep_tenant = 0) {
+		unsigned spc = h->sweep_cursor;
+		for (; (h->sweep_tenant = tenant_next(h, h->sweep_tenant)) < HEAP_TENANTS; h->sweep_tenant++)
+			if (!list_empty(&h->ten[h->sweep_tenant].partial[spc][unswept]))
+				return &h->ten[h->sweep_tenant].partial[spc][unswept];
+		if (!list_empty(&h->full[spc][unswept]))
+			return &h->full[spc][unswept];
+	}
+	return NULL;
+}
+
 int sweep_one(heap *h, enum sweep_who who)
 {
 	if (!h->sweep_pending)
 		return 0;
 	unsigned unswept = 1 - h->sweepgen / 2 % 2;
-	for (; h->sweep_cursor < NUM_SPANCLASSES; h->sweep_cursor++) {
-		struct list *l = &h->partial[h->sweep_cursor][unswept];
-		if (list_empty(l))
-			l = &h->full[h->sweep_cursor][unswept];
-		if (list_empty(l))
-			continue;
+	struct list *l = unswept_small(h, unswept);
+	if (l) {
 		struct span *s = container_of(l->next, struct span, link);
 		list_remove(&s->link);
 		if (sweep_span(h, s, who))
 			central_put_swept(h, s);
 		return 1;
 	}
-	struct list *l = &h->large[unswept];
+	l = &h->large[unswept];
 	if (list_empty(l))
 		heap_throw("sweep_pending counts spans that are on no list");
 	struct span *s = container_of(l->next, struct span, link);

@@ -77,6 +77,7 @@ static const char every_key[] =
 	"max_root_bytes_per_uid = 2K\n"
 	"max_holds_per_uid = 6\n"
 	"max_output_per_uid = 3M\n"
+	"max_heap_per_uid = none\n"
 	"gc_slice_us = 250\n"
 	"gc_mark_workers = 0\n"
 	"release_delay_ms = 0\n"
@@ -107,6 +108,7 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->max_root_bytes_per_uid, 2048);
 	assert_int_equal(c->max_holds_per_uid, 6);
 	assert_int_equal(c->max_output_per_uid, 3 * MIB);
+	assert_int_equal(c->heap.max_tenant_heap, 0);
 	assert_int_equal(c->heap.max_roots, 0);
 	assert_int_equal(c->heap.slice_ns, 250000);
 	assert_int_equal(c->heap.mark_workers, 0);
@@ -150,7 +152,7 @@ static void flags_set_every_key(void **state)
 	                       "--max-heap", "1GiB", "--soft-memory-limit", "512M", "--gc-percent", "50",
 	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
 	                       "--max-roots", "0", "--max-roots-per-uid", "5", "--max-root-bytes-per-uid", "2K",
-	                       "--max-holds-per-uid", "6", "--max-output-per-uid", "3M",
+	                       "--max-holds-per-uid", "6", "--max-output-per-uid", "3M", "--max-heap-per-uid", "0",
 	                       "--gc-slice-us", "250", "--gc-mark-workers", "0",
 	                       "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
@@ -495,7 +497,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 28);
+	assert_int_equal(settings, 29);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;

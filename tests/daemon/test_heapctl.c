@@ -192,11 +192,14 @@ static void uids(void **state)
 	heapd_ref refs[7];
 	populate(h, refs, 7);
 	assert_int_equal(heapd_root_set(other, "third", refs[2]), HEAPD_ELIMIT);
+	/* After a collection the uid's heap bytes are its objects', by size
+	 * class: 7 of 1,016 bytes, in the 1,024-byte class. */
+	assert_int_equal(heapd_gc(h), 0);
 	/* heapctl's own connection is the third. */
 	char want[256];
 	snprintf(want, sizeof want,
 		 "       UID  CONNS    HOLDS  ROOTS   NAMES  OUTPUT    HEAP     REFUSED STALLS\n"
-		 "%10u      3        7      2     11B      0B      0B         1/0      0\n",
+		 "%10u      3        7      2     11B      0B   7.00K         1/0      0\n",
 		 (unsigned)getuid());
 	struct run r;
 	ctl(&r, &d, "uids");
@@ -205,7 +208,7 @@ static void uids(void **state)
 	run_free(&r);
 	snprintf(want, sizeof want,
 		 "{\n  \"truncated\": false,\n  \"uids\": [\n    {\"uid\": %u, \"connections\": 3, \"holds\": 7, "
-		 "\"named_roots\": 2, \"root_name_bytes\": 11, \"output_bytes\": 0, \"heap_bytes\": 0, "
+		 "\"named_roots\": 2, \"root_name_bytes\": 11, \"output_bytes\": 0, \"heap_bytes\": 7168, "
 		 "\"roots_refused\": 1, \"holds_refused\": 0, \"output_stalls\": 0}\n  ]\n}\n",
 		 (unsigned)getuid());
 	ctl(&r, &d, "uids", "--json");
@@ -214,7 +217,7 @@ static void uids(void **state)
 	run_free(&r);
 	/* top ends each frame with the table. */
 	snprintf(want, sizeof want, "\n       UID  CONNS    HOLDS  ROOTS   NAMES  OUTPUT    HEAP     REFUSED STALLS\n"
-		 "%10u      3        7      2     11B      0B      0B         1/0      0\n", (unsigned)getuid());
+		 "%10u      3        7      2     11B      0B   7.00K         1/0      0\n", (unsigned)getuid());
 	ctl(&r, &d, "top", "-n", "1");
 	assert_ok(&r);
 	assert_true(r.out_len >= strlen(want));

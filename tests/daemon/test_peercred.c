@@ -10,6 +10,9 @@
  * uid_stats across uids: clients of 40 uids each leave a named root; the
  * rows say whose is what, sorted by uid, and stop at what fits in a frame
  * of 4 KiB (truncated).
+ *
+ * heap_per_uid: max_heap_per_uid is counted per uid, so a uid at its
+ * limit holds back no other.
  */
 #include <grp.h>
 #include <sys/types.h>
@@ -68,6 +71,49 @@ static struct outcome connect_as(const struct daemon *d, uid_t uid, gid_t gid, g
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	return o;
+}
+
+/* What a client of uid made before max_heap_per_uid stopped it. */
+struct filled {
+	int n;              /* 1000-byte objects allocated */
+	int code;           /* the error that stopped it */
+	char msg[200];
+};
+
+/* Allocates 1000-byte objects on h until one fails. */
+static struct filled fill(heapd *h)
+{
+	struct filled f = {0};
+	heapd_ref r;
+	while (f.n < 100000 && (f.code = heapd_alloc(h, 0, 1000, &r)) == 0)
+		f.n++;
+	snprintf(f.msg, sizeof f.msg, "%s", heapd_errmsg(h));
+	return f;
+}
+
+/* fill() by a forked client of uid, gid. */
+static struct filled fill_as(const struct daemon *d, uid_t uid, gid_t gid)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+			_exit(2);
+		heapd *h = heapd_connect(d->sock);
+		struct filled f = fill(h);
+		heapd_close(h);
+		_exit(write(p[1], &f, sizeof f) == sizeof f ? 0 : 4);
+	}
+	close(p[1]);
+	struct filled f;
+	int status;
+	assert_int_equal(read(p[0], &f, sizeof f), sizeof f);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return f;
 }
 
 /* A daemon in a directory others may traverse (mkdtemp makes it 0700,
@@ -226,6 +272,31 @@ static void uid_stats_across_uids(void **state)
 	daemon_stop(&d);
 }
 
+static void heap_per_uid(void **state)
+{
+	(void)state;
+	struct daemon d;
+	start_open_dir(&d, "--socket-mode", "0666", "--max-heap-per-uid", "2M", NULL);
+	heapd *h = heapd_connect(d.sock);
+	struct filled mine = fill(h);
+	assert_int_equal(mine.code, HEAPD_ELIMIT);
+	/* 1024-byte slots, within a span (8 KiB) of the limit. */
+	assert_true(mine.n >= 2040 && mine.n <= 2048);
+	struct filled other = fill_as(&d, OTHER_UID, OTHER_GID);
+	assert_int_equal(other.code, HEAPD_ELIMIT);
+	assert_int_equal(other.n, mine.n);
+	if (!strstr(other.msg, "uid 54321 has ") || !strstr(other.msg, "(max_heap_per_uid 2097152)"))
+		fail_msg("\"%s\" does not name uid 54321's heap", other.msg);
+	heapd_ref r;
+	assert_int_equal(heapd_alloc(h, 0, 1000, &r), HEAPD_ELIMIT);
+	heapd_stats st;
+	assert_int_equal(heapd_get_stats(h, &st, sizeof st), 0);
+	assert_int_equal(st.uid_heap_refused, 3);
+	assert_int_equal(st.uids, 1);  /* the other's connection is gone, its objects garbage */
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -235,6 +306,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(peer_credentials),
 		cmocka_unit_test(uid_stats_across_uids),
+		cmocka_unit_test(heap_per_uid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -286,6 +286,7 @@ static void limits_table_matches_heapd_help(void **state)
 	row_is_setting("Root name bytes per uid", "max_root_bytes_per_uid");
 	row_is_setting("Holds per uid", "max_holds_per_uid");
 	row_is_setting("Unsent replies per uid", "max_output_per_uid");
+	row_is_setting("Heap per uid", "max_heap_per_uid");
 }
 
 /* --- raw requests --- */

@@ -17,6 +17,11 @@
  *                             unsent replies stay near max_output_per_uid,
  *                             where max_output_buffer alone allows ten
  *                             times more, and its other connections wait
+ *   heap_per_uid              max_heap_per_uid over two connections, by
+ *                             alloc, alloc_into and batch, large objects
+ *                             and small: LIMIT at once (no collection
+ *                             waited for), and room again once the uid's
+ *                             objects are dropped and collected
  *   hold_table_size           one connection holding 2^20 - 1 objects: the
  *                             hold table's real size, 16-byte entries in a
  *                             table at most 8/3 times the holds
@@ -200,6 +205,58 @@ static void holds_across_connections(void **state)
 	daemon_stop(&d);
 }
 
+/* ----------------------------------------------------------------- heap */
+
+#define HEAP_PER_UID (4 * MIB)
+
+static void heap_per_uid(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-heap-per-uid", "4M", NULL);
+	heapd *a = client(&d), *b = client(&d);
+	enum { MAXN = HEAP_PER_UID / 1024 };
+	heapd_ref big, r, *obj = malloc(MAXN * sizeof *obj);
+	assert_int_equal(heapd_alloc(a, 0, 1 << 20, &big), 0);
+	int n = 0, err;
+	while ((err = heapd_alloc(n % 2 ? a : b, 1, 1000, &obj[n])) == 0)
+		assert_true(++n < MAXN);
+	assert_int_equal(err, HEAPD_ELIMIT);
+	const char *msg = heapd_errmsg(n % 2 ? a : b);
+	if (!strstr(msg, "alloc: uid ") || !strstr(msg, " bytes of heap (max_heap_per_uid 4194304)"))
+		fail_msg("\"%s\" does not name max_heap_per_uid", msg);
+	/* 1 MiB and its header, and 1024-byte slots to within one span each
+	 * of the classes used (8 KiB) of the limit. */
+	assert_true((size_t)n * 1024 + (1 << 20) + 8192 > HEAP_PER_UID - 16 * 1024);
+	/* The uid is refused however it allocates: into an object, a large
+	 * one, in a batch. */
+	assert_int_equal(heapd_alloc_into(a, obj[0], 0, 0, 1000, NULL, 0, &r), HEAPD_ELIMIT);
+	assert_int_equal(heapd_alloc(b, 0, 1 << 20, &r), HEAPD_ELIMIT);
+	heapd_batch *bt = heapd_batch_new();
+	heapd_batch_alloc(bt, 0, 8);
+	heapd_batch_alloc(bt, 0, 1000);
+	assert_int_equal(heapd_batch_exec(a, bt), HEAPD_ELIMIT);
+	heapd_batch_free(bt);
+	/* A refusal is the uid's, not the heap's: no collection was started
+	 * or waited for. */
+	heapd_stats *st = stats_of(a);
+	assert_true(st->uid_heap_refused >= 3);
+	assert_int_equal(st->alloc_failures, 0);
+	assert_int_equal(st->forced_gc_for_limit, 0);
+	/* Dropped and collected, its objects give the uid room again. */
+	assert_int_equal(heapd_release(a, big), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(heapd_release(i % 2 ? a : b, obj[i]), 0);
+	assert_int_equal(heapd_gc(a), 0);
+	assert_int_equal(heapd_alloc(a, 0, 1 << 20, &r), 0);
+	for (int i = 0; i < n / 2; i++)
+		assert_int_equal(heapd_alloc(b, 1, 1000, &r), 0);
+	free(obj);
+	heapd_close(a);
+	heapd_close(b);
+	daemon_stop(&d);
+}
+
 /* --------------------------------------------------------------- output */
 
 #define SILENT 10
@@ -318,7 +375,6 @@ static heapd_uid_stat row_of(heapd *h)
 	heapd_free_uid_stats(rows);
 	assert_int_equal(row.uid, getuid());
 	assert_int_equal(row.output_bytes, 0);  /* every reply was read */
-	assert_int_equal(row.heap_bytes, 0);    /* not counted per uid */
 	assert_int_equal(row.output_stalls, 0);
 	return row;
 }
@@ -346,6 +402,11 @@ static void uid_rows(void **state)
 	assert_int_equal(row.roots_refused, 1);
 	assert_int_equal(row.holds_refused, 2);
 	assert_int_equal(stats_of(c)->uids, 1);
+	/* Its heap bytes: between collections, what its cached spans hold
+	 * besides; after one, its 3 objects of 16 bytes exactly. */
+	assert_true(row.heap_bytes >= 3 * 16);
+	assert_int_equal(heapd_gc(c), 0);
+	assert_int_equal(row_of(c).heap_bytes, 3 * 16);
 
 	/* A connection that goes takes its holds; the roots stay, and a
 	 * root deleted by anyone gives its bytes back. */
@@ -395,6 +456,7 @@ int main(void)
 		cmocka_unit_test(root_bytes),
 		cmocka_unit_test(root_ownership),
 		cmocka_unit_test(holds_across_connections),
+		cmocka_unit_test(heap_per_uid),
 		cmocka_unit_test(output_across_connections),
 		cmocka_unit_test(hold_table_size),
 		cmocka_unit_test(uid_rows),

@@ -21,6 +21,7 @@ static const char reload_after[] =
 	"max_roots = 6\n"
 	"max_roots_per_uid = 7\n"
 	"max_output_per_uid = 5M\n"
+	"max_heap_per_uid = 9M\n"
 	"gc_slice_us = 100\n"
 	"release_delay_ms = 50\n"
 	"max_clients = 100\n"
@@ -65,6 +66,7 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(c->heap.max_roots, 6);
 	assert_int_equal(c->max_roots_per_uid, 7);
 	assert_int_equal(c->max_output_per_uid, 5 * MIB);
+	assert_int_equal(c->heap.max_tenant_heap, 9 * MIB);
 	assert_int_equal(c->heap.slice_ns, 100000);
 	assert_int_equal(c->heap.release_delay_ns, 50000000);
 	assert_int_equal(c->max_clients, 100);

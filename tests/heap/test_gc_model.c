@@ -13,7 +13,10 @@
  *  - after every completed cycle, every object the model can reach is
  *    alive with its sizes, references and bytes intact;
  *  - after every forced collection, heap_objects equals the model's
- *    reachable count, and every unreachable object's handle is refused;
+ *    reachable count, every unreachable object's handle is refused, and
+ *    each tenant (hold set k's is tenant_of(k); heap_alloc_into's, a
+ *    random one of them) is charged exactly its reachable objects; after
+ *    every cycle, the tenants' counts follow central.c's invariant;
  *  - handles of objects that became unreachable are also used on purpose
  *    before they are swept ("limbo"): the heap may refuse them, or accept
  *    them, in which case they must still hold exactly their old contents,
@@ -34,6 +37,7 @@ struct mobj {
 	int32_t *slot;        /* model ids, -1 for null */
 	uint8_t *data;
 	uint32_t holds[NHS];
+	unsigned tenant;      /* charged to */
 	int reach;            /* reachable in the model */
 	int gone;             /* known freed: never used again */
 };
@@ -89,6 +93,7 @@ static int m_pick(struct model *m, int reachable)
 }
 
 static heap_ref m_ref(struct model *m, int id) { return id < 0 ? 0 : m->o[id].ref; }
+static unsigned tenant_of(int k) { return (unsigned)k * 7; }
 
 static void fill(struct model *m, int id, uint32_t off, uint32_t len)
 {
@@ -137,6 +142,7 @@ static void op_alloc(struct model *m)
 	for (uint32_t s = 0; s < nrefs; s++)
 		o->slot[s] = s < nvals ? val[s] : -1;
 	o->holds[k] = 1;
+	o->tenant = tenant_of(k);
 	o->reach = 1;
 	if (nvals)
 		m_reach(m);
@@ -154,6 +160,8 @@ static void op_alloc_into(struct model *m)
 	int id = m->n++;
 	struct mobj *o = &m->o[id];
 	memset(o, 0, sizeof *o);
+	o->tenant = tenant_of((int)rng_below(&m->r, NHS));
+	OK(heap_set_tenant(m->h, o->tenant));
 	OK(heap_alloc_into(m->h, m->o[a].ref, s, nrefs, nbytes, &o->ref));
 	o->nrefs = nrefs;
 	o->nbytes = nbytes;
@@ -305,6 +313,7 @@ static void op_disconnect(struct model *m)
 	heap_holds_free(m->h, m->hs[k]);
 	m->hs[k] = heap_holds_new(m->h);
 	assert_non_null(m->hs[k]);
+	OK(heap_holds_set_tenant(m->h, m->hs[k], tenant_of(k)));
 	for (int i = 0; i < m->n; i++)
 		m->o[i].holds[k] = 0;
 	m_reach(m);
@@ -365,15 +374,19 @@ static void forced_gc(struct model *m)
 	m->forced++;
 	m_reach(m);
 	int reachable = 0;
+	uint64_t charged[NHS] = {0};
 	for (int i = 0; i < m->n; i++) {
 		if (m->o[i].reach) {
 			reachable++;
+			charged[m->o[i].tenant / 7] += test_charge(m->o[i].nrefs, m->o[i].nbytes);
 		} else if (!m->o[i].gone) {
 			uint32_t nr, nb;
 			assert_int_equal(heap_object_size(m->h, m->o[i].ref, &nr, &nb), HEAP_EBADREF);
 		}
 	}
 	assert_int_equal(test_stats(m->h).heap_objects, reachable);
+	for (int k = 0; k < NHS; k++)
+		assert_int_equal(heap_tenant_bytes(m->h, tenant_of(k)), charged[k]);
 	verify_reachable(m);
 	compact(m);
 }
@@ -389,8 +402,10 @@ static void run_model(int cycles, int ops_per_slice, uint64_t slice_work, uint32
 	m->h = heap_new(&cfg);
 	assert_non_null(m->h);
 	m->queue = malloc(MAX_OBJS * sizeof *m->queue);
-	for (int k = 0; k < NHS; k++)
+	for (int k = 0; k < NHS; k++) {
 		m->hs[k] = heap_holds_new(m->h);
+		OK(heap_holds_set_tenant(m->h, m->hs[k], tenant_of(k)));
+	}
 	for (int k = 0; k < NROOTS; k++)
 		m->root[k] = -1;
 	uint64_t last_gc = 0;
@@ -432,6 +447,7 @@ static void run_model(int cycles, int ops_per_slice, uint64_t slice_work, uint32
 			last_gc = num_gc;
 			m->cycles++;
 			verify_reachable(m);
+			test_tenant_invariant(m->h);
 			if (m->cycles % 50 == 0 || m->n > MAX_OBJS - 200)
 				forced_gc(m);
 		}

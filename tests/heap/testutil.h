@@ -74,6 +74,46 @@ static inline struct rng test_rng(const char *test)
 	return r;
 }
 
+/* What an object of these sizes is charged to its tenant: its size
+ * class's size, or a large object's whole pages. */
+static inline uint64_t test_charge(uint32_t nrefs, uint32_t nbytes)
+{
+	size_t size = HDR_SIZE + (size_t)nrefs * 8 + nbytes;
+	if (size <= MAX_SMALL_SIZE)
+		return sc_table[sc_of(size)].size;
+	return (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+}
+
+/* Checks central.c's invariant by walking every object span: each
+ * tenant's bytes are its spans' allocated slots, its cached spans' every
+ * slot. Returns the bytes in cached spans' free slots (what the tenants
+ * are charged beyond their objects). */
+static inline uint64_t test_tenant_invariant(heap *h)
+{
+	uint64_t sum[HEAP_TENANTS] = {0}, cached_free = 0;
+	for (size_t p = 0; p < h->grown; p++) {
+		struct span *s = &h->spans[p];
+		if (s->state != SPAN_OBJ || s->start != p)
+			continue;
+		assert_true(h->tenants_used >> s->tenant & 1);
+		if (h->ten[s->tenant].cache[s->spanclass] == s) {
+			sum[s->tenant] += (uint64_t)s->nelems * s->elemsize;
+			cached_free += (uint64_t)(s->nelems - s->allocount) * s->elemsize;
+		} else {
+			sum[s->tenant] += (uint64_t)s->allocount * s->elemsize;
+		}
+	}
+	uint64_t total = 0;
+	for (unsigned t = 0; t < HEAP_TENANTS; t++) {
+		assert_int_equal(heap_tenant_bytes(h, t), sum[t]);
+		total += sum[t];
+	}
+	struct heap_stats st;
+	heap_read_stats(h, &st);
+	assert_int_equal(total - cached_free, st.heap_alloc);
+	return cached_free;
+}
+
 static inline long test_rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");

@@ -129,7 +129,9 @@
 	X(uid_holds_refused, COUNT, SERVER, 48, "Server", "heapd_uid_quota_refusals_total", "quota=\"holds\"",  \
 	  "counter", NULL)                                                                                     \
 	X(uid_output_stalls, COUNT, SERVER, 49, "Server", "heapd_uid_output_stalls_total", NULL, "counter",   \
-	  "Times a uid's unsent replies passed max_output_per_uid, so none of its connections was read.")
+	  "Times a uid's unsent replies passed max_output_per_uid, so none of its connections was read.")     \
+	X(uid_heap_refused, COUNT, SERVER, 50, "Server", "heapd_uid_heap_refusals_total", NULL, "counter",    \
+	  "Allocations refused because their uid had max_heap_per_uid bytes of heap.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
