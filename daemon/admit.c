@@ -18,9 +18,11 @@
  *      gets in when the others have filled their share (PostgreSQL's
  *      superuser_reserved_connections).
  * A connection that has not said Hello within hello_timeout_ms is closed
- * with a LIMIT error. Each refusal, shedding and timeout is logged and
- * counted (the stats refused_max_clients, refused_max_clients_per_uid,
- * hello_shed, hello_timeouts).
+ * with a LIMIT error. Each refusal, shedding and timeout is counted (the
+ * stats refused_max_clients, refused_max_clients_per_uid, hello_shed,
+ * hello_timeouts) and logged, at most LOG_BURST lines a second between
+ * them (log_warn_limited): a client opening connections in a loop must
+ * not cost the loop a log line each, nor fill the journal.
  *
  * What is counted. server.nconns and the per-uid counts are connections
  * whose descriptor is open: from admit_session() to conn_close()
@@ -119,6 +121,8 @@ static struct session *oldest_hello(struct server *srv, const struct session *ex
 
 static void on_hello_timer(uv_timer_t *t);
 
+#define HELLO_CLOSES_PER_TURN 32u
+
 /* Starts the timer for the oldest session's deadline, if none runs. */
 static void arm(struct server *srv)
 {
@@ -129,16 +133,22 @@ static void arm(struct server *srv)
 	uv_timer_start(&srv->hello_timer, on_hello_timer, due > now ? due - now : 0, 0);
 }
 
+/* Closes the sessions past their deadline, HELLO_CLOSES_PER_TURN at most
+ * per call: a thousand connections opened at once time out at once, and
+ * closing each costs a write and a close; the rest wait for the next
+ * iteration (arm() finds them due). */
 static void on_hello_timer(uv_timer_t *t)
 {
 	struct server *srv = t->data;
 	uint64_t now = uv_now(srv->loop);
 	struct session *s;
-	while ((s = oldest_hello(srv, NULL)) && s->accepted_ms + srv->cfg.hello_timeout_ms <= now) {
+	unsigned n = 0;
+	while (n++ < HELLO_CLOSES_PER_TURN && (s = oldest_hello(srv, NULL)) &&
+	       s->accepted_ms + srv->cfg.hello_timeout_ms <= now) {
 		hello_unlink(s);
 		srv->hello_timeouts++;
-		log_warn("session %llu (pid %d uid %u): no Hello within hello_timeout_ms (%u): closing",
-			 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid, srv->cfg.hello_timeout_ms);
+		log_warn_limited(&srv->admit_log, now, "session %llu (pid %d uid %u): no Hello within hello_timeout_ms (%u): closing",
+				 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid, srv->cfg.hello_timeout_ms);
 		sess_refuse(s, HEAPD__STATUS__LIMIT, "no Hello within %u ms (hello_timeout_ms %u)",
 			    srv->cfg.hello_timeout_ms, srv->cfg.hello_timeout_ms);
 	}
@@ -154,8 +164,9 @@ static int shed_for(struct server *srv, const struct session *s)
 		return 0;
 	hello_unlink(old);
 	srv->hello_shed++;
-	log_warn("session %llu (pid %d uid %u): closed before its Hello to make room: max_clients (%u) reached",
-		 (unsigned long long)old->id, (int)old->pid, (unsigned)old->uid, srv->max_clients);
+	log_warn_limited(&srv->admit_log, uv_now(srv->loop),
+			 "session %llu (pid %d uid %u): closed before its Hello to make room: max_clients (%u) reached",
+			 (unsigned long long)old->id, (int)old->pid, (unsigned)old->uid, srv->max_clients);
 	sess_refuse(old, HEAPD__STATUS__LIMIT,
 		    "closed to make room for a new connection: no Hello yet and max_clients %u reached",
 		    srv->max_clients);
@@ -171,7 +182,8 @@ static void refuse_limit(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	log_warn("refused pid %d uid %u: %s", (int)s->pid, (unsigned)s->uid, why);
+	log_warn_limited(&s->srv->admit_log, uv_now(s->srv->loop), "refused pid %d uid %u: %s", (int)s->pid,
+			 (unsigned)s->uid, why);
 	sess_refuse(s, HEAPD__STATUS__LIMIT, "%s", why);
 }
 
@@ -218,8 +230,9 @@ void admit_session(struct server *srv, struct session *s)
 		return;
 	}
 	if (!config_peer_allowed(&srv->cfg, s->uid, s->gid)) {
-		log_warn("refused pid %d uid %u gid %u: not in allowed_uids or allowed_gids", (int)s->pid,
-			 (unsigned)s->uid, (unsigned)s->gid);
+		log_warn_limited(&srv->admit_log, uv_now(srv->loop),
+				 "refused pid %d uid %u gid %u: not in allowed_uids or allowed_gids", (int)s->pid,
+				 (unsigned)s->uid, (unsigned)s->gid);
 		sess_refuse(s, HEAPD__STATUS__PERMISSION, "uid %u gid %u may not use this daemon", (unsigned)s->uid,
 			    (unsigned)s->gid);
 		return;

@@ -116,6 +116,7 @@ static void on_idle(uv_idle_t *handle)
 static void on_prepare(uv_prepare_t *handle)
 {
 	struct server *srv = handle->data;
+	lsn_turn(srv);
 	int busy = srv->io_events != srv->io_seen;
 	srv->io_seen = srv->io_events;
 	int waiting = !list_empty(&srv->waiters);

@@ -184,18 +184,26 @@ static void op_read(struct disp_call *c)
 			  s->srv->cfg.max_frame);
 		return;
 	}
-	uint8_t *buf = scratch_alloc(&s->srv->scratch, r->length ? r->length : 1);
-	if (!buf) {
-		disp_fail(rp, HEAPD__STATUS__INTERNAL, "read: out of memory");
-		return;
+	/* Packed before any other engine call: the reply may point into the
+	 * heap, saving a copy of up to a frame (and, for a large one, the
+	 * page faults of a fresh buffer). A batch's is packed after its
+	 * other ops, which may change or free the object: a copy. */
+	const void *data;
+	int err = heap_data(s->srv->heap, r->obj, r->offset, r->length, &data);
+	if (!err && !rp->packed_now) {
+		uint8_t *buf = scratch_alloc(&s->srv->scratch, r->length ? r->length : 1);
+		if (!buf) {
+			disp_fail(rp, HEAPD__STATUS__INTERNAL, "read: out of memory");
+			return;
+		}
+		data = memcpy(buf, data, r->length);
 	}
-	int err = heap_read(s->srv->heap, r->obj, r->offset, buf, r->length);
 	if (err) {
 		engine_fail(rp, err, "read");
 		return;
 	}
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_DATA;
-	rp->r.data.data = buf;
+	rp->r.data.data = (uint8_t *)data;
 	rp->r.data.len = r->length;
 }
 
@@ -577,6 +585,7 @@ int disp_request(struct session *s, Heapd__Request *req)
 		sess_reply(s, &rp.r);
 		return 0;
 	}
+	rp.packed_now = 1;
 	if (batch_stray_from(req, &rp) == 0)
 		disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
 	if (rp.wait_room) {
@@ -593,6 +602,7 @@ void disp_retry(struct session *s, Heapd__Request *req)
 	struct disp_reply rp;
 	disp_reply_init(&rp, req->id);
 	rp.retried = 1;
+	rp.packed_now = 1;
 	disp_op(s, req, s->srv->cfg.max_frame - READ_REPLY_OVERHEAD, &rp);
 	sess_reply(s, &rp.r);
 }

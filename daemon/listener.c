@@ -46,6 +46,8 @@
 #include "log.h"
 #include "server.h"
 
+#define ACCEPTS_PER_TURN 16u
+
 /* 1 if a daemon accepts connections on path, 0 if not (stale). */
 static int socket_alive(const char *path)
 {
@@ -68,14 +70,11 @@ static void free_unaccepted(uv_handle_t *h)
 	free(h->data);
 }
 
-static void on_connection(uv_stream_t *l, int status)
+/* Accepts the connection libuv has ready on the listener. */
+static void accept_one(struct server *srv)
 {
-	struct server *srv = l->data;
-	if (status < 0) {
-		log_warn("accept: %s", uv_strerror(status));
-		return;
-	}
-	srv->io_events++;
+	uv_stream_t *l = (uv_stream_t *)&srv->listener;
+	srv->accepts++;
 	struct session *s = calloc(1, sizeof *s);
 	if (!s) {
 		/* Take the connection off the queue, or libuv keeps offering it. */
@@ -101,6 +100,36 @@ static void on_connection(uv_stream_t *l, int status)
 	s->uid = cred.uid;
 	s->gid = cred.gid;
 	admit_session(srv, s);
+}
+
+/* libuv accepts every connection queued on the listener in one go, and a
+ * session costs tens of microseconds to set up: a client that opens a
+ * thousand at once would stop the loop for tens of ms. So at most
+ * ACCEPTS_PER_TURN are taken per loop iteration; past that the callback
+ * leaves the one libuv holds, which stops libuv polling the listener
+ * until lsn_turn() accepts it in the next iteration. */
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct server *srv = l->data;
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	srv->io_events++;
+	if (srv->accepts >= ACCEPTS_PER_TURN) {
+		srv->accept_held = 1;
+		return;
+	}
+	accept_one(srv);
+}
+
+void lsn_turn(struct server *srv)
+{
+	srv->accepts = 0;
+	if (srv->accept_held && srv->listening) {
+		srv->accept_held = 0;
+		accept_one(srv);
+	}
 }
 
 /* Descriptors heapd needs besides one per client: stdio, the listener,

@@ -173,3 +173,22 @@ void log_printf(int level, const char *fmt, ...)
 	log_emit(level, buf, len, (size_t)n);
 	errno = saved_errno;
 }
+
+int log_limit_pass(struct log_limit *l, int level, uint64_t now_ms)
+{
+	uint64_t second = now_ms / 1000;
+	if (second != l->second) {
+		l->second = second;
+		l->lines = 0;
+		if (l->dropped)
+			log_printf(level, "%lu more lines like the next were not written (at most %u a second)",
+				   l->dropped, LOG_BURST);
+		l->dropped = 0;
+	}
+	if (l->lines >= LOG_BURST) {
+		l->dropped++;
+		return 0;
+	}
+	l->lines++;
+	return 1;
+}

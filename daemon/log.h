@@ -9,6 +9,8 @@
 #ifndef HEAPD_LOG_H
 #define HEAPD_LOG_H
 
+#include <stdint.h>
+
 /* Bytes in a line, newline included; at most PIPE_BUF. */
 #define LOG_LINE_MAX 2048
 
@@ -51,6 +53,20 @@ const char *log_level_name(int level);
  * the line gets its own. errno is preserved, so "%m" works. */
 void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A budget for one kind of line that a client can make heapd write (a
+ * refused connection, a timeout): at most LOG_BURST a second. Past it the
+ * lines are counted, not written, and the first line of the next second
+ * is preceded by how many were dropped. A flood of connections then costs
+ * the loop (and the journal) a few lines a second, not one each. */
+#define LOG_BURST 20u
+struct log_limit {
+	uint64_t second;        /* the second (of now_ms) being counted */
+	unsigned lines;         /* lines written in it */
+	unsigned long dropped;  /* lines not written since the last one was */
+};
+/* 1 if a line may be written now (now_ms: any millisecond clock). */
+int log_limit_pass(struct log_limit *l, int level, uint64_t now_ms);
+
 #define LOG_AT(level, ...)                               \
 	do {                                             \
 		if (log_get_level() >= (level))          \
@@ -58,6 +74,11 @@ void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2
 	} while (0)
 #define log_error(...) LOG_AT(LOGL_ERROR, __VA_ARGS__)
 #define log_warn(...) LOG_AT(LOGL_WARN, __VA_ARGS__)
+#define log_warn_limited(limit, now_ms, ...)                                                         \
+	do {                                                                                          \
+		if (log_get_level() >= LOGL_WARN && log_limit_pass((limit), LOGL_WARN, (now_ms)))       \
+			log_printf(LOGL_WARN, __VA_ARGS__);                                           \
+	} while (0)
 #define log_info(...) LOG_AT(LOGL_INFO, __VA_ARGS__)
 #define log_debug(...) LOG_AT(LOGL_DEBUG, __VA_ARGS__)
 

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "log.h"
 #include "heap.h"
 #include "heapd.pb-c.h"
 #include "list.h"
@@ -63,6 +64,8 @@ struct server {
 
 	uv_pipe_t listener;
 	int listening;          /* the listener is open */
+	unsigned accepts;       /* connections accepted in this loop iteration */
+	int accept_held;        /* one more is ready: lsn_turn() takes it */
 	int bound;              /* heapd bound the socket file: removed at stop */
 	dev_t bound_dev;        /* that file, as it was right after bind() */
 	ino_t bound_ino;
@@ -78,6 +81,7 @@ struct server {
 	struct list hello;      /* sessions by accept time, those in S_HELLO and some that left it */
 	uv_timer_t hello_timer; /* the first's hello_timeout_ms */
 	uint64_t hello_timeouts, hello_shed; /* stats */
+	struct log_limit admit_log; /* refusals, shedding and timeouts: a flood logs a few a second */
 	uint64_t refused_max_clients, refused_max_clients_per_uid;
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
@@ -190,6 +194,9 @@ struct session {
 /* listener.c */
 int lsn_start(struct server *srv);
 void lsn_stop(struct server *srv);
+/* Once per loop iteration, before it polls: lets the listener accept
+ * again (a burst is taken ACCEPTS_PER_TURN at a time). */
+void lsn_turn(struct server *srv);
 /* Sets srv->max_clients from cfg.max_clients and the open file limit,
  * raising the soft limit when it can; at start-up and on reload. */
 void lsn_fit_fd_limit(struct server *srv);
@@ -281,6 +288,8 @@ struct disp_reply {
 	int wait_room;          /* an allocation found no room and did nothing:
 	                         * run it again once the collector is done */
 	int retried;            /* in: this is that second run */
+	int packed_now;         /* in: sess_reply packs it before any other
+	                         * engine call (not a batch's op) */
 	char msg[256];
 };
 /* An OK reply with that id; msg is only read once disp_fail set it, so it
@@ -292,6 +301,7 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->deferred = 0;
 	rp->wait_room = 0;
 	rp->retried = 0;
+	rp->packed_now = 0;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);

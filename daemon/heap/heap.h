@@ -154,6 +154,10 @@ int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val);
 int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref *out);
 int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t len);
 int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len);
+/* As heap_read, without the copy: *data points at the bytes in the heap,
+ * valid until the next call into the engine (which may write them, or
+ * collect the object). */
+int heap_data(heap *h, heap_ref obj, uint32_t off, uint32_t len, const void **data);
 
 /* After an allocation failed with HEAP_ENOMEM. No collection ran inside
  * the call: one incremental cycle is in flight (started then, unless one

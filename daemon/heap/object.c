@@ -87,7 +87,7 @@ int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t le
 	return 0;
 }
 
-int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len)
+int heap_data(heap *h, heap_ref obj, uint32_t off, uint32_t len, const void **data)
 {
 	struct obj o;
 	int err = obj_resolve(h, obj, &o);
@@ -96,7 +96,15 @@ int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len)
 	const uint8_t *d = data_range(&o, off, len);
 	if (!d)
 		return HEAP_ERANGE;
-	if (len)
-		memcpy(buf, d, len);
+	*data = d;
 	return 0;
+}
+
+int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len)
+{
+	const void *d;
+	int err = heap_data(h, obj, off, len, &d);
+	if (!err && len)
+		memcpy(buf, d, len);
+	return err;
 }

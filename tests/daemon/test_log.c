@@ -223,6 +223,27 @@ static void long_messages_truncated(void **state)
 	}
 }
 
+/* A flood of one kind of line: LOG_BURST a second are written, the rest
+ * counted, and the count said before the next second's first. */
+static void limited_lines(void **state)
+{
+	(void)state;
+	struct log_limit l = {0};
+	unsigned passed = 0;
+	for (unsigned i = 0; i < 1000; i++)
+		passed += (unsigned)log_limit_pass(&l, LOGL_WARN, 5000 + i);
+	assert_int_equal(passed, LOG_BURST);
+	struct capture cap;
+	log_set_level(LOGL_WARN);
+	capture_begin(&cap);
+	log_warn_limited(&l, 5999, "dropped too");
+	log_warn_limited(&l, 6000, "the next second's first");
+	capture_end(&cap);
+	assert_int_equal(cap.n, 2);
+	assert_string_equal(cap.rec[0], "heapd: warn: 981 more lines like the next were not written (at most 20 a second)\n");
+	assert_string_equal(cap.rec[1], "heapd: warn: the next second's first\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +254,7 @@ int main(void)
 		cmocka_unit_test_setup(filtered_arguments_not_evaluated, setup),
 		cmocka_unit_test_setup(errno_preserved_and_percent_m, setup),
 		cmocka_unit_test_setup(long_messages_truncated, setup),
+		cmocka_unit_test_setup(limited_lines, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
