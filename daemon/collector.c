@@ -9,8 +9,10 @@
  *    pay for the rest. When the loop is otherwise idle, or a client waits
  *    on a collection it asked for, slices run back to back;
  *  - idle work (heap_idle: sweeping, freeing workbuf spans, scavenging),
- *    only in iterations that saw no I/O, preempted as soon as the loop has
- *    events waiting (the epoll fd polls readable);
+ *    only in iterations that saw no I/O and leave no session a turn to
+ *    come (a batch held past its turn keeps the loop busy without I/O),
+ *    preempted as soon as the loop has events waiting (the epoll fd polls
+ *    readable);
  *  - deferred sessions (server.ready), one more turn each.
  *
  * A prepare handle, which runs just before the loop would wait for
@@ -117,7 +119,9 @@ static void on_prepare(uv_prepare_t *handle)
 {
 	struct server *srv = handle->data;
 	lsn_turn(srv);
-	int busy = srv->io_events != srv->io_seen;
+	/* Busy: this iteration saw I/O, or a session has a turn to come (a
+	 * held batch, frames left): idle work is for when there is none. */
+	int busy = srv->io_events != srv->io_seen || !list_empty(&srv->ready);
 	srv->io_seen = srv->io_events;
 	int waiting = !list_empty(&srv->waiters);
 	int room = !list_empty(&srv->room_waiters);
