@@ -21,6 +21,7 @@
  *                 are deleted after the phase)
  *   idle          opens MAX_CLIENTS connections that never say Hello; the
  *                 bystander connects anew for each sample
+ *   idle-ping     the same, the bystander connected before, pinging
  *   reads         pipelines reads of max_frame - 64 bytes and never takes
  *                 the replies (libheapd reads 64 MiB of them, then stops)
  *   heavy         a writer pipelining 64 alloc_into of 4 KiB (with data)
@@ -412,6 +413,7 @@ static const struct phase phases[] = {
 	{.name = "full", .setup = setup_full, .abuse = abuse_full, .meter = M_PING},
 	{.name = "roots", .setup = setup_roots, .abuse = abuse_roots, .cleanup = cleanup_roots, .meter = M_PING},
 	{.name = "idle", .setup = setup_idle, .meter = M_CONNECT},
+	{.name = "idle-ping", .setup = setup_idle, .meter = M_PING},
 	{.name = "reads", .setup = setup_reads, .abuse = abuse_reads, .meter = M_PING},
 	{.name = "heavy", .setup = setup_heavy, .abuse = abuse_heavy, .meter = M_READ},
 	{.name = "heavy-nospin", .setup = setup_heavy, .abuse = abuse_heavy, .meter = M_READ, .nospin = 1},
@@ -731,7 +733,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fairness -s SOCK -n NOTIFY [-p HEAPD_PID] [-w WATCHDOG_USEC] [-d SECS] [-g SECS] "
 			"[-c MAX_CLIENTS] [PHASE...]\n"
-			"PHASE: quiet batch full roots idle reads heavy heavy-nospin\n");
+			"PHASE: quiet batch full roots idle idle-ping reads heavy heavy-nospin\n");
 	exit(2);
 }
 

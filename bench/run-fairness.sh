@@ -147,7 +147,7 @@ echo "Fair sharing: heapd at its defaults, 1 GiB live; $secs s per phase; WATCHD
 echo
 echo "| phase | bystander | count | p50 ms | p99 ms | max ms | watchdog max gap ms | misses | target |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-for p in quiet batch full roots idle reads heavy heavy-nospin; do
+for p in quiet batch full roots idle idle-ping reads heavy heavy-nospin; do
 	if ! grep -q "^fairness phase=$p " "$tmp/results"; then
 		echo "| $p | not run | | | | | | | |"
 		continue
@@ -157,9 +157,15 @@ for p in quiet batch full roots idle reads heavy heavy-nospin; do
 	if [ "$meter" = connect ]; then
 		meter="connect: $(get "$p" ok) ok, $(get "$p" refused) refused"
 	fi
-	verdict=$(awk -v p99="$(get "$p" p99_us)" -v max="$(get "$p" max_us)" -v m="$(get "$p" wd_misses)" \
+	# The heavy load's target is Redis's reader (below); a connect's wait
+	# includes the kernel's accept queue (docs/performance.md): reported.
+	case $p in
+	heavy*) verdict="vs Redis, below" ;;
+	idle) verdict="reported" ;;
+	*) verdict=$(awk -v p99="$(get "$p" p99_us)" -v max="$(get "$p" max_us)" -v m="$(get "$p" wd_misses)" \
 		-v ok="$(get "$p" ok)" -v s="$s" \
-		'BEGIN { print (p99 <= 2000 && max <= 10000 && m == 0 && ok > 0 && s == 0 ? "PASS" : "FAIL") }')
+		'BEGIN { print (p99 <= 2000 && max <= 10000 && m == 0 && ok > 0 && s == 0 ? "PASS" : "FAIL") }') ;;
+	esac
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$p" "$meter" "$(get "$p" count)" \
 		"$(ms "$(get "$p" p50_us)" 0)" "$(ms "$(get "$p" p99_us)" 0)" "$(ms "$(get "$p" max_us)" "$s")" \
 		"$(get "$p" wd_max_gap_ms)" "$(get "$p" wd_misses)" "$verdict"
