@@ -541,8 +541,8 @@ static int deliver(void)
 }
 
 /* Serves what was sent: deliveries and loop iterations until nothing
- * moves; with drain, until every gc request is answered and every byte
- * read as well. */
+ * moves; with drain, until every gc request and every allocation waiting
+ * for room is answered and every byte read as well. */
 static void pump(int drain)
 {
 	for (unsigned iter = 0;; iter++) {
@@ -558,7 +558,7 @@ static void pump(int drain)
 		int waiting = 0;
 		for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
 			waiting |= H.conn[i].s && (H.conn[i].pend_len || H.conn[i].eof);
-		if (!drain || (!waiting && list_empty(&H.srv.waiters)))
+		if (!drain || (!waiting && list_empty(&H.srv.waiters) && list_empty(&H.srv.room_waiters)))
 			return;
 	}
 }
