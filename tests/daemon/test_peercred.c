@@ -33,43 +33,57 @@ struct outcome {
 	char msg[200];
 };
 
-/* Forks a client that drops to uid, gid (and the supplementary group
- * supp, if not 0), connects to d, and reports what happened. */
-static struct outcome connect_as(const struct daemon *d, uid_t uid, gid_t gid, gid_t supp)
+/* Runs fn(d, out) in a child process that has dropped to uid, gid (and
+ * the supplementary group supp, if not 0), and copies the size bytes it
+ * filled at out back. The child exits: nothing it does reaches cmocka. */
+static void as_user(const struct daemon *d, uid_t uid, gid_t gid, gid_t supp,
+		    void (*fn)(const struct daemon *d, void *out), void *out, size_t size)
 {
 	int p[2];
 	assert_int_equal(pipe(p), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct outcome o = {0};
 		gid_t groups[1] = {supp};
 		if (setgroups(supp ? 1 : 0, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
 			_exit(2);
 		if (getuid() != uid || geteuid() != uid || getegid() != gid)
 			_exit(3);
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->sock);
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		o.connect_errno = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno;
-		close(fd);
-		heapd *h = heapd_connect(d->sock);
-		o.code = heapd_errcode(h);
-		snprintf(o.msg, sizeof o.msg, "%s", heapd_errmsg(h));
-		heapd_ref r;
-		char buf[5];
-		o.works = !o.code && heapd_alloc(h, 0, 5, &r) == 0 && heapd_write(h, r, 0, "other", 5) == 0 &&
-			  heapd_read(h, r, 0, buf, 5) == 0 && memcmp(buf, "other", 5) == 0;
-		heapd_close(h);
-		_exit(write(p[1], &o, sizeof o) == sizeof o ? 0 : 4);
+		memset(out, 0, size);
+		fn(d, out);
+		_exit(write(p[1], out, size) == (ssize_t)size ? 0 : 4);
 	}
 	close(p[1]);
-	struct outcome o;
 	int status;
-	assert_int_equal(read(p[0], &o, sizeof o), sizeof o);
+	assert_int_equal(read(p[0], out, size), (ssize_t)size);
 	close(p[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Connects to d, raw and with libheapd, and says what happened. */
+static void try_connect(const struct daemon *d, void *out)
+{
+	struct outcome *o = out;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	o->connect_errno = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno;
+	close(fd);
+	heapd *h = heapd_connect(d->sock);
+	o->code = heapd_errcode(h);
+	snprintf(o->msg, sizeof o->msg, "%s", heapd_errmsg(h));
+	heapd_ref r;
+	char buf[5];
+	o->works = !o->code && heapd_alloc(h, 0, 5, &r) == 0 && heapd_write(h, r, 0, "other", 5) == 0 &&
+		   heapd_read(h, r, 0, buf, 5) == 0 && memcmp(buf, "other", 5) == 0;
+	heapd_close(h);
+}
+
+static struct outcome connect_as(const struct daemon *d, uid_t uid, gid_t gid, gid_t supp)
+{
+	struct outcome o;
+	as_user(d, uid, gid, supp, try_connect, &o, sizeof o);
 	return o;
 }
 
@@ -91,28 +105,18 @@ static struct filled fill(heapd *h)
 	return f;
 }
 
-/* fill() by a forked client of uid, gid. */
+static void fill_out(const struct daemon *d, void *out)
+{
+	heapd *h = heapd_connect(d->sock);
+	*(struct filled *)out = fill(h);
+	heapd_close(h);
+}
+
+/* fill() by a client of uid, gid. */
 static struct filled fill_as(const struct daemon *d, uid_t uid, gid_t gid)
 {
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
-			_exit(2);
-		heapd *h = heapd_connect(d->sock);
-		struct filled f = fill(h);
-		heapd_close(h);
-		_exit(write(p[1], &f, sizeof f) == sizeof f ? 0 : 4);
-	}
-	close(p[1]);
 	struct filled f;
-	int status;
-	assert_int_equal(read(p[0], &f, sizeof f), sizeof f);
-	close(p[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	as_user(d, uid, gid, 0, fill_out, &f, sizeof f);
 	return f;
 }
 
@@ -192,40 +196,34 @@ static void peer_credentials(void **state)
 struct uid_view {
 	size_t n;
 	int truncated;
+	int failed;         /* a request of the client failed */
 	heapd_uid_stat rows[UIDS + 1];
 };
 
-/* Forks a client as uid that holds a new object, names it "u<uid>", and
- * reports the rows it reads then. */
+/* Holds a new object, names it "u<uid>", and reads the rows then. */
+static void name_root(const struct daemon *d, void *out)
+{
+	struct uid_view *o = out;
+	heapd_uid_stat *rows;
+	heapd_ref r;
+	char name[16];
+	snprintf(name, sizeof name, "u%u", (unsigned)getuid());
+	heapd *h = heapd_connect(d->sock);
+	if (heapd_errcode(h) || heapd_alloc(h, 0, 8, &r) || heapd_root_set(h, name, r) ||
+	    heapd_uid_stats(h, &rows, sizeof *rows, &o->n, &o->truncated) || o->n > UIDS + 1) {
+		o->failed = 1;
+	} else {
+		memcpy(o->rows, rows, o->n * sizeof *rows);
+		heapd_free_uid_stats(rows);
+	}
+	heapd_close(h);
+}
+
+/* name_root() by a client of uid. */
 static void root_as(const struct daemon *d, uid_t uid, struct uid_view *v)
 {
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct uid_view o = {0};
-		heapd_uid_stat *rows;
-		heapd_ref r;
-		char name[16];
-		snprintf(name, sizeof name, "u%u", (unsigned)uid);
-		if (setgroups(0, NULL) != 0 || setgid(OTHER_GID) != 0 || setuid(uid) != 0)
-			_exit(2);
-		heapd *h = heapd_connect(d->sock);
-		if (heapd_errcode(h) || heapd_alloc(h, 0, 8, &r) || heapd_root_set(h, name, r) ||
-		    heapd_uid_stats(h, &rows, sizeof *rows, &o.n, &o.truncated) || o.n > UIDS + 1)
-			_exit(3);
-		memcpy(o.rows, rows, o.n * sizeof *rows);
-		heapd_free_uid_stats(rows);
-		heapd_close(h);
-		_exit(write(p[1], &o, sizeof o) == sizeof o ? 0 : 4);
-	}
-	close(p[1]);
-	int status;
-	assert_int_equal(read(p[0], v, sizeof *v), sizeof *v);
-	close(p[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	as_user(d, uid, OTHER_GID, 0, name_root, v, sizeof *v);
+	assert_false(v->failed);
 }
 
 static void uid_stats_across_uids(void **state)
