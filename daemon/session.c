@@ -147,6 +147,21 @@ void sess_reply(struct session *s, Heapd__Response *resp)
 		return;
 	}
 	if (out_reserve(s, FRAME_HEADER + n) != 0) {
+		/* A large reply (a read) is answered INTERNAL instead, as a read
+		 * whose buffer could not be had. Not a batch's: that would hide
+		 * what its ops did. Only then, or when even the error cannot be
+		 * packed, is the session beyond help. */
+		if (resp->status == HEAPD__STATUS__OK && resp->result_case != HEAPD__RESPONSE__RESULT_BATCH &&
+		    n > 4096) {
+			char msg[96];
+			snprintf(msg, sizeof msg, "out of memory for a reply of %zu bytes", n);
+			Heapd__Response err = HEAPD__RESPONSE__INIT;
+			err.id = resp->id;
+			err.status = HEAPD__STATUS__INTERNAL;
+			err.error = msg;
+			sess_reply(s, &err);
+			return;
+		}
 		log_error("session %llu: out of memory for a reply", (unsigned long long)s->id);
 		sess_close(s, NULL);
 		return;
