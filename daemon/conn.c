@@ -92,6 +92,11 @@ static void write_failed(struct session *s, int err)
  * time; returns the bytes written, or a libuv error other than EAGAIN. */
 static ssize_t try_write(struct session *s)
 {
+	if (s->out_len <= PIECE) {  /* every reply but a 1 GiB one: one call */
+		uv_buf_t buf = uv_buf_init((char *)s->out, (unsigned)s->out_len);
+		int r = uv_try_write((uv_stream_t *)&s->pipe, &buf, 1);
+		return r == UV_EAGAIN ? 0 : r;
+	}
 	size_t done = 0;
 	while (done < s->out_len) {
 		size_t n = s->out_len - done < PIECE ? s->out_len - done : PIECE;
