@@ -47,6 +47,7 @@
 #include "bound.h"
 #include "log.h"
 #include "server.h"
+#include "text.h"
 
 /* Room a Read reply needs besides its data: id, status, field headers. */
 #define READ_REPLY_OVERHEAD 64u
@@ -101,7 +102,7 @@ static void hello_first(struct session *s, Heapd__Request *req, struct disp_repl
 			  req->hello->version, PROTOCOL_VERSION);
 		return;
 	}
-	snprintf(s->name, sizeof s->name, "%s", req->hello->client_name);
+	text_escape(s->name, sizeof s->name, req->hello->client_name, strlen(req->hello->client_name));
 	s->state = S_READY;
 	log_debug("session %llu: %s, pid %d uid %u", (unsigned long long)s->id, s->name[0] ? s->name : "(unnamed)",
 		  (int)s->pid, (unsigned)s->uid);
@@ -241,11 +242,22 @@ static void op_release(struct disp_call *c)
 static void root_fail(struct disp_reply *rp, int err, const char *what, const char *name, const char *absent)
 {
 	if (err == HEAP_ENOENT)
-		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "%s: no root named \"%.64s\"%s", what, name, absent);
+		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "%s: no root named \"%.*s\"%s", what,
+			  (int)text_cut(name, strlen(name), 64), name, absent);
 	else if (err == HEAP_EINVAL)
 		disp_fail(rp, HEAPD__STATUS__INVALID, "%s: a root name is 1 to %u bytes", what, HEAP_ROOT_NAME_MAX);
 	else
 		engine_fail(rp, err, what);
+}
+
+/* A root name is text every client may list and print: valid UTF-8 with
+ * no control character (text.c); else rp fails (INVALID) and 0. */
+static int root_name_ok(const char *name, size_t len, const char *what, struct disp_reply *rp)
+{
+	if (text_valid(name, len))
+		return 1;
+	disp_fail(rp, HEAPD__STATUS__INVALID, "%s: a root name is UTF-8 text without control characters", what);
+	return 0;
 }
 
 /* The root's maker pays for it (its uid's quotas) until anyone deletes it;
@@ -255,6 +267,8 @@ static void op_root_set(struct disp_call *c)
 	struct server *srv = c->s->srv;
 	Heapd__RootSet *r = c->req->root_set;
 	size_t len = strlen(r->name);
+	if (!root_name_ok(r->name, len, "root_set", c->rp))
+		return;
 	uint32_t owner;
 	int exists = heap_root_owner(srv->heap, r->name, len, &owner) == 0;
 	if (r->obj && !exists && ten_root_refused(srv, c->s->ten, len, c->rp))
@@ -272,9 +286,10 @@ static void op_root_get(struct disp_call *c)
 {
 	Heapd__RootGet *r = c->req->root_get;
 	heap_ref ref;
-	if (ten_hold_refused(c->s->srv, c->s->ten, "root_get", c->rp))
+	size_t len = strlen(r->name);
+	if (!root_name_ok(r->name, len, "root_get", c->rp) || ten_hold_refused(c->s->srv, c->s->ten, "root_get", c->rp))
 		return;
-	int err = heap_root_get(c->s->srv->heap, r->name, strlen(r->name), c->s->holds, &ref);
+	int err = heap_root_get(c->s->srv->heap, r->name, len, c->s->holds, &ref);
 	if (err)
 		root_fail(c->rp, err, "root_get", r->name, "");
 	else

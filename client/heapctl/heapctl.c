@@ -58,10 +58,23 @@ heapd *ctl_connect(const char *cmd)
 	return h;
 }
 
+void ctl_put_text(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\' || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			fprintf(f, "\\x%02x", *p);
+		else
+			putc(*p, f);
+	}
+}
+
 int ctl_fail(heapd *h, const char *cmd)
 {
 	const char *msg = heapd_errmsg(h);
-	fprintf(stderr, "heapctl: %s: %s\n", cmd, *msg ? msg : heapd_strerror(heapd_errcode(h)));
+	fprintf(stderr, "heapctl: %s: ", cmd);
+	ctl_put_text(stderr, *msg ? msg : heapd_strerror(heapd_errcode(h)));
+	putc('\n', stderr);
 	heapd_close(h);
 	return CTL_ERROR;
 }
@@ -296,7 +309,10 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	memcpy(sorted, names, n * sizeof *sorted);
 	qsort(sorted, n, sizeof *sorted, name_cmp);
 	for (size_t i = 0; i < n; i++) {
-		fputs(sorted[i], stdout);
+		if (end == '\n')
+			ctl_put_text(stdout, sorted[i]);
+		else
+			fputs(sorted[i], stdout);  /* -0: for xargs -0, the bytes as they are */
 		putchar(end);
 	}
 	free(sorted);

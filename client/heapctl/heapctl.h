@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "heapd.h"
 
@@ -32,6 +33,10 @@ const char *ctl_socket_path(void);
 heapd *ctl_connect(const char *cmd);
 /* Reports h's last error, closes h and returns CTL_ERROR. */
 int ctl_fail(heapd *h, const char *cmd);
+/* Writes text from the daemon with control characters (C0, DEL, C1) and
+ * the backslash as \xNN, so that no name or message can drive a
+ * terminal. */
+void ctl_put_text(FILE *f, const char *s);
 /* Reports a usage error (fmt NULL: getopt already did) with a pointer to
  * the command's help, and returns CTL_USAGE. */
 int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
