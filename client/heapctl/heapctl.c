@@ -330,8 +330,9 @@ static const struct ctl_cmd roots_cmd = {
 	"roots", "[-0]", "list the named roots",
 	"Print the names of the named roots, one per line, sorted.\n"
 	"\n"
-	"  -0, --null  end each name with a NUL byte instead of a newline, for\n"
-	"              names that hold newlines (xargs -0 reads this)\n"
+	"  -0, --null  end each name with a NUL byte instead of a newline, as\n"
+	"              it is (xargs -0 reads this); else control characters\n"
+	"              that an older heapd let in are printed as \\xNN\n"
 	"  -h, --help  print this help\n",
 	roots_run,
 };
