@@ -14,11 +14,9 @@
  * heap_per_uid: max_heap_per_uid is counted per uid, so a uid at its
  * limit holds back no other.
  */
-#include <grp.h>
-#include <sys/types.h>
-
 #include "abuseutil.h"
 #include "runutil.h"
+#include "userutil.h"
 
 /* ------------------------------------------------------ peer credentials */
 
@@ -32,34 +30,6 @@ struct outcome {
 	int works;          /* alloc, write, read all succeeded */
 	char msg[200];
 };
-
-/* Runs fn(d, out) in a child process that has dropped to uid, gid (and
- * the supplementary group supp, if not 0), and copies the size bytes it
- * filled at out back. The child exits: nothing it does reaches cmocka. */
-static void as_user(const struct daemon *d, uid_t uid, gid_t gid, gid_t supp,
-		    void (*fn)(const struct daemon *d, void *out), void *out, size_t size)
-{
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		gid_t groups[1] = {supp};
-		if (setgroups(supp ? 1 : 0, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
-			_exit(2);
-		if (getuid() != uid || geteuid() != uid || getegid() != gid)
-			_exit(3);
-		memset(out, 0, size);
-		fn(d, out);
-		_exit(write(p[1], out, size) == (ssize_t)size ? 0 : 4);
-	}
-	close(p[1]);
-	int status;
-	assert_int_equal(read(p[0], out, size), (ssize_t)size);
-	close(p[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
 
 /* Connects to d, raw and with libheapd, and says what happened. */
 static void try_connect(const struct daemon *d, void *out)

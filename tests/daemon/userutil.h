@@ -1,0 +1,45 @@
+/*
+ * userutil.h - running part of a test as another user: the test runs as
+ * root and forks a child that drops to a uid and gid no account uses
+ * (setgroups, setgid, setuid). Tests that need it report a TAP skip
+ * without root.
+ */
+#ifndef HEAPD_TESTS_USERUTIL_H
+#define HEAPD_TESTS_USERUTIL_H
+
+#include <grp.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemonutil.h"
+
+/* Runs fn(d, out) in a child process that has dropped to uid, gid (and
+ * the supplementary group supp, if not 0), and copies the size bytes it
+ * filled at out back. The child exits: nothing it does reaches cmocka. */
+static inline void as_user(const struct daemon *d, uid_t uid, gid_t gid, gid_t supp,
+		    void (*fn)(const struct daemon *d, void *out), void *out, size_t size)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gid_t groups[1] = {supp};
+		if (setgroups(supp ? 1 : 0, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+			_exit(2);
+		if (getuid() != uid || geteuid() != uid || getegid() != gid)
+			_exit(3);
+		memset(out, 0, size);
+		fn(d, out);
+		_exit(write(p[1], out, size) == (ssize_t)size ? 0 : 4);
+	}
+	close(p[1]);
+	int status;
+	assert_int_equal(read(p[0], out, size), (ssize_t)size);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+#endif
