@@ -124,6 +124,10 @@ static const struct opt opts[] = {
 	 FIELD(hello_timeout_ms), .min = 10, .max = 600000, .live = true,
 	 .help = "A connection that has not said Hello within this many milliseconds is closed "
 	         "with an error"},
+	{.key = "max_bad_refs", .flag = "max-bad-refs", .type = T_COUNT, FIELD(max_bad_refs),
+	 .max = UINT32_MAX, .live = true,
+	 .help = "A connection that presents more invalid refs than this within a minute is "
+	         "closed and logged, so that guessing handles is slow; 0 = no limit"},
 	{.key = "max_heap", .flag = "max-heap", .type = T_SIZE, FIELD(heap.max_heap),
 	 .min = MIN_MAX_HEAP, .max = HEAP_MAX_HEAP_LIMIT,
 	 .help = "Hard cap on the bytes in objects; an allocation past it fails after a "
@@ -608,6 +612,7 @@ void config_init(struct config *c)
 	c->n_admin_uids = 1;
 	c->admin_reserved = 3;
 	c->hello_timeout_ms = 5000;
+	c->max_bad_refs = 1000;
 	c->max_frame = 16 * MIB;
 	c->max_output = 8 * MIB;
 	c->max_batch_ops = 1024;

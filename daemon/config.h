@@ -50,6 +50,7 @@ struct config {
 	uint32_t admin_reserved; /* admin_reserved_connections */
 	uint32_t max_clients_per_uid; /* max_clients_per_uid */
 	uint32_t hello_timeout_ms; /* hello_timeout_ms */
+	uint32_t max_bad_refs;     /* max_bad_refs: per connection and minute; 0 = none */
 	int log_level;             /* log_level: LOGL_* */
 	int log_target;            /* log_target: LOGT_* */
 	uint64_t idle_gc_period_s; /* idle_gc_period_s: 0 = never */

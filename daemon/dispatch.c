@@ -388,6 +388,11 @@ static uint64_t stat_refused_max_clients_per_uid(const struct server *srv)
 	return srv->refused_max_clients_per_uid;
 }
 
+static uint64_t stat_bad_ref_closes(const struct server *srv)
+{
+	return srv->bad_ref_closes;
+}
+
 static uint64_t stat_uids(const struct server *srv)
 {
 	return srv->ten_count;
@@ -580,6 +585,8 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 	uint64_t held = heap_holds_count(s->holds);
 	sess_turn_add(s->srv, cost(req));
 	run_op(&c);
+	if (rp->r.status == HEAPD__STATUS__BAD_REF)
+		sess_bad_ref(s);
 	/* A batch's ops are counted each by its own disp_op call. */
 	if (req->op_case != HEAPD__REQUEST__OP_BATCH)
 		s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */

@@ -48,16 +48,13 @@ heap *heap_new(const struct heap_config *cfg)
 	h->max_pages = cfg->max_heap >> PAGE_SHIFT;
 	h->small_limit = cfg->max_object < MAX_SMALL_SIZE ? cfg->max_object : MAX_SMALL_SIZE;
 	h->sweepgen = 2;
-	uint64_t r = os_random();
-	h->tag_next = (uint32_t)r;
-	h->tag_step = (uint32_t)(r >> 32) | 1;
 	h->st.start_ns = os_now_ns();
 	for (unsigned i = 0; i < NUM_BINS; i++)
 		list_init(&h->bins[i]);
 	list_init(&h->scavq);
 	central_init(h);
 	wbuf_init(h);
-	if (arena_init(h, cfg->max_heap) != 0 || holds_init(h) != 0) {
+	if (handle_init(h) != 0 || arena_init(h, cfg->max_heap) != 0 || holds_init(h) != 0) {
 		heap_free(h);
 		return NULL;
 	}

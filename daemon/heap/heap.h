@@ -7,11 +7,18 @@
  * Objects. An object has nrefs reference slots followed by nbytes of data,
  * all zero when allocated. A reference (heap_ref) is a 64-bit handle: the
  * low 32 bits name the object's place in the arena, the high 32 bits are a
- * tag given when the object was allocated, unique among the last 2^32
- * objects made. Every call that takes a
- * handle checks it: a handle to an object that has been collected, whose
- * memory may since hold another object, or a made-up handle, is rejected
- * with HEAP_EBADREF. Handle 0 is null.
+ * random tag the object was given when allocated (full handle), or a MAC
+ * of place and tag (read-only handle, heap_ref_readonly). Every call that
+ * takes a handle checks it: a handle to an object that has been collected,
+ * whose memory may since hold another object, or a made-up handle, is
+ * rejected with HEAP_EBADREF (a guess passes with probability 2^-32; the
+ * handle of a slot's previous object never). Handle 0 is null.
+ *
+ * Rights. A read-only handle reads and follows refs; calls that change
+ * the object it names (heap_write, heap_set_ref on it, heap_alloc_into it)
+ * fail with HEAP_EPERM, and heap_get_ref through it returns read-only
+ * handles. Slots and roots keep the handle stored in them as it is, right
+ * included.
  *
  * Roots. An object stays alive while it is reachable from a root: a hold in
  * some hold set (heap_holds; the daemon gives every connection one, and
@@ -53,7 +60,8 @@ typedef struct heap_holds heap_holds;
 	X(ENOENT, -5, NOT_FOUND, "no such root or hold")                                      \
 	X(ELIMIT, -6, LIMIT, "hold or root limit reached")      /* max_holds, max_roots */    \
 	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */    \
-	X(EQUOTA, -8, LIMIT, "tenant's heap limit reached")     /* max_tenant_heap */
+	X(EQUOTA, -8, LIMIT, "tenant's heap limit reached")     /* max_tenant_heap */    \
+	X(EPERM, -9, PERMISSION, "read-only reference")          /* heap_ref_readonly */
 
 #define HEAP_ERROR_ENUM_(name, value, status, msg) HEAP_##name = value,
 enum heap_error { HEAP_ERRORS(HEAP_ERROR_ENUM_) };
@@ -148,9 +156,14 @@ int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
 int heap_release(heap *h, heap_holds *hs, heap_ref ref);
 
 int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes);
-/* Stores val (0 or a live object) into slot of obj. */
+/* The read-only handle of the object ref names (ref itself if it is one). */
+int heap_ref_readonly(heap *h, heap_ref ref, heap_ref *out);
+/* True when ref is a live object's read-only handle. */
+bool heap_ref_is_readonly(heap *h, heap_ref ref);
+/* Stores val (0 or a live object, with its right) into slot of obj. */
 int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val);
-/* Reads slot of obj; adds a hold in hs on a non-null result when hs is not NULL. */
+/* Reads slot of obj (read-only when obj is); adds a hold in hs on a
+ * non-null result when hs is not NULL. */
 int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref *out);
 int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t len);
 int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len);

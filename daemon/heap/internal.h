@@ -56,6 +56,7 @@
 #define WBUF_SPAN_PAGES (WBUF_SPAN_BYTES / PAGE_SIZE)
 #define WBUF_NOBJ ((WBUF_SIZE - 16) / sizeof(uintptr_t))
 #define OBLET_SLOTS 512u                  /* slots scanned per work item */
+#define TAG_BUF 1024u                     /* tags drawn per keystream refill */
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -128,7 +129,9 @@ static inline uint32_t hdr_tag(uint64_t hdr) { return (uint32_t)hdr; }
 static inline uint32_t hdr_nrefs(uint64_t hdr) { return (uint32_t)(hdr >> 32) & 0xffff; }
 static inline uint32_t hdr_nbytes(uint64_t hdr) { return (uint32_t)(hdr >> 48); }
 
-/* A handle is tag << 32 | (arena offset / 8). */
+/* A handle is word << 32 | (arena offset / 8), the word being the
+ * object's tag (a full handle) or a MAC of place and tag (read-only;
+ * handle.c). */
 static inline uint32_t ref_place(heap_ref r) { return (uint32_t)r; }
 static inline uint32_t ref_tag(heap_ref r) { return (uint32_t)(r >> 32); }
 
@@ -137,6 +140,7 @@ struct obj {
 	uint8_t *p;        /* header */
 	struct span *s;
 	uint32_t nrefs, nbytes;
+	uint8_t ro;        /* the handle is read-only */
 };
 
 /* A handle that resolved since the last mark termination, with what it
@@ -329,10 +333,14 @@ struct heap {
 	uint32_t nroots;
 	uint64_t hash_key[2];
 
-	/* Tags (malloc.c): the Weyl sequence tag_next += tag_step, from a
-	 * random start with a random odd step, so no tag repeats within 2^32
-	 * allocations. */
-	uint32_t tag_next, tag_step;
+	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
+	 * next tags, from a ChaCha20 keystream under tag_key; ro_key keys the
+	 * MAC of read-only handles. */
+	uint32_t tag_buf[TAG_BUF];
+	uint32_t tag_pos;
+	uint64_t tag_nonce;
+	unsigned char tag_key[32];
+	unsigned char ro_key[16];
 
 	/* Handle cache (object.c), indexed by the tag's low bits. Cleared at
 	 * every mark termination, the only event that makes a valid handle
@@ -436,6 +444,12 @@ static inline void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64
 static inline void slot_store(heap_ref *slot, heap_ref v) { __atomic_store_n(slot, v, __ATOMIC_RELEASE); }
 static inline heap_ref slot_load(const heap_ref *slot) { return __atomic_load_n(slot, __ATOMIC_ACQUIRE); }
 
+/* handle.c */
+int handle_init(heap *h);
+void tag_refill(heap *h);
+/* The word of the read-only handle of the object at place with tag. */
+uint32_t ro_word(const heap *h, uint32_t place, uint32_t tag);
+
 /* The object a handle names, if it is live and the handle is its own; see
  * object.c for why each check is there. */
 static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
@@ -462,8 +476,12 @@ static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
 	}
 	uint8_t *p = h->base + ((size_t)place << 3);
 	uint64_t hdr = *(uint64_t *)p;
-	if (hdr_tag(hdr) != tag)
-		return HEAP_EBADREF;
+	o->ro = 0;
+	if (unlikely(hdr_tag(hdr) != tag)) {
+		if (ro_word(h, place, hdr_tag(hdr)) != tag)
+			return HEAP_EBADREF;
+		o->ro = 1;
+	}
 	o->p = p;
 	o->s = s;
 	if (s->spanclass >> 1) {

@@ -150,18 +150,16 @@ static inline void zero_tail(uint8_t *p, size_t size)
 	}
 }
 
-/* A tag for a new object: the next of a Weyl sequence (an odd step makes
- * it a permutation of the 32-bit values), never 0, never the tag the
- * slot's previous object had. So a stale handle cannot pass until 2^32
- * more objects have been made, and then only if the one that draws its tag
- * lands in its slot (docs/design.md). The low bits, which index the hold
- * sets and the handle cache, differ between consecutive objects. */
+/* A tag for a new object (handle.c): never 0, never the tag the slot's
+ * previous object had, so that object's handle always fails. */
 static inline uint32_t new_tag(heap *h, uint32_t old)
 {
 	uint32_t t;
-	do
-		t = h->tag_next += h->tag_step;
-	while (unlikely(t == 0 || t == old));
+	do {
+		if (unlikely(h->tag_pos == TAG_BUF))
+			tag_refill(h);
+		t = h->tag_buf[h->tag_pos++];
+	} while (unlikely(t == 0 || t == old));
 	return t;
 }
 
@@ -209,6 +207,7 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 	e->o.s = s;
 	e->o.nrefs = nrefs;
 	e->o.nbytes = nbytes;
+	e->o.ro = 0;
 	return r;
 }
 
@@ -255,6 +254,8 @@ static inline heap_ref *target_slot(heap *h, heap_ref obj, uint32_t slot, int *e
 {
 	struct obj o;
 	*err = obj_resolve_slot(h, obj, slot, &o);
+	if (!*err && o.ro)
+		*err = HEAP_EPERM;
 	return *err ? NULL : &obj_slots(&o)[slot];
 }
 

@@ -16,6 +16,11 @@
  * free, and accepting its handle would let a client store it somewhere
  * reachable and then read freed memory.
  *
+ * A read-only handle (handle.c) passes obj_resolve() with o.ro set: the
+ * calls that change an object refuse it (HEAP_EPERM), and heap_get_ref()
+ * through it gives the read-only handle of what the slot holds, so what
+ * is reached from a read-only handle is read-only too.
+ *
  * Invariant kept here: a reference slot of a live object holds 0 or the
  * handle of a live object. heap_set_ref() checks the value and shades it
  * while marking (Dijkstra's insertion barrier; see docs/design.md for why
@@ -43,6 +48,8 @@ int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
 	int err = obj_resolve_slot(h, obj, slot, &o);
 	if (err)
 		return err;
+	if (o.ro)
+		return HEAP_EPERM;
 	if (val) {
 		if ((err = obj_resolve(h, val, &v)) != 0)
 			return err;
@@ -59,6 +66,8 @@ int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref 
 	if (err)
 		return err;
 	heap_ref v = obj_slots(&o)[slot];
+	if (o.ro && v && (err = heap_ref_readonly(h, v, &v)) != 0)
+		return err;
 	if (hs && v && (err = holds_add(h, hs, v)) != 0)
 		return err;
 	*out = v;
@@ -79,6 +88,8 @@ int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t le
 	int err = obj_resolve(h, obj, &o);
 	if (err)
 		return err;
+	if (o.ro)
+		return HEAP_EPERM;
 	uint8_t *d = data_range(&o, off, len);
 	if (!d)
 		return HEAP_ERANGE;

@@ -245,7 +245,7 @@ static const char *const section_keys[][20] = {
 	{"scav_released_bytes", "scav_madvise_calls"},
 	{"uptime_ns", "sessions", "named_roots", "holds", "hello_timeouts", "hello_shed", "refused_max_clients",
 	 "refused_max_clients_per_uid", "uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused",
-	 "uid_output_stalls", "uid_heap_refused"},
+	 "uid_output_stalls", "uid_heap_refused", "bad_ref_closes"},
 };
 
 /* The section a key is documented in, or -1. */
@@ -388,7 +388,7 @@ static const char *const all_fields[] = {
 	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "alloc_failures", "forced_gc_for_limit",
 	"hello_timeouts", "hello_shed", "refused_max_clients", "refused_max_clients_per_uid",
 	"uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused", "uid_output_stalls",
-	"uid_heap_refused", NULL,
+	"uid_heap_refused", "bad_ref_closes", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -423,7 +423,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 50); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 51); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -514,10 +514,10 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 50 fields; wbuf_spans, connections_refused_total and
+	/* 51 fields; wbuf_spans, connections_refused_total and
 	 * uid_quota_refusals_total have 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 45);
-	assert_int_equal(count_of(r.out, "# TYPE "), 45);
+	assert_int_equal(families, 46);
+	assert_int_equal(count_of(r.out, "# TYPE "), 46);
 	assert_prom_u64(r.out, "heapd_connections_refused_total{limit=\"max_clients\"}", 0);
 	assert_prom_u64(r.out, "heapd_hello_timeouts_total", 0);
 	run_free(&r);

@@ -131,7 +131,9 @@
 	X(uid_output_stalls, COUNT, SERVER, 49, "Server", "heapd_uid_output_stalls_total", NULL, "counter",   \
 	  "Times a uid's unsent replies passed max_output_per_uid, so none of its connections was read.")     \
 	X(uid_heap_refused, COUNT, SERVER, 50, "Server", "heapd_uid_heap_refusals_total", NULL, "counter",    \
-	  "Allocations refused because their uid had max_heap_per_uid bytes of heap.")
+	  "Allocations refused because their uid had max_heap_per_uid bytes of heap.")                          \
+	X(bad_ref_closes, COUNT, SERVER, 51, "Server", "heapd_bad_ref_closes_total", NULL, "counter",         \
+	  "Connections closed for presenting more than max_bad_refs invalid refs within a minute.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
