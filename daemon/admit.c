@@ -237,7 +237,8 @@ void admit_session(struct server *srv, struct session *s)
 			    (unsigned)s->gid);
 		return;
 	}
-	check_limits(srv, s);
+	if (!guard_refused(srv, s, is_admin(&srv->cfg, s->uid)))
+		check_limits(srv, s);
 }
 
 void admit_closed(struct session *s)

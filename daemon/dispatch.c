@@ -586,7 +586,7 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 	sess_turn_add(s->srv, cost(req));
 	run_op(&c);
 	if (rp->r.status == HEAPD__STATUS__BAD_REF)
-		sess_bad_ref(s);
+		guard_bad_ref(s);
 	/* A batch's ops are counted each by its own disp_op call. */
 	if (req->op_case != HEAPD__REQUEST__OP_BATCH)
 		s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */

@@ -175,6 +175,7 @@ int main(int argc, char **argv)
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	uv_loop_close(srv.loop);
 	scratch_free(&srv.scratch);
+	guard_stop(&srv);
 	ten_free_all(&srv);
 	heap_free(srv.heap);
 	config_free(&srv.cfg);

@@ -83,7 +83,10 @@ struct server {
 	uint64_t hello_timeouts, hello_shed; /* stats */
 	struct log_limit admit_log; /* refusals, shedding and timeouts: a flood logs a few a second */
 	uint64_t refused_max_clients, refused_max_clients_per_uid;
-	uint64_t bad_ref_closes; /* sessions closed by max_bad_refs (session.c) */
+	/* guard.c: uids with invalid refs in the last minute */
+	struct bad_uid *bad;
+	size_t nbad, bad_cap;
+	uint64_t bad_ref_closes; /* sessions closed by max_bad_refs */
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
 	uint64_t turn_end_ns;   /* when the session being served must yield; 0: not yet known */
@@ -186,10 +189,7 @@ struct session {
 	int reading;            /* uv_read_start is in effect */
 
 	struct held_req held;
-
-	/* max_bad_refs (sess_bad_ref): refs refused since bad_since_ms. */
-	uint32_t bad_refs;
-	uint64_t bad_since_ms;
+	uint32_t guessing;      /* its uid's invalid refs, once past max_bad_refs (guard.c) */
 
 	uint64_t wait_id;       /* the waiting request's id */
 	uint64_t wait_cycle;    /* num_gc it waits for */
@@ -269,8 +269,17 @@ void sess_close(struct session *s, Heapd__Response *resp);
 void sess_abort(struct session *s);
 /* A refusal before any request: one error reply, then close. */
 void sess_refuse(struct session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* An op of s was answered BAD_REF: counted against max_bad_refs. */
-void sess_bad_ref(struct session *s);
+
+/* guard.c */
+/* An op of s was answered BAD_REF: counted against its uid's max_bad_refs. */
+void guard_bad_ref(struct session *s);
+/* Closes s if its uid passed max_bad_refs with an invalid ref of s's;
+ * true if it did. Called once the request is answered. */
+int guard_close(struct session *s);
+/* Refuses s, a new connection, when its uid passed max_bad_refs within
+ * the minute, unless admin; true if it did. */
+int guard_refused(struct server *srv, struct session *s, int admin);
+void guard_stop(struct server *srv);
 /* Frees a session the transport has closed. */
 void sess_free(struct session *s);
 /* Some of s->queued was written: resumes what waited for it. */

@@ -38,10 +38,8 @@
  * session (s->held), and nothing else of the session runs before it is
  * done; every turn at least one op of it runs, so it always finishes.
  *
- * Guessing. A handle is unguessable (handle.c), but each guess costs the
- * guesser only a request: a session whose ops are answered BAD_REF more
- * than max_bad_refs times within a minute is closed (LIMIT) once the
- * request that passed it is answered, and logged with its pid and uid.
+ * Guessing. A session whose uid presents invalid refs faster than
+ * max_bad_refs a minute is closed once the request is answered (guard.c).
  *
  * Lifetime. sess_close() drops the session's holds at once, sends its last
  * replies, and closes the handle when they are written (or failed); the
@@ -325,32 +323,6 @@ void sess_hold(struct session *s, enum held_why why, Heapd__Request *req, struct
 
 /* Runs the held request on, with its memory back in srv->scratch: to its
  * end, or until it is held again. */
-void sess_bad_ref(struct session *s)
-{
-	uint64_t now = uv_now(s->srv->loop);
-	if (!s->bad_refs || now - s->bad_since_ms >= 60000) {
-		s->bad_since_ms = now;
-		s->bad_refs = 0;
-	}
-	s->bad_refs++;
-}
-
-/* Closes s if it passed max_bad_refs; true if it did. */
-static int bad_refs_close(struct session *s)
-{
-	struct server *srv = s->srv;
-	uint32_t max = srv->cfg.max_bad_refs;
-	if (!max || s->bad_refs <= max || s->state == S_CLOSING)
-		return 0;
-	srv->bad_ref_closes++;
-	log_warn_limited(&srv->admit_log, uv_now(srv->loop),
-			 "session %llu (pid %d uid %u): %u invalid refs within a minute (max_bad_refs %u): closing",
-			 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid, s->bad_refs, max);
-	sess_refuse(s, HEAPD__STATUS__LIMIT, "closed: %u invalid refs within a minute (max_bad_refs %u)", s->bad_refs,
-		    max);
-	return 1;
-}
-
 static void resume(struct session *s)
 {
 	struct server *srv = s->srv;
@@ -375,7 +347,7 @@ void sess_process(struct session *s)
 	turn_start(srv);
 	if (s->state == S_READY && s->held.why != HELD_NONE)
 		resume(s);
-	if (bad_refs_close(s))
+	if (guard_close(s))
 		return;
 	while (s->state == S_HELLO || s->state == S_READY) {
 		/* What is left gets a turn of its own (below). */
@@ -421,7 +393,7 @@ void sess_process(struct session *s)
 		}
 		int r = disp_request(s, req);
 		scratch_reset(&srv->scratch);
-		if (r < 0 || bad_refs_close(s))
+		if (r < 0 || guard_close(s))
 			return;
 	}
 	if (s->state == S_CLOSING)

@@ -9,16 +9,20 @@
  *                          attacker knows): tags predicted from its own as
  *                          the old Weyl sequence allowed, its own tags, and
  *                          random ones. None reads, and A's data is intact.
- *   bad_refs_close         at max_bad_refs (1000 by default) invalid refs
- *                          within a minute the connection is closed after
- *                          the reply that passed it, logged with its pid
- *                          and uid, and counted (bad_ref_closes); other
- *                          connections go on.
+ *   bad_refs_close         past max_bad_refs (1000 by default) invalid
+ *                          refs of a uid within a minute, the connection
+ *                          that presented the last is closed after its
+ *                          reply, logged with its pid and uid, and counted
+ *                          (bad_ref_closes); so is another connection of
+ *                          the uid that presents one more, and the uid
+ *                          cannot connect again within the minute (admins
+ *                          still can); other uids' connections go on.
  *
  * Not under valgrind (Makefile.am): a million requests would take minutes.
  */
 #include "abuseutil.h"
 #include "runutil.h"
+#include "userutil.h"
 
 #define OBJS 2000
 #define GUESSES 1000000
@@ -97,45 +101,90 @@ static void guesses_find_nothing(void **state)
 	daemon_stop(&d);
 }
 
+/* Presents n invalid refs on h, pipelined, and says how many were
+ * answered BAD_REF before something else came (the close). */
+static int present_bad(heapd *h, heapd_ref valid, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(heapd_append_read(h, valid ^ (heapd_ref)(i + 1) << 32, 0, 8), 0);
+	int refused = 0;
+	for (int i = 0; i < n; i++) {
+		heapd_reply rep;
+		heapd_get_reply(h, &rep);
+		if (rep.status != HEAPD_EBADREF)
+			break;
+		refused++;
+	}
+	return refused;
+}
+
+struct guesser {
+	int refused;        /* BAD_REF answers before the close */
+	int closed;         /* then the connection failed */
+	int again;          /* heapd_connect's code for a new connection */
+	char again_msg[200];
+};
+
+static void guess_as_other(const struct daemon *d, void *out)
+{
+	struct guesser *g = out;
+	heapd *h = heapd_connect(d->sock);
+	heapd_ref r;
+	if (heapd_errcode(h) || heapd_alloc(h, 0, 8, &r))
+		return;
+	g->refused = present_bad(h, r, 1100);
+	g->closed = heapd_ping(h, NULL) != 0 && heapd_alloc(h, 0, 8, &r) != 0;
+	heapd_close(h);
+	h = heapd_connect(d->sock);
+	g->again = heapd_errcode(h);
+	snprintf(g->again_msg, sizeof g->again_msg, "%s", heapd_errmsg(h));
+	heapd_close(h);
+}
+
 static void bad_refs_close(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, NULL);  /* max_bad_refs = 1000, the default */
-	heapd *a = client(&d), *b = client(&d);
+	start_open_dir(&d, "--socket-mode", "0666", NULL);  /* max_bad_refs = 1000, the default */
+	heapd *a = client(&d), *b = client(&d), *c = client(&d);
 	heapd_ref keep, r;
 	assert_int_equal(heapd_alloc(a, 0, 8, &keep), 0);
 	assert_int_equal(heapd_alloc(b, 0, 8, &r), 0);
-	enum { SENT = 1500 };
-	for (int i = 0; i < SENT; i++)
-		assert_int_equal(heapd_append_read(b, r ^ (heapd_ref)(i + 1) << 32, 0, 8), 0);
-	int refused = 0, code = 0;
-	for (int i = 0; i < SENT; i++) {
-		heapd_reply rep;
-		heapd_get_reply(b, &rep);
-		if (rep.status != HEAPD_EBADREF) {
-			code = rep.status;
-			break;
-		}
-		refused++;
-	}
-	assert_int_equal(refused, 1001);  /* the one past the limit is answered, then the close */
-	assert_int_not_equal(code, 0);
+	assert_int_equal(present_bad(b, r, 1500), 1001);  /* the one past the limit is answered, then the close */
 	assert_int_not_equal(heapd_ping(b, NULL), 0);  /* the close's LIMIT frame, or EIO */
 	assert_int_not_equal(heapd_alloc(b, 0, 8, &r), 0);
 	heapd_close(b);
-
-	heapd_stats *st = stats_of(a);
-	assert_int_equal(st->bad_ref_closes, 1);
-	assert_int_equal(heapd_ping(a, NULL), 0);
-	char buf[8];
-	assert_int_equal(heapd_read(a, keep, 0, buf, 8), 0);
 	char want[96];
 	snprintf(want, sizeof want, "(pid %d uid %u): 1001 invalid refs within a minute (max_bad_refs 1000)",
 		 (int)getpid(), (unsigned)getuid());
 	char *log = slurp(d.log);
 	assert_non_null(strstr(log, want));
 	free(log);
+
+	/* The uid's count goes on: one more invalid ref closes c too. */
+	assert_int_equal(heapd_ping(c, NULL), 0);
+	assert_int_equal(present_bad(c, keep, 1), 1);
+	assert_int_not_equal(heapd_ping(c, NULL), 0);
+	heapd_close(c);
+	/* Another uid, not an admin, gets the same and cannot come back. */
+	if (geteuid() == 0) {
+		struct guesser g;
+		as_user(&d, 54321, 54321, 0, guess_as_other, &g, sizeof g);
+		assert_int_equal(g.refused, 1001);
+		assert_true(g.closed);
+		assert_int_equal(g.again, HEAPD_ELIMIT);
+		assert_non_null(strstr(g.again_msg, "no new connection for"));
+	}
+	/* Connections that presented nothing invalid go on, and an admin
+	 * (the test runs as root) still gets in. */
+	assert_int_equal(heapd_ping(a, NULL), 0);
+	char buf[8];
+	assert_int_equal(heapd_read(a, keep, 0, buf, 8), 0);
+	heapd *e = client(&d);
+	assert_int_equal(heapd_ping(e, NULL), 0);
+	heapd_stats *st = stats_of(e);
+	assert_int_equal(st->bad_ref_closes, geteuid() == 0 ? 3 : 2);
+	heapd_close(e);
 	heapd_close(a);
 	daemon_stop(&d);
 }

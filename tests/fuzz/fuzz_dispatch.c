@@ -651,6 +651,7 @@ static void teardown(void)
 	uv_run(&H.loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&H.loop) != 0)
 		fz_broken("handles left open on the loop");
+	guard_stop(srv);
 	ten_free_all(srv);
 	heap_free(srv->heap);
 	scratch_free(&srv->scratch);
