@@ -3,9 +3,8 @@
  *
  * A hold set maps a handle to a count, in an open-addressing table with
  * linear probing and backward-shift deletion (no tombstones, so a set that
- * churns does not degrade). The home slot is the handle's tag, whose low
- * bits differ between objects made one after another (malloc.c), so no
- * hashing is needed. Named roots are a name -> handle table;
+ * churns does not degrade). The home slot is ref_home(): a Fibonacci hash
+ * of the handle's place, which spreads objects made one after another. Named roots are a name -> handle table;
  * each named root holds its object through one internal hold set
  * (h->roots_hs), so the collector only ever scans hold sets. Each root
  * records its owner (the host's number for who made it); replacing the
@@ -88,7 +87,7 @@ static int rehash(heap *h, heap_holds *hs, uint32_t cap)
 	for (uint32_t i = 0; i < oldcap; i++) {
 		if (!old[i].ref)
 			continue;
-		uint32_t j = ref_tag(old[i].ref) & (cap - 1);
+		uint32_t j = ref_home(old[i].ref, cap - 1);
 		while (tab[j].ref)
 			j = (j + 1) & (cap - 1);
 		tab[j] = old[i];
@@ -109,7 +108,7 @@ int holds_add(heap *h, heap_holds *hs, heap_ref r)
 {
 	if (hs != h->roots_hs && hs->count >= h->cfg.max_holds)
 		return HEAP_ELIMIT;
-	uint32_t i = ref_tag(r) & hs->mask;
+	uint32_t i = ref_home(r, hs->mask);
 	while (hs->tab[i].ref && hs->tab[i].ref != r)
 		i = (i + 1) & hs->mask;
 	if (!hs->tab[i].ref) {
@@ -117,7 +116,7 @@ int holds_add(heap *h, heap_holds *hs, heap_ref r)
 			int err = rehash(h, hs, (hs->mask + 1) * 2);
 			if (err)
 				return err;
-			i = ref_tag(r) & hs->mask;
+			i = ref_home(r, hs->mask);
 			while (hs->tab[i].ref)
 				i = (i + 1) & hs->mask;
 		}
@@ -139,7 +138,7 @@ static void holds_delete(heap *h, heap_holds *hs, uint32_t i)
 		heap_ref r = hs->tab[j].ref;
 		if (!r)
 			break;
-		uint32_t home = ref_tag(r) & hs->mask;
+		uint32_t home = ref_home(r, hs->mask);
 		/* r may move to i if i lies cyclically in [home, j). */
 		if (((j - home) & hs->mask) >= ((j - i) & hs->mask)) {
 			hs->tab[i] = hs->tab[j];
@@ -165,7 +164,7 @@ int heap_release(heap *h, heap_holds *hs, heap_ref ref)
 {
 	if (!ref)
 		return HEAP_ENOENT;
-	uint32_t i = ref_tag(ref) & hs->mask;
+	uint32_t i = ref_home(ref, hs->mask);
 	while (hs->tab[i].ref != ref) {
 		if (!hs->tab[i].ref)
 			return HEAP_ENOENT;

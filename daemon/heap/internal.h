@@ -135,6 +135,18 @@ static inline uint32_t hdr_nbytes(uint64_t hdr) { return (uint32_t)(hdr >> 48); 
 static inline uint32_t ref_place(heap_ref r) { return (uint32_t)r; }
 static inline uint32_t ref_tag(heap_ref r) { return (uint32_t)(r >> 32); }
 
+/* Where a handle goes in a table of mask + 1 entries (hold sets, the
+ * handle cache): Fibonacci hashing of its place, whose high bits spread
+ * the places of objects made one after another (an arithmetic sequence
+ * within a span) evenly, so consecutive objects seldom collide. The word,
+ * random since it is a capability (handle.c), would collide as random
+ * keys do: 3x the probing in GCBench's hold sets. A full and a read-only
+ * handle of one object share a home. */
+static inline uint32_t ref_home(heap_ref r, uint32_t mask)
+{
+	return (uint32_t)(((uint64_t)(uint32_t)(ref_place(r) * 0x9e3779b9u) * ((uint64_t)mask + 1)) >> 32);
+}
+
 /* A resolved handle. */
 struct obj {
 	uint8_t *p;        /* header */
@@ -334,15 +346,14 @@ struct heap {
 	uint64_t hash_key[2];
 
 	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
-	 * next tags, from a ChaCha20 keystream under tag_key; ro_key keys the
-	 * MAC of read-only handles. */
-	uint32_t tag_buf[TAG_BUF];
+	 * next tags, from a ChaCha20 keystream under tag_key (tag_buf is at
+	 * the end); ro_key keys the MAC of read-only handles. */
 	uint32_t tag_pos;
 	uint64_t tag_nonce;
 	unsigned char tag_key[32];
 	unsigned char ro_key[16];
 
-	/* Handle cache (object.c), indexed by the tag's low bits. Cleared at
+	/* Handle cache (object.c), indexed by ref_home(). Cleared at
 	 * every mark termination, the only event that makes a valid handle
 	 * invalid: sweeping frees only objects termination left unmarked,
 	 * whose handles already fail. So an entry is always exact. */
@@ -360,8 +371,11 @@ struct heap {
 		uint64_t released_bytes, madvise_calls;
 	} st;
 
-	/* Tenants (central.c): last, as all but a few stay cold. */
+	/* Tenants (central.c): last but for the tags, as all but a few
+	 * stay cold. */
 	struct heap_tenant ten[HEAP_TENANTS];
+
+	_Alignas(CACHE_LINE) uint32_t tag_buf[TAG_BUF];
 };
 
 /* heap.c */
@@ -450,6 +464,26 @@ void tag_refill(heap *h);
 /* The word of the read-only handle of the object at place with tag. */
 uint32_t ro_word(const heap *h, uint32_t place, uint32_t tag);
 
+static inline int obj_fill(struct obj *o, uint8_t *p, struct span *s, uint64_t hdr, uint8_t ro)
+{
+	o->p = p;
+	o->s = s;
+	o->ro = ro;
+	if (s->spanclass >> 1) {
+		o->nrefs = hdr_nrefs(hdr);
+		o->nbytes = hdr_nbytes(hdr);
+	} else {
+		o->nrefs = s->u.large.nrefs;
+		o->nbytes = s->u.large.nbytes;
+	}
+	return 0;
+}
+
+/* obj_resolve_full() for a word that is not the tag: the read-only
+ * handle's, or none (handle.c). Out of line, so that the common path
+ * holds no call. */
+int obj_resolve_ro(const heap *h, uint32_t word, struct obj *o, uint8_t *p, struct span *s, uint64_t hdr);
+
 /* The object a handle names, if it is live and the handle is its own; see
  * object.c for why each check is there. */
 static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
@@ -476,27 +510,14 @@ static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
 	}
 	uint8_t *p = h->base + ((size_t)place << 3);
 	uint64_t hdr = *(uint64_t *)p;
-	o->ro = 0;
-	if (unlikely(hdr_tag(hdr) != tag)) {
-		if (ro_word(h, place, hdr_tag(hdr)) != tag)
-			return HEAP_EBADREF;
-		o->ro = 1;
-	}
-	o->p = p;
-	o->s = s;
-	if (s->spanclass >> 1) {
-		o->nrefs = hdr_nrefs(hdr);
-		o->nbytes = hdr_nbytes(hdr);
-	} else {
-		o->nrefs = s->u.large.nrefs;
-		o->nbytes = s->u.large.nbytes;
-	}
-	return 0;
+	if (unlikely(hdr_tag(hdr) != tag))
+		return obj_resolve_ro(h, tag, o, p, s, hdr);
+	return obj_fill(o, p, s, hdr, 0);
 }
 
 static inline struct rcache_entry *rcache_slot(heap *h, heap_ref r)
 {
-	return &h->rcache[ref_tag(r) & (RCACHE_SIZE - 1)];
+	return &h->rcache[ref_home(r, RCACHE_SIZE - 1)];
 }
 
 static inline void rcache_put(heap *h, heap_ref r, const struct obj *o)
@@ -681,7 +702,7 @@ int holds_add(heap *h, heap_holds *hs, heap_ref r);
  * shading (the object is black if marking is on). */
 static inline void holds_add_new(heap_holds *hs, heap_ref r)
 {
-	uint32_t i = ref_tag(r) & hs->mask;
+	uint32_t i = ref_home(r, hs->mask);
 	while (hs->tab[i].ref)
 		i = (i + 1) & hs->mask;
 	hs->tab[i].ref = r;
