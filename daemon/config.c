@@ -70,7 +70,8 @@ struct opt {
 	enum opt_type type;
 	size_t off, size;  /* the field in struct config */
 	size_t count_off;  /* T_UIDS, T_GIDS: the length field */
-	uint64_t min, max; /* numeric types, in the key's unit */
+	uint64_t min, max; /* numeric types, in the key's unit; T_MODE: max
+	                    * is the bits it may have */
 	uint64_t scale;    /* T_COUNT; 0 means 1 */
 	bool none;         /* T_SIZE: "none" is 0 */
 	bool live;         /* may change on reload */
@@ -153,6 +154,11 @@ static const struct opt opts[] = {
 	 FIELD(max_root_bytes_per_uid), .max = (uint64_t)1 << 40, .live = true,
 	 .help = "Bytes of root names the clients of one uid may make, counted as "
 	         "max_roots_per_uid counts roots"},
+	{.key = "root_mode", .flag = "root-mode", .type = T_MODE, FIELD(root_mode), .max = 0666,
+	 .live = true, .range = "0000..0666, rw bits only",
+	 .help = "Permissions a new named root gets, in octal, as a file's: read (4) and "
+	         "write (2) for its owner, its group and others. The owner and an admin "
+	         "may change them (root_chmod)"},
 	{.key = "max_holds_per_uid", .flag = "max-holds-per-uid", .type = T_COUNT,
 	 FIELD(max_holds_per_uid), .min = 1, .max = UINT32_MAX, .live = true,
 	 .help = "Holds the connections of one uid may have together, counting repeats"},
@@ -393,7 +399,7 @@ static int set_value(struct config *c, const struct opt *o, const char *val, con
 	}
 	if (problem)
 		return fail_at(err, errlen, file, line, "%s '%s' %s", name, val, problem);
-	if (o->type == T_PATH || v < o->min || v > o->max) {
+	if (o->type == T_PATH || v < o->min || (o->type == T_MODE ? (v & ~o->max) != 0 : v > o->max)) {
 		range_text(o, range, sizeof range);
 		return fail_at(err, errlen, file, line, "%s '%s' is out of range (%s)", name, val, range);
 	}
@@ -615,6 +621,7 @@ void config_init(struct config *c)
 	c->max_root_bytes_per_uid = 4 * MIB;
 	c->max_holds_per_uid = 1u << 21;
 	c->max_output_per_uid = 64 * MIB;
+	c->root_mode = 0644;
 	c->heap.max_tenant_heap = 3 * GIB;
 	c->log_level = LOGL_INFO;
 	c->log_target = LOGT_AUTO;

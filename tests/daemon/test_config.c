@@ -29,6 +29,7 @@ static void defaults(void **state)
 	const struct config *c = &fx->c;
 	assert_string_equal(c->socket_path, "/run/heapd/heapd.sock");
 	assert_int_equal(c->socket_mode, 0660);
+	assert_int_equal(c->root_mode, 0644);
 	assert_int_equal(c->heap.max_heap, 4 * GIB);
 	assert_int_equal(c->heap.soft_limit, 0);
 	assert_int_equal(c->heap.gc_percent, 100);
@@ -76,6 +77,7 @@ static const char every_key[] =
 	"max_roots_per_uid = 5\n"
 	"max_root_bytes_per_uid = 2K\n"
 	"max_holds_per_uid = 6\n"
+	"root_mode = 0640\n"
 	"max_output_per_uid = 3M\n"
 	"max_heap_per_uid = none\n"
 	"gc_slice_us = 250\n"
@@ -107,6 +109,7 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->max_roots_per_uid, 5);
 	assert_int_equal(c->max_root_bytes_per_uid, 2048);
 	assert_int_equal(c->max_holds_per_uid, 6);
+	assert_int_equal(c->root_mode, 0640);
 	assert_int_equal(c->max_output_per_uid, 3 * MIB);
 	assert_int_equal(c->heap.max_tenant_heap, 0);
 	assert_int_equal(c->heap.max_roots, 0);
@@ -152,7 +155,7 @@ static void flags_set_every_key(void **state)
 	                       "--max-heap", "1GiB", "--soft-memory-limit", "512M", "--gc-percent", "50",
 	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
 	                       "--max-roots", "0", "--max-roots-per-uid", "5", "--max-root-bytes-per-uid", "2K",
-	                       "--max-holds-per-uid", "6", "--max-output-per-uid", "3M", "--max-heap-per-uid", "0",
+	                       "--max-holds-per-uid", "6", "--root-mode", "640", "--max-output-per-uid", "3M", "--max-heap-per-uid", "0",
 	                       "--gc-slice-us", "250", "--gc-mark-workers", "0",
 	                       "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
@@ -306,6 +309,8 @@ static void file_errors(void **state)
 	expect_file_error(fx, "max_batch_ops = 65537\n", 1, "max_batch_ops '65537' is out of range (1..65536)");
 	expect_file_error(fx, "socket_mode = 0988\n", 1, "socket_mode '0988' is not an octal mode");
 	expect_file_error(fx, "socket_mode = 1777\n", 1, "socket_mode '1777' is out of range (0000..0777)");
+	expect_file_error(fx, "root_mode = 0700\n", 1, "root_mode '0700' is out of range (0000..0666, rw bits only)");
+	expect_file_error(fx, "root_mode = 0111\n", 1, "root_mode '0111' is out of range (0000..0666, rw bits only)");
 	expect_file_error(fx, "log_level = loud\n", 1,
 	                  "log_level 'loud' is not a log level (error, warn, info or debug)");
 	expect_file_error(fx, "log_target = syslog\n", 1,
@@ -359,6 +364,7 @@ static void help_version_check(void **state)
 	static const char *const keys[][2] = {
 		{"socket", "--socket PATH"},
 		{"socket_mode", "--socket-mode MODE"},
+		{"root_mode", "--root-mode MODE"},
 		{"max_heap", "--max-heap SIZE"},
 		{"soft_memory_limit", "--soft-memory-limit SIZE"},
 		{"gc_percent", "--gc-percent N|off"},
@@ -497,7 +503,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 29);
+	assert_int_equal(settings, 30);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -513,6 +519,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.max_root_bytes_per_uid, d.max_root_bytes_per_uid);
 	assert_int_equal(fx->c.max_holds_per_uid, d.max_holds_per_uid);
 	assert_int_equal(fx->c.max_output_per_uid, d.max_output_per_uid);
+	assert_int_equal(fx->c.root_mode, d.root_mode);
 	assert_int_equal(fx->c.n_allowed_uids, 0);
 	assert_int_equal(fx->c.n_allowed_gids, 0);
 	assert_int_equal(fx->c.log_level, d.log_level);
