@@ -90,18 +90,6 @@ static struct filled fill_as(const struct daemon *d, uid_t uid, gid_t gid)
 	return f;
 }
 
-/* A daemon in a directory others may traverse (mkdtemp makes it 0700,
- * which would refuse them before the socket's own mode is looked at). */
-static void start_open_dir(struct daemon *d, ...)
-{
-	daemon_prepare(d);
-	assert_int_equal(chmod(d->dir, 0711), 0);
-	va_list ap;
-	va_start(ap, d);
-	daemon_spawnv(d, ap);
-	va_end(ap);
-}
-
 static void peer_credentials(void **state)
 {
 	(void)state;

@@ -1,13 +1,15 @@
 /*
  * userutil.h - running part of a test as another user: the test runs as
  * root and forks a child that drops to a uid and gid no account uses
- * (setgroups, setgid, setuid). Tests that need it report a TAP skip
- * without root.
+ * (setgroups, setgid, setuid), with a daemon whose directory they may
+ * traverse. Tests that need it report a TAP skip without root.
  */
 #ifndef HEAPD_TESTS_USERUTIL_H
 #define HEAPD_TESTS_USERUTIL_H
 
 #include <grp.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +42,18 @@ static inline void as_user(const struct daemon *d, uid_t uid, gid_t gid, gid_t s
 	close(p[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A daemon in a directory others may traverse (mkdtemp makes it 0700,
+ * which would refuse them before the socket's own mode is looked at). */
+static inline void start_open_dir(struct daemon *d, ...)
+{
+	daemon_prepare(d);
+	assert_int_equal(chmod(d->dir, 0711), 0);
+	va_list ap;
+	va_start(ap, d);
+	daemon_spawnv(d, ap);
+	va_end(ap);
 }
 
 #endif
