@@ -148,8 +148,9 @@ static const struct opt opts[] = {
 	 .max = UINT32_MAX, .live = true, .help = "Named roots, shared by all connections"},
 	{.key = "max_roots_per_uid", .flag = "max-roots-per-uid", .type = T_COUNT,
 	 FIELD(max_roots_per_uid), .max = UINT32_MAX, .live = true,
-	 .help = "Named roots the clients of one uid may make (replacing a root's object "
-	         "keeps its maker; deleting it, by anyone, gives the maker its room back)"},
+	 .help = "Named roots the clients of one uid may own (replacing a root's object "
+	         "keeps its owner; deleting it, or an admin giving it to another uid, gives "
+	         "the owner its room back)"},
 	{.key = "max_root_bytes_per_uid", .flag = "max-root-bytes-per-uid", .type = T_SIZE,
 	 FIELD(max_root_bytes_per_uid), .max = (uint64_t)1 << 40, .live = true,
 	 .help = "Bytes of root names the clients of one uid may make, counted as "

@@ -42,7 +42,7 @@ struct tenant {
 	struct tenant *next;    /* in its bucket of server.ten_buckets */
 	uid_t uid;
 	struct list sessions;   /* its open sessions, by session.ten_link */
-	uint64_t roots;         /* named roots it made, not yet deleted */
+	uint64_t roots;         /* named roots it owns */
 	uint64_t root_bytes;    /* their name bytes */
 	uint64_t holds;         /* holds over its sessions, repeats counted */
 	size_t output;          /* unsent reply bytes over its sessions */
@@ -339,7 +339,7 @@ void ten_free_all(struct server *srv);
  * root of len name bytes, else 0. */
 int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp);
 void ten_root_made(struct tenant *t, size_t len);
-/* A root owned by owner was deleted (by anyone). */
+/* A root owned by owner was deleted, or given to another uid. */
 void ten_root_gone(struct server *srv, uid_t owner, size_t len);
 /* 1 with rp failed (LIMIT) if t may not add a hold, for op what; else 0. */
 int ten_hold_refused(struct server *srv, struct tenant *t, const char *what, struct disp_reply *rp);
