@@ -57,7 +57,8 @@ typedef struct heapd_uid_stat heapd_uid_stat;
  * enum heapd_error and heapd_strerror() are made from it.
  *   EBADREF    null, stale or forged ref
  *   ENOTFOUND  no such root, or no hold on that object
- *   EPERM      this peer may not use the daemon
+ *   EPERM      this peer may not use the daemon, or not for this operation
+ *              (a read-only client's writes; gc by a non-admin)
  *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
  *   EPROTO     the daemon broke the protocol, or said the request did
  *   EIO        the connection failed or is closed
