@@ -37,6 +37,17 @@
  * objects. A batch is batch.c's, which runs each of
  * its ops through disp_op() as a request of its own.
  *
+ * Roles. Before an op runs, op_permitted() checks it against the
+ * session's role (admit.c): every op is a read, a write (it changes the
+ * heap) or an admin op (it makes the collector work for everyone), as
+ * op_kind() says in a switch with no default, so a new operation does not
+ * build until it is classified. A read-only session may not write; only
+ * an admin may run an admin op, unless gc_by_anyone lets users too. A
+ * refused op is PERMISSION and changes nothing. The check is in
+ * disp_op(), so it covers each op of a batch, and an op held and run
+ * again (a batch's next turn, an alloc retried after room was made)
+ * meets the role as a reload may have changed it since.
+ *
  * What a reply points to (read data, stats, root names, uid rows) lives in the
  * server's scratch memory, reset once the reply is packed.
  */
@@ -84,6 +95,17 @@ static void engine_fail(struct disp_reply *rp, int err, const char *what)
 #undef X
 	}
 	disp_fail(rp, st, "%s: %s", what, heap_strerror(err));
+}
+
+/* An operation's name by its Request field number, for messages. */
+const char *disp_op_name(unsigned field)
+{
+	static const char *const name[] = {
+#define X(name, NAME, ...) [HEAPD__REQUEST__OP_##NAME] = #name,
+		HEAPD_OPS(X)
+#undef X
+	};
+	return field < sizeof name / sizeof name[0] && name[field] ? name[field] : "an unknown operation";
 }
 
 static void set_ref_result(struct disp_reply *rp, heap_ref ref)
@@ -258,33 +280,15 @@ static void op_release(struct disp_call *c)
 #define ROOT_MODE_BITS 0666u
 #define ID_KEEP UINT32_MAX  /* root_chown: leave it, as -1 does for chown(2) */
 
-/* Whether s may do anything to any root: uid 0 and admin_uids. */
-static int may_admin(const struct session *s)
-{
-	const struct config *c = &s->srv->cfg;
-	if (s->uid == 0)
-		return 1;
-	for (size_t i = 0; i < c->n_admin_uids; i++)
-		if (c->admin_uids[i] == s->uid)
-			return 1;
-	return 0;
-}
-
-/* Whether s is in group gid: its primary group, as SO_PEERCRED gives it. */
-static int in_group(const struct session *s, gid_t gid)
-{
-	return s->gid == gid;
-}
-
 /* Whether s may read (ROOT_READ) or write (ROOT_WRITE) a root of meta m. */
 static int root_may(const struct session *s, const struct heap_root_meta *m, unsigned what)
 {
 	unsigned bits = m->mode & what;  /* others' */
 	if (s->uid == m->uid)
 		bits |= m->mode >> 6 & what;
-	if (in_group(s, m->gid))
+	if (sess_in_group(s, m->gid))
 		bits |= m->mode >> 3 & what;
-	return bits || may_admin(s);
+	return bits || s->role == ROLE_ADMIN;
 }
 
 /* A name quoted in a message: at most 64 bytes, cut at a character. */
@@ -395,7 +399,7 @@ static void op_root_chmod(struct disp_call *c)
 	}
 	if (!root_stat(c, name, len, "root_chmod", &m))
 		return;
-	if (s->uid != m.uid && !may_admin(s)) {
+	if (s->uid != m.uid && s->role != ROLE_ADMIN) {
 		root_denied(c->rp, s, "root_chmod", "change the mode of", name, len, &m);
 		return;
 	}
@@ -409,13 +413,13 @@ static void op_root_chmod(struct disp_call *c)
 static const char *chown_refused(const struct session *s, const struct heap_root_meta *m, uint32_t uid,
 				 uint32_t gid)
 {
-	if (may_admin(s))
+	if (s->role == ROLE_ADMIN)
 		return NULL;
 	if (s->uid != m->uid)
 		return "change the owner of";
 	if (uid != m->uid)
 		return "give away";
-	return gid == m->gid || in_group(s, gid) ? NULL : "set a group it is not in on";
+	return gid == m->gid || sess_in_group(s, gid) ? NULL : "set a group it is not in on";
 }
 
 /* A root given to another uid moves its charge (tenant.c) to that uid,
@@ -748,6 +752,64 @@ static uint64_t cost(const Heapd__Request *req)
 	}
 }
 
+/* What an op does, for the roles: see op_permitted. */
+enum op_kind {
+	OP_READ,   /* reads the heap, or only this session's holds */
+	OP_WRITE,  /* changes objects or roots */
+	OP_ADMIN,  /* runs the collector for everyone */
+};
+
+static enum op_kind op_kind(Heapd__Request__OpCase op)
+{
+	switch (op) {
+	case HEAPD__REQUEST__OP_HELLO:
+	case HEAPD__REQUEST__OP_PING:
+	case HEAPD__REQUEST__OP_READ:
+	case HEAPD__REQUEST__OP_GET_REF:
+	case HEAPD__REQUEST__OP_RELEASE:
+	case HEAPD__REQUEST__OP_ROOT_GET:
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+	case HEAPD__REQUEST__OP_GET_STATS:
+	case HEAPD__REQUEST__OP_UID_STATS:
+	case HEAPD__REQUEST__OP_BATCH:  /* each of its ops is checked */
+		return OP_READ;
+	case HEAPD__REQUEST__OP_ALLOC:
+	case HEAPD__REQUEST__OP_WRITE:
+	case HEAPD__REQUEST__OP_SET_REF:
+	case HEAPD__REQUEST__OP_ROOT_SET:
+	case HEAPD__REQUEST__OP_ROOT_CHMOD:
+	case HEAPD__REQUEST__OP_ROOT_CHOWN:
+		return OP_WRITE;
+	case HEAPD__REQUEST__OP_GC:
+	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
+		return OP_ADMIN;
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+	return OP_READ;  /* no op: run_op answers it */
+}
+
+/* Whether s's role lets it run req's op; if not, rp fails (PERMISSION). */
+static int op_permitted(const struct session *s, const Heapd__Request *req, struct disp_reply *rp)
+{
+	enum op_kind kind = op_kind(req->op_case);
+	const char *what = disp_op_name(req->op_case);
+	if (kind == OP_READ || s->role == ROLE_ADMIN)
+		return 1;
+	if (s->role == ROLE_READONLY) {
+		disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u is read-only (readonly_uids or readonly_gids)",
+			  what, (unsigned)s->uid);
+		return 0;
+	}
+	if (kind == OP_ADMIN && !s->srv->cfg.gc_by_anyone) {
+		disp_fail(rp, HEAPD__STATUS__PERMISSION,
+			  "%s: uid %u is not an admin; only admin_uids may start a collection (gc_by_anyone = no)",
+			  what, (unsigned)s->uid);
+		return 0;
+	}
+	return 1;
+}
+
 static void run_op(struct disp_call *c)
 {
 	switch (c->req->op_case) {
@@ -765,7 +827,8 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
 	uint64_t held = heap_holds_count(s->holds);
 	sess_turn_add(s->srv, cost(req));
-	run_op(&c);
+	if (op_permitted(s, req, rp))
+		run_op(&c);
 	/* A batch's ops are counted each by its own disp_op call. */
 	if (req->op_case != HEAPD__REQUEST__OP_BATCH)
 		s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */

@@ -157,6 +157,18 @@ enum session_state {
 	S_CLOSING,  /* flushing its last replies, then closed */
 };
 
+/* What a session may do (admit_role, dispatch.c's op_kind): computed when
+ * it is admitted and again on every reload. */
+enum sess_role {
+	ROLE_USER,      /* reads and changes the heap; gc only with gc_by_anyone */
+	ROLE_READONLY,  /* reads only: readonly_uids, readonly_gids */
+	ROLE_ADMIN,     /* anything: uid 0, heapd's own uid, admin_uids */
+};
+
+/* The peer's groups a session keeps: its primary gid and the first
+ * SESS_GROUPS_MAX - 1 supplementary ones (listener.c). */
+#define SESS_GROUPS_MAX 64
+
 struct session {
 	struct list link;       /* on server.sessions */
 	struct list ready_link; /* on server.ready, or unlinked */
@@ -171,6 +183,13 @@ struct session {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	/* The peer's groups at connect time, gid first: what allowed_gids and
+	 * readonly_gids match (sess_in_group). groups_cut: the peer had more
+	 * than fit, or they could not be read; only gid and what fit count. */
+	gid_t groups[SESS_GROUPS_MAX];
+	unsigned ngroups;
+	bool groups_cut;
+	enum sess_role role;
 	char name[64];          /* from Hello, for logs */
 	heap_holds *holds;
 	struct tenant *ten;     /* its uid's */
@@ -205,11 +224,14 @@ void lsn_fit_fd_limit(struct server *srv);
 void admit_start(struct server *srv);
 void admit_stop(struct server *srv);
 /* A connection just accepted, its credentials read: it becomes a session,
- * served or refused (allow lists, max_clients_per_uid, max_clients). */
+ * served or refused (allow lists, max_clients_per_uid, max_clients), with
+ * its role. */
 void admit_session(struct server *srv, struct session *s);
 /* s's connection is closing (conn_close): it no longer counts. */
 void admit_closed(struct session *s);
-/* The configuration was reloaded: hello_timeout_ms may have changed. */
+/* The configuration was reloaded: hello_timeout_ms may have changed, and
+ * every open session is judged again: closed if the allow lists no longer
+ * let it in, else given its role under the new lists. */
 void admit_reconfigured(struct server *srv);
 
 /* session.c */
@@ -266,6 +288,9 @@ void sess_abort(struct session *s);
 void sess_refuse(struct session *s, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Frees a session the transport has closed. */
 void sess_free(struct session *s);
+/* 1 if gid is one of the peer's groups that s keeps, else 0 (a group
+ * past SESS_GROUPS_MAX is not seen: s->groups_cut). */
+int sess_in_group(const struct session *s, gid_t gid);
 /* Some of s->queued was written: resumes what waited for it. */
 void sess_written(struct session *s);
 
@@ -312,6 +337,8 @@ int disp_request(struct session *s, Heapd__Request *req);
  * reply is sent later, by the collector or the batch. */
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp);
 void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An operation's name by its Request field number, for messages. */
+const char *disp_op_name(unsigned field);
 /* Runs a held single request again (HELD_ROOM) and replies. */
 void disp_retry(struct session *s, Heapd__Request *req);
 /* The collector answered the session's wait: a gc reply, or its held

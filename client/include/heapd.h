@@ -65,7 +65,9 @@ typedef struct heapd_root_info heapd_root_info;
  * enum heapd_error and heapd_strerror() are made from it.
  *   EBADREF    null, stale or forged ref
  *   ENOTFOUND  no such root, or no hold on that object
- *   EPERM      this peer may not use the daemon, or that root
+ *   EPERM      this peer may not use the daemon, or not for this operation
+ *              (a read-only client's writes; gc by a non-admin; a root
+ *              its owner and mode keep from it)
  *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
  *   EPROTO     the daemon broke the protocol, or said the request did
  *   EIO        the connection failed or is closed
