@@ -185,7 +185,7 @@ static void root(const char *kind, unsigned i, heap_ref r)
 	char name[NAME_MAX_LEN];
 	int len = snprintf(name, sizeof name, "%s/%02u", kind, i);
 
-	check(heap_root_set(h, name, (size_t)len, r, 0), "heap_root_set");
+	check(heap_root_set(h, name, (size_t)len, r, NULL), "heap_root_set");
 }
 
 /* A tree built bottom-up, returned held on the stack. */

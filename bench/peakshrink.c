@@ -181,7 +181,7 @@ static void build(heap *h, heap_holds *stack, unsigned nchunks)
 			prev = r;
 		}
 		chunk_name(name, c);
-		check(heap_root_set(h, name, strlen(name), prev, 0), "heap_root_set");
+		check(heap_root_set(h, name, strlen(name), prev, NULL), "heap_root_set");
 		check(heap_release(h, stack, prev), "heap_release");
 	}
 	for (uint64_t i = 0; i < total; i++) {
@@ -332,7 +332,7 @@ static void drop_to_chunk0(heap *h)
 
 	for (unsigned c = 1; c < CHUNKS; c++) {
 		chunk_name(name, c);
-		check(heap_root_set(h, name, strlen(name), 0, 0), "heap_root_set delete");
+		check(heap_root_set(h, name, strlen(name), 0, NULL), "heap_root_set delete");
 	}
 }
 

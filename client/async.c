@@ -592,6 +592,25 @@ int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, 
 	return submit_op(ac, &w, cb, privdata);
 }
 
+int heapd_async_root_chmod(heapd_async *ac, const char *name, uint32_t mode, heapd_async_fn *cb, void *privdata)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_root_chmod(&w, name, mode);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_chown(heapd_async *ac, const char *name, uint32_t uid, uint32_t gid, heapd_async_fn *cb,
+			   void *privdata)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_root_chown(&w, name, uid, gid);
+	return submit_op(ac, &w, cb, privdata);
+}
+
 int heapd_async_root_list(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 {
 	return submit_empty(ac, HEAPD__REQUEST__OP_ROOT_LIST, cb, privdata);

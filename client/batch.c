@@ -216,17 +216,19 @@ int heapd_batch_release(heapd_batch *b, heapd_ref obj)
 	return add(b, &w, NULL, 0, 0, &o);
 }
 
+/* Root ops: w names name (wire.c set its length); the op keeps a copy of
+ * its bytes, which its field then points to. */
 int heapd_batch_root_set(heapd_batch *b, const char *name, heapd_ref obj)
 {
 	if (!name)
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	struct bop *o;
-	wire_root_set(&w, NULL, 0);
+	wire_root_set(&w, name, 0);
 	ref_arg(obj, &w.op.root_set.obj, &w.op.root_set.obj_from);
-	int i = add(b, &w, name, strlen(name), 1, &o);
+	int i = add(b, &w, name, w.op.root_set.name.len, 0, &o);
 	if (i >= 0)
-		o->w.op.root_set.name = o->copy;
+		o->w.op.root_set.name.data = o->copy;
 	return i;
 }
 
@@ -236,10 +238,36 @@ int heapd_batch_root_get(heapd_batch *b, const char *name)
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	struct bop *o;
-	wire_root_get(&w, NULL);
-	int i = add(b, &w, name, strlen(name), 1, &o);
+	wire_root_get(&w, name);
+	int i = add(b, &w, name, w.op.root_get.name.len, 0, &o);
 	if (i >= 0)
-		o->w.op.root_get.name = o->copy;
+		o->w.op.root_get.name.data = o->copy;
+	return i;
+}
+
+int heapd_batch_root_chmod(heapd_batch *b, const char *name, uint32_t mode)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	struct bop *o;
+	wire_root_chmod(&w, name, mode);
+	int i = add(b, &w, name, w.op.root_chmod.name.len, 0, &o);
+	if (i >= 0)
+		o->w.op.root_chmod.name.data = o->copy;
+	return i;
+}
+
+int heapd_batch_root_chown(heapd_batch *b, const char *name, uint32_t uid, uint32_t gid)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	struct bop *o;
+	wire_root_chown(&w, name, uid, gid);
+	int i = add(b, &w, name, w.op.root_chown.name.len, 0, &o);
+	if (i >= 0)
+		o->w.op.root_chown.name.data = o->copy;
 	return i;
 }
 

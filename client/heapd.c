@@ -520,6 +520,43 @@ int heapd_root_get(heapd *h, const char *name, heapd_ref *out)
 	return call_ref(h, &w, out);
 }
 
+int heapd_root_chmod(heapd *h, const char *name, uint32_t mode)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_chmod(&w, name, mode);
+	return call_status(h, &w);
+}
+
+int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_chown(&w, name, uid, gid);
+	return call_status(h, &w);
+}
+
+int heapd_root_list_info(heapd *h, heapd_root_info **roots, size_t *count, int *truncated)
+{
+	struct wire_req w;
+	wire_op(&w, HEAPD__REQUEST__OP_ROOT_LIST);
+	int err;
+	const Heapd__Response *resp = call_reply(h, &w, &err);
+	if (!resp)
+		return err;
+	heapd_root_info *v = wire_root_info(resp->roots);
+	if (!v)
+		return set_error(h, HEAPD_ENOBUFS, "out of memory");
+	*roots = v;
+	if (count)
+		*count = resp->roots->n_names;
+	if (truncated)
+		*truncated = resp->roots->truncated;
+	return 0;
+}
+
 int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 {
 	struct wire_req w;
@@ -680,6 +717,24 @@ int heapd_append_root_get(heapd *h, const char *name)
 		return set_error(h, HEAPD_EINVAL, "root name is NULL");
 	struct wire_req w;
 	wire_root_get(&w, name);
+	return queue_request(h, &w.req, NULL);
+}
+
+int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_chmod(&w, name, mode);
+	return queue_request(h, &w.req, NULL);
+}
+
+int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_chown(&w, name, uid, gid);
 	return queue_request(h, &w.req, NULL);
 }
 

@@ -67,17 +67,38 @@ void wire_release(struct wire_req *w, heapd_ref obj)
 	w->op.release.obj = obj;
 }
 
+/* A root name goes as bytes: those before its NUL. */
+static ProtobufCBinaryData name_bytes(const char *name)
+{
+	return (ProtobufCBinaryData){.data = (uint8_t *)name, .len = name ? strlen(name) : 0};
+}
+
 void wire_root_set(struct wire_req *w, const char *name, heapd_ref obj)
 {
 	wire_op(w, HEAPD__REQUEST__OP_ROOT_SET);
-	w->op.root_set.name = (char *)name;
+	w->op.root_set.name = name_bytes(name);
 	w->op.root_set.obj = obj;
 }
 
 void wire_root_get(struct wire_req *w, const char *name)
 {
 	wire_op(w, HEAPD__REQUEST__OP_ROOT_GET);
-	w->op.root_get.name = (char *)name;
+	w->op.root_get.name = name_bytes(name);
+}
+
+void wire_root_chmod(struct wire_req *w, const char *name, uint32_t mode)
+{
+	wire_op(w, HEAPD__REQUEST__OP_ROOT_CHMOD);
+	w->op.root_chmod.name = name_bytes(name);
+	w->op.root_chmod.mode = mode;
+}
+
+void wire_root_chown(struct wire_req *w, const char *name, uint32_t uid, uint32_t gid)
+{
+	wire_op(w, HEAPD__REQUEST__OP_ROOT_CHOWN);
+	w->op.root_chown.name = name_bytes(name);
+	w->op.root_chown.uid = uid;
+	w->op.root_chown.gid = gid;
 }
 
 int wire_reserve(struct wire_buf *b, size_t n)
@@ -259,7 +280,12 @@ static const char *result_stats(const Heapd__Response *r, uint32_t read_len)
 static const char *result_roots(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_ROOTS ? NULL : "reply without root names";
+	if (r->result_case != HEAPD__RESPONSE__RESULT_ROOTS)
+		return "reply without root names";
+	const Heapd__RootNames *n = r->roots;
+	return n->n_uids == n->n_names && n->n_gids == n->n_names && n->n_modes == n->n_names
+		       ? NULL
+		       : "root names without an owner, group and mode each";
 }
 
 static const char *result_uids(const Heapd__Response *r, uint32_t read_len)
@@ -365,6 +391,9 @@ int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch 
 		r->names = resp->roots->names;
 		r->nnames = resp->roots->n_names;
 		r->truncated = resp->roots->truncated;
+		r->root_uids = resp->roots->uids;
+		r->root_gids = resp->roots->gids;
+		r->root_modes = resp->roots->modes;
 		break;
 	case HEAPD__RESPONSE__RESULT_UIDS:
 		return uid_rows(resp->uids, sc, r);
@@ -393,6 +422,29 @@ char **wire_names(const Heapd__RootNames *r)
 		}
 	}
 	return v;
+}
+
+heapd_root_info *wire_root_info(const Heapd__RootNames *r)
+{
+	size_t size = (r->n_names + 1) * sizeof(heapd_root_info);
+	for (size_t i = 0; i < r->n_names; i++)
+		size += strlen(r->names[i]) + 1;
+	heapd_root_info *v = calloc(1, size);
+	if (!v)
+		return NULL;
+	char *p = (char *)(v + r->n_names + 1);
+	for (size_t i = 0; i < r->n_names; i++) {
+		size_t len = strlen(r->names[i]) + 1;
+		v[i] = (heapd_root_info){.name = memcpy(p, r->names[i], len), .uid = r->uids[i], .gid = r->gids[i],
+					 .mode = r->modes[i]};
+		p += len;
+	}
+	return v;
+}
+
+void heapd_free_root_info(heapd_root_info *roots)
+{
+	free(roots);
 }
 
 int wire_sockaddr(const char **path, struct sockaddr_un *sa)

@@ -1,8 +1,9 @@
 /*
  * wire.h - the bottom of libheapd: requests built from the API's
  * arguments, frames, and replies checked and turned into results; and
- * heapd_strerror() and heapd_free_names(). It calls nothing else of the
- * library: core.c, batch.c and the two cores call it.
+ * heapd_strerror(), heapd_free_names() and heapd_free_root_info(). It
+ * calls nothing else of the library: core.c, batch.c and the two cores
+ * call it.
  *
  * Internal to the library (nothing here is exported but heapd_*, and the
  * generated protobuf types stay private). Requests follow HEAPD_OPS
@@ -70,6 +71,8 @@ void wire_get_ref(struct wire_req *w, heapd_ref obj, uint32_t slot);
 void wire_release(struct wire_req *w, heapd_ref obj);
 void wire_root_set(struct wire_req *w, const char *name, heapd_ref obj);
 void wire_root_get(struct wire_req *w, const char *name);
+void wire_root_chmod(struct wire_req *w, const char *name, uint32_t mode);
+void wire_root_chown(struct wire_req *w, const char *name, uint32_t uid, uint32_t gid);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {
@@ -111,6 +114,10 @@ void wire_stats(const Heapd__Stats *s, heapd_stats *out);
 int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch *sc, heapd_reply *r);
 /* A NULL-terminated copy of the names (heapd_free_names), or NULL. */
 char **wire_names(const Heapd__RootNames *r);
+/* A copy of the roots, in one block (heapd_free_root_info): n_names rows
+ * and a row of zeros, then the names; or NULL. r was checked
+ * (wire_check_result). */
+heapd_root_info *wire_root_info(const Heapd__RootNames *r);
 
 /* The daemon's address: *path, else $HEAPD_SOCKET, else
  * HEAPD_DEFAULT_SOCKET; *path is set to the one chosen. Returns 0, or

@@ -4,8 +4,9 @@
  * Every accepted connection becomes a session (listener.c), so that a
  * refusal reaches the client as an error frame rather than a bare reset.
  * admit_session() then decides, in this order:
- *   1. allowed_uids / allowed_gids: a peer outside both is refused
- *      (PERMISSION);
+ *   1. allowed_uids / allowed_gids: a peer whose uid is not in the first
+ *      and none of whose groups (sess_in_group) is in the second is
+ *      refused (PERMISSION);
  *   2. max_clients_per_uid: a uid not in admin_uids with that many
  *      connections open is refused (LIMIT), so one user cannot take every
  *      place;
@@ -35,11 +36,24 @@
  * one that said Hello stays until the timer or shedding comes to it, at
  * most hello_timeout_ms, or until its connection closes.
  *
+ * Roles. An admitted session gets its role (admit_role): admin, read-only
+ * or user, which dispatch.c's op_kind checks before each op. The role and
+ * the allow lists are judged again on every reload (admit_reconfigured),
+ * so that taking a uid or group out of the lists applies to the
+ * connections it has open, not only to its next ones: a session no
+ * longer allowed is closed (PERMISSION), which releases its holds as any
+ * close does, whatever it was doing (waiting for a collection or for
+ * room, or in the middle of a batch: sess_close takes it off every list);
+ * one whose role changed has the new one from its next op on. The
+ * connection limits' exemptions read admin_uids as listed; the admin role
+ * adds uid 0 and heapd's own uid, who may always run a collection.
+ *
  * Per-uid counts are a small array searched linearly: one entry per uid
  * with a connection open, which the machine's accounts bound.
  */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
@@ -94,10 +108,37 @@ static void uid_remove(struct server *srv, uid_t uid)
 
 static int is_admin(const struct config *c, uid_t uid)
 {
-	for (size_t i = 0; i < c->n_admin_uids; i++)
-		if (c->admin_uids[i] == uid)
+	return config_id_listed(c->admin_uids, c->n_admin_uids, uid);
+}
+
+/* Whether the allow lists let s in: both empty, its uid in allowed_uids,
+ * or one of its groups in allowed_gids. */
+static int allowed(const struct config *c, const struct session *s)
+{
+	if (!c->n_allowed_uids && !c->n_allowed_gids)
+		return 1;
+	if (config_id_listed(c->allowed_uids, c->n_allowed_uids, s->uid))
+		return 1;
+	for (size_t i = 0; i < c->n_allowed_gids; i++)
+		if (sess_in_group(s, c->allowed_gids[i]))
 			return 1;
 	return 0;
+}
+
+/* s's role under c. Admins are never read-only (config.c refuses a uid
+ * in both lists). A peer whose groups were not all read may be in a
+ * readonly_gids group unseen: read-only while that list is set. */
+static enum sess_role admit_role(const struct config *c, const struct session *s)
+{
+	if (s->uid == 0 || s->uid == geteuid() || is_admin(c, s->uid))
+		return ROLE_ADMIN;
+	if (config_id_listed(c->readonly_uids, c->n_readonly_uids, s->uid) ||
+	    (s->groups_cut && c->n_readonly_gids))
+		return ROLE_READONLY;
+	for (size_t i = 0; i < c->n_readonly_gids; i++)
+		if (sess_in_group(s, c->readonly_gids[i]))
+			return ROLE_READONLY;
+	return ROLE_USER;
 }
 
 static void hello_unlink(struct session *s)
@@ -229,7 +270,7 @@ void admit_session(struct server *srv, struct session *s)
 		sess_refuse(s, HEAPD__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	if (!config_peer_allowed(&srv->cfg, s->uid, s->gid)) {
+	if (!allowed(&srv->cfg, s)) {
 		log_warn_limited(&srv->admit_log, uv_now(srv->loop),
 				 "refused pid %d uid %u gid %u: not in allowed_uids or allowed_gids", (int)s->pid,
 				 (unsigned)s->uid, (unsigned)s->gid);
@@ -237,7 +278,8 @@ void admit_session(struct server *srv, struct session *s)
 			    (unsigned)s->gid);
 		return;
 	}
-	if (!guard_refused(srv, s, is_admin(&srv->cfg, s->uid)))
+	s->role = admit_role(&srv->cfg, s);
+	if (!guard_refused(srv, s, s->role == ROLE_ADMIN))
 		check_limits(srv, s);
 }
 
@@ -257,8 +299,48 @@ void admit_start(struct server *srv)
 	srv->hello_timer.data = srv;
 }
 
+static const char *const role_name[] = {
+	[ROLE_USER] = "a user", [ROLE_READONLY] = "read-only", [ROLE_ADMIN] = "an admin",
+};
+
+/* s under the reloaded lists: closed if they no longer let it in, else
+ * given its role; 1 if it was closed. */
+static int rejudge(struct server *srv, struct session *s)
+{
+	uint64_t now = uv_now(srv->loop);
+	if (!allowed(&srv->cfg, s)) {
+		log_warn_limited(&srv->admit_log, now,
+				 "session %llu (pid %d uid %u gid %u): no longer in allowed_uids or allowed_gids: closing",
+				 (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid, (unsigned)s->gid);
+		sess_refuse(s, HEAPD__STATUS__PERMISSION,
+			    "uid %u gid %u is no longer allowed (allowed_uids/allowed_gids changed on reload)",
+			    (unsigned)s->uid, (unsigned)s->gid);
+		return 1;
+	}
+	enum sess_role role = admit_role(&srv->cfg, s);
+	if (role != s->role)
+		log_warn_limited(&srv->admit_log, now, "session %llu (pid %d uid %u): %s, now %s", (unsigned long long)s->id,
+				 (int)s->pid, (unsigned)s->uid, role_name[s->role], role_name[role]);
+	s->role = role;
+	return 0;
+}
+
 void admit_reconfigured(struct server *srv)
 {
+	unsigned closed = 0, changed = 0;
+	for (struct list *l = srv->sessions.next; l != &srv->sessions;) {
+		struct session *s = container_of(l, struct session, link);
+		l = l->next;  /* s stays on the list until sess_free, later */
+		if (s->state == S_CLOSING)
+			continue;
+		enum sess_role was = s->role;
+		if (rejudge(srv, s))
+			closed++;
+		else
+			changed += s->role != was;
+	}
+	if (closed || changed)
+		log_info("reload: closed %u connection(s) no longer allowed, changed the role of %u", closed, changed);
 	uv_timer_stop(&srv->hello_timer);
 	arm(srv);
 }

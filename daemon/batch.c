@@ -69,17 +69,6 @@ struct ref_field {
 	const char *name;
 };
 
-/* An operation's name by its Request field number, for messages. */
-static const char *op_name(unsigned field)
-{
-	static const char *const name[] = {
-#define X(name, NAME, ...) [HEAPD__REQUEST__OP_##NAME] = #name,
-		HEAPD_OPS(X)
-#undef X
-	};
-	return field < sizeof name / sizeof name[0] && name[field] ? name[field] : "an unknown operation";
-}
-
 /* q's ref fields (HEAPD_OPS' refs column): how many, into f. */
 static int ref_fields(Heapd__Request *q, struct ref_field f[2])
 {
@@ -109,7 +98,7 @@ int batch_stray_from(Heapd__Request *req, struct disp_reply *rp)
 	for (int i = 0; i < n; i++) {
 		if (*f[i].from) {
 			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s_from names a batch op, outside a batch",
-				  op_name(req->op_case), f[i].name);
+				  disp_op_name(req->op_case), f[i].name);
 			return -1;
 		}
 	}
@@ -156,7 +145,7 @@ static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, str
 {
 	struct ref_field f[2];
 	int n = ref_fields(q, f);
-	const char *what = op_name(q->op_case);
+	const char *what = disp_op_name(q->op_case);
 	for (int k = 0; k < n; k++) {
 		uint32_t from = *f[k].from;
 		if (!from)
@@ -191,7 +180,7 @@ static void run_op(struct session *s, const Heapd__BatchOp *op, size_t i, Heapd_
 	if (as_request(op, &q) != 0) {
 		const ProtobufCMessage *m = &op->base;
 		if (m->n_unknown_fields)
-			disp_fail(rp, HEAPD__STATUS__INVALID, "%s is not a batch op", op_name(m->unknown_fields[0].tag));
+			disp_fail(rp, HEAPD__STATUS__INVALID, "%s is not a batch op", disp_op_name(m->unknown_fields[0].tag));
 		else
 			disp_fail(rp, HEAPD__STATUS__INVALID, "an op without an operation");
 		return;
@@ -200,7 +189,7 @@ static void run_op(struct session *s, const Heapd__BatchOp *op, size_t i, Heapd_
 		return;
 	if (room < SMALL_RESULT) {
 		disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: no room left in the batch's reply (max_frame_size %u)",
-			  op_name(q.op_case), s->srv->cfg.max_frame);
+			  disp_op_name(q.op_case), s->srv->cfg.max_frame);
 		return;
 	}
 	disp_op(s, &q, room - DATA_OVERHEAD, rp);
@@ -208,7 +197,7 @@ static void run_op(struct session *s, const Heapd__BatchOp *op, size_t i, Heapd_
 		/* Only get_stats can get here, and it changed nothing. */
 		rp->r.result_case = HEAPD__RESPONSE__RESULT__NOT_SET;
 		disp_fail(rp, HEAPD__STATUS__LIMIT,
-			  "%s: the result does not fit in the batch's reply (max_frame_size %u)", op_name(q.op_case),
+			  "%s: the result does not fit in the batch's reply (max_frame_size %u)", disp_op_name(q.op_case),
 			  s->srv->cfg.max_frame);
 	}
 }

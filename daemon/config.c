@@ -8,14 +8,16 @@
  *
  * Order. config_parse() walks the flags once for --config, --help,
  * --version and malformed options; reads the file; then walks the flags
- * again, applying them over the file. config_reload() repeats the last two
- * steps into a fresh struct config, from the running config's file and its
- * saved command line, and only when both succeed moves the live settings
- * into the running config: a reload with an error changes nothing.
+ * again, applying them over the file; last, it checks what no single value
+ * shows (a uid both admin and read-only). config_reload() repeats the last
+ * three steps into a fresh struct config, from the running config's file
+ * and its saved command line, and only when all succeed moves the live
+ * settings into the running config: a reload with an error changes
+ * nothing.
  *
  * Values. Numbers are decimal (socket_mode octal), with no sign and nothing
- * after them; a SIZE may add K, M, G or T (confvalue.c reads and shows
- * them). Every value is checked against its range as it is parsed, and an
+ * after them; a SIZE may add K, M, G or T; a switch is yes or no
+ * (confvalue.c reads and shows them). Every value is checked against its range as it is parsed, and an
  * error names the key (or the flag), the value and the range.
  *
  * Memory. The configuration is a few short strings and arrays; a process
@@ -61,6 +63,7 @@ enum opt_type {
 	T_TARGET,  /* int: LOGT_* */
 	T_UIDS,    /* a list of uids (id_t *) and its length (size_t, count_off) */
 	T_GIDS,    /* the same, of gids */
+	T_BOOL,    /* int: 0 or 1, "no" or "yes" */
 };
 
 /* Numeric fields (all but T_PATH and the lists) are 4 or 8 bytes wide. */
@@ -70,7 +73,8 @@ struct opt {
 	enum opt_type type;
 	size_t off, size;  /* the field in struct config */
 	size_t count_off;  /* T_UIDS, T_GIDS: the length field */
-	uint64_t min, max; /* numeric types, in the key's unit */
+	uint64_t min, max; /* numeric types, in the key's unit; T_MODE: max
+	                    * is the bits it may have */
 	uint64_t scale;    /* T_COUNT; 0 means 1 */
 	bool none;         /* T_SIZE: "none" is 0 */
 	bool live;         /* may change on reload */
@@ -101,22 +105,44 @@ static const struct opt opts[] = {
 	 .count_off = offsetof(struct config, n_allowed_uids), .live = true,
 	 .range = "uids or user names",
 	 .help = "Users who may connect, comma-separated. A peer may connect if its uid is "
-	         "in allowed_uids or its gid in allowed_gids; with both lists empty, anyone "
+	         "in allowed_uids or one of its groups in allowed_gids; with both lists empty, anyone "
 	         "the socket mode lets in may"},
 	{.key = "allowed_gids", .flag = "allowed-gids", .type = T_GIDS, FIELD(allowed_gids),
 	 .count_off = offsetof(struct config, n_allowed_gids), .live = true,
 	 .range = "gids or group names",
-	 .help = "Groups who may connect, comma-separated, matched against the peer's "
-	         "primary group"},
+	 .help = "Groups who may connect, comma-separated: a peer may if any of its groups, "
+	         "primary or supplementary, is listed (heapd reads at most 64 groups of a peer; "
+	         "one past those does not count)"},
+	{.key = "readonly_uids", .flag = "readonly-uids", .type = T_UIDS, FIELD(readonly_uids),
+	 .count_off = offsetof(struct config, n_readonly_uids), .live = true,
+	 .range = "uids or user names",
+	 .help = "Users who may only read, comma-separated: read objects, follow refs, get and "
+	         "list roots, release what they hold and read stats; anything that changes the "
+	         "heap fails with PERMISSION. A uid may not be in both this and admin_uids; uid 0 "
+	         "and heapd's own uid are admins whatever this says. A reload applies it to open "
+	         "connections"},
+	{.key = "readonly_gids", .flag = "readonly-gids", .type = T_GIDS, FIELD(readonly_gids),
+	 .count_off = offsetof(struct config, n_readonly_gids), .live = true,
+	 .range = "gids or group names",
+	 .help = "Groups whose members may only read, as readonly_uids: a peer is read-only if "
+	         "any of its groups, primary or supplementary, is listed, admins excepted. A peer "
+	         "in more than 64 groups, of which heapd reads 64, is read-only while this is set"},
 	{.key = "max_clients_per_uid", .flag = "max-clients-per-uid", .type = T_COUNT,
 	 FIELD(max_clients_per_uid), .min = 1, .max = 1u << 20, .live = true,
 	 .help = "Most connections open at once from one uid, admin_uids excepted"},
 	{.key = "admin_uids", .flag = "admin-uids", .type = T_UIDS, FIELD(admin_uids),
 	 .count_off = offsetof(struct config, n_admin_uids), .live = true,
 	 .range = "uids or user names",
-	 .help = "Users who may take the admin_reserved_connections places and are not held "
-	         "to max_clients_per_uid, comma-separated; they must still be let in by "
-	         "allowed_uids or allowed_gids"},
+	 .help = "Administrators, comma-separated: only they may start a collection or "
+	         "free_os_memory (unless gc_by_anyone), and change the owner of a root; they may "
+	         "take the admin_reserved_connections places and are not held to "
+	         "max_clients_per_uid. uid 0 and heapd's own uid are admins for the operations "
+	         "whatever this says. Admins must still be let in by allowed_uids or "
+	         "allowed_gids"},
+	{.key = "gc_by_anyone", .flag = "gc-by-anyone", .type = T_BOOL, FIELD(gc_by_anyone),
+	 .max = 1, .live = true, .range = "yes or no",
+	 .help = "Whether any client, not only admins, may start a collection or "
+	         "free_os_memory (read-only clients never may)"},
 	{.key = "admin_reserved_connections", .flag = "admin-reserved-connections", .type = T_COUNT,
 	 FIELD(admin_reserved), .max = 1u << 20, .live = true,
 	 .help = "Places of max_clients kept for admin_uids (at most max_clients - 1)"},
@@ -151,12 +177,18 @@ static const struct opt opts[] = {
 	 .max = UINT32_MAX, .live = true, .help = "Named roots, shared by all connections"},
 	{.key = "max_roots_per_uid", .flag = "max-roots-per-uid", .type = T_COUNT,
 	 FIELD(max_roots_per_uid), .max = UINT32_MAX, .live = true,
-	 .help = "Named roots the clients of one uid may make (replacing a root's object "
-	         "keeps its maker; deleting it, by anyone, gives the maker its room back)"},
+	 .help = "Named roots the clients of one uid may own (replacing a root's object "
+	         "keeps its owner; deleting it, or an admin giving it to another uid, gives "
+	         "the owner its room back)"},
 	{.key = "max_root_bytes_per_uid", .flag = "max-root-bytes-per-uid", .type = T_SIZE,
 	 FIELD(max_root_bytes_per_uid), .max = (uint64_t)1 << 40, .live = true,
 	 .help = "Bytes of root names the clients of one uid may make, counted as "
 	         "max_roots_per_uid counts roots"},
+	{.key = "root_mode", .flag = "root-mode", .type = T_MODE, FIELD(root_mode), .max = 0666,
+	 .live = true, .range = "0000..0666, rw bits only",
+	 .help = "Permissions a new named root gets, in octal, as a file's: read (4) and "
+	         "write (2) for its owner, its group and others. The owner and an admin "
+	         "may change them (root_chmod)"},
 	{.key = "max_holds_per_uid", .flag = "max-holds-per-uid", .type = T_COUNT,
 	 FIELD(max_holds_per_uid), .min = 1, .max = UINT32_MAX, .live = true,
 	 .help = "Holds the connections of one uid may have together, counting repeats"},
@@ -288,6 +320,9 @@ static void format_value(const struct config *c, const struct opt *o, char *buf,
 	case T_TARGET:
 		snprintf(buf, n, "%s", log_target_name((int)v));
 		break;
+	case T_BOOL:
+		snprintf(buf, n, "%s", v ? "yes" : "no");
+		break;
 	case T_UIDS:
 	case T_GIDS:
 		buf[0] = '\0';
@@ -391,13 +426,16 @@ static int set_value(struct config *c, const struct opt *o, const char *val, con
 		else
 			v = (uint64_t)level;
 		break;
+	case T_BOOL:
+		problem = cval_bool(val, &v);
+		break;
 	case T_UIDS:
 	case T_GIDS:
 		return set_ids(c, o, val, file, line, name, err, errlen);
 	}
 	if (problem)
 		return fail_at(err, errlen, file, line, "%s '%s' %s", name, val, problem);
-	if (o->type == T_PATH || v < o->min || v > o->max) {
+	if (o->type == T_PATH || v < o->min || (o->type == T_MODE ? (v & ~o->max) != 0 : v > o->max)) {
 		range_text(o, range, sizeof range);
 		return fail_at(err, errlen, file, line, "%s '%s' is out of range (%s)", name, val, range);
 	}
@@ -570,6 +608,7 @@ static void print_usage(FILE *f)
 	static const char *const arg_names[] = {
 		[T_PATH] = "PATH", [T_MODE] = "MODE", [T_SIZE] = "SIZE", [T_COUNT] = "N",
 		[T_PERCENT] = "N|off", [T_LEVEL] = "LEVEL", [T_TARGET] = "WHERE", [T_UIDS] = "LIST", [T_GIDS] = "LIST",
+		[T_BOOL] = "yes|no",
 	};
 	struct config def;
 	char text[1024];
@@ -620,6 +659,7 @@ void config_init(struct config *c)
 	c->max_root_bytes_per_uid = 4 * MIB;
 	c->max_holds_per_uid = 1u << 21;
 	c->max_output_per_uid = 64 * MIB;
+	c->root_mode = 0644;
 	c->heap.max_tenant_heap = 3 * GIB;
 	c->log_level = LOGL_INFO;
 	c->log_target = LOGT_AUTO;
@@ -633,6 +673,8 @@ void config_free(struct config *c)
 	free(c->allowed_uids);
 	free(c->allowed_gids);
 	free(c->admin_uids);
+	free(c->readonly_uids);
+	free(c->readonly_gids);
 	free(c->config_path);
 	for (int i = 0; i < c->argc; i++)
 		free(c->argv[i]);
@@ -651,6 +693,17 @@ static int set_config_path(struct config *c, const char *path, char *err, size_t
 	sprintf(c->config_path, "%s%s%s", cwd ? cwd : "", cwd ? "/" : "", path);
 	c->config_given = true;
 	free(cwd);
+	return 0;
+}
+
+/* A uid is an admin or read-only, not both: which one was meant is not
+ * for heapd to guess. */
+static int check_roles(const struct config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->n_readonly_uids; i++)
+		if (config_id_listed(c->admin_uids, c->n_admin_uids, c->readonly_uids[i]))
+			return fail_at(err, errlen, NULL, 0, "uid %u is in both admin_uids and readonly_uids",
+			               (unsigned)c->readonly_uids[i]);
 	return 0;
 }
 
@@ -677,7 +730,8 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
 	if (fl.config && set_config_path(c, fl.config, err, errlen))
 		return -1;
 	c->config_read = false; /* at start, the default file may be missing */
-	if (load_file(c, err, errlen) || walk_flags(c, c->argc, c->argv, true, &fl, err, errlen))
+	if (load_file(c, err, errlen) || walk_flags(c, c->argc, c->argv, true, &fl, err, errlen) ||
+	    check_roles(c, err, errlen))
 		return -1;
 	return fl.check ? 2 : 0;
 }
@@ -702,7 +756,8 @@ int config_reload(struct config *running, char *err, size_t errlen)
 	next.config_given = running->config_given;
 	next.config_read = running->config_read;
 	if (load_file(&next, err, errlen) ||
-	    walk_flags(&next, running->argc, running->argv, true, &fl, err, errlen)) {
+	    walk_flags(&next, running->argc, running->argv, true, &fl, err, errlen) ||
+	    check_roles(&next, err, errlen)) {
 		config_free(&next);
 		return -1;
 	}
@@ -728,15 +783,10 @@ int config_reload(struct config *running, char *err, size_t errlen)
 	return 0;
 }
 
-int config_peer_allowed(const struct config *c, uid_t uid, gid_t gid)
+int config_id_listed(const id_t *ids, size_t n, id_t id)
 {
-	if (!c->n_allowed_uids && !c->n_allowed_gids)
-		return 1;
-	for (size_t i = 0; i < c->n_allowed_uids; i++)
-		if (c->allowed_uids[i] == uid)
-			return 1;
-	for (size_t i = 0; i < c->n_allowed_gids; i++)
-		if (c->allowed_gids[i] == gid)
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
 			return 1;
 	return 0;
 }

@@ -37,16 +37,28 @@ struct config {
 	uint64_t max_root_bytes_per_uid;
 	uint32_t max_holds_per_uid;
 	size_t max_output_per_uid;
+	mode_t root_mode;         /* root_mode: a new root's rw bits (dispatch.c) */
 	/* allowed_uids, allowed_gids: a peer may connect when both lists are
-	 * empty, or its uid is in the first, or its gid in the second. */
+	 * empty, or its uid is in the first, or one of its groups in the
+	 * second (admit.c). */
 	uid_t *allowed_uids;
 	size_t n_allowed_uids;
 	gid_t *allowed_gids;
 	size_t n_allowed_gids;
 	/* admin_uids: peers that may use the admin_reserved_connections
-	 * places and are exempt from max_clients_per_uid (admit.c). */
+	 * places and are exempt from max_clients_per_uid (admit.c); with uid
+	 * 0 and heapd's own uid, the admins who may run gc and
+	 * free_os_memory (unless gc_by_anyone). No uid is in both admin_uids
+	 * and readonly_uids: config_parse and config_reload refuse it. */
 	uid_t *admin_uids;
 	size_t n_admin_uids;
+	/* readonly_uids, readonly_gids: peers, admins excepted, that may not
+	 * change the heap (dispatch.c). */
+	uid_t *readonly_uids;
+	size_t n_readonly_uids;
+	gid_t *readonly_gids;
+	size_t n_readonly_gids;
+	int gc_by_anyone;          /* gc_by_anyone */
 	uint32_t admin_reserved; /* admin_reserved_connections */
 	uint32_t max_clients_per_uid; /* max_clients_per_uid */
 	uint32_t hello_timeout_ms; /* hello_timeout_ms */
@@ -95,10 +107,8 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
  * The default file missing then and now changes nothing. */
 int config_reload(struct config *running, char *err, size_t errlen);
 
-/* 1 if a peer with these credentials (SO_PEERCRED: the primary gid only)
- * may connect, else 0. The two lists are alternatives: either match lets
- * the peer in; both empty lets in anyone the socket's mode lets connect. */
-int config_peer_allowed(const struct config *c, uid_t uid, gid_t gid);
+/* 1 if id is one of the n ids, else 0. */
+int config_id_listed(const id_t *ids, size_t n, id_t id);
 
 /* Writes the default config file: every key commented out, with its
  * default, range and meaning. packaging/heapd.conf is its output. */

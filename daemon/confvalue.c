@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "confvalue.h"
 
@@ -108,4 +109,16 @@ const char *cval_id(const char *tok, bool group, id_t *id)
 	else
 		return group ? "is not a gid or a group name" : "is not a uid or a user name";
 	return NULL;
+}
+
+const char *cval_bool(const char *s, uint64_t *v)
+{
+	static const char *const words[][2] = {{"no", "yes"}, {"false", "true"}, {"off", "on"}, {"0", "1"}};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		for (int b = 0; b < 2; b++)
+			if (strcasecmp(s, words[i][b]) == 0) {
+				*v = (uint64_t)b;
+				return NULL;
+			}
+	return "is not yes or no";
 }

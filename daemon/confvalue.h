@@ -1,6 +1,6 @@
 /*
  * confvalue.h - the values of heapd's settings as text: numbers, sizes
- * with units, user and group ids (confvalue.c). config.c parses and shows
+ * with units, user and group ids, yes or no (confvalue.c). config.c parses and shows
  * its settings with them.
  *
  * Numbers are decimal or octal digits with no sign; a size may add K, M,
@@ -29,5 +29,7 @@ const char *cval_size(const char *s, uint64_t *v);
 const char *cval_format_size(uint64_t v, char *buf, size_t n);
 /* A uid (group false) or gid: a number, or a user's or group's name. */
 const char *cval_id(const char *tok, bool group, id_t *id);
+/* yes or no (true/false, on/off, 1/0 too, in any case): 1 or 0. */
+const char *cval_bool(const char *s, uint64_t *v);
 
 #endif

@@ -5,7 +5,9 @@
  * refs are validated by the engine on every use; lengths that decide how
  * much the daemon allocates (read) are checked against the room the reply
  * has (max_frame_size, or what a batch's reply has left) before anything
- * is allocated; names are checked for length. Engine errors map to wire
+ * is allocated; root names are checked by their protobuf length and as
+ * text, and who may touch a root is decided here ("roots: owners and
+ * modes" below), not by the engine. Engine errors map to wire
  * statuses as HEAP_ERRORS says (engine_fail), each with a message naming
  * what was wrong.
  *
@@ -34,6 +36,17 @@
  * the uid has not, and a collection frees it room only if it dropped
  * objects. A batch is batch.c's, which runs each of
  * its ops through disp_op() as a request of its own.
+ *
+ * Roles. Before an op runs, op_permitted() checks it against the
+ * session's role (admit.c): every op is a read, a write (it changes the
+ * heap) or an admin op (it makes the collector work for everyone), as
+ * op_kind() says in a switch with no default, so a new operation does not
+ * build until it is classified. A read-only session may not write; only
+ * an admin may run an admin op, unless gc_by_anyone lets users too. A
+ * refused op is PERMISSION and changes nothing. The check is in
+ * disp_op(), so it covers each op of a batch, and an op held and run
+ * again (a batch's next turn, an alloc retried after room was made)
+ * meets the role as a reload may have changed it since.
  *
  * What a reply points to (read data, stats, root names, uid rows) lives in the
  * server's scratch memory, reset once the reply is packed.
@@ -82,6 +95,17 @@ static void engine_fail(struct disp_reply *rp, int err, const char *what)
 #undef X
 	}
 	disp_fail(rp, st, "%s: %s", what, heap_strerror(err));
+}
+
+/* An operation's name by its Request field number, for messages. */
+const char *disp_op_name(unsigned field)
+{
+	static const char *const name[] = {
+#define X(name, NAME, ...) [HEAPD__REQUEST__OP_##NAME] = #name,
+		HEAPD_OPS(X)
+#undef X
+	};
+	return field < sizeof name / sizeof name[0] && name[field] ? name[field] : "an unknown operation";
 }
 
 static void set_ref_result(struct disp_reply *rp, heap_ref ref)
@@ -216,13 +240,27 @@ static void op_set_ref(struct disp_call *c)
 		engine_fail(c->rp, err, "set_ref");
 }
 
+/* A read-only session gets read-only refs, and so does anyone from a
+ * root it may read but not write: *ref becomes its read-only form, then
+ * is held (heap/handle.c). */
+static int hold_readonly(struct session *s, heap_ref *ref)
+{
+	heap *h = s->srv->heap;
+	int err = *ref ? heap_ref_readonly(h, *ref, ref) : 0;
+	return err || !*ref ? err : heap_hold(h, s->holds, *ref);
+}
+
 static void op_get_ref(struct disp_call *c)
 {
+	struct session *s = c->s;
 	Heapd__GetRef *r = c->req->get_ref;
 	heap_ref ref;
-	if (ten_hold_refused(c->s->srv, c->s->ten, "get_ref", c->rp))
+	if (ten_hold_refused(s->srv, s->ten, "get_ref", c->rp))
 		return;
-	int err = heap_get_ref(c->s->srv->heap, r->obj, r->slot, c->s->holds, &ref);
+	int ro = s->role == ROLE_READONLY;
+	int err = heap_get_ref(s->srv->heap, r->obj, r->slot, ro ? NULL : s->holds, &ref);
+	if (!err && ro)
+		err = hold_readonly(s, &ref);
 	if (err)
 		engine_fail(c->rp, err, "get_ref");
 	else
@@ -238,95 +276,264 @@ static void op_release(struct disp_call *c)
 		engine_fail(c->rp, err, "release");
 }
 
+/* --- roots: owners and modes ---
+ *
+ * A root has an owner uid, a group gid and a mode of rw bits, which the
+ * engine keeps (heap_root_meta) and this file alone judges. A caller may
+ * read a root when its uid is the owner's and 0400 is set, or it is in the
+ * root's group and 040 is set, or 04 is set; write likewise with 0200, 020
+ * and 02. The classes add up, unlike a file's: a bit for others grants the
+ * owner too. An admin may do anything. A new root gets its maker's uid and
+ * gid and the mode root_mode; replacing or deleting one needs write,
+ * root_get and root_list need read, root_chmod is the owner's or an
+ * admin's, and root_chown is as chown(2): only an admin gives a root to
+ * another uid; the owner may change its group to one it is in. */
+
+#define ROOT_READ 04u
+#define ROOT_WRITE 02u
+#define ROOT_MODE_BITS 0666u
+#define ID_KEEP UINT32_MAX  /* root_chown: leave it, as -1 does for chown(2) */
+
+/* Whether s may read (ROOT_READ) or write (ROOT_WRITE) a root of meta m. */
+static int root_may(const struct session *s, const struct heap_root_meta *m, unsigned what)
+{
+	unsigned bits = m->mode & what;  /* others' */
+	if (s->uid == m->uid)
+		bits |= m->mode >> 6 & what;
+	if (sess_in_group(s, m->gid))
+		bits |= m->mode >> 3 & what;
+	return bits || s->role == ROLE_ADMIN;
+}
+
+/* A name quoted in a message: at most 64 bytes, cut at a character. */
+#define QUOTE(name, len) (int)text_cut(name, len, 64), name
+
 /* A root operation's error: the missing root and a bad name said in full. */
-static void root_fail(struct disp_reply *rp, int err, const char *what, const char *name, const char *absent)
+static void root_fail(struct disp_reply *rp, int err, const char *what, const char *name, size_t len,
+		      const char *absent)
 {
 	if (err == HEAP_ENOENT)
-		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "%s: no root named \"%.*s\"%s", what,
-			  (int)text_cut(name, strlen(name), 64), name, absent);
+		disp_fail(rp, HEAPD__STATUS__NOT_FOUND, "%s: no root named \"%.*s\"%s", what, QUOTE(name, len), absent);
 	else if (err == HEAP_EINVAL)
 		disp_fail(rp, HEAPD__STATUS__INVALID, "%s: a root name is 1 to %u bytes", what, HEAP_ROOT_NAME_MAX);
 	else
 		engine_fail(rp, err, what);
 }
 
-/* A root name is text every client may list and print: valid UTF-8 with
- * no control character (text.c); else rp fails (INVALID) and 0. */
-static int root_name_ok(const char *name, size_t len, const char *what, struct disp_reply *rp)
+/* PERMISSION for what s may not do (verb) to the root of meta m. */
+static void root_denied(struct disp_reply *rp, const struct session *s, const char *what, const char *verb,
+			const char *name, size_t len, const struct heap_root_meta *m)
 {
-	if (text_valid(name, len))
-		return 1;
-	disp_fail(rp, HEAPD__STATUS__INVALID, "%s: a root name is UTF-8 text without control characters", what);
-	return 0;
+	disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u may not %s root \"%.*s\" (owner %u, mode %04o)", what,
+		  (unsigned)s->uid, verb, QUOTE(name, len), (unsigned)m->uid, (unsigned)m->mode);
 }
 
-/* The root's maker pays for it (its uid's quotas) until anyone deletes it;
- * replacing its object keeps the maker and costs nothing new. */
+/* A root name from the wire: its protobuf length, not strlen, and text
+ * every client may list and print: valid UTF-8 with no control character,
+ * NUL included (text.c); else rp fails (INVALID) and NULL. */
+static const char *root_name(const ProtobufCBinaryData *b, size_t *len, const char *what, struct disp_reply *rp)
+{
+	if (text_valid((const char *)b->data, b->len)) {
+		*len = b->len;
+		return b->len ? (const char *)b->data : "";
+	}
+	disp_fail(rp, HEAPD__STATUS__INVALID, "%s: a root name is UTF-8 text without control characters", what);
+	return NULL;
+}
+
+/* The meta of the root named so, or 0 with rp failed (NOT_FOUND, INVALID). */
+static int root_stat(struct disp_call *c, const char *name, size_t len, const char *what, struct heap_root_meta *m)
+{
+	int err = heap_root_stat(c->s->srv->heap, name, len, m);
+	if (err)
+		root_fail(c->rp, err, what, name, len, "");
+	return !err;
+}
+
+/* The root's owner pays for it (its uid's quotas) until it is deleted or
+ * given to another uid; replacing its object costs nothing new. */
 static void op_root_set(struct disp_call *c)
 {
-	struct server *srv = c->s->srv;
+	struct session *s = c->s;
+	struct server *srv = s->srv;
 	Heapd__RootSet *r = c->req->root_set;
-	size_t len = strlen(r->name);
-	if (!root_name_ok(r->name, len, "root_set", c->rp))
+	size_t len;
+	const char *name = root_name(&r->name, &len, "root_set", c->rp);
+	if (!name)
 		return;
-	uint32_t owner;
-	int exists = heap_root_owner(srv->heap, r->name, len, &owner) == 0;
-	if (r->obj && !exists && ten_root_refused(srv, c->s->ten, len, c->rp))
+	struct heap_root_meta m = {.uid = s->uid, .gid = s->gid, .mode = (uint16_t)srv->cfg.root_mode};
+	int exists = heap_root_stat(srv->heap, name, len, &m) == 0;
+	if (exists && !root_may(s, &m, ROOT_WRITE)) {
+		root_denied(c->rp, s, "root_set", "write", name, len, &m);
 		return;
-	int err = heap_root_set(srv->heap, r->name, len, r->obj, c->s->uid);
+	}
+	if (r->obj && !exists && ten_root_refused(srv, s->ten, len, c->rp))
+		return;
+	int err = heap_root_set(srv->heap, name, len, r->obj, &m);
 	if (err)
-		root_fail(c->rp, err, "root_set", r->name, " to delete");
+		root_fail(c->rp, err, "root_set", name, len, " to delete");
 	else if (!r->obj)
-		ten_root_gone(srv, owner, len);
+		ten_root_gone(srv, m.uid, len);
 	else if (!exists)
-		ten_root_made(c->s->ten, len);
+		ten_root_made(s->ten, len);
 }
 
 static void op_root_get(struct disp_call *c)
 {
-	Heapd__RootGet *r = c->req->root_get;
-	heap_ref ref;
-	size_t len = strlen(r->name);
-	if (!root_name_ok(r->name, len, "root_get", c->rp) || ten_hold_refused(c->s->srv, c->s->ten, "root_get", c->rp))
+	struct session *s = c->s;
+	size_t len;
+	const char *name = root_name(&c->req->root_get->name, &len, "root_get", c->rp);
+	struct heap_root_meta m;
+	if (!name || ten_hold_refused(s->srv, s->ten, "root_get", c->rp) || !root_stat(c, name, len, "root_get", &m))
 		return;
-	int err = heap_root_get(c->s->srv->heap, r->name, len, c->s->holds, &ref);
+	if (!root_may(s, &m, ROOT_READ)) {
+		root_denied(c->rp, s, "root_get", "read", name, len, &m);
+		return;
+	}
+	heap_ref ref;
+	int ro = s->role == ROLE_READONLY || !root_may(s, &m, ROOT_WRITE);
+	int err = heap_root_get(s->srv->heap, name, len, ro ? NULL : s->holds, &ref);
+	if (!err && ro)
+		err = hold_readonly(s, &ref);
 	if (err)
-		root_fail(c->rp, err, "root_get", r->name, "");
+		root_fail(c->rp, err, "root_get", name, len, "");
 	else
 		set_ref_result(c->rp, ref);
 }
 
+static void op_root_chmod(struct disp_call *c)
+{
+	struct session *s = c->s;
+	Heapd__RootChmod *r = c->req->root_chmod;
+	size_t len;
+	const char *name = root_name(&r->name, &len, "root_chmod", c->rp);
+	struct heap_root_meta m;
+	if (!name)
+		return;
+	if (r->mode & ~ROOT_MODE_BITS) {
+		disp_fail(c->rp, HEAPD__STATUS__INVALID, "root_chmod: mode %04o has bits other than rw (0666)", r->mode);
+		return;
+	}
+	if (!root_stat(c, name, len, "root_chmod", &m))
+		return;
+	if (s->uid != m.uid && s->role != ROLE_ADMIN) {
+		root_denied(c->rp, s, "root_chmod", "change the mode of", name, len, &m);
+		return;
+	}
+	m.mode = (uint16_t)r->mode;
+	heap_root_set_meta(s->srv->heap, name, len, &m);  /* it exists: root_stat said so */
+}
+
+/* root_chown's rule (chown(2)'s): an admin may set any uid and gid; the
+ * owner may keep its uid and set a gid it is in. NULL if s may, else
+ * what it may not do. */
+static const char *chown_refused(const struct session *s, const struct heap_root_meta *m, uint32_t uid,
+				 uint32_t gid)
+{
+	if (s->role == ROLE_ADMIN)
+		return NULL;
+	if (s->uid != m->uid)
+		return "change the owner of";
+	if (uid != m->uid)
+		return "give away";
+	return gid == m->gid || sess_in_group(s, gid) ? NULL : "set a group it is not in on";
+}
+
+/* A root given to another uid moves its charge (tenant.c) to that uid,
+ * which its quotas do not refuse: it is an admin's act. */
+static void op_root_chown(struct disp_call *c)
+{
+	struct session *s = c->s;
+	Heapd__RootChown *r = c->req->root_chown;
+	size_t len;
+	const char *name = root_name(&r->name, &len, "root_chown", c->rp);
+	struct heap_root_meta m;
+	if (!name || !root_stat(c, name, len, "root_chown", &m))
+		return;
+	uint32_t uid = r->uid == ID_KEEP ? m.uid : r->uid, gid = r->gid == ID_KEEP ? m.gid : r->gid;
+	const char *refused = chown_refused(s, &m, uid, gid);
+	if (refused) {
+		root_denied(c->rp, s, "root_chown", refused, name, len, &m);
+		return;
+	}
+	struct tenant *to = uid == m.uid ? NULL : ten_get(s->srv, uid);
+	if (uid != m.uid && !to) {
+		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "root_chown: out of memory");
+		return;
+	}
+	uid_t from = m.uid;
+	m.uid = uid;
+	m.gid = gid;
+	heap_root_set_meta(s->srv->heap, name, len, &m);  /* it exists: root_stat said so */
+	if (to) {
+		ten_root_made(to, len);
+		ten_root_gone(s->srv, from, len);
+	}
+}
+
+/* What root_list's reply takes per root besides its name: the name's tag
+ * and length, and a uid, gid and mode of at most 5 bytes each. */
+#define ROOT_ROW_FRAMING (3u + 3 * 5u)
+/* And once: the headers of its three packed arrays. */
+#define ROOT_LIST_FRAMING (3 * 6u)
+
+/* root_list's reply being built: parallel arrays, in the scratch memory
+ * as the rest of the reply. */
 struct names {
 	Heapd__RootNames msg;
-	struct scratch *sc;
+	struct session *s;
 	size_t cap, bytes, limit;
 };
 
-/* The names live in the scratch memory, as the rest of the reply. */
-static int add_name(void *arg, const char *name, size_t len)
+/* Room for one more row in every array; 0, or -1 when out of memory. */
+static int names_grow(struct names *n)
+{
+	if (n->msg.n_names < n->cap)
+		return 0;
+	size_t cap = n->cap ? 2 * n->cap : 64, k = n->msg.n_names;
+	struct scratch *sc = &n->s->srv->scratch;
+	char **names = scratch_alloc(sc, cap * sizeof *names);
+	uint32_t *ids = scratch_alloc(sc, 3 * cap * sizeof *ids);
+	if (!names || !ids)
+		return -1;
+	if (k) {
+		memcpy(names, n->msg.names, k * sizeof *names);
+		memcpy(ids, n->msg.uids, k * sizeof *ids);
+		memcpy(ids + cap, n->msg.gids, k * sizeof *ids);
+		memcpy(ids + 2 * cap, n->msg.modes, k * sizeof *ids);
+	}
+	n->msg.names = names;
+	n->msg.uids = ids;
+	n->msg.gids = ids + cap;
+	n->msg.modes = ids + 2 * cap;
+	n->cap = cap;
+	return 0;
+}
+
+/* A root, if the caller may read it. */
+static int add_name(void *arg, const char *name, size_t len, const struct heap_root_meta *m)
 {
 	struct names *n = arg;
-	if (n->bytes + len + 8 > n->limit) {
+	if (!root_may(n->s, m, ROOT_READ))
+		return 0;
+	if (n->bytes + len + ROOT_ROW_FRAMING > n->limit) {
 		n->msg.truncated = 1;
 		return 1;
 	}
-	if (n->msg.n_names == n->cap) {
-		size_t cap = n->cap ? 2 * n->cap : 64;
-		char **p = scratch_alloc(n->sc, cap * sizeof *p);
-		if (!p)
-			return 1;
-		if (n->msg.n_names)
-			memcpy(p, n->msg.names, n->msg.n_names * sizeof *p);
-		n->msg.names = p;
-		n->cap = cap;
-	}
-	char *copy = scratch_alloc(n->sc, len + 1);
-	if (!copy)
+	char *copy = names_grow(n) == 0 ? scratch_alloc(&n->s->srv->scratch, len + 1) : NULL;
+	if (!copy) {
+		n->msg.truncated = 1;  /* out of memory: a partial list, said so */
 		return 1;
+	}
 	memcpy(copy, name, len);
 	copy[len] = '\0';
-	n->msg.names[n->msg.n_names++] = copy;
-	n->bytes += len + 8;
+	size_t i = n->msg.n_names;
+	n->msg.names[i] = copy;
+	n->msg.uids[i] = m->uid;
+	n->msg.gids[i] = m->gid;
+	n->msg.modes[i] = m->mode;
+	n->msg.n_names = n->msg.n_uids = n->msg.n_gids = n->msg.n_modes = i + 1;
+	n->bytes += len + ROOT_ROW_FRAMING;
 	return 0;
 }
 
@@ -339,7 +546,7 @@ static void op_root_list(struct disp_call *c)
 		disp_fail(rp, HEAPD__STATUS__INTERNAL, "root_list: out of memory");
 		return;
 	}
-	*n = (struct names){.msg = HEAPD__ROOT_NAMES__INIT, .sc = &s->srv->scratch, .limit = c->room};
+	*n = (struct names){.msg = HEAPD__ROOT_NAMES__INIT, .s = s, .bytes = ROOT_LIST_FRAMING, .limit = c->room};
 	heap_root_names(s->srv->heap, add_name, n);
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
 	rp->r.roots = &n->msg;
@@ -567,6 +774,64 @@ static uint64_t cost(const Heapd__Request *req)
 	}
 }
 
+/* What an op does, for the roles: see op_permitted. */
+enum op_kind {
+	OP_READ,   /* reads the heap, or only this session's holds */
+	OP_WRITE,  /* changes objects or roots */
+	OP_ADMIN,  /* runs the collector for everyone */
+};
+
+static enum op_kind op_kind(Heapd__Request__OpCase op)
+{
+	switch (op) {
+	case HEAPD__REQUEST__OP_HELLO:
+	case HEAPD__REQUEST__OP_PING:
+	case HEAPD__REQUEST__OP_READ:
+	case HEAPD__REQUEST__OP_GET_REF:
+	case HEAPD__REQUEST__OP_RELEASE:
+	case HEAPD__REQUEST__OP_ROOT_GET:
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+	case HEAPD__REQUEST__OP_GET_STATS:
+	case HEAPD__REQUEST__OP_UID_STATS:
+	case HEAPD__REQUEST__OP_BATCH:  /* each of its ops is checked */
+		return OP_READ;
+	case HEAPD__REQUEST__OP_ALLOC:
+	case HEAPD__REQUEST__OP_WRITE:
+	case HEAPD__REQUEST__OP_SET_REF:
+	case HEAPD__REQUEST__OP_ROOT_SET:
+	case HEAPD__REQUEST__OP_ROOT_CHMOD:
+	case HEAPD__REQUEST__OP_ROOT_CHOWN:
+		return OP_WRITE;
+	case HEAPD__REQUEST__OP_GC:
+	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
+		return OP_ADMIN;
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+	return OP_READ;  /* no op: run_op answers it */
+}
+
+/* Whether s's role lets it run req's op; if not, rp fails (PERMISSION). */
+static int op_permitted(const struct session *s, const Heapd__Request *req, struct disp_reply *rp)
+{
+	enum op_kind kind = op_kind(req->op_case);
+	const char *what = disp_op_name(req->op_case);
+	if (kind == OP_READ || s->role == ROLE_ADMIN)
+		return 1;
+	if (s->role == ROLE_READONLY) {
+		disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u is read-only (readonly_uids or readonly_gids)",
+			  what, (unsigned)s->uid);
+		return 0;
+	}
+	if (kind == OP_ADMIN && !s->srv->cfg.gc_by_anyone) {
+		disp_fail(rp, HEAPD__STATUS__PERMISSION,
+			  "%s: uid %u is not an admin; only admin_uids may start a collection (gc_by_anyone = no)",
+			  what, (unsigned)s->uid);
+		return 0;
+	}
+	return 1;
+}
+
 static void run_op(struct disp_call *c)
 {
 	switch (c->req->op_case) {
@@ -584,7 +849,8 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
 	uint64_t held = heap_holds_count(s->holds);
 	sess_turn_add(s->srv, cost(req));
-	run_op(&c);
+	if (op_permitted(s, req, rp))
+		run_op(&c);
 	if (rp->r.status == HEAPD__STATUS__BAD_REF)
 		guard_bad_ref(s);
 	/* A batch's ops are counted each by its own disp_op call. */

@@ -9,7 +9,8 @@
  * permissions in between.
  *
  * Accept: every connection becomes a session, with its peer's credentials
- * (SO_PEERCRED), and admit.c decides whether it is served, so that
+ * (SO_PEERCRED) and groups (SO_PEERGROUPS, read_groups() says what is
+ * kept), and admit.c decides whether it is served, so that
  * refusals can be told to the client in a reply frame rather than as a
  * bare reset. A refusal needs a descriptor for the
  * moment it takes to write it, so max_clients must fit in RLIMIT_NOFILE:
@@ -70,6 +71,36 @@ static void free_unaccepted(uv_handle_t *h)
 	free(h->data);
 }
 
+/* The peer's groups into s: its primary gid, then its supplementary
+ * groups up to SESS_GROUPS_MAX in all. A peer in more groups (Linux
+ * allows 65536) or whose groups cannot be read keeps what fit, marked
+ * groups_cut: a group it was not seen in cannot let it in (allowed_gids)
+ * and, as one may be a readonly_gids group, makes it read-only while
+ * readonly_gids is set (admit_role). */
+static void read_groups(int fd, struct session *s)
+{
+	gid_t buf[SESS_GROUPS_MAX], *all = buf;
+	socklen_t len = sizeof buf;
+	s->groups[0] = s->gid;
+	s->ngroups = 1;
+	int r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len);
+	if (r != 0 && errno == ERANGE && (all = malloc(len)) != NULL)
+		r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, all, &len);
+	size_t n = r == 0 ? len / sizeof *all : 0;
+	s->groups_cut = r != 0;
+	for (size_t i = 0; i < n; i++) {
+		if (all[i] == s->gid)
+			continue;
+		if (s->ngroups == SESS_GROUPS_MAX) {
+			s->groups_cut = true;
+			break;
+		}
+		s->groups[s->ngroups++] = all[i];
+	}
+	if (all != buf)
+		free(all);
+}
+
 /* Accepts the connection libuv has ready on the listener. */
 static void accept_one(struct server *srv)
 {
@@ -93,12 +124,13 @@ static void accept_one(struct server *srv)
 	}
 	struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 	socklen_t len = sizeof cred;
-	uv_os_fd_t fd;
+	uv_os_fd_t fd = -1;
 	if (uv_fileno((uv_handle_t *)&s->pipe, &fd) == 0)
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 	s->pid = cred.pid;
 	s->uid = cred.uid;
 	s->gid = cred.gid;
+	read_groups(fd, s);
 	admit_session(srv, s);
 }
 

@@ -42,7 +42,7 @@ struct tenant {
 	struct tenant *next;    /* in its bucket of server.ten_buckets */
 	uid_t uid;
 	struct list sessions;   /* its open sessions, by session.ten_link */
-	uint64_t roots;         /* named roots it made, not yet deleted */
+	uint64_t roots;         /* named roots it owns */
 	uint64_t root_bytes;    /* their name bytes */
 	uint64_t holds;         /* holds over its sessions, repeats counted */
 	size_t output;          /* unsent reply bytes over its sessions */
@@ -161,6 +161,18 @@ enum session_state {
 	S_CLOSING,  /* flushing its last replies, then closed */
 };
 
+/* What a session may do (admit_role, dispatch.c's op_kind): computed when
+ * it is admitted and again on every reload. */
+enum sess_role {
+	ROLE_USER,      /* reads and changes the heap; gc only with gc_by_anyone */
+	ROLE_READONLY,  /* reads only: readonly_uids, readonly_gids */
+	ROLE_ADMIN,     /* anything: uid 0, heapd's own uid, admin_uids */
+};
+
+/* The peer's groups a session keeps: its primary gid and the first
+ * SESS_GROUPS_MAX - 1 supplementary ones (listener.c). */
+#define SESS_GROUPS_MAX 64
+
 struct session {
 	struct list link;       /* on server.sessions */
 	struct list ready_link; /* on server.ready, or unlinked */
@@ -175,6 +187,13 @@ struct session {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	/* The peer's groups at connect time, gid first: what allowed_gids and
+	 * readonly_gids match (sess_in_group). groups_cut: the peer had more
+	 * than fit, or they could not be read; only gid and what fit count. */
+	gid_t groups[SESS_GROUPS_MAX];
+	unsigned ngroups;
+	bool groups_cut;
+	enum sess_role role;
 	char name[64];          /* from Hello, for logs */
 	heap_holds *holds;
 	struct tenant *ten;     /* its uid's */
@@ -210,11 +229,14 @@ void lsn_fit_fd_limit(struct server *srv);
 void admit_start(struct server *srv);
 void admit_stop(struct server *srv);
 /* A connection just accepted, its credentials read: it becomes a session,
- * served or refused (allow lists, max_clients_per_uid, max_clients). */
+ * served or refused (allow lists, max_clients_per_uid, max_clients), with
+ * its role. */
 void admit_session(struct server *srv, struct session *s);
 /* s's connection is closing (conn_close): it no longer counts. */
 void admit_closed(struct session *s);
-/* The configuration was reloaded: hello_timeout_ms may have changed. */
+/* The configuration was reloaded: hello_timeout_ms may have changed, and
+ * every open session is judged again: closed if the allow lists no longer
+ * let it in, else given its role under the new lists. */
 void admit_reconfigured(struct server *srv);
 
 /* session.c */
@@ -282,6 +304,9 @@ int guard_refused(struct server *srv, struct session *s, int admin);
 void guard_stop(struct server *srv);
 /* Frees a session the transport has closed. */
 void sess_free(struct session *s);
+/* 1 if gid is one of the peer's groups that s keeps, else 0 (a group
+ * past SESS_GROUPS_MAX is not seen: s->groups_cut). */
+int sess_in_group(const struct session *s, gid_t gid);
 /* Some of s->queued was written: resumes what waited for it. */
 void sess_written(struct session *s);
 
@@ -328,6 +353,8 @@ int disp_request(struct session *s, Heapd__Request *req);
  * reply is sent later, by the collector or the batch. */
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp);
 void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An operation's name by its Request field number, for messages. */
+const char *disp_op_name(unsigned field);
 /* Runs a held single request again (HELD_ROOM) and replies. */
 void disp_retry(struct session *s, Heapd__Request *req);
 /* The collector answered the session's wait: a gc reply, or its held
@@ -355,7 +382,7 @@ void ten_free_all(struct server *srv);
  * root of len name bytes, else 0. */
 int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp);
 void ten_root_made(struct tenant *t, size_t len);
-/* A root owned by owner was deleted (by anyone). */
+/* A root owned by owner was deleted, or given to another uid. */
 void ten_root_gone(struct server *srv, uid_t owner, size_t len);
 /* 1 with rp failed (LIMIT) if t may not add a hold, for op what; else 0. */
 int ten_hold_refused(struct server *srv, struct tenant *t, const char *what, struct disp_reply *rp);

@@ -94,6 +94,14 @@ void sess_free(struct session *s)
 	free(s);
 }
 
+int sess_in_group(const struct session *s, gid_t gid)
+{
+	for (unsigned i = 0; i < s->ngroups; i++)
+		if (s->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
 static int out_reserve(struct session *s, size_t need)
 {
 	if (s->out_len + need <= s->out_cap)

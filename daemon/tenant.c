@@ -2,17 +2,19 @@
  * tenant.c - what each uid has of the daemon, and its quotas.
  *
  * A tenant is a uid, as SO_PEERCRED gives it: every session belongs to
- * the tenant of its peer's uid, and every named root to the tenant of the
- * uid that made it (the engine keeps that uid as the root's owner). The
+ * the tenant of its peer's uid, and every named root to the tenant of its
+ * owner (the uid that made it, or that an admin gave it to; the engine
+ * keeps it in the root's meta). The
  * tenant counts what its sessions and roots cost, and the quotas of
  * opts[] (config.c) bound each count:
  *
- *   roots, root_bytes  named roots it made and their name bytes: root_set
+ *   roots, root_bytes  named roots it owns and their name bytes: root_set
  *                      of a new name past max_roots_per_uid or
  *                      max_root_bytes_per_uid fails with LIMIT. Replacing
- *                      a root's object keeps its owner (anyone may, and it
- *                      costs nothing new); deleting it, by anyone, gives
- *                      the owner its room back.
+ *                      a root's object keeps its owner (and costs nothing
+ *                      new); deleting it gives the owner its room back,
+ *                      and root_chown to another uid moves it there
+ *                      (dispatch.c), past that uid's quotas if need be.
  *   holds              holds over its sessions: an op that would add one
  *                      past max_holds_per_uid fails with LIMIT.
  *   output             unsent reply bytes over its sessions: past

@@ -61,7 +61,7 @@ static void build_list(heap *h, heap_holds *hs, const char *name, long n)
 			die("release", err);
 		head = obj;
 	}
-	if ((err = heap_root_set(h, name, strlen(name), head, 0)) != 0)
+	if ((err = heap_root_set(h, name, strlen(name), head, NULL)) != 0)
 		die("root_set", err);
 	if ((err = heap_release(h, hs, head)) != 0)
 		die("release", err);
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < 10; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "list%d", i);
-		int err = heap_root_set(h, name, strlen(name), 0, 0);
+		int err = heap_root_set(h, name, strlen(name), 0, NULL);
 		if (err)
 			die("root delete", err);
 	}

@@ -42,14 +42,16 @@
 	X(set_ref, SET_REF, SetRef, BATCH, HEAPD_REFS2(obj, target), HEAPD_NO_PAYLOAD, none)         \
 	X(get_ref, GET_REF, GetRef, BATCH, HEAPD_REFS1(obj), HEAPD_NO_PAYLOAD, ref_or_null)          \
 	X(release, RELEASE, Release, BATCH, HEAPD_REFS1(obj), HEAPD_NO_PAYLOAD, none)                \
-	X(root_set, ROOT_SET, RootSet, BATCH, HEAPD_REFS1(obj), HEAPD_STR(name), none)               \
-	X(root_get, ROOT_GET, RootGet, BATCH, HEAPD_REFS0, HEAPD_STR(name), ref)                     \
+	X(root_set, ROOT_SET, RootSet, BATCH, HEAPD_REFS1(obj), HEAPD_BYTES(name), none)             \
+	X(root_get, ROOT_GET, RootGet, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), ref)                   \
 	X(root_list, ROOT_LIST, RootList, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, roots)               \
 	X(gc, GC, Gc, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)                                    \
 	X(free_os_memory, FREE_OS_MEMORY, FreeOsMemory, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)  \
 	X(get_stats, GET_STATS, GetStats, BATCH, HEAPD_REFS0, HEAPD_NO_PAYLOAD, stats)               \
 	X(batch, BATCH, Batch, ALONE, HEAPD_REFS0, HEAPD_SIZED, batch)                               \
-	X(uid_stats, UID_STATS, UidStats, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, uids)
+	X(uid_stats, UID_STATS, UidStats, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, uids)                \
+	X(root_chmod, ROOT_CHMOD, RootChmod, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
+	X(root_chown, ROOT_CHOWN, RootChown, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

@@ -1,7 +1,7 @@
 /*
  * heapctl.c - heapctl, heapd's command-line tool: main, the commands but
- * top (top.c), uids (uids.c) and bench (bench.c, benchloop.c), and what
- * they share.
+ * roots and root (roots.c), top (top.c), uids (uids.c) and bench
+ * (bench.c, benchloop.c), and what they share.
  *
  *   heapctl [-s SOCKET] COMMAND [OPTIONS]
  *
@@ -270,77 +270,10 @@ static const struct ctl_cmd free_os_cmd = {
 	collect_run,
 };
 
-/* ------------------------------------------------------------ roots */
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"null", no_argument, NULL, '0'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c, rc, end = '\n';
-	while ((c = ctl_option(cmd, argc, argv, "0h", opts, &rc)) > 0)
-		end = '\0';
-	if (c == 0)
-		return rc;
-	heapd *h = ctl_connect(cmd->name);
-	if (!h)
-		return CTL_ERROR;
-	char **names;
-	size_t n;
-	int truncated;
-	if (heapd_root_list(h, &names, &n, &truncated) < 0)
-		return ctl_fail(h, cmd->name);
-	heapd_close(h);
-	/* Sorted for people and diffs. A copy of the array is sorted, so how
-	 * the library laid out what heapd_free_names releases is its own. */
-	char **sorted = malloc((n ? n : 1) * sizeof *sorted);
-	if (!sorted) {
-		heapd_free_names(names);
-		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
-		return CTL_ERROR;
-	}
-	memcpy(sorted, names, n * sizeof *sorted);
-	qsort(sorted, n, sizeof *sorted, name_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (end == '\n')
-			ctl_put_text(stdout, sorted[i]);
-		else
-			fputs(sorted[i], stdout);  /* -0: for xargs -0, the bytes as they are */
-		putchar(end);
-	}
-	free(sorted);
-	heapd_free_names(names);
-	if (truncated) {
-		/* A partial list is not an answer a script may take for whole. */
-		fprintf(stderr, "heapctl: %s: only the first %zu names fit in one reply (max_frame_size)\n",
-			cmd->name, n);
-		return CTL_ERROR;
-	}
-	return CTL_OK;
-}
-
-static const struct ctl_cmd roots_cmd = {
-	"roots", "[-0]", "list the named roots",
-	"Print the names of the named roots, one per line, sorted.\n"
-	"\n"
-	"  -0, --null  end each name with a NUL byte instead of a newline, as\n"
-	"              it is (xargs -0 reads this); else control characters\n"
-	"              that an older heapd let in are printed as \\xNN\n"
-	"  -h, --help  print this help\n",
-	roots_run,
-};
-
 /* ------------------------------------------------------------- main */
 
 static const struct ctl_cmd *const commands[] = {
-	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &uids_cmd, &top_cmd, &bench_cmd,
+	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &root_cmd, &uids_cmd, &top_cmd, &bench_cmd,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -55,6 +55,8 @@ uint64_t ctl_delta(uint64_t after, uint64_t before);
 extern const struct ctl_cmd top_cmd;   /* top.c */
 extern const struct ctl_cmd bench_cmd; /* bench.c */
 extern const struct ctl_cmd uids_cmd;  /* uids.c */
+extern const struct ctl_cmd roots_cmd; /* roots.c */
+extern const struct ctl_cmd root_cmd;  /* roots.c */
 
 /* uids.c: rows heaviest first (heap bytes, then holds, then uid), and
  * the table's line for a row, or its header for NULL (76 columns). */

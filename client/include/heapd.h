@@ -9,7 +9,14 @@
  *     heapd_root_get each add one on the object they return, and
  *     heapd_release drops one. When the connection ends, however it ends,
  *     its holds go with it;
- *   - named roots are shared by every connection and outlive them.
+ *   - named roots are shared by every connection and outlive them. Each
+ *     has an owner uid, a group gid and a mode, as a file has: read (4)
+ *     and write (2) bits for the owner, the group and others (0644 by
+ *     default, heapd's root_mode). A caller may use a root if any class
+ *     it is in has the bit: root_get and root_list need read; replacing
+ *     or deleting a root needs write (HEAPD_EPERM otherwise, and nothing
+ *     changes); root_chmod is the owner's; root_chown is as chown(2). An
+ *     admin (uid 0, heapd's admin_uids) may do anything.
  * An object reachable from neither is collected; a ref to it then gets
  * HEAPD_EBADREF, as does any ref that was never valid.
  *
@@ -49,6 +56,7 @@ typedef struct heapd_stats heapd_stats;
 typedef struct heapd_reply heapd_reply;
 typedef struct heapd_batch heapd_batch;  /* operations sent as one request */
 typedef struct heapd_uid_stat heapd_uid_stat;
+typedef struct heapd_root_info heapd_root_info;
 
 /* Every error code, in one list: X(NAME, value, Status, message) for the
  * codes the daemon answers with, Status being the protocol's status it
@@ -57,7 +65,9 @@ typedef struct heapd_uid_stat heapd_uid_stat;
  * enum heapd_error and heapd_strerror() are made from it.
  *   EBADREF    null, stale or forged ref
  *   ENOTFOUND  no such root, or no hold on that object
- *   EPERM      this peer may not use the daemon
+ *   EPERM      this peer may not use the daemon, or not for this operation
+ *              (a read-only client's writes; gc by a non-admin; a root
+ *              its owner and mode keep from it)
  *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
  *   EPROTO     the daemon broke the protocol, or said the request did
  *   EIO        the connection failed or is closed
@@ -120,6 +130,13 @@ struct heapd_uid_stat {
 	uint64_t output_stalls;    /* times it passed max_output_per_uid */
 };
 
+/* A named root, as heapd_root_list_info lists it. */
+struct heapd_root_info {
+	const char *name;
+	uint32_t uid, gid;  /* its owner and group */
+	uint32_t mode;      /* its rw bits: 0644 is rw-r--r-- */
+};
+
 /* The reply to one request: from heapd_get_reply (valid until the next
  * call on the connection), heapd_batch_reply (until the next call on the
  * batch), or handed to an async callback (<heapd/async.h>: valid only
@@ -138,6 +155,9 @@ struct heapd_reply {
 	int truncated;             /* root_list, uid_stats: 1 when more did not fit */
 	const heapd_uid_stat *const *uids;  /* uid_stats: nuids rows, by uid */
 	size_t nuids;
+	const uint32_t *root_uids;  /* root_list: the owner, group and mode of */
+	const uint32_t *root_gids;  /* each of names, in its order */
+	const uint32_t *root_modes;
 };
 
 /* Connects and says hello. socket_path NULL: $HEAPD_SOCKET, else
@@ -179,8 +199,22 @@ int heapd_read(heapd *h, heapd_ref obj, uint32_t off, void *buf, uint32_t len);
 int heapd_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target);   /* target 0 clears */
 int heapd_get_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref *out);     /* *out 0 if empty (no hold) */
 int heapd_release(heapd *h, heapd_ref obj);
+/* Root names are 1 to 255 bytes of UTF-8 text without control characters
+ * (else HEAPD_EINVAL), sent without their NUL. root_set of a new name
+ * makes a root that the caller owns, with its gid and heapd's root_mode;
+ * replacing or deleting (obj 0) one needs write on it. */
 int heapd_root_set(heapd *h, const char *name, heapd_ref obj);                 /* obj 0 deletes */
-int heapd_root_get(heapd *h, const char *name, heapd_ref *out);
+int heapd_root_get(heapd *h, const char *name, heapd_ref *out);                /* needs read */
+/* The root's mode: rw bits only (else HEAPD_EINVAL); by its owner or an
+ * admin (else HEAPD_EPERM). */
+int heapd_root_chmod(heapd *h, const char *name, uint32_t mode);
+/* Gives the root an owner and a group, HEAPD_ID_KEEP leaving either as it
+ * is. As chown(2): only an admin may change the owner; the owner may set
+ * a group it is in (its primary gid). A root counts against its owner's
+ * quotas (max_roots_per_uid), so a new owner takes it over, whatever its
+ * quotas say. */
+int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid);
+#define HEAPD_ID_KEEP UINT32_MAX
 /* Full collection: when it returns, every object that was unreachable when
  * it was called is freed, and its refs get HEAPD_EBADREF. */
 int heapd_gc(heapd *h);
@@ -196,6 +230,12 @@ int heapd_ping(heapd *h, uint64_t *rtt_ns);
  * (may be NULL) is set to 1 when there are more. */
 int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated);
 void heapd_free_names(char **names);
+/* The same roots with their owner, group and mode: *roots is an array of
+ * *count of them, then one whose name is NULL, to release (names
+ * included) with heapd_free_root_info(). Both list the roots the caller
+ * may read, no others. */
+int heapd_root_list_info(heapd *h, heapd_root_info **roots, size_t *count, int *truncated);
+void heapd_free_root_info(heapd_root_info *roots);
 /* A row for each uid with a connection, a named root or a hold, by uid:
  * *rows is an array of *count rows of size bytes each (pass sizeof
  * **rows; the library writes no more of each row and zeroes what it has
@@ -249,6 +289,8 @@ int heapd_append_get_ref(heapd *h, heapd_ref obj, uint32_t slot);
 int heapd_append_release(heapd *h, heapd_ref obj);
 int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj);
 int heapd_append_root_get(heapd *h, const char *name);
+int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode);
+int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid);
 int heapd_append_gc(heapd *h);
 int heapd_append_free_os_memory(heapd *h);
 int heapd_append_get_stats(heapd *h);
@@ -306,6 +348,8 @@ int heapd_batch_get_ref(heapd_batch *b, heapd_ref obj, uint32_t slot);
 int heapd_batch_release(heapd_batch *b, heapd_ref obj);
 int heapd_batch_root_set(heapd_batch *b, const char *name, heapd_ref obj);  /* NULL name: HEAPD_EINVAL */
 int heapd_batch_root_get(heapd_batch *b, const char *name);
+int heapd_batch_root_chmod(heapd_batch *b, const char *name, uint32_t mode);
+int heapd_batch_root_chown(heapd_batch *b, const char *name, uint32_t uid, uint32_t gid);
 int heapd_batch_get_stats(heapd_batch *b);
 int heapd_batch_exec(heapd *h, heapd_batch *b);
 int heapd_batch_failed(const heapd_batch *b);   /* the op that failed, or -1 */

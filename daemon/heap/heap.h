@@ -181,16 +181,25 @@ uint64_t heap_room_cycle(const heap *h);
 
 /* Named roots. name is 1..HEAP_ROOT_NAME_MAX bytes, not NUL-terminated.
  * root_set with ref 0 deletes (HEAP_ENOENT if absent). root_get adds a hold
- * in hs when hs is not NULL. A root has an owner, a number the host gives
- * when the root is made (heapd: the uid that made it, which its quotas
- * count); replacing a root's object keeps its owner. */
-int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, uint32_t owner);
-/* The owner of the root named so: 0, HEAP_ENOENT or HEAP_EINVAL. */
-int heap_root_owner(heap *h, const char *name, size_t len, uint32_t *owner);
+ * in hs when hs is not NULL. A root has a meta, numbers the host gives it
+ * (heapd: the uid and gid that own it and its mode) and the engine only
+ * keeps: who may do what to a root is the host's to decide. */
+struct heap_root_meta {
+	uint32_t uid, gid;
+	uint16_t mode;
+};
+/* Names ref; a root it makes gets *meta (NULL: all 0), and replacing a
+ * root's object keeps its meta. */
+int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, const struct heap_root_meta *meta);
+/* The meta of the root named so: 0, HEAP_ENOENT or HEAP_EINVAL. */
+int heap_root_stat(heap *h, const char *name, size_t len, struct heap_root_meta *out);
+/* Gives the root named so meta *meta: 0, HEAP_ENOENT or HEAP_EINVAL. */
+int heap_root_set_meta(heap *h, const char *name, size_t len, const struct heap_root_meta *meta);
 int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_ref *out);
 /* Calls fn for each named root, in no particular order, until fn returns
  * nonzero. fn must not change the roots. */
-void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len), void *arg);
+void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len, const struct heap_root_meta *meta),
+		     void *arg);
 
 /* Blocking full collection, like Go's runtime.GC(): finishes any cycle in
  * progress, runs a complete one and sweeps everything. */

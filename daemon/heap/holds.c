@@ -7,9 +7,10 @@
  * of the handle's place, which spreads objects made one after another. Named roots are a name -> handle table;
  * each named root holds its object through one internal hold set
  * (h->roots_hs), so the collector only ever scans hold sets. Each root
- * records its owner (the host's number for who made it); replacing the
- * object keeps the owner, so a host that counts roots per owner counts a
- * root once, from its making to its deletion, whoever deletes it. A hold
+ * keeps a meta (struct heap_root_meta: the host's owner, group and mode),
+ * given when it is made and changed only by heap_root_set_meta; replacing
+ * the object keeps it, so a host that counts roots per owner counts a
+ * root once, from its making to its deletion or change of owner. A hold
  * set has a tenant, which the objects allocated with it are charged to
  * (central.c); holding or releasing an object changes no tenant's bytes.
  *
@@ -32,6 +33,8 @@
 #include "internal.h"
 
 #define HOLDS_MIN_CAP 16u
+_Static_assert(sizeof(struct root_entry) == 32, "docs/daemon.md says a root entry is 32 bytes");
+_Static_assert(HEAP_ROOT_NAME_MAX <= UINT16_MAX, "root_entry.len is 16 bits");
 
 static int table_alloc(struct hold **tab, uint32_t cap)
 {
@@ -221,8 +224,9 @@ static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 	} while (0)
 
 /* SipHash-1-3 with the heap's random key: root names come from clients, so
- * their hash must not be predictable (hash flooding). */
-static uint64_t name_hash(const heap *h, const char *name, size_t len)
+ * their hash must not be predictable (hash flooding). Its low half: the
+ * table's index takes no more. */
+static uint32_t name_hash(const heap *h, const char *name, size_t len)
 {
 	uint64_t k0 = h->hash_key[0], k1 = h->hash_key[1];
 	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
@@ -246,12 +250,12 @@ static uint64_t name_hash(const heap *h, const char *name, size_t len)
 	SIPROUND;
 	SIPROUND;
 	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
 }
 
-static struct root_entry *root_find(heap *h, const char *name, size_t len, uint64_t hash)
+static struct root_entry *root_find(heap *h, const char *name, size_t len, uint32_t hash)
 {
-	uint32_t i = (uint32_t)hash & h->rmask;
+	uint32_t i = hash & h->rmask;
 	while (h->rtab[i].name) {
 		struct root_entry *e = &h->rtab[i];
 		if (e->hash == hash && e->len == len && memcmp(e->name, name, len) == 0)
@@ -269,7 +273,7 @@ static int roots_resize(heap *h, uint32_t cap)
 	for (uint32_t i = 0; i <= h->rmask; i++) {
 		if (!old[i].name)
 			continue;
-		uint32_t j = (uint32_t)old[i].hash & (cap - 1);
+		uint32_t j = old[i].hash & (cap - 1);
 		while (tab[j].name)
 			j = (j + 1) & (cap - 1);
 		tab[j] = old[i];
@@ -288,7 +292,7 @@ static void root_delete(heap *h, struct root_entry *e)
 		j = (j + 1) & h->rmask;
 		if (!h->rtab[j].name)
 			break;
-		uint32_t home = (uint32_t)h->rtab[j].hash & h->rmask;
+		uint32_t home = h->rtab[j].hash & h->rmask;
 		if (((j - home) & h->rmask) >= ((j - i) & h->rmask)) {
 			h->rtab[i] = h->rtab[j];
 			i = j;
@@ -306,7 +310,7 @@ static int name_ok(const char *name, size_t len)
 	return name && len >= 1 && len <= HEAP_ROOT_NAME_MAX;
 }
 
-int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, uint32_t owner)
+int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, const struct heap_root_meta *meta)
 {
 	if (!name_ok(name, len))
 		return HEAP_EINVAL;
@@ -314,7 +318,7 @@ int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, uint32_t 
 	int err;
 	if (ref && (err = obj_resolve(h, ref, &o)) != 0)
 		return err;
-	uint64_t hash = name_hash(h, name, len);
+	uint32_t hash = name_hash(h, name, len);
 	struct root_entry *e = root_find(h, name, len, hash);
 	if (e->name) {
 		heap_ref old = e->ref;
@@ -343,45 +347,77 @@ int heap_root_set(heap *h, const char *name, size_t len, heap_ref ref, uint32_t 
 		return copy ? err : HEAP_ENOMEM;
 	}
 	memcpy(copy, name, len);
-	e->name = copy;
-	e->len = (uint32_t)len;
-	e->owner = owner;
-	e->hash = hash;
-	e->ref = ref;
+	*e = (struct root_entry){.name = copy, .hash = hash, .len = (uint16_t)len, .ref = ref};
+	if (meta) {
+		e->uid = meta->uid;
+		e->gid = meta->gid;
+		e->mode = meta->mode;
+	}
 	h->nroots++;
 	return 0;
 }
 
-int heap_root_owner(heap *h, const char *name, size_t len, uint32_t *owner)
+/* The root named so, or NULL (*err says why). */
+static struct root_entry *root_named(heap *h, const char *name, size_t len, int *err)
 {
-	if (!name_ok(name, len))
-		return HEAP_EINVAL;
+	if (!name_ok(name, len)) {
+		*err = HEAP_EINVAL;
+		return NULL;
+	}
 	struct root_entry *e = root_find(h, name, len, name_hash(h, name, len));
-	if (!e->name)
-		return HEAP_ENOENT;
-	*owner = e->owner;
-	return 0;
+	*err = e->name ? 0 : HEAP_ENOENT;
+	return e->name ? e : NULL;
+}
+
+static void meta_of(const struct root_entry *e, struct heap_root_meta *out)
+{
+	*out = (struct heap_root_meta){.uid = e->uid, .gid = e->gid, .mode = e->mode};
+}
+
+int heap_root_stat(heap *h, const char *name, size_t len, struct heap_root_meta *out)
+{
+	int err;
+	struct root_entry *e = root_named(h, name, len, &err);
+	if (e)
+		meta_of(e, out);
+	return err;
+}
+
+int heap_root_set_meta(heap *h, const char *name, size_t len, const struct heap_root_meta *meta)
+{
+	int err;
+	struct root_entry *e = root_named(h, name, len, &err);
+	if (e) {
+		e->uid = meta->uid;
+		e->gid = meta->gid;
+		e->mode = meta->mode;
+	}
+	return err;
 }
 
 int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_ref *out)
 {
-	if (!name_ok(name, len))
-		return HEAP_EINVAL;
-	struct root_entry *e = root_find(h, name, len, name_hash(h, name, len));
-	if (!e->name)
-		return HEAP_ENOENT;
 	int err;
+	struct root_entry *e = root_named(h, name, len, &err);
+	if (!e)
+		return err;
 	if (hs && (err = holds_add(h, hs, e->ref)) != 0)
 		return err;
 	*out = e->ref;
 	return 0;
 }
 
-void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len), void *arg)
+void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len, const struct heap_root_meta *meta),
+		     void *arg)
 {
-	for (uint32_t i = 0; i <= h->rmask; i++)
-		if (h->rtab[i].name && fn(arg, h->rtab[i].name, h->rtab[i].len))
+	struct heap_root_meta m;
+	for (uint32_t i = 0; i <= h->rmask; i++) {
+		if (!h->rtab[i].name)
+			continue;
+		meta_of(&h->rtab[i], &m);
+		if (fn(arg, h->rtab[i].name, h->rtab[i].len, &m))
 			return;
+	}
 }
 
 int holds_init(heap *h)

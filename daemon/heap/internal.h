@@ -226,11 +226,14 @@ struct heap_holds {
 	uint32_t cursor;      /* next slot to scan in cycle scanned + 1 */
 };
 
+/* 32 bytes: the hash's low half is all the table's index needs, and
+ * names are compared in full. */
 struct root_entry {
 	char *name;           /* NULL: empty slot */
-	uint32_t len;
-	uint32_t owner;       /* given when the root was made; kept on replace */
-	uint64_t hash;
+	uint32_t hash;        /* name_hash()'s low 32 bits */
+	uint16_t len;         /* <= HEAP_ROOT_NAME_MAX */
+	uint16_t mode;        /* meta: given when the root was made, kept on */
+	uint32_t uid, gid;    /* replace, changed by heap_root_set_meta */
 	heap_ref ref;
 };
 

@@ -96,6 +96,10 @@ static void every_operation_framed_exactly(void **state)
 	check_frame(&w);
 	wire_root_get(&w, name);
 	check_frame(&w);
+	wire_root_chmod(&w, name, UINT32_MAX);
+	check_frame(&w);
+	wire_root_chown(&w, name, UINT32_MAX, UINT32_MAX);
+	check_frame(&w);
 	wire_op(&w, HEAPD__REQUEST__OP_ROOT_LIST);
 	check_frame(&w);
 	wire_op(&w, HEAPD__REQUEST__OP_GC);
@@ -190,7 +194,8 @@ static void fixed_bound_holds(void **state)
 		&heapd__hello__descriptor,    &heapd__hello_reply__descriptor, &heapd__alloc__descriptor,
 		&heapd__write__descriptor,    &heapd__read__descriptor,        &heapd__set_ref__descriptor,
 		&heapd__get_ref__descriptor,  &heapd__release__descriptor,     &heapd__root_set__descriptor,
-		&heapd__root_get__descriptor, &heapd__ping__descriptor,
+		&heapd__root_get__descriptor, &heapd__ping__descriptor,        &heapd__root_chmod__descriptor,
+		&heapd__root_chown__descriptor,
 	};
 	const char *names[8];
 	static const char *const none[] = {NULL};

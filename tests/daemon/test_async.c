@@ -75,6 +75,9 @@ static void next_step(heapd_async *ac, struct script *s)
 	case 15: err = heapd_async_free_os_memory(ac, step_cb, s); break;
 	case 16: err = heapd_async_ping(ac, step_cb, s); break;
 	case 17: err = heapd_async_uid_stats(ac, step_cb, s); break;
+	case 18: err = heapd_async_root_chmod(ac, "async-tree", 0600, step_cb, s); break;
+	case 19: err = heapd_async_root_chown(ac, "async-tree", HEAPD_ID_KEEP, getgid(), step_cb, s); break;
+	case 20: err = heapd_async_root_list(ac, step_cb, s); break;
 	default:
 		s->done = 1;
 		heapd_async_disconnect(ac);
@@ -98,9 +101,13 @@ static void step_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
 	case 6: assert_true(r->ref == s->in); break;
 	case 8: assert_true(r->ref == s->a); break;
 	case 9:
+	case 20:
 		assert_int_equal(r->nnames, 1);
 		assert_string_equal(r->names[0], "async-tree");
 		assert_int_equal(r->truncated, 0);
+		assert_int_equal(r->root_uids[0], getuid());
+		assert_int_equal(r->root_gids[0], getgid());
+		assert_int_equal(r->root_modes[0], s->step == 9 ? 0644 : 0600);
 		break;
 	case 17:
 		/* The holds of alloc and root_get; get_ref's was released. */
@@ -135,7 +142,7 @@ static void every_operation(enum loop_kind kind)
 	next_step(ac, &s); /* made before the Hello is answered: it waits behind it */
 	loop_run(&t.loop);
 	assert_int_equal(s.done, 1);
-	assert_int_equal(t.replies, 17);
+	assert_int_equal(t.replies, 20);
 	assert_int_equal(t.errors, 2);
 	assert_int_equal(t.connects, 1);
 	assert_int_equal(t.disconnects, 1);

@@ -93,6 +93,16 @@ static void linked_structure_in_one_round_trip(void **state)
 	assert_int_equal(heapd_batch_count(b), 0);
 	assert_int_equal(heapd_batch_reply(b, 0, &r), HEAPD_EINVAL);
 	exec_ok(h, b); /* empty: nothing to do, OK */
+	/* A root's mode and group, in a batch as alone. */
+	assert_int_equal(heapd_batch_root_chmod(b, "x", 0600), 0);
+	assert_int_equal(heapd_batch_root_chown(b, "x", HEAPD_ID_KEEP, getgid()), 1);
+	exec_ok(h, b);
+	heapd_root_info *info;
+	size_t n;
+	assert_int_equal(heapd_root_list_info(h, &info, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_true(info[0].uid == getuid() && info[0].gid == getgid() && info[0].mode == 0600);
+	heapd_free_root_info(info);
 	heapd_batch_free(b);
 	heapd_batch_free(NULL);
 	heapd_close(h);
@@ -193,6 +203,8 @@ static void bad_references(void **state)
 	heapd_batch_reset(b);
 	assert_int_equal(heapd_batch_root_set(b, NULL, a), HEAPD_EINVAL);
 	assert_int_equal(heapd_batch_root_get(b, NULL), HEAPD_EINVAL);
+	assert_int_equal(heapd_batch_root_chmod(b, NULL, 0), HEAPD_EINVAL);
+	assert_int_equal(heapd_batch_root_chown(b, NULL, 0, 0), HEAPD_EINVAL);
 	assert_int_equal(heapd_batch_count(b), 0);
 	heapd_batch_write(b, a, 0, "lit", 3);
 	heapd_batch_read(b, a, 0, 3);

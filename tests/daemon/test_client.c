@@ -50,6 +50,16 @@ static void calls_work(void **state)
 	assert_string_equal(names[0], "tree");
 	assert_null(names[1]);
 	heapd_free_names(names);
+	/* Its owner and mode, changed by its owner (the test's uid). */
+	assert_int_equal(heapd_root_chmod(h, "tree", 0640), 0);
+	assert_int_equal(heapd_root_chown(h, "tree", HEAPD_ID_KEEP, getgid()), 0);
+	heapd_root_info *info;
+	assert_int_equal(heapd_root_list_info(h, &info, &n, &truncated), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(info[0].name, "tree");
+	assert_true(info[0].uid == getuid() && info[0].gid == getgid() && info[0].mode == 0640);
+	assert_null(info[1].name);
+	heapd_free_root_info(info);
 
 	/* alloc_into: data and a slot in one round trip, no hold */
 	heapd_ref in;
@@ -185,6 +195,14 @@ static void error_codes(void **state)
 	assert_int_equal(heapd_root_set(h, name, a), HEAPD_EINVAL);
 	assert_int_equal(heapd_root_set(h, "", a), HEAPD_EINVAL);
 	assert_int_equal(heapd_root_get(h, NULL, &got), HEAPD_EINVAL);
+	assert_int_equal(heapd_root_chmod(h, NULL, 0644), HEAPD_EINVAL);
+	assert_int_equal(heapd_root_chown(h, NULL, 0, 0), HEAPD_EINVAL);
+	assert_int_equal(heapd_root_chmod(h, "nothing", 0644), HEAPD_ENOTFOUND);
+	assert_int_equal(heapd_root_chown(h, "nothing", 0, 0), HEAPD_ENOTFOUND);
+	assert_int_equal(heapd_root_set(h, "modes", a), 0);
+	assert_int_equal(heapd_root_chmod(h, "modes", 0700), HEAPD_EINVAL);  /* rw bits only */
+	assert_non_null(strstr(heapd_errmsg(h), "root_chmod: mode 0700 has bits other than rw (0666)"));
+	assert_int_equal(heapd_root_set(h, "modes", 0), 0);
 
 	/* ELIMIT: object size, holds, read length past a frame */
 	assert_int_equal(heapd_alloc(h, 0, 2u << 20, &got), HEAPD_ELIMIT);

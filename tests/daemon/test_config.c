@@ -1,6 +1,6 @@
 /*
- * test_config.c - defaults, the file, flags, every error, peer checks, and
- * the sample file in the tree (reload: test_reload.c).
+ * test_config.c - defaults, the file, flags, every error, the roles' lists
+ * and switches, and the sample file in the tree (reload: test_reload.c).
  */
 #include "configutil.h"
 
@@ -29,6 +29,7 @@ static void defaults(void **state)
 	const struct config *c = &fx->c;
 	assert_string_equal(c->socket_path, "/run/heapd/heapd.sock");
 	assert_int_equal(c->socket_mode, 0660);
+	assert_int_equal(c->root_mode, 0644);
 	assert_int_equal(c->heap.max_heap, 4 * GIB);
 	assert_int_equal(c->heap.soft_limit, 0);
 	assert_int_equal(c->heap.gc_percent, 100);
@@ -53,6 +54,9 @@ static void defaults(void **state)
 	assert_int_equal(c->n_admin_uids, 1);
 	assert_int_equal(c->admin_uids[0], 0);
 	assert_int_equal(c->admin_reserved, 3);
+	assert_int_equal(c->n_readonly_uids, 0);
+	assert_int_equal(c->n_readonly_gids, 0);
+	assert_int_equal(c->gc_by_anyone, 0);
 	assert_int_equal(c->hello_timeout_ms, 5000);
 	assert_false(c->config_given);
 	/* A fresh config names the real default file. */
@@ -76,6 +80,7 @@ static const char every_key[] =
 	"max_roots_per_uid = 5\n"
 	"max_root_bytes_per_uid = 2K\n"
 	"max_holds_per_uid = 6\n"
+	"root_mode = 0640\n"
 	"max_output_per_uid = 3M\n"
 	"max_heap_per_uid = none\n"
 	"gc_slice_us = 250\n"
@@ -93,6 +98,9 @@ static const char every_key[] =
 	"max_clients_per_uid = 5\n"
 	"admin_uids = 4242, root\n"
 	"admin_reserved_connections = 2\n"
+	"readonly_uids = 4243\n"
+	"readonly_gids = 88, root\n"
+	"gc_by_anyone = yes\n"
 	"hello_timeout_ms = 100\n";
 
 static void check_every_key(const struct config *c)
@@ -107,6 +115,7 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->max_roots_per_uid, 5);
 	assert_int_equal(c->max_root_bytes_per_uid, 2048);
 	assert_int_equal(c->max_holds_per_uid, 6);
+	assert_int_equal(c->root_mode, 0640);
 	assert_int_equal(c->max_output_per_uid, 3 * MIB);
 	assert_int_equal(c->heap.max_tenant_heap, 0);
 	assert_int_equal(c->heap.max_roots, 0);
@@ -132,6 +141,12 @@ static void check_every_key(const struct config *c)
 	assert_int_equal(c->admin_uids[0], 4242);
 	assert_int_equal(c->admin_uids[1], 0);
 	assert_int_equal(c->admin_reserved, 2);
+	assert_int_equal(c->n_readonly_uids, 1);
+	assert_int_equal(c->readonly_uids[0], 4243);
+	assert_int_equal(c->n_readonly_gids, 2);
+	assert_int_equal(c->readonly_gids[0], 88);
+	assert_int_equal(c->readonly_gids[1], 0);
+	assert_int_equal(c->gc_by_anyone, 1);
 	assert_int_equal(c->hello_timeout_ms, 100);
 }
 
@@ -152,14 +167,15 @@ static void flags_set_every_key(void **state)
 	                       "--max-heap", "1GiB", "--soft-memory-limit", "512M", "--gc-percent", "50",
 	                       "--max-object-size", "1024k", "--max-holds-per-session", "1000",
 	                       "--max-roots", "0", "--max-roots-per-uid", "5", "--max-root-bytes-per-uid", "2K",
-	                       "--max-holds-per-uid", "6", "--max-output-per-uid", "3M", "--max-heap-per-uid", "0",
+	                       "--max-holds-per-uid", "6", "--root-mode", "640", "--max-output-per-uid", "3M", "--max-heap-per-uid", "0",
 	                       "--gc-slice-us", "250", "--gc-mark-workers", "0",
 	                       "--release-delay-ms", "0",
 	                       "--max-clients", "7", "--max-frame-size", "65536", "--max-output-buffer",
 	                       "1MB", "--max-batch-ops", "16", "--allowed-uids", "0,root,4242", "--allowed-gids", "root,77",
 	                       "--log-level", "DEBUG", "--log", "Journal", "--idle-gc-period", "0",
 	                       "--max-clients-per-uid", "5", "--admin-uids", "4242,root",
-	                       "--admin-reserved-connections", "2", "--hello-timeout-ms", "100"),
+	                       "--admin-reserved-connections", "2", "--hello-timeout-ms", "100",
+	                       "--readonly-uids", "4243", "--readonly-gids", "88,root", "--gc-by-anyone", "YES"),
 	                 0);
 	check_every_key(&fx->c);
 	assert_false(fx->c.config_given);
@@ -306,6 +322,8 @@ static void file_errors(void **state)
 	expect_file_error(fx, "max_batch_ops = 65537\n", 1, "max_batch_ops '65537' is out of range (1..65536)");
 	expect_file_error(fx, "socket_mode = 0988\n", 1, "socket_mode '0988' is not an octal mode");
 	expect_file_error(fx, "socket_mode = 1777\n", 1, "socket_mode '1777' is out of range (0000..0777)");
+	expect_file_error(fx, "root_mode = 0700\n", 1, "root_mode '0700' is out of range (0000..0666, rw bits only)");
+	expect_file_error(fx, "root_mode = 0111\n", 1, "root_mode '0111' is out of range (0000..0666, rw bits only)");
 	expect_file_error(fx, "log_level = loud\n", 1,
 	                  "log_level 'loud' is not a log level (error, warn, info or debug)");
 	expect_file_error(fx, "log_target = syslog\n", 1,
@@ -359,6 +377,7 @@ static void help_version_check(void **state)
 	static const char *const keys[][2] = {
 		{"socket", "--socket PATH"},
 		{"socket_mode", "--socket-mode MODE"},
+		{"root_mode", "--root-mode MODE"},
 		{"max_heap", "--max-heap SIZE"},
 		{"soft_memory_limit", "--soft-memory-limit SIZE"},
 		{"gc_percent", "--gc-percent N|off"},
@@ -423,30 +442,39 @@ static void help_version_check(void **state)
 	assert_non_null(strstr(fx->err, "max_heap '1T' is out of range"));
 }
 
-static void peer_allowed(void **state)
+/* gc_by_anyone's words, and the one rule across keys: no uid is both an
+ * admin and read-only, by the file or the flags. */
+static void roles(void **state)
 {
 	struct fx *fx = *state;
-	struct config *c = &fx->c;
-	assert_int_equal(PARSE(fx, NULL), 0);
-	assert_int_equal(config_peer_allowed(c, 0, 0), 1);
-	assert_int_equal(config_peer_allowed(c, 12345, 678), 1);
+	static const struct {
+		const char *s;
+		int v;
+	} ok[] = {{"yes", 1}, {"no", 0}, {"On", 1}, {"off", 0}, {"TRUE", 1}, {"false", 0}, {"1", 1}, {"0", 0}};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		assert_int_equal(PARSE(fx, "--gc-by-anyone", (char *)ok[i].s), 0);
+		assert_int_equal(fx->c.gc_by_anyone, ok[i].v);
+	}
+	expect_flag_error(fx, "--gc-by-anyone", "maybe", "--gc-by-anyone 'maybe' is not yes or no");
+	expect_file_error(fx, "gc_by_anyone = 2\n", 1, "gc_by_anyone '2' is not yes or no");
 
-	assert_int_equal(PARSE(fx, "--allowed-uids", "1000,1001"), 0);
-	assert_int_equal(config_peer_allowed(c, 1000, 5), 1);
-	assert_int_equal(config_peer_allowed(c, 1001, 5), 1);
-	assert_int_equal(config_peer_allowed(c, 1002, 5), 0);
-	assert_int_equal(config_peer_allowed(c, 0, 0), 0);
+	/* uid 0 is an admin by default. */
+	write_conf(fx, "");
+	expect_flag_error(fx, "--readonly-uids", "5,root", "uid 0 is in both admin_uids and readonly_uids");
+	write_conf(fx, "admin_uids = 1000, 1001\nreadonly_uids = 7, 1001\n");
+	assert_int_equal(PARSE(fx, "--config", fx->path), -1);
+	assert_string_equal(fx->err, "uid 1001 is in both admin_uids and readonly_uids");
+	/* A flag can settle it, as it overrides the file. */
+	assert_int_equal(PARSE_FILE(fx, "--admin-uids", "1000"), 0);
+	assert_int_equal(fx->c.n_readonly_uids, 2);
+	/* Groups are not uids: an admin's gid may be read-only (the uid wins). */
+	write_conf(fx, "");
+	assert_int_equal(PARSE(fx, "--readonly-gids", "0"), 0);
 
-	assert_int_equal(PARSE(fx, "--allowed-gids", "50"), 0);
-	assert_int_equal(config_peer_allowed(c, 1, 50), 1);
-	assert_int_equal(config_peer_allowed(c, 1, 51), 0);
-
-	/* Both lists: either match lets the peer in. */
-	assert_int_equal(PARSE(fx, "--allowed-uids", "1000", "--allowed-gids", "50"), 0);
-	assert_int_equal(config_peer_allowed(c, 1000, 1), 1);
-	assert_int_equal(config_peer_allowed(c, 1, 50), 1);
-	assert_int_equal(config_peer_allowed(c, 1000, 50), 1);
-	assert_int_equal(config_peer_allowed(c, 1, 1), 0);
+	const id_t ids[] = {3, 5, 8};
+	assert_int_equal(config_id_listed(ids, 3, 5), 1);
+	assert_int_equal(config_id_listed(ids, 3, 4), 0);
+	assert_int_equal(config_id_listed(NULL, 0, 0), 0);
 }
 
 static char *sample_text(void)
@@ -497,7 +525,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 30);
+	assert_int_equal(settings, 34);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -513,6 +541,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.max_root_bytes_per_uid, d.max_root_bytes_per_uid);
 	assert_int_equal(fx->c.max_holds_per_uid, d.max_holds_per_uid);
 	assert_int_equal(fx->c.max_output_per_uid, d.max_output_per_uid);
+	assert_int_equal(fx->c.root_mode, d.root_mode);
 	assert_int_equal(fx->c.n_allowed_uids, 0);
 	assert_int_equal(fx->c.n_allowed_gids, 0);
 	assert_int_equal(fx->c.log_level, d.log_level);
@@ -522,6 +551,9 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.n_admin_uids, 1);
 	assert_int_equal(fx->c.admin_uids[0], 0);
 	assert_int_equal(fx->c.admin_reserved, d.admin_reserved);
+	assert_int_equal(fx->c.n_readonly_uids, 0);
+	assert_int_equal(fx->c.n_readonly_gids, 0);
+	assert_int_equal(fx->c.gc_by_anyone, d.gc_by_anyone);
 	assert_int_equal(fx->c.hello_timeout_ms, d.hello_timeout_ms);
 	config_free(&d);
 }
@@ -540,7 +572,7 @@ int main(void)
 		T(file_errors),
 		T(flag_errors),
 		T(help_version_check),
-		T(peer_allowed),
+		T(roles),
 		T(sample_file_in_tree),
 		T(sample_uncommented_gives_defaults),
 	};

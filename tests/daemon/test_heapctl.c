@@ -6,6 +6,9 @@
  * What stats prints, as text, JSON and Prometheus, is checked in
  * test_heapctl_stats.c; the helpers both share are in ctlutil.h.
  */
+#include <grp.h>
+#include <pwd.h>
+
 #include "daemonutil.h"
 #include "runutil.h"
 #include "ctlutil.h"
@@ -149,6 +152,93 @@ static void roots(void **state)
 	run_free(&r);
 	heapd_close(h);
 	daemon_stop(&d);
+}
+
+/* roots -l: mode, owner and group (names where this host has them, else
+ * numbers), aligned as ls -l does; root chmod and root chown change them
+ * (the test runs as root, which may give a root away). */
+static void roots_long_and_root(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	heapd *h = client(&d);
+	heapd_ref a;
+	assert_int_equal(heapd_alloc(h, 0, 8, &a), 0);
+	assert_int_equal(heapd_root_set(h, "b", a), 0);
+	assert_int_equal(heapd_root_set(h, "a", a), 0);
+	char user[64], group[64], want[256];
+	const struct passwd *pw = getpwuid(getuid());
+	const struct group *gr = getgrgid(getgid());
+	assert_true(pw && gr);
+	snprintf(user, sizeof user, "%s", pw->pw_name);
+	snprintf(group, sizeof group, "%s", gr->gr_name);
+	assert_true(!getpwuid(54321) && !getgrgid(54322));
+	struct run r;
+	ctl(&r, &d, "root", "chmod", "0600", "a");
+	assert_ok(&r);
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
+	ctl(&r, &d, "root", "chown", "54321:54322", "b");
+	assert_ok(&r);
+	run_free(&r);
+	int wu = strlen(user) > 5 ? (int)strlen(user) : 5, wg = strlen(group) > 5 ? (int)strlen(group) : 5;
+	snprintf(want, sizeof want, "rw------- %-*s %-*s a\nrw-r--r-- %-*s %-*s b\n", wu, user, wg, group, wu, "54321",
+		 wg, "54322");
+	ctl(&r, &d, "roots", "-l");
+	assert_ok(&r);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	/* :GROUP keeps the owner; a name works as a number does. */
+	ctl(&r, &d, "root", "chown", ":0", "b");
+	assert_ok(&r);
+	run_free(&r);
+	heapd_root_info *info;
+	size_t n;
+	assert_int_equal(heapd_root_list_info(h, &info, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	heapd_root_info *b = strcmp(info[0].name, "b") == 0 ? &info[0] : &info[1];
+	assert_true(b->uid == 54321 && b->gid == 0 && b->mode == 0644);
+	heapd_free_root_info(info);
+	ctl(&r, &d, "root", "chown", user, "b");
+	assert_ok(&r);
+	run_free(&r);
+
+	/* heapd's refusals are errors (1); bad arguments usage (2). */
+	ctl(&r, &d, "root", "chmod", "0700", "a");
+	assert_int_equal(r.code, 1);
+	assert_contains(r.err, "heapctl: root: root_chmod: mode 0700 has bits other than rw (0666)");
+	run_free(&r);
+	ctl(&r, &d, "root", "chmod", "0644", "nothing");
+	assert_int_equal(r.code, 1);
+	assert_contains(r.err, "no root named \"nothing\"");
+	run_free(&r);
+	ctl(&r, &d, "root", "chmod", "rw", "a");
+	assert_int_equal(r.code, 2);
+	assert_contains(r.err, "'rw' is not an octal mode");
+	run_free(&r);
+	ctl(&r, &d, "root", "chown", "no-such-user-heapd", "a");
+	assert_int_equal(r.code, 2);
+	assert_contains(r.err, "no user 'no-such-user-heapd'");
+	run_free(&r);
+	ctl(&r, &d, "root", "chown", ":", "a");
+	assert_int_equal(r.code, 2);
+	run_free(&r);
+	ctl(&r, &d, "root", "rename", "a", "b");
+	assert_int_equal(r.code, 2);
+	assert_contains(r.err, "expected chmod MODE NAME or chown OWNER[:GROUP] NAME");
+	run_free(&r);
+	heapd_close(h);
+	daemon_stop(&d);
+	/* Its help needs no daemon; without one, an error. */
+	ctl(&r, &d, "root", "--help");
+	assert_ok(&r);
+	assert_contains(r.out, "Usage: heapctl [-s SOCKET] root chmod MODE NAME | chown OWNER[:GROUP] NAME");
+	run_free(&r);
+	ctl(&r, &d, "root", "chmod", "0644", "a");
+	assert_int_equal(r.code, 1);
+	assert_contains(r.err, "heapctl: root: ");
+	run_free(&r);
 }
 
 /* More roots than one reply holds: the library says so and heapctl
@@ -320,6 +410,7 @@ static void socket_choice(void **state)
 	daemon_stop(&d);
 }
 
+/* Those that take no argument; root is checked in roots_long_and_root. */
 static const char *const commands[] = {"ping", "stats", "gc", "free-os-memory", "roots", "uids", "top", "bench",
 				       NULL};
 
@@ -497,6 +588,7 @@ int main(void)
 		cmocka_unit_test(gc),
 		cmocka_unit_test(free_os_memory),
 		cmocka_unit_test(roots),
+		cmocka_unit_test(roots_long_and_root),
 		cmocka_unit_test(roots_truncated),
 		cmocka_unit_test(uids),
 		cmocka_unit_test(top),

@@ -1,7 +1,7 @@
 /*
  * test_peercred.c - who may connect: the socket file's mode and group,
  * then allowed_uids / allowed_gids, which heapd checks against the peer's
- * SO_PEERCRED. Each case is met by a client running under another uid and
+ * SO_PEERCRED and SO_PEERGROUPS. Each case is met by a client running under another uid and
  * gid: the test runs as root and forks clients that drop to uid 54321
  * (setgroups, setgid, setuid), an id no account uses. Without root it
  * reports a TAP skip ("1..0 # SKIP"): cmocka 1.1's skip() prints "not ok",
@@ -135,13 +135,16 @@ static void peer_credentials(void **state)
 	assert_true(o.works);
 	daemon_stop(&d);
 
-	/* (d) allowed_gids matches the primary group only: a supplementary
-	 * group does not count (SO_PEERCRED carries the primary gid). */
+	/* (d) allowed_gids matches any of the peer's groups: the primary one
+	 * (SO_PEERCRED) or a supplementary one (SO_PEERGROUPS). */
 	start_open_dir(&d, "--socket-mode", "0666", "--allowed-gids", "54322", NULL);
 	o = connect_as(&d, OTHER_UID, SPARE_GID, 0);
 	assert_int_equal(o.code, 0);
 	assert_true(o.works);
 	o = connect_as(&d, OTHER_UID, OTHER_GID, SPARE_GID);
+	assert_int_equal(o.code, 0);
+	assert_true(o.works);
+	o = connect_as(&d, OTHER_UID, OTHER_GID, 0);
 	assert_int_equal(o.code, HEAPD_EPERM);
 	daemon_stop(&d);
 }

@@ -835,13 +835,11 @@ static void order_of_checks_and_sizes(void **state)
 	memset(name, 'n', name_max + 1);
 	Heapd__RootSet rs = HEAPD__ROOT_SET__INIT;
 	rs.obj = obj;
-	rs.name = name;
-	name[name_max] = '\0';
+	rs.name = (ProtobufCBinaryData){.data = (uint8_t *)name, .len = name_max};
 	expect(call_op(fd, 12, HEAPD__REQUEST__OP_ROOT_SET, &rs), HEAPD__STATUS__OK, 12);
-	name[name_max] = 'n';
-	name[name_max + 1] = '\0';
+	rs.name.len = name_max + 1;
 	expect(call_op(fd, 13, HEAPD__REQUEST__OP_ROOT_SET, &rs), HEAPD__STATUS__INVALID, 13);
-	rs.name = "";
+	rs.name.len = 0;
 	expect(call_op(fd, 14, HEAPD__REQUEST__OP_ROOT_SET, &rs), HEAPD__STATUS__INVALID, 14);
 	stop(&d, fd);
 }

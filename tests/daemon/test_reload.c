@@ -36,6 +36,9 @@ static const char reload_after[] =
 	"max_clients_per_uid = 4\n"
 	"admin_uids = 1000\n"
 	"admin_reserved_connections = 1\n"
+	"readonly_uids = 2000\n"
+	"readonly_gids = 30\n"
+	"gc_by_anyone = yes\n"
 	"hello_timeout_ms = 250\n";
 
 static void reload_applies_live_keys(void **state)
@@ -84,6 +87,11 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(c->n_admin_uids, 1);
 	assert_int_equal(c->admin_uids[0], 1000);
 	assert_int_equal(c->admin_reserved, 1);
+	assert_int_equal(c->n_readonly_uids, 1);
+	assert_int_equal(c->readonly_uids[0], 2000);
+	assert_int_equal(c->n_readonly_gids, 1);
+	assert_int_equal(c->readonly_gids[0], 30);
+	assert_int_equal(c->gc_by_anyone, 1);
 	assert_int_equal(c->hello_timeout_ms, 250);
 	/* Restart-only keys keep their running values, with a warning each. */
 	assert_string_equal(c->socket_path, "/tmp/heapd-a.sock");
@@ -107,6 +115,8 @@ static void reload_applies_live_keys(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(c->n_allowed_uids, 0);
 	assert_null(c->allowed_uids);
+	assert_int_equal(c->n_readonly_uids, 0);
+	assert_int_equal(c->gc_by_anyone, 0);
 	assert_int_equal(c->heap.gc_percent, 50);
 }
 
@@ -136,6 +146,11 @@ static void assert_same(const struct config *a, const struct config *b)
 	assert_ptr_equal(a->admin_uids, b->admin_uids);
 	assert_int_equal(a->n_admin_uids, b->n_admin_uids);
 	assert_int_equal(a->admin_reserved, b->admin_reserved);
+	assert_ptr_equal(a->readonly_uids, b->readonly_uids);
+	assert_int_equal(a->n_readonly_uids, b->n_readonly_uids);
+	assert_ptr_equal(a->readonly_gids, b->readonly_gids);
+	assert_int_equal(a->n_readonly_gids, b->n_readonly_gids);
+	assert_int_equal(a->gc_by_anyone, b->gc_by_anyone);
 	assert_int_equal(a->max_clients_per_uid, b->max_clients_per_uid);
 	assert_int_equal(a->hello_timeout_ms, b->hello_timeout_ms);
 	assert_ptr_equal(a->config_path, b->config_path);
@@ -163,6 +178,14 @@ static void reload_failure_changes_nothing(void **state)
 	assert_same(&fx->c, &before);
 	assert_int_equal(fx->c.heap.gc_percent, 50);
 	assert_int_equal(fx->c.allowed_uids[0], 7);
+
+	/* A uid both admin and read-only: refused as a whole, as any error
+	 * (the roles of open sessions stay as they were). */
+	write_conf(fx, "gc_percent = 200\nadmin_uids = 0, 1000\nreadonly_uids = 1000\n");
+	assert_int_equal(config_reload(&fx->c, fx->err, sizeof fx->err), -1);
+	assert_string_equal(fx->err, "uid 1000 is in both admin_uids and readonly_uids");
+	assert_same(&fx->c, &before);
+	assert_int_equal(fx->c.heap.gc_percent, 50);
 
 	/* A --config file that went away is an error too. */
 	unlink(fx->path);
@@ -208,7 +231,7 @@ static void reload_default_file_gone(void **state)
 	assert_string_equal(fx->err, want);
 	assert_same(&fx->c, &before);
 	assert_int_equal(fx->c.allowed_uids[0], 7);
-	assert_int_equal(config_peer_allowed(&fx->c, 8, 8), 0);
+	assert_int_equal(config_id_listed(fx->c.allowed_uids, fx->c.n_allowed_uids, 8), 0);
 
 	/* Unreadable: the same. (Root reads it anyway: not checked then.) */
 	write_conf(fx, "allowed_uids = 7\n");

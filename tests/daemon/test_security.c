@@ -113,7 +113,7 @@ static Heapd__Status forge(struct batch *b, uint64_t id, unsigned kind, uint64_t
 	default: {
 		Heapd__RootSet rs = HEAPD__ROOT_SET__INIT;
 		Heapd__Request req = HEAPD__REQUEST__INIT;
-		rs.name = "forged";
+		rs.name = (ProtobufCBinaryData){.data = (uint8_t *)"forged", .len = 6};
 		rs.obj = bad;
 		req.id = id;
 		req.op_case = HEAPD__REQUEST__OP_ROOT_SET;

@@ -1,8 +1,8 @@
 /*
  * userutil.h - running part of a test as another user: the test runs as
  * root and forks a child that drops to a uid and gid no account uses
- * (setgroups, setgid, setuid). Tests that need it report a TAP skip
- * without root.
+ * (setgroups, setgid, setuid), with a daemon whose directory they may
+ * traverse. Tests that need it report a TAP skip without root.
  */
 #ifndef HEAPD_TESTS_USERUTIL_H
 #define HEAPD_TESTS_USERUTIL_H
@@ -16,6 +16,17 @@
 
 #include "daemonutil.h"
 
+/* In a child process: drops to uid, gid and the supplementary group supp
+ * (none if 0), or exits. */
+static inline void user_drop(uid_t uid, gid_t gid, gid_t supp)
+{
+	gid_t groups[1] = {supp};
+	if (setgroups(supp ? 1 : 0, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+		_exit(2);
+	if (getuid() != uid || geteuid() != uid || getegid() != gid)
+		_exit(3);
+}
+
 /* Runs fn(d, out) in a child process that has dropped to uid, gid (and
  * the supplementary group supp, if not 0), and copies the size bytes it
  * filled at out back. The child exits: nothing it does reaches cmocka. */
@@ -27,11 +38,7 @@ static inline void as_user(const struct daemon *d, uid_t uid, gid_t gid, gid_t s
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		gid_t groups[1] = {supp};
-		if (setgroups(supp ? 1 : 0, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
-			_exit(2);
-		if (getuid() != uid || geteuid() != uid || getegid() != gid)
-			_exit(3);
+		user_drop(uid, gid, supp);
 		memset(out, 0, size);
 		fn(d, out);
 		_exit(write(p[1], out, size) == (ssize_t)size ? 0 : 4);

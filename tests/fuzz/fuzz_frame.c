@@ -101,14 +101,10 @@ static void check_op(Heapd__Request *req, uint32_t n, size_t off)
 		break;
 	case HEAPD__REQUEST__OP_ALLOC: check_bytes(&req->alloc->data, n, off); break;
 	case HEAPD__REQUEST__OP_WRITE: check_bytes(&req->write->data, n, off); break;
-	case HEAPD__REQUEST__OP_ROOT_SET:
-		if (strlen(req->root_set->name) > n)
-			broken("root name longer than its frame", off);
-		break;
-	case HEAPD__REQUEST__OP_ROOT_GET:
-		if (strlen(req->root_get->name) > n)
-			broken("root name longer than its frame", off);
-		break;
+	case HEAPD__REQUEST__OP_ROOT_SET: check_bytes(&req->root_set->name, n, off); break;
+	case HEAPD__REQUEST__OP_ROOT_GET: check_bytes(&req->root_get->name, n, off); break;
+	case HEAPD__REQUEST__OP_ROOT_CHMOD: check_bytes(&req->root_chmod->name, n, off); break;
+	case HEAPD__REQUEST__OP_ROOT_CHOWN: check_bytes(&req->root_chown->name, n, off); break;
 	case HEAPD__REQUEST__OP_BATCH:
 		for (size_t i = 0; i < req->batch->n_ops; i++) {
 			Heapd__Request q;

@@ -74,6 +74,8 @@ static inline int fuzz_batch_op(const Heapd__BatchOp *op, Heapd__Request *q)
 	case HEAPD__BATCH_OP__OP_ROOT_SET: q->root_set = op->root_set; break;
 	case HEAPD__BATCH_OP__OP_ROOT_GET: q->root_get = op->root_get; break;
 	case HEAPD__BATCH_OP__OP_GET_STATS: q->get_stats = op->get_stats; break;
+	case HEAPD__BATCH_OP__OP_ROOT_CHMOD: q->root_chmod = op->root_chmod; break;
+	case HEAPD__BATCH_OP__OP_ROOT_CHOWN: q->root_chown = op->root_chown; break;
 	default: return -1;
 	}
 	q->op_case = (Heapd__Request__OpCase)op->op_case;

@@ -81,9 +81,9 @@ static void push(heap_ref r)
 	W.todo[W.ntodo++] = r;
 }
 
-static int root_name(void *arg, const char *name, size_t len)
+static int root_name(void *arg, const char *name, size_t len, const struct heap_root_meta *meta)
 {
-	(void)arg;
+	(void)arg, (void)meta;
 	heap_ref r;
 	int err = heap_root_get(W.h, name, len, NULL, &r);
 	if (err)
@@ -165,8 +165,9 @@ struct names {
 	size_t n, cap, len_cap;
 };
 
-static int add_name(void *arg, const char *name, size_t len)
+static int add_name(void *arg, const char *name, size_t len, const struct heap_root_meta *meta)
 {
+	(void)meta;
 	struct names *nm = arg;
 	nm->v = fz_grow(nm->v, &nm->cap, nm->n + 1, sizeof *nm->v);
 	nm->len = fz_grow(nm->len, &nm->len_cap, nm->n + 1, sizeof *nm->len);
@@ -191,7 +192,7 @@ void fz_walk_final(heap *h)
 	struct names nm = {0};
 	heap_root_names(h, add_name, &nm);
 	for (size_t i = 0; i < nm.n; i++) {
-		int err = heap_root_set(h, nm.v[i], nm.len[i], 0, 0);
+		int err = heap_root_set(h, nm.v[i], nm.len[i], 0, NULL);
 		if (err)
 			fz_broken("root \"%.*s\" does not delete: %s", (int)nm.len[i], nm.v[i], heap_strerror(err));
 		free(nm.v[i]);

@@ -22,7 +22,9 @@
  *  - nothing reachable is lost: a ref reachable from the model of holds
  *    and named roots, through modelled slots, is never refused as BAD_REF;
  *  - roots: root_get returns the ref the model's last root_set gave the
- *    name, and NOT_FOUND exactly when it has none.
+ *    name, and NOT_FOUND exactly when it has none (so do root_chmod and
+ *    root_chown, which change no ref); every session is uid 0's, an
+ *    admin's, so no request is refused PERMISSION.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,8 @@ struct mobj {
 };
 
 struct mroot {
-	char *name;
+	char *name;      /* len bytes */
+	size_t len;
 	heap_ref ref;
 };
 
@@ -109,15 +112,15 @@ static struct mobj *add(heap_ref r, uint32_t nrefs, uint32_t nbytes)
 	return o;
 }
 
-static struct mroot *root_find(const char *name)
+static struct mroot *root_find(const ProtobufCBinaryData *name)
 {
 	for (size_t i = 0; i < M.nroots; i++)
-		if (strcmp(M.roots[i].name, name) == 0)
+		if (M.roots[i].len == name->len && memcmp(M.roots[i].name, name->data, name->len) == 0)
 			return &M.roots[i];
 	return NULL;
 }
 
-static void root_put(const char *name, heap_ref r)
+static void root_put(const ProtobufCBinaryData *name, heap_ref r)
 {
 	struct mroot *rt = root_find(name);
 	if (!r) {
@@ -130,9 +133,11 @@ static void root_put(const char *name, heap_ref r)
 	if (!rt) {
 		M.roots = fz_grow(M.roots, &M.roots_cap, M.nroots + 1, sizeof *M.roots);
 		rt = &M.roots[M.nroots++];
-		rt->name = strdup(name);
+		rt->name = malloc(name->len ? name->len : 1);
 		if (!rt->name)
 			fz_broken("out of memory in the model");
+		memcpy(rt->name, name->data, name->len);
+		rt->len = name->len;
 	}
 	rt->ref = r;
 }
@@ -284,23 +289,35 @@ static void on_root_set(const Heapd__RootSet *q, const Heapd__Response *r)
 {
 	if (q->obj)
 		named(q->obj, r->status, 1, "root_set");
-	if (r->status == HEAPD__STATUS__OK && q->name)
-		root_put(q->name, q->obj);
+	if (r->status == HEAPD__STATUS__OK)
+		root_put(&q->name, q->obj);
 }
 
 static void on_root_get(const Heapd__RootGet *q, const Heapd__Response *r)
 {
-	if (!q->name || !q->name[0])
+	if (!q->name.len)
 		return;
-	const struct mroot *rt = root_find(q->name);
+	const struct mroot *rt = root_find(&q->name);
 	if (r->status == HEAPD__STATUS__NOT_FOUND && rt)
-		fz_broken("root_get \"%s\": NOT_FOUND, the model has %#llx", q->name, (unsigned long long)rt->ref);
+		fz_broken("root_get \"%.*s\": NOT_FOUND, the model has %#llx", (int)rt->len, rt->name,
+			  (unsigned long long)rt->ref);
 	if (r->status != HEAPD__STATUS__OK)
 		return;
 	returned(r->ref, "root_get");
 	if (!rt || rt->ref != r->ref)
-		fz_broken("root_get \"%s\": %#llx, the model has %#llx", q->name, (unsigned long long)r->ref,
+		fz_broken("root_get: %#llx, the model has %#llx", (unsigned long long)r->ref,
 			  (unsigned long long)(rt ? rt->ref : 0));
+}
+
+/* Every session is uid 0's, an admin's: a root op is never refused
+ * PERMISSION; and a root that root_chmod or root_chown found exists. */
+static void on_root_meta(const ProtobufCBinaryData *name, const Heapd__Response *r, const char *what)
+{
+	const struct mroot *rt = root_find(name);
+	if (r->status == HEAPD__STATUS__OK && !rt)
+		fz_broken("%s of a root the model has not: OK", what);
+	if (r->status == HEAPD__STATUS__NOT_FOUND && rt)
+		fz_broken("%s \"%.*s\": NOT_FOUND, the model has it", what, (int)rt->len, rt->name);
 }
 
 void fz_model_reply(const Heapd__Request *q, const Heapd__Response *r)
@@ -313,9 +330,13 @@ void fz_model_reply(const Heapd__Request *q, const Heapd__Response *r)
 	case HEAPD__REQUEST__OP_GET_REF: on_get_ref(q->get_ref, r); break;
 	case HEAPD__REQUEST__OP_ROOT_SET: on_root_set(q->root_set, r); break;
 	case HEAPD__REQUEST__OP_ROOT_GET: on_root_get(q->root_get, r); break;
+	case HEAPD__REQUEST__OP_ROOT_CHMOD: on_root_meta(&q->root_chmod->name, r, "root_chmod"); break;
+	case HEAPD__REQUEST__OP_ROOT_CHOWN: on_root_meta(&q->root_chown->name, r, "root_chown"); break;
 	case HEAPD__REQUEST__OP_RELEASE: named(q->release->obj, r->status, 1, "release"); break;
 	default: break;
 	}
+	if (r->status == HEAPD__STATUS__PERMISSION)
+		fz_broken("op %d refused PERMISSION to uid 0, an admin: %s", q->op_case, r->error);
 	/* Whatever the operation, a BAD_REF for a ref it names marks that
 	 * object dead only when it names one object alone. */
 	heap_ref only = 0;

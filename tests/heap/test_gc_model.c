@@ -282,14 +282,14 @@ static void op_root(struct model *m)
 	char name[8];
 	snprintf(name, sizeof name, "r%d", k);
 	if (rng_below(&m->r, 3) == 0) {
-		int err = heap_root_set(m->h, name, strlen(name), 0, 0);
+		int err = heap_root_set(m->h, name, strlen(name), 0, NULL);
 		assert_int_equal(err, m->root[k] >= 0 ? HEAP_OK : HEAP_ENOENT);
 		m->root[k] = -1;
 	} else if (rng_below(&m->r, 2)) {
 		int a = m_pick(m, 1);
 		if (a < 0)
 			return;
-		OK(heap_root_set(m->h, name, strlen(name), m->o[a].ref, 0));
+		OK(heap_root_set(m->h, name, strlen(name), m->o[a].ref, NULL));
 		m->root[k] = a;
 	} else {
 		int hk = (int)rng_below(&m->r, NHS);
@@ -461,7 +461,7 @@ static void run_model(int cycles, int ops_per_slice, uint64_t slice_work, uint32
 	for (int k = 0; k < NROOTS; k++) {
 		char name[8];
 		snprintf(name, sizeof name, "r%d", k);
-		heap_root_set(m->h, name, strlen(name), 0, 0);
+		heap_root_set(m->h, name, strlen(name), 0, NULL);
 	}
 	heap_gc(m->h);
 	heap_gc(m->h);

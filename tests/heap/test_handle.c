@@ -215,7 +215,7 @@ static void readonly_kept_in_slots_and_roots(void **state)
 	OK(heap_alloc_init(h, hs, 0, 3, "cee", 3, &c));
 	OK(heap_ref_readonly(h, c, &roc));
 	OK(heap_set_ref(h, a, 0, roc));
-	OK(heap_root_set(h, "ro", 2, roc, 0));
+	OK(heap_root_set(h, "ro", 2, roc, NULL));
 	OK(heap_release(h, hs, c));
 	heap_gc(h);  /* c lives through the read-only handles in a's slot and the root */
 	OK(heap_get_ref(h, a, 0, NULL, &out));
@@ -223,7 +223,7 @@ static void readonly_kept_in_slots_and_roots(void **state)
 	assert_int_equal(heap_write(h, out, 0, "X", 1), HEAP_EPERM);
 	OK(heap_root_get(h, "ro", 2, NULL, &out));
 	assert_int_equal(out, roc);
-	OK(heap_root_set(h, "ro", 2, 0, 0));
+	OK(heap_root_set(h, "ro", 2, 0, NULL));
 	heap_gc(h);
 	char buf[3];
 	OK(heap_read(h, roc, 0, buf, 3));  /* still in a's slot */

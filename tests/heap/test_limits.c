@@ -100,10 +100,11 @@ struct names {
 	int n, stop_after;
 };
 
-static int collect_name(void *arg, const char *name, size_t len)
+static int collect_name(void *arg, const char *name, size_t len, const struct heap_root_meta *meta)
 {
 	struct names *seen = arg;
 	assert_non_null(name);
+	assert_int_equal(meta->uid, 0);  /* made with a NULL meta */
 	seen->lens[seen->n++] = len;
 	return seen->n == seen->stop_after;
 }
@@ -126,26 +127,26 @@ static void hold_and_root_limits(void **state)
 	assert_int_equal(heap_hold(h, hs, r[1]), HEAP_ELIMIT);
 	assert_int_equal(heap_alloc(h, hs, 0, 8, &x), HEAP_ELIMIT);
 	assert_int_equal(test_stats(h).heap_objects, 5); /* refused before allocating */
-	OK(heap_root_set(h, "a", 1, r[1], 0));
+	OK(heap_root_set(h, "a", 1, r[1], NULL));
 	assert_int_equal(heap_root_get(h, "a", 1, hs, &x), HEAP_ELIMIT);
 	OK(heap_release(h, hs, r[0]));
 	OK(heap_root_get(h, "a", 1, hs, &x));
 	assert_true(x == r[1]);
-	OK(heap_root_set(h, "b", 1, r[2], 0));
-	OK(heap_root_set(h, "c", 1, r[3], 0));
-	assert_int_equal(heap_root_set(h, "d", 1, r[4], 0), HEAP_ELIMIT);
-	OK(heap_root_set(h, "c", 1, r[4], 0)); /* replacing is not adding */
-	OK(heap_root_set(h, "c", 1, 0, 0));
-	OK(heap_root_set(h, "d", 1, r[4], 0));
-	assert_int_equal(heap_root_set(h, "zz", 2, 0, 0), HEAP_ENOENT);
+	OK(heap_root_set(h, "b", 1, r[2], NULL));
+	OK(heap_root_set(h, "c", 1, r[3], NULL));
+	assert_int_equal(heap_root_set(h, "d", 1, r[4], NULL), HEAP_ELIMIT);
+	OK(heap_root_set(h, "c", 1, r[4], NULL)); /* replacing is not adding */
+	OK(heap_root_set(h, "c", 1, 0, NULL));
+	OK(heap_root_set(h, "d", 1, r[4], NULL));
+	assert_int_equal(heap_root_set(h, "zz", 2, 0, NULL), HEAP_ENOENT);
 	char name[HEAP_ROOT_NAME_MAX + 1];
 	memset(name, 'n', sizeof name);
-	assert_int_equal(heap_root_set(h, name, 0, r[1], 0), HEAP_EINVAL);
-	assert_int_equal(heap_root_set(h, name, sizeof name, r[1], 0), HEAP_EINVAL);
+	assert_int_equal(heap_root_set(h, name, 0, r[1], NULL), HEAP_EINVAL);
+	assert_int_equal(heap_root_set(h, name, sizeof name, r[1], NULL), HEAP_EINVAL);
 	assert_int_equal(heap_root_get(h, name, sizeof name, NULL, &x), HEAP_EINVAL);
-	assert_int_equal(heap_root_set(h, NULL, 1, r[1], 0), HEAP_EINVAL);
-	OK(heap_root_set(h, "b", 1, 0, 0));
-	OK(heap_root_set(h, name, HEAP_ROOT_NAME_MAX, r[1], 0));
+	assert_int_equal(heap_root_set(h, NULL, 1, r[1], NULL), HEAP_EINVAL);
+	OK(heap_root_set(h, "b", 1, 0, NULL));
+	OK(heap_root_set(h, name, HEAP_ROOT_NAME_MAX, r[1], NULL));
 	assert_int_equal(test_stats(h).named_roots, 3);
 	struct names seen = {0};
 	heap_root_names(h, collect_name, &seen);
@@ -261,8 +262,8 @@ static void reconfigure_applies_all_but_fixed(void **state)
 	cfg.max_roots = 1;
 	OK(heap_reconfigure(h, &cfg));
 	assert_int_equal(heap_hold(h, hs, r[0]), HEAP_ELIMIT);
-	OK(heap_root_set(h, "a", 1, r[0], 0));
-	assert_int_equal(heap_root_set(h, "b", 1, r[1], 0), HEAP_ELIMIT);
+	OK(heap_root_set(h, "a", 1, r[0], NULL));
+	assert_int_equal(heap_root_set(h, "b", 1, r[1], NULL), HEAP_ELIMIT);
 	struct heap_config fixed[4] = {cfg, cfg, cfg, cfg};
 	fixed[0].max_heap *= 2;
 	fixed[1].max_object /= 2;
@@ -271,14 +272,15 @@ static void reconfigure_applies_all_but_fixed(void **state)
 	for (int i = 0; i < 4; i++) {
 		fixed[i].max_roots = 10;
 		assert_int_equal(heap_reconfigure(h, &fixed[i]), HEAP_EINVAL);
-		assert_int_equal(heap_root_set(h, "b", 1, r[1], 0), HEAP_ELIMIT);
+		assert_int_equal(heap_root_set(h, "b", 1, r[1], NULL), HEAP_ELIMIT);
 	}
 	heap_free(h);
 }
 
-/* A root keeps the owner it was made with when its object is replaced;
- * the table grows with the roots and shrinks back when they go. */
-static void root_owners_and_table_size(void **state)
+/* A root keeps the meta it was made with when its object is replaced,
+ * until heap_root_set_meta; heap_root_names shows it; the table grows
+ * with the roots and shrinks back when they go. */
+static void root_meta_and_table_size(void **state)
 {
 	(void)state;
 	struct heap_config cfg;
@@ -286,30 +288,38 @@ static void root_owners_and_table_size(void **state)
 	heap *h = heap_new(&cfg);
 	heap_holds *hs = heap_holds_new(h);
 	heap_ref r[2];
-	uint32_t owner;
+	struct heap_root_meta m, a = {.uid = 1000, .gid = 100, .mode = 0644}, b = {.uid = 2000, .gid = 200, .mode = 0600};
 	OK(heap_alloc(h, hs, 0, 8, &r[0]));
 	OK(heap_alloc(h, hs, 0, 8, &r[1]));
-	OK(heap_root_set(h, "x", 1, r[0], 1000));
-	OK(heap_root_owner(h, "x", 1, &owner));
-	assert_int_equal(owner, 1000);
-	OK(heap_root_set(h, "x", 1, r[1], 2000));
-	OK(heap_root_owner(h, "x", 1, &owner));
-	assert_int_equal(owner, 1000);
-	assert_int_equal(heap_root_owner(h, "y", 1, &owner), HEAP_ENOENT);
-	assert_int_equal(heap_root_owner(h, "", 0, &owner), HEAP_EINVAL);
+	OK(heap_root_set(h, "x", 1, r[0], &a));
+	OK(heap_root_stat(h, "x", 1, &m));
+	assert_true(m.uid == 1000 && m.gid == 100 && m.mode == 0644);
+	OK(heap_root_set(h, "x", 1, r[1], &b));
+	OK(heap_root_stat(h, "x", 1, &m));
+	assert_true(m.uid == 1000 && m.gid == 100 && m.mode == 0644);
+	assert_int_equal(heap_root_stat(h, "y", 1, &m), HEAP_ENOENT);
+	assert_int_equal(heap_root_stat(h, "", 0, &m), HEAP_EINVAL);
+	assert_int_equal(heap_root_set_meta(h, "y", 1, &b), HEAP_ENOENT);
+	assert_int_equal(heap_root_set_meta(h, "", 0, &b), HEAP_EINVAL);
 	char name[16];
 	for (int i = 0; i < 10000; i++) {
 		snprintf(name, sizeof name, "n%d", i);
-		OK(heap_root_set(h, name, strlen(name), r[0], 7));
+		OK(heap_root_set(h, name, strlen(name), r[0], &b));
 	}
 	assert_int_equal(h->rmask + 1, 16384);  /* at most 3/4 full */
 	for (int i = 0; i < 10000; i++) {
 		snprintf(name, sizeof name, "n%d", i);
-		OK(heap_root_set(h, name, strlen(name), 0, 0));
+		OK(heap_root_set(h, name, strlen(name), 0, NULL));
 	}
 	assert_true(h->rmask + 1 <= 16);  /* one root left: back to the least */
-	OK(heap_root_owner(h, "x", 1, &owner));
-	assert_int_equal(owner, 1000);
+	OK(heap_root_stat(h, "x", 1, &m));
+	assert_true(m.uid == 1000 && m.gid == 100 && m.mode == 0644);
+	OK(heap_root_set_meta(h, "x", 1, &b));
+	OK(heap_root_stat(h, "x", 1, &m));
+	assert_true(m.uid == 2000 && m.gid == 200 && m.mode == 0600);
+	heap_ref got;
+	OK(heap_root_get(h, "x", 1, NULL, &got));
+	assert_true(got == r[1]);  /* the meta alone changed */
 	heap_free(h);
 }
 
@@ -319,7 +329,7 @@ int main(void)
 		cmocka_unit_test(hard_max_fails_cleanly_and_recovers),
 		cmocka_unit_test(object_size_limit),
 		cmocka_unit_test(hold_and_root_limits),
-		cmocka_unit_test(root_owners_and_table_size),
+		cmocka_unit_test(root_meta_and_table_size),
 		cmocka_unit_test(reconfigure_applies_all_but_fixed),
 		cmocka_unit_test(config_checked),
 		cmocka_unit_test(gc_percent_paces),

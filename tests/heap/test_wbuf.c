@@ -29,7 +29,7 @@ static void add_comb(heap *h, heap_holds *hs, const char *name, int nfans)
 			OK(heap_release(h, hs, next));
 		next = fan;
 	}
-	OK(heap_root_set(h, name, strlen(name), next, 0));
+	OK(heap_root_set(h, name, strlen(name), next, NULL));
 	OK(heap_release(h, hs, next));
 }
 
@@ -78,7 +78,7 @@ static void workbufs_follow_current_heap(void **state)
 		pages[n++] = container_of(l, struct span, link)->start;
 	assert_int_equal(n, peak);
 
-	OK(heap_root_set(h, "peak", 4, 0, 0));
+	OK(heap_root_set(h, "peak", 4, 0, NULL));
 	/* The shrink cycle reuses free spans instead of taking new pages. */
 	uint64_t fresh = test_stats(h).wbuf_spans_alloc;
 	size_t shrunk = cycle_wbuf_spans(h);

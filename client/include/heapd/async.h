@@ -103,8 +103,9 @@ size_t heapd_async_pending(const heapd_async *ac);      /* requests in flight, t
  * or HEAPD_EIO (closed or closing), HEAPD_ENOBUFS, HEAPD_ELIMIT, HEAPD_EINVAL
  * (NULL name) at once. Data and names are copied before the call returns.
  * The reply's fields: ref (alloc, alloc_into, get_ref, root_get), data and
- * len (read), stats (get_stats), names, nnames and truncated (root_list),
- * uids, nuids and truncated (uid_stats). */
+ * len (read), stats (get_stats), names, nnames, truncated, root_uids,
+ * root_gids and root_modes (root_list), uids, nuids and truncated
+ * (uid_stats). */
 int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_async_fn *cb, void *privdata);
 int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
 			   const void *data, uint32_t len, heapd_async_fn *cb, void *privdata);
@@ -118,6 +119,9 @@ int heapd_async_get_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_asy
 int heapd_async_release(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata);
 int heapd_async_root_set(heapd_async *ac, const char *name, heapd_ref obj, heapd_async_fn *cb, void *privdata);
 int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata);
+int heapd_async_root_chmod(heapd_async *ac, const char *name, uint32_t mode, heapd_async_fn *cb, void *privdata);
+int heapd_async_root_chown(heapd_async *ac, const char *name, uint32_t uid, uint32_t gid, heapd_async_fn *cb,
+			   void *privdata);
 int heapd_async_root_list(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_gc(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privdata);

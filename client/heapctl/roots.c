@@ -1,0 +1,223 @@
+/*
+ * roots.c - heapctl roots, which lists the named roots (names, or with
+ * -l their modes and owners, as `ls -l`), and heapctl root, which changes
+ * one's mode or owner (root_chmod, root_chown).
+ *
+ * heapd lists only the roots the caller may read. Names are printed
+ * sorted bytewise and escaped (ctl_put_text), unless -0 asks for them as
+ * they are; owners and groups by name when this host has one for the
+ * number, else as the number. A partial list (more than one reply holds)
+ * is printed and reported as an error, so that a script does not take it
+ * for whole.
+ */
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heapctl.h"
+
+/* "uid 4294967295" at most, and a NUL. */
+#define ID_NAME_MAX 16
+
+static const char *user_name(uint32_t uid, char buf[ID_NAME_MAX])
+{
+	const struct passwd *pw = getpwuid((uid_t)uid);
+	if (pw && strlen(pw->pw_name) < ID_NAME_MAX)
+		return pw->pw_name;
+	snprintf(buf, ID_NAME_MAX, "%" PRIu32, uid);
+	return buf;
+}
+
+static const char *group_name(uint32_t gid, char buf[ID_NAME_MAX])
+{
+	const struct group *gr = getgrgid((gid_t)gid);
+	if (gr && strlen(gr->gr_name) < ID_NAME_MAX)
+		return gr->gr_name;
+	snprintf(buf, ID_NAME_MAX, "%" PRIu32, gid);
+	return buf;
+}
+
+/* "rw-r--r--" for 0644: a root has no x bits. */
+static void mode_text(uint32_t mode, char out[10])
+{
+	for (int i = 0; i < 3; i++) {
+		uint32_t bits = mode >> (6 - 3 * i);
+		out[3 * i] = bits & 4 ? 'r' : '-';
+		out[3 * i + 1] = bits & 2 ? 'w' : '-';
+		out[3 * i + 2] = '-';
+	}
+	out[9] = '\0';
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const heapd_root_info *)a)->name, ((const heapd_root_info *)b)->name);
+}
+
+/* One root: its name, after its mode, owner and group with -l. */
+static void put_root(const heapd_root_info *r, int end, int width[2])
+{
+	if (width) {
+		char mode[10], u[ID_NAME_MAX], g[ID_NAME_MAX];
+		mode_text(r->mode, mode);
+		printf("%s %-*s %-*s ", mode, width[0], user_name(r->uid, u), width[1], group_name(r->gid, g));
+	}
+	if (end == '\n')
+		ctl_put_text(stdout, r->name);
+	else
+		fputs(r->name, stdout);  /* -0: for xargs -0, the bytes as they are */
+	putchar(end);
+}
+
+static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"null", no_argument, NULL, '0'},
+		{"long", no_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, rc, end = '\n', lng = 0;
+	while ((c = ctl_option(cmd, argc, argv, "0lh", opts, &rc)) > 0) {
+		if (c == '0')
+			end = '\0';
+		else
+			lng = 1;
+	}
+	if (c == 0)
+		return rc;
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	heapd_root_info *roots;
+	size_t n;
+	int truncated;
+	if (heapd_root_list_info(h, &roots, &n, &truncated) < 0)
+		return ctl_fail(h, cmd->name);
+	heapd_close(h);
+	qsort(roots, n, sizeof *roots, by_name);  /* for people and diffs */
+	int width[2] = {0, 0};
+	for (size_t i = 0; lng && i < n; i++) {
+		char u[ID_NAME_MAX], g[ID_NAME_MAX];
+		int wu = (int)strlen(user_name(roots[i].uid, u)), wg = (int)strlen(group_name(roots[i].gid, g));
+		width[0] = wu > width[0] ? wu : width[0];
+		width[1] = wg > width[1] ? wg : width[1];
+	}
+	for (size_t i = 0; i < n; i++)
+		put_root(&roots[i], end, lng ? width : NULL);
+	heapd_free_root_info(roots);
+	if (truncated) {
+		fprintf(stderr, "heapctl: %s: only the first %zu names fit in one reply (max_frame_size)\n",
+			cmd->name, n);
+		return CTL_ERROR;
+	}
+	return CTL_OK;
+}
+
+const struct ctl_cmd roots_cmd = {
+	"roots", "[-l] [-0]", "list the named roots",
+	"Print the names of the named roots that this user may read, one per\n"
+	"line, sorted.\n"
+	"\n"
+	"  -l, --long  print each root's mode, owner and group before its name,\n"
+	"              as `ls -l` does: rw-r--r-- alice staff NAME\n"
+	"  -0, --null  end each line with a NUL byte instead of a newline, the\n"
+	"              name as it is (xargs -0 reads this); else control\n"
+	"              characters that an older heapd let in are printed as \\xNN\n"
+	"  -h, --help  print this help\n",
+	roots_run,
+};
+
+/* ------------------------------------------------------------- root */
+
+/* A user or group: a name this host knows, else a number. */
+static int parse_id(const char *s, int group, uint32_t *id)
+{
+	const struct passwd *pw = group ? NULL : getpwnam(s);
+	const struct group *gr = group ? getgrnam(s) : NULL;
+	if (pw || gr) {
+		*id = pw ? (uint32_t)pw->pw_uid : (uint32_t)gr->gr_gid;
+		return 0;
+	}
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || *s == '-' || v >= HEAPD_ID_KEEP)
+		return -1;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+/* OWNER, OWNER:GROUP or :GROUP; what is not given is HEAPD_ID_KEEP.
+ * Returns -1 to go on, or the exit code (bad usage). */
+static int parse_owner(const struct ctl_cmd *cmd, char *arg, uint32_t *uid, uint32_t *gid)
+{
+	char *colon = strchr(arg, ':');
+	*uid = *gid = HEAPD_ID_KEEP;
+	if (colon)
+		*colon = '\0';
+	if (*arg && parse_id(arg, 0, uid) != 0)
+		return ctl_usage(cmd->name, "no user '%s'", arg);
+	if (colon && colon[1] && parse_id(colon + 1, 1, gid) != 0)
+		return ctl_usage(cmd->name, "no group '%s'", colon + 1);
+	if (*uid == HEAPD_ID_KEEP && *gid == HEAPD_ID_KEEP)
+		return ctl_usage(cmd->name, "no owner or group in '%s%s%s'", arg, colon ? ":" : "", colon ? colon + 1 : "");
+	return -1;
+}
+
+/* An octal mode; heapd checks its bits. -1 to go on, or the exit code. */
+static int parse_mode(const struct ctl_cmd *cmd, const char *arg, uint32_t *mode)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 8);
+	if (!*arg || *end || *arg == '-' || v > 07777)
+		return ctl_usage(cmd->name, "'%s' is not an octal mode", arg);
+	*mode = (uint32_t)v;
+	return -1;
+}
+
+static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c = getopt_long(argc, argv, "+h", opts, NULL);
+	if (c == 'h')
+		return ctl_help(cmd);
+	if (c != -1)
+		return ctl_usage(cmd->name, NULL);
+	char **args = argv + optind;
+	int is_chmod = argc - optind == 3 && strcmp(args[0], "chmod") == 0;
+	int is_chown = argc - optind == 3 && strcmp(args[0], "chown") == 0;
+	if (!is_chmod && !is_chown)
+		return ctl_usage(cmd->name, "expected chmod MODE NAME or chown OWNER[:GROUP] NAME");
+	uint32_t a, b = 0;
+	int rc = is_chmod ? parse_mode(cmd, args[1], &a) : parse_owner(cmd, args[1], &a, &b);
+	if (rc >= 0)
+		return rc;
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	if ((is_chmod ? heapd_root_chmod(h, args[2], a) : heapd_root_chown(h, args[2], a, b)) < 0)
+		return ctl_fail(h, cmd->name);
+	heapd_close(h);
+	return CTL_OK;
+}
+
+const struct ctl_cmd root_cmd = {
+	"root", "chmod MODE NAME | chown OWNER[:GROUP] NAME", "change a named root's mode or owner",
+	"Change the mode, or the owner and group, of the named root NAME.\n"
+	"\n"
+	"  chmod MODE NAME           MODE in octal, read (4) and write (2) for\n"
+	"                            the owner, the group and others: 0644 is\n"
+	"                            rw-r--r--; the root's owner or an admin may\n"
+	"  chown OWNER[:GROUP] NAME  OWNER and GROUP by name or number; :GROUP\n"
+	"                            alone keeps the owner. As chown(1): only an\n"
+	"                            admin may give a root to another user; its\n"
+	"                            owner may set a group it is in\n"
+	"  -h, --help                print this help\n",
+	root_run,
+};
