@@ -818,7 +818,8 @@ static void order_of_checks_and_sizes(void **state)
 	expect(alloc_r(fd, 5, 0, (uint32_t)(max_object - 7), 0, 0, 0), HEAPD__STATUS__LIMIT, 5);
 
 	doc_says("`alloc`: `data` longer than `nbytes` (`RANGE`); with `into_obj`, that ref (`BAD_REF`), then "
-		 "`into_slot` (`RANGE`); the size against `max_object` (`LIMIT`)");
+		 "`into_slot` (`RANGE`), then a read-only `into_obj` (`PERMISSION`); the size against `max_object` "
+		 "(`LIMIT`)");
 	expect(alloc_r(fd, 6, UINT32_MAX, 4, 5, 0, 0), HEAPD__STATUS__RANGE, 6); /* 32 GiB, and 5 bytes for 4 */
 	expect(alloc_r(fd, 7, 0, (uint32_t)max_object, 0, 1, 0), HEAPD__STATUS__BAD_REF, 7);
 	uint64_t obj = alloc_ok(fd, 1, 8);

@@ -603,7 +603,9 @@ static void stress_model(void **state)
 	 * with 50 us. A low GOGC for more cycles. */
 	daemon_prepare(&T.d);
 	T.d.child_setup = daemon_env;
-	daemon_spawn(&T.d, "--gc-percent", "50", "--gc-slice-us", "1", "--release-delay-ms", "100", NULL);
+	/* Clients check that dropped refs fail: no max_bad_refs for them. */
+	daemon_spawn(&T.d, "--gc-percent", "50", "--gc-slice-us", "1", "--release-delay-ms", "100", "--max-bad-refs",
+		     "0", NULL);
 	T.h = client(&T.d);
 	T.rss_start = stats()->rss_bytes;
 	ballast_build();
