@@ -8,9 +8,10 @@
  * Tags. Each new object draws its tag from a ChaCha20 keystream
  * (libsodium) under a key from the kernel's random source, TAG_BUF tags
  * at a time: a few ns per tag, where a getrandom() per 4 KiB costs 10.
- * malloc.c skips 0 (null) and the slot's previous object's tag, so the
- * handle of the object a slot last held always fails; an older one passes
- * with probability 2^-32, as any guess does.
+ * malloc.c replaces a 0 (null) or the slot's previous object's tag (a
+ * chance of 2^-31) by that tag + 1, so the handle of the object a slot
+ * last held always fails; an older one passes with probability 2^-32, as
+ * any guess does.
  *
  * Read-only handles. The read-only handle of an object is ro << 32 |
  * place, with ro a MAC of (place, tag): SipHash-2-4 (libsodium) under
@@ -50,11 +51,6 @@ void tag_refill(heap *h)
 	uint64_t n = h->tag_nonce++;
 	memcpy(nonce, &n, sizeof nonce);
 	crypto_stream_chacha20((unsigned char *)h->tag_buf, sizeof h->tag_buf, nonce, h->tag_key);
-	/* malloc.c's new_tag() relies on no 0 and no equal neighbours; each
-	 * is a chance of 2^-32, so the fix-up changes nothing measurable. */
-	for (uint32_t i = 0; i < TAG_BUF; i++)
-		while (h->tag_buf[i] == 0 || (i && h->tag_buf[i] == h->tag_buf[i - 1]))
-			h->tag_buf[i] = h->tag_buf[i] * 0x9e3779b9u + 1;
 	h->tag_pos = 0;
 }
 

@@ -151,15 +151,14 @@ static inline void zero_tail(uint8_t *p, size_t size)
 }
 
 /* A tag for a new object (handle.c): never 0, never the tag the slot's
- * previous object had, so that object's handle always fails. No call: the
- * buffer holds no 0 and no two equal neighbours (tag_refill), and
- * alloc_to() leaves for alloc_general(), which refills, unless two tags
- * are left. */
+ * previous object had, so that object's handle always fails. No call and
+ * no loop: a drawn 0 or old becomes old + 1 (skipping 0), and alloc_to()
+ * leaves for alloc_general(), which refills, when no tag is left. */
 static inline uint32_t new_tag(heap *h, uint32_t old)
 {
 	uint32_t t = h->tag_buf[h->tag_pos++];
-	if (unlikely(t == old))
-		t = h->tag_buf[h->tag_pos++];
+	if (unlikely(t == 0 || t == old))
+		t = old + 1 + (old == UINT32_MAX);
 	return t;
 }
 
@@ -289,7 +288,7 @@ static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
 	if (size > h->cfg.max_object)
 		return HEAP_ETOOBIG;
-	if (h->tag_pos > TAG_BUF - 2)
+	if (h->tag_pos == TAG_BUF)
 		tag_refill(h);
 	if (d->hs && d->hs->count >= h->cfg.max_holds)
 		return HEAP_ELIMIT;
@@ -330,7 +329,7 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *
 {
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
 	heap_holds *hs = d->hs;
-	if (unlikely(size > h->small_limit || h->heap_live >= h->next_event || h->tag_pos > TAG_BUF - 2 ||
+	if (unlikely(size > h->small_limit || h->heap_live >= h->next_event || h->tag_pos == TAG_BUF ||
 		     (hs && (hs->count >= h->cfg.max_holds || hs->used >= hs->grow_at))))
 		return alloc_general(h, d, nrefs, nbytes, out);
 	struct span *s = (hs ? hs->ten : h->cur)->cache[sc_of(size) << 1 | (nrefs == 0)];
