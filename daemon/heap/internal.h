@@ -348,14 +348,6 @@ struct heap {
 	uint32_t nroots;
 	uint64_t hash_key[2];
 
-	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
-	 * next tags, from a ChaCha20 keystream under tag_key (tag_buf is at
-	 * the end); ro_key keys the MAC of read-only handles. */
-	uint32_t tag_pos;
-	uint64_t tag_nonce;
-	unsigned char tag_key[32];
-	unsigned char ro_key[16];
-
 	/* Handle cache (object.c), indexed by ref_home(). Cleared at
 	 * every mark termination, the only event that makes a valid handle
 	 * invalid: sweeping frees only objects termination left unmarked,
@@ -378,7 +370,15 @@ struct heap {
 	 * stay cold. */
 	struct heap_tenant ten[HEAP_TENANTS];
 
-	_Alignas(CACHE_LINE) uint32_t tag_buf[TAG_BUF];
+	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
+	 * next tags, from a ChaCha20 keystream under tag_key; ro_key keys the
+	 * MAC of read-only handles. At the end, so that the fields before
+	 * keep the lines they share, or not, with the mark worker's. */
+	_Alignas(CACHE_LINE) uint32_t tag_pos;
+	uint64_t tag_nonce;
+	unsigned char tag_key[32];
+	unsigned char ro_key[16];
+	uint32_t tag_buf[TAG_BUF];
 };
 
 /* heap.c */
