@@ -14,10 +14,13 @@
  * set has a tenant, which the objects allocated with it are charged to
  * (central.c); holding or releasing an object changes no tenant's bytes.
  *
- * Sizes. Both tables double at 3/4 full and halve below 1/8 full, so
- * their memory follows the current count, not the peak: a hold entry is
- * 16 bytes and a root entry 32 (and its name, malloc'd), in a table at
- * most 8/3 times the entries (docs/daemon.md has the per-client figures).
+ * Sizes. The roots' table doubles at 3/4 full and halves below 1/8 full;
+ * a hold set doubles at 1/4 full up to 1,024 entries and at 3/4 above
+ * (grow_at), and halves well below that, so memory follows the current
+ * count, not the peak: a hold entry is 16 bytes, in a table of 64 to
+ * 1,024 entries up to 256 holds and at most 16/3 times the entries above;
+ * a root entry 32 bytes (and its name, malloc'd), in a table at most 8/3
+ * times the entries (docs/daemon.md has the per-client figures).
  *
  * Marking scans hold sets incrementally: h->root_cursor walks h->holdsets
  * and each set's cursor walks its table. That stays correct while the
@@ -32,7 +35,22 @@
 
 #include "internal.h"
 
-#define HOLDS_MIN_CAP 16u
+#define HOLDS_MIN_CAP 16u   /* the named roots' table */
+#define HOLDS_SET_CAP 64u   /* a hold set's */
+#define HOLDS_SPARSE_CAP 1024u
+
+/* When a hold set of cap entries grows: at 1/4 full up to
+ * HOLDS_SPARSE_CAP, at 3/4 above. Handles are random (handle.c), so they
+ * collide as random keys do, and in a small, busy set (GCBench's "stack",
+ * a client's few holds) each collision is a probe loop whose end the
+ * branch predictor cannot guess: at 3/4 that cost GCBench 25%, at 1/4 it
+ * is within noise, for at most 16 KiB a set. A set shrinks when half of
+ * what the next smaller size would grow at is used, so it never grows
+ * and shrinks on one hold. */
+static uint32_t grow_at(uint32_t cap)
+{
+	return cap <= HOLDS_SPARSE_CAP ? cap / 4 : cap / 4 * 3;
+}
 _Static_assert(sizeof(struct root_entry) == 32, "docs/daemon.md says a root entry is 32 bytes");
 _Static_assert(HEAP_ROOT_NAME_MAX <= UINT16_MAX, "root_entry.len is 16 bits");
 
@@ -45,12 +63,12 @@ static int table_alloc(struct hold **tab, uint32_t cap)
 heap_holds *heap_holds_new(heap *h)
 {
 	heap_holds *hs = calloc(1, sizeof *hs);
-	if (!hs || table_alloc(&hs->tab, HOLDS_MIN_CAP)) {
+	if (!hs || table_alloc(&hs->tab, HOLDS_SET_CAP)) {
 		free(hs);
 		return NULL;
 	}
-	hs->mask = HOLDS_MIN_CAP - 1;
-	hs->grow_at = HOLDS_MIN_CAP / 4 * 3;
+	hs->mask = HOLDS_SET_CAP - 1;
+	hs->grow_at = grow_at(HOLDS_SET_CAP);
 	hs->scanned = h->cycle;
 	hs->ten = &h->ten[0];
 	list_push_tail(&h->holdsets, &hs->link);
@@ -99,7 +117,7 @@ static int rehash(heap *h, heap_holds *hs, uint32_t cap)
 	free(old);
 	hs->tab = tab;
 	hs->mask = cap - 1;
-	hs->grow_at = cap / 4 * 3;
+	hs->grow_at = grow_at(cap);
 	if (h->phase == GC_MARK) {
 		hs->scanned = h->cycle;
 		hs->cursor = 0;
@@ -152,7 +170,7 @@ static void holds_delete(heap *h, heap_holds *hs, uint32_t i)
 	hs->tab[i].ref = 0;
 	hs->tab[i].count = 0;
 	hs->used--;
-	if (hs->mask + 1 > HOLDS_MIN_CAP && hs->used * 8 < hs->mask + 1)
+	if (hs->mask + 1 > HOLDS_SET_CAP && hs->used * 2 < grow_at((hs->mask + 1) / 2))
 		rehash(h, hs, (hs->mask + 1) / 2);  /* on failure the table just stays large */
 }
 
