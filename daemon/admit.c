@@ -111,18 +111,22 @@ static int is_admin(const struct config *c, uid_t uid)
 	return config_id_listed(c->admin_uids, c->n_admin_uids, uid);
 }
 
+/* Whether one of s's groups is among the n gids. */
+static int group_listed(const struct session *s, const gid_t *gids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sess_in_group(s, gids[i]))
+			return 1;
+	return 0;
+}
+
 /* Whether the allow lists let s in: both empty, its uid in allowed_uids,
  * or one of its groups in allowed_gids. */
 static int allowed(const struct config *c, const struct session *s)
 {
-	if (!c->n_allowed_uids && !c->n_allowed_gids)
-		return 1;
-	if (config_id_listed(c->allowed_uids, c->n_allowed_uids, s->uid))
-		return 1;
-	for (size_t i = 0; i < c->n_allowed_gids; i++)
-		if (sess_in_group(s, c->allowed_gids[i]))
-			return 1;
-	return 0;
+	return (!c->n_allowed_uids && !c->n_allowed_gids) ||
+	       config_id_listed(c->allowed_uids, c->n_allowed_uids, s->uid) ||
+	       group_listed(s, c->allowed_gids, c->n_allowed_gids);
 }
 
 /* s's role under c. Admins are never read-only (config.c refuses a uid
@@ -133,11 +137,8 @@ static enum sess_role admit_role(const struct config *c, const struct session *s
 	if (s->uid == 0 || s->uid == geteuid() || is_admin(c, s->uid))
 		return ROLE_ADMIN;
 	if (config_id_listed(c->readonly_uids, c->n_readonly_uids, s->uid) ||
-	    (s->groups_cut && c->n_readonly_gids))
+	    (s->groups_cut && c->n_readonly_gids) || group_listed(s, c->readonly_gids, c->n_readonly_gids))
 		return ROLE_READONLY;
-	for (size_t i = 0; i < c->n_readonly_gids; i++)
-		if (sess_in_group(s, c->readonly_gids[i]))
-			return ROLE_READONLY;
 	return ROLE_USER;
 }
 

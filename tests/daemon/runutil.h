@@ -144,6 +144,15 @@ static inline void contains_or_fail(const char *s, const char *needle, const cha
 
 #define assert_contains(s, needle) contains_or_fail((s), (needle), __FILE__, __LINE__)
 
+/* Writes text to path, replacing it. */
+static inline void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* The whole of a file, NUL-terminated (NULL if it cannot be read). */
 static inline char *slurp(const char *path)
 {

@@ -328,7 +328,7 @@ static void slow_clients(void **state)
 	raw_hello(slow);
 	struct batch f = {0};
 	batch_add(&f, rq_alloc_into(7, 0, 0, 0, 16, "dribbled, slowly", 16));
-	uint64_t worst = 0, pings = 0;
+	uint64_t worst = 0, pings = 0, began = mono_ns();
 	for (size_t i = 0; i < f.len; i++) {
 		raw_send(slow, f.buf + i, 1);
 		uint64_t until = mono_ns() + 25000000u;
@@ -339,6 +339,7 @@ static void slow_clients(void **state)
 			pings++;
 		}
 	}
+	uint64_t dribble = mono_ns() - began;
 	Heapd__Response *resp = reply_expect(slow, 7, HEAPD__STATUS__OK);
 	char got[16];
 	assert_int_equal(heapd_read(b.h, resp->ref, 0, got, 16), 0);
@@ -347,13 +348,15 @@ static void slow_clients(void **state)
 	batch_free(&f);
 	assert_int_equal(stats_of(b.h)->sessions, HOLDERS + 2);
 	close(slow);
-	print_message("# slow_clients: %llu round trips during the dribble, worst %llu us\n",
-		      (unsigned long long)pings, (unsigned long long)(worst / 1000));
-	/* A round trip is tens of microseconds; a daemon that waited for the
-	 * frame would take 25 ms at least. */
-	assert_true(pings > 100);
-	if (!wrapper())
-		assert_true(worst < 20000000u);
+	print_message("# slow_clients: %llu round trips during the %llu ms dribble, worst %llu us\n",
+		      (unsigned long long)pings, (unsigned long long)(dribble / 1000000),
+		      (unsigned long long)(worst / 1000));
+	/* A daemon that waited for the frame would answer one round trip in
+	 * the whole dribble and stall it for most of it; one that serves
+	 * around it answers one or more every 25 ms byte, however slow a
+	 * shared machine makes each. */
+	assert_true(pings >= f.len);
+	assert_true(worst < dribble / 2);
 	/* What the holders cost: their frames, and their objects. */
 	rss_check(&d, rss0, 2 * HOLDERS * (BIG + 64 * KIB) + 16 * MIB, "slow_clients");
 

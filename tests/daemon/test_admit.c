@@ -87,14 +87,6 @@ static void idle_connections_are_shed(void **state)
 	daemon_stop(&d);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Non-admins fill max_clients - admin_reserved_connections; then a
  * non-admin is refused and an admin gets in, up to max_clients. The test
  * becomes an admin by a reload (admin_uids is live). */

@@ -12,14 +12,6 @@ static const char *heapd_bin(void)
 	return env_or("HEAPD_BIN", "daemon/heapd");
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* heapd's whole run, for the runs that end by themselves. */
 #define heapd_run(r, ...) run_prog((r), NULL, heapd_bin(), __VA_ARGS__, NULL)
 

@@ -334,14 +334,6 @@ static void chown_and_quotas(void **state)
 	daemon_stop(&d);
 }
 
-static void write_conf(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 static void root_mode_on_reload(void **state)
 {
 	(void)state;
@@ -349,13 +341,13 @@ static void root_mode_on_reload(void **state)
 	char conf[160];
 	daemon_prepare(&d);
 	snprintf(conf, sizeof conf, "%s/heapd.conf", d.dir);
-	write_conf(conf, "root_mode = 0600\n");
+	write_file(conf, "root_mode = 0600\n");
 	daemon_spawn(&d, "--config", conf, NULL);
 	heapd *h = client(&d);
 	heapd_ref r;
 	assert_int_equal(heapd_alloc(h, 0, 8, &r), 0);
 	assert_int_equal(heapd_root_set(h, "before", r), 0);
-	write_conf(conf, "root_mode = 0664\n");
+	write_file(conf, "root_mode = 0664\n");
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
 	assert_true(wait_for_text(d.log, "configuration reloaded", 3000));
 	assert_int_equal(heapd_root_set(h, "after", r), 0);
