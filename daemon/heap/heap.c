@@ -74,6 +74,7 @@ void heap_free(heap *h)
 	holds_destroy(h);
 	arena_destroy(h);
 	wbuf_destroy(h);
+	handle_destroy(h);
 	free(h);
 }
 

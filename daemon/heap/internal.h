@@ -371,13 +371,12 @@ struct heap {
 	struct heap_tenant ten[HEAP_TENANTS];
 
 	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
-	 * next tags, from a ChaCha20 keystream under tag_key; ro_key keys the
-	 * MAC of read-only handles. At the end, so that the fields before
-	 * keep the lines they share, or not, with the mark worker's. */
+	 * next tags, from an AES-128-CTR keystream (tag_ctx); ro_ctx, AES-128
+	 * under another key, makes the MAC of read-only handles. At the end,
+	 * so that the fields before keep the lines they share, or not, with
+	 * the mark worker's. */
 	_Alignas(CACHE_LINE) uint32_t tag_pos;
-	uint64_t tag_nonce;
-	unsigned char tag_key[32];
-	unsigned char ro_key[16];
+	struct evp_cipher_ctx_st *tag_ctx, *ro_ctx;
 	uint32_t tag_buf[TAG_BUF];
 };
 
@@ -463,6 +462,7 @@ static inline heap_ref slot_load(const heap_ref *slot) { return __atomic_load_n(
 
 /* handle.c */
 int handle_init(heap *h);
+void handle_destroy(heap *h);
 void tag_refill(heap *h);
 /* The word of the read-only handle of the object at place with tag. */
 uint32_t ro_word(const heap *h, uint32_t place, uint32_t tag);

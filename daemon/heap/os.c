@@ -11,9 +11,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
-
-#include <sodium.h>
 
 #include "internal.h"
 
@@ -56,8 +55,13 @@ uint64_t os_unix_ns(void)
 
 uint64_t os_random(void)
 {
-	uint64_t v;
-	randombytes_buf(&v, sizeof v);  /* after handle_init's sodium_init */
+	uint64_t v = 0;
+	ssize_t n;
+	do
+		n = getrandom(&v, sizeof v, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof v)
+		v = os_now_ns() ^ (uint64_t)(uintptr_t)&v;
 	return v;
 }
 
