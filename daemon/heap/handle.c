@@ -10,10 +10,10 @@
  * kernel's random source, TAG_BUF tags at a time: under half a
  * nanosecond per tag with AES-NI, where libsodium's ChaCha20 took 1.7
  * and a getrandom() per 4 KiB 15 (GCBench makes ten million objects in
- * 0.3 s). malloc.c replaces a 0 (null) or the slot's previous object's
- * tag (a chance of 2^-31) by that tag + 1, so the handle of the object a
- * slot last held always fails; an older one passes with probability
- * 2^-32, as any guess does.
+ * 0.3 s). A 0 (null) or the slot's previous object's tag drawn (a
+ * chance of 2^-31) becomes that tag + 1 (tag_redraw), so the handle of the
+ * object a slot last held always fails; an older one passes with
+ * probability 2^-32, as any guess does.
  *
  * Read-only handles. The read-only handle of an object is ro << 32 |
  * place, with ro a MAC of (place, tag): the first 32 bits of AES-128 of
@@ -58,6 +58,7 @@ int handle_init(heap *h)
 {
 	h->tag_ctx = cipher_new(EVP_aes_128_ctr());
 	h->ro_ctx = cipher_new(EVP_aes_128_ecb());
+	h->tag_buf[TAG_BUF] = 0;
 	h->tag_pos = TAG_BUF;
 	return h->tag_ctx && h->ro_ctx ? 0 : -1;
 }
@@ -79,12 +80,23 @@ static void cipher_failed(const char *what)
 
 void tag_refill(heap *h)
 {
-	static const unsigned char zero[sizeof h->tag_buf];
+	static const unsigned char zero[TAG_BUF * sizeof h->tag_buf[0]];
 	int n;
 	if (EVP_EncryptUpdate(h->tag_ctx, (unsigned char *)h->tag_buf, &n, zero, sizeof zero) != 1 ||
 	    n != (int)sizeof zero)
 		cipher_failed("the tag keystream");
 	h->tag_pos = 0;
+}
+
+__attribute__((noinline)) uint32_t tag_redraw(heap *h, uint32_t old)
+{
+	if (h->tag_pos > TAG_BUF) {  /* it drew the end */
+		tag_refill(h);
+		uint32_t t = h->tag_buf[h->tag_pos++];
+		if (likely(t != 0 && t != old))
+			return t;
+	}
+	return old + 1 + (old == UINT32_MAX);
 }
 
 uint32_t ro_word(const heap *h, uint32_t place, uint32_t tag)

@@ -151,8 +151,11 @@ static inline uint32_t ref_home(heap_ref r, uint32_t mask)
 struct obj {
 	uint8_t *p;        /* header */
 	struct span *s;
-	uint32_t nrefs, nbytes;
-	uint8_t ro;        /* the handle is read-only */
+	/* 24 bytes, as a handle-cache entry copies it whole; nrefs < 2^28,
+	 * as HEAP_MAX_OBJECT_LIMIT is 2^31. */
+	uint32_t nrefs : 31;
+	uint32_t ro : 1;   /* the handle is read-only */
+	uint32_t nbytes;
 };
 
 /* A handle that resolved since the last mark termination, with what it
@@ -371,13 +374,13 @@ struct heap {
 	struct heap_tenant ten[HEAP_TENANTS];
 
 	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
-	 * next tags, from an AES-128-CTR keystream (tag_ctx); ro_ctx, AES-128
-	 * under another key, makes the MAC of read-only handles. At the end,
-	 * so that the fields before keep the lines they share, or not, with
-	 * the mark worker's. */
+	 * next tags, from an AES-128-CTR keystream (tag_ctx), and
+	 * tag_buf[TAG_BUF] is 0, the end; ro_ctx, AES-128 under another key,
+	 * makes the MAC of read-only handles. At the end, so that the fields
+	 * before keep the lines they share, or not, with the mark worker's. */
 	_Alignas(CACHE_LINE) uint32_t tag_pos;
 	struct evp_cipher_ctx_st *tag_ctx, *ro_ctx;
-	uint32_t tag_buf[TAG_BUF];
+	uint32_t tag_buf[TAG_BUF + 1];
 };
 
 /* heap.c */
@@ -464,21 +467,18 @@ static inline heap_ref slot_load(const heap_ref *slot) { return __atomic_load_n(
 int handle_init(heap *h);
 void handle_destroy(heap *h);
 void tag_refill(heap *h);
+uint32_t tag_redraw(heap *h, uint32_t old);
 /* The word of the read-only handle of the object at place with tag. */
 uint32_t ro_word(const heap *h, uint32_t place, uint32_t tag);
 
-static inline int obj_fill(struct obj *o, uint8_t *p, struct span *s, uint64_t hdr, uint8_t ro)
+static inline int obj_fill(struct obj *o, uint8_t *p, struct span *s, uint64_t hdr, uint32_t ro)
 {
-	o->p = p;
-	o->s = s;
-	o->ro = ro;
-	if (s->spanclass >> 1) {
-		o->nrefs = hdr_nrefs(hdr);
-		o->nbytes = hdr_nbytes(hdr);
-	} else {
-		o->nrefs = s->u.large.nrefs;
-		o->nbytes = s->u.large.nbytes;
-	}
+	int small = s->spanclass >> 1;
+	*o = (struct obj){.p = p,
+			  .s = s,
+			  .nrefs = small ? hdr_nrefs(hdr) : s->u.large.nrefs,
+			  .ro = ro,
+			  .nbytes = small ? hdr_nbytes(hdr) : s->u.large.nbytes};
 	return 0;
 }
 

@@ -151,14 +151,14 @@ static inline void zero_tail(uint8_t *p, size_t size)
 }
 
 /* A tag for a new object (handle.c): never 0, never the tag the slot's
- * previous object had, so that object's handle always fails. No call and
- * no loop: a drawn 0 or old becomes old + 1 (skipping 0), and alloc_to()
- * leaves for alloc_general(), which refills, when no tag is left. */
+ * previous object had, so that object's handle always fails. The 0 past
+ * the last tag ends the buffer, so the fast path checks no count: the
+ * check for 0 it needs anyway sends it to tag_redraw(). */
 static inline uint32_t new_tag(heap *h, uint32_t old)
 {
 	uint32_t t = h->tag_buf[h->tag_pos++];
 	if (unlikely(t == 0 || t == old))
-		t = old + 1 + (old == UINT32_MAX);
+		t = tag_redraw(h, old);
 	return t;
 }
 
@@ -286,8 +286,6 @@ static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
 	if (size > h->cfg.max_object)
 		return HEAP_ETOOBIG;
-	if (h->tag_pos == TAG_BUF)
-		tag_refill(h);
 	if (d->hs && d->hs->count >= h->cfg.max_holds)
 		return HEAP_ELIMIT;
 	struct span *s;
@@ -327,7 +325,7 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *
 {
 	size_t size = HDR_SIZE + (size_t)nrefs * sizeof(heap_ref) + nbytes;
 	heap_holds *hs = d->hs;
-	if (unlikely(size > h->small_limit || h->heap_live >= h->next_event || h->tag_pos == TAG_BUF ||
+	if (unlikely(size > h->small_limit || h->heap_live >= h->next_event ||
 		     (hs && (hs->count >= h->cfg.max_holds || hs->used >= hs->grow_at))))
 		return alloc_general(h, d, nrefs, nbytes, out);
 	struct span *s = (hs ? hs->ten : h->cur)->cache[sc_of(size) << 1 | (nrefs == 0)];

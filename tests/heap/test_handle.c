@@ -100,9 +100,10 @@ static void tag_never_0_nor_previous(void **state)
 	OK(heap_alloc(h, hs, 0, 8, &r));
 	assert_int_not_equal(ref_tag(r), 0);
 	assert_int_equal(h->tag_pos, TAG_BUF);
-	OK(heap_alloc(h, hs, 0, 8, &r));  /* none left: a refill first */
+	OK(heap_alloc(h, hs, 0, 8, &r));  /* the end drawn: a refill first */
 	assert_int_equal(h->tag_pos, 1);
 	assert_int_equal(ref_tag(r), h->tag_buf[0] ? h->tag_buf[0] : 1);
+	assert_int_equal(h->tag_buf[TAG_BUF], 0);  /* the refill keeps the end */
 	heap_free(h);
 }
 
