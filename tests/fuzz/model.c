@@ -25,7 +25,10 @@
  *    name, and NOT_FOUND exactly when it has none (so do root_chmod and
  *    root_chown, which change no ref);
  *  - owners and modes: a root made gets its maker's uid and primary gid
- *    and root_mode, which root_chmod and root_chown change;
+ *    and root_mode, which root_chmod and root_chown change; root_list
+ *    shows exactly the roots the caller may read, with their owners and
+ *    modes (all of them unless truncated), and uid_stats each uid's roots,
+ *    their names' bytes and its holds as the model counts them;
  *  - read-only handles: root_get of a root the caller may not write (or
  *    any, by a read-only session) returns the read-only handle of the
  *    root's object, get_ref through a read-only handle (or any, by a
@@ -59,6 +62,7 @@ struct mroot {
 	size_t len;
 	heap_ref ref;
 	struct heap_root_meta meta;
+	unsigned mark;   /* the root_list check that last saw it */
 };
 
 static struct {
@@ -437,6 +441,63 @@ static void on_root_meta(const Heapd__Request *q, const ProtobufCBinaryData *nam
 		rt->meta.gid = q->root_chown->gid;
 }
 
+/* root_list: exactly the roots the caller may read, each once, with
+ * their metas (some, if truncated). */
+static void on_root_list(const struct fz_who *who, const Heapd__RootNames *l)
+{
+	if (l->n_uids != l->n_names || l->n_gids != l->n_names || l->n_modes != l->n_names)
+		fz_broken("root_list: %zu names, %zu uids, %zu gids, %zu modes", l->n_names, l->n_uids, l->n_gids,
+			  l->n_modes);
+	M.mark++;  /* a new mark, for the roots listed */
+	size_t readable = 0;
+	for (size_t i = 0; i < M.nroots; i++)
+		readable += fz_root_may(who, &M.roots[i].meta, FZ_ROOT_READ);
+	for (size_t i = 0; i < l->n_names; i++) {
+		ProtobufCBinaryData name = {strlen(l->names[i]), (uint8_t *)l->names[i]};
+		struct mroot *rt = root_find(&name);
+		if (!rt || !fz_root_may(who, &rt->meta, FZ_ROOT_READ))
+			fz_broken("root_list shows \"%s\" to uid %u, which %s", l->names[i], (unsigned)who->uid,
+				  rt ? "may not read it" : "the model has not");
+		if (l->uids[i] != rt->meta.uid || l->gids[i] != rt->meta.gid || l->modes[i] != rt->meta.mode)
+			fz_broken("root_list: \"%s\" is %u:%u %04o, the model says %u:%u %04o", l->names[i], l->uids[i],
+				  l->gids[i], l->modes[i], rt->meta.uid, rt->meta.gid, rt->meta.mode);
+		if (rt->mark == M.mark)
+			fz_broken("root_list shows \"%s\" twice", l->names[i]);
+		rt->mark = M.mark;
+	}
+	if (!l->truncated && l->n_names != readable)
+		fz_broken("root_list shows %zu roots to uid %u, which may read %zu", l->n_names, (unsigned)who->uid,
+			  readable);
+}
+
+/* uid_stats: each uid's roots, their names' bytes and its holds. */
+static void on_uid_stats(const Heapd__UidTable *t)
+{
+	size_t owners = 0;
+	for (size_t i = 0; i < M.nroots; i++) {
+		size_t k = 0;
+		while (k < i && M.roots[k].meta.uid != M.roots[i].meta.uid)
+			k++;
+		owners += k == i;
+	}
+	size_t rows_with_roots = 0;
+	for (size_t j = 0; j < t->n_rows; j++) {
+		const Heapd__UidRow *row = t->rows[j];
+		uint64_t roots = 0, bytes = 0;
+		for (size_t i = 0; i < M.nroots; i++)
+			if (M.roots[i].meta.uid == row->uid)
+				roots++, bytes += M.roots[i].len;
+		rows_with_roots += roots != 0;
+		if (row->named_roots != roots || row->root_name_bytes != bytes || row->holds != fz_uid_holds(row->uid))
+			fz_broken("uid_stats: uid %u has %llu roots (%llu bytes) and %llu holds, the model %llu (%llu) and %llu",
+				  row->uid, (unsigned long long)row->named_roots, (unsigned long long)row->root_name_bytes,
+				  (unsigned long long)row->holds, (unsigned long long)roots, (unsigned long long)bytes,
+				  (unsigned long long)fz_uid_holds(row->uid));
+	}
+	if (!t->truncated && rows_with_roots != owners)
+		fz_broken("uid_stats: %zu uids with roots, the model %zu", rows_with_roots, owners);
+}
+
 void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Heapd__Response *r, int in_batch)
 {
 	fz_perm_check(who, q, r, in_batch);
@@ -452,6 +513,14 @@ void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Hea
 	case HEAPD__REQUEST__OP_ROOT_GET: on_root_get(who, q->root_get, r); break;
 	case HEAPD__REQUEST__OP_ROOT_CHMOD: on_root_meta(q, &q->root_chmod->name, r, "root_chmod"); break;
 	case HEAPD__REQUEST__OP_ROOT_CHOWN: on_root_meta(q, &q->root_chown->name, r, "root_chown"); break;
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+		if (r->status == HEAPD__STATUS__OK)
+			on_root_list(who, r->roots);
+		break;
+	case HEAPD__REQUEST__OP_UID_STATS:
+		if (r->status == HEAPD__STATUS__OK)
+			on_uid_stats(r->uids);
+		break;
 	case HEAPD__REQUEST__OP_RELEASE: named(q->release->obj, r->status, 1, "release"); break;
 	default: break;
 	}
