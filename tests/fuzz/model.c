@@ -170,13 +170,16 @@ static void ro_seen(struct mobj *o, heap_ref ro, const char *what)
 static void returned_as(heap_ref got, heap_ref want, int ro, const char *what)
 {
 	struct mobj *o = find(want);
-	if (ro && o && !is_ro(o, want) && got) {
+	if (ro && o && !is_ro(o, want)) {
+		if (!got || got == want)
+			fz_broken("%s: %#llx, where the rules give the read-only handle of %#llx", what,
+				  (unsigned long long)got, (unsigned long long)want);
 		ro_seen(o, got, what);
 		return;
 	}
 	if (got != want)
 		fz_broken("%s: %#llx, the model says %#llx%s", what, (unsigned long long)got, (unsigned long long)want,
-			  ro ? " (read-only)" : "");
+			  o && find(got) == o ? " (its read-only handle, where the rules give this one)" : "");
 }
 
 static struct mroot *root_find(const ProtobufCBinaryData *name)
