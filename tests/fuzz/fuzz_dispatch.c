@@ -38,6 +38,9 @@
  *    model's total;
  *  - every reply agrees with the reference model of the heap (model.c):
  *    bounds, data, slots, roots, and no reachable object refused;
+ *  - permissions: each connection is one of four identities (fuzzperm.c,
+ *    chosen by the input's switch records), and PERMISSION comes exactly
+ *    where the rules refuse what it asked (fuzzperm.c), changing nothing;
  *  - progress: every gc request is answered and every connection reads
  *    again within a bounded number of loop iterations; a session's input
  *    never exceeds one frame plus one read;
@@ -84,6 +87,8 @@ struct conn {
 	size_t q_head, q_len, q_cap;
 	struct hold *holds;  /* the model of s->holds */
 	size_t nholds, holds_cap;
+	unsigned ident;      /* the identity it opens with next (fuzzutil.h) */
+	const struct fz_who *who; /* while s: who it is */
 };
 
 static struct {
@@ -165,6 +170,20 @@ const heap_ref *fz_returned(size_t *n)
 {
 	*n = H.nrefs;
 	return H.refs;
+}
+
+uint64_t fz_uid_holds(uint32_t uid)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
+		for (size_t j = 0; H.conn[i].s && H.conn[i].who->uid == uid && j < H.conn[i].nholds; j++)
+			n += H.conn[i].holds[j].n;
+	return n;
+}
+
+const struct config *fz_config(void)
+{
+	return &H.srv.cfg;
 }
 
 /* ---- replies: the fake transport's read side, checked as they come ---- */
@@ -296,7 +315,7 @@ static void check_batch(struct conn *c, Heapd__Request *q, const Heapd__Response
 			check_error(c, NULL, res);
 			continue;
 		}
-		fz_model_reply(&op, res);
+		fz_model_reply(c->who, &op, res, 1);
 		if (res->status == HEAPD__STATUS__OK)
 			check_ok(c, &op, res);
 		else
@@ -333,7 +352,7 @@ static void check_reply(struct conn *c, const Heapd__Response *r)
 			fz_broken("request %llu: a *_from outside a batch, yet status %d", (unsigned long long)r->id,
 				  r->status);
 	} else {
-		fz_model_reply(e.req, r);
+		fz_model_reply(c->who, e.req, r, 0);
 		if (r->status == HEAPD__STATUS__OK)
 			check_ok(c, e.req, r);
 	}
@@ -420,7 +439,8 @@ static void conn_open(struct conn *c)
 	c->pend_len = 0;
 	c->nholds = 0;
 	forget_unanswered(c);
-	s->role = ROLE_ADMIN;  /* uid 0, as admit_session would have it: every op runs */
+	c->who = fz_who(c->ident);
+	fz_who_apply(c->who, s);  /* as admit_session would have it */
 	sess_accepted(&H.srv, s);
 }
 
@@ -589,7 +609,7 @@ static void setup(void)
 	srv->cfg.heap.max_object = (size_t)1 << 20;
 	srv->cfg.heap.max_holds = 256;
 	srv->cfg.heap.max_roots = 64;
-	srv->cfg.max_roots_per_uid = 48;   /* every connection is one uid's */
+	srv->cfg.max_roots_per_uid = 48;   /* below max_roots: both within reach */
 	srv->cfg.max_root_bytes_per_uid = 4096;
 	srv->cfg.max_holds_per_uid = 384;
 	srv->cfg.heap.gc_percent = 10;
@@ -688,6 +708,7 @@ static void control(uint32_t ctl)
 		break;
 	default:
 		H.cur = ctl % FUZZ_SESSIONS;
+		H.conn[H.cur].ident = ctl / FUZZ_SESSIONS;
 		break;
 	}
 }

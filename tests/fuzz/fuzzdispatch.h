@@ -1,12 +1,15 @@
 /*
- * fuzzdispatch.h - the three parts of the dispatch target: the harness
+ * fuzzdispatch.h - the four parts of the dispatch target: the harness
  * (fuzz_dispatch.c: input, fake transport, replies, the holds model), the
- * reference model every reply is checked against (model.c), and the heap
- * walk run at the end of each input (heapwalk.c).
+ * reference model every reply is checked against (model.c), the
+ * permission model (fuzzperm.c: who each connection is, and what the
+ * rules let it do), and the heap walk run at the end of each input
+ * (heapwalk.c).
  */
 #ifndef HEAPD_FUZZDISPATCH_H
 #define HEAPD_FUZZDISPATCH_H
 
+#include "fuzzperm.h"
 #include "fuzzutil.h"
 #include "server.h"
 
@@ -21,6 +24,10 @@ uint64_t fz_model_holds(void);
 void fz_each_held(void (*fn)(heap_ref ref));
 /* Every nonzero ref returned in this input, in reply order. */
 const heap_ref *fz_returned(size_t *n);
+/* Holds in the model over the open connections of uid. */
+uint64_t fz_uid_holds(uint32_t uid);
+/* The daemon's configuration. */
+const struct config *fz_config(void);
 
 /* heapwalk.c */
 /* Where r is in the open-addressing table t of cap entries (a power of 2,
@@ -36,8 +43,19 @@ void fz_walk_verify(heap *h);
 void fz_walk_final(heap *h);
 
 /* model.c */
-/* Checks the reply r to request q against the model, and updates it. */
-void fz_model_reply(const Heapd__Request *q, const Heapd__Response *r);
+/* Checks the reply r to request q (a batch op when in_batch), sent by
+ * who, against the model and the rules (fz_perm_check), and updates it. */
+void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Heapd__Response *r, int in_batch);
+/* The meta of the modelled root named so: 1, or 0 if the model has none. */
+int fz_model_root_meta(const ProtobufCBinaryData *name, struct heap_root_meta *m);
+/* What the model knows of r as a read-only handle. */
+enum fz_ro {
+	FZ_RO_NOT,   /* unknown, full, or refused as stale once */
+	FZ_RO_LIVE,  /* read-only, of an object the model says is reachable */
+	FZ_RO_MAYBE, /* read-only, of an object that may have been collected */
+};
+/* ...and, unless FZ_RO_NOT, its object's slots in *nrefs. */
+enum fz_ro fz_model_ro(heap_ref r, uint32_t *nrefs);
 /* At the end of the input: every object the model says is reachable has
  * the data and slots it says. */
 void fz_model_verify(heap *h);

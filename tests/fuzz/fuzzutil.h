@@ -10,6 +10,13 @@
  * So a byte stream a client sent on one connection is a valid input as it
  * is, and tests/fuzz/corpus/dispatch holds exactly that (record.c).
  *
+ * Identities. The switch record FUZZ_CTL_BASE + k names connection
+ * k % FUZZ_SESSIONS and identity (k / FUZZ_SESSIONS) % FUZZ_IDENTITIES
+ * (fuzzperm.c: admin, two users, read-only), which the connection takes
+ * when it opens next (its first frame after being closed, or ever); an
+ * open connection keeps the one it has. Every connection not named so is
+ * identity 0, an admin, as every recorded seed is.
+ *
  * Ref aliases. Refs are random (a 32-bit tag in the high half, never 0), so
  * no input could name an object by value. A ref field whose value v has a
  * zero high half, which no real ref has, is an alias: with n refs returned
@@ -30,6 +37,7 @@
 /* The largest frame the dispatch target's daemon accepts. */
 #define FUZZ_MAX_FRAME (1u << 20)
 #define FUZZ_SESSIONS 3u
+#define FUZZ_IDENTITIES 4u
 
 /* Control records: the low byte of H >= FUZZ_CTL_BASE says which. */
 #define FUZZ_CTL_BASE 0xffffff00u
@@ -37,8 +45,8 @@ enum fuzz_ctl {
 	FUZZ_CTL_HANGUP = 0xff,   /* the current connection closes (EOF) */
 	FUZZ_CTL_PIPELINE = 0xfe, /* toggles pipelining: frames gather and go
 	                           * in one write at the next control record */
-	/* anything lower: switch to connection (low byte % FUZZ_SESSIONS),
-	 * opened (and said nothing yet) if it is not open */
+	/* anything lower, k: switch to connection k % FUZZ_SESSIONS, whose
+	 * identity is (k / FUZZ_SESSIONS) % FUZZ_IDENTITIES when it next opens */
 };
 
 static inline uint32_t fuzz_get_be32(const uint8_t *p)

@@ -9,13 +9,15 @@
 # test_heapctl and test_heapctl_stats through heapctl, test_batch) and by
 # hand (test_protocol)
 # run with tests/fuzz/record standing in for heapd, which records every
-# request frame and every run. libFuzzer's -merge=1 then keeps, of all that, the
-# inputs that add coverage, smallest first: that is the committed corpus.
+# request frame and every run, all of it an admin's; tests/fuzz/permseeds
+# adds runs of the dispatch target's other identities (fuzzperm.c).
+# libFuzzer's -merge=1 then keeps, of all that, the inputs that add
+# coverage, smallest first: that is the committed corpus.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
 tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch"
-programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
+programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
 for t in $tests; do
 	programs="$programs tests/daemon/$t"
 done
@@ -29,6 +31,8 @@ for t in $tests; do
 		grep '^not ok' "$raw/$t.log" >&2 || true
 	fi
 done
+mkdir -p "$raw/dispatch"
+"$build/tests/fuzz/permseeds" "$raw/dispatch"
 for t in frame dispatch; do
 	out="$src/tests/fuzz/corpus/$t"
 	rm -rf "$out"

@@ -23,8 +23,21 @@
  *    and named roots, through modelled slots, is never refused as BAD_REF;
  *  - roots: root_get returns the ref the model's last root_set gave the
  *    name, and NOT_FOUND exactly when it has none (so do root_chmod and
- *    root_chown, which change no ref); every session is uid 0's, an
- *    admin's, so no request is refused PERMISSION.
+ *    root_chown, which change no ref);
+ *  - owners and modes: a root made gets its maker's uid and primary gid
+ *    and root_mode, which root_chmod and root_chown change; root_list
+ *    shows exactly the roots the caller may read, with their owners and
+ *    modes (all of them unless truncated), and uid_stats each uid's roots,
+ *    their names' bytes and its holds as the model counts them;
+ *  - read-only handles: root_get of a root the caller may not write (or
+ *    any, by a read-only session) returns the read-only handle of the
+ *    root's object, get_ref through a read-only handle (or any, by a
+ *    read-only session) that of the slot's; an object has one read-only
+ *    handle, at its place (the low half), learnt from the first reply that
+ *    shows it, and a handle stored in a slot or root comes back as it was;
+ *  - a PERMISSION reply (fuzzperm.c says where it is due) changes nothing:
+ *    the model takes nothing in from it, so a later reply or the walk at
+ *    the end shows anything the daemon did change.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +49,7 @@
 
 struct mobj {
 	heap_ref ref;
+	heap_ref ro;     /* its read-only handle, once a reply showed it; else 0 */
 	uint32_t nrefs, nbytes;
 	int dead;        /* refused as BAD_REF once */
 	uint8_t *data;   /* nbytes bytes, or NULL if larger than MODEL_DATA */
@@ -47,14 +61,16 @@ struct mroot {
 	char *name;      /* len bytes */
 	size_t len;
 	heap_ref ref;
+	struct heap_root_meta meta;
+	unsigned mark;   /* the root_list check that last saw it */
 };
 
 static struct {
 	struct mobj *v;
 	size_t n, cap;
-	heap_ref *keys;  /* open addressing on refs, 0 = empty */
+	heap_ref *keys;  /* open addressing on refs and ro handles, 0 = empty */
 	size_t *idx;     /* the index in v of keys[i] */
-	size_t keys_cap;
+	size_t keys_cap, nkeys;
 	struct mroot *roots;
 	size_t nroots, roots_cap;
 	size_t *todo;
@@ -85,22 +101,30 @@ static void *zalloc(size_t n, size_t elem)
 	return p;
 }
 
-static struct mobj *add(heap_ref r, uint32_t nrefs, uint32_t nbytes)
+/* r, a handle of M.v[i], into the index. */
+static void index_add(heap_ref r, size_t i)
 {
-	if (find(r))
-		fz_broken("alloc returned %#llx, a ref it returned before", (unsigned long long)r);
-	if (2 * (M.n + 1) > M.keys_cap) {
+	if (2 * (M.nkeys + 1) > M.keys_cap) {
 		size_t cap = M.keys_cap ? 2 * M.keys_cap : 256;
 		heap_ref *keys = zalloc(cap, sizeof *keys);
 		size_t *idx = zalloc(cap, sizeof *idx);
-		for (size_t i = 0; i < M.n; i++)
-			index_put(keys, idx, cap, M.v[i].ref, i);
+		for (size_t k = 0; k < M.keys_cap; k++)
+			if (M.keys[k])
+				index_put(keys, idx, cap, M.keys[k], M.idx[k]);
 		free(M.keys);
 		free(M.idx);
 		M.keys = keys;
 		M.idx = idx;
 		M.keys_cap = cap;
 	}
+	index_put(M.keys, M.idx, M.keys_cap, r, i);
+	M.nkeys++;
+}
+
+static struct mobj *add(heap_ref r, uint32_t nrefs, uint32_t nbytes)
+{
+	if (find(r))
+		fz_broken("alloc returned %#llx, a ref it returned before", (unsigned long long)r);
 	M.v = fz_grow(M.v, &M.cap, M.n + 1, sizeof *M.v);
 	struct mobj *o = &M.v[M.n];
 	*o = (struct mobj){.ref = r, .nrefs = nrefs, .nbytes = nbytes};
@@ -108,8 +132,54 @@ static struct mobj *add(heap_ref r, uint32_t nrefs, uint32_t nbytes)
 		o->data = zalloc(nbytes, 1);
 	if (nrefs <= MODEL_SLOTS)
 		o->slots = zalloc(nrefs, sizeof *o->slots);
-	index_put(M.keys, M.idx, M.keys_cap, r, M.n++);
+	index_add(r, M.n++);
 	return o;
+}
+
+static int is_ro(const struct mobj *o, heap_ref r)
+{
+	return o->ro && r == o->ro;
+}
+
+/* The last object the model saw made at place: the only one there that
+ * may be alive, since a place is reused only once its object is freed. */
+static struct mobj *latest_at(uint32_t place)
+{
+	for (size_t i = M.n; i--;)
+		if ((uint32_t)M.v[i].ref == place)
+			return &M.v[i];
+	return NULL;
+}
+
+/* A reply showed ro as o's read-only handle: always the same one (a MAC
+ * of place and tag), at o's place, and no other object's handle. */
+static void ro_seen(struct mobj *o, heap_ref ro, const char *what)
+{
+	if (o->ro == ro)
+		return;
+	if (o->ro || (uint32_t)ro != (uint32_t)o->ref || find(ro))
+		fz_broken("%s: %#llx as the read-only handle of %#llx (known as %#llx)", what, (unsigned long long)ro,
+			  (unsigned long long)o->ref, (unsigned long long)o->ro);
+	o->ro = ro;
+	index_add(ro, (size_t)(o - M.v));
+}
+
+/* A reply returned got where the model has want (0, or a handle it
+ * knows), as a read-only handle when ro: want as it is, if it is
+ * read-only or ro is not asked for, else its object's read-only handle. */
+static void returned_as(heap_ref got, heap_ref want, int ro, const char *what)
+{
+	struct mobj *o = find(want);
+	if (ro && o && !is_ro(o, want)) {
+		if (!got || got == want)
+			fz_broken("%s: %#llx, where the rules give the read-only handle of %#llx", what,
+				  (unsigned long long)got, (unsigned long long)want);
+		ro_seen(o, got, what);
+		return;
+	}
+	if (got != want)
+		fz_broken("%s: %#llx, the model says %#llx%s", what, (unsigned long long)got, (unsigned long long)want,
+			  o && find(got) == o ? " (its read-only handle, where the rules give this one)" : "");
 }
 
 static struct mroot *root_find(const ProtobufCBinaryData *name)
@@ -120,7 +190,8 @@ static struct mroot *root_find(const ProtobufCBinaryData *name)
 	return NULL;
 }
 
-static void root_put(const ProtobufCBinaryData *name, heap_ref r)
+/* name now names r (0: deleted); a root made gets the meta made. */
+static void root_put(const ProtobufCBinaryData *name, heap_ref r, const struct heap_root_meta *made)
 {
 	struct mroot *rt = root_find(name);
 	if (!r) {
@@ -138,8 +209,17 @@ static void root_put(const ProtobufCBinaryData *name, heap_ref r)
 			fz_broken("out of memory in the model");
 		memcpy(rt->name, name->data, name->len);
 		rt->len = name->len;
+		rt->meta = *made;
 	}
 	rt->ref = r;
+}
+
+int fz_model_root_meta(const ProtobufCBinaryData *name, struct heap_root_meta *m)
+{
+	const struct mroot *rt = root_find(name);
+	if (rt)
+		*m = rt->meta;
+	return rt != NULL;
 }
 
 /* ---- liveness: what the model says is reachable ---- */
@@ -171,6 +251,15 @@ static int reachable(heap_ref r)
 			reach(o->slots[i]);
 	}
 	return target->mark == M.mark;
+}
+
+enum fz_ro fz_model_ro(heap_ref r, uint32_t *nrefs)
+{
+	const struct mobj *o = find(r);
+	if (!o || !is_ro(o, r) || o->dead)
+		return FZ_RO_NOT;
+	*nrefs = o->nrefs;
+	return reachable(r) ? FZ_RO_LIVE : FZ_RO_MAYBE;
 }
 
 /* ---- checks ---- */
@@ -271,29 +360,50 @@ static void on_set_ref(const Heapd__SetRef *q, const Heapd__Response *r)
 		o->slots[q->slot] = q->target;
 }
 
-static void on_get_ref(const Heapd__GetRef *q, const Heapd__Response *r)
+/* get_ref gives read-only handles through a read-only one, and to a
+ * read-only session. */
+static void on_get_ref(const struct fz_who *who, const Heapd__GetRef *q, const Heapd__Response *r)
 {
 	struct mobj *o = find(q->obj);
 	named(q->obj, r->status, 1, "get_ref");
 	check_range(o, o && q->slot < o->nrefs, r->status, "get_ref");
 	if (r->status != HEAPD__STATUS__OK)
 		return;
-	if (r->ref)
-		returned(r->ref, "get_ref");
-	if (o && o->slots && r->ref != o->slots[q->slot])
-		fz_broken("get_ref slot %u of %#llx: %#llx, the model says %#llx", q->slot, (unsigned long long)o->ref,
-			  (unsigned long long)r->ref, (unsigned long long)o->slots[q->slot]);
+	if (!o) {
+		if (r->ref)
+			returned(r->ref, "get_ref");
+		return;
+	}
+	int ro = who->role == ROLE_READONLY || is_ro(o, q->obj);
+	if (o->slots) {
+		returned_as(r->ref, o->slots[q->slot], ro, "get_ref");
+	} else if (r->ref && ro && !find(r->ref)) {
+		/* Slots not modelled: the object is known by its place. */
+		struct mobj *t = latest_at((uint32_t)r->ref);
+		if (!t)
+			fz_broken("get_ref returned %#llx, at no place an alloc made", (unsigned long long)r->ref);
+		ro_seen(t, r->ref, "get_ref");
+	}
+	if (!r->ref)
+		return;
+	const struct mobj *t = returned(r->ref, "get_ref");
+	if (ro && !is_ro(t, r->ref))
+		fz_broken("get_ref through %#llx returned %#llx, a full handle", (unsigned long long)q->obj,
+			  (unsigned long long)r->ref);
 }
 
-static void on_root_set(const Heapd__RootSet *q, const Heapd__Response *r)
+static void on_root_set(const struct fz_who *who, const Heapd__RootSet *q, const Heapd__Response *r)
 {
 	if (q->obj)
 		named(q->obj, r->status, 1, "root_set");
+	struct heap_root_meta made = {.uid = who->uid, .gid = who->groups[0], .mode = (uint16_t)fz_config()->root_mode};
 	if (r->status == HEAPD__STATUS__OK)
-		root_put(&q->name, q->obj);
+		root_put(&q->name, q->obj, &made);
 }
 
-static void on_root_get(const Heapd__RootGet *q, const Heapd__Response *r)
+/* root_get gives a read-only handle unless the caller may write the root
+ * (and is not a read-only session). */
+static void on_root_get(const struct fz_who *who, const Heapd__RootGet *q, const Heapd__Response *r)
 {
 	if (!q->name.len)
 		return;
@@ -303,40 +413,120 @@ static void on_root_get(const Heapd__RootGet *q, const Heapd__Response *r)
 			  (unsigned long long)rt->ref);
 	if (r->status != HEAPD__STATUS__OK)
 		return;
+	if (!rt)
+		fz_broken("root_get: %#llx, the model has no such root", (unsigned long long)r->ref);
+	int ro = who->role == ROLE_READONLY || !fz_root_may(who, &rt->meta, FZ_ROOT_WRITE);
+	returned_as(r->ref, rt->ref, ro, "root_get");
 	returned(r->ref, "root_get");
-	if (!rt || rt->ref != r->ref)
-		fz_broken("root_get: %#llx, the model has %#llx", (unsigned long long)r->ref,
-			  (unsigned long long)(rt ? rt->ref : 0));
 }
 
-/* Every session is uid 0's, an admin's: a root op is never refused
- * PERMISSION; and a root that root_chmod or root_chown found exists. */
-static void on_root_meta(const ProtobufCBinaryData *name, const Heapd__Response *r, const char *what)
+/* root_chmod and root_chown find the root the model has, and change its
+ * meta as asked. */
+static void on_root_meta(const Heapd__Request *q, const ProtobufCBinaryData *name, const Heapd__Response *r,
+			 const char *what)
 {
-	const struct mroot *rt = root_find(name);
-	if (r->status == HEAPD__STATUS__OK && !rt)
-		fz_broken("%s of a root the model has not: OK", what);
+	struct mroot *rt = root_find(name);
 	if (r->status == HEAPD__STATUS__NOT_FOUND && rt)
 		fz_broken("%s \"%.*s\": NOT_FOUND, the model has it", what, (int)rt->len, rt->name);
+	if (r->status != HEAPD__STATUS__OK)
+		return;
+	if (!rt)
+		fz_broken("%s of a root the model has not: OK", what);
+	if (q->op_case == HEAPD__REQUEST__OP_ROOT_CHMOD) {
+		if (q->root_chmod->mode & ~FZ_ROOT_MODE_BITS)
+			fz_broken("root_chmod to %#o: OK", q->root_chmod->mode);
+		rt->meta.mode = (uint16_t)q->root_chmod->mode;
+		return;
+	}
+	if (q->root_chown->uid != FZ_ID_KEEP)
+		rt->meta.uid = q->root_chown->uid;
+	if (q->root_chown->gid != FZ_ID_KEEP)
+		rt->meta.gid = q->root_chown->gid;
 }
 
-void fz_model_reply(const Heapd__Request *q, const Heapd__Response *r)
+/* root_list: exactly the roots the caller may read, each once, with
+ * their metas (some, if truncated). */
+static void on_root_list(const struct fz_who *who, const Heapd__RootNames *l)
 {
+	if (l->n_uids != l->n_names || l->n_gids != l->n_names || l->n_modes != l->n_names)
+		fz_broken("root_list: %zu names, %zu uids, %zu gids, %zu modes", l->n_names, l->n_uids, l->n_gids,
+			  l->n_modes);
+	M.mark++;  /* a new mark, for the roots listed */
+	size_t readable = 0;
+	for (size_t i = 0; i < M.nroots; i++)
+		readable += fz_root_may(who, &M.roots[i].meta, FZ_ROOT_READ);
+	for (size_t i = 0; i < l->n_names; i++) {
+		ProtobufCBinaryData name = {strlen(l->names[i]), (uint8_t *)l->names[i]};
+		struct mroot *rt = root_find(&name);
+		if (!rt || !fz_root_may(who, &rt->meta, FZ_ROOT_READ))
+			fz_broken("root_list shows \"%s\" to uid %u, which %s", l->names[i], (unsigned)who->uid,
+				  rt ? "may not read it" : "the model has not");
+		if (l->uids[i] != rt->meta.uid || l->gids[i] != rt->meta.gid || l->modes[i] != rt->meta.mode)
+			fz_broken("root_list: \"%s\" is %u:%u %04o, the model says %u:%u %04o", l->names[i], l->uids[i],
+				  l->gids[i], l->modes[i], rt->meta.uid, rt->meta.gid, rt->meta.mode);
+		if (rt->mark == M.mark)
+			fz_broken("root_list shows \"%s\" twice", l->names[i]);
+		rt->mark = M.mark;
+	}
+	if (!l->truncated && l->n_names != readable)
+		fz_broken("root_list shows %zu roots to uid %u, which may read %zu", l->n_names, (unsigned)who->uid,
+			  readable);
+}
+
+/* uid_stats: each uid's roots, their names' bytes and its holds. */
+static void on_uid_stats(const Heapd__UidTable *t)
+{
+	size_t owners = 0;
+	for (size_t i = 0; i < M.nroots; i++) {
+		size_t k = 0;
+		while (k < i && M.roots[k].meta.uid != M.roots[i].meta.uid)
+			k++;
+		owners += k == i;
+	}
+	size_t rows_with_roots = 0;
+	for (size_t j = 0; j < t->n_rows; j++) {
+		const Heapd__UidRow *row = t->rows[j];
+		uint64_t roots = 0, bytes = 0;
+		for (size_t i = 0; i < M.nroots; i++)
+			if (M.roots[i].meta.uid == row->uid)
+				roots++, bytes += M.roots[i].len;
+		rows_with_roots += roots != 0;
+		if (row->named_roots != roots || row->root_name_bytes != bytes || row->holds != fz_uid_holds(row->uid))
+			fz_broken("uid_stats: uid %u has %llu roots (%llu bytes) and %llu holds, the model %llu (%llu) and %llu",
+				  row->uid, (unsigned long long)row->named_roots, (unsigned long long)row->root_name_bytes,
+				  (unsigned long long)row->holds, (unsigned long long)roots, (unsigned long long)bytes,
+				  (unsigned long long)fz_uid_holds(row->uid));
+	}
+	if (!t->truncated && rows_with_roots != owners)
+		fz_broken("uid_stats: %zu uids with roots, the model %zu", rows_with_roots, owners);
+}
+
+void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Heapd__Response *r, int in_batch)
+{
+	fz_perm_check(who, q, r, in_batch);
+	if (r->status == HEAPD__STATUS__PERMISSION)
+		return;  /* nothing changed */
 	switch (q->op_case) {
 	case HEAPD__REQUEST__OP_ALLOC: on_alloc(q->alloc, r); break;
 	case HEAPD__REQUEST__OP_WRITE: on_write(q->write, r); break;
 	case HEAPD__REQUEST__OP_READ: on_read(q->read, r); break;
 	case HEAPD__REQUEST__OP_SET_REF: on_set_ref(q->set_ref, r); break;
-	case HEAPD__REQUEST__OP_GET_REF: on_get_ref(q->get_ref, r); break;
-	case HEAPD__REQUEST__OP_ROOT_SET: on_root_set(q->root_set, r); break;
-	case HEAPD__REQUEST__OP_ROOT_GET: on_root_get(q->root_get, r); break;
-	case HEAPD__REQUEST__OP_ROOT_CHMOD: on_root_meta(&q->root_chmod->name, r, "root_chmod"); break;
-	case HEAPD__REQUEST__OP_ROOT_CHOWN: on_root_meta(&q->root_chown->name, r, "root_chown"); break;
+	case HEAPD__REQUEST__OP_GET_REF: on_get_ref(who, q->get_ref, r); break;
+	case HEAPD__REQUEST__OP_ROOT_SET: on_root_set(who, q->root_set, r); break;
+	case HEAPD__REQUEST__OP_ROOT_GET: on_root_get(who, q->root_get, r); break;
+	case HEAPD__REQUEST__OP_ROOT_CHMOD: on_root_meta(q, &q->root_chmod->name, r, "root_chmod"); break;
+	case HEAPD__REQUEST__OP_ROOT_CHOWN: on_root_meta(q, &q->root_chown->name, r, "root_chown"); break;
+	case HEAPD__REQUEST__OP_ROOT_LIST:
+		if (r->status == HEAPD__STATUS__OK)
+			on_root_list(who, r->roots);
+		break;
+	case HEAPD__REQUEST__OP_UID_STATS:
+		if (r->status == HEAPD__STATUS__OK)
+			on_uid_stats(r->uids);
+		break;
 	case HEAPD__REQUEST__OP_RELEASE: named(q->release->obj, r->status, 1, "release"); break;
 	default: break;
 	}
-	if (r->status == HEAPD__STATUS__PERMISSION)
-		fz_broken("op %d refused PERMISSION to uid 0, an admin: %s", q->op_case, r->error);
 	/* Whatever the operation, a BAD_REF for a ref it names marks that
 	 * object dead only when it names one object alone. */
 	heap_ref only = 0;
