@@ -202,9 +202,14 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 	heap_ref r = (heap_ref)tag << 32 | (heap_ref)((size_t)(p - h->base) >> 3);
 	struct rcache_entry *e = rcache_slot(h, r);
 	e->ref = r;
-	/* One store of the whole, not one per field: the next resolve copies
-	 * it whole, and a load over several smaller stores waits for them. */
-	e->o = (struct obj){.p = p, .s = s, .nrefs = nrefs, .nbytes = nbytes};
+	/* Field by field: GCBench runs 2-3% faster than with one store of a
+	 * struct obj literal, which gcc builds from a zeroed vector and
+	 * overlapping smaller stores. */
+	e->o.p = p;
+	e->o.s = s;
+	e->o.nrefs = nrefs;
+	e->o.ro = 0;
+	e->o.nbytes = nbytes;
 	return r;
 }
 
