@@ -1,0 +1,36 @@
+/*
+ * dispatch.h - what the files that run operations share: dispatch.c,
+ * which runs every operation of HEAPD_OPS but the root ones, and roots.c,
+ * which runs those. Nothing outside them includes it; server.h has the
+ * dispatch calls the rest of the daemon makes.
+ */
+#ifndef HEAPD_DISPATCH_H
+#define HEAPD_DISPATCH_H
+
+#include "server.h"
+
+/* One operation being run: op_<name>(), for each row of HEAPD_OPS. */
+struct disp_call {
+	struct session *s;
+	Heapd__Request *req;
+	size_t room;            /* what a read or root_list result may take */
+	struct disp_reply *rp;  /* rp->deferred: the reply comes later */
+};
+
+/* An engine error as a status and a message about the request. */
+void disp_engine_fail(struct disp_reply *rp, int err, const char *what);
+/* The reply's result is ref. */
+void disp_set_ref(struct disp_reply *rp, heap_ref ref);
+/* A read-only session gets read-only refs, and so does anyone from a
+ * root it may read but not write: *ref becomes its read-only form, then
+ * is held (heap/handle.c). */
+int disp_hold_readonly(struct session *s, heap_ref *ref);
+
+/* roots.c */
+void op_root_set(struct disp_call *c);
+void op_root_get(struct disp_call *c);
+void op_root_chmod(struct disp_call *c);
+void op_root_chown(struct disp_call *c);
+void op_root_list(struct disp_call *c);
+
+#endif
