@@ -22,21 +22,16 @@
 /* "uid 4294967295" at most, and a NUL. */
 #define ID_NAME_MAX 16
 
-static const char *user_name(uint32_t uid, char buf[ID_NAME_MAX])
+/* A user's (group 0) or group's name, as this host knows it, else its
+ * number: parse_id() read backwards. */
+static const char *id_name(uint32_t id, int group, char buf[ID_NAME_MAX])
 {
-	const struct passwd *pw = getpwuid((uid_t)uid);
-	if (pw && strlen(pw->pw_name) < ID_NAME_MAX)
-		return pw->pw_name;
-	snprintf(buf, ID_NAME_MAX, "%" PRIu32, uid);
-	return buf;
-}
-
-static const char *group_name(uint32_t gid, char buf[ID_NAME_MAX])
-{
-	const struct group *gr = getgrgid((gid_t)gid);
-	if (gr && strlen(gr->gr_name) < ID_NAME_MAX)
-		return gr->gr_name;
-	snprintf(buf, ID_NAME_MAX, "%" PRIu32, gid);
+	const struct passwd *pw = group ? NULL : getpwuid((uid_t)id);
+	const struct group *gr = group ? getgrgid((gid_t)id) : NULL;
+	const char *name = pw ? pw->pw_name : gr ? gr->gr_name : NULL;
+	if (name && strlen(name) < ID_NAME_MAX)
+		return name;
+	snprintf(buf, ID_NAME_MAX, "%" PRIu32, id);
 	return buf;
 }
 
@@ -63,7 +58,7 @@ static void put_root(const heapd_root_info *r, int end, int width[2])
 	if (width) {
 		char mode[10], u[ID_NAME_MAX], g[ID_NAME_MAX];
 		mode_text(r->mode, mode);
-		printf("%s %-*s %-*s ", mode, width[0], user_name(r->uid, u), width[1], group_name(r->gid, g));
+		printf("%s %-*s %-*s ", mode, width[0], id_name(r->uid, 0, u), width[1], id_name(r->gid, 1, g));
 	}
 	if (end == '\n')
 		ctl_put_text(stdout, r->name);
@@ -102,7 +97,7 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	int width[2] = {0, 0};
 	for (size_t i = 0; lng && i < n; i++) {
 		char u[ID_NAME_MAX], g[ID_NAME_MAX];
-		int wu = (int)strlen(user_name(roots[i].uid, u)), wg = (int)strlen(group_name(roots[i].gid, g));
+		int wu = (int)strlen(id_name(roots[i].uid, 0, u)), wg = (int)strlen(id_name(roots[i].gid, 1, g));
 		width[0] = wu > width[0] ? wu : width[0];
 		width[1] = wg > width[1] ? wg : width[1];
 	}

@@ -9,12 +9,23 @@
 
 #include <grp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemonutil.h"
+
+/* Whether the test may run clients as other users; without root, says
+ * so as a TAP skip of the whole program, which then returns 0. */
+static inline int user_tests_possible(void)
+{
+	if (geteuid() == 0)
+		return 1;
+	printf("1..0 # SKIP needs root to run clients under another uid\n");
+	return 0;
+}
 
 /* In a child process: drops to uid, gid and the supplementary group supp
  * (none if 0), or exits. */
