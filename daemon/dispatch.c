@@ -565,11 +565,13 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 	sess_turn_add(s->srv, cost(req));
 	if (op_permitted(s, req, rp))
 		run_op(&c);
+	/* A batch's ops are counted each by its own disp_op call: its reply
+	 * repeats the failed op's status, which is not another invalid ref. */
+	if (req->op_case == HEAPD__REQUEST__OP_BATCH)
+		return;
 	if (rp->r.status == HEAPD__STATUS__BAD_REF)
 		guard_bad_ref(s);
-	/* A batch's ops are counted each by its own disp_op call. */
-	if (req->op_case != HEAPD__REQUEST__OP_BATCH)
-		s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */
+	s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */
 }
 
 int disp_request(struct session *s, Heapd__Request *req)

@@ -17,6 +17,8 @@
  *                          the uid that presents one more, and the uid
  *                          cannot connect again within the minute (admins
  *                          still can); other uids' connections go on.
+ *   bad_refs_in_batches    an invalid ref in a batch counts once, though
+ *                          the batch's reply repeats its status.
  *
  * Not under valgrind (Makefile.am): a million requests would take minutes.
  */
@@ -189,11 +191,36 @@ static void bad_refs_close(void **state)
 	daemon_stop(&d);
 }
 
+/* An invalid ref inside a batch counts once, though the batch's reply
+ * repeats its status: max_bad_refs of them leave the connection open. */
+static void bad_refs_in_batches(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--max-bad-refs", "4", NULL);
+	heapd *h = client(&d);
+	heapd_ref r;
+	assert_int_equal(heapd_alloc(h, 0, 8, &r), 0);
+	heapd_batch *b = heapd_batch_new();
+	assert_non_null(b);
+	assert_int_equal(heapd_batch_read(b, r ^ (heapd_ref)1 << 32, 0, 8), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(heapd_batch_exec(h, b), HEAPD_EBADREF);
+	assert_int_equal(heapd_ping(h, NULL), 0);
+	/* The fifth is past the limit: answered, then the close. */
+	assert_int_equal(heapd_batch_exec(h, b), HEAPD_EBADREF);
+	assert_int_not_equal(heapd_ping(h, NULL), 0);
+	heapd_batch_free(b);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(guesses_find_nothing),
 		cmocka_unit_test(bad_refs_close),
+		cmocka_unit_test(bad_refs_in_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
