@@ -22,7 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 packages="build-essential autoconf automake libtool pkg-config
-	libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev libssl-dev
+	libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev libssl-dev libxxhash-dev
 	libevent-dev libcmocka-dev libgc-dev systemd"
 missing=""
 for p in $packages; do

@@ -101,6 +101,8 @@ void span_init_obj(heap *h, struct span *s, unsigned spc)
 		s->markbits = tail + sc->bitwords;
 	}
 	span_refill_cache(s, 0);
+	s->u.obj.save_epoch = h->save.epoch;  /* new to any save running */
+	s->u.obj.save_fi = 0;
 	h->nspans_obj++;
 }
 
@@ -201,6 +203,7 @@ int central_refill(heap *h, struct heap_tenant *t, unsigned spc, struct span **s
 		span_init_obj(h, s, spc);
 		span_give(h, s, t);
 	}
+	save_span_cached(h, s);
 	cache_take(h, t, spc, s);
 	*sp = s;
 	return 0;

@@ -31,6 +31,11 @@ void gc_start(heap *h, int forced)
 {
 	if (h->phase != GC_OFF)
 		return;
+	if (h->cycles_held) {
+		if (h->cycle_wanted < 1 + forced)
+			h->cycle_wanted = 1 + forced;
+		return;
+	}
 	h->forced = forced;
 	h->phase = GC_SWEEPTERM;
 	h->assist_debt = 0;
@@ -123,6 +128,24 @@ void gc_finish_cycle(heap *h)
 		gc_work(h, 0, &budget, 2);
 }
 
+void gc_hold(heap *h)
+{
+	h->cycles_held++;
+	pacer_set_next_event(h);
+}
+
+void gc_unhold(heap *h)
+{
+	if (--h->cycles_held)
+		return;
+	pacer_set_next_event(h);
+	if (h->cycle_wanted) {
+		int forced = h->cycle_wanted - 1;
+		h->cycle_wanted = 0;
+		gc_start(h, forced);
+	}
+}
+
 void gc_alloc_slow(heap *h)
 {
 	if (h->phase == GC_OFF) {
@@ -161,6 +184,7 @@ uint64_t heap_room_cycle(const heap *h)
 void gc_full(heap *h, int forced)
 {
 	uint64_t t0 = os_now_ns();
+	save_cancel(h);  /* a blocking collection may free what it needs */
 	gc_finish_cycle(h);
 	gc_start(h, forced);
 	gc_finish_cycle(h);

@@ -70,6 +70,7 @@ void heap_free(heap *h)
 {
 	if (!h)
 		return;
+	save_cancel(h);
 	bg_stop(h);
 	holds_destroy(h);
 	arena_destroy(h);

@@ -201,8 +201,58 @@ int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_re
 void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len, const struct heap_root_meta *meta),
 		     void *arg);
 
+/* Snapshots (save.c, load.c). A save writes the named roots and every
+ * object reachable from one as they were when heap_save_begin() returned
+ * 0, while the host goes on using the heap: snapshot at the beginning,
+ * with no fork. Its only pause is the copy of the root table; after it,
+ * the host runs heap_save_step() in slices, as collector slices, and
+ * gets the stream's bytes to write. Meanwhile no collection cycle starts
+ * (one asked for waits for heap_save_end()), and the first change to an
+ * object the save has not finished with copies it (the copies are the
+ * save's only memory beyond a bit per 8 bytes of arena twice and its
+ * trace stack). Holds are not saved.
+ *
+ * The stream, all integers unsigned LEB128 varints:
+ *   objects N, roots R, slots S, data bytes B;
+ *   N objects: nrefs, nbytes, then nbytes of data;
+ *   for each object with slots, in order: nrefs slot values;
+ *   R roots: name length (1..255), the name, uid, gid, mode, value;
+ * objects are numbered 1..N in stream order and a value is
+ * number << 1 | read-only, 0 for null. heap_load() reads it. */
+#define HEAP_SAVE_MIN_BUF 4096u
+/* Starts a save: 0; 1 while a collection is marking (none starts from
+ * now on: call again after slices, or heap_save_end() to give up);
+ * HEAP_EINVAL when one is running; HEAP_ENOMEM. */
+int heap_save_begin(heap *h);
+/* Runs the save for about budget_ns, putting the stream's next bytes in
+ * buf[0..cap), cap >= HEAP_SAVE_MIN_BUF; *len gets how many. Returns 1
+ * while more is to come, 0 once the stream is complete; HEAP_ENOENT with
+ * no save (none begun, or heap_gc() ended it), HEAP_ENOMEM when it could
+ * not copy an object (it cannot complete). */
+int heap_save_step(heap *h, uint64_t budget_ns, uint8_t *buf, size_t cap, size_t *len);
+struct heap_save_info {
+	uint64_t objects, slots, bytes, roots;  /* the snapshot's, once traced */
+	uint64_t copy_bytes;                    /* in copies of changed objects */
+	bool traced;                            /* the counts are final */
+};
+void heap_save_info(const heap *h, struct heap_save_info *out);
+/* Ends the save, complete or not; cycles may start again. */
+void heap_save_end(heap *h);
+bool heap_saving(const heap *h);
+
+/* The stream in pieces: *chunk and its length (> 0), valid until the
+ * next call; 0 at the end of the stream; < 0 on an error the host has
+ * its own words for. */
+typedef long heap_load_next_fn(void *arg, const uint8_t **chunk);
+/* Rebuilds a saved graph in h, a heap with no object and no root yet,
+ * never trusting the stream: avail bounds its length. Returns 0, or
+ * -1 with msg (cap bytes) saying what is wrong; then h holds part of
+ * the graph and only heap_free() is left to do with it. */
+int heap_load(heap *h, heap_load_next_fn *next, void *arg, uint64_t avail, char *msg, size_t cap);
+
 /* Blocking full collection, like Go's runtime.GC(): finishes any cycle in
- * progress, runs a complete one and sweeps everything. */
+ * progress, runs a complete one and sweeps everything. It ends a save in
+ * progress (heap_save_step then fails). */
 void heap_gc(heap *h);
 /* Requests a forced cycle without blocking: it starts now, or when the
  * cycle in progress ends (which may have marked what was just dropped).

@@ -86,7 +86,10 @@ struct span {
 	uint64_t *markbits;     /* marked this cycle */
 	uint64_t smallbits[2];
 	union {
-		struct { uint32_t nrefs, nbytes; } large;               /* SPAN_OBJ, class 0 */
+		/* SPAN_OBJ: nrefs and nbytes of a large object (class 0); the
+		 * save (save.c) whose epoch saw it allocated from first, and
+		 * its freeindex then. */
+		struct { uint32_t nrefs, nbytes, save_epoch, save_fi; } obj;
 		struct { struct list scav; uint32_t nreleased; } free;  /* SPAN_FREE */
 	} u;
 };
@@ -256,12 +259,39 @@ _Static_assert(HEAP_TENANTS <= 64, "h->tenants_used has a bit per tenant");
 
 enum gc_phase { GC_OFF = 0, GC_SWEEPTERM, GC_MARK };
 
+/* --- saves (save.c) --- */
+enum save_phase { SAVE_NONE = 0, SAVE_WAIT, SAVE_TRACE, SAVE_RANK, SAVE_PROLOGUE, SAVE_OBJECTS, SAVE_SLOTS, SAVE_ROOTS, SAVE_END };
+struct save_copy;
+struct save_root;
+struct save_state {
+	enum save_phase phase;
+	int failed;               /* a HEAP_E* code: the save cannot complete */
+	uint32_t epoch;           /* saves begun so far */
+	uint32_t nplaces;         /* places in the arena at the start */
+	uint64_t *seen;           /* bit per place: in the snapshot */
+	uint64_t *copied;         /* bit per place: its contents at the start are a copy */
+	uint32_t *rank;           /* seen bits before each block of 512 places */
+	uint32_t *stack;          /* places to trace */
+	size_t sp, scap;
+	struct save_copy **ctab;  /* copies by place: open addressing */
+	uint32_t cmask, ncopies;
+	uint64_t copy_bytes;
+	struct save_root *roots;
+	uint32_t nroots;
+	char *names;
+	uint64_t objects, slots, bytes;  /* the snapshot's, once traced */
+	uint32_t cursor;          /* the place (block, root) being emitted */
+	uint32_t part;            /* of it already emitted: bytes, slots */
+	int head;                 /* its sizes are emitted */
+};
+
 enum sweep_who { SWEEP_IDLE, SWEEP_ALLOC, SWEEP_GC };
 
 struct heap {
 	struct heap_config cfg;
 	size_t small_limit;   /* largest size the allocation fast path takes */
 	int bg_running;       /* a mark worker thread exists */
+	bool saving;          /* a save may need copies (save_keep) */
 
 	/* Arena (arena.c). Reserved at heap_new; [0, grown) committed. */
 	uint8_t *base;
@@ -305,6 +335,8 @@ struct heap {
 	int forced;              /* the cycle in progress was requested */
 	int gc_requested;        /* start a forced cycle when this one ends */
 	uint64_t room_cycle;     /* heap_room_cycle() */
+	int cycles_held;         /* no cycle starts while > 0 (gc_hold) */
+	int cycle_wanted;        /* one was asked for meanwhile: 1, 2 if forced */
 	struct gcwork gcw;
 	struct bgmark bg;
 	_Alignas(CACHE_LINE) struct lfstack work_full;
@@ -372,6 +404,9 @@ struct heap {
 	/* Tenants (central.c): last but for the tags, as all but a few
 	 * stay cold. */
 	struct heap_tenant ten[HEAP_TENANTS];
+
+	/* A save in progress (save.c). */
+	struct save_state save;
 
 	/* Tags and read-only handles (handle.c): tag_buf[tag_pos..] are the
 	 * next tags, from an AES-128-CTR keystream (tag_ctx), and
@@ -476,9 +511,9 @@ static inline int obj_fill(struct obj *o, uint8_t *p, struct span *s, uint64_t h
 	int small = s->spanclass >> 1;
 	*o = (struct obj){.p = p,
 			  .s = s,
-			  .nrefs = small ? hdr_nrefs(hdr) : s->u.large.nrefs,
+			  .nrefs = small ? hdr_nrefs(hdr) : s->u.obj.nrefs,
 			  .ro = ro,
-			  .nbytes = small ? hdr_nbytes(hdr) : s->u.large.nbytes};
+			  .nbytes = small ? hdr_nbytes(hdr) : s->u.obj.nbytes};
 	return 0;
 }
 
@@ -661,6 +696,10 @@ void gc_alloc_slow(heap *h);
  * cycle unless one is in flight (at most one is, whatever the failures). */
 void gc_no_room(heap *h);
 void gc_finish_cycle(heap *h);
+/* No cycle starts until as many gc_unhold(): one asked for meanwhile
+ * (the pacer's, a request, no room) starts then. */
+void gc_hold(heap *h);
+void gc_unhold(heap *h);
 /* Blocking: completes any cycle, runs a full one, sweeps everything and
  * frees every workbuf span. One pause. */
 void gc_full(heap *h, int forced);
@@ -692,6 +731,26 @@ void scav_release_all(heap *h);
 /* Releases free pages, every one, until deadline: returns 1 if some are
  * left. */
 int scav_release_step(heap *h, uint64_t deadline);
+
+/* save.c */
+void save_keep_slow(heap *h, const struct obj *o);
+/* Before the mutator changes o's slots or bytes: a save that needs its
+ * contents at the start copies them first. */
+static inline void save_keep(heap *h, const struct obj *o)
+{
+	if (unlikely(h->saving))
+		save_keep_slow(h, o);
+}
+/* Ends a save, if one runs (heap_gc, heap_free). */
+void save_cancel(heap *h);
+/* What a span's freeindex and epoch say once a tenant caches it. */
+static inline void save_span_cached(const heap *h, struct span *s)
+{
+	if (s->u.obj.save_epoch != h->save.epoch) {
+		s->u.obj.save_epoch = h->save.epoch;
+		s->u.obj.save_fi = s->freeindex;
+	}
+}
 
 /* holds.c */
 int holds_init(heap *h);

@@ -121,8 +121,11 @@ static int alloc_large(heap *h, struct heap_tenant *t, size_t size, uint32_t nre
 	s->sweepgen = h->sweepgen;
 	s->allocbits = &s->smallbits[0];
 	s->markbits = &s->smallbits[1];
-	s->u.large.nrefs = nrefs;
-	s->u.large.nbytes = nbytes;
+	s->u.obj.nrefs = nrefs;
+	s->u.obj.nbytes = nbytes;
+	s->u.obj.save_epoch = h->save.epoch;  /* new to any save running */
+	s->u.obj.save_fi = 0;
+	s->smallbits[0] = 0;
 	h->nspans_obj++;
 	span_give(h, s, t);
 	t->bytes += s->elemsize;
@@ -258,7 +261,10 @@ static inline heap_ref *target_slot(heap *h, heap_ref obj, uint32_t slot, int *e
 	*err = obj_resolve_slot(h, obj, slot, &o);
 	if (!*err && o.ro)
 		*err = HEAP_EPERM;
-	return *err ? NULL : &obj_slots(&o)[slot];
+	if (*err)
+		return NULL;
+	save_keep(h, &o);
+	return &obj_slots(&o)[slot];
 }
 
 /* Roots r at d. slow says the call took the general path: a hold set may

@@ -87,7 +87,7 @@ static void scan_split(heap *h, struct gcwork *w, uintptr_t p)
 	struct span *s = &h->spans[h->pagemap[(a - (uintptr_t)h->base) >> PAGE_SHIFT] - 1];
 	uint8_t *base = span_base(h, s);
 	uint8_t *obj = base + (size_t)(uint32_t)(((a - (uintptr_t)base) * s->divmul) >> 32) * s->elemsize;
-	uint32_t nrefs = spc_sizeclass(s->spanclass) ? hdr_nrefs(*(const uint64_t *)obj) : s->u.large.nrefs;
+	uint32_t nrefs = spc_sizeclass(s->spanclass) ? hdr_nrefs(*(const uint64_t *)obj) : s->u.obj.nrefs;
 	const heap_ref *slots = (const heap_ref *)(obj + HDR_SIZE);
 	if (p & OBLET_BIT) {
 		scan_slots(h, w, slots, (uint32_t)((const heap_ref *)a - slots), nrefs);

@@ -55,6 +55,7 @@ int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
 			return err;
 		gc_shade(h, val);
 	}
+	save_keep(h, &o);
 	slot_store(&obj_slots(&o)[slot], val);
 	return 0;
 }
@@ -93,8 +94,10 @@ int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t le
 	uint8_t *d = data_range(&o, off, len);
 	if (!d)
 		return HEAP_ERANGE;
-	if (len)
+	if (len) {
+		save_keep(h, &o);
 		memcpy(d, buf, len);
+	}
 	return 0;
 }
 

@@ -71,7 +71,10 @@ int pacer_should_start(const heap *h)
 
 void pacer_set_next_event(heap *h)
 {
-	h->next_event = h->phase == GC_OFF ? h->trigger : h->heap_live + ASSIST_STEP;
+	if (h->phase != GC_OFF)
+		h->next_event = h->heap_live + ASSIST_STEP;
+	else
+		h->next_event = h->cycles_held ? UINT64_MAX : h->trigger;
 }
 
 uint64_t pacer_assist_work(heap *h)

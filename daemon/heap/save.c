@@ -1,0 +1,528 @@
+/*
+ * save.c - snapshots taken while the heap goes on changing (heap_save_*).
+ *
+ * A save writes the graph as it was when it began: snapshot at the
+ * beginning, with no fork (Dragonfly's forkless save does the same for a
+ * hash table, with a version per entry; here a graph). Its phases, each in
+ * slices of heap_save_step():
+ *   SAVE_WAIT     a collection is marking: the save waits for it to end;
+ *   SAVE_TRACE    from the roots copied at the start, marks in seen[]
+ *                 every object they reach, tracing contents at the start;
+ *   SAVE_RANK     counts seen bits per block of 512 places (rank[]);
+ *   SAVE_PROLOGUE the counts;
+ *   SAVE_OBJECTS  every seen object in place order: sizes and data;
+ *   SAVE_SLOTS    their slots, as object numbers;
+ *   SAVE_ROOTS    the roots copied at the start.
+ *
+ * Invariants:
+ *  - No cycle starts while a save runs (gc_hold), and tracing starts with
+ *    none marking. So no object of the snapshot is freed before the save
+ *    ends: the sweeper frees only what the last mark termination found
+ *    unreachable, which nothing has reached since. Places are stable, and
+ *    a place is an object's name for the whole save.
+ *  - Contents at the start: before the mutator changes an object
+ *    (save_keep: heap_write, heap_set_ref, the slot of heap_alloc_into)
+ *    that existed at the start and that the save may still read, its slots
+ *    and bytes are copied, once (copied[], ctab); the save reads the copy
+ *    from then on. While tracing, whether an object is in the snapshot is
+ *    not known yet, so any that existed is copied.
+ *  - "Existed at the start" needs no bit per allocation, as the
+ *    allocation fast path must not pay for saves: every allocation comes
+ *    from a span a tenant has cached, or a new one. Caching a span notes
+ *    the save's epoch and the span's freeindex then (save_span_cached),
+ *    new spans note freeindex 0, and the spans cached when the save begins
+ *    are noted then. A slot of a span noted in this save's epoch was
+ *    allocated before it began if it is below the noted freeindex or its
+ *    alloc bit is set (alloc bits change only when the span is swept,
+ *    which keeps the bits of live objects); a span not noted in this
+ *    epoch has not been allocated from since.
+ *  - Object numbers are 1 + the rank of the place among seen bits, so
+ *    place order is number order and no map from place to number exists.
+ *
+ * Memory: seen[] and copied[] (a bit per 8 bytes of arena each), rank[],
+ * the trace stack (4 bytes per object queued), the root table's copy and
+ * the copies.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define PLACE_SHIFT (PAGE_SHIFT - 3)   /* places per page: 2^10 */
+#define RANK_SHIFT 9u                 /* places per rank[] block: 512 */
+#define LOOK 64u                      /* objects between looks at the clock */
+#define ROOM_HEAD 32u                 /* bytes an object's sizes may take, and more */
+#define ROOM_ROOT (HEAP_ROOT_NAME_MAX + 64u)
+
+struct save_copy {
+	uint32_t place, nrefs, nbytes;
+	heap_ref slots[];  /* then the bytes */
+};
+
+struct save_root {
+	size_t name;       /* offset in names */
+	uint16_t len, mode;
+	uint32_t uid, gid, place;
+	uint8_t ro;
+};
+
+/* An object's contents as the save reads them. */
+struct view {
+	uint32_t nrefs, nbytes;
+	const heap_ref *slots;
+	const uint8_t *data;
+};
+
+static struct save_copy *copy_find(const struct save_state *sv, uint32_t place)
+{
+	uint32_t i = ref_home(place, sv->cmask);
+	while (sv->ctab[i]->place != place)
+		i = (i + 1) & sv->cmask;
+	return sv->ctab[i];
+}
+
+static void view_of(const heap *h, uint32_t place, struct view *v)
+{
+	const struct save_state *sv = &h->save;
+	if (bit_test(sv->copied, place)) {
+		const struct save_copy *c = copy_find(sv, place);
+		*v = (struct view){c->nrefs, c->nbytes, c->slots, (const uint8_t *)(c->slots + c->nrefs)};
+		return;
+	}
+	const uint8_t *p = h->base + ((size_t)place << 3);
+	const struct span *s = span_of_page(h, place >> PLACE_SHIFT);
+	uint64_t hdr = *(const uint64_t *)p;
+	int small = spc_sizeclass(s->spanclass) != 0;
+	v->nrefs = small ? hdr_nrefs(hdr) : s->u.obj.nrefs;
+	v->nbytes = small ? hdr_nbytes(hdr) : s->u.obj.nbytes;
+	v->slots = (const heap_ref *)(p + HDR_SIZE);
+	v->data = (const uint8_t *)(v->slots + v->nrefs);
+}
+
+static int push(struct save_state *sv, uint32_t place)
+{
+	if (sv->sp == sv->scap) {
+		size_t cap = sv->scap * 2;
+		uint32_t *st = realloc(sv->stack, cap * sizeof *st);
+		if (!st)
+			return HEAP_ENOMEM;
+		sv->stack = st;
+		sv->scap = cap;
+	}
+	sv->stack[sv->sp++] = place;
+	return 0;
+}
+
+static void save_free(struct save_state *sv)
+{
+	for (uint32_t i = 0; sv->ctab && i <= sv->cmask; i++)
+		free(sv->ctab[i]);
+	free(sv->ctab);
+	free(sv->seen);
+	free(sv->copied);
+	free(sv->rank);
+	free(sv->stack);
+	free(sv->roots);
+	free(sv->names);
+	uint32_t epoch = sv->epoch;
+	*sv = (struct save_state){.epoch = epoch};
+}
+
+void save_cancel(heap *h)
+{
+	if (h->save.phase == SAVE_NONE)
+		return;
+	save_free(&h->save);
+	h->saving = false;
+	gc_unhold(h);
+}
+
+/* The word of the handle r stands for a read-only one. */
+static int ref_is_ro(const heap *h, heap_ref r)
+{
+	return ref_tag(r) != hdr_tag(*(const uint64_t *)(h->base + ((size_t)ref_place(r) << 3)));
+}
+
+/* Copies the root table and queues the roots' objects. */
+static int take_roots(heap *h)
+{
+	struct save_state *sv = &h->save;
+	size_t total = 0;
+	for (uint32_t i = 0; i <= h->rmask; i++)
+		total += h->rtab[i].name ? h->rtab[i].len : 0;
+	sv->roots = malloc((h->nroots ? h->nroots : 1) * sizeof *sv->roots);
+	sv->names = malloc(total ? total : 1);
+	if (!sv->roots || !sv->names)
+		return HEAP_ENOMEM;
+	size_t off = 0;
+	for (uint32_t i = 0; i <= h->rmask; i++) {
+		const struct root_entry *e = &h->rtab[i];
+		if (!e->name)
+			continue;
+		uint32_t place = ref_place(e->ref);
+		memcpy(sv->names + off, e->name, e->len);
+		sv->roots[sv->nroots++] = (struct save_root){.name = off, .len = e->len, .mode = e->mode,
+							     .uid = e->uid, .gid = e->gid, .place = place,
+							     .ro = (uint8_t)ref_is_ro(h, e->ref)};
+		off += e->len;
+		if (!bit_test(sv->seen, place)) {
+			bit_set(sv->seen, place);
+			if (push(sv, place))
+				return HEAP_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int save_start(heap *h)
+{
+	struct save_state *sv = &h->save;
+	sv->epoch++;
+	sv->nplaces = (uint32_t)(h->grown << PLACE_SHIFT);
+	size_t words = ((size_t)sv->nplaces + 511) / 512 * 8;  /* whole rank[] blocks */
+	sv->seen = calloc(words, sizeof *sv->seen);
+	sv->copied = calloc(words, sizeof *sv->copied);
+	sv->scap = 1024;
+	sv->stack = malloc(sv->scap * sizeof *sv->stack);
+	sv->cmask = 63;
+	sv->ctab = calloc(sv->cmask + 1, sizeof *sv->ctab);
+	if (!sv->seen || !sv->copied || !sv->stack || !sv->ctab || take_roots(h))
+		return HEAP_ENOMEM;
+	for (unsigned t = tenant_next(h, 0); t < HEAP_TENANTS; t = tenant_next(h, t + 1))
+		for (unsigned spc = 0; spc < NUM_SPANCLASSES; spc++)
+			if (h->ten[t].cache[spc] != &h->empty_span)
+				save_span_cached(h, h->ten[t].cache[spc]);
+	sv->phase = SAVE_TRACE;
+	h->saving = true;
+	return 0;
+}
+
+int heap_save_begin(heap *h)
+{
+	struct save_state *sv = &h->save;
+	if (sv->phase == SAVE_NONE) {
+		gc_hold(h);
+		sv->phase = SAVE_WAIT;
+	} else if (sv->phase != SAVE_WAIT) {
+		return HEAP_EINVAL;
+	}
+	if (h->phase != GC_OFF)
+		return 1;
+	int err = save_start(h);
+	if (err)
+		save_cancel(h);
+	return err;
+}
+
+/* Whether the save has done with o's contents, or never needs them. */
+static int keep_needless(const heap *h, const struct obj *o, uint32_t place)
+{
+	const struct save_state *sv = &h->save;
+	if (place >= sv->nplaces || bit_test(sv->copied, place))
+		return 1;
+	if (sv->phase >= SAVE_RANK && !bit_test(sv->seen, place))
+		return 1;  /* traced, and not in the snapshot */
+	if ((sv->phase == SAVE_OBJECTS && place < sv->cursor && !o->nrefs) ||
+	    (sv->phase == SAVE_SLOTS && (place < sv->cursor || !o->nrefs)) || sv->phase >= SAVE_ROOTS)
+		return 1;
+	const struct span *s = o->s;
+	if (s->u.obj.save_epoch != sv->epoch)
+		return 0;  /* not allocated from since the start */
+	uint32_t idx = 0;
+	if (spc_sizeclass(s->spanclass))
+		idx = (uint32_t)(((size_t)(o->p - span_base(h, s)) * s->divmul) >> 32);
+	return idx >= s->u.obj.save_fi && !bit_test(s->allocbits, idx);  /* new since */
+}
+
+static int copy_insert(struct save_state *sv, struct save_copy *c)
+{
+	if ((sv->ncopies + 1) * 2 > sv->cmask + 1) {
+		uint32_t mask = sv->cmask * 2 + 1;
+		struct save_copy **tab = calloc((size_t)mask + 1, sizeof *tab);
+		if (!tab)
+			return HEAP_ENOMEM;
+		for (uint32_t i = 0; i <= sv->cmask; i++) {
+			if (!sv->ctab[i])
+				continue;
+			uint32_t j = ref_home(sv->ctab[i]->place, mask);
+			while (tab[j])
+				j = (j + 1) & mask;
+			tab[j] = sv->ctab[i];
+		}
+		free(sv->ctab);
+		sv->ctab = tab;
+		sv->cmask = mask;
+	}
+	uint32_t i = ref_home(c->place, sv->cmask);
+	while (sv->ctab[i])
+		i = (i + 1) & sv->cmask;
+	sv->ctab[i] = c;
+	sv->ncopies++;
+	return 0;
+}
+
+void save_keep_slow(heap *h, const struct obj *o)
+{
+	struct save_state *sv = &h->save;
+	uint32_t place = (uint32_t)((size_t)(o->p - h->base) >> 3);
+	if (sv->phase == SAVE_WAIT || keep_needless(h, o, place))
+		return;
+	size_t body = (size_t)o->nrefs * sizeof(heap_ref) + o->nbytes;
+	struct save_copy *c = malloc(sizeof *c + body);
+	if (c) {
+		*c = (struct save_copy){.place = place, .nrefs = o->nrefs, .nbytes = o->nbytes};
+		memcpy(c->slots, o->p + HDR_SIZE, body);
+	}
+	if (!c || copy_insert(sv, c)) {
+		free(c);
+		sv->failed = HEAP_ENOMEM;  /* the change goes ahead; the save cannot */
+		h->saving = false;
+		return;
+	}
+	bit_set(sv->copied, place);
+	sv->copy_bytes += sizeof *c + body;
+}
+
+/* Traces until the stack is empty (0) or the deadline (1). */
+static int trace(heap *h, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	unsigned n = 0;
+	while (sv->sp) {
+		struct view v;
+		view_of(h, sv->stack[--sv->sp], &v);
+		sv->objects++;
+		sv->slots += v.nrefs;
+		sv->bytes += v.nbytes;
+		for (uint32_t k = 0; k < v.nrefs; k++) {
+			uint32_t q = ref_place(v.slots[k]);
+			if (!v.slots[k] || bit_test(sv->seen, q))
+				continue;
+			bit_set(sv->seen, q);
+			if ((sv->failed = push(sv, q)) != 0)
+				return 1;
+		}
+		if (++n % LOOK == 0 && os_now_ns() >= deadline)
+			return 1;
+	}
+	return 0;
+}
+
+/* Seen places in block b of rank[]. */
+static uint32_t block_count(const struct save_state *sv, uint32_t b)
+{
+	uint32_t n = 0;
+	for (size_t w = (size_t)b << (RANK_SHIFT - 6); w < ((size_t)b + 1) << (RANK_SHIFT - 6); w++)
+		n += (uint32_t)__builtin_popcountll(sv->seen[w]);
+	return n;
+}
+
+/* rank[] from block sv->cursor on, until done (0) or the deadline (1). */
+static int rank_blocks(heap *h, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	uint32_t nblocks = (sv->nplaces + (1u << RANK_SHIFT) - 1) >> RANK_SHIFT;
+	if (!sv->rank && !(sv->rank = malloc(((size_t)nblocks + 1) * sizeof *sv->rank))) {
+		sv->failed = HEAP_ENOMEM;
+		return 1;
+	}
+	for (uint32_t b = sv->cursor; b < nblocks; b++) {
+		sv->rank[b] = b ? sv->rank[b - 1] + block_count(sv, b - 1) : 0;
+		sv->cursor = b + 1;
+		if (b % 4096 == 4095 && os_now_ns() >= deadline)
+			return 1;
+	}
+	return 0;
+}
+
+/* The number of the object at place: 1 + seen places before it. */
+static uint32_t number_of(const struct save_state *sv, uint32_t place)
+{
+	if (!bit_test(sv->seen, place))
+		heap_throw("save: a slot's object is not in the snapshot");
+	uint32_t n = sv->rank[place >> RANK_SHIFT] + 1;
+	size_t w = (size_t)(place >> RANK_SHIFT) * 8;
+	for (; w < place >> 6; w++)
+		n += (uint32_t)__builtin_popcountll(sv->seen[w]);
+	return n + (uint32_t)__builtin_popcountll(sv->seen[w] & (((uint64_t)1 << (place & 63)) - 1));
+}
+
+/* The first seen place at or after from; nplaces if none. */
+static uint32_t next_seen(const struct save_state *sv, uint32_t from)
+{
+	if (from >= sv->nplaces)
+		return sv->nplaces;
+	size_t w = from >> 6;
+	uint64_t bits = sv->seen[w] & (~(uint64_t)0 << (from & 63));
+	size_t words = ((size_t)sv->nplaces + 63) / 64;
+	while (!bits) {
+		if (++w >= words)
+			return sv->nplaces;
+		bits = sv->seen[w];
+	}
+	uint64_t p = (uint64_t)w * 64 + (unsigned)__builtin_ctzll(bits);
+	return p < sv->nplaces ? (uint32_t)p : sv->nplaces;
+}
+
+struct out {
+	uint8_t *p, *end;
+};
+
+static void put(struct out *o, uint64_t v)
+{
+	while (v >= 0x80) {
+		*o->p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*o->p++ = (uint8_t)v;
+}
+
+static size_t room(const struct out *o) { return (size_t)(o->end - o->p); }
+
+/* Emits objects from sv->cursor on: 0 when all are out, 1 when o is
+ * full or the deadline passed. */
+static int emit_objects(heap *h, struct out *o, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	unsigned n = 0;
+	for (;;) {
+		if (!sv->head) {
+			if ((sv->cursor = next_seen(sv, sv->cursor)) >= sv->nplaces)
+				return 0;
+			if (room(o) < ROOM_HEAD)
+				return 1;
+		}
+		struct view v;
+		view_of(h, sv->cursor, &v);
+		if (!sv->head) {
+			put(o, v.nrefs);
+			put(o, v.nbytes);
+			sv->head = 1;
+			sv->part = 0;
+		}
+		size_t k = v.nbytes - sv->part;
+		if (k > room(o))
+			k = room(o);
+		memcpy(o->p, v.data + sv->part, k);
+		o->p += k;
+		sv->part += (uint32_t)k;
+		if (sv->part < v.nbytes)
+			return 1;
+		sv->head = 0;
+		sv->cursor++;
+		if (++n % LOOK == 0 && os_now_ns() >= deadline)
+			return 1;
+	}
+}
+
+/* Emits slots from sv->cursor on, as emit_objects. */
+static int emit_slots(heap *h, struct out *o, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	unsigned n = 0;
+	for (;; sv->cursor++, sv->part = 0) {
+		if ((sv->cursor = next_seen(sv, sv->cursor)) >= sv->nplaces)
+			return 0;
+		struct view v;
+		view_of(h, sv->cursor, &v);
+		for (; sv->part < v.nrefs; sv->part++) {
+			if (room(o) < 10)
+				return 1;
+			heap_ref r = v.slots[sv->part];
+			put(o, r ? (uint64_t)number_of(sv, ref_place(r)) << 1 | (uint64_t)ref_is_ro(h, r) : 0);
+		}
+		if (++n % LOOK == 0 && os_now_ns() >= deadline) {
+			sv->cursor++;
+			sv->part = 0;
+			return 1;
+		}
+	}
+}
+
+static int emit_roots(heap *h, struct out *o)
+{
+	struct save_state *sv = &h->save;
+	for (; sv->cursor < sv->nroots; sv->cursor++) {
+		const struct save_root *r = &sv->roots[sv->cursor];
+		if (room(o) < ROOM_ROOT)
+			return 1;
+		put(o, r->len);
+		memcpy(o->p, sv->names + r->name, r->len);
+		o->p += r->len;
+		put(o, r->uid);
+		put(o, r->gid);
+		put(o, r->mode);
+		put(o, (uint64_t)number_of(sv, r->place) << 1 | r->ro);
+	}
+	return 0;
+}
+
+/* Runs the current phase: 0 when it is done, 1 when out of room or time. */
+static int save_phase(heap *h, struct out *o, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	switch (sv->phase) {
+	case SAVE_TRACE:
+		return trace(h, deadline);
+	case SAVE_RANK:
+		return rank_blocks(h, deadline);
+	case SAVE_PROLOGUE:
+		put(o, sv->objects);
+		put(o, sv->nroots);
+		put(o, sv->slots);
+		put(o, sv->bytes);
+		return 0;
+	case SAVE_OBJECTS:
+		return emit_objects(h, o, deadline);
+	case SAVE_SLOTS:
+		return emit_slots(h, o, deadline);
+	case SAVE_ROOTS:
+		return emit_roots(h, o);
+	default:
+		return 1;
+	}
+}
+
+int heap_save_step(heap *h, uint64_t budget_ns, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct save_state *sv = &h->save;
+	*len = 0;
+	if (sv->phase == SAVE_NONE)
+		return HEAP_ENOENT;
+	if (sv->phase == SAVE_WAIT) {
+		int err = heap_save_begin(h);
+		if (err)
+			return err < 0 ? err : 1;
+	}
+	uint64_t deadline = os_now_ns() + budget_ns;
+	struct out o = {buf, buf + cap};
+	while (!sv->failed && sv->phase != SAVE_END && save_phase(h, &o, deadline) == 0) {
+		sv->phase++;
+		sv->cursor = 0;
+		sv->part = 0;
+		sv->head = 0;
+		if (os_now_ns() >= deadline)
+			break;
+	}
+	*len = (size_t)(o.p - buf);
+	if (sv->failed)
+		return sv->failed;
+	return sv->phase != SAVE_END;
+}
+
+void heap_save_info(const heap *h, struct heap_save_info *out)
+{
+	const struct save_state *sv = &h->save;
+	*out = (struct heap_save_info){.objects = sv->objects, .slots = sv->slots, .bytes = sv->bytes,
+				       .roots = sv->nroots, .copy_bytes = sv->copy_bytes,
+				       .traced = sv->phase > SAVE_TRACE};
+}
+
+void heap_save_end(heap *h)
+{
+	save_cancel(h);
+}
+
+bool heap_saving(const heap *h)
+{
+	return h->save.phase != SAVE_NONE;
+}
