@@ -125,7 +125,7 @@ cmp_start() {
 	cmp_more_pids=  # the caller's other servers, stopped with these
 	trap cmp_cleanup EXIT
 	trap 'exit 1' INT TERM HUP
-	$on_server "$heapd_bin" --config /dev/null --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &
+	$on_server "$heapd_bin" --config /dev/null --state-dir "" --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &
 	heapd_pid=$!
 	if ! wait_socket "$tmp/heapd.sock" "$heapd_pid"; then
 		echo "$me: heapd did not start:" >&2

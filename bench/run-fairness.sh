@@ -70,7 +70,7 @@ echo "# load average $load0 before the runs" >&2
 # max_heap, not that uid's quota (whose refusals cost nothing: test_quota).
 # HEAPD_ARGS= runs heapd at its defaults, quota included.
 # shellcheck disable=SC2086 # HEAPD_ARGS is a list of flags
-NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=$wd_usec "$heapd_bin" --config /dev/null \
+NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=$wd_usec "$heapd_bin" --config /dev/null --state-dir "" \
 	${HEAPD_ARGS---max-heap-per-uid none} --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &
 heapd_pid=$!
 if ! wait_socket "$tmp/heapd.sock" "$heapd_pid"; then

@@ -615,6 +615,14 @@ int heapd_free_os_memory(heapd *h)
 	return call_op(h, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
 }
 
+int heapd_save(heapd *h, int wait)
+{
+	struct wire_req w;
+	wire_op(&w, HEAPD__REQUEST__OP_SAVE);
+	w.op.save.wait = wait != 0;
+	return call_status(h, &w);
+}
+
 /* out was allocated by a program built with this struct, or one with fewer
  * or more fields: copy what both have, zero what only the program has. */
 int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)

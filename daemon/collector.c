@@ -138,6 +138,21 @@ static void on_prepare(uv_prepare_t *handle)
 				later = 1;
 		}
 	}
+	/* A save's steps take the place of collector slices (no cycle
+	 * starts while one runs), with their duty cycle. */
+	if (!heap_gc_active(srv->heap) && persist_busy(srv)) {
+		int saver = !list_empty(&srv->persist.waiters);
+		if (!busy || saver || srv_now_ns() - srv->slice_end_ns >= DUTY * srv->cfg.heap.slice_ns) {
+			persist_turn(srv, srv->cfg.heap.slice_ns);
+			srv->slice_end_ns = srv_now_ns();
+		}
+		if (persist_busy(srv)) {
+			if (!busy || saver)
+				now = 1;
+			else
+				later = 1;
+		}
+	}
 	if (!heap_gc_active(srv->heap)) {
 		if (!busy || waiting || room) {
 			uint64_t next = heap_idle(srv->heap, IDLE_BUDGET_NS, loop_has_events, srv);

@@ -54,7 +54,7 @@
 _Static_assert(SOCKET_PATH_MAX == 107, "the socket key's range text says 107");
 
 enum opt_type {
-	T_PATH,    /* char *, 1..SOCKET_PATH_MAX bytes */
+	T_PATH,    /* char *, 1..max bytes (0.. with none) */
 	T_MODE,    /* mode_t, octal */
 	T_SIZE,    /* bytes with an optional unit */
 	T_COUNT,   /* decimal; the field holds value * scale */
@@ -85,8 +85,27 @@ struct opt {
 #define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
 static const struct opt opts[] = {
-	{.key = "socket", .flag = "socket", .type = T_PATH, FIELD(socket_path),
+	{.key = "socket", .flag = "socket", .type = T_PATH, FIELD(socket_path), .max = SOCKET_PATH_MAX,
 	 .range = "1..107 bytes", .help = "Path of the listening Unix socket"},
+	{.key = "state_dir", .flag = "state-dir", .type = T_PATH, FIELD(state_dir), .max = STATE_DIR_MAX,
+	 .none = true, .range = "empty, or a path of 1..4000 bytes",
+	 .help = "Directory of the snapshot (heapd.snapshot) that keeps the named roots and what "
+	         "they reach across restarts: loaded at start, saved while serving and at a stop. "
+	         "heapd makes it (mode 0700) if its parent exists. Empty: nothing is saved or loaded"},
+	{.key = "save_on_stop", .flag = "save-on-stop", .type = T_BOOL, FIELD(save_on_stop),
+	 .max = 1, .live = true, .range = "yes or no",
+	 .help = "Whether a stop (SIGTERM, SIGINT) saves the heap before heapd exits, after "
+	         "its last client is closed"},
+	{.key = "save_interval", .flag = "save-interval", .type = T_COUNT, FIELD(save_interval_s),
+	 .max = 86400 * 365, .live = true,
+	 .help = "Save while serving when this many seconds have passed since the last save "
+	         "ended and save_min_changes requests have changed the heap since it began, as "
+	         "Redis's \"save 300 1\"; 0 = only on request and at a stop"},
+	{.key = "save_min_changes", .flag = "save-min-changes", .type = T_COUNT,
+	 FIELD(save_min_changes), .min = 1, .max = UINT32_MAX, .live = true,
+	 .help = "Requests that changed the heap (alloc, write, set_ref and the root changes, "
+	         "batch ops each) since the last save began, below which save_interval "
+	         "does not save"},
 	{.key = "socket_mode", .flag = "socket-mode", .type = T_MODE, FIELD(socket_mode),
 	 .max = 0777, .range = "0000..0777", .help = "Permissions of the socket file, in octal"},
 	{.key = "max_clients", .flag = "max-clients", .type = T_COUNT, FIELD(max_clients),
@@ -294,7 +313,7 @@ static void format_value(const struct config *c, const struct opt *o, char *buf,
 	}
 	switch (o->type) {
 	case T_PATH:
-		snprintf(buf, n, "%s", c->socket_path);
+		snprintf(buf, n, "%s", *(char *const *)((const char *)c + o->off));
 		break;
 	case T_MODE:
 		snprintf(buf, n, "%04llo", (unsigned long long)v);
@@ -394,9 +413,10 @@ static int set_value(struct config *c, const struct opt *o, const char *val, con
 	const char *problem = NULL;
 	switch (o->type) {
 	case T_PATH:
-		if (*val && strlen(val) <= SOCKET_PATH_MAX) {
-			free(c->socket_path);
-			c->socket_path = xstrdup(val);
+		if ((*val || o->none) && strlen(val) <= o->max) {
+			char **field = (char **)((char *)c + o->off);
+			free(*field);
+			*field = xstrdup(val);
 			return 0;
 		}
 		break;
@@ -510,11 +530,11 @@ static int load_file(struct config *c, char *err, size_t errlen)
 
 /* ---- the command line ---- */
 
-enum { OPT_CONFIG = 1, OPT_CHECK, OPT_HELP = 'h', OPT_VERSION = 'V', OPT_TABLE = 256 };
+enum { OPT_CONFIG = 1, OPT_CHECK, OPT_DISCARD, OPT_HELP = 'h', OPT_VERSION = 'V', OPT_TABLE = 256 };
 
 struct flags {
 	const char *config;
-	bool help, version, check;
+	bool help, version, check, discard;
 };
 
 /* Walks argv with getopt_long. The first walk (apply false) notes the
@@ -523,12 +543,13 @@ struct flags {
 static int walk_flags(struct config *c, int argc, char **argv, bool apply, struct flags *fl,
                       char *err, size_t errlen)
 {
-	struct option lo[N_OPTS + 5];
+	struct option lo[N_OPTS + 6];
 	size_t i;
 	for (i = 0; i < N_OPTS; i++)
 		lo[i] = (struct option){opts[i].flag, required_argument, NULL, OPT_TABLE + (int)i};
 	lo[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	lo[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+	lo[i++] = (struct option){"discard-snapshot", no_argument, NULL, OPT_DISCARD};
 	lo[i++] = (struct option){"help", no_argument, NULL, OPT_HELP};
 	lo[i++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
 	lo[i] = (struct option){0};
@@ -552,6 +573,9 @@ static int walk_flags(struct config *c, int argc, char **argv, bool apply, struc
 			break;
 		case OPT_CHECK:
 			fl->check = true;
+			break;
+		case OPT_DISCARD:
+			fl->discard = true;
 			break;
 		case OPT_HELP:
 			fl->help = true;
@@ -621,6 +645,10 @@ static void print_usage(FILE *f)
 	      "        Config file (default " CONFIG_DEFAULT_PATH ", which may be missing).\n"
 	      "  --check-config\n"
 	      "        Check the configuration and exit.\n"
+	      "  --discard-snapshot\n"
+	      "        Start with an empty heap when the snapshot in state_dir cannot be\n"
+	      "        loaded, moving it aside (heapd.snapshot.bad-TIME) rather than\n"
+	      "        refusing to start.\n"
 	      "  -h, --help\n"
 	      "        Show this help and exit.\n"
 	      "  -V, --version\n"
@@ -664,12 +692,17 @@ void config_init(struct config *c)
 	c->log_level = LOGL_INFO;
 	c->log_target = LOGT_AUTO;
 	c->idle_gc_period_s = 120;
+	c->state_dir = xstrdup(CONFIG_DEFAULT_STATE_DIR);
+	c->save_on_stop = 1;
+	c->save_interval_s = 300;
+	c->save_min_changes = 1;
 	c->config_path = xstrdup(CONFIG_DEFAULT_PATH);
 }
 
 void config_free(struct config *c)
 {
 	free(c->socket_path);
+	free(c->state_dir);
 	free(c->allowed_uids);
 	free(c->allowed_gids);
 	free(c->admin_uids);
@@ -733,6 +766,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err, size_t errl
 	if (load_file(c, err, errlen) || walk_flags(c, c->argc, c->argv, true, &fl, err, errlen) ||
 	    check_roles(c, err, errlen))
 		return -1;
+	c->discard_snapshot = fl.discard;
 	return fl.check ? 2 : 0;
 }
 

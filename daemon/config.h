@@ -20,6 +20,8 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/heapd/heapd.conf"
 #define CONFIG_DEFAULT_SOCKET "/run/heapd/heapd.sock"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/heapd"
+#define STATE_DIR_MAX 4000u   /* bytes: room left in PATH_MAX for a file name */
 
 struct config {
 	char *socket_path;        /* socket */
@@ -66,6 +68,14 @@ struct config {
 	int log_level;             /* log_level: LOGL_* */
 	int log_target;            /* log_target: LOGT_* */
 	uint64_t idle_gc_period_s; /* idle_gc_period_s: 0 = never */
+	/* persist.c: state_dir ("" = no snapshot), save_on_stop,
+	 * save_interval (0 = none), save_min_changes; and the flag
+	 * --discard-snapshot, which is no key. */
+	char *state_dir;
+	int save_on_stop;
+	uint64_t save_interval_s;
+	uint64_t save_min_changes;
+	bool discard_snapshot;
 
 	/* The file read: CONFIG_DEFAULT_PATH (which may be missing) unless
 	 * --config named one (which must exist). A relative name is made

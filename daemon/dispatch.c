@@ -314,6 +314,52 @@ static uint64_t stat_bad_ref_closes(const struct server *srv)
 	return srv->bad_ref_closes;
 }
 
+/* persist.c counts these. */
+static uint64_t stat_last_save_unix_ns(const struct server *srv)
+{
+	return srv->persist.last_unix_ns;
+}
+
+static uint64_t stat_last_save_duration_ns(const struct server *srv)
+{
+	return srv->persist.last_duration_ns;
+}
+
+static uint64_t stat_last_save_size_bytes(const struct server *srv)
+{
+	return srv->persist.last_bytes;
+}
+
+static uint64_t stat_last_save_objects(const struct server *srv)
+{
+	return srv->persist.last_objects;
+}
+
+static uint64_t stat_saves_total(const struct server *srv)
+{
+	return srv->persist.saves;
+}
+
+static uint64_t stat_save_failures_total(const struct server *srv)
+{
+	return srv->persist.failures;
+}
+
+static uint64_t stat_save_in_progress(const struct server *srv)
+{
+	return (uint64_t)srv->persist.running;
+}
+
+static uint64_t stat_changes_since_save(const struct server *srv)
+{
+	return srv->persist.changes - srv->persist.changes_saved;
+}
+
+static uint64_t stat_load_duration_ns(const struct server *srv)
+{
+	return srv->persist.load_ns;
+}
+
 static uint64_t stat_uids(const struct server *srv)
 {
 	return srv->ten_count;
@@ -465,6 +511,17 @@ static void op_free_os_memory(struct disp_call *c)
 	c->rp->deferred = 1;
 }
 
+/* save answers now, or once its save is on disk (persist.c). */
+static void op_save(struct disp_call *c)
+{
+	if (!c->s->srv->cfg.state_dir[0]) {
+		disp_fail(c->rp, HEAPD__STATUS__INVALID, "save: heapd keeps no snapshot (state_dir is empty)");
+		return;
+	}
+	persist_request(c->s, c->rp->r.id, c->req->save->wait);
+	c->rp->deferred = 1;
+}
+
 static void op_batch(struct disp_call *c)
 {
 	batch_run(c->s, c->rp->r.id, c->req->batch);
@@ -493,6 +550,7 @@ enum op_kind {
 	OP_READ,   /* reads the heap, or only this session's holds */
 	OP_WRITE,  /* changes objects or roots */
 	OP_ADMIN,  /* runs the collector for everyone */
+	OP_SAVE,   /* writes the heap to disk: admins only, gc_by_anyone or not */
 };
 
 static enum op_kind op_kind(Heapd__Request__OpCase op)
@@ -519,6 +577,8 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
 		return OP_ADMIN;
+	case HEAPD__REQUEST__OP_SAVE:
+		return OP_SAVE;
 	HEAPD_OP_NONE_CASES:
 		break;
 	}
@@ -526,15 +586,20 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 }
 
 /* Whether s's role lets it run req's op; if not, rp fails (PERMISSION). */
-static int op_permitted(const struct session *s, const Heapd__Request *req, struct disp_reply *rp)
+static int op_permitted(const struct session *s, enum op_kind kind, const Heapd__Request *req,
+			struct disp_reply *rp)
 {
-	enum op_kind kind = op_kind(req->op_case);
 	const char *what = disp_op_name(req->op_case);
 	if (kind == OP_READ || s->role == ROLE_ADMIN)
 		return 1;
 	if (s->role == ROLE_READONLY) {
 		disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u is read-only (readonly_uids or readonly_gids)",
 			  what, (unsigned)s->uid);
+		return 0;
+	}
+	if (kind == OP_SAVE) {
+		disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u is not an admin; only admin_uids may save", what,
+			  (unsigned)s->uid);
 		return 0;
 	}
 	if (kind == OP_ADMIN && !s->srv->cfg.gc_by_anyone) {
@@ -562,9 +627,12 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 {
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
 	uint64_t held = heap_holds_count(s->holds);
+	enum op_kind kind = op_kind(req->op_case);
 	sess_turn_add(s->srv, cost(req));
-	if (op_permitted(s, req, rp))
+	if (op_permitted(s, kind, req, rp))
 		run_op(&c);
+	if (kind == OP_WRITE && rp->r.status == HEAPD__STATUS__OK)
+		s->srv->persist.changes++;
 	/* A batch's ops are counted each by its own disp_op call: its reply
 	 * repeats the failed op's status, which is not another invalid ref. */
 	if (req->op_case == HEAPD__REQUEST__OP_BATCH)

@@ -4,14 +4,17 @@
  * heapd never forks: it runs in the foreground, under systemd or in a
  * terminal. Start-up order: configuration (defaults < file < flags), the
  * heap, the socket, the collector's loop work, the signals. Any failure
- * before serving exits 1 with a message; a bad command line exits 2.
+ * before serving exits 1 with a message; a bad command line exits 2; a
+ * snapshot that cannot be loaded exits 3 (persist.c), as restarting
+ * would not help either.
  *
  * SIGHUP re-reads the configuration and applies what can change at run
  * time (config_reload says which), telling systemd RELOADING=1 and then
  * READY=1 (service.c); SIGTERM and SIGINT stop gracefully:
  * stop accepting (closing the listener removes the socket this daemon
  * created), answer every complete request already received, flush, close
- * every client, exit 0. A stop that cannot flush within STOP_TIMEOUT_MS
+ * every client, save the heap (save_on_stop), exit 0 (1 if that save
+ * failed). A stop that cannot flush within STOP_TIMEOUT_MS
  * (a client that never reads) closes what is left.
  */
 #include <signal.h>
@@ -51,6 +54,7 @@ static void stop(struct server *srv)
 	log_info("stopping");
 	svc_stopping(srv);
 	lsn_stop(srv);
+	persist_stop(srv);
 	coll_finish_waits(srv);
 	/* Answer what was received, then close each client once its replies
 	 * are written. */
@@ -158,13 +162,16 @@ int main(int argc, char **argv)
 	watch_signal(&srv, &srv.sigterm, SIGTERM);
 	watch_signal(&srv, &srv.sigint, SIGINT);
 	watch_signal(&srv, &srv.sighup, SIGHUP);
-	if (coll_start(&srv) != 0 || svc_start(&srv) != 0 || lsn_start(&srv) != 0) {
+	int loaded = 0;
+	if (coll_start(&srv) != 0 || svc_start(&srv) != 0 || (loaded = persist_start(&srv)) != 0 ||
+	    lsn_start(&srv) != 0) {
 		uv_walk(srv.loop, close_leftover, NULL);
 		uv_run(srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(srv.loop);
+		ten_free_all(&srv);
 		heap_free(srv.heap);
 		config_free(&srv.cfg);
-		return 1;
+		return loaded == PERSIST_BAD_SNAPSHOT ? 3 : 1;
 	}
 	log_info("heapd %s serving %s (max_heap %zu MiB, %u mark worker%s, pid %d)", PACKAGE_VERSION,
 		 srv.activated ? "the socket systemd passed" : srv.cfg.socket_path, srv.cfg.heap.max_heap >> 20,
@@ -174,11 +181,13 @@ int main(int argc, char **argv)
 	uv_walk(srv.loop, close_leftover, NULL);
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	uv_loop_close(srv.loop);
+	int saved = persist_save_at_stop(&srv);
+	persist_free(&srv);
 	scratch_free(&srv.scratch);
 	guard_stop(&srv);
 	ten_free_all(&srv);
 	heap_free(srv.heap);
 	config_free(&srv.cfg);
 	log_info("stopped");
-	return 0;
+	return saved ? 1 : 0;
 }

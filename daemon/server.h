@@ -17,6 +17,8 @@
 #ifndef HEAPD_SERVER_H
 #define HEAPD_SERVER_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -29,6 +31,7 @@
 #include "list.h"
 #include "ops.h"
 #include "scratch.h"
+#include "snapfile.h"
 
 #define PROTOCOL_VERSION 1u
 #define FRAME_HEADER 4u
@@ -53,6 +56,40 @@ struct tenant {
 	unsigned heap_tenant;   /* the engine's tenant its objects are charged to
 	                         * (ten_heap_bytes); 0 is shared by the uids past
 	                         * the first HEAP_TENANTS - 1 */
+};
+
+/* A save while serving, and what saves and the load did (persist.c). */
+#define PERSIST_BUFS 4u
+struct persist {
+	int running;            /* a save: engine steps, then file writes */
+	int stream_done;        /* the engine has nothing more to give it */
+	int writing;            /* work is in the thread pool */
+	int again;              /* one more save when this one ends */
+	int fd;                 /* its temporary file, or -1 */
+	uint8_t *buf[PERSIST_BUFS];   /* blocks, filled in turn */
+	size_t len[PERSIST_BUFS];     /* a sealed block's bytes; 0: free */
+	unsigned fill_buf, wr;  /* the buffer being filled, the next to write */
+	size_t fill;            /* payload bytes in the one being filled */
+	uint64_t off, index, total;   /* file offset, blocks, stream bytes */
+	const uint8_t *io_buf;  /* the thread pool's work: io_len bytes at */
+	size_t io_len;          /* io_off, or (0) the finish */
+	uint64_t io_off;
+	int io_errno;
+	const char *io_step;
+	uint8_t end[SNAP_END], header[SNAP_HEADER];
+	struct snap_info info;
+	char tmp[PATH_MAX], path[PATH_MAX], dir[PATH_MAX];
+	char error[256];        /* why the save fails, once it does */
+	uv_work_t work;
+	uv_timer_t timer;       /* save_interval's rule, looked at each second */
+	struct list waiters;    /* sessions waiting for this save */
+	struct list next_waiters; /* for the next one (again) */
+	uint64_t begun_ns, begun_unix_ns, last_end_ns;
+	uint64_t changes;       /* successful requests that changed the heap */
+	uint64_t changes_at_begin, changes_saved;
+	/* stats */
+	uint64_t last_unix_ns, last_duration_ns, last_bytes, last_objects;
+	uint64_t saves, failures, load_ns;
 };
 
 struct server {
@@ -87,6 +124,7 @@ struct server {
 	struct bad_uid *bad;
 	size_t nbad, bad_cap;
 	uint64_t bad_ref_closes; /* sessions closed by max_bad_refs */
+	struct persist persist;
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
 	uint64_t turn_end_ns;   /* when the session being served must yield; 0: not yet known */
@@ -409,6 +447,27 @@ void coll_wait_room(struct session *s);
 void coll_finish_waits(struct server *srv);
 /* (Re)arms the idle_gc_period_s timer from the configuration. */
 void coll_schedule_gc_timer(struct server *srv);
+
+/* persist.c */
+/* Loads the snapshot, if any (state_dir): before serving. 0, -1, or
+ * PERSIST_BAD_SNAPSHOT when the file cannot be loaded. */
+#define PERSIST_BAD_SNAPSHOT (-2)
+int persist_start(struct server *srv);
+/* Answers the sessions waiting for a save (heapd is stopping). */
+void persist_stop(struct server *srv);
+/* After the loop: the blocking save at a stop (save_on_stop). */
+int persist_save_at_stop(struct server *srv);
+void persist_free(struct server *srv);
+/* Begins a save, or one more after the one running: 0, or -1 if it
+ * failed at once (logged, counted). */
+int persist_save(struct server *srv);
+/* The save op: wait says whether the reply waits for a save begun after
+ * it to be on disk (else it is sent now). */
+void persist_request(struct session *s, uint64_t id, bool wait);
+/* The save's share of the loop: one step of about budget_ns. Returns
+ * whether it has more to do now (persist_busy). */
+int persist_turn(struct server *srv, uint64_t budget_ns);
+bool persist_busy(const struct server *srv);
 
 /* service.c */
 int svc_start(struct server *srv);

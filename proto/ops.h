@@ -51,7 +51,8 @@
 	X(batch, BATCH, Batch, ALONE, HEAPD_REFS0, HEAPD_SIZED, batch)                               \
 	X(uid_stats, UID_STATS, UidStats, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, uids)                \
 	X(root_chmod, ROOT_CHMOD, RootChmod, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
-	X(root_chown, ROOT_CHOWN, RootChown, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)
+	X(root_chown, ROOT_CHOWN, RootChown, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
+	X(save, SAVE, Save, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

@@ -48,7 +48,7 @@ make -j"$(nproc)"
 case "$mode" in
 run)
 	mkdir -p "$top/run"
-	exec ./daemon/heapd --config /dev/null --socket "$top/run/heapd.sock"
+	exec ./daemon/heapd --config /dev/null --socket "$top/run/heapd.sock" --state-dir "$top/run"
 	;;
 test)
 	make -j"$(nproc)" check

@@ -270,10 +270,57 @@ static const struct ctl_cmd free_os_cmd = {
 	collect_run,
 };
 
+/* ------------------------------------------------------------- save */
+
+static int save_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"wait", no_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, rc, wait = 0;
+	while ((c = ctl_option(cmd, argc, argv, "h", opts, &rc)) > 0)
+		wait = 1;
+	if (c == 0)
+		return rc;
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	uint64_t t0 = ctl_now_ns();
+	if (heapd_save(h, wait) < 0)
+		return ctl_fail(h, cmd->name);
+	uint64_t took = ctl_now_ns() - t0;
+	heapd_stats st;
+	if (wait && heapd_get_stats(h, &st, sizeof st) < 0)
+		return ctl_fail(h, cmd->name);
+	heapd_close(h);
+	char a[FMT_HUMAN_MAX], b[FMT_HUMAN_MAX];
+	if (wait)
+		printf("saved %" PRIu64 " objects (%s) in %s\n", st.last_save_objects,
+		       fmt_bytes_human(a, st.last_save_size_bytes), fmt_ns_human(b, took));
+	else
+		puts("save started");
+	return CTL_OK;
+}
+
+static const struct ctl_cmd save_cmd = {
+	"save", "[--wait]", "save the heap to heapd's snapshot (admins only)",
+	"Save the named roots and everything they reach to heapd's snapshot in its\n"
+	"state_dir, while heapd goes on serving (docs/persistence.md). Prints\n"
+	"\"save started\"; a save already running is followed by another.\n"
+	"\n"
+	"      --wait  wait until a save begun after this request is on disk, and\n"
+	"              print its objects, size and the time waited; a failed save\n"
+	"              (a full disk, say) is an error\n"
+	"  -h, --help  print this help\n",
+	save_run,
+};
+
 /* ------------------------------------------------------------- main */
 
 static const struct ctl_cmd *const commands[] = {
-	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &roots_cmd, &root_cmd, &uids_cmd, &top_cmd, &bench_cmd,
+	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &save_cmd, &roots_cmd, &root_cmd, &uids_cmd, &top_cmd, &bench_cmd,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -71,7 +71,8 @@ typedef struct heapd_root_info heapd_root_info;
  *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
  *   EPROTO     the daemon broke the protocol, or said the request did
  *   EIO        the connection failed or is closed
- *   ETIMEDOUT  async timeouts; the connection is dropped */
+ *   ETIMEDOUT  async timeouts; the connection is dropped
+ *   EFAILED    it ran and could not complete: a save's disk error */
 #define HEAPD_ERRORS(X, L)                                                        \
 	X(OK, 0, OK, "success")                                                   \
 	X(EBADREF, -1, BAD_REF, "invalid reference (null, stale or forged)")      \
@@ -85,7 +86,8 @@ typedef struct heapd_root_info heapd_root_info;
 	L(EIO, -9, "connection failed")                                           \
 	L(ENOBUFS, -10, "out of memory in the client")                            \
 	L(ETIMEDOUT, -11, "no reply in time")                                     \
-	X(ESKIPPED, -12, SKIPPED, "not run: an earlier operation of the batch failed")
+	X(ESKIPPED, -12, SKIPPED, "not run: an earlier operation of the batch failed") \
+	X(EFAILED, -13, FAILED, "the daemon could not complete it (a save: the message says why)")
 
 #define HEAPD_ERROR_ENUM_(name, value, ...) HEAPD_##name = value,
 enum heapd_error { HEAPD_ERRORS(HEAPD_ERROR_ENUM_, HEAPD_ERROR_ENUM_) };
@@ -219,6 +221,12 @@ int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid);
  * it was called is freed, and its refs get HEAPD_EBADREF. */
 int heapd_gc(heapd *h);
 int heapd_free_os_memory(heapd *h);         /* collect, then return every free page to the OS */
+/* Saves the heap's named roots and what they reach to the daemon's
+ * snapshot (docs/persistence.md); admins only (else HEAPD_EPERM), and
+ * HEAPD_EINVAL when the daemon keeps none (state_dir empty). wait != 0:
+ * returns once a save begun after the call is on disk, or HEAPD_EFAILED
+ * with the disk's error; 0: returns at once, the save going on. */
+int heapd_save(heapd *h, int wait);
 /* Fills out, which has size bytes (pass sizeof *out): the library writes
  * no more than that, and zeroes what it has no field for. */
 int heapd_get_stats(heapd *h, heapd_stats *out, size_t size);

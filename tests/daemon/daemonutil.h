@@ -47,6 +47,7 @@ struct daemon {
 	char dir[32];
 	char sock[100];  /* fits sun_path */
 	char log[128];
+	char state[64];  /* its state_dir: private, as the socket */
 };
 
 static inline const char *env_or(const char *name, const char *dflt)
@@ -128,6 +129,7 @@ static inline void daemon_prepare(struct daemon *d)
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->sock, sizeof d->sock, "%s/heapd.sock", d->dir);
 	snprintf(d->log, sizeof d->log, "%s/heapd.log", d->dir);
+	snprintf(d->state, sizeof d->state, "%s/state", d->dir);
 }
 
 static inline void daemon_pinned(struct daemon *d)
@@ -163,6 +165,14 @@ static inline void daemon_spawnv(struct daemon *d, va_list ap)
 	argv[n++] = d->sock;
 	argv[n++] = "--log-level";
 	argv[n++] = "debug";
+	/* A private state_dir, and no save but those a test asks for (its
+	 * flags come after these and win): test_persist tests saving. */
+	argv[n++] = "--state-dir";
+	argv[n++] = d->state;
+	argv[n++] = "--save-on-stop";
+	argv[n++] = "no";
+	argv[n++] = "--save-interval";
+	argv[n++] = "0";
 	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 94;)
 		argv[n++] = a;
 	argv[n] = NULL;
@@ -223,10 +233,22 @@ static inline int daemon_stop_sig(struct daemon *d, int sig)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Removes d's state_dir and what heapd keeps in it. */
+static inline void daemon_clear_state(struct daemon *d)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/heapd.snapshot", d->state);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/heapd.snapshot.tmp", d->state);
+	unlink(path);
+	rmdir(d->state);
+}
+
 static inline void daemon_stop(struct daemon *d)
 {
 	assert_int_equal(daemon_stop_sig(d, SIGTERM), 0);
 	unlink(d->log);
+	daemon_clear_state(d);
 	rmdir(d->dir);
 }
 

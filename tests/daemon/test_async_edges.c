@@ -211,6 +211,7 @@ static void connect_fails_at_once(void **state)
 
 	loop_close(&ev);
 	loop_close(&uv);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 

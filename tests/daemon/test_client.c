@@ -261,6 +261,7 @@ static void connection_errors(void **state)
 	heapd_close(c1);
 	unlink(d.sock);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 
 	h = heapd_connect("/nonexistent/heapd.sock");

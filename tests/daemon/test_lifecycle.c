@@ -105,6 +105,7 @@ static void command_line(void **state)
 	assert_contains(r.err, text);
 	run_free(&r);
 	unlink(conf);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 
 	/* unknown flags and stray arguments: exit 2 */
@@ -248,6 +249,7 @@ static void regular_file(void **state)
 	assert_true(S_ISSOCK(st.st_mode));
 	unlink(d.sock);
 	unlink(target);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 
@@ -524,6 +526,7 @@ static void graceful_stop(int sig, enum pipeline how)
 	assert_int_equal(count_text(d.log, "heapd: info: stopping\n"), 1);
 	assert_int_equal(count_text(d.log, "heapd: info: stopped\n"), 1);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 

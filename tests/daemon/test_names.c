@@ -141,6 +141,7 @@ static void client_name_escaped_in_the_log(void **state)
 	}
 	fclose(f);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 	assert_true(seen);
 }

@@ -668,6 +668,7 @@ static void connection_lost(void **state)
 	heapd_close(h);
 	unlink(d.sock);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 

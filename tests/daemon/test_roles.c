@@ -513,6 +513,7 @@ static void demoted_on_reload(void **state)
 	assert_contains(r.err, "uid 54321 is in both admin_uids and readonly_uids");
 	run_free(&r);
 	unlink(path);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 

@@ -127,6 +127,7 @@ static void notifications(void **state)
 	close(n.fd);
 	unlink(n.path);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 
@@ -188,6 +189,7 @@ static void socket_activation(void **state)
 	assert_true(served);
 	unlink(d.sock);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 
@@ -292,6 +294,7 @@ static void journal_entries(void **state)
 	unlink(jsock);
 	rmdir(jdir);
 	unlink(d.log);
+	daemon_clear_state(&d);
 	rmdir(d.dir);
 }
 

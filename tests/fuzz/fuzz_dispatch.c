@@ -604,6 +604,7 @@ static void setup(void)
 	 * an eager collector, so that cycles run between requests. */
 	srv->cfg.max_frame = FUZZ_MAX_FRAME;
 	srv->cfg.idle_gc_period_s = 0;
+	srv->cfg.state_dir[0] = '\0';  /* no snapshot: save answers INVALID */
 	srv->cfg.max_bad_refs = 0;  /* invalid refs are what the model checks, not a reason to close */
 	srv->cfg.heap.max_heap = (size_t)16 << 20;
 	srv->cfg.heap.max_object = (size_t)1 << 20;

@@ -133,7 +133,26 @@
 	X(uid_heap_refused, COUNT, SERVER, 50, "Server", "heapd_uid_heap_refusals_total", NULL, "counter",    \
 	  "Allocations refused because their uid had max_heap_per_uid bytes of heap.")                          \
 	X(bad_ref_closes, COUNT, SERVER, 51, "Server", "heapd_bad_ref_closes_total", NULL, "counter",         \
-	  "Connections closed for presenting more than max_bad_refs invalid refs within a minute.")
+	  "Connections closed for presenting more than max_bad_refs invalid refs within a minute.")         \
+	X(last_save_unix_ns, UNIX_NS, SERVER, 52, "Persistence", "heapd_last_save_timestamp_seconds", NULL,   \
+	  "gauge", "When the last snapshot saved, or loaded at start, was begun: the heap it holds is "      \
+	  "the heap then (Redis's rdb_last_save_time).")                                                     \
+	X(last_save_duration_ns, NS, SERVER, 53, "Persistence", "heapd_last_save_duration_seconds", NULL,     \
+	  "gauge", "How long the last save while running took, to the directory's fsync.")                   \
+	X(last_save_size_bytes, BYTES, SERVER, 54, "Persistence", "heapd_last_save_size_bytes", NULL, "gauge",          \
+	  "The size of the last snapshot saved or loaded.")                                                 \
+	X(last_save_objects, COUNT, SERVER, 55, "Persistence", "heapd_last_save_objects", NULL, "gauge",      \
+	  "Objects in the last snapshot saved or loaded.")                                                  \
+	X(saves_total, COUNT, SERVER, 56, "Persistence", "heapd_saves_total", NULL, "counter",                \
+	  "Saves completed while running (the save at a stop is not counted).")                              \
+	X(save_failures_total, COUNT, SERVER, 57, "Persistence", "heapd_save_failures_total", NULL,           \
+	  "counter", "Saves that failed (the previous snapshot was kept).")                                  \
+	X(save_in_progress, COUNT, SERVER, 58, "Persistence", "heapd_save_in_progress", NULL, "gauge",        \
+	  "1 while a save runs, else 0.")                                                                    \
+	X(changes_since_save, COUNT, SERVER, 59, "Persistence", "heapd_changes_since_save", NULL, "gauge",    \
+	  "Requests that changed the heap since the last save began (Redis's rdb_changes_since_last_save).") \
+	X(load_duration_ns, NS, SERVER, 60, "Persistence", "heapd_load_duration_seconds", NULL, "gauge",      \
+	  "How long loading the snapshot at start took; 0 if there was none.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)
