@@ -183,8 +183,8 @@ static void text_has_every_field(void **state)
 			/* The unit goes: "rss_bytes" -> "rss_human". */
 			const char *name = tfields[i].name, *unit = strrchr(name, '_');
 			size_t len = strlen(name);
-			if (strcmp(name, "last_gc_unix_ns") == 0)
-				len = strlen("last_gc");
+			if (len > 8 && strcmp(name + len - 8, "_unix_ns") == 0)
+				len -= 8;  /* "last_gc_unix_ns" -> "last_gc_human" */
 			else if (strcmp(unit, "_ns") == 0 || strcmp(unit, "_bytes") == 0)
 				len = (size_t)(unit - name);
 			snprintf(want, sizeof want, "\n%.*s_human:", (int)len, name);
@@ -205,7 +205,8 @@ static void text_has_every_field(void **state)
 static void text_is_sections_and_pairs(void **state)
 {
 	(void)state;
-	static const char *const sections[] = {"# Memory", "# GC", "# Sweeper", "# Scavenger", "# Server"};
+	static const char *const sections[] = {"# Memory", "# GC", "# Sweeper", "# Scavenger", "# Server",
+						"# Persistence"};
 	heapd_stats st = fixture(NUM_PAUSE);
 	char *out = render(fmt_text, &st);
 	size_t nsection = 0;

@@ -233,7 +233,8 @@ static const char *seconds_str(char buf[64], uint64_t ns)
 
 /* ------------------------------------------------------------- tests */
 
-static const char *const sections[] = {"Memory", "GC", "Sweeper", "Scavenger", "Server"};
+static const char *const sections[] = {"Memory", "GC", "Sweeper", "Scavenger", "Server", "Persistence"};
+#define NSECTIONS (int)(sizeof sections / sizeof sections[0])
 static const char *const section_keys[][20] = {
 	{"heap_alloc", "heap_sys", "heap_idle", "heap_inuse", "heap_released", "heap_objects",
 	 "total_alloc", "mallocs", "frees", "gc_sys", "rss_bytes"},
@@ -246,12 +247,14 @@ static const char *const section_keys[][20] = {
 	{"uptime_ns", "sessions", "named_roots", "holds", "hello_timeouts", "hello_shed", "refused_max_clients",
 	 "refused_max_clients_per_uid", "uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused",
 	 "uid_output_stalls", "uid_heap_refused", "bad_ref_closes"},
+	{"last_save_unix_ns", "last_save_duration_ns", "last_save_size_bytes", "last_save_objects", "saves_total",
+	 "save_failures_total", "save_in_progress", "changes_since_save", "load_duration_ns"},
 };
 
 /* The section a key is documented in, or -1. */
 static int section_of(const char *key)
 {
-	for (int s = 0; s < 5; s++)
+	for (int s = 0; s < NSECTIONS; s++)
 		for (int k = 0; section_keys[s][k]; k++)
 			if (strcmp(section_keys[s][k], key) == 0)
 				return s;
@@ -262,13 +265,13 @@ static int section_of(const char *key)
  * its section, each _human line right after its figure. */
 static void check_text_layout(const char *out)
 {
-	int section = -1, seen[5][20] = {{0}};
+	int section = -1, seen[NSECTIONS][20] = {{0}};
 	char prev_key[64] = "";
 	char *copy = strdup(out), *save = NULL;
 	assert_true(out[strlen(out) - 1] == '\n');
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '#') {
-			assert_true(section + 1 < 5);
+			assert_true(section + 1 < NSECTIONS);
 			char want[32];
 			snprintf(want, sizeof want, "# %s", sections[++section]);
 			assert_string_equal(line, want);
@@ -298,16 +301,16 @@ static void check_text_layout(const char *out)
 		snprintf(prev_key, sizeof prev_key, "%s", key);
 	}
 	free(copy);
-	assert_int_equal(section, 4);
-	for (int s = 0; s < 5; s++)
+	assert_int_equal(section, NSECTIONS - 1);
+	for (int s = 0; s < NSECTIONS; s++)
 		for (int k = 0; section_keys[s][k]; k++)
 			if (seen[s][k] != 1)
 				fail_msg("%s appears %d times", section_keys[s][k], seen[s][k]);
 	/* blank lines only between sections */
-	assert_int_equal(count_of(out, "\n\n"), 4);
+	assert_int_equal(count_of(out, "\n\n"), NSECTIONS - 1);
 	/* a companion for each size and time: 8 in Memory, 7 in GC, 1 in
-	 * Scavenger, 2 in Server */
-	assert_int_equal(count_of(out, "_human:"), 18);
+	 * Scavenger, 2 in Server, 4 in Persistence */
+	assert_int_equal(count_of(out, "_human:"), 22);
 }
 
 static void stats_text(void **state)
@@ -388,7 +391,9 @@ static const char *const all_fields[] = {
 	"named_roots", "uptime_ns", "mark_workers", "mark_worker_ns", "alloc_failures", "forced_gc_for_limit",
 	"hello_timeouts", "hello_shed", "refused_max_clients", "refused_max_clients_per_uid",
 	"uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused", "uid_output_stalls",
-	"uid_heap_refused", "bad_ref_closes", NULL,
+	"uid_heap_refused", "bad_ref_closes", "last_save_unix_ns", "last_save_duration_ns", "last_save_size_bytes",
+	"last_save_objects", "saves_total", "save_failures_total", "save_in_progress", "changes_since_save",
+	"load_duration_ns", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest
@@ -423,7 +428,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 51); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 60); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -514,10 +519,10 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 51 fields; wbuf_spans, connections_refused_total and
+	/* 60 fields; wbuf_spans, connections_refused_total and
 	 * uid_quota_refusals_total have 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 46);
-	assert_int_equal(count_of(r.out, "# TYPE "), 46);
+	assert_int_equal(families, 55);
+	assert_int_equal(count_of(r.out, "# TYPE "), 55);
 	assert_prom_u64(r.out, "heapd_connections_refused_total{limit=\"max_clients\"}", 0);
 	assert_prom_u64(r.out, "heapd_hello_timeouts_total", 0);
 	run_free(&r);

@@ -175,7 +175,7 @@ static void live_daemon(void **state)
 	assert_int_equal(lstat(d.sock, &before), 0);
 
 	struct run r;
-	heapd_run(&r, "--config", "/dev/null", "--socket", d.sock);
+	heapd_run(&r, "--config", "/dev/null", "--state-dir", "", "--socket", d.sock);
 	assert_int_equal(r.code, 1);
 	assert_contains(r.err, "another heapd is serving");
 	assert_contains(r.err, d.sock);
@@ -205,7 +205,7 @@ static void regular_file(void **state)
 	assert_int_equal(lstat(d.sock, &before), 0);
 
 	struct run r;
-	heapd_run(&r, "--config", "/dev/null", "--socket", d.sock);
+	heapd_run(&r, "--config", "/dev/null", "--state-dir", "", "--socket", d.sock);
 	assert_int_equal(r.code, 1);
 	char want[200];
 	snprintf(want, sizeof want, "%s exists and is not a socket", d.sock);
@@ -223,7 +223,7 @@ static void regular_file(void **state)
 	/* nor is a directory, or a symbolic link (even to a stale socket) */
 	unlink(d.sock);
 	assert_int_equal(mkdir(d.sock, 0700), 0);
-	heapd_run(&r, "--config", "/dev/null", "--socket", d.sock);
+	heapd_run(&r, "--config", "/dev/null", "--state-dir", "", "--socket", d.sock);
 	assert_int_equal(r.code, 1);
 	assert_contains(r.err, "is not a socket");
 	run_free(&r);
@@ -239,7 +239,7 @@ static void regular_file(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	close(fd);
 	assert_int_equal(symlink(target, d.sock), 0);
-	heapd_run(&r, "--config", "/dev/null", "--socket", d.sock);
+	heapd_run(&r, "--config", "/dev/null", "--state-dir", "", "--socket", d.sock);
 	assert_int_equal(r.code, 1);
 	assert_contains(r.err, "is not a socket");
 	run_free(&r);

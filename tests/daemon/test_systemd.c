@@ -163,7 +163,8 @@ static void socket_activation(void **state)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl("/usr/bin/systemd-socket-activate", "systemd-socket-activate", "-l", d.sock,
-		      env_or("HEAPD_BIN", "daemon/heapd"), "--config", "/dev/null", "--socket", "/nonexistent/unused.sock",
+		      env_or("HEAPD_BIN", "daemon/heapd"), "--config", "/dev/null", "--state-dir", "", "--socket",
+		      "/nonexistent/unused.sock",
 		      (char *)NULL);
 		_exit(127);
 	}
@@ -215,7 +216,7 @@ static void wrong_socket_type(void **state)
 		snprintf(p, sizeof p, "%d", (int)getpid());
 		setenv("LISTEN_PID", p, 1);
 		setenv("LISTEN_FDS", "1", 1);
-		execl(env_or("HEAPD_BIN", "daemon/heapd"), "heapd", "--config", "/dev/null", (char *)NULL);
+		execl(env_or("HEAPD_BIN", "daemon/heapd"), "heapd", "--config", "/dev/null", "--state-dir", "", (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);

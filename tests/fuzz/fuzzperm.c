@@ -91,7 +91,7 @@ static const char *const role_name[] = {
 	[ROLE_USER] = "a user", [ROLE_READONLY] = "read-only", [ROLE_ADMIN] = "an admin",
 };
 
-enum kind { READS, WRITES, COLLECTS };
+enum kind { READS, WRITES, COLLECTS, SAVES };
 
 /* No default: a new operation does not build until it is classified. */
 static enum kind kind_of(Heapd__Request__OpCase op)
@@ -107,6 +107,8 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
 		return COLLECTS;
+	case HEAPD__REQUEST__OP_SAVE:
+		return SAVES;
 	case HEAPD__REQUEST__OP_HELLO:
 	case HEAPD__REQUEST__OP_PING:
 	case HEAPD__REQUEST__OP_READ:
@@ -169,6 +171,8 @@ static enum expect expected(const struct fz_who *who, const Heapd__Request *q)
 	switch (kind_of(q->op_case)) {
 	case COLLECTS:
 		return who->role == ROLE_ADMIN || fz_config()->gc_by_anyone ? NEVER : MUST;
+	case SAVES:
+		return who->role == ROLE_ADMIN ? NEVER : MUST;
 	case WRITES:
 		if (who->role == ROLE_READONLY)
 			return MUST;
