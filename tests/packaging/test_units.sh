@@ -82,6 +82,8 @@ expect() { # expect UNIT KEY VALUE
 	expect "$s" User heapd
 	expect "$s" Group heapd
 	expect "$s" UMask 0077
+	expect "$s" StateDirectory heapd
+	expect "$s" StateDirectoryMode 0700
 	expect "$s" ProtectSystem strict
 	expect "$s" PrivateNetwork yes
 	expect "$s" RestrictAddressFamilies AF_UNIX
