@@ -74,7 +74,7 @@ expect() { # expect UNIT KEY VALUE
 	s="$tmp/units/heapd.service"
 	expect "$s" Type notify
 	# shellcheck disable=SC2016 # the unit's literal text
-	expect "$s" ExecReload '/bin/kill -HUP $MAINPID'
+	expect "$s" ExecReload '/bin/sh -c '\''kill -HUP "$$MAINPID"'\'
 	expect "$s" Restart on-failure
 	expect "$s" WatchdogSec 30s
 	expect "$s" LimitNOFILE 65536
@@ -82,6 +82,8 @@ expect() { # expect UNIT KEY VALUE
 	expect "$s" User heapd
 	expect "$s" Group heapd
 	expect "$s" UMask 0077
+	expect "$s" StateDirectory heapd
+	expect "$s" StateDirectoryMode 0700
 	expect "$s" ProtectSystem strict
 	expect "$s" PrivateNetwork yes
 	expect "$s" RestrictAddressFamilies AF_UNIX
