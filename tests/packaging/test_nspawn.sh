@@ -5,7 +5,9 @@
 # libheapd1 in it with apt-get, and checks what docs/service.md promises
 # as systemd itself runs it: socket activation, READY and STATUS, the state
 # directory, reload, restart, stop, the watchdog, who may connect, the
-# security rating, systemd-analyze verify, an upgrade and a purge.
+# security rating, systemd-analyze verify, an upgrade and a purge; and that
+# restart, stop, the watchdog and the upgrade keep the heap (the snapshot),
+# through roots made with heapd_root.c.
 #
 # The packages are DEBDIR's (heapd_VERSION_ARCH.deb and libheapd1_..., the
 # version from packaging/debian/changelog). Without DEBDIR they are
@@ -225,7 +227,13 @@ rootfs() {
 	# apt in the container uses the mirror of today's sources, whatever
 	# the cached root was made from.
 	echo "deb $url $suite main" >"$root/etc/apt/sources.list"
-	mkdir -p "$root/root/debs" && cp "$heapd_deb" "$lib_deb" "$root/root/debs/"
+	mkdir -p "$root/root/debs" && cp "$heapd_deb" "$lib_deb" "$root/root/debs/" || return 1
+	# heapd_root (tests/packaging/heapd_root.c) makes and reads a root from
+	# the shell; built here against the package's libheapd.so.1, which
+	# the container gets with libheapd1.
+	dpkg-deb -x "$lib_deb" "$tmp/lib" &&
+		cc -O1 -I"$top/client/include" -o "$root/usr/local/bin/heapd_root" "$top/tests/packaging/heapd_root.c" \
+			-L"$(dirname "$(find "$tmp/lib" -name 'libheapd.so.1' | head -n 1)")" -l:libheapd.so.1
 }
 
 # --- booting it ---
@@ -318,20 +326,29 @@ reload() {
 	echo "MainPID $before -> $after, $a"
 	[ "$before" = "$after" ] && [ "$a" = active ]
 }
+# kept NAME TEXT: the root NAME still holds TEXT (docs/persistence.md).
+kept() {
+	got=$(ct heapd_root get "$1") || { journal; return 1; }
+	echo "root $1: $got"
+	[ "$got" = "$2" ]
+}
 restart() {
+	ct heapd_root set restart "made before a restart" || return 1
 	before=$(prop heapd MainPID)
 	ct systemctl restart heapd || { journal; return 1; }
 	after=$(prop heapd MainPID)
 	echo "MainPID $before -> $after"
-	[ "$after" != "$before" ] && [ "$after" != 0 ] && ct heapctl ping
+	[ "$after" != "$before" ] && [ "$after" != 0 ] && kept restart "made before a restart" || return 1
+	ct journalctl -u heapd -n 30 --no-pager -o cat | grep -E '^(saved|loaded) ' || true
 }
 stop() {
+	ct heapd_root set stop "made before a stop" || return 1
 	ct systemctl stop heapd || { journal; return 1; }
 	svc=$(ct systemctl is-active heapd.service)
 	sock=$(ct systemctl is-active heapd.socket)
 	echo "after stop: heapd.service $svc, heapd.socket $sock"
 	[ "$svc" = inactive ] && [ "$sock" = active ] || return 1
-	ct heapctl ping && [ "$(ct systemctl is-active heapd.service)" = active ]
+	kept stop "made before a stop" && [ "$(ct systemctl is-active heapd.service)" = active ]
 }
 # WatchdogSec=2s in a drop-in; heapd stopped with SIGSTOP misses its pings,
 # and systemd must kill it (SIGABRT) and start it again (Restart=on-failure).
@@ -346,6 +363,9 @@ watchdog() {
 	echo "WatchdogUSec=$(prop heapd WatchdogUSec)"
 	old=$(prop heapd MainPID)
 	restarts=$(prop heapd NRestarts)
+	# Saved, then not: a heapd the watchdog kills saves nothing more.
+	ct heapd_root set watchdog "saved before the watchdog" && ct heapctl save --wait &&
+		ct heapd_root set unsaved "made after the last save" || return 1
 	ct sh -c "kill -STOP $old" || return 1
 	start=$(date +%s)
 	if until_true $watchdog_timeout restarted; then
@@ -358,7 +378,12 @@ watchdog() {
 	[ $st -eq 0 ] || journal
 	rm -f "$dropin/watchdog.conf"
 	ct systemctl daemon-reload
-	[ $st -eq 0 ] && [ "$(prop heapd NRestarts)" -gt "$restarts" ]
+	[ $st -eq 0 ] && [ "$(prop heapd NRestarts)" -gt "$restarts" ] &&
+		kept watchdog "saved before the watchdog" || return 1
+	if ct heapd_root get unsaved; then
+		echo "a root made after the last save outlived the watchdog's kill"
+		return 1
+	fi
 }
 member() {
 	ct useradd -M -G heapd alice && ct runuser -u alice -- heapctl ping
@@ -391,24 +416,23 @@ verify() {
 	cat "$tmp/verify"
 	[ $st -eq 0 ] && [ ! -s "$tmp/verify" ]
 }
-# heapd's package repacked as VERSION+nspawn1. The upgrade restarts
-# nothing (debian/rules says why): heapd keeps its MainPID, and serves;
-# restarted, the new binary serves too.
+# heapd's package repacked as VERSION+nspawn1. The upgrade restarts a
+# running heapd (heapd.postinst): a new MainPID, serving the same heap.
 upgrade() {
 	new_version=$version+nspawn1
 	rm -rf "$tmp/repack"
 	dpkg-deb -R "$heapd_deb" "$tmp/repack" &&
 		sed -i "s/^Version: .*/Version: $new_version/" "$tmp/repack/DEBIAN/control" &&
 		dpkg-deb --root-owner-group -b "$tmp/repack" "$root/root/debs/heapd-upgrade.deb" >/dev/null || return 1
+	ct heapd_root set upgrade "made before an upgrade" || return 1
 	before=$(prop heapd MainPID)
 	ct_for 120 apt-get install -y -q /root/debs/heapd-upgrade.deb >"$tmp/apt.log" 2>&1 ||
 		{ tail -n 30 "$tmp/apt.log"; return 1; }
 	got=$(ct dpkg-query -W -f '${Version}' heapd)
 	after=$(prop heapd MainPID)
 	echo "heapd $got installed; MainPID $before -> $after"
-	[ "$got" = "$new_version" ] && [ "$after" = "$before" ] &&
-		[ "$(ct systemctl is-active heapd.socket)" = active ] && ct heapctl ping &&
-		ct systemctl restart heapd && ct heapctl ping
+	[ "$got" = "$new_version" ] && [ "$after" != "$before" ] && [ "$after" != 0 ] &&
+		[ "$(ct systemctl is-active heapd.socket)" = active ] && kept upgrade "made before an upgrade"
 }
 purge() {
 	ct_for 120 apt-get purge -y -q heapd >"$tmp/apt.log" 2>&1 || { tail -n 30 "$tmp/apt.log"; return 1; }
@@ -432,14 +456,14 @@ run "heapctl ping as root works and starts heapd.service" ping_root
 run "heapd is ready (Type=notify) with a STATUS= line (systemctl show -p StatusText)" ready
 run "/var/lib/heapd (StateDirectory=) is heapd's, mode 0700, writable by it under ProtectSystem=strict" state_dir
 run "systemctl reload heapd exits 0 and heapd keeps its MainPID" reload
-run "systemctl restart heapd: a new MainPID that serves" restart
-run "systemctl stop heapd stops it, the socket stays, the next connection starts it" stop
-run "the watchdog (WatchdogSec=2s): heapd stopped with SIGSTOP is killed and restarted within ${watchdog_timeout} s" watchdog
+run "systemctl restart heapd: a new MainPID that serves, with the heap saved at the stop" restart
+run "systemctl stop heapd stops it, the socket stays, the next connection starts it with the heap" stop
+run "the watchdog (WatchdogSec=2s): heapd stopped with SIGSTOP is killed and restarted within ${watchdog_timeout} s, with its last snapshot" watchdog
 run "a member of group heapd may connect (heapctl ping)" member
 run "a user not in group heapd is refused (Permission denied)" non_member
 run "systemd-analyze security heapd.service: exposure no higher than docs/service.md says" security
 run "systemd-analyze verify heapd.service heapd.socket prints nothing" verify
-run "an upgrade to a newer heapd restarts nothing, and heapd serves" upgrade
+run "an upgrade to a newer heapd restarts it (try-restart), keeping the heap" upgrade
 run "apt-get purge heapd: no heapd, /run/heapd, /etc/heapd or /var/lib/heapd left" purge
 
 [ "$failed" -eq 0 ]
