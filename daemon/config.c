@@ -1,10 +1,11 @@
 /*
  * config.c - heapd's configuration: defaults, then the file, then flags.
  *
- * One table, opts[], describes every setting: file key, flag, type, range,
- * whether it may change on reload, and its help. The file parser,
- * getopt_long, --help, the sample file and config_reload() all walk it, so
- * a setting is added in one place and is documented as it is parsed.
+ * One table, config_opts[] (confopts.c), describes every setting: file
+ * key, flag, type, range, whether it may change on reload, and its help.
+ * The file parser, getopt_long, --help, the sample file and
+ * config_reload() all walk it, so a setting is added in one place and is
+ * documented as it is parsed.
  *
  * Order. config_parse() walks the flags once for --config, --help,
  * --version and malformed options; reads the file; then walks the flags
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confopts.h"
 #include "confvalue.h"
 #include "log.h"
 
@@ -42,210 +44,7 @@
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-#define KIB ((uint64_t)1 << 10)
-#define MIB ((uint64_t)1 << 20)
-#define GIB ((uint64_t)1 << 30)
 
-/* heap_new() refuses a max_heap below its growth step, ARENA_CHUNK. */
-#define MIN_MAX_HEAP (4 * MIB)
-/* Keeps the pacer's goal, live bytes * gc_percent / 100, inside 64 bits. */
-#define GC_PERCENT_MAX 1000000
-#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-_Static_assert(SOCKET_PATH_MAX == 107, "the socket key's range text says 107");
-
-enum opt_type {
-	T_PATH,    /* char *, 1..max bytes (0.. with none) */
-	T_MODE,    /* mode_t, octal */
-	T_SIZE,    /* bytes with an optional unit */
-	T_COUNT,   /* decimal; the field holds value * scale */
-	T_PERCENT, /* int: min..max, or "off" or negative, held as -1 */
-	T_LEVEL,   /* int: LOGL_* */
-	T_TARGET,  /* int: LOGT_* */
-	T_UIDS,    /* a list of uids (id_t *) and its length (size_t, count_off) */
-	T_GIDS,    /* the same, of gids */
-	T_BOOL,    /* int: 0 or 1, "no" or "yes" */
-};
-
-/* Numeric fields (all but T_PATH and the lists) are 4 or 8 bytes wide. */
-struct opt {
-	const char *key;   /* in the file */
-	const char *flag;  /* on the command line, after "--" */
-	enum opt_type type;
-	size_t off, size;  /* the field in struct config */
-	size_t count_off;  /* T_UIDS, T_GIDS: the length field */
-	uint64_t min, max; /* numeric types, in the key's unit; T_MODE: max
-	                    * is the bits it may have */
-	uint64_t scale;    /* T_COUNT; 0 means 1 */
-	bool none;         /* T_SIZE: "none" is 0 */
-	bool live;         /* may change on reload */
-	const char *range; /* shown instead of min..max */
-	const char *help;
-};
-
-#define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
-
-static const struct opt opts[] = {
-	{.key = "socket", .flag = "socket", .type = T_PATH, FIELD(socket_path), .max = SOCKET_PATH_MAX,
-	 .range = "1..107 bytes", .help = "Path of the listening Unix socket"},
-	{.key = "state_dir", .flag = "state-dir", .type = T_PATH, FIELD(state_dir), .max = STATE_DIR_MAX,
-	 .none = true, .range = "empty, or a path of 1..4000 bytes",
-	 .help = "Directory of the snapshot (heapd.snapshot) that keeps the named roots and what "
-	         "they reach across restarts: loaded at start, saved while serving and at a stop. "
-	         "heapd makes it (mode 0700) if its parent exists. Empty: nothing is saved or loaded"},
-	{.key = "save_on_stop", .flag = "save-on-stop", .type = T_BOOL, FIELD(save_on_stop),
-	 .max = 1, .live = true, .range = "yes or no",
-	 .help = "Whether a stop (SIGTERM, SIGINT) saves the heap before heapd exits, after "
-	         "its last client is closed"},
-	{.key = "save_interval", .flag = "save-interval", .type = T_COUNT, FIELD(save_interval_s),
-	 .max = 86400 * 365, .live = true,
-	 .help = "Save while serving when this many seconds have passed since the last save "
-	         "ended and save_min_changes requests have changed the heap since it began, as "
-	         "Redis's \"save 300 1\"; 0 = only on request and at a stop"},
-	{.key = "save_min_changes", .flag = "save-min-changes", .type = T_COUNT,
-	 FIELD(save_min_changes), .min = 1, .max = UINT32_MAX, .live = true,
-	 .help = "Requests that changed the heap (alloc, write, set_ref and the root changes, "
-	         "batch ops each) since the last save began, below which save_interval "
-	         "does not save"},
-	{.key = "socket_mode", .flag = "socket-mode", .type = T_MODE, FIELD(socket_mode),
-	 .max = 0777, .range = "0000..0777", .help = "Permissions of the socket file, in octal"},
-	{.key = "max_clients", .flag = "max-clients", .type = T_COUNT, FIELD(max_clients),
-	 .min = 1, .max = 1u << 20, .live = true, .help = "Most connections open at once"},
-	{.key = "max_frame_size", .flag = "max-frame-size", .type = T_SIZE, FIELD(max_frame),
-	 .min = 4 * KIB, .max = GIB, .live = true, .help = "Largest request or reply frame"},
-	{.key = "max_output_buffer", .flag = "max-output-buffer", .type = T_SIZE,
-	 FIELD(max_output), .min = 4 * KIB, .max = 4 * GIB, .live = true,
-	 .help = "Unsent reply bytes a connection may have before heapd stops reading its "
-	         "requests"},
-	{.key = "max_batch_ops", .flag = "max-batch-ops", .type = T_COUNT, FIELD(max_batch_ops),
-	 .min = 1, .max = 65536, .live = true,
-	 .help = "Most operations in one batch request; a batch runs in one turn, so this "
-	         "also bounds how long other clients wait for one"},
-	{.key = "allowed_uids", .flag = "allowed-uids", .type = T_UIDS, FIELD(allowed_uids),
-	 .count_off = offsetof(struct config, n_allowed_uids), .live = true,
-	 .range = "uids or user names",
-	 .help = "Users who may connect, comma-separated. A peer may connect if its uid is "
-	         "in allowed_uids or one of its groups in allowed_gids; with both lists empty, anyone "
-	         "the socket mode lets in may"},
-	{.key = "allowed_gids", .flag = "allowed-gids", .type = T_GIDS, FIELD(allowed_gids),
-	 .count_off = offsetof(struct config, n_allowed_gids), .live = true,
-	 .range = "gids or group names",
-	 .help = "Groups who may connect, comma-separated: a peer may if any of its groups, "
-	         "primary or supplementary, is listed (heapd reads at most 64 groups of a peer; "
-	         "one past those does not count)"},
-	{.key = "readonly_uids", .flag = "readonly-uids", .type = T_UIDS, FIELD(readonly_uids),
-	 .count_off = offsetof(struct config, n_readonly_uids), .live = true,
-	 .range = "uids or user names",
-	 .help = "Users who may only read, comma-separated: read objects, follow refs, get and "
-	         "list roots, release what they hold and read stats; anything that changes the "
-	         "heap fails with PERMISSION. A uid may not be in both this and admin_uids; uid 0 "
-	         "and heapd's own uid are admins whatever this says. A reload applies it to open "
-	         "connections"},
-	{.key = "readonly_gids", .flag = "readonly-gids", .type = T_GIDS, FIELD(readonly_gids),
-	 .count_off = offsetof(struct config, n_readonly_gids), .live = true,
-	 .range = "gids or group names",
-	 .help = "Groups whose members may only read, as readonly_uids: a peer is read-only if "
-	         "any of its groups, primary or supplementary, is listed, admins excepted. A peer "
-	         "in more than 64 groups, of which heapd reads 64, is read-only while this is set"},
-	{.key = "max_clients_per_uid", .flag = "max-clients-per-uid", .type = T_COUNT,
-	 FIELD(max_clients_per_uid), .min = 1, .max = 1u << 20, .live = true,
-	 .help = "Most connections open at once from one uid, admin_uids excepted"},
-	{.key = "admin_uids", .flag = "admin-uids", .type = T_UIDS, FIELD(admin_uids),
-	 .count_off = offsetof(struct config, n_admin_uids), .live = true,
-	 .range = "uids or user names",
-	 .help = "Administrators, comma-separated: only they may start a collection or "
-	         "free_os_memory (unless gc_by_anyone), and change the owner of a root; they may "
-	         "take the admin_reserved_connections places and are not held to "
-	         "max_clients_per_uid. uid 0 and heapd's own uid are admins for the operations "
-	         "whatever this says. Admins must still be let in by allowed_uids or "
-	         "allowed_gids"},
-	{.key = "gc_by_anyone", .flag = "gc-by-anyone", .type = T_BOOL, FIELD(gc_by_anyone),
-	 .max = 1, .live = true, .range = "yes or no",
-	 .help = "Whether any client, not only admins, may start a collection or "
-	         "free_os_memory (read-only clients never may)"},
-	{.key = "admin_reserved_connections", .flag = "admin-reserved-connections", .type = T_COUNT,
-	 FIELD(admin_reserved), .max = 1u << 20, .live = true,
-	 .help = "Places of max_clients kept for admin_uids (at most max_clients - 1)"},
-	{.key = "hello_timeout_ms", .flag = "hello-timeout-ms", .type = T_COUNT,
-	 FIELD(hello_timeout_ms), .min = 10, .max = 600000, .live = true,
-	 .help = "A connection that has not said Hello within this many milliseconds is closed "
-	         "with an error"},
-	{.key = "max_bad_refs", .flag = "max-bad-refs", .type = T_COUNT, FIELD(max_bad_refs),
-	 .max = UINT32_MAX, .live = true,
-	 .help = "A connection that presents more invalid refs than this within a minute is "
-	         "closed and logged, so that guessing handles is slow; 0 = no limit"},
-	{.key = "max_heap", .flag = "max-heap", .type = T_SIZE, FIELD(heap.max_heap),
-	 .min = MIN_MAX_HEAP, .max = HEAP_MAX_HEAP_LIMIT,
-	 .help = "Hard cap on the bytes in objects; an allocation past it fails after a "
-	         "full collection"},
-	{.key = "soft_memory_limit", .flag = "soft-memory-limit", .type = T_SIZE,
-	 FIELD(heap.soft_limit), .max = (uint64_t)1 << 62, .none = true, .live = true,
-	 .help = "Soft memory limit, like Go's GOMEMLIMIT: near it the collector runs more "
-	         "often and returns free memory to the OS sooner; none (or 0) for no limit"},
-	{.key = "gc_percent", .flag = "gc-percent", .type = T_PERCENT, FIELD(heap.gc_percent),
-	 .max = GC_PERCENT_MAX, .live = true,
-	 .help = "Heap growth between collections, in percent of the live heap, like Go's "
-	         "GOGC; off (or negative) leaves collection to the soft memory limit, the "
-	         "hard cap and the idle period"},
-	{.key = "max_object_size", .flag = "max-object-size", .type = T_SIZE,
-	 FIELD(heap.max_object), .min = 4 * KIB, .max = HEAP_MAX_OBJECT_LIMIT,
-	 .help = "Largest object: 8 bytes of header, 8 per reference slot, and its data"},
-	{.key = "max_holds_per_session", .flag = "max-holds-per-session", .type = T_COUNT,
-	 FIELD(heap.max_holds), .min = 1, .max = UINT32_MAX, .live = true,
-	 .help = "Holds one connection may have, counting repeats"},
-	{.key = "max_roots", .flag = "max-roots", .type = T_COUNT, FIELD(heap.max_roots),
-	 .max = UINT32_MAX, .live = true, .help = "Named roots, shared by all connections"},
-	{.key = "max_roots_per_uid", .flag = "max-roots-per-uid", .type = T_COUNT,
-	 FIELD(max_roots_per_uid), .max = UINT32_MAX, .live = true,
-	 .help = "Named roots the clients of one uid may own (replacing a root's object "
-	         "keeps its owner; deleting it, or an admin giving it to another uid, gives "
-	         "the owner its room back)"},
-	{.key = "max_root_bytes_per_uid", .flag = "max-root-bytes-per-uid", .type = T_SIZE,
-	 FIELD(max_root_bytes_per_uid), .max = (uint64_t)1 << 40, .live = true,
-	 .help = "Bytes of root names the clients of one uid may make, counted as "
-	         "max_roots_per_uid counts roots"},
-	{.key = "root_mode", .flag = "root-mode", .type = T_MODE, FIELD(root_mode), .max = 0666,
-	 .live = true, .range = "0000..0666, rw bits only",
-	 .help = "Permissions a new named root gets, in octal, as a file's: read (4) and "
-	         "write (2) for its owner, its group and others. The owner and an admin "
-	         "may change them (root_chmod)"},
-	{.key = "max_holds_per_uid", .flag = "max-holds-per-uid", .type = T_COUNT,
-	 FIELD(max_holds_per_uid), .min = 1, .max = UINT32_MAX, .live = true,
-	 .help = "Holds the connections of one uid may have together, counting repeats"},
-	{.key = "max_output_per_uid", .flag = "max-output-per-uid", .type = T_SIZE,
-	 FIELD(max_output_per_uid), .min = 4 * KIB, .max = (uint64_t)1 << 40, .live = true,
-	 .help = "Unsent reply bytes the connections of one uid may have together before "
-	         "heapd stops reading any of them; reading resumes below half of it"},
-	{.key = "max_heap_per_uid", .flag = "max-heap-per-uid", .type = T_SIZE,
-	 FIELD(heap.max_tenant_heap), .max = (uint64_t)1 << 40, .none = true, .live = true,
-	 .help = "Bytes of objects the clients of one uid may have allocated and not yet "
-	         "seen collected, whoever holds them; none (or 0) for no limit"},
-	{.key = "gc_slice_us", .flag = "gc-slice-us", .type = T_COUNT, FIELD(heap.slice_ns),
-	 .min = 1, .max = 1000000, .scale = 1000, .live = true,
-	 .help = "Longest collector slice or allocation assist, in microseconds"},
-	{.key = "gc_mark_workers", .flag = "gc-mark-workers", .type = T_COUNT,
-	 FIELD(heap.mark_workers), .max = HEAP_MAX_MARK_WORKERS,
-	 .help = "Threads that mark on other CPUs while the loop serves requests, like "
-	         "Go's dedicated mark workers; none when heapd may run on one CPU only. "
-	         "0 leaves all marking to the loop's slices"},
-	{.key = "release_delay_ms", .flag = "release-delay-ms", .type = T_COUNT,
-	 FIELD(heap.release_delay_ns), .max = 86400000, .scale = 1000000, .live = true,
-	 .help = "After this many milliseconds without an allocation, idle time returns "
-	         "every free page to the OS"},
-	{.key = "idle_gc_period_s", .flag = "idle-gc-period", .type = T_COUNT,
-	 FIELD(idle_gc_period_s), .max = 86400 * 365, .live = true,
-	 .help = "Force a collection when none has run for this many seconds, like Go's "
-	         "forcegc; 0 = never"},
-	{.key = "log_target", .flag = "log", .type = T_TARGET, FIELD(log_target),
-	 .max = LOGT_JOURNAL, .live = true, .range = "auto, stderr or journal",
-	 .help = "Where log lines go: the journal, with priorities and structured fields, "
-	         "or stderr; auto is the journal when stderr is connected to it "
-	         "($JOURNAL_STREAM)"},
-	{.key = "log_level", .flag = "log-level", .type = T_LEVEL, FIELD(log_level),
-	 .max = LOGL_DEBUG, .live = true, .range = "error, warn, info or debug",
-	 .help = "Least severe messages logged"},
-};
-
-#define N_OPTS (sizeof opts / sizeof opts[0])
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -465,13 +264,13 @@ static int set_value(struct config *c, const struct opt *o, const char *val, con
 
 static const struct opt *find_key(const char *key)
 {
-	for (size_t i = 0; i < N_OPTS; i++)
-		if (strcmp(opts[i].key, key) == 0)
-			return &opts[i];
+	for (size_t i = 0; i < CONFIG_NOPTS; i++)
+		if (strcmp(config_opts[i].key, key) == 0)
+			return &config_opts[i];
 	return NULL;
 }
 
-/* One line of the file. first[i] is the line that set opts[i], or 0. */
+/* One line of the file. first[i] is the line that set config_opts[i], or 0. */
 static int parse_line(struct config *c, char *line, unsigned lineno, unsigned *first,
                       char *err, size_t errlen)
 {
@@ -492,7 +291,7 @@ static int parse_line(struct config *c, char *line, unsigned lineno, unsigned *f
 	const struct opt *o = find_key(key);
 	if (!o)
 		return fail_at(err, errlen, file, lineno, "unknown key '%s'", key);
-	unsigned *seen = &first[o - opts];
+	unsigned *seen = &first[o - config_opts];
 	if (*seen)
 		return fail_at(err, errlen, file, lineno, "%s is set twice (first on line %u)", key, *seen);
 	*seen = lineno;
@@ -513,7 +312,7 @@ static int load_file(struct config *c, char *err, size_t errlen)
 		return fail_at(err, errlen, NULL, 0, "cannot open config file %s: %s", c->config_path,
 		               strerror(errno));
 	c->config_read = true;
-	unsigned first[N_OPTS] = {0};
+	unsigned first[CONFIG_NOPTS] = {0};
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
@@ -543,10 +342,10 @@ struct flags {
 static int walk_flags(struct config *c, int argc, char **argv, bool apply, struct flags *fl,
                       char *err, size_t errlen)
 {
-	struct option lo[N_OPTS + 6];
+	struct option lo[CONFIG_NOPTS + 6];
 	size_t i;
-	for (i = 0; i < N_OPTS; i++)
-		lo[i] = (struct option){opts[i].flag, required_argument, NULL, OPT_TABLE + (int)i};
+	for (i = 0; i < CONFIG_NOPTS; i++)
+		lo[i] = (struct option){config_opts[i].flag, required_argument, NULL, OPT_TABLE + (int)i};
 	lo[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	lo[i++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
 	lo[i++] = (struct option){"discard-snapshot", no_argument, NULL, OPT_DISCARD};
@@ -584,7 +383,7 @@ static int walk_flags(struct config *c, int argc, char **argv, bool apply, struc
 			fl->version = true;
 			break;
 		default:
-			if (apply && set_value(c, &opts[ch - OPT_TABLE], optarg, NULL, 0, err, errlen))
+			if (apply && set_value(c, &config_opts[ch - OPT_TABLE], optarg, NULL, 0, err, errlen))
 				return -1;
 		}
 	}
@@ -655,10 +454,10 @@ static void print_usage(FILE *f)
 	      "        Show the version and exit.\n",
 	      f);
 	config_init(&def);
-	for (size_t i = 0; i < N_OPTS; i++) {
-		fprintf(f, "  --%s %s\n", opts[i].flag, arg_names[opts[i].type]);
-		snprintf(text, sizeof text, "%s: ", opts[i].key);
-		describe(&def, &opts[i], text + strlen(text), sizeof text - strlen(text));
+	for (size_t i = 0; i < CONFIG_NOPTS; i++) {
+		fprintf(f, "  --%s %s\n", config_opts[i].flag, arg_names[config_opts[i].type]);
+		snprintf(text, sizeof text, "%s: ", config_opts[i].key);
+		describe(&def, &config_opts[i], text + strlen(text), sizeof text - strlen(text));
 		print_wrapped(f, "        ", text);
 	}
 	config_free(&def);
@@ -798,7 +597,7 @@ int config_reload(struct config *running, char *err, size_t errlen)
 	if (!next.config_read)
 		log_info("no config file %s: the defaults and the command line, as before", next.config_path);
 	running->config_read = next.config_read;
-	for (const struct opt *o = opts; o < opts + N_OPTS; o++) {
+	for (const struct opt *o = config_opts; o < config_opts + CONFIG_NOPTS; o++) {
 		char was[256], now[256];
 		if (o->live) {
 			/* The old value goes to next, which frees it. */
@@ -840,7 +639,7 @@ void config_write_sample(FILE *f)
 	      "# until heapd restarts.\n",
 	      f);
 	config_init(&def);
-	for (const struct opt *o = opts; o < opts + N_OPTS; o++) {
+	for (const struct opt *o = config_opts; o < config_opts + CONFIG_NOPTS; o++) {
 		fputc('\n', f);
 		describe(&def, o, text, sizeof text);
 		print_wrapped(f, "# ", text);

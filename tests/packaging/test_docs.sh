@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_docs.sh - the docs name every setting and every figure heapd has.
 #
-# TAP. heapd's option table (daemon/config.c, opts[]) is what `heapd --help`
+# TAP. heapd's option table (daemon/confopts.c, config_opts[]) is what `heapd --help`
 # prints: for each setting its flag, then "key: help. Default: X. Range: R.
 # Changes on reload." (or "Changes at restart."). docs/configuration.md's
 # Keys table must have one row per key, and only those, with the same flag,
