@@ -316,6 +316,24 @@ static void top_uids(const struct top *t)
 		top_line("%10s more uids than one reply holds", "...");
 }
 
+/* The snapshot (docs/persistence.md): saves, the last one, what changed
+ * since, and whether one runs. */
+static void top_saves(const heapd_stats *s)
+{
+	char a[FMT_HUMAN_MAX], b[FMT_HUMAN_MAX];
+	uint64_t now = (uint64_t)time(NULL) * 1000000000u;
+	if (!s->last_save_unix_ns) {
+		top_line("saves     none yet   %" PRIu64 " change%s%s", s->changes_since_save,
+			 s->changes_since_save == 1 ? "" : "s", s->save_in_progress ? "   saving now" : "");
+		return;
+	}
+	top_line("saves     %" PRIu64 " (%" PRIu64 " failed)   last %" PRIu64 " objects, %s, %s ago   %" PRIu64
+		 " change%s since%s",
+		 s->saves_total, s->save_failures_total, s->last_save_objects, fmt_bytes_human(a, s->last_save_size_bytes),
+		 fmt_ns_human(b, now > s->last_save_unix_ns ? now - s->last_save_unix_ns : 0), s->changes_since_save,
+		 s->changes_since_save == 1 ? "" : "s", s->save_in_progress ? "   saving now" : "");
+}
+
 static void top_draw(const struct top *t)
 {
 	const heapd_stats *s = &t->cur, *p = &t->prev;
@@ -359,6 +377,7 @@ static void top_draw(const struct top *t)
 		top_pauses(t, &n, &max, &sum);
 		top_line("pauses    %" PRIu64 " new: max %s, total %s   longest ever %s", n, fmt_ns_human(a, max),
 			 fmt_ns_human(b, sum), fmt_ns_human(c, s->max_pause_ns));
+		top_saves(s);
 	} else {
 		/* The first frame, or the daemon's clock did not move: no rates. */
 		top_line("objects   %" PRIu64, s->heap_objects);
@@ -367,6 +386,7 @@ static void top_draw(const struct top *t)
 		top_line("pauses    %" PRIu64 " in all, last %s   longest ever %s", s->num_pause,
 			 fmt_ns_human(a, fmt_npauses(s) ? fmt_pause(s, fmt_npauses(s) - 1) : 0),
 			 fmt_ns_human(b, s->max_pause_ns));
+		top_saves(s);
 	}
 	top_eol();
 
