@@ -139,9 +139,11 @@ static void on_prepare(uv_prepare_t *handle)
 		}
 	}
 	/* A save's steps take the place of collector slices (no cycle
-	 * starts while one runs), with their duty cycle. */
+	 * starts while one runs), with their duty cycle; back to back when
+	 * a client waits for the save, or for a collection or room it holds
+	 * up. */
 	if (!heap_gc_active(srv->heap) && persist_busy(srv)) {
-		int saver = !list_empty(&srv->persist.waiters);
+		int saver = !list_empty(&srv->persist.waiters) || waiting || room;
 		if (!busy || saver || srv_now_ns() - srv->slice_end_ns >= DUTY * srv->cfg.heap.slice_ns) {
 			persist_turn(srv, srv->cfg.heap.slice_ns);
 			srv->slice_end_ns = srv_now_ns();

@@ -36,6 +36,13 @@
 
 #define PERIOD_MS 1000u   /* how often the periodic rule is looked at */
 
+static uint64_t unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* path of name in the state directory. */
 static void state_path(const struct server *srv, const char *name, char *out, size_t cap)
 {
@@ -269,7 +276,7 @@ int persist_save(struct server *srv)
 	snprintf(p->dir, sizeof p->dir, "%s", srv->cfg.state_dir);
 	p->running = 1;
 	p->begun_ns = srv_now_ns();
-	p->begun_unix_ns = (uint64_t)time(NULL) * 1000000000u;
+	p->begun_unix_ns = unix_ns();
 	p->changes_at_begin = p->changes;
 	p->error[0] = '\0';
 	p->stream_done = 0;
@@ -490,7 +497,7 @@ int persist_save_at_stop(struct server *srv)
 	if (srv->notify)
 		sd_notify(0, "STATUS=saving the heap");
 	uint64_t t0 = srv_now_ns();
-	struct snap_info info = {.created_unix_ns = (uint64_t)time(NULL) * 1000000000u};
+	struct snap_info info = {.created_unix_ns = unix_ns()};
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int r = fd < 0 ? -1 : snap_write(srv->heap, fd, &info, err, sizeof err);
 	if (fd < 0)
