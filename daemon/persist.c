@@ -76,11 +76,14 @@ static void answer_all(struct list *list, int ok, const char *msg)
 
 static void write_next(struct server *srv);
 
-/* Ends the save: its file is renamed into place (ok) or removed. */
-static void save_done(struct server *srv, int ok, const char *msg)
+/* Ends the save: its file is renamed into place (ok) or removed. Its
+ * waiters are answered last, once the next save (again) has begun: what
+ * they do next finds the state settled. */
+static void save_done(struct server *srv, int ok, const char *why)
 {
 	struct persist *p = &srv->persist;
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], msg[sizeof p->error];
+	snprintf(msg, sizeof msg, "%s", why ? why : "");
 	if (heap_saving(srv->heap))
 		heap_save_end(srv->heap);
 	if (p->fd >= 0)
@@ -90,12 +93,12 @@ static void save_done(struct server *srv, int ok, const char *msg)
 	if (ok) {
 		p->last_unix_ns = p->begun_unix_ns;
 		p->last_duration_ns = ns;
-		p->last_bytes = p->off;
+		p->last_bytes = p->off + SNAP_END;
 		p->last_objects = p->info.objects;
 		p->changes_saved = p->changes_at_begin;
 		p->saves++;
 		log_info("saved %llu objects and %llu roots (%llu bytes) in %llu ms", (unsigned long long)p->info.objects,
-			 (unsigned long long)p->info.roots, (unsigned long long)p->off,
+			 (unsigned long long)p->info.roots, (unsigned long long)p->last_bytes,
 			 (unsigned long long)(ns / 1000000));
 	} else {
 		state_path(srv, SNAP_TMP, tmp, sizeof tmp);
@@ -105,12 +108,15 @@ static void save_done(struct server *srv, int ok, const char *msg)
 	}
 	p->running = 0;
 	p->last_end_ns = srv_now_ns();
-	answer_all(&p->waiters, ok, msg);
+	struct list done;
+	list_init(&done);
+	list_take_all(&done, &p->waiters);
 	if (p->again) {
 		p->again = 0;
 		list_take_all(&p->waiters, &p->next_waiters);
 		persist_save(srv);
 	}
+	answer_all(&done, ok, msg);
 }
 
 /* Stops the save where it is; save_done follows once no I/O is in flight. */
