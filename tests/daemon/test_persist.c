@@ -203,6 +203,12 @@ static void restart_keeps_graph(void **state)
 	h = client(&d);
 	heapd_stats *st = stats_of(h);
 	assert_int_equal(st->last_save_objects, st->heap_objects);
+	char path[128];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/heapd.snapshot", d.state);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(st->last_save_size_bytes, (uint64_t)sb.st_size);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_true(st->load_duration_ns > 0);
 	uint8_t b;
 	for (uint32_t i = 0; i < 200; i++)  /* fewer than max_bad_refs */

@@ -113,13 +113,13 @@ static void data_unchanged(heapd *h)
 enum probe_op {
 	P_CONNECT, P_ROOT_GET, P_READ, P_GET_REF, P_READ_CHILD, P_ROOT_LIST, P_STATS, P_UID_STATS, P_RELEASE,
 	P_ALLOC, P_WRITE, P_SET_REF, P_ROOT_SET, P_ROOT_DELETE, P_GC, P_FREE_OS, P_BATCH, P_BATCH_FAILED,
-	P_BATCH_SKIPPED, P_PING, P_COUNT
+	P_BATCH_SKIPPED, P_PING, P_SAVE, P_COUNT
 };
 
 struct probe {
 	int code[P_COUNT];
 	char read[6], child[6];
-	char alloc_msg[200], gc_msg[200], batch_msg[200];
+	char alloc_msg[200], gc_msg[200], batch_msg[200], save_msg[200];
 };
 
 /* Tries every kind of op on root's data. */
@@ -158,6 +158,8 @@ static void probe(const struct daemon *d, void *out)
 	p->code[P_GC] = heapd_gc(h);
 	snprintf(p->gc_msg, sizeof p->gc_msg, "%s", heapd_errmsg(h));
 	p->code[P_FREE_OS] = heapd_free_os_memory(h);
+	p->code[P_SAVE] = heapd_save(h, 1);
+	snprintf(p->save_msg, sizeof p->save_msg, "%s", heapd_errmsg(h));
 	heapd_batch *b = heapd_batch_new();
 	heapd_batch_read(b, obj, 0, 5);
 	heapd_batch_write(b, obj, 0, "HELLO", 5);
@@ -185,7 +187,7 @@ static void expect_read_only(const struct probe *p)
 	static const enum probe_op reads[] = {P_CONNECT, P_ROOT_GET, P_READ, P_GET_REF, P_READ_CHILD, P_ROOT_LIST,
 					      P_STATS, P_UID_STATS, P_RELEASE, P_PING};
 	static const enum probe_op writes[] = {P_ALLOC, P_WRITE, P_SET_REF, P_ROOT_SET, P_ROOT_DELETE,
-					       P_GC, P_FREE_OS, P_BATCH};
+					       P_GC, P_FREE_OS, P_BATCH, P_SAVE};
 	for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
 		if (p->code[reads[i]] != 0)
 			fail_msg("read op %d failed: %d", (int)reads[i], p->code[reads[i]]);
@@ -250,6 +252,8 @@ static void gc_is_for_admins(void **state)
 	assert_int_equal(p.code[P_FREE_OS], HEAPD_EPERM);
 	assert_contains(p.gc_msg, "gc: uid 54321 is not an admin; only admin_uids may start a collection "
 				  "(gc_by_anyone = no)");
+	assert_int_equal(p.code[P_SAVE], HEAPD_EPERM);
+	assert_contains(p.save_msg, "save: uid 54321 is not an admin; only admin_uids may save");
 	assert_int_equal(heapd_gc(h), 0);
 	assert_int_equal(heapd_free_os_memory(h), 0);
 	heapd_close(h);
@@ -260,14 +264,17 @@ static void gc_is_for_admins(void **state)
 	p = probe_as(&d, OTHER_GID, 0);
 	assert_int_equal(p.code[P_GC], 0);
 	assert_int_equal(p.code[P_FREE_OS], 0);
+	assert_int_equal(p.code[P_SAVE], 0);  /* an admin may save */
 	heapd_close(h);
 	stop_with_conf(&d);
 
+	/* gc_by_anyone lets users collect, and not save. */
 	start_with_conf(&d, "gc_by_anyone = yes\n");
 	h = make_data(&d);
 	p = probe_as(&d, OTHER_GID, 0);
 	assert_int_equal(p.code[P_GC], 0);
 	assert_int_equal(p.code[P_FREE_OS], 0);
+	assert_int_equal(p.code[P_SAVE], HEAPD_EPERM);
 	heapd_close(h);
 	stop_with_conf(&d);
 
