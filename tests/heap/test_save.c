@@ -19,6 +19,8 @@ struct bytes {
 
 static void bytes_add(struct bytes *b, const void *src, size_t n)
 {
+	if (!n)
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2;
 		b->p = realloc(b->p, b->cap);
