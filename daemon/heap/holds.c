@@ -306,7 +306,7 @@ static int roots_resize(heap *h, uint32_t cap)
 static void root_delete(heap *h, struct root_entry *e)
 {
 	uint32_t i = (uint32_t)(e - h->rtab), j = i;
-	free(e->name);
+	save_name_dropped(h, e->name);
 	for (;;) {
 		j = (j + 1) & h->rmask;
 		if (!h->rtab[j].name)

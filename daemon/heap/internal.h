@@ -260,9 +260,12 @@ _Static_assert(HEAP_TENANTS <= 64, "h->tenants_used has a bit per tenant");
 enum gc_phase { GC_OFF = 0, GC_SWEEPTERM, GC_MARK };
 
 /* --- saves (save.c) --- */
-enum save_phase { SAVE_NONE = 0, SAVE_WAIT, SAVE_TRACE, SAVE_RANK, SAVE_PROLOGUE, SAVE_OBJECTS, SAVE_SLOTS, SAVE_ROOTS, SAVE_END };
+enum save_phase {
+	SAVE_NONE = 0, SAVE_WAIT, SAVE_ROOTSCAN, SAVE_TRACE, SAVE_RANK, SAVE_PROLOGUE, SAVE_OBJECTS, SAVE_SLOTS,
+	SAVE_ROOTS, SAVE_END
+};
 struct save_copy;
-struct save_root;
+struct root_entry;
 struct save_state {
 	enum save_phase phase;
 	int failed;               /* a HEAP_E* code: the save cannot complete */
@@ -276,9 +279,10 @@ struct save_state {
 	struct save_copy **ctab;  /* copies by place: open addressing */
 	uint32_t cmask, ncopies;
 	uint64_t copy_bytes;
-	struct save_root *roots;
-	uint32_t nroots;
-	char *names;
+	struct root_entry *roots;  /* the root table when the save began */
+	uint32_t nslots, nroots;   /* its slots; the roots in them */
+	char **dropped;           /* names of roots deleted since: freed at the end */
+	size_t ndropped, dropped_cap;
 	uint64_t objects, slots, bytes;  /* the snapshot's, once traced */
 	uint32_t cursor;          /* the place (block, root) being emitted */
 	uint32_t part;            /* of it already emitted: bytes, slots */
@@ -743,6 +747,9 @@ static inline void save_keep(heap *h, const struct obj *o)
 }
 /* Ends a save, if one runs (heap_gc, heap_free). */
 void save_cancel(heap *h);
+/* A deleted root's name, freed now or, while a save's copy of the root
+ * table points to it, when the save ends. */
+void save_name_dropped(heap *h, char *name);
 /* What a span's freeindex and epoch say once a tenant caches it. */
 static inline void save_span_cached(const heap *h, struct span *s)
 {

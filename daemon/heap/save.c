@@ -6,8 +6,10 @@
  * hash table, with a version per entry; here a graph). Its phases, each in
  * slices of heap_save_step():
  *   SAVE_WAIT     a collection is marking: the save waits for it to end;
- *   SAVE_TRACE    from the roots copied at the start, marks in seen[]
- *                 every object they reach, tracing contents at the start;
+ *   SAVE_ROOTSCAN marks in seen[] and queues the objects of the roots in
+ *                 the copy of the root table taken at the start;
+ *   SAVE_TRACE    marks in seen[] every object they reach, tracing
+ *                 contents at the start;
  *   SAVE_RANK     counts seen bits per block of 512 places (rank[]);
  *   SAVE_PROLOGUE the counts;
  *   SAVE_OBJECTS  every seen object in place order: sizes and data;
@@ -39,6 +41,10 @@
  *  - Object numbers are 1 + the rank of the place among seen bits, so
  *    place order is number order and no map from place to number exists.
  *
+ * The root table is copied whole at the start (one memcpy: the only
+ * pause, 32 bytes per slot); its names stay the heap's, and a root deleted
+ * during the save keeps its name until the save ends (save_name_dropped).
+ *
  * Memory: seen[] and copied[] (a bit per 8 bytes of arena each), rank[],
  * the trace stack (4 bytes per object queued), the root table's copy and
  * the copies.
@@ -56,13 +62,6 @@
 struct save_copy {
 	uint32_t place, nrefs, nbytes;
 	heap_ref slots[];  /* then the bytes */
-};
-
-struct save_root {
-	size_t name;       /* offset in names */
-	uint16_t len, mode;
-	uint32_t uid, gid, place;
-	uint8_t ro;
 };
 
 /* An object's contents as the save reads them. */
@@ -122,7 +121,9 @@ static void save_free(struct save_state *sv)
 	free(sv->rank);
 	free(sv->stack);
 	free(sv->roots);
-	free(sv->names);
+	for (size_t i = 0; i < sv->ndropped; i++)
+		free(sv->dropped[i]);
+	free(sv->dropped);
 	uint32_t epoch = sv->epoch;
 	*sv = (struct save_state){.epoch = epoch};
 }
@@ -142,32 +143,47 @@ static int ref_is_ro(const heap *h, heap_ref r)
 	return ref_tag(r) != hdr_tag(*(const uint64_t *)(h->base + ((size_t)ref_place(r) << 3)));
 }
 
-/* Copies the root table and queues the roots' objects. */
-static int take_roots(heap *h)
+void save_name_dropped(heap *h, char *name)
 {
 	struct save_state *sv = &h->save;
-	size_t total = 0;
-	for (uint32_t i = 0; i <= h->rmask; i++)
-		total += h->rtab[i].name ? h->rtab[i].len : 0;
-	sv->roots = malloc((h->nroots ? h->nroots : 1) * sizeof *sv->roots);
-	sv->names = malloc(total ? total : 1);
-	if (!sv->roots || !sv->names)
-		return HEAP_ENOMEM;
-	size_t off = 0;
-	for (uint32_t i = 0; i <= h->rmask; i++) {
-		const struct root_entry *e = &h->rtab[i];
+	if (!sv->roots) {
+		free(name);
+		return;
+	}
+	if (sv->ndropped == sv->dropped_cap) {
+		size_t cap = sv->dropped_cap ? 2 * sv->dropped_cap : 64;
+		char **d = realloc(sv->dropped, cap * sizeof *d);
+		if (!d) {
+			/* The save cannot go on, so it reads no name again. */
+			sv->failed = HEAP_ENOMEM;
+			h->saving = false;
+			free(name);
+			return;
+		}
+		sv->dropped = d;
+		sv->dropped_cap = cap;
+	}
+	sv->dropped[sv->ndropped++] = name;
+}
+
+/* Marks and queues the objects of the copied roots from slot sv->cursor
+ * on: 0 when all are, 1 at the deadline or out of memory. */
+static int scan_roots(heap *h, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	for (; sv->cursor < sv->nslots; sv->cursor++) {
+		const struct root_entry *e = &sv->roots[sv->cursor];
 		if (!e->name)
 			continue;
 		uint32_t place = ref_place(e->ref);
-		memcpy(sv->names + off, e->name, e->len);
-		sv->roots[sv->nroots++] = (struct save_root){.name = off, .len = e->len, .mode = e->mode,
-							     .uid = e->uid, .gid = e->gid, .place = place,
-							     .ro = (uint8_t)ref_is_ro(h, e->ref)};
-		off += e->len;
 		if (!bit_test(sv->seen, place)) {
 			bit_set(sv->seen, place);
-			if (push(sv, place))
-				return HEAP_ENOMEM;
+			if ((sv->failed = push(sv, place)) != 0)
+				return 1;
+		}
+		if (sv->cursor % 1024 == 1023 && os_now_ns() >= deadline) {
+			sv->cursor++;
+			return 1;
 		}
 	}
 	return 0;
@@ -185,13 +201,17 @@ static int save_start(heap *h)
 	sv->stack = malloc(sv->scap * sizeof *sv->stack);
 	sv->cmask = 63;
 	sv->ctab = calloc(sv->cmask + 1, sizeof *sv->ctab);
-	if (!sv->seen || !sv->copied || !sv->stack || !sv->ctab || take_roots(h))
+	sv->nslots = h->rmask + 1;
+	sv->nroots = h->nroots;
+	sv->roots = malloc(sv->nslots * sizeof *sv->roots);
+	if (!sv->seen || !sv->copied || !sv->stack || !sv->ctab || !sv->roots)
 		return HEAP_ENOMEM;
+	memcpy(sv->roots, h->rtab, sv->nslots * sizeof *sv->roots);
 	for (unsigned t = tenant_next(h, 0); t < HEAP_TENANTS; t = tenant_next(h, t + 1))
 		for (unsigned spc = 0; spc < NUM_SPANCLASSES; spc++)
 			if (h->ten[t].cache[spc] != &h->empty_span)
 				save_span_cached(h, h->ten[t].cache[spc]);
-	sv->phase = SAVE_TRACE;
+	sv->phase = SAVE_ROOTSCAN;
 	h->saving = true;
 	return 0;
 }
@@ -441,17 +461,19 @@ static int emit_slots(heap *h, struct out *o, uint64_t deadline)
 static int emit_roots(heap *h, struct out *o)
 {
 	struct save_state *sv = &h->save;
-	for (; sv->cursor < sv->nroots; sv->cursor++) {
-		const struct save_root *r = &sv->roots[sv->cursor];
+	for (; sv->cursor < sv->nslots; sv->cursor++) {
+		const struct root_entry *r = &sv->roots[sv->cursor];
+		if (!r->name)
+			continue;
 		if (room(o) < ROOM_ROOT)
 			return 1;
 		put(o, r->len);
-		memcpy(o->p, sv->names + r->name, r->len);
+		memcpy(o->p, r->name, r->len);
 		o->p += r->len;
 		put(o, r->uid);
 		put(o, r->gid);
 		put(o, r->mode);
-		put(o, (uint64_t)number_of(sv, r->place) << 1 | r->ro);
+		put(o, (uint64_t)number_of(sv, ref_place(r->ref)) << 1 | (uint64_t)ref_is_ro(h, r->ref));
 	}
 	return 0;
 }
@@ -461,6 +483,8 @@ static int save_phase(heap *h, struct out *o, uint64_t deadline)
 {
 	struct save_state *sv = &h->save;
 	switch (sv->phase) {
+	case SAVE_ROOTSCAN:
+		return scan_roots(h, deadline);
 	case SAVE_TRACE:
 		return trace(h, deadline);
 	case SAVE_RANK:
