@@ -25,7 +25,7 @@
  *    format allows (snapmodel.c, parsing it without the engine; in file
  *    mode the stream is taken out of the blocks) and the heap holds its
  *    graph, before and after a full collection (sm_check);
- *  - stream mode, with the header's true counts and no read error: a
+ *  - stream mode, with a framing that does not lie and no read error: a
  *    stream the format allows, whose objects and roots fit the heap's
  *    limits, loads (the cuts between blocks never matter).
  */
@@ -130,13 +130,15 @@ static size_t cut_len(unsigned cut, uint64_t *rng)
 }
 
 /* The file holding stream s: header, blocks, end block; *info its
- * header's counts. */
+ * header's counts. Lying, the header has an object too many or the end
+ * block a byte too many. */
 static uint8_t *frame(const uint8_t *s, size_t len, uint8_t how, uint64_t *rng, size_t *flen, struct snap_info *info)
 {
 	uint64_t c[4];
 	sm_counts(s, len, c);
 	*info = (struct snap_info){c[0], c[1], c[2], c[3], next_rand(rng)};
-	if (how & SNAPFZ_BAD_COUNT)
+	int lie_total = (how & SNAPFZ_LIE) && (next_rand(rng) & 1);
+	if ((how & SNAPFZ_LIE) && !lie_total)
 		info->objects++;
 	uint8_t *f = malloc(SNAP_HEADER + len * (1 + SNAP_BLOCK_EXTRA) + SNAP_END);
 	if (!f)
@@ -152,7 +154,7 @@ static uint8_t *frame(const uint8_t *s, size_t len, uint8_t how, uint64_t *rng, 
 		off += snap_seal(f + off, (uint32_t)n, index++);
 		done += n;
 	}
-	snap_end(f + off, index, len);
+	snap_end(f + off, index, len + (size_t)lie_total);
 	*flen = off + SNAP_END;
 	return f;
 }
@@ -210,10 +212,10 @@ static void check_err(const struct load *l)
 }
 
 /* Stream mode, the load failed: so must the format, or the limits, or
- * the header (made wrong), or the reader. */
+ * the framing (made to lie), or the reader. */
 static void check_refused(const struct load *l)
 {
-	if (!(l->how & SNAPFZ_STREAM) || (l->how & SNAPFZ_BAD_COUNT) || l->rd.failed)
+	if (!(l->how & SNAPFZ_STREAM) || (l->how & SNAPFZ_LIE) || l->rd.failed)
 		return;
 	struct sm_model m;
 	char why[128];

@@ -12,8 +12,9 @@
  *             snap_write cuts them (SNAP_BLOCK_MAX), 1 every byte, k > 1
  *             at random lengths of 1 to 4^(k-1) bytes;
  *   bit 6     a progress callback is given (its calls are checked);
- *   bit 7     stream mode: the header's object count is one too many (a
- *             header that disagrees with its stream: the load must fail).
+ *   bit 7     stream mode: the framing lies, the header's object count or
+ *             (at random) the end block's stream length being one too
+ *             many, with hashes that match: the load must fail.
  * The random lengths come from a generator seeded with the byte alone,
  * so a mutation of the bytes leaves the cuts where they were.
  */
@@ -31,7 +32,7 @@
 #define SNAPFZ_CUT_SHIFT 3
 #define SNAPFZ_CUT_MASK 0x38u
 #define SNAPFZ_PROGRESS 0x40u
-#define SNAPFZ_BAD_COUNT 0x80u
+#define SNAPFZ_LIE 0x80u
 
 enum snapfz_reads {
 	SNAPFZ_READS_ALL,    /* every read gets all it asks for, to the end */
@@ -44,10 +45,12 @@ enum snapfz_reads {
 /* The heap an input loads into: small enough that no input makes the
  * fuzzer allocate much, with max_object and max_roots within an input's
  * reach (an object of 8 + 8 * 8200 bytes takes 8.2 KiB of stream, all
- * null slots) and large objects (> 32 KiB) possible; no mark thread. */
+ * null slots, or 700 bytes cut into blocks of one: the loader bounds the
+ * counts by the file's size; 257 roots take 2 KiB) and large objects
+ * (> 32 KiB) possible; no mark thread. */
 #define SNAPFZ_MAX_HEAP ((size_t)64 << 20)
 #define SNAPFZ_MAX_OBJECT ((size_t)64 << 10)
-#define SNAPFZ_MAX_ROOTS 1024u
+#define SNAPFZ_MAX_ROOTS 256u
 
 static inline void snapfz_config(struct heap_config *cfg)
 {

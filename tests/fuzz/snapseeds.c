@@ -11,8 +11,11 @@
  * read-only handles in slots and roots (an object reached only through a
  * read-only handle, one reached both ways); a large object (> 32 KiB of
  * data); an object of 4,200 slots (large too, from 4 KiB of stream);
- * many roots on few objects; a long chain. The seeds are the same from
- * run to run, but for the heapd version in a file's header.
+ * many roots on few objects; a long chain. And two past the fuzzed heap's
+ * limits (fuzzsnap.h), which it must refuse: an object of 9,000 slots,
+ * past max_object; a root past max_roots. They are made in a heap of the
+ * default limits. The seeds are the same from run to run, but for the
+ * heapd version in a file's header.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,7 +125,7 @@ static void g_large_slots(heap *h, heap_holds *hs)
 	root(h, "wide", wide, 0, 0, 0644);
 }
 
-static void g_many_roots(heap *h, heap_holds *hs)
+static void roots_on_few(heap *h, heap_holds *hs, int nroots)
 {
 	heap_ref o[40];
 	for (int i = 0; i < 40; i++)
@@ -130,11 +133,26 @@ static void g_many_roots(heap *h, heap_holds *hs)
 	for (int i = 0; i < 40; i++)
 		for (int k = 0; k < i % 3; k++)
 			ok(heap_set_ref(h, o[i], (uint32_t)k, o[(i * 7 + k) % 40]), "set_ref");
-	for (int j = 0; j < 300; j++) {
+	for (int j = 0; j < nroots; j++) {
 		char name[16];
 		snprintf(name, sizeof name, "r/%03d", j);
 		root(h, name, j % 4 == 3 ? ro(h, o[j % 40]) : o[j % 40], 1000 + j % 3, 100, (uint16_t)(0600 | (j % 8) << 3));
 	}
+}
+
+static void g_many_roots(heap *h, heap_holds *hs)
+{
+	roots_on_few(h, hs, 200);
+}
+
+static void g_past_max_roots(heap *h, heap_holds *hs)
+{
+	roots_on_few(h, hs, SNAPFZ_MAX_ROOTS + 1);
+}
+
+static void g_past_max_object(heap *h, heap_holds *hs)
+{
+	root(h, "too big", obj(h, hs, 9000, ""), 0, 0, 0644);
 }
 
 static void g_chain(heap *h, heap_holds *hs)
@@ -219,15 +237,18 @@ static const struct graph {
 	{"large-slots", g_large_slots},
 	{"many-roots", g_many_roots},
 	{"chain", g_chain},
+	{"past-max-object", g_past_max_object},
+	{"past-max-roots", g_past_max_roots},
 };
 
 /* Each graph as a file and as a stream, read and cut in turn each way
  * but failing; the roots graph once more with a failing reader each way,
- * and as a stream under a header one object off. */
+ * and as a stream in a lying frame. */
 static void write_graph(const char *dir, unsigned i)
 {
 	struct heap_config cfg;
-	snapfz_config(&cfg);
+	heap_config_default(&cfg);
+	cfg.mark_workers = 0;
 	heap *h = heap_new(&cfg);
 	if (!h)
 		die("heap_new", 0);
@@ -241,7 +262,7 @@ static void write_graph(const char *dir, unsigned i)
 	if (graphs[i].make == g_roots) {
 		put(dir, "file", "roots-failing-reads", reads(SNAPFZ_READS_FAIL) | SNAPFZ_PROGRESS, f, flen);
 		put(dir, "stream", "roots-failing-reads", SNAPFZ_STREAM | cut(3) | reads(SNAPFZ_READS_FAIL), s, slen);
-		put(dir, "stream", "roots-bad-count", SNAPFZ_STREAM | cut(2) | SNAPFZ_BAD_COUNT, s, slen);
+		put(dir, "stream", "roots-lie", SNAPFZ_STREAM | cut(2) | SNAPFZ_LIE, s, slen);
 	}
 	free(f);
 	free(s);
