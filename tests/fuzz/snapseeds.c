@@ -14,8 +14,9 @@
  * many roots on few objects; a long chain. And two past the fuzzed heap's
  * limits (fuzzsnap.h), which it must refuse: an object of 9,000 slots,
  * past max_object; a root past max_roots. They are made in a heap of the
- * default limits. The seeds are the same from run to run, but for the
- * heapd version in a file's header.
+ * default limits. From run to run the seeds differ only in the order of
+ * the roots (a save writes them in the order of the heap's root table,
+ * which hashes names with a random key) and a file's heapd version.
  */
 #include <errno.h>
 #include <stdio.h>
