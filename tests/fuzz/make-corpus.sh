@@ -12,12 +12,16 @@
 # request frame and every run, all of it an admin's; tests/fuzz/permseeds
 # adds runs of the dispatch target's other identities (fuzzperm.c).
 # libFuzzer's -merge=1 then keeps, of all that, the inputs that add
-# coverage, smallest first: that is the committed corpus.
+# coverage, smallest first: that is the committed corpus. The snapshot
+# target's seeds are written, not recorded: tests/fuzz/snapseeds saves a
+# few graphs, each as a file and as a stream, and they are the corpus
+# whole, not merged: each stands for a kind of graph, whatever its
+# coverage.
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
 tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch"
-programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
+programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/snapseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
 for t in $tests; do
 	programs="$programs tests/daemon/$t"
 done
@@ -42,3 +46,8 @@ for t in frame dispatch; do
 	echo "make-corpus: $t: $(ls "$out" | wc -l) inputs, $(du -sk "$out" | cut -f1) KiB," \
 		"from $(ls "$raw/$t" | wc -l) recorded"
 done
+out="$src/tests/fuzz/corpus/snapshot"
+rm -rf "$out"
+mkdir -p "$out"
+"$build/tests/fuzz/snapseeds" "$out"
+echo "make-corpus: snapshot: $(ls "$out" | wc -l) inputs, $(du -sk "$out" | cut -f1) KiB, written by snapseeds"

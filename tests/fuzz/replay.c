@@ -7,7 +7,9 @@
  *
  * Output is TAP, one result per file; each file runs in a child process,
  * so a crash (an abort from a broken invariant, a sanitizer report, a
- * signal) fails that file and the others still run. With arguments, it
+ * signal) fails that file and the others still run. The child ends with
+ * exit(), not _exit(): LeakSanitizer checks for leaks at exit, so under
+ * ASan a file whose run leaks fails too. With arguments, it
  * replays those files and directories instead (to reproduce a crash under
  * gcc or a debugger, run the target's replay program on the file).
  *
@@ -124,7 +126,7 @@ int main(int argc, char **argv)
 			return 99;
 		}
 		if (pid == 0)
-			_exit(run_one(f.v[i]));
+			exit(run_one(f.v[i]));
 		int status;
 		waitpid(pid, &status, 0);
 		int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
