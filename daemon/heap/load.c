@@ -214,7 +214,8 @@ static int load(heap *h, struct rd *r)
 	const uint8_t *c;
 	long more = r->p < r->end ? 1 : r->next(r->arg, &c);
 	if (more < 0) {
-		r->msg[0] = '\0';
+		if (r->cap)
+			r->msg[0] = '\0';
 		return -1;
 	}
 	return more ? fail(r, "bytes after the end of the stream") : 0;
