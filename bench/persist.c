@@ -1194,7 +1194,7 @@ static struct lat lat_of(uint64_t from, uint64_t to, int overlap)
 
 /* The save's figures, as the line prints them. */
 struct result {
-	uint64_t wall_ns, server_ns, size, objects, before, after, fork_ns;
+	uint64_t wall_ns, server_ns, child_ns, size, objects, before, after, fork_ns;
 	long long cow_kb, file_size;
 	uint64_t hdr[4];  /* heapd's file: objects, roots, slots, data bytes */
 };
@@ -1276,11 +1276,12 @@ static void save_redis(const struct opts *o, struct rconn *c, struct result *res
 	if (fork_us >= 0)
 		res->fork_ns = (uint64_t)fork_us * 1000;
 	res->after = (uint64_t)info(c, "memory", "used_memory");
-	res->server_ns = 0;
-	if (log_last(o->log, "Background saving started", &a, line, sizeof line) &&
-	    log_last(o->log, "Background saving terminated with success", &b, line, sizeof line) && a >= 0 &&
-	    b >= 0)
+	if (!log_last(o->log, "Background saving started", &a, line, sizeof line) || a < 0)
+		return;
+	if (log_last(o->log, "Background saving terminated with success", &b, line, sizeof line) && b >= 0)
 		res->server_ns = (uint64_t)(((b < a ? b + 86400 : b) - a) * 1e9);
+	if (log_last(o->log, "DB saved on disk", &b, line, sizeof line) && b >= 0)
+		res->child_ns = (uint64_t)(((b < a ? b + 86400 : b) - a) * 1e9);
 }
 
 static void file_figures(const struct opts *o, struct result *res)
@@ -1307,13 +1308,13 @@ static void print_save(const struct opts *o, const struct result *res, const str
 	long long peak = o->kind == REDIS ? s->sum_peak : s->rss_peak;
 	double secs = (double)(t1 - t0) / 1e9;
 
-	printf("%s test=save wall_ms=%.1f server_ms=%.1f size_bytes=%lld saved_objects=%" PRIu64
+	printf("%s test=save wall_ms=%.1f server_ms=%.1f child_ms=%.1f size_bytes=%lld saved_objects=%" PRIu64
 	       " lat_n=%zu lat_p50_us=%.1f lat_p99_us=%.1f lat_max_us=%.1f base_n=%zu base_p99_us=%.1f "
 	       "base_max_us=%.1f rss_before_mib=%.1f peak_mib=%.1f extra_mib=%.1f child_peak_mib=%.1f "
 	       "cow_mib=%.1f heap_before=%" PRIu64 " heap_after=%" PRIu64 " writer_ops=%" PRIu64
 	       " writer_rate=%.0f writer_errors=%" PRIu64 " fork_ms=%.2f",
 	       o->kind == HEAPD ? "heapd" : "redis", (double)(t1 - t0) / 1e6, (double)res->server_ns / 1e6,
-	       res->file_size, res->objects, d.n, d.p50, d.p99, d.max, q.n, q.p99, q.max, rss0 / 1024.0, peak / 1024.0,
+	       (double)res->child_ns / 1e6, res->file_size, res->objects, d.n, d.p50, d.p99, d.max, q.n, q.p99, q.max, rss0 / 1024.0, peak / 1024.0,
 	       (peak - rss0) / 1024.0, s->child_peak / 1024.0, res->cow_kb / 1024.0, res->before, res->after, ops,
 	       secs > 0 ? (double)ops / secs : 0.0, (uint64_t)atomic_load(&shm->writer_errors),
 	       (double)res->fork_ns / 1e6);
