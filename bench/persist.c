@@ -7,7 +7,7 @@
  *
  *   persist build -H HEAPD_SOCK -R REDIS_SOCK -n OBJECTS -t TARGETS
  *   persist save -k heapd|redis -s SOCK -p PID -t TARGETS [-w RATE]
- *                [-S SEED] [-f FILE] [-l LOG] [-d WARMUP_S]
+ *                [-i READ_US] [-S SEED] [-f FILE] [-l LOG] [-d WARMUP_S]
  *   persist ready -k heapd|redis -s SOCK -p PID -T START_NS [-l LOG]
  *   persist now
  *
@@ -37,18 +37,22 @@
  * top, which find them again in heapd after a restart changed every
  * handle.
  *
- * save: a reader (a 64-byte read or GET at a time, back to back, each
- * request timed; libheapd's spin off, so both readers sleep in the kernel
- * for a reply) and a writer (RATE ops/s, paced every 1 ms, half of them
- * overwriting a target's bytes in place - heapd_write, SETRANGE - and half
- * replacing a leaf target by a new object of the same size -
- * heapd_alloc_into its parent's slot, SET) run on their own connections
- * for WARMUP_S (default 1) s, then the save: heapd_save(h, 1), or BGSAVE
- * and INFO persistence every 5 ms until rdb_bgsave_in_progress is 0. A
- * thread samples the server's VmRSS every 2 ms and, for Redis, its
- * child's Private_Dirty (smaps_rollup) every 50 ms. heapd first runs a
- * full collection (heapd_gc), so no cycle is marking when the save
- * begins (a save waits for one).
+ * save: a reader (a 64-byte read or GET every READ_US us, default 0: back
+ * to back; one at a time, each request timed; libheapd's spin off, so both
+ * readers sleep in the kernel for a reply) and a writer (RATE ops/s,
+ * default 2000, paced every 1 ms: half overwrite a target's bytes in place
+ * - heapd_write, SETRANGE - and half replace a leaf target by a new object
+ * of the same size - heapd_alloc_into its parent's slot, SET) run on their
+ * own connections for WARMUP_S (default 1) s, then the save:
+ * heapd_save(h, 1), or BGSAVE and INFO persistence every 5 ms until
+ * rdb_bgsave_in_progress is 0. SEED draws the writer's targets, the same
+ * for both servers. A thread samples the server's VmRSS every 2 ms and,
+ * for Redis, its child's Private_Dirty (smaps_rollup) every 50 ms; the
+ * server's CPU time over the save comes from /proc (Redis's with its
+ * child's, which it has reaped by then). The requests over 2 ms during
+ * the save go to stderr with when they began. heapd first runs a full
+ * collection (heapd_gc), so no cycle is marking when the save begins (a
+ * save waits for one).
  *
  * ready: polls from START_NS (CLOCK_MONOTONIC, from "persist now" before
  * the server was started) until the server answers a ping (Redis: PONG,
@@ -105,8 +109,8 @@ static uint8_t pool[POOL + POOL_EXTRA];
 static void usage(void)
 {
 	fprintf(stderr, "usage: persist build -H HEAPD_SOCK -R REDIS_SOCK -n OBJECTS -t TARGETS\n"
-			"       persist save -k heapd|redis -s SOCK -p PID -t TARGETS [-w RATE] [-S SEED] [-f FILE]\n"
-			"                    [-l LOG] [-d WARMUP_S]\n"
+			"       persist save -k heapd|redis -s SOCK -p PID -t TARGETS [-w RATE] [-i READ_US] [-S SEED]\n"
+			"                    [-f FILE] [-l LOG] [-d WARMUP_S]\n"
 			"       persist ready -k heapd|redis -s SOCK -p PID -T START_NS [-l LOG]\n"
 			"       persist now\n");
 	exit(2);
@@ -807,7 +811,7 @@ struct opts {
 	enum kind kind;
 	const char *sock, *targets, *file, *log;
 	pid_t pid;
-	uint64_t rate, seed, warmup_s, start_ns;
+	uint64_t rate, seed, warmup_s, start_ns, interval_us;
 };
 
 static void child_fail(const char *what, const char *why)
@@ -816,25 +820,44 @@ static void child_fail(const char *what, const char *why)
 	_exit(1);
 }
 
+static void record(uint64_t t0)
+{
+	uint64_t n = atomic_load(&shm->nrec);
+
+	if (n < REC_MAX) {
+		shm->rec[n] = (struct rec){t0, now_ns() - t0};
+		atomic_store(&shm->nrec, n + 1);
+	}
+}
+
+/* Waits for the reader's next turn: every interval_us, or at once. */
+static void pace(const struct opts *o, uint64_t *next)
+{
+	uint64_t now = now_ns();
+
+	if (!o->interval_us)
+		return;
+	if (now < *next)
+		sleep_ns(*next - now);
+	*next = (now > *next ? now : *next) + o->interval_us * 1000;
+}
+
 static void reader_heapd(const struct opts *o)
 {
 	heapd *h = heapd_connect(o->sock);
 	heapd_ref probe;
 	uint8_t buf[SMALL_BYTES];
+	uint64_t next = now_ns();
 
 	if (!h || heapd_errcode(h) || heapd_set_spin(h, 0) || heapd_root_get(h, PROBE_NAME, &probe))
 		child_fail("reader", h ? heapd_errmsg(h) : "out of memory");
 	atomic_fetch_add(&shm->ready, 1);
 	while (!atomic_load(&shm->stop)) {
+		pace(o, &next);
 		uint64_t t0 = now_ns();
-
 		if (heapd_read(h, probe, 0, buf, sizeof buf) != 0)
 			child_fail("reader", heapd_errmsg(h));
-		uint64_t n = atomic_load(&shm->nrec);
-		if (n < REC_MAX) {
-			shm->rec[n] = (struct rec){t0, now_ns() - t0};
-			atomic_store(&shm->nrec, n + 1);
-		}
+		record(t0);
 	}
 	heapd_close(h);
 }
@@ -845,22 +868,19 @@ static void reader_redis(const struct opts *o)
 	struct sbuf get = {0};
 	const char *argv[] = {"GET", PROBE_NAME};
 	struct rreply r;
+	uint64_t next = now_ns();
 
 	if (!c)
 		child_fail("reader", "cannot connect");
 	sb_cmd(&get, 2, argv, NULL);
 	atomic_fetch_add(&shm->ready, 1);
 	while (!atomic_load(&shm->stop)) {
+		pace(o, &next);
 		uint64_t t0 = now_ns();
-
 		rc_send(c, get.p, get.len);
 		if (rc_reply(c, &r) != 0 || r.type != '$' || r.len != SMALL_BYTES)
 			child_fail("reader", "GET failed");
-		uint64_t n = atomic_load(&shm->nrec);
-		if (n < REC_MAX) {
-			shm->rec[n] = (struct rec){t0, now_ns() - t0};
-			atomic_store(&shm->nrec, n + 1);
-		}
+		record(t0);
 	}
 	free(get.p);
 	rc_close(c);
@@ -1063,7 +1083,8 @@ static pid_t spawn(const struct opts *o, int writer)
 		if (writer && o->rate)
 			writer_run(o);
 		else if (writer)
-			atomic_fetch_add(&shm->ready, 1);
+			for (atomic_fetch_add(&shm->ready, 1); !atomic_load(&shm->stop);)
+				sleep_ns(MS);
 		else if (o->kind == HEAPD)
 			reader_heapd(o);
 		else
@@ -1098,6 +1119,28 @@ static long long rss_kb(pid_t pid)
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	return proc_kb(path, "VmRSS:");
+}
+
+/* CPU time pid used, with that of the children it waited for (Redis's
+ * save child, once reaped), in ns; 0 when it cannot be read. */
+static uint64_t cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long t[4] = {0};
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &t[0], &t[1], &t[2],
+			 &t[3]) != 4)
+		return 0;
+	return (t[0] + t[1] + t[2] + t[3]) * (SEC / (uint64_t)sysconf(_SC_CLK_TCK));
 }
 
 /* The first child of pid (Redis's save child), or 0. */
@@ -1165,12 +1208,13 @@ static int cmp_u64(const void *a, const void *b)
 struct lat {
 	size_t n;
 	double p50, p99, max;  /* us */
+	double max_at;         /* ms from the window's start to the slowest request's */
 };
 
 /* Requests that overlap [from, to) (during) or that lie inside it. */
 static struct lat lat_of(uint64_t from, uint64_t to, int overlap)
 {
-	uint64_t n = atomic_load(&shm->nrec), k = 0;
+	uint64_t n = atomic_load(&shm->nrec), k = 0, worst = 0, worst_t0 = from;
 	uint64_t *v = malloc((n ? n : 1) * sizeof *v);
 	struct lat l = {0};
 
@@ -1178,8 +1222,11 @@ static struct lat lat_of(uint64_t from, uint64_t to, int overlap)
 		fail("out of memory");
 	for (uint64_t i = 0; i < n; i++) {
 		const struct rec *r = &shm->rec[i];
-		if (overlap ? r->t0 < to && r->t0 + r->dur > from : r->t0 >= from && r->t0 + r->dur <= to)
+		if (overlap ? r->t0 < to && r->t0 + r->dur > from : r->t0 >= from && r->t0 + r->dur <= to) {
 			v[k++] = r->dur;
+			if (r->dur > worst)
+				worst = r->dur, worst_t0 = r->t0;
+		}
 	}
 	qsort(v, k, sizeof *v, cmp_u64);
 	l.n = k;
@@ -1187,14 +1234,32 @@ static struct lat lat_of(uint64_t from, uint64_t to, int overlap)
 		l.p50 = (double)v[(k - 1) / 2] / 1e3;
 		l.p99 = (double)v[(size_t)((double)k * 0.99 + 0.999999) - 1] / 1e3;
 		l.max = (double)v[k - 1] / 1e3;
+		l.max_at = ((double)worst_t0 - (double)from) / 1e6;
 	}
 	free(v);
 	return l;
 }
 
+/* The requests of [from, to) over limit_ns, with when they began, on
+ * stderr: where in a save the slow ones fall. */
+static void lat_show(uint64_t from, uint64_t to, uint64_t limit_ns)
+{
+	uint64_t n = atomic_load(&shm->nrec);
+	unsigned shown = 0;
+
+	for (uint64_t i = 0; i < n && shown < 20; i++) {
+		const struct rec *r = &shm->rec[i];
+		if (r->t0 < to && r->t0 + r->dur > from && r->dur > limit_ns) {
+			fprintf(stderr, "persist: a request of %.2f ms at %.1f ms of %.1f\n", (double)r->dur / 1e6,
+				((double)r->t0 - (double)from) / 1e6, (double)(to - from) / 1e6);
+			shown++;
+		}
+	}
+}
+
 /* The save's figures, as the line prints them. */
 struct result {
-	uint64_t wall_ns, server_ns, child_ns, size, objects, before, after, fork_ns;
+	uint64_t wall_ns, server_ns, child_ns, size, objects, before, after, fork_ns, cpu_ns;
 	long long cow_kb, file_size;
 	uint64_t hdr[4];  /* heapd's file: objects, roots, slots, data bytes */
 };
@@ -1308,21 +1373,24 @@ static void print_save(const struct opts *o, const struct result *res, const str
 	long long peak = o->kind == REDIS ? s->sum_peak : s->rss_peak;
 	double secs = (double)(t1 - t0) / 1e9;
 
-	printf("%s test=save wall_ms=%.1f server_ms=%.1f child_ms=%.1f size_bytes=%lld saved_objects=%" PRIu64
-	       " lat_n=%zu lat_p50_us=%.1f lat_p99_us=%.1f lat_max_us=%.1f base_n=%zu base_p99_us=%.1f "
-	       "base_max_us=%.1f rss_before_mib=%.1f peak_mib=%.1f extra_mib=%.1f child_peak_mib=%.1f "
-	       "cow_mib=%.1f heap_before=%" PRIu64 " heap_after=%" PRIu64 " writer_ops=%" PRIu64
-	       " writer_rate=%.0f writer_errors=%" PRIu64 " fork_ms=%.2f",
+	printf("%s test=save wall_ms=%.1f server_ms=%.1f child_ms=%.1f fork_ms=%.2f cpu_ms=%.0f",
 	       o->kind == HEAPD ? "heapd" : "redis", (double)(t1 - t0) / 1e6, (double)res->server_ns / 1e6,
-	       (double)res->child_ns / 1e6, res->file_size, res->objects, d.n, d.p50, d.p99, d.max, q.n, q.p99, q.max, rss0 / 1024.0, peak / 1024.0,
-	       (peak - rss0) / 1024.0, s->child_peak / 1024.0, res->cow_kb / 1024.0, res->before, res->after, ops,
-	       secs > 0 ? (double)ops / secs : 0.0, (uint64_t)atomic_load(&shm->writer_errors),
-	       (double)res->fork_ns / 1e6);
+	       (double)res->child_ns / 1e6, (double)res->fork_ns / 1e6, (double)res->cpu_ns / 1e6);
+	printf(" size_bytes=%lld saved_objects=%" PRIu64, res->file_size, res->objects);
+	printf(" lat_n=%zu lat_p50_us=%.1f lat_p99_us=%.1f lat_max_us=%.1f lat_max_at_ms=%.1f", d.n, d.p50, d.p99,
+	       d.max, d.max_at);
+	printf(" base_n=%zu base_p99_us=%.1f base_max_us=%.1f", q.n, q.p99, q.max);
+	printf(" rss_before_mib=%.1f peak_mib=%.1f extra_mib=%.1f child_peak_mib=%.1f cow_mib=%.1f", rss0 / 1024.0,
+	       peak / 1024.0, (peak - rss0) / 1024.0, s->child_peak / 1024.0, res->cow_kb / 1024.0);
+	printf(" heap_before=%" PRIu64 " heap_after=%" PRIu64, res->before, res->after);
+	printf(" writer_ops=%" PRIu64 " writer_rate=%.0f writer_errors=%" PRIu64, ops,
+	       secs > 0 ? (double)ops / secs : 0.0, (uint64_t)atomic_load(&shm->writer_errors));
 	if (o->kind == HEAPD)
-		printf(" stat_size_bytes=%" PRIu64 " snap_objects=%" PRIu64 " snap_roots=%" PRIu64 " snap_slots=%" PRIu64
-		       " snap_data=%" PRIu64,
+		printf(" stat_size_bytes=%" PRIu64 " snap_objects=%" PRIu64 " snap_roots=%" PRIu64
+		       " snap_slots=%" PRIu64 " snap_data=%" PRIu64,
 		       res->size, res->hdr[0], res->hdr[1], res->hdr[2], res->hdr[3]);
 	printf(" samples=%" PRIu64 "\n", s->samples);
+	lat_show(t0, t1, 2 * MS);
 }
 
 static void stop_children(pid_t *pids, int n)
@@ -1349,11 +1417,14 @@ static void wait_ready(pid_t *pids)
 		int status;
 		for (int i = 0; i < 2; i++)
 			if (waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+				atomic_store(&shm->stop, 1);
 				fprintf(stderr, "persist: a client ended early: %s\n", shm->err);
 				exit(1);
 			}
-		if (now_ns() > deadline)
+		if (now_ns() > deadline) {
+			atomic_store(&shm->stop, 1);
 			fail("the clients did not get ready");
+		}
 		sleep_ns(10 * MS);
 	}
 }
@@ -1381,11 +1452,12 @@ static void save_run(const struct opts *o)
 	long long rss0 = rss_kb(o->pid);
 	if (pthread_create(&s.thread, NULL, sampler_main, &s) != 0)
 		fail("cannot start the sampler");
-	uint64_t ops0 = atomic_load(&shm->writer_ops);
+	uint64_t ops0 = atomic_load(&shm->writer_ops), cpu0 = cpu_ns(o->pid);
 	if (o->kind == HEAPD)
 		save_heapd(h, &res, &t0, &t1);
 	else
 		save_redis(o, c, &res, &t0, &t1);
+	res.cpu_ns = cpu_ns(o->pid) - cpu0;
 	uint64_t ops = atomic_load(&shm->writer_ops) - ops0;
 	atomic_store(&s.stop, 1);
 	pthread_join(s.thread, NULL);
@@ -1412,7 +1484,7 @@ static void parse_opts(int argc, char **argv, struct opts *o, int *have_kind)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "k:s:p:t:w:S:f:l:d:T:")) != -1) {
+	while ((c = getopt(argc, argv, "k:s:p:t:w:S:f:l:d:T:i:")) != -1) {
 		switch (c) {
 		case 'k': o->kind = kind_of(optarg), *have_kind = 1; break;
 		case 's': o->sock = optarg; break;
@@ -1424,6 +1496,7 @@ static void parse_opts(int argc, char **argv, struct opts *o, int *have_kind)
 		case 'l': o->log = optarg; break;
 		case 'd': o->warmup_s = number(optarg); break;
 		case 'T': o->start_ns = number(optarg); break;
+		case 'i': o->interval_us = number(optarg); break;
 		default: usage();
 		}
 	}

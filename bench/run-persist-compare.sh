@@ -15,8 +15,9 @@
 # object's bytes plus 8 per slot (bench/persist.c has the graph). Then
 # RUNS times (default 3), for each server (which goes first alternates):
 #
-#   save     bench/persist save: a reader (64-byte reads or GETs, one at a
-#            time, each timed) and a writer (PERSIST_WRITE_RATE ops/s,
+#   save     bench/persist save: a reader (a 64-byte read or GET every
+#            PERSIST_READ_US us, default 250, one at a time, each timed;
+#            0: back to back) and a writer (PERSIST_WRITE_RATE ops/s,
 #            default 2000: half overwrite an object's bytes in place -
 #            heapd_write, SETRANGE - half replace a leaf by a new object
 #            of the same size - heapd_alloc_into, SET) on their own
@@ -61,9 +62,10 @@ heapd_bin=$(cmp_find_bin daemon/heapd)
 persist=$(cmp_find_bin bench/persist)
 objects=${PERSIST_OBJECTS:-10000000}
 rate=${PERSIST_WRITE_RATE:-2000}
-for n in "$objects" "$rate"; do
+read_us=${PERSIST_READ_US:-250}
+for n in "$objects" "$rate" "$read_us"; do
 	case $n in
-	'' | *[!0-9]*) echo "$me: PERSIST_OBJECTS and PERSIST_WRITE_RATE are numbers" >&2 && exit 2 ;;
+	'' | *[!0-9]*) echo "$me: PERSIST_OBJECTS, PERSIST_WRITE_RATE and PERSIST_READ_US are numbers" >&2 && exit 2 ;;
 	esac
 done
 cmp_place
@@ -122,9 +124,10 @@ save_test() {
 	else
 		pid=$redis_pid file=$tmp/redis/dump.rdb
 	fi
-	measured "$pid" "$persist" save -k "$1" -s "$tmp/$1.sock" -p "$pid" -t "$tmp/targets" -w "$rate" -S "$2" \
-		-f "$file" -l "$tmp/$1.log"
+	measured "$pid" "$persist" save -k "$1" -s "$tmp/$1.sock" -p "$pid" -t "$tmp/targets" -w "$rate" -i "$read_us" \
+		-S "$2" -f "$file" -l "$tmp/$1.log"
 	line="$(grep "^$1 test=save " "$tmp/out") run=$2 other_cpu=$cpu_other"
+	grep '^persist: a request' "$tmp/err" >&2 || true
 	echo "$line" >&2
 	echo "$line" >>"$tmp/results"
 }
@@ -208,13 +211,14 @@ heap=$(med heapd heap_before test=save)
 R=$tmp/results
 
 echo
-echo "Persistence vs Redis: $(bfield objects) objects ($(bfield roots) roots, $(bfield slots) slots), $(awk -v b="$logical" 'BEGIN { printf "%.1f", b / 1048576 }') MiB of data and slots; heapd heap_alloc $(awk -v b="$(bfield heap_alloc)" 'BEGIN { printf "%.1f", b / 1048576 }') MiB after the build, Redis used_memory $(awk -v b="$(bfield redis_used_memory)" 'BEGIN { printf "%.1f", b / 1048576 }') MiB. Medians (min-max) of $runs run(s), placement $pin, the writer at $rate ops/s; load average $load0 before, $load1 after."
+echo "Persistence vs Redis: $(bfield objects) objects ($(bfield roots) roots, $(bfield slots) slots), $(awk -v b="$logical" 'BEGIN { printf "%.1f", b / 1048576 }') MiB of data and slots; heapd heap_alloc $(awk -v b="$(bfield heap_alloc)" 'BEGIN { printf "%.1f", b / 1048576 }') MiB after the build, Redis used_memory $(awk -v b="$(bfield redis_used_memory)" 'BEGIN { printf "%.1f", b / 1048576 }') MiB. Medians (min-max) of $runs run(s), placement $pin, the writer at $rate ops/s, the reader every $read_us us; load average $load0 before, $load1 after."
 echo
 echo "| figure | heapd | Redis | heapd / Redis | target | |"
 echo "| --- | --- | --- | --- | --- | --- |"
 r=$(ratio "$(med heapd wall_ms test=save)" "$(med redis wall_ms test=save)")
 echo "| save, wall ms (save --wait; BGSAVE to rdb_bgsave_in_progress:0) | $(mr "$R" heapd wall_ms test=save) | $(mr "$R" redis wall_ms test=save) | $r | <= 0.5 | $(verdict "$r" "<=" 0.5) |"
 echo "| save, server ms (last_save_duration_ns; log: started to terminated) | $(mr "$R" heapd server_ms test=save) | $(mr "$R" redis server_ms test=save) | $(ratio "$(med heapd server_ms test=save)" "$(med redis server_ms test=save)") | | |"
+echo "| save, the server's CPU ms (heapd: its threads; Redis: with its child) | $(mr "$R" heapd cpu_ms test=save) | $(mr "$R" redis cpu_ms test=save) | $(ratio "$(med heapd cpu_ms test=save)" "$(med redis cpu_ms test=save)") | | |"
 echo "| Redis: fork ms; the child's ms (log: started to DB saved on disk) | | $(MR_DIGITS=2 mr "$R" redis fork_ms test=save); $(mr "$R" redis child_ms test=save) | | | |"
 r=$(ratio "$(med heapd ready_ms test=load)" "$(med redis ready_ms test=load)")
 echo "| restart, ms from exec to ping answered | $(mr "$R" heapd ready_ms test=load) | $(mr "$R" redis ready_ms test=load) | $r | <= 0.5 | $(verdict "$r" "<=" 0.5) |"
@@ -250,4 +254,4 @@ echo "Other processes used at most $maxother% of a CPU during a measured save."
 echo
 echo "heapd: $heapd_bin $heapd_args"
 echo "Redis: redis-server $redis_args --save \"\""
-echo "bench/persist build -n $objects; bench/persist save -w $rate (per run and server); restarts timed by bench/persist ready."
+echo "bench/persist build -n $objects; bench/persist save -w $rate -i $read_us (per run and server); restarts timed by bench/persist ready."
