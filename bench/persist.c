@@ -1247,6 +1247,7 @@ static void lat_show(uint64_t from, uint64_t to, uint64_t limit_ns)
 	uint64_t n = atomic_load(&shm->nrec);
 	unsigned shown = 0;
 
+	fprintf(stderr, "persist: the save ran from %" PRIu64 " to %" PRIu64 " ns (CLOCK_MONOTONIC)\n", from, to);
 	for (uint64_t i = 0; i < n && shown < 20; i++) {
 		const struct rec *r = &shm->rec[i];
 		if (r->t0 < to && r->t0 + r->dur > from && r->dur > limit_ns) {
