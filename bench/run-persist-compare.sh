@@ -75,7 +75,7 @@ heapd_pid=
 redis_pid=
 cmp_more_pids=
 trap cmp_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE  # a reader that goes (| head) must not leave the servers running
 mkdir "$tmp/heapd-state" "$tmp/redis"
 : >"$tmp/results"
 
