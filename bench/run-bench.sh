@@ -8,9 +8,11 @@
 # run-redis-compare.sh BUILD_DIR (requests per second through libheapd
 # against Redis), run-async-compare.sh BUILD_DIR (pipelined, heapctl
 # bench against redis-benchmark; both "skipped" without redis-server and
-# redis-benchmark) and run-fairness.sh BUILD_DIR (a bystander's latency
+# redis-benchmark), run-fairness.sh BUILD_DIR (a bystander's latency
 # while one client abuses heapd; its Redis row needs Redis too, the rest
-# runs without), printing each one's table as it finishes. The programs' own PASS/FAIL
+# runs without) and run-persist-compare.sh BUILD_DIR (saves and loads of
+# about 1 GiB against Redis's BGSAVE and RDB load; "skipped" without
+# Redis), printing each one's table as it finishes. The programs' own PASS/FAIL
 # lines report the targets; this script exits 1 only when a program fails
 # (or prints no result line), 2 on a usage error, else 0.
 
@@ -66,7 +68,7 @@ for prog in peakshrink pauses; do
 	run "$prog" || status=1
 done
 
-for cmp in redis-compare async-compare fairness; do
+for cmp in redis-compare async-compare fairness persist-compare; do
 	echo
 	echo "== $cmp"
 	if ! sh "$here/run-$cmp.sh" "$dir"; then
