@@ -220,6 +220,7 @@ void heap_release_all(heap *h)
 {
 	while (wbuf_free_some(h, 0, NULL, NULL))
 		;
+	save_release_step(h, UINT64_MAX);
 	scav_release_all(h);
 }
 
@@ -229,6 +230,8 @@ bool heap_release_step(heap *h, uint64_t budget_ns)
 	while (wbuf_free_some(h, deadline, NULL, NULL))
 		if (os_now_ns() >= deadline)
 			return false;
+	if (save_release_step(h, deadline))
+		return false;
 	return !scav_release_step(h, deadline);
 }
 
@@ -239,7 +242,7 @@ bool heap_swept(const heap *h)
 
 bool heap_idle_due(const heap *h)
 {
-	return h->sweep_pending || h->nwbuf_free || !list_empty(&h->scavq);
+	return h->sweep_pending || h->nwbuf_free || h->save.dead_len || !list_empty(&h->scavq);
 }
 
 bool heap_gc_active(const heap *h)
@@ -282,5 +285,7 @@ uint64_t heap_idle(heap *h, uint64_t budget_ns, heap_preempt_fn *preempt, void *
 	while (wbuf_free_some(h, deadline, preempt, arg))
 		if (os_now_ns() >= deadline || (preempt && preempt(arg)))
 			return 0;
+	if (save_release_step(h, deadline))
+		return 0;
 	return scav_step(h, deadline, preempt, arg);
 }

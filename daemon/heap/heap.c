@@ -70,7 +70,7 @@ void heap_free(heap *h)
 {
 	if (!h)
 		return;
-	save_cancel(h);
+	save_destroy(h);
 	bg_stop(h);
 	holds_destroy(h);
 	arena_destroy(h);

@@ -271,6 +271,10 @@ struct save_state {
 	int failed;               /* a HEAP_E* code: the save cannot complete */
 	uint32_t epoch;           /* saves begun so far */
 	uint32_t nplaces;         /* places in the arena at the start */
+	uint8_t *mem;             /* seen, copied and stack: one reservation */
+	size_t mem_len;
+	uint8_t *dead;            /* an ended save's, unmapped in steps */
+	size_t dead_len;
 	uint64_t *seen;           /* bit per place: in the snapshot */
 	uint64_t *copied;         /* bit per place: its contents at the start are a copy */
 	uint32_t *rank;           /* seen bits before each block of 512 places */
@@ -747,6 +751,10 @@ static inline void save_keep(heap *h, const struct obj *o)
 }
 /* Ends a save, if one runs (heap_gc, heap_free). */
 void save_cancel(heap *h);
+/* Unmaps an ended save's memory until deadline: true if some is left. */
+bool save_release_step(heap *h, uint64_t deadline);
+/* save_cancel(), and all of it unmapped (heap_free). */
+void save_destroy(heap *h);
 /* A deleted root's name, freed now or, while a save's copy of the root
  * table points to it, when the save ends. */
 void save_name_dropped(heap *h, char *name);

@@ -45,9 +45,10 @@
  * pause, 32 bytes per slot); its names stay the heap's, and a root deleted
  * during the save keeps its name until the save ends (save_name_dropped).
  *
- * Memory: seen[] and copied[] (a bit per 8 bytes of arena each), rank[],
- * the trace stack (4 bytes per object queued), the root table's copy and
- * the copies.
+ * Memory: seen[] and copied[] (a bit per 8 bytes of arena each) and the
+ * trace stack (4 bytes per object queued) in one reservation, unmapped in
+ * steps by idle work after the save (unmapping tens of MiB at once took
+ * 2-4 ms); rank[], the root table's copy and the copies.
  */
 #include <string.h>
 
@@ -58,6 +59,7 @@
 #define LOOK 64u                      /* objects between looks at the clock */
 #define ROOM_HEAD 32u                 /* bytes an object's sizes may take, and more */
 #define ROOM_ROOT (HEAP_ROOT_NAME_MAX + 64u)
+#define RELEASE_STEP ((size_t)2 << 20)  /* unmapped per look at the clock */
 
 struct save_copy {
 	uint32_t place, nrefs, nbytes;
@@ -97,14 +99,15 @@ static void view_of(const heap *h, uint32_t place, struct view *v)
 	v->data = (const uint8_t *)(v->slots + v->nrefs);
 }
 
+/* The stack's room, doubled within its reservation (mem). */
 static int push(struct save_state *sv, uint32_t place)
 {
 	if (sv->sp == sv->scap) {
-		size_t cap = sv->scap * 2;
-		uint32_t *st = realloc(sv->stack, cap * sizeof *st);
-		if (!st)
+		size_t cap = sv->scap * 2, most = (sv->mem_len - (size_t)((uint8_t *)sv->stack - sv->mem)) / 4;
+		if (cap > most)
+			cap = most;
+		if (cap <= sv->scap || os_commit(sv->stack + sv->scap, (cap - sv->scap) * sizeof *sv->stack))
 			return HEAP_ENOMEM;
-		sv->stack = st;
 		sv->scap = cap;
 	}
 	sv->stack[sv->sp++] = place;
@@ -116,16 +119,45 @@ static void save_free(struct save_state *sv)
 	for (uint32_t i = 0; sv->ctab && i <= sv->cmask; i++)
 		free(sv->ctab[i]);
 	free(sv->ctab);
-	free(sv->seen);
-	free(sv->copied);
 	free(sv->rank);
-	free(sv->stack);
 	free(sv->roots);
 	for (size_t i = 0; i < sv->ndropped; i++)
 		free(sv->dropped[i]);
 	free(sv->dropped);
 	uint32_t epoch = sv->epoch;
-	*sv = (struct save_state){.epoch = epoch};
+	uint8_t *dead = sv->dead;
+	size_t dead_len = sv->dead_len;
+	if (sv->mem) {
+		if (dead)  /* the last save's is not released yet: at once */
+			os_unreserve(dead, dead_len);
+		dead = sv->mem;
+		dead_len = sv->mem_len;
+	}
+	*sv = (struct save_state){.epoch = epoch, .dead = dead, .dead_len = dead_len};
+}
+
+bool save_release_step(heap *h, uint64_t deadline)
+{
+	struct save_state *sv = &h->save;
+	while (sv->dead_len) {
+		size_t n = sv->dead_len < RELEASE_STEP ? sv->dead_len : RELEASE_STEP;
+		sv->dead_len -= n;
+		os_unreserve(sv->dead + sv->dead_len, n);
+		if (os_now_ns() >= deadline)
+			break;
+	}
+	if (!sv->dead_len)
+		sv->dead = NULL;
+	return sv->dead_len != 0;
+}
+
+void save_destroy(heap *h)
+{
+	save_cancel(h);
+	if (h->save.dead)
+		os_unreserve(h->save.dead, h->save.dead_len);
+	h->save.dead = NULL;
+	h->save.dead_len = 0;
 }
 
 void save_cancel(heap *h)
@@ -195,10 +227,20 @@ static int save_start(heap *h)
 	sv->epoch++;
 	sv->nplaces = (uint32_t)(h->grown << PLACE_SHIFT);
 	size_t words = ((size_t)sv->nplaces + 511) / 512 * 8;  /* whole rank[] blocks */
-	sv->seen = calloc(words, sizeof *sv->seen);
-	sv->copied = calloc(words, sizeof *sv->copied);
-	sv->scap = 1024;
-	sv->stack = malloc(sv->scap * sizeof *sv->stack);
+	/* One reservation: the two bitmaps, then the stack, which may hold
+	 * every object (at most one per 16 bytes: 4 bytes per 2 places);
+	 * freed in steps by idle work once the save ends (save_release_step),
+	 * as unmapping tens of MiB at once would be a pause. */
+	size_t bits = (words * sizeof(uint64_t) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	sv->mem_len = 2 * bits + (((size_t)sv->nplaces * 2 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+	if (!(sv->mem = os_reserve(sv->mem_len)))
+		return HEAP_ENOMEM;
+	sv->seen = (uint64_t *)sv->mem;
+	sv->copied = (uint64_t *)(sv->mem + bits);
+	sv->stack = (uint32_t *)(sv->mem + 2 * bits);
+	sv->scap = PAGE_SIZE / sizeof *sv->stack;
+	if (os_commit(sv->mem, 2 * bits + PAGE_SIZE))
+		return HEAP_ENOMEM;
 	sv->cmask = 63;
 	sv->ctab = calloc(sv->cmask + 1, sizeof *sv->ctab);
 	sv->nslots = h->rmask + 1;

@@ -241,6 +241,12 @@ static void round_trip(void **state)
 	assert_int_equal(info.copy_bytes, 0);
 	heap_save_end(h);
 	assert_false(heap_saving(h));
+	/* Its bitmaps and stack go back to the OS in idle work's steps. */
+	assert_true(h->save.dead_len > 0);
+	assert_true(heap_idle_due(h));
+	while (heap_idle(h, 1000000, NULL, NULL) == 0)
+		;
+	assert_int_equal(h->save.dead_len, 0);
 	char msg[200];
 	int err;
 	heap *g = load_new(&s, &rg, msg, sizeof msg, &err);
