@@ -223,10 +223,11 @@ size_for() {
 # Median of a field over the result lines in file $1 whose first word is
 # $2 and that have every "key=value" given after the field name:
 #   median FILE IMPL FIELD test=read conns=50
+# With MEDIAN_RANGE=D set, "median (min-max)" with D decimals.
 median() {
 	_m_file=$1 _m_impl=$2 _m_field=$3
 	shift 3
-	awk -v impl="$_m_impl" -v f="$_m_field" -v want="$*" '
+	awk -v impl="$_m_impl" -v f="$_m_field" -v want="$*" -v d="${MEDIAN_RANGE:-}" '
 		BEGIN { nw = split(want, w, " ") }
 		$1 == impl {
 			ok = 0; v = ""
@@ -241,6 +242,8 @@ median() {
 			for (i = 1; i < n; i++)
 				for (j = i; j > 0 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
 			m = n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2
-			print m
+			if (d == "") { print m; exit }
+			fmt = "%." d "f (%." d "f-%." d "f)"
+			printf fmt, m, a[0], a[n - 1]
 		}' "$_m_file"
 }

@@ -169,29 +169,12 @@ done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# load average $load1 after the runs; $(($(date +%s) - began)) s in all" >&2
 
-# "median (min-max)" of a field over the result lines, as median() takes them.
-mr() {
-	_f=$1 _i=$2 _k=$3
-	shift 3
-	awk -v impl="$_i" -v f="$_k" -v want="$*" -v d="${MR_DIGITS:-1}" '
-		BEGIN { nw = split(want, w, " ") }
-		$1 == impl {
-			ok = 0; v = ""
-			for (i = 2; i <= NF; i++) {
-				for (j = 1; j <= nw; j++) if ($i == w[j]) ok++
-				if (index($i, f "=") == 1) v = substr($i, length(f) + 2)
-			}
-			if (ok == nw && v != "") a[n++] = v + 0
-		}
-		END {
-			if (n == 0) { print "-"; exit }
-			for (i = 1; i < n; i++)
-				for (j = i; j > 0 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
-			m = n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2
-			fmt = "%." d "f (%." d "f-%." d "f)"
-			printf fmt, m, a[0], a[n - 1]
-		}' "$_f"
-}
+# "median (min-max)" of a field over the result lines, as median() takes
+# them; MR_DIGITS decimals (1).
+mr() (
+	MEDIAN_RANGE=${MR_DIGITS:-1}
+	median "$@"
+)
 
 med() { median "$tmp/results" "$@"; }
 

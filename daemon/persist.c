@@ -143,15 +143,7 @@ static const char *finish_file(struct persist *p)
 	if (pwrite(p->fd, p->end, SNAP_END, (off_t)p->off) != SNAP_END ||
 	    pwrite(p->fd, p->header, SNAP_HEADER, 0) != SNAP_HEADER)
 		return "write";
-	if (fsync(p->fd))
-		return "fsync";
-	if (rename(p->tmp, p->path))
-		return "rename";
-	int dir = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int bad = dir < 0 || fsync(dir);
-	if (dir >= 0)
-		close(dir);
-	return bad ? "fsync of the directory" : NULL;
+	return snap_commit(p->fd, p->tmp, p->path, p->dir);
 }
 
 /* The thread pool's part: one block written, or the file finished. */
@@ -236,11 +228,17 @@ static void seal(struct persist *p)
 	p->fill = 0;
 }
 
-int persist_turn(struct server *srv, uint64_t budget_ns)
+bool persist_busy(const struct server *srv)
+{
+	const struct persist *p = &srv->persist;
+	return p->running && !p->stream_done && !p->len[p->fill_buf];
+}
+
+void persist_turn(struct server *srv, uint64_t budget_ns)
 {
 	struct persist *p = &srv->persist;
-	if (!p->running || p->stream_done || p->len[p->fill_buf])
-		return 0;
+	if (!persist_busy(srv))
+		return;
 	size_t len;
 	int more = heap_save_step(srv->heap, budget_ns, p->buf[p->fill_buf] + 4 + p->fill, SNAP_BLOCK_MAX - p->fill,
 				  &len);
@@ -249,33 +247,26 @@ int persist_turn(struct server *srv, uint64_t budget_ns)
 	if (more < 0) {
 		save_fail(srv, "%s", more == HEAP_ENOMEM ? "out of memory for a copy of a changed object"
 							 : heap_strerror(more));
-		return 0;
+		return;
 	}
 	if (p->fill && (!more || SNAP_BLOCK_MAX - p->fill < HEAP_SAVE_MIN_BUF))
 		seal(p);
 	if (!more)
 		p->stream_done = 1;
 	write_next(srv);
-	return !p->stream_done && !p->len[p->fill_buf];
 }
 
-bool persist_busy(const struct server *srv)
-{
-	const struct persist *p = &srv->persist;
-	return p->running && !p->stream_done && !p->len[p->fill_buf];
-}
-
-int persist_save(struct server *srv)
+void persist_save(struct server *srv)
 {
 	struct persist *p = &srv->persist;
 	if (p->running) {
 		p->again = 1;
-		return 0;
+		return;
 	}
 	for (unsigned i = 0; i < PERSIST_BUFS; i++)
 		if (!p->buf[i] && !(p->buf[i] = malloc(SNAP_BLOCK_MAX + SNAP_BLOCK_EXTRA))) {
 			save_done(srv, 0, "out of memory for the save's buffers");
-			return -1;
+			return;
 		}
 	state_path(srv, SNAP_TMP, p->tmp, sizeof p->tmp);
 	state_path(srv, SNAP_FILE, p->path, sizeof p->path);
@@ -292,16 +283,15 @@ int persist_save(struct server *srv)
 	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (p->fd < 0) {
 		save_done(srv, 0, strerror(errno));
-		return -1;
+		return;
 	}
 	int r = heap_save_begin(srv->heap);
 	if (r < 0) {
 		save_done(srv, 0, heap_strerror(r));
-		return -1;
+		return;
 	}
 	log_debug("save begun%s", r ? ", after the collection that is marking" : "");
 	coll_kick(srv);
-	return 0;
 }
 
 void persist_request(struct session *s, uint64_t id, bool wait)
@@ -504,19 +494,17 @@ int persist_save_at_stop(struct server *srv)
 		sd_notify(0, "STATUS=saving the heap");
 	uint64_t t0 = srv_now_ns();
 	struct snap_info info = {.created_unix_ns = unix_ns()};
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int r = fd < 0 ? -1 : snap_write(srv->heap, fd, &info, err, sizeof err);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r = -1;
+	const char *step;
 	if (fd < 0)
-		snprintf(err, sizeof err, "%s", strerror(errno));
-	else if (!r && (fsync(fd) || rename(tmp, path)))
-		r = -1, snprintf(err, sizeof err, "%s", strerror(errno));
+		snprintf(err, sizeof err, "open: %s", strerror(errno));
+	else if ((r = snap_write(srv->heap, fd, &info, err, sizeof err)) == 0 &&
+		 (step = snap_commit(fd, tmp, path, srv->cfg.state_dir)) != NULL) {
+		snprintf(err, sizeof err, "%s: %s", step, strerror(errno));
+		r = -1;
+	}
 	if (fd >= 0)
 		close(fd);
-	int dir = r ? -1 : open(srv->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir >= 0) {
-		fsync(dir);
-		close(dir);
-	}
 	if (r) {
 		unlink(tmp);
 		log_error("save at stop failed: %s (the previous snapshot is kept)", err);

@@ -458,15 +458,15 @@ void persist_stop(struct server *srv);
 /* After the loop: the blocking save at a stop (save_on_stop). */
 int persist_save_at_stop(struct server *srv);
 void persist_free(struct server *srv);
-/* Begins a save, or one more after the one running: 0, or -1 if it
- * failed at once (logged, counted). */
-int persist_save(struct server *srv);
+/* Begins a save, or one more after the one running; one that fails at
+ * once is logged and counted as any failed save. */
+void persist_save(struct server *srv);
 /* The save op: wait says whether the reply waits for a save begun after
  * it to be on disk (else it is sent now). */
 void persist_request(struct session *s, uint64_t id, bool wait);
-/* The save's share of the loop: one step of about budget_ns. Returns
- * whether it has more to do now (persist_busy). */
-int persist_turn(struct server *srv, uint64_t budget_ns);
+/* The save's share of the loop: one step of about budget_ns; whether it
+ * has more to do now, persist_busy() says. */
+void persist_turn(struct server *srv, uint64_t budget_ns);
 bool persist_busy(const struct server *srv);
 
 /* service.c */

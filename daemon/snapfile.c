@@ -8,6 +8,7 @@
  * (heap_load). Every error names the offset where the fault is.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,19 @@ void snap_end(uint8_t out[SNAP_END], uint64_t index, uint64_t total)
 	put32(out, 0);
 	put64(out + 4, total);
 	put64(out + 12, block_hash(out + 4, 8, index));
+}
+
+const char *snap_commit(int fd, const char *tmp, const char *path, const char *dir)
+{
+	if (fsync(fd))
+		return "fsync";
+	if (rename(tmp, path))
+		return "rename";
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int bad = d < 0 || fsync(d);
+	if (d >= 0)
+		close(d);
+	return bad ? "fsync of the directory" : NULL;
 }
 
 /* ---- writing, blocking ---- */

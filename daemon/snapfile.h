@@ -38,6 +38,10 @@ size_t snap_seal(uint8_t *buf, uint32_t len, uint64_t index);
 /* The end block after index blocks holding total stream bytes, at out. */
 void snap_end(uint8_t out[SNAP_END], uint64_t index, uint64_t total);
 
+/* Makes a written file the snapshot: fsync of fd, rename of tmp over path,
+ * fsync of dir. NULL, or the step that failed (errno says why). */
+const char *snap_commit(int fd, const char *tmp, const char *path, const char *dir);
+
 /* Writes h's snapshot to fd (a new file) with blocking writes, running
  * the whole save: at a stop, when nothing else runs. 0, or -1 with err. */
 int snap_write(heap *h, int fd, struct snap_info *info, char *err, size_t cap);

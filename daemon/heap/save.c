@@ -326,7 +326,7 @@ void save_keep_slow(heap *h, const struct obj *o)
 {
 	struct save_state *sv = &h->save;
 	uint32_t place = (uint32_t)((size_t)(o->p - h->base) >> 3);
-	if (sv->phase == SAVE_WAIT || keep_needless(h, o, place))
+	if (keep_needless(h, o, place))  /* h->saving: the save has started */
 		return;
 	size_t body = (size_t)o->nrefs * sizeof(heap_ref) + o->nbytes;
 	struct save_copy *c = malloc(sizeof *c + body);

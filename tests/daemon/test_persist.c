@@ -186,16 +186,24 @@ static void respawn(struct daemon *d)
 	daemon_spawn(d, "--save-on-stop", "yes", "--gc-percent", "off", "--idle-gc-period", "0", NULL);
 }
 
+/* A fresh daemon holding a graph of n objects under nroots roots, and
+ * the client that made it. */
+static heapd *start_with_graph(struct daemon *d, struct model *m, uint32_t n, uint32_t nroots)
+{
+	daemon_prepare(d);
+	respawn(d);
+	heapd *h = client(d);
+	model_build(h, m, n, nroots);
+	return h;
+}
+
 /* SIGTERM saves; the next start loads it all; old handles are invalid. */
 static void restart_keeps_graph(void **state)
 {
 	(void)state;
 	static struct model m;
 	struct daemon d;
-	daemon_prepare(&d);
-	respawn(&d);
-	heapd *h = client(&d);
-	model_build(h, &m, 1500, 5);
+	heapd *h = start_with_graph(&d, &m, 1500, 5);
 	heapd_close(h);
 	assert_int_equal(daemon_stop_sig(&d, SIGTERM), 0);
 	respawn(&d);
@@ -229,10 +237,7 @@ static void save_during_changes(void **state)
 	(void)state;
 	static struct model m, at_save;
 	struct daemon d;
-	daemon_prepare(&d);
-	respawn(&d);
-	heapd *h = client(&d);
-	model_build(h, &m, 4000, 8);
+	heapd *h = start_with_graph(&d, &m, 4000, 8);
 	model_copy(&at_save, &m);
 	assert_int_equal(heapd_save(h, 0), 0);
 	int during = 0, rounds = 0;
@@ -262,10 +267,7 @@ static void kill_during_saves(void **state)
 	(void)state;
 	static struct model m, saved, saving;
 	struct daemon d;
-	daemon_prepare(&d);
-	respawn(&d);
-	heapd *h = client(&d);
-	model_build(h, &m, 2500, 6);
+	heapd *h = start_with_graph(&d, &m, 2500, 6);
 	assert_int_equal(heapd_save(h, 1), 0);
 	model_copy(&saved, &m);
 	heapd_close(h);
@@ -387,10 +389,7 @@ static void damaged_files(void **state)
 	(void)state;
 	static struct model m;
 	struct daemon d;
-	daemon_prepare(&d);
-	respawn(&d);
-	heapd *h = client(&d);
-	model_build(h, &m, 300, 3);
+	heapd *h = start_with_graph(&d, &m, 300, 3);
 	heapd_close(h);
 	assert_int_equal(daemon_stop_sig(&d, SIGTERM), 0);
 	char path[128];

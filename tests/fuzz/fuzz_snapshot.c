@@ -42,8 +42,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void broken(const char *fmt, ...)
+void snapfz_broken(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -89,7 +88,7 @@ static long mem_read(void *arg, void *buf, size_t len)
 {
 	struct reader *r = arg;
 	if (!len)
-		broken("the loader asked to read 0 bytes");
+		snapfz_broken("the loader asked to read 0 bytes");
 	if (r->pos >= r->fail_at) {
 		r->failed = 1;
 		errno = EIO;
@@ -113,7 +112,7 @@ static void on_progress(void *arg, uint64_t done, uint64_t size)
 {
 	struct progress *p = arg;
 	if (size != p->size || done != p->r->pos || done < p->last)
-		broken("progress: %llu of %llu after %llu, where %zu of %llu are read", (unsigned long long)done,
+		snapfz_broken("progress: %llu of %llu after %llu, where %zu of %llu are read", (unsigned long long)done,
 		       (unsigned long long)size, (unsigned long long)p->last, p->r->pos, (unsigned long long)p->size);
 	p->last = done;
 }
@@ -142,7 +141,7 @@ static uint8_t *frame(const uint8_t *s, size_t len, uint8_t how, uint64_t *rng, 
 		info->objects++;
 	uint8_t *f = malloc(SNAP_HEADER + len * (1 + SNAP_BLOCK_EXTRA) + SNAP_END);
 	if (!f)
-		broken("out of memory");
+		snapfz_broken("out of memory");
 	snap_header(f, info);
 	size_t off = SNAP_HEADER, done = 0;
 	uint64_t index = 0;
@@ -165,7 +164,7 @@ static uint8_t *unframe(const uint8_t *f, size_t flen, size_t *len)
 {
 	uint8_t *s = malloc(flen), *out = s;
 	if (!s)
-		broken("out of memory");
+		snapfz_broken("out of memory");
 	for (size_t off = SNAP_HEADER; off + 4 <= flen;) {
 		uint32_t n = (uint32_t)f[off] | (uint32_t)f[off + 1] << 8 | (uint32_t)f[off + 2] << 16 |
 			     (uint32_t)f[off + 3] << 24;
@@ -197,18 +196,18 @@ static void check_err(const struct load *l)
 {
 	for (size_t i = l->cap; i < ERR_BUF; i++)
 		if (l->err[i] != (char)0xa5)
-			broken("err written past its cap of %zu, at %zu", l->cap, i);
+			snapfz_broken("err written past its cap of %zu, at %zu", l->cap, i);
 	if (!memchr(l->err, '\0', l->cap))
-		broken("err not NUL-terminated within its cap of %zu", l->cap);
+		snapfz_broken("err not NUL-terminated within its cap of %zu", l->cap);
 	if (l->cap > 1 && !l->err[0])
-		broken("a failure with an empty err");
+		snapfz_broken("a failure with an empty err");
 	if (l->cap < 64)
 		return;
 	char *end;
 	if (strncmp(l->err, "offset ", 7) != 0 || strtoull(l->err + 7, &end, 10) > l->flen || strncmp(end, ": ", 2))
-		broken("err names no offset inside the file: \"%s\"", l->err);
+		snapfz_broken("err names no offset inside the file: \"%s\"", l->err);
 	if (l->rd.failed && l->cap >= 128 && !strstr(l->err, strerror(EIO)))
-		broken("a read failed, and err says another thing: \"%s\"", l->err);
+		snapfz_broken("a read failed, and err says another thing: \"%s\"", l->err);
 }
 
 /* Stream mode, the load failed: so must the format, or the limits, or
@@ -221,30 +220,30 @@ static void check_refused(const struct load *l)
 	char why[128];
 	if (sm_parse(&m, l->stream, l->stream_len, why, sizeof why) == 0 && m.biggest <= SNAPFZ_MAX_OBJECT &&
 	    m.nroots <= SNAPFZ_MAX_ROOTS && m.total <= SNAPFZ_MAX_HEAP / 8)
-		broken("a valid stream within the limits is refused: \"%s\"", l->err);
+		snapfz_broken("a valid stream within the limits is refused: \"%s\"", l->err);
 	sm_free(&m);
 }
 
 static void check_loaded(heap *h, const struct load *l, const struct snap_info *info)
 {
 	if (l->rd.failed)
-		broken("a read failed, and the load succeeded");
+		snapfz_broken("a read failed, and the load succeeded");
 	if (l->rd.pos != l->flen)
-		broken("a load that read %zu of the file's %zu bytes", l->rd.pos, l->flen);
+		snapfz_broken("a load that read %zu of the file's %zu bytes", l->rd.pos, l->flen);
 	struct heap_stats st;
 	heap_read_stats(h, &st);
 	if (st.heap_objects != info->objects || st.named_roots != info->roots)
-		broken("%llu objects and %llu roots loaded, the header says %llu and %llu",
+		snapfz_broken("%llu objects and %llu roots loaded, the header says %llu and %llu",
 		       (unsigned long long)st.heap_objects, (unsigned long long)st.named_roots,
 		       (unsigned long long)info->objects, (unsigned long long)info->roots);
 	if ((l->how & SNAPFZ_STREAM) && memcmp(info, &l->want, sizeof *info))
-		broken("snap_load's info is not the header's");
+		snapfz_broken("snap_load's info is not the header's");
 	size_t len = l->stream_len;
 	uint8_t *own = l->how & SNAPFZ_STREAM ? NULL : unframe(l->file, l->flen, &len);
 	struct sm_model m;
 	char why[128];
 	if (sm_parse(&m, own ? own : l->stream, len, why, sizeof why))
-		broken("a stream the format refuses (%s) loaded", why);
+		snapfz_broken("a stream the format refuses (%s) loaded", why);
 	sm_check(h, &m);
 	sm_free(&m);
 	free(own);
@@ -259,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snapfz_config(&cfg);
 	heap *h = heap_new(&cfg);
 	if (!l || !h)
-		broken("out of memory");
+		snapfz_broken("out of memory");
 	uint64_t rng = data[0];
 	uint8_t *framed = NULL;
 	l->how = data[0];
@@ -280,7 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = snap_load(h, mem_read, &l->rd, l->flen, l->how & SNAPFZ_PROGRESS ? on_progress : NULL, &pr, &info,
 			  l->err, l->cap);
 	if (r != 0 && r != -1)
-		broken("snap_load returned %d", r);
+		snapfz_broken("snap_load returned %d", r);
 	if (r) {
 		check_err(l);
 		check_refused(l);

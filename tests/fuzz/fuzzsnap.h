@@ -26,6 +26,10 @@
 
 #include "heap.h"
 
+/* A broken invariant: says which on stderr and aborts, for libFuzzer or
+ * the replay test to report (fuzz_snapshot.c; snapmodel.c uses it too). */
+void snapfz_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
 #define SNAPFZ_STREAM 0x01u
 #define SNAPFZ_READS_SHIFT 1
 #define SNAPFZ_READS_MASK 0x06u

@@ -33,23 +33,11 @@
 
 #include "fuzzsnap.h"
 
-static void broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void broken(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_snapshot: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
-
 static void *alloc_zero(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
 	if (!p)
-		broken("out of memory");
+		snapfz_broken("out of memory");
 	return p;
 }
 
@@ -253,10 +241,10 @@ static void bind_or_break(struct walk *w, uint64_t num, heap_ref ref, const char
 {
 	enum bound r = bind(w, num, ref);
 	if (r == BOUND_TAKEN)
-		broken("%s %llu/%u: object %llu is where another object is", what, (unsigned long long)a, b,
+		snapfz_broken("%s %llu/%u: object %llu is where another object is", what, (unsigned long long)a, b,
 		       (unsigned long long)num);
 	if (r == BOUND_MOVED)
-		broken("%s %llu/%u: object %llu is at two places", what, (unsigned long long)a, b,
+		snapfz_broken("%s %llu/%u: object %llu is at two places", what, (unsigned long long)a, b,
 		       (unsigned long long)num);
 }
 
@@ -265,14 +253,14 @@ static void check_slot(struct walk *w, uint64_t num, heap_ref ref, bool ro, uint
 	heap_ref s;
 	int err = heap_get_ref(w->h, ref, k, NULL, &s);
 	if (err)
-		broken("object %llu, slot %u: %s", (unsigned long long)num, k, heap_strerror(err));
+		snapfz_broken("object %llu, slot %u: %s", (unsigned long long)num, k, heap_strerror(err));
 	if (!v != !s)
-		broken("object %llu, slot %u: %s, where the stream has %s", (unsigned long long)num, k,
+		snapfz_broken("object %llu, slot %u: %s, where the stream has %s", (unsigned long long)num, k,
 		       s ? "a handle" : "null", v ? "an object" : "null");
 	if (!v)
 		return;
 	if (heap_ref_is_readonly(w->h, s) != (ro || (v & 1)))
-		broken("object %llu, slot %u: the handle's right is not the stream's (through a %s handle)",
+		snapfz_broken("object %llu, slot %u: the handle's right is not the stream's (through a %s handle)",
 		       (unsigned long long)num, k, ro ? "read-only" : "full");
 	bind_or_break(w, v >> 1, s, "object/slot", num, k);
 }
@@ -284,13 +272,13 @@ static void visit(struct walk *w, uint64_t num)
 	uint32_t nrefs, nbytes;
 	int err = heap_object_size(w->h, ref, &nrefs, &nbytes);
 	if (err)
-		broken("object %llu: %s", (unsigned long long)num, heap_strerror(err));
+		snapfz_broken("object %llu: %s", (unsigned long long)num, heap_strerror(err));
 	if (nrefs != o->nrefs || nbytes != o->nbytes)
-		broken("object %llu: %u slots and %u bytes, where the stream has %u and %u", (unsigned long long)num,
+		snapfz_broken("object %llu: %u slots and %u bytes, where the stream has %u and %u", (unsigned long long)num,
 		       nrefs, nbytes, o->nrefs, o->nbytes);
 	const void *d;
 	if (nbytes && (heap_data(w->h, ref, 0, nbytes, &d) || memcmp(d, o->data, nbytes)))
-		broken("object %llu: its data is not the stream's", (unsigned long long)num);
+		snapfz_broken("object %llu: its data is not the stream's", (unsigned long long)num);
 	bool ro = heap_ref_is_readonly(w->h, ref);
 	for (uint32_t k = 0; k < nrefs; k++)
 		check_slot(w, num, ref, ro, k, w->m->slots[o->slot0 + k]);
@@ -310,7 +298,7 @@ static void walk_roots(struct walk *w)
 	uint64_t named = 0;
 	heap_root_names(w->h, count_root, &named);
 	if (named != w->m->nroots)
-		broken("heap_root_names lists %llu roots, the stream has %llu", (unsigned long long)named,
+		snapfz_broken("heap_root_names lists %llu roots, the stream has %llu", (unsigned long long)named,
 		       (unsigned long long)w->m->nroots);
 	for (uint64_t j = 0; j < w->m->nroots; j++) {
 		const struct sm_root *r = &w->m->roots[j];
@@ -318,14 +306,14 @@ static void walk_roots(struct walk *w)
 		struct heap_root_meta meta;
 		if (heap_root_get(w->h, (const char *)r->name, r->len, NULL, &ref) ||
 		    heap_root_stat(w->h, (const char *)r->name, r->len, &meta))
-			broken("root %llu is missing", (unsigned long long)j);
+			snapfz_broken("root %llu is missing", (unsigned long long)j);
 		if (meta.uid != r->uid || meta.gid != r->gid || meta.mode != r->mode)
-			broken("root %llu: uid %u gid %u mode %o, where the stream has %u %u %o", (unsigned long long)j,
+			snapfz_broken("root %llu: uid %u gid %u mode %o, where the stream has %u %u %o", (unsigned long long)j,
 			       meta.uid, meta.gid, meta.mode, r->uid, r->gid, r->mode);
 		if (heap_ref_is_readonly(w->h, ref) != (r->value & 1))
-			broken("root %llu: the handle's right is not the stream's", (unsigned long long)j);
+			snapfz_broken("root %llu: the handle's right is not the stream's", (unsigned long long)j);
 		if (heap_object_size(w->h, ref, &(uint32_t){0}, &(uint32_t){0}))
-			broken("root %llu: its object is not live", (unsigned long long)j);
+			snapfz_broken("root %llu: its object is not live", (unsigned long long)j);
 		bind_or_break(w, r->value >> 1, ref, "root", j, 0);
 	}
 }
@@ -335,7 +323,7 @@ void sm_check(heap *h, const struct sm_model *m)
 	struct heap_stats st;
 	heap_read_stats(h, &st);
 	if (st.heap_objects != m->n || st.named_roots != m->nroots)
-		broken("%llu objects and %llu roots loaded, the stream has %llu and %llu",
+		snapfz_broken("%llu objects and %llu roots loaded, the stream has %llu and %llu",
 		       (unsigned long long)st.heap_objects, (unsigned long long)st.named_roots,
 		       (unsigned long long)m->n, (unsigned long long)m->nroots);
 	struct walk w = {.h = h, .m = m};
@@ -351,7 +339,7 @@ void sm_check(heap *h, const struct sm_model *m)
 	heap_gc(h);
 	heap_read_stats(h, &st);
 	if (st.heap_objects != w.reached)
-		broken("after a full collection %llu objects live, where %llu are reachable",
+		snapfz_broken("after a full collection %llu objects live, where %llu are reachable",
 		       (unsigned long long)st.heap_objects, (unsigned long long)w.reached);
 	for (uint64_t num = 1; num <= m->n; num++)
 		if (w.best[num])
