@@ -487,12 +487,37 @@ static void save_rules(void **state)
 	daemon_stop(&d);
 }
 
+/* The most one admin makes a storm of saves cost: one save running and one
+ * queued behind it, whatever the requests; others are served meanwhile. */
+static void saves_coalesce(void **state)
+{
+	(void)state;
+	static struct model m;
+	struct daemon d;
+	heapd *h = start_with_graph(&d, &m, 4000, 4);
+	heapd *other = client(&d);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(heapd_save(h, 0), 0);
+		if (i % 20 == 0)
+			assert_int_equal(heapd_ping(other, NULL), 0);
+	}
+	assert_int_equal(heapd_save(h, 1), 0);
+	heapd_stats *st = stats_of(h);
+	print_message("# 201 save requests: %llu saves\n", (unsigned long long)st->saves_total);
+	assert_true(st->saves_total >= 1 && st->saves_total < 50);
+	heapd_close(other);
+	heapd_close(h);
+	daemon_stop(&d);
+	model_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(restart_keeps_graph), cmocka_unit_test(save_during_changes),
 		cmocka_unit_test(kill_during_saves),   cmocka_unit_test(full_disk),
 		cmocka_unit_test(damaged_files),       cmocka_unit_test(save_rules),
+		cmocka_unit_test(saves_coalesce),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
