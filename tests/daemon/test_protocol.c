@@ -310,7 +310,12 @@ static void pipelining_and_frame_limit(void **state)
 	raw_send_request(fd, &req);
 	expect_status(fd, HEAPD__STATUS__OK, 77);
 	w.data.len++;
-	raw_send_request(fd, &req);
+	/* heapd answers the header and closes: the rest of the frame may
+	 * meet a closed socket, so how much of it went is not checked. */
+	uint8_t *frame = malloc(4 + heapd__request__get_packed_size(&req));
+	assert_non_null(frame);
+	(void)send(fd, frame, put_request(frame, &req), MSG_NOSIGNAL);
+	free(frame);
 	expect_status(fd, HEAPD__STATUS__LIMIT, 0);
 	assert_true(raw_closed(fd));
 	close(fd);
