@@ -43,6 +43,10 @@
  *     reply frame of input (the daemon's max_frame) plus one read. Buffers
  *     grown by a burst are given back once empty (core.c).
  *
+ * Arguments. A NULL context, name, batch or hooks, or NULL data with a
+ * length, is HEAPD_EINVAL at once, and nothing is queued: the context's
+ * message says why it closed, not why a call was refused.
+ *
  * Used from one thread; nothing here is locked.
  */
 #include <errno.h>
@@ -57,6 +61,8 @@
 #include "core.h"
 
 enum ac_state { AC_CONNECTING, AC_HELLO, AC_READY, AC_CLOSED };
+
+#define CLOSED_BY_DAEMON "connection closed by the daemon"
 
 #define AC_DISCONNECTING 0x1u
 #define AC_FREEING 0x2u
@@ -287,15 +293,25 @@ static ssize_t read_once(heapd_async *ac)
 	}
 }
 
+/* The socket failed with errno e (in what): the daemon went away, as a
+ * reset or a closed pipe says, or another error. */
+static void socket_failed(heapd_async *ac, const char *what, int e)
+{
+	if (e == EPIPE || e == ECONNRESET)
+		ac_close(ac, HEAPD_EIO, CLOSED_BY_DAEMON);
+	else
+		ac_close(ac, HEAPD_EIO, "%s: %s", what, strerror(e));
+}
+
 static void read_and_deliver(heapd_async *ac)
 {
 	ssize_t r = read_once(ac);
 	if (r > 0)
 		deliver_all(ac);
 	else if (r == 0)
-		ac_close(ac, HEAPD_EIO, "connection closed by the daemon");
+		ac_close(ac, HEAPD_EIO, CLOSED_BY_DAEMON);
 	else if (r == -2)
-		ac_close(ac, HEAPD_EIO, "recv: %s", strerror(errno));
+		socket_failed(ac, "recv", errno);
 	else if (r == -3)
 		ac_close(ac, HEAPD_ENOBUFS, "out of memory for a reply");
 }
@@ -337,7 +353,7 @@ static void flush(heapd_async *ac)
 		int e = n < 0 ? errno : EPIPE;
 		while (ac->state != AC_CLOSED && !(ac->flags & AC_FREEING) && read_once(ac) > 0)
 			deliver_all(ac);
-		ac_close(ac, HEAPD_EIO, "send: %s", strerror(e));
+		socket_failed(ac, "send", e);
 		return;
 	}
 	update_write(ac);
@@ -482,17 +498,36 @@ int heapd_async_attach(heapd_async *ac, const struct heapd_async_events *ev)
 	return 0;
 }
 
-void heapd_async_set_connect_cb(heapd_async *ac, heapd_async_status_fn *cb) { ac->connect_cb = cb; }
-void heapd_async_set_disconnect_cb(heapd_async *ac, heapd_async_status_fn *cb) { ac->disconnect_cb = cb; }
-void heapd_async_set_data(heapd_async *ac, void *data) { ac->data = data; }
-void *heapd_async_data(const heapd_async *ac) { return ac->data; }
-int heapd_async_errcode(const heapd_async *ac) { return ac->err; }
-const char *heapd_async_errmsg(const heapd_async *ac) { return ac->errmsg; }
-size_t heapd_async_pending(const heapd_async *ac) { return ac->core.npend; }
-int heapd_async_fd(const heapd_async *ac) { return ac->fd; }
+/* On a NULL context the setters do nothing, and the getters answer as of
+ * a context that never connected. */
+void heapd_async_set_connect_cb(heapd_async *ac, heapd_async_status_fn *cb)
+{
+	if (ac)
+		ac->connect_cb = cb;
+}
+
+void heapd_async_set_disconnect_cb(heapd_async *ac, heapd_async_status_fn *cb)
+{
+	if (ac)
+		ac->disconnect_cb = cb;
+}
+
+void heapd_async_set_data(heapd_async *ac, void *data)
+{
+	if (ac)
+		ac->data = data;
+}
+
+void *heapd_async_data(const heapd_async *ac) { return ac ? ac->data : NULL; }
+int heapd_async_errcode(const heapd_async *ac) { return ac ? ac->err : HEAPD_EINVAL; }
+const char *heapd_async_errmsg(const heapd_async *ac) { return ac ? ac->errmsg : "the context is NULL"; }
+size_t heapd_async_pending(const heapd_async *ac) { return ac ? ac->core.npend : 0; }
+int heapd_async_fd(const heapd_async *ac) { return ac ? ac->fd : -1; }
 
 void heapd_async_set_timeout(heapd_async *ac, uint32_t ms)
 {
+	if (!ac)
+		return;
 	/* Requests made without a timeout have no time: theirs starts now. */
 	if (ms && !ac->timeout_ms) {
 		uint64_t now = now_ms();
@@ -506,11 +541,15 @@ void heapd_async_set_timeout(heapd_async *ac, uint32_t ms)
 
 void heapd_async_set_max_pending(heapd_async *ac, size_t n)
 {
+	if (!ac)
+		return;
 	ac->max_pending = n ? n : HEAPD_ASYNC_MAX_PENDING;
 }
 
 void heapd_async_set_max_output(heapd_async *ac, size_t bytes)
 {
+	if (!ac)
+		return;
 	ac->max_output = bytes ? bytes : HEAPD_ASYNC_MAX_OUTPUT;
 }
 
@@ -531,6 +570,8 @@ int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_as
 int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
 			   const void *data, uint32_t len, heapd_async_fn *cb, void *privdata)
 {
+	if (!data && len)
+		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
 	return submit_op(ac, &w, cb, privdata);
@@ -539,6 +580,8 @@ int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32
 int heapd_async_write(heapd_async *ac, heapd_ref obj, uint32_t off, const void *buf, uint32_t len,
 		      heapd_async_fn *cb, void *privdata)
 {
+	if (!buf && len)
+		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_write(&w, obj, off, buf, len);
 	return submit_op(ac, &w, cb, privdata);

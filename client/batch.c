@@ -23,6 +23,11 @@
  * reply's status, then SKIPPED) and copies each result into res[], owned
  * by the batch, so they outlive the connection's scratch memory. They are
  * replaced by the next run, and freed by heapd_batch_reset/free.
+ *
+ * Arguments. A NULL batch, a NULL name, or NULL data with a length is
+ * HEAPD_EINVAL and adds nothing (a batch has no connection to say why in:
+ * the caller's code names the call); asked of a NULL batch, count is 0
+ * and failed -1.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -79,6 +84,8 @@ static void results_free(heapd_batch *b)
 
 void heapd_batch_reset(heapd_batch *b)
 {
+	if (!b)
+		return;
 	results_free(b);
 	for (size_t i = 0; i < b->n; i++)
 		free(b->ops[i].copy);
@@ -97,7 +104,7 @@ void heapd_batch_free(heapd_batch *b)
 
 size_t heapd_batch_count(const heapd_batch *b)
 {
-	return b->n;
+	return b ? b->n : 0;
 }
 
 heapd_ref heapd_batch_result(int index)
@@ -117,6 +124,8 @@ static void ref_arg(heapd_ref v, uint64_t *ref, uint32_t *from)
  * Returns its index, or an error (the batch unchanged). */
 static int add(heapd_batch *b, const struct wire_req *w, const void *p, size_t len, int text, struct bop **op)
 {
+	if (!b || (!p && len))
+		return HEAPD_EINVAL;
 	if (b->n >= INT_MAX)
 		return HEAPD_ELIMIT;
 	if (b->n == b->cap) {
@@ -412,11 +421,17 @@ int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Respons
 
 int heapd_batch_failed(const heapd_batch *b)
 {
-	return b->failed;
+	return b ? b->failed : -1;
 }
 
 int heapd_batch_reply(const heapd_batch *b, int index, heapd_reply *r)
 {
+	if (!r)
+		return HEAPD_EINVAL;
+	if (!b) {
+		*r = (heapd_reply){.status = HEAPD_EINVAL, .error = "heapd_batch_reply: b is NULL"};
+		return HEAPD_EINVAL;
+	}
 	if (index < 0 || (size_t)index >= b->nres) {
 		*r = (heapd_reply){.status = HEAPD_EINVAL, .error = "no such op in the batch's last run"};
 		return HEAPD_EINVAL;

@@ -4,11 +4,11 @@
  *
  * A frame is a 4-byte big-endian length and a protobuf message (see
  * docs/protocol.md). Requests are framed and queued, and each reply is
- * matched to its request, by core.c, which the async core shares; this
- * file does the waiting. HEAPD_EIO and HEAPD_EPROTO leave the connection
- * unusable, because the byte stream can no longer be trusted to be in
- * step: every later call fails with the same error, and every reply still
- * pending is taken as that error.
+ * matched to its request, by core.c, which the async core shares; wait.c
+ * does the waiting. HEAPD_EIO, HEAPD_EPROTO and HEAPD_ETIMEDOUT close the
+ * connection, because the byte stream can no longer be trusted to be in
+ * step: every later call fails with the same error and message
+ * (unusable()), and every reply still pending is taken as that error.
  *
  * One path for every request. A request is queued (queue_request: framed
  * into core.out, its entry in core.pend); a reply is taken for the oldest
@@ -17,16 +17,9 @@
  * caller); heapd_append_* is queue_request alone, heapd_get_reply
  * next_reply alone.
  *
- * No deadlock, bounded memory. The daemon stops reading a client whose
- * replies pile up unread (max_output_buffer), so a client that only
- * writes a long pipeline would wait forever on a full socket. exchange()
- * never waits for the socket to take more without also reading: it polls
- * for both, and a reply that arrives is received. next_reply() stops as
- * soon as the reply it wants is whole, so what it reads ahead is at most
- * one reply and one read; heapd_flush reads ahead at most
- * HEAPD_PIPELINE_BYTES. When the socket takes everything at once (a short
- * request, the common case) a call costs one send, then recv tries while
- * it spins for the reply (spin.h), or one poll and one recv.
+ * Arguments. A NULL where the call needs a pointer is HEAPD_EINVAL before
+ * anything is sent, its message naming the function and the argument
+ * (null_arg); a NULL connection is HEAPD_EINVAL with nowhere to say why.
  *
  * Errors live in the connection (code and message), as in hiredis; they
  * are never thrown into errno. The generated protobuf code is private to
@@ -34,38 +27,17 @@
  * wire.c; batch.c builds batches and takes their results.
  */
 #include <errno.h>
-#include <poll.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
-#include "core.h"
-#include "spin.h"
-
-struct heapd {
-	int fd;
-	int err;
-	char errmsg[256];
-	struct core core;       /* requests queued, replies received */
-	int send_errno;         /* a send failed: nothing more goes out */
-	uint64_t session_id;
-	char server_version[32];
-	uint64_t max_object;
-	uint32_t max_batch_ops;
-	struct spin spin;       /* whether a wait for a reply spins first */
-};
-
-enum exchange_goal {
-	UNTIL_REPLY, /* until the next reply is whole in core.in */
-	UNTIL_SENT,  /* until everything is sent, or HEAPD_PIPELINE_BYTES read ahead */
-};
+#include "conn.h"
 
 static int set_error(heapd *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int set_error(heapd *h, int code, const char *fmt, ...)
@@ -88,144 +60,30 @@ static int clear_error(heapd *h)
 /* The connection failed; it stays failed. what NULL keeps the message. */
 static int broken(heapd *h, int code, const char *what)
 {
-	if (h->fd >= 0) {
-		close(h->fd);
-		h->fd = -1;
-	}
-	if (!what) {
-		h->err = code;
-		return code;
-	}
-	return set_error(h, code, "%s", what);
+	return what ? hwait_broken(h, code, "%s", what) : hwait_broken(h, code, NULL);
 }
 
 /* The error of a connection that failed or never was. */
 static int unusable(heapd *h)
 {
-	return h->err ? h->err : set_error(h, HEAPD_EIO, "not connected");
+	if (!h->dead)
+		return set_error(h, HEAPD_EIO, "not connected");
+	memcpy(h->errmsg, h->deadmsg, sizeof h->errmsg);
+	h->err = h->dead;
+	return h->dead;
 }
 
-/* ---- bytes in and out ---- */
-
-/* Bytes received and not yet taken. */
-static size_t untaken(const heapd *h)
+/* fn's argument what is NULL, which it needs: HEAPD_EINVAL, said in h
+ * unless h is the one. */
+static int null_arg(heapd *h, const char *fn, const char *what)
 {
-	return h->core.in.len - h->core.taken;
+	return h ? set_error(h, HEAPD_EINVAL, "%s: %s is NULL", fn, what) : HEAPD_EINVAL;
 }
 
-/* One recv into core.in, of at least want bytes of room; flags as recv's.
- * Nothing to read now (MSG_DONTWAIT) is not an error. */
-static int receive(heapd *h, size_t want, int flags)
+/* fn's buffer what is NULL with len bytes to copy (len 0 needs none). */
+static int null_buf(heapd *h, const char *fn, const char *what, uint32_t len)
 {
-	size_t room;
-	uint8_t *p = core_in_room(&h->core, want, &room);
-	if (!p)
-		return broken(h, HEAPD_ENOBUFS, "out of memory for a reply");
-	ssize_t r = recv(h->fd, p, room, flags);
-	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (r <= 0) {
-		/* A send that failed may have had a reason, sent before the
-		 * daemon closed (a refusal at accept): that reply is read and
-		 * reported first; the send's error is for what is left. */
-		const char *why = h->send_errno ? strerror(h->send_errno)
-			: r == 0 ? "connection closed by the daemon" : strerror(errno);
-		return broken(h, HEAPD_EIO, why);
-	}
-	h->core.in.len += (size_t)r;
-	return 0;
-}
-
-/* Bytes core.in still lacks for the next reply to be whole (0: it is),
- * or -1 (the connection is then broken) for a length over max_frame. */
-static ssize_t reply_lacks(heapd *h)
-{
-	ssize_t lacks = core_reply_lacks(&h->core);
-	if (lacks < 0)
-		broken(h, HEAPD_EPROTO, "reply longer than max_frame_size");
-	return lacks;
-}
-
-/* Waits for reply bytes without sleeping, if h->spin says so (spin.h),
- * yielding the CPU between tries (a daemon on the same CPU runs then).
- * Returns >0 when bytes came, 0 when it did not spin or saw none, or the
- * error that broke the connection. */
-static int spin_for_reply(heapd *h, size_t lacks)
-{
-	if (!spin_start(&h->spin))
-		return 0;
-	uint64_t start = wire_mono_ns();
-	for (;;) {
-		/* Counted past taken: receive() may move the untaken bytes
-		 * to the front, which shrinks in.len. */
-		size_t had = untaken(h);
-		int err = receive(h, lacks, MSG_DONTWAIT);
-		if (err)
-			return err;
-		if (untaken(h) > had) {
-			spin_hit(&h->spin);
-			return 1;
-		}
-		if (wire_mono_ns() - start >= h->spin.ns)
-			break;
-		sched_yield();
-	}
-	spin_miss(&h->spin);
-	return 0;
-}
-
-/* Sends and receives until goal. Returns 0, or the error that broke the
- * connection. */
-static int exchange(heapd *h, enum exchange_goal goal)
-{
-	struct core *c = &h->core;
-	for (;;) {
-		ssize_t lacks = reply_lacks(h);
-		if (lacks < 0)
-			return h->err;
-		size_t unsent = c->out.len - c->sent;
-		if (goal == UNTIL_REPLY ? lacks == 0 : unsent == 0)
-			return 0;
-		if (unsent) {
-			ssize_t w = send(h->fd, c->out.p + c->sent, unsent, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (w > 0) {
-				core_sent(c, (size_t)w);
-				continue;
-			}
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-				/* Nothing more can go; what the daemon sent may still come. */
-				h->send_errno = w == 0 ? EPIPE : errno;
-				core_sent(c, unsent);
-				continue;
-			}
-		}
-		/* The socket takes no more now, or there is nothing to send. */
-		if (goal == UNTIL_SENT && untaken(h) >= HEAPD_PIPELINE_BYTES)
-			return 0; /* the rest goes as replies are taken */
-		if (goal == UNTIL_REPLY && !unsent) {
-			int got = spin_for_reply(h, (size_t)lacks);
-			if (got < 0)
-				return got;
-			if (got)
-				continue;
-		}
-		/* Waits in poll, not in a blocking recv: a recv sleeps on the
-		 * socket's one wait queue, where the daemon reading our request
-		 * (freeing its buffer gives us write space) wakes it for nothing;
-		 * poll is woken only for what it asked. That wake-up was one more
-		 * per call, across CPUs when the daemon runs on another. */
-		struct pollfd p = {.fd = h->fd, .events = unsent ? POLLIN | POLLOUT : POLLIN};
-		int n = poll(&p, 1, -1);
-		if (n < 0 && errno != EINTR)
-			return broken(h, HEAPD_EIO, strerror(errno));
-		if (n <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
-			continue; /* writable: sent above */
-		int err = receive(h, (size_t)lacks, MSG_DONTWAIT);
-		if (err)
-			return err;
-	}
+	return h ? set_error(h, HEAPD_EINVAL, "%s: %s is NULL with len %u", fn, what, len) : HEAPD_EINVAL;
 }
 
 /* ---- requests and their replies ---- */
@@ -234,6 +92,8 @@ static int exchange(heapd *h, enum exchange_goal goal)
  * batch request, whose results go to b. Nothing changes on an error. */
 static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
 {
+	if (!h)
+		return HEAPD_EINVAL;
 	if (h->fd < 0)
 		return unusable(h);
 	size_t unsent = h->core.out.len - h->core.sent;
@@ -275,7 +135,7 @@ static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 		*r = (heapd_reply){.status = code, .error = h->errmsg};
 		return code;
 	}
-	int code = h->fd < 0 ? unusable(h) : exchange(h, UNTIL_REPLY);
+	int code = h->fd < 0 ? unusable(h) : hwait_exchange(h, HWAIT_REPLY);
 	if (code)
 		return reply_lost(h, code, r);
 	struct core_reply v;
@@ -295,6 +155,10 @@ static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 static int call(heapd *h, Heapd__Request *req, heapd_batch *b, heapd_reply *r, const Heapd__Response **raw)
 {
 	*raw = NULL;
+	if (!h) {
+		*r = (heapd_reply){.status = HEAPD_EINVAL, .error = heapd_strerror(HEAPD_EINVAL)};
+		return HEAPD_EINVAL;
+	}
 	*r = (heapd_reply){.error = h->errmsg};
 	int err = h->fd < 0 ? unusable(h)
 		: h->core.npend ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first",
@@ -369,6 +233,8 @@ static int hello(heapd *h)
 
 int heapd_set_spin(heapd *h, uint32_t usec)
 {
+	if (!h)
+		return HEAPD_EINVAL;
 	if (usec > HEAPD_SPIN_MAX_US)
 		return set_error(h, HEAPD_EINVAL, "spin of %u us: at most %u (HEAPD_SPIN_MAX_US)", usec,
 				 HEAPD_SPIN_MAX_US);
@@ -376,12 +242,57 @@ int heapd_set_spin(heapd *h, uint32_t usec)
 	return clear_error(h);
 }
 
-uint32_t heapd_spin(const heapd *h) { return h->spin.ns / 1000u; }
+uint32_t heapd_spin(const heapd *h) { return h ? h->spin.ns / 1000u : 0; }
 
 void heapd_spin_counts(const heapd *h, uint64_t *spins, uint64_t *hits)
 {
-	*spins = h->spin.spins;
-	*hits = h->spin.hits;
+	if (spins)
+		*spins = h ? h->spin.spins : 0;
+	if (hits)
+		*hits = h ? h->spin.hits : 0;
+}
+
+int heapd_set_timeout(heapd *h, uint32_t ms)
+{
+	if (!h)
+		return HEAPD_EINVAL;
+	h->timeout_ms = ms;
+	return clear_error(h);
+}
+
+uint32_t heapd_timeout(const heapd *h) { return h ? h->timeout_ms : 0; }
+
+/* The environment's settings: 0, or the error of the one that is wrong. */
+static int settings_from_env(heapd *h, uint32_t *spin_us, int *spin_given)
+{
+	if ((*spin_given = spin_env(spin_us)) < 0)
+		return hwait_broken(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s",
+				    HEAPD_SPIN_MAX_US, getenv("HEAPD_SPIN_US"));
+	if (hwait_env(&h->timeout_ms) < 0)
+		return hwait_broken(h, HEAPD_EINVAL, "HEAPD_TIMEOUT_MS must be 0 to %u milliseconds: %s", UINT32_MAX,
+				    getenv("HEAPD_TIMEOUT_MS"));
+	return 0;
+}
+
+/* connect(2) to sa, within the connect deadline: a blocking connect waits
+ * while the daemon's listen queue is full, SO_SNDTIMEO at most. */
+static int open_socket(heapd *h, const struct sockaddr_un *sa, const char *path)
+{
+	h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (h->fd < 0)
+		return hwait_broken(h, HEAPD_EIO, "socket: %s", strerror(errno));
+	struct timeval tv = {h->timeout_ms / 1000u, (h->timeout_ms % 1000u) * 1000};
+	if (h->timeout_ms && setsockopt(h->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+		return hwait_broken(h, HEAPD_EIO, "setsockopt SO_SNDTIMEO: %s", strerror(errno));
+	if (connect(h->fd, (const struct sockaddr *)sa, sizeof *sa) != 0) {
+		int e = errno;
+		if (e == EAGAIN && h->timeout_ms)
+			return hwait_broken(h, HEAPD_ETIMEDOUT,
+					    "cannot connect to %s: its listen queue stayed full for %u ms (HEAPD_TIMEOUT_MS)",
+					    path, h->timeout_ms);
+		return hwait_broken(h, HEAPD_EIO, "cannot connect to %s: %s", path, strerror(e));
+	}
+	return 0;
 }
 
 heapd *heapd_connect(const char *socket_path)
@@ -392,28 +303,20 @@ heapd *heapd_connect(const char *socket_path)
 	h->fd = -1;
 	core_init(&h->core);
 	uint32_t spin_us = 0;
-	int spin_given = spin_env(&spin_us);
-	if (spin_given < 0) {
-		set_error(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s", HEAPD_SPIN_MAX_US,
-			  getenv("HEAPD_SPIN_US"));
+	int spin_given;
+	if (settings_from_env(h, &spin_us, &spin_given) != 0)
 		return h;
-	}
 	struct sockaddr_un sa;
 	if (wire_sockaddr(&socket_path, &sa) != 0) {
-		set_error(h, HEAPD_EINVAL, "socket path too long: %s", socket_path);
+		hwait_broken(h, HEAPD_EINVAL, "socket path too long: %s", socket_path);
 		return h;
 	}
-	h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (h->fd < 0 || connect(h->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		set_error(h, HEAPD_EIO, "cannot connect to %s: %s", socket_path, strerror(errno));
-		if (h->fd >= 0) {
-			close(h->fd);
-			h->fd = -1;
-		}
-		return h;
+	h->connect_deadline_ns = hwait_deadline(h);
+	if (open_socket(h, &sa, socket_path) == 0) {
+		spin_set(&h->spin, spin_given ? spin_us : spin_pays(h->fd) ? HEAPD_SPIN_DEFAULT_US : 0);
+		hello(h);
 	}
-	spin_set(&h->spin, spin_given ? spin_us : spin_pays(h->fd) ? HEAPD_SPIN_DEFAULT_US : 0);
-	hello(h);
+	h->connect_deadline_ns = 0;
 	return h;
 }
 
@@ -427,14 +330,15 @@ void heapd_close(heapd *h)
 	free(h);
 }
 
-int heapd_errcode(const heapd *h) { return h->err; }
-const char *heapd_errmsg(const heapd *h) { return h->errmsg; }
-uint64_t heapd_session_id(const heapd *h) { return h->session_id; }
-const char *heapd_server_version(const heapd *h) { return h->server_version; }
-uint32_t heapd_max_frame(const heapd *h) { return h->core.max_frame; }
-uint64_t heapd_max_object(const heapd *h) { return h->max_object; }
-uint32_t heapd_max_batch_ops(const heapd *h) { return h->max_batch_ops; }
-size_t heapd_pending(const heapd *h) { return h->core.npend; }
+/* Asked of NULL, these answer as of a connection that never was. */
+int heapd_errcode(const heapd *h) { return h ? h->err : HEAPD_EINVAL; }
+const char *heapd_errmsg(const heapd *h) { return h ? h->errmsg : "the connection is NULL"; }
+uint64_t heapd_session_id(const heapd *h) { return h ? h->session_id : 0; }
+const char *heapd_server_version(const heapd *h) { return h ? h->server_version : ""; }
+uint32_t heapd_max_frame(const heapd *h) { return h ? h->core.max_frame : 0; }
+uint64_t heapd_max_object(const heapd *h) { return h ? h->max_object : 0; }
+uint32_t heapd_max_batch_ops(const heapd *h) { return h ? h->max_batch_ops : 0; }
+size_t heapd_pending(const heapd *h) { return h ? h->core.npend : 0; }
 
 /* ---- one request at a time ---- */
 
@@ -449,6 +353,8 @@ int heapd_ping(heapd *h, uint64_t *rtt_ns)
 
 int heapd_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes, heapd_ref *out)
 {
+	if (!h || !out)
+		return null_arg(h, __func__, "out");
 	struct wire_req w;
 	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
 	return call_ref(h, &w, out);
@@ -457,6 +363,10 @@ int heapd_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes, heapd_ref *out)
 int heapd_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes, const void *data,
 		     uint32_t len, heapd_ref *out)
 {
+	if (!h || (!data && len))
+		return null_buf(h, __func__, "data", len);
+	if (!h || !out)
+		return null_arg(h, __func__, "out");
 	struct wire_req w;
 	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
 	return call_ref(h, &w, out);
@@ -464,6 +374,8 @@ int heapd_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uin
 
 int heapd_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
 {
+	if (!h || (!buf && len))
+		return null_buf(h, __func__, "buf", len);
 	struct wire_req w;
 	wire_write(&w, obj, off, buf, len);
 	return call_status(h, &w);
@@ -471,6 +383,8 @@ int heapd_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t
 
 int heapd_read(heapd *h, heapd_ref obj, uint32_t off, void *buf, uint32_t len)
 {
+	if (!h || (!buf && len))
+		return null_buf(h, __func__, "buf", len);
 	struct wire_req w;
 	wire_read(&w, obj, off, len);
 	heapd_reply r;
@@ -490,6 +404,8 @@ int heapd_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target)
 
 int heapd_get_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref *out)
 {
+	if (!h || !out)
+		return null_arg(h, __func__, "out");
 	struct wire_req w;
 	wire_get_ref(&w, obj, slot);
 	return call_ref(h, &w, out);
@@ -504,8 +420,8 @@ int heapd_release(heapd *h, heapd_ref obj)
 
 int heapd_root_set(heapd *h, const char *name, heapd_ref obj)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_set(&w, name, obj);
 	return call_status(h, &w);
@@ -513,8 +429,10 @@ int heapd_root_set(heapd *h, const char *name, heapd_ref obj)
 
 int heapd_root_get(heapd *h, const char *name, heapd_ref *out)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
+	if (!out)
+		return null_arg(h, __func__, "out");
 	struct wire_req w;
 	wire_root_get(&w, name);
 	return call_ref(h, &w, out);
@@ -522,8 +440,8 @@ int heapd_root_get(heapd *h, const char *name, heapd_ref *out)
 
 int heapd_root_chmod(heapd *h, const char *name, uint32_t mode)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_chmod(&w, name, mode);
 	return call_status(h, &w);
@@ -531,8 +449,8 @@ int heapd_root_chmod(heapd *h, const char *name, uint32_t mode)
 
 int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_chown(&w, name, uid, gid);
 	return call_status(h, &w);
@@ -540,6 +458,8 @@ int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
 
 int heapd_root_list_info(heapd *h, heapd_root_info **roots, size_t *count, int *truncated)
 {
+	if (!h || !roots)
+		return null_arg(h, __func__, "roots");
 	struct wire_req w;
 	wire_op(&w, HEAPD__REQUEST__OP_ROOT_LIST);
 	int err;
@@ -559,6 +479,8 @@ int heapd_root_list_info(heapd *h, heapd_root_info **roots, size_t *count, int *
 
 int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 {
+	if (!h || !names)
+		return null_arg(h, __func__, "names");
 	struct wire_req w;
 	wire_op(&w, HEAPD__REQUEST__OP_ROOT_LIST);
 	int err;
@@ -578,6 +500,8 @@ int heapd_root_list(heapd *h, char ***names, size_t *count, int *truncated)
 
 int heapd_uid_stats(heapd *h, heapd_uid_stat **rows, size_t size, size_t *count, int *truncated)
 {
+	if (!h || !rows)
+		return null_arg(h, __func__, "rows");
 	struct wire_req w;
 	wire_op(&w, HEAPD__REQUEST__OP_UID_STATS);
 	heapd_reply r;
@@ -627,6 +551,8 @@ int heapd_save(heapd *h, int wait)
  * or more fields: copy what both have, zero what only the program has. */
 int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)
 {
+	if (!h || !out)
+		return null_arg(h, __func__, "out");
 	struct wire_req w;
 	wire_op(&w, HEAPD__REQUEST__OP_GET_STATS);
 	heapd_reply r;
@@ -642,6 +568,8 @@ int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)
 
 int heapd_batch_exec(heapd *h, heapd_batch *b)
 {
+	if (!h || !b)
+		return null_arg(h, __func__, "b");
 	struct wire_req w;
 	hbatch_request(b, &w);
 	heapd_reply r;
@@ -670,6 +598,8 @@ int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes)
 int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
 			    const void *data, uint32_t len)
 {
+	if (!h || (!data && len))
+		return null_buf(h, __func__, "data", len);
 	struct wire_req w;
 	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
 	return queue_request(h, &w.req, NULL);
@@ -677,6 +607,8 @@ int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nre
 
 int heapd_append_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
 {
+	if (!h || (!buf && len))
+		return null_buf(h, __func__, "buf", len);
 	struct wire_req w;
 	wire_write(&w, obj, off, buf, len);
 	return queue_request(h, &w.req, NULL);
@@ -712,8 +644,8 @@ int heapd_append_release(heapd *h, heapd_ref obj)
 
 int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_set(&w, name, obj);
 	return queue_request(h, &w.req, NULL);
@@ -721,8 +653,8 @@ int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
 
 int heapd_append_root_get(heapd *h, const char *name)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_get(&w, name);
 	return queue_request(h, &w.req, NULL);
@@ -730,8 +662,8 @@ int heapd_append_root_get(heapd *h, const char *name)
 
 int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_chmod(&w, name, mode);
 	return queue_request(h, &w.req, NULL);
@@ -739,8 +671,8 @@ int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode)
 
 int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_chown(&w, name, uid, gid);
 	return queue_request(h, &w.req, NULL);
@@ -768,6 +700,8 @@ int heapd_append_uid_stats(heapd *h)
 
 int heapd_append_batch(heapd *h, heapd_batch *b)
 {
+	if (!h || !b)
+		return null_arg(h, __func__, "b");
 	struct wire_req w;
 	hbatch_request(b, &w);
 	return queue_request(h, &w.req, b);
@@ -775,14 +709,18 @@ int heapd_append_batch(heapd *h, heapd_batch *b)
 
 int heapd_flush(heapd *h)
 {
+	if (!h)
+		return HEAPD_EINVAL;
 	if (h->fd < 0)
 		return unusable(h);
-	int err = exchange(h, UNTIL_SENT);
+	int err = hwait_exchange(h, HWAIT_SENT);
 	return err ? err : clear_error(h);
 }
 
 int heapd_get_reply(heapd *h, heapd_reply *r)
 {
+	if (!h || !r)
+		return null_arg(h, __func__, "r");
 	const Heapd__Response *raw;
 	return next_reply(h, r, &raw);
 }

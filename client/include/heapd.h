@@ -22,7 +22,22 @@
  *
  * Errors. Every call returns 0 or a negative HEAPD_E* code, and keeps the
  * code and a message in the connection (heapd_errcode, heapd_errmsg). After
- * HEAPD_EIO or HEAPD_EPROTO the connection is unusable: close it.
+ * HEAPD_EIO, HEAPD_EPROTO or HEAPD_ETIMEDOUT the connection is closed:
+ * every later call fails with that same code and message; close it.
+ *
+ * Arguments. A NULL pointer where a call needs one is HEAPD_EINVAL, sent
+ * nowhere, its message naming the function and the argument
+ * ("heapd_read: buf is NULL with len 64"); a NULL heapd is HEAPD_EINVAL
+ * with no message stored (heapd_errcode(NULL) is HEAPD_EINVAL and
+ * heapd_errmsg(NULL) a fixed text). Pointers that may be NULL say so
+ * below: socket_path, rtt_ns, count and truncated, spins and hits, and
+ * buffers (buf, data) whose len is 0.
+ *
+ * Timeouts. heapd_set_timeout bounds how long each blocking call waits
+ * (heapd_connect, the one-at-a-time calls, heapd_batch_exec,
+ * heapd_get_reply, heapd_flush). A call that runs out of time returns
+ * HEAPD_ETIMEDOUT and closes the connection, as the async API does: its
+ * reply may still come, and could not be told from a later one's.
  *
  * Three ways to make requests, on the same connection:
  *   - one at a time: heapd_alloc(), heapd_read(), ... send a request and
@@ -71,7 +86,8 @@ typedef struct heapd_root_info heapd_root_info;
  *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
  *   EPROTO     the daemon broke the protocol, or said the request did
  *   EIO        the connection failed or is closed
- *   ETIMEDOUT  async timeouts; the connection is dropped
+ *   ETIMEDOUT  a call or async request ran out of time; the connection
+ *              is closed
  *   EFAILED    it ran and could not complete: a save's disk error */
 #define HEAPD_ERRORS(X, L)                                                        \
 	X(OK, 0, OK, "success")                                                   \
@@ -184,9 +200,18 @@ int heapd_set_spin(heapd *h, uint32_t usec);
 uint32_t heapd_spin(const heapd *h);
 /* Waits that spun on this connection, and of them those that saw reply
  * bytes come while spinning (spins - hits spun in vain). */
-void heapd_spin_counts(const heapd *h, uint64_t *spins, uint64_t *hits);
-int heapd_errcode(const heapd *h);          /* last call's error, 0 if none */
-const char *heapd_errmsg(const heapd *h);   /* its message, "" if none */
+void heapd_spin_counts(const heapd *h, uint64_t *spins, uint64_t *hits);  /* either may be NULL */
+/* The longest a blocking call waits, in milliseconds; 0 waits for ever.
+ * The default is $HEAPD_TIMEOUT_MS if set (heapd_connect fails with
+ * HEAPD_EINVAL when it is not a number up to UINT32_MAX), else 0; the
+ * connect and the Hello share one such timeout. A call waits that long
+ * from when it starts waiting (heapd_get_reply: for its one reply;
+ * heapd_flush: for the socket to take more), spinning included; past it,
+ * HEAPD_ETIMEDOUT, and the connection is closed. */
+int heapd_set_timeout(heapd *h, uint32_t ms);
+uint32_t heapd_timeout(const heapd *h);
+int heapd_errcode(const heapd *h);          /* last call's error, 0 if none; NULL: HEAPD_EINVAL */
+const char *heapd_errmsg(const heapd *h);   /* its message, "" if none; NULL: a fixed text */
 const char *heapd_strerror(int code);
 
 int heapd_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes, heapd_ref *out);
@@ -267,7 +292,8 @@ uint32_t heapd_max_batch_ops(const heapd *h);
  * and returns 0, or an error for that request alone, which is then not
  * queued: HEAPD_ELIMIT past HEAPD_PIPELINE_MAX pending replies or
  * HEAPD_PIPELINE_BYTES unsent (take replies, then append again), or for a
- * request over the daemon's max_frame_size; HEAPD_EINVAL for a NULL name;
+ * request over the daemon's max_frame_size; HEAPD_EINVAL for a NULL name
+ * or batch, or NULL data with a length;
  * HEAPD_ENOBUFS; or the error of a connection that failed.
  *
  * heapd_get_reply takes the oldest pending reply into *r and returns its
@@ -323,7 +349,9 @@ size_t heapd_pending(const heapd *h);   /* replies appended and not yet taken */
  * alloc, get_ref and root_get each add one.
  *
  * Each heapd_batch_* adder copies its arguments and returns the op's
- * index (0, 1, ...), or HEAPD_ENOBUFS. Any ref argument may be a literal
+ * index (0, 1, ...), or HEAPD_ENOBUFS, or HEAPD_EINVAL for a NULL batch,
+ * name, or data with a length (with no message: a batch has no
+ * connection). Ops are numbered from 0 everywhere, messages included. Any ref argument may be a literal
  * ref or heapd_batch_result(i): the ref that op i of this batch returns
  * (alloc, alloc_into, get_ref, root_get). Naming an op that is not
  * earlier, or one that returns no ref, makes that op fail with
