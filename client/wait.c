@@ -71,7 +71,7 @@ int hwait_env(uint32_t *ms)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(env, &end, 10);
-	if (errno || *end || env[0] == '-' || env[0] == '+' || v > UINT32_MAX)
+	if (errno || *end || env[0] < '0' || env[0] > '9' || v > UINT32_MAX)
 		return -1;
 	*ms = (uint32_t)v;
 	return 1;
