@@ -5,9 +5,14 @@
  * Order and failure. Op i runs only if every op before it succeeded. The
  * first op that fails ends the run: its result carries its error, every
  * later op is SKIPPED, and the reply's status is the failed op's, its
- * message the op's prefixed with the op's number, and BatchReply.failed
- * that number (from 1). So the results always read: OK..., then at most
- * one error, then SKIPPED...; a client knows exactly what took effect.
+ * message the op's prefixed with the op's index, and BatchReply.failed
+ * that index + 1. So the results always read: OK..., then at most one
+ * error, then SKIPPED...; a client knows exactly what took effect.
+ *
+ * Numbers. Messages number ops from 0, as libheapd's API does (op 0 is
+ * the first); the wire's fields count from 1 (failed, *_from), 0 there
+ * meaning none. Messages a client library passes on name a ref argument
+ * as the C API does (arg_name), never by its *_from twin.
  *
  * References. A ref field's *_from twin names an earlier op by its number
  * (from 1) and stands for the ref that op returned. Since every earlier op
@@ -140,6 +145,13 @@ static size_t entry_size(const Heapd__Response *r)
 	return 1 + len + n;
 }
 
+/* A ref field as messages name it: the C API's argument (alloc's into_obj
+ * is heapd_batch_alloc_into's obj). */
+static const char *arg_name(const char *field)
+{
+	return strncmp(field, "into_", 5) == 0 ? field + 5 : field;
+}
+
 /* Replaces each *_from of q (op number i, from 0) by the ref it names. */
 static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, struct disp_reply *rp)
 {
@@ -157,13 +169,13 @@ static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, str
 		}
 		if (from > i) {
 			disp_fail(rp, HEAPD__STATUS__INVALID,
-				  "%s: %s_from names op %u, which does not come before op %zu", what, f[k].name, from,
-				  i + 1);
+				  "%s: %s is the result of op %u, which does not come before this op (%zu)", what,
+				  arg_name(f[k].name), from - 1, i);
 			return -1;
 		}
 		if (res[from - 1]->result_case != HEAPD__RESPONSE__RESULT_REF) {
-			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s_from names op %u, whose result is not a ref", what,
-				  f[k].name, from);
+			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s is the result of op %u, which is not a ref", what,
+				  arg_name(f[k].name), from - 1);
 			return -1;
 		}
 		*f[k].ref = res[from - 1]->ref;
@@ -253,7 +265,7 @@ static void step(struct session *s, struct batch_state *st)
 		char *msg = scratch_alloc(sc, len);
 		res[i]->error = msg ? memcpy(msg, rp.msg, len) : "out of memory";
 		br->failed = (uint32_t)(i + 1);
-		disp_fail(&st->out, rp.r.status, "batch op %zu: %s", i + 1, rp.msg);
+		disp_fail(&st->out, rp.r.status, "batch op %zu: %s", i, rp.msg);
 	}
 	br->n_results = n;
 	br->results = res;

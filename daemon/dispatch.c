@@ -79,8 +79,25 @@ void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...
 	rp->r.error = rp->msg;
 }
 
+/* The engine's HEAP_ELIMIT names the limit it met, and its value: the
+ * connection's holds, when it has as many as it may, else the heap's
+ * named roots. */
+static void limit_fail(struct disp_reply *rp, const char *what)
+{
+	const struct heap_config *cfg = &rp->s->srv->cfg.heap;
+	if (heap_holds_count(rp->s->holds) >= cfg->max_holds)
+		disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: holds per connection: max_holds_per_session %u", what,
+			  cfg->max_holds);
+	else
+		disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: named roots: max_roots %u", what, cfg->max_roots);
+}
+
 void disp_engine_fail(struct disp_reply *rp, int err, const char *what)
 {
+	if (err == HEAP_ELIMIT && rp->s) {
+		limit_fail(rp, what);
+		return;
+	}
 	Heapd__Status st = HEAPD__STATUS__INTERNAL;
 	switch (err) {
 #define X(name, value, status, msg) case HEAP_##name: st = HEAPD__STATUS__##status; break;
@@ -88,6 +105,29 @@ void disp_engine_fail(struct disp_reply *rp, int err, const char *what)
 #undef X
 	}
 	disp_fail(rp, st, "%s: %s", what, heap_strerror(err));
+}
+
+/* err, from what on the bytes [off, off + len) of obj: a range error says
+ * the object's size. */
+static void data_fail(struct disp_call *c, int err, const char *what, heap_ref obj, uint32_t off, uint32_t len)
+{
+	uint32_t nrefs, nbytes;
+	if (err == HEAP_ERANGE && heap_object_size(c->s->srv->heap, obj, &nrefs, &nbytes) == 0)
+		disp_fail(c->rp, HEAPD__STATUS__RANGE, "%s: offset %u + length %u is past the object's %u data bytes",
+			  what, off, len, nbytes);
+	else
+		disp_engine_fail(c->rp, err, what);
+}
+
+/* err, from what on slot of obj: a range error says how many it has. */
+static void slot_fail(struct disp_call *c, int err, const char *what, heap_ref obj, uint32_t slot)
+{
+	uint32_t nrefs, nbytes;
+	if (err == HEAP_ERANGE && heap_object_size(c->s->srv->heap, obj, &nrefs, &nbytes) == 0)
+		disp_fail(c->rp, HEAPD__STATUS__RANGE, "%s: slot %u of an object with %u slot%s", what, slot, nrefs,
+			  nrefs == 1 ? "" : "s");
+	else
+		disp_engine_fail(c->rp, err, what);
 }
 
 /* An operation's name by its Request field number, for messages. */
@@ -171,6 +211,12 @@ static void op_alloc(struct disp_call *c)
 			  "even after a collection", s->srv->cfg.heap.max_heap);
 	else if (err == HEAP_EQUOTA)
 		ten_heap_refused(s->srv, s->ten, rp);  /* no waiting: a collection is not due for it */
+	else if (err == HEAP_ETOOBIG)
+		disp_fail(rp, HEAPD__STATUS__LIMIT,
+			  "alloc: %u refs and %u bytes make an object of %llu bytes, over max_object_size %zu", a->nrefs,
+			  a->nbytes, 8 + 8 * (unsigned long long)a->nrefs + a->nbytes, s->srv->cfg.heap.max_object);
+	else if (err && a->into_obj)
+		slot_fail(c, err, "alloc into", a->into_obj, a->into_slot);
 	else if (err)
 		disp_engine_fail(rp, err, "alloc");
 	else
@@ -187,7 +233,7 @@ static void op_write(struct disp_call *c)
 	}
 	int err = heap_write(c->s->srv->heap, w->obj, w->offset, w->data.data, (uint32_t)w->data.len);
 	if (err)
-		disp_engine_fail(rp, err, "write");
+		data_fail(c, err, "write", w->obj, w->offset, (uint32_t)w->data.len);
 }
 
 static void op_read(struct disp_call *c)
@@ -217,7 +263,7 @@ static void op_read(struct disp_call *c)
 		data = memcpy(buf, data, r->length);
 	}
 	if (err) {
-		disp_engine_fail(rp, err, "read");
+		data_fail(c, err, "read", r->obj, r->offset, r->length);
 		return;
 	}
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_DATA;
@@ -230,7 +276,7 @@ static void op_set_ref(struct disp_call *c)
 	Heapd__SetRef *r = c->req->set_ref;
 	int err = heap_set_ref(c->s->srv->heap, r->obj, r->slot, r->target);
 	if (err)
-		disp_engine_fail(c->rp, err, "set_ref");
+		slot_fail(c, err, "set_ref", r->obj, r->slot);
 }
 
 int disp_hold_readonly(struct session *s, heap_ref *ref)
@@ -252,7 +298,7 @@ static void op_get_ref(struct disp_call *c)
 	if (!err && ro)
 		err = disp_hold_readonly(s, &ref);
 	if (err)
-		disp_engine_fail(c->rp, err, "get_ref");
+		slot_fail(c, err, "get_ref", r->obj, r->slot);
 	else
 		disp_set_ref(c->rp, ref);
 }
@@ -626,6 +672,7 @@ static void run_op(struct disp_call *c)
 void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_reply *rp)
 {
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
+	rp->s = s;
 	uint64_t held = heap_holds_count(s->holds);
 	enum op_kind kind = op_kind(req->op_case);
 	sess_turn_add(s->srv, cost(req));

@@ -369,6 +369,8 @@ struct disp_reply {
 	int retried;            /* in: this is that second run */
 	int packed_now;         /* in: sess_reply packs it before any other
 	                         * engine call (not a batch's op) */
+	const struct session *s; /* in: whose op it is (disp_op sets it), for
+	                         * the limits a message names; NULL: none */
 	char msg[256];
 };
 /* An OK reply with that id; msg is only read once disp_fail set it, so it
@@ -381,6 +383,7 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->wait_room = 0;
 	rp->retried = 0;
 	rp->packed_now = 0;
+	rp->s = NULL;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);
