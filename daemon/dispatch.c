@@ -81,7 +81,7 @@ void disp_fail(struct disp_reply *rp, Heapd__Status status, const char *fmt, ...
 
 /* The engine's HEAP_ELIMIT names the limit it met, and its value: the
  * connection's holds, when it has as many as it may, else the heap's
- * named roots. */
+ * named roots (root_set, which adds no hold, says so itself). */
 static void limit_fail(struct disp_reply *rp, const char *what)
 {
 	const struct heap_config *cfg = &rp->s->srv->cfg.heap;

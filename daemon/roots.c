@@ -103,7 +103,9 @@ void op_root_set(struct disp_call *c)
 	if (r->obj && !exists && ten_root_refused(srv, s->ten, len, c->rp))
 		return;
 	int err = heap_root_set(srv->heap, name, len, r->obj, &m);
-	if (err)
+	if (err == HEAP_ELIMIT) /* it adds no hold: the roots are full */
+		disp_fail(c->rp, HEAPD__STATUS__LIMIT, "root_set: named roots: max_roots %u", srv->cfg.heap.max_roots);
+	else if (err)
 		root_fail(c->rp, err, "root_set", name, len, " to delete");
 	else if (!r->obj)
 		ten_root_gone(srv, m.uid, len);
