@@ -71,7 +71,8 @@ holds libheapd1 "/usr/lib/$arch/libheapd.so.1" "/usr/lib/$arch/libheapd.so.1.[0-
 holds libheapd-dev /usr/include/heapd.h /usr/include/heapd/async.h /usr/include/heapd/stats.h \
 	/usr/include/heapd/adapters/libevent.h /usr/include/heapd/adapters/libuv.h \
 	"/usr/lib/$arch/libheapd.so" "/usr/lib/$arch/pkgconfig/libheapd.pc" \
-	/usr/share/man/man3/libheapd.3.gz
+	/usr/share/man/man3/libheapd.3.gz /usr/share/man/man3/heapd_alloc.3.gz \
+	/usr/share/man/man3/heapd_async_alloc.3.gz /usr/share/man/man3/heapd_set_timeout.3.gz
 
 # The config survives upgrades and local edits: dpkg knows it as a conffile.
 f=$(deb heapd) && dpkg-deb --ctrl-tarfile "$f" | tar -xOf - ./conffiles 2>/dev/null |
