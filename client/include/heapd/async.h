@@ -45,6 +45,11 @@
  * at once; wait for replies. A request larger than the daemon's
  * max_frame returns HEAPD_ELIMIT.
  *
+ * Arguments. A NULL context, name, batch or hooks, or NULL data with a
+ * length, is HEAPD_EINVAL at once (no message: the context's says why it
+ * closed); on a NULL context the setters do nothing, heapd_async_errcode
+ * is HEAPD_EINVAL and heapd_async_errmsg a fixed text. cb may be NULL.
+ *
  * Threads. A context is used from one thread, the one running its loop.
  */
 #ifndef HEAPD_ASYNC_H
