@@ -151,9 +151,12 @@ void sess_reply(struct session *s, Heapd__Response *resp)
 	if (n > s->srv->cfg.max_frame) {
 		/* Checked by dispatch for what it can foresee; this is the net. */
 		Heapd__Response err = HEAPD__RESPONSE__INIT;
+		char msg[96];
+		snprintf(msg, sizeof msg, "the reply of %zu bytes would exceed max_frame_size %u", n,
+			 s->srv->cfg.max_frame);
 		err.id = resp->id;
 		err.status = HEAPD__STATUS__LIMIT;
-		err.error = "the reply would exceed max_frame_size";
+		err.error = msg;
 		sess_reply(s, &err);
 		return;
 	}
