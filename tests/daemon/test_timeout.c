@@ -3,7 +3,8 @@
  * $HEAPD_TIMEOUT_MS): a call that gets no reply in time returns
  * HEAPD_ETIMEDOUT within about its timeout and closes the connection, so
  * every later call fails the same way; one-at-a-time calls, heapd_get_reply,
- * heapd_flush, heapd_batch_exec and heapd_connect's Hello; the deadline
+ * heapd_flush, heapd_batch_exec, heapd_connect's Hello and its connect to
+ * a full listen queue; the deadline
  * cuts a spin short; 0 waits for ever. A real heapd stopped with SIGSTOP
  * is the daemon that does not answer: its socket still accepts.
  */
@@ -247,6 +248,35 @@ static void environment(void **state)
 	daemon_stop(&d);
 }
 
+/* A listener whose queue is full (backlog 0, one connection waiting, none
+ * accepted): the connect itself waits, within $HEAPD_TIMEOUT_MS. */
+static void connect_queue_full(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/i18-timeout.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock", dir);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), first = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(l >= 0 && first >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(l, 0), 0);
+	assert_int_equal(connect(first, (struct sockaddr *)&sa, sizeof sa), 0);
+	struct daemon fake = {0};
+	snprintf(fake.sock, sizeof fake.sock, "%s", sa.sun_path);
+	uint64_t t0 = mono_ns();
+	heapd *h = connect_with(&fake, "200");
+	uint64_t took = ms_since(t0);
+	assert_int_equal(heapd_errcode(h), HEAPD_ETIMEDOUT);
+	assert_non_null(strstr(heapd_errmsg(h), "listen queue stayed full for 200 ms"));
+	assert_true(took >= TIMEOUT_MS - 10 && took < TIMEOUT_MS + SLACK_MS);
+	heapd_close(h);
+	close(first);
+	close(l);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 /* Continues the stopped daemon after ms, from a child process. */
 static pid_t resume_after(struct daemon *d, long ms)
 {
@@ -292,6 +322,7 @@ int main(void)
 		cmocka_unit_test(flush_times_out),
 		cmocka_unit_test(batch_times_out),
 		cmocka_unit_test(environment),
+		cmocka_unit_test(connect_queue_full),
 		cmocka_unit_test(zero_waits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
