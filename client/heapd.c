@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "call.h"
 #include "core.h"
 #include "spin.h"
 
@@ -785,4 +786,21 @@ int heapd_get_reply(heapd *h, heapd_reply *r)
 {
 	const Heapd__Response *raw;
 	return next_reply(h, r, &raw);
+}
+
+/* ---- for the blocking calls of other files (call.h) ---- */
+
+int hcall(heapd *h, struct wire_req *w, heapd_reply *r, const Heapd__Response **raw)
+{
+	return call(h, &w->req, NULL, r, raw);
+}
+
+int hcall_queue(heapd *h, struct wire_req *w)
+{
+	return queue_request(h, &w->req, NULL);
+}
+
+int hcall_error(heapd *h, int code, const char *msg)
+{
+	return set_error(h, code, "%s", msg);
 }
