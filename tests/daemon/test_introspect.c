@@ -407,7 +407,7 @@ static void client_list_fields(void **state)
 	assert_int_equal(other->holds, 4);
 	assert_int_equal(other->held_bytes, ox.size + oy.size + oz.size);
 	assert_int_equal(other->requests, b_requests + 5);
-	assert_true(other->bytes_in > b_in + 70000 - 70000 && other->bytes_out > b_out);
+	assert_true(other->bytes_in > b_in && other->bytes_out > b_out);
 	heapd_free_client_list(rows);
 
 	assert_int_equal(heapd_release(b, x), 0);
