@@ -10,7 +10,8 @@
  *   root_info_and_perms    a root's owner, group, mode and object; no such
  *                          root, a bad name; another uid without read
  *   scan_patterns          globs over a cursor: every match once, no other
- *   scan_stable            10,000 roots in pieces of a bounded size, while
+ *   scan_stable            10,000 roots in pieces of a bounded size (a
+ *                          count past the cap is capped), while
  *                          half of them are deleted and others made between
  *                          calls: every root there all along is listed
  *   scan_unreadable        another uid's scan lists its own and readable
@@ -253,6 +254,16 @@ static void scan_stable(void **state)
 	static unsigned seen[STABLE + CHURN];
 	assert_int_equal(heapd_alloc(h, 0, 8, &r), 0);
 	make_roots(h, r, "s%05u", 0, STABLE + CHURN);
+
+	/* A count past the cap (10,000 slots) looks at no more: 10,000 roots
+	 * fill more slots than that, so one call cannot list them all. */
+	heapd_root_info *v;
+	size_t k;
+	uint64_t next;
+	assert_int_equal(heapd_root_scan(h, NULL, 0, UINT32_MAX, &v, &k, &next), 0);
+	assert_true(k > 0 && k < STABLE + CHURN);
+	assert_int_not_equal(next, 0);
+	heapd_free_root_info(v);
 
 	/* 10,000 roots at once, 100 slots a call: in pieces. */
 	size_t calls, most;
