@@ -679,6 +679,42 @@ int heapd_async_uid_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 	return submit_empty(ac, HEAPD__REQUEST__OP_UID_STATS, cb, privdata);
 }
 
+int heapd_async_object_info(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_object_info(&w, obj);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_info(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_root_info_req(&w, name);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_scan(heapd_async *ac, const char *pattern, uint64_t cursor, uint32_t count,
+			  heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_root_scan(&w, pattern, cursor, count);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_client_list(heapd_async *ac, heapd_async_fn *cb, void *privdata)
+{
+	return submit_empty(ac, HEAPD__REQUEST__OP_CLIENT_LIST, cb, privdata);
+}
+
+int heapd_async_client_kill(heapd_async *ac, uint64_t id, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_client_kill(&w, id);
+	return submit_op(ac, &w, cb, privdata);
+}
+
 int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata)
 {
 	if (!b)

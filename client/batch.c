@@ -49,6 +49,8 @@ struct bres {
 	void *data;
 	size_t len;
 	heapd_stats *stats;
+	struct heapd_object_info *info;
+	uint32_t root_meta[3];  /* root_info: the root's uid, gid, mode */
 };
 
 struct heapd_batch {
@@ -75,6 +77,7 @@ static void results_free(heapd_batch *b)
 		free(b->res[i].error);
 		free(b->res[i].data);
 		free(b->res[i].stats);
+		free(b->res[i].info);
 	}
 	free(b->res);
 	b->res = NULL;
@@ -288,6 +291,28 @@ int heapd_batch_get_stats(heapd_batch *b)
 	return add(b, &w, NULL, 0, 0, &o);
 }
 
+int heapd_batch_object_info(heapd_batch *b, heapd_ref obj)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_object_info(&w, 0);
+	ref_arg(obj, &w.op.object_info.obj, &w.op.object_info.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_root_info(heapd_batch *b, const char *name)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	struct bop *o;
+	wire_root_info_req(&w, name);
+	int i = add(b, &w, name, w.op.root_info.name.len, 0, &o);
+	if (i >= 0)
+		o->w.op.root_info.name.data = o->copy;
+	return i;
+}
+
 /* ---- the request ---- */
 
 /* The BatchOp of o, pointing at o's message. An op of no batchable
@@ -375,6 +400,14 @@ static int store_result(struct bres *x, const Heapd__Response *r, int status)
 			return HEAPD_ENOBUFS;
 		wire_stats(r->stats, x->stats);
 		break;
+	case HEAPD__RESPONSE__RESULT_INFO:
+		if (!(x->info = malloc(sizeof *x->info)))
+			return HEAPD_ENOBUFS;
+		wire_object_info_of(r->info, x->info);
+		x->root_meta[0] = r->info->uid;
+		x->root_meta[1] = r->info->gid;
+		x->root_meta[2] = r->info->mode;
+		break;
 	default:
 		break;
 	}
@@ -445,6 +478,10 @@ int heapd_batch_reply(const heapd_batch *b, int index, heapd_reply *r)
 		.len = x->len,
 		.stats = x->stats,
 		.id = b->id,
+		.info = x->info,
+		.root_uids = x->info ? &x->root_meta[0] : NULL,
+		.root_gids = x->info ? &x->root_meta[1] : NULL,
+		.root_modes = x->info ? &x->root_meta[2] : NULL,
 	};
 	return x->status;
 }

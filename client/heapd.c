@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "call.h"
 #include "conn.h"
 
 static int set_error(heapd *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -723,4 +724,21 @@ int heapd_get_reply(heapd *h, heapd_reply *r)
 		return null_arg(h, __func__, "r");
 	const Heapd__Response *raw;
 	return next_reply(h, r, &raw);
+}
+
+/* ---- for the blocking calls of other files (call.h) ---- */
+
+int hcall(heapd *h, struct wire_req *w, heapd_reply *r, const Heapd__Response **raw)
+{
+	return call(h, &w->req, NULL, r, raw);
+}
+
+int hcall_queue(heapd *h, struct wire_req *w)
+{
+	return queue_request(h, &w->req, NULL);
+}
+
+int hcall_error(heapd *h, int code, const char *msg)
+{
+	return set_error(h, code, "%s", msg);
 }

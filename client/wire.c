@@ -101,6 +101,32 @@ void wire_root_chown(struct wire_req *w, const char *name, uint32_t uid, uint32_
 	w->op.root_chown.gid = gid;
 }
 
+void wire_object_info(struct wire_req *w, heapd_ref obj)
+{
+	wire_op(w, HEAPD__REQUEST__OP_OBJECT_INFO);
+	w->op.object_info.obj = obj;
+}
+
+void wire_root_info_req(struct wire_req *w, const char *name)
+{
+	wire_op(w, HEAPD__REQUEST__OP_ROOT_INFO);
+	w->op.root_info.name = name_bytes(name);
+}
+
+void wire_root_scan(struct wire_req *w, const char *pattern, uint64_t cursor, uint32_t count)
+{
+	wire_op(w, HEAPD__REQUEST__OP_ROOT_SCAN);
+	w->op.root_scan.pattern = name_bytes(pattern);
+	w->op.root_scan.cursor = cursor;
+	w->op.root_scan.count = count;
+}
+
+void wire_client_kill(struct wire_req *w, uint64_t id)
+{
+	wire_op(w, HEAPD__REQUEST__OP_CLIENT_KILL);
+	w->op.client_kill.id = id;
+}
+
 int wire_reserve(struct wire_buf *b, size_t n)
 {
 	if (b->len + n <= b->cap)
@@ -294,6 +320,18 @@ static const char *result_uids(const Heapd__Response *r, uint32_t read_len)
 	return r->result_case == HEAPD__RESPONSE__RESULT_UIDS ? NULL : "reply without uid rows";
 }
 
+static const char *result_info(const Heapd__Response *r, uint32_t read_len)
+{
+	(void)read_len;
+	return r->result_case == HEAPD__RESPONSE__RESULT_INFO ? NULL : "reply without object info";
+}
+
+static const char *result_clients(const Heapd__Response *r, uint32_t read_len)
+{
+	(void)read_len;
+	return r->result_case == HEAPD__RESPONSE__RESULT_CLIENTS ? NULL : "reply without client rows";
+}
+
 static const char *result_hello(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
@@ -373,6 +411,66 @@ static int uid_rows(const Heapd__UidTable *t, struct scratch *sc, heapd_reply *r
 	return 0;
 }
 
+void wire_object_info_of(const Heapd__ObjectInfoReply *w, struct heapd_object_info *out)
+{
+	*out = (struct heapd_object_info){
+		.nrefs = w->nrefs, .nbytes = w->nbytes, .size = w->size, .sealed = w->sealed, .age = w->age};
+}
+
+/* A string from the daemon into a fixed field, cut to fit. */
+static void copy_text(char *out, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+	n = n < size - 1 ? n : size - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+static void client_row(const Heapd__ClientRow *w, heapd_client_info *out)
+{
+	*out = (heapd_client_info){
+		.id = w->id,
+		.pid = w->pid,
+		.uid = w->uid,
+		.gid = w->gid,
+		.self = w->self,
+		.connected_unix_ns = w->connected_unix_ns,
+		.holds = w->holds,
+		.held_bytes = w->held_bytes,
+		.requests = w->requests,
+		.bytes_in = w->bytes_in,
+		.bytes_out = w->bytes_out,
+	};
+	copy_text(out->comm, sizeof out->comm, w->comm);
+	copy_text(out->name, sizeof out->name, w->name);
+}
+
+static int client_rows(const Heapd__ClientTable *t, struct scratch *sc, heapd_reply *r)
+{
+	heapd_client_info *rows = scratch_alloc(sc, (t->n_rows ? t->n_rows : 1) * sizeof *rows);
+	if (!rows)
+		return HEAPD_ENOBUFS;
+	for (size_t i = 0; i < t->n_rows; i++)
+		client_row(t->rows[i], &rows[i]);
+	r->clients = rows;
+	r->nclients = t->n_rows;
+	r->truncated = t->truncated;
+	return 0;
+}
+
+static int info_result(const Heapd__ObjectInfoReply *w, struct scratch *sc, heapd_reply *r)
+{
+	struct heapd_object_info *info = scratch_alloc(sc, sizeof *info);
+	if (!info)
+		return HEAPD_ENOBUFS;
+	wire_object_info_of(w, info);
+	r->info = info;
+	r->root_uids = &w->uid;
+	r->root_gids = &w->gid;
+	r->root_modes = &w->mode;
+	return 0;
+}
+
 int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch *sc, heapd_reply *r)
 {
 	switch (resp->result_case) {
@@ -394,9 +492,14 @@ int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch 
 		r->root_uids = resp->roots->uids;
 		r->root_gids = resp->roots->gids;
 		r->root_modes = resp->roots->modes;
+		r->cursor = resp->roots->next_cursor;
 		break;
 	case HEAPD__RESPONSE__RESULT_UIDS:
 		return uid_rows(resp->uids, sc, r);
+	case HEAPD__RESPONSE__RESULT_INFO:
+		return info_result(resp->info, sc, r);
+	case HEAPD__RESPONSE__RESULT_CLIENTS:
+		return client_rows(resp->clients, sc, r);
 	default:
 		break;
 	}

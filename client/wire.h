@@ -73,6 +73,10 @@ void wire_root_set(struct wire_req *w, const char *name, heapd_ref obj);
 void wire_root_get(struct wire_req *w, const char *name);
 void wire_root_chmod(struct wire_req *w, const char *name, uint32_t mode);
 void wire_root_chown(struct wire_req *w, const char *name, uint32_t uid, uint32_t gid);
+void wire_object_info(struct wire_req *w, heapd_ref obj);
+void wire_root_info_req(struct wire_req *w, const char *name);
+void wire_root_scan(struct wire_req *w, const char *pattern, uint64_t cursor, uint32_t count);
+void wire_client_kill(struct wire_req *w, uint64_t id);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {
@@ -107,9 +111,11 @@ const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, cons
 
 /* The results of checked replies, in the API's types. */
 void wire_stats(const Heapd__Stats *s, heapd_stats *out);
+void wire_object_info_of(const Heapd__ObjectInfoReply *w, struct heapd_object_info *out);
 /* The result of a checked OK reply into r's result fields (ref, data and
- * len, stats, names, uids): they point into resp, into *stats for
- * get_stats, and into sc for uid_stats' rows. An empty read's data is "",
+ * len, stats, names, uids, info, clients): they point into resp, into
+ * *stats for get_stats, and into sc for uid_stats', client_list's and
+ * object_info's rows. An empty read's data is "",
  * not NULL. Returns 0, or HEAPD_ENOBUFS when sc has no room for the rows. */
 int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch *sc, heapd_reply *r);
 /* A NULL-terminated copy of the names (heapd_free_names), or NULL. */

@@ -11,8 +11,9 @@
  * statuses as HEAP_ERRORS says (engine_fail), each with a message naming
  * what was wrong.
  *
- * Every operation of HEAPD_OPS (proto/ops.h) has its op_<name>() here, or
- * in roots.c for the root operations, called by disp_op()'s switch, which
+ * Every operation of HEAPD_OPS (proto/ops.h) has its op_<name>() here, in
+ * roots.c for the root operations, or in introspect.c for object_info and
+ * the client list, called by disp_op()'s switch, which
  * the table makes; the figures of
  * get_stats are HEAPD_STATS' rows, and uid_stats' rows tenant.c's counts.
  *
@@ -597,6 +598,7 @@ enum op_kind {
 	OP_WRITE,  /* changes objects or roots */
 	OP_ADMIN,  /* runs the collector for everyone */
 	OP_SAVE,   /* writes the heap to disk: admins only, gc_by_anyone or not */
+	OP_KILL,   /* closes another's connection: admins only */
 };
 
 static enum op_kind op_kind(Heapd__Request__OpCase op)
@@ -611,6 +613,10 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_LIST:
 	case HEAPD__REQUEST__OP_GET_STATS:
 	case HEAPD__REQUEST__OP_UID_STATS:
+	case HEAPD__REQUEST__OP_OBJECT_INFO:
+	case HEAPD__REQUEST__OP_ROOT_INFO:
+	case HEAPD__REQUEST__OP_ROOT_SCAN:
+	case HEAPD__REQUEST__OP_CLIENT_LIST:
 	case HEAPD__REQUEST__OP_BATCH:  /* each of its ops is checked */
 		return OP_READ;
 	case HEAPD__REQUEST__OP_ALLOC:
@@ -625,6 +631,8 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 		return OP_ADMIN;
 	case HEAPD__REQUEST__OP_SAVE:
 		return OP_SAVE;
+	case HEAPD__REQUEST__OP_CLIENT_KILL:
+		return OP_KILL;
 	HEAPD_OP_NONE_CASES:
 		break;
 	}
@@ -643,9 +651,9 @@ static int op_permitted(const struct session *s, enum op_kind kind, const Heapd_
 			  what, (unsigned)s->uid);
 		return 0;
 	}
-	if (kind == OP_SAVE) {
-		disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u is not an admin; only admin_uids may save", what,
-			  (unsigned)s->uid);
+	if (kind == OP_SAVE || kind == OP_KILL) {
+		disp_fail(rp, HEAPD__STATUS__PERMISSION, "%s: uid %u is not an admin; only admin_uids may %s", what,
+			  (unsigned)s->uid, kind == OP_SAVE ? "save" : "close a connection");
 		return 0;
 	}
 	if (kind == OP_ADMIN && !s->srv->cfg.gc_by_anyone) {
@@ -694,6 +702,7 @@ int disp_request(struct session *s, Heapd__Request *req)
 	struct disp_reply rp;
 	disp_reply_init(&rp, req->id);
 	s->srv->activity++;
+	s->requests++;
 	if (s->state == S_HELLO) {
 		Heapd__HelloReply hello;
 		hello_first(s, req, &rp, &hello);
@@ -710,6 +719,9 @@ int disp_request(struct session *s, Heapd__Request *req)
 	if (rp.wait_room) {
 		sess_hold(s, HELD_ROOM, req, NULL);
 		coll_wait_room(s);
+	} else if (rp.close_after) {
+		sess_close(s, &rp.r);
+		return -1;
 	} else if (!rp.deferred) {
 		sess_reply(s, &rp.r);
 	}

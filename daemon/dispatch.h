@@ -1,7 +1,8 @@
 /*
  * dispatch.h - what the files that run operations share: dispatch.c,
- * which runs every operation of HEAPD_OPS but the root ones, and roots.c,
- * which runs those. Nothing outside them includes it; server.h has the
+ * which runs every operation of HEAPD_OPS but the root ones and the
+ * introspection ones, roots.c, which runs the root ones, and
+ * introspect.c, object_info and the client list. Nothing outside them includes it; server.h has the
  * dispatch calls the rest of the daemon makes.
  */
 #ifndef HEAPD_DISPATCH_H
@@ -26,11 +27,21 @@ void disp_set_ref(struct disp_reply *rp, heap_ref ref);
  * is held (heap/handle.c). */
 int disp_hold_readonly(struct session *s, heap_ref *ref);
 
+/* introspect.c */
+/* The info of the object ref names into a new ObjectInfoReply in the
+ * scratch memory, set as rp's result; 0, or an engine error. */
+int disp_object_info(struct session *s, heap_ref ref, struct disp_reply *rp, Heapd__ObjectInfoReply **out);
+void op_object_info(struct disp_call *c);
+void op_client_list(struct disp_call *c);
+void op_client_kill(struct disp_call *c);
+
 /* roots.c */
 void op_root_set(struct disp_call *c);
 void op_root_get(struct disp_call *c);
 void op_root_chmod(struct disp_call *c);
 void op_root_chown(struct disp_call *c);
 void op_root_list(struct disp_call *c);
+void op_root_info(struct disp_call *c);
+void op_root_scan(struct disp_call *c);
 
 #endif

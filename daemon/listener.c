@@ -46,6 +46,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "text.h"
 
 #define ACCEPTS_PER_TURN 16u
 
@@ -101,6 +102,27 @@ static void read_groups(int fd, struct session *s)
 		free(all);
 }
 
+/* The peer's command name (/proc/PID/comm) as text, and when it came,
+ * for client_list: read once here, not at each listing. The pid may be
+ * gone, or another process's by now; the name is what it says, no more. */
+static void read_comm(struct session *s)
+{
+	char path[64], buf[32];
+	ssize_t n = -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->connected_unix_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)s->pid);
+	int fd = s->pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof buf);
+		close(fd);
+	}
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	text_escape(s->comm, sizeof s->comm, buf, n > 0 ? (size_t)n : 0);
+}
+
 /* Accepts the connection libuv has ready on the listener. */
 static void accept_one(struct server *srv)
 {
@@ -131,6 +153,7 @@ static void accept_one(struct server *srv)
 	s->uid = cred.uid;
 	s->gid = cred.gid;
 	read_groups(fd, s);
+	read_comm(s);
 	admit_session(srv, s);
 }
 

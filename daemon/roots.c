@@ -10,12 +10,23 @@
  * gid and the mode root_mode; replacing or deleting one needs write,
  * root_get and root_list need read, root_chmod is the owner's or an
  * admin's, and root_chown is as chown(2): only an admin gives a root to
- * another uid; the owner may change its group to one it is in.
+ * another uid; the owner may change its group to one it is in. root_info
+ * needs read, and root_scan lists only the roots the caller may read.
+ *
+ * root_scan walks the roots' table a bucket at a time with the engine's
+ * cursor (heap_root_scan_bucket: Redis SCAN's, so a root present for the
+ * whole scan is listed at least once while others come and go), looking
+ * at about count table slots a call (ROOT_SCAN_DEFAULT, at most
+ * ROOT_SCAN_MAX); a bucket is listed whole or not at all, so a reply that
+ * fills up stops before the bucket that would not fit, and the cursor
+ * points at it. Names are matched by fnmatch(3) without flags, pattern
+ * and names being text without NUL.
  *
  * The engine keeps the roots and their metas (heap/holds.c); it judges
  * nothing about who asks. The quotas a new root counts against are
  * tenant.c's; what a refusal changes is nothing.
  */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "dispatch.h"
@@ -26,6 +37,9 @@
 #define ROOT_WRITE 02u
 #define ROOT_MODE_BITS 0666u
 #define ID_KEEP UINT32_MAX  /* root_chown: leave it, as -1 does for chown(2) */
+#define ROOT_SCAN_DEFAULT 100u   /* table slots a root_scan looks at, when count is 0 */
+#define ROOT_SCAN_MAX 10000u     /* and at most, whatever count says */
+#define ROOT_PATTERN_MAX 1024u   /* bytes of a root_scan pattern */
 
 /* Whether s may read (ROOT_READ) or write (ROOT_WRITE) a root of meta m. */
 static int root_may(const struct session *s, const struct heap_root_meta *m, unsigned what)
@@ -218,6 +232,8 @@ struct names {
 	Heapd__RootNames msg;
 	struct session *s;
 	size_t cap, bytes, limit;
+	const char *pattern;    /* root_scan's, NUL-terminated; NULL: every root */
+	int full;               /* root_scan: a name did not fit */
 };
 
 /* Room for one more row in every array; 0, or -1 when out of memory. */
@@ -245,7 +261,7 @@ static int names_grow(struct names *n)
 	return 0;
 }
 
-/* A root, if the caller may read it. */
+/* A root, if the caller may read it; 1 when the reply is full. */
 static int add_name(void *arg, const char *name, size_t len, const struct heap_root_meta *m)
 {
 	struct names *n = arg;
@@ -285,4 +301,117 @@ void op_root_list(struct disp_call *c)
 	heap_root_names(s->srv->heap, add_name, n);
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
 	rp->r.roots = &n->msg;
+}
+
+void op_root_info(struct disp_call *c)
+{
+	struct session *s = c->s;
+	size_t len;
+	const char *name = root_name(&c->req->root_info->name, &len, "root_info", c->rp);
+	struct heap_root_meta m;
+	if (!name || !root_stat(c, name, len, "root_info", &m))
+		return;
+	if (!root_may(s, &m, ROOT_READ)) {
+		root_denied(c->rp, s, "root_info", "read", name, len, &m);
+		return;
+	}
+	heap_ref ref;
+	Heapd__ObjectInfoReply *info;
+	int err = heap_root_get(s->srv->heap, name, len, NULL, &ref);
+	if (!err)
+		err = disp_object_info(s, ref, c->rp, &info);
+	if (err == HEAP_ENOMEM) {
+		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "root_info: out of memory");
+		return;
+	}
+	if (err) {
+		root_fail(c->rp, err, "root_info", name, len, "");
+		return;
+	}
+	info->uid = m.uid;
+	info->gid = m.gid;
+	info->mode = m.mode;
+}
+
+/* A root of the bucket being scanned, if it matches and may be read. */
+static void scan_name(void *arg, const char *name, size_t len, const struct heap_root_meta *m)
+{
+	struct names *n = arg;
+	char buf[HEAP_ROOT_NAME_MAX + 1];
+	if (n->full)
+		return;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (!n->pattern || fnmatch(n->pattern, buf, 0) == 0)
+		n->full = add_name(n, name, len, m);
+}
+
+/* The pattern as a C string (NULL: every root), or NULL with rp failed. */
+static const char *scan_pattern(struct disp_call *c, int *ok)
+{
+	const ProtobufCBinaryData *p = &c->req->root_scan->pattern;
+	*ok = 0;
+	if (p->len > ROOT_PATTERN_MAX) {
+		disp_fail(c->rp, HEAPD__STATUS__INVALID, "root_scan: a pattern of %zu bytes (at most %u)", p->len,
+			  ROOT_PATTERN_MAX);
+		return NULL;
+	}
+	if (!text_valid((const char *)p->data, p->len)) {
+		disp_fail(c->rp, HEAPD__STATUS__INVALID, "root_scan: a pattern is UTF-8 text without control characters");
+		return NULL;
+	}
+	*ok = 1;
+	if (!p->len)
+		return NULL;
+	char *pat = scratch_alloc(&c->s->srv->scratch, p->len + 1);
+	if (!pat) {
+		*ok = 0;
+		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "root_scan: out of memory");
+		return NULL;
+	}
+	memcpy(pat, p->data, p->len);
+	pat[p->len] = '\0';
+	return pat;
+}
+
+void op_root_scan(struct disp_call *c)
+{
+	struct session *s = c->s;
+	heap *h = s->srv->heap;
+	Heapd__RootScan *r = c->req->root_scan;
+	int ok;
+	const char *pattern = scan_pattern(c, &ok);
+	struct names *n = ok ? scratch_alloc(&s->srv->scratch, sizeof *n) : NULL;
+	if (!ok)
+		return;
+	if (!n) {
+		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "root_scan: out of memory");
+		return;
+	}
+	*n = (struct names){.msg = HEAPD__ROOT_NAMES__INIT, .s = s, .bytes = ROOT_LIST_FRAMING + 11,
+			    .limit = c->room, .pattern = pattern};
+	uint32_t count = r->count ? r->count : ROOT_SCAN_DEFAULT, looked = 0;
+	if (count > ROOT_SCAN_MAX)
+		count = ROOT_SCAN_MAX;
+	uint64_t cursor = r->cursor;
+	do {
+		size_t k = n->msg.n_names, bytes = n->bytes;
+		looked += heap_root_scan_bucket(h, cursor, scan_name, n);
+		if (n->full) {
+			n->msg.n_names = n->msg.n_uids = n->msg.n_gids = n->msg.n_modes = k;
+			n->bytes = bytes;
+			n->msg.truncated = 0;
+			if (!k) {
+				disp_fail(c->rp, HEAPD__STATUS__LIMIT, "root_scan: a bucket's roots do not fit in a "
+					  "reply (max_frame_size %u)", s->srv->cfg.max_frame);
+				return;
+			}
+			break;
+		}
+		cursor = heap_root_scan_next(h, cursor);
+	} while (cursor && looked < count);
+	sess_turn_add(s->srv, (uint64_t)looked * 64);
+	n->msg.next_cursor = cursor;
+	c->rp->r.result_case = HEAPD__RESPONSE__RESULT_ROOTS;
+	c->rp->r.roots = &n->msg;
 }

@@ -12,6 +12,8 @@
  *   batch.c      a batch request: its ops in order, one reply
  *   collector.c  the collector in the loop: slices, idle work, waiters
  *   tenant.c     each uid's sessions, roots, holds and output; its quotas
+ *   introspect.c what is in the heap and who is connected: object_info,
+ *                client_list, client_kill
  *   service.c    systemd: notifications, watchdog, the cycle log
  */
 #ifndef HEAPD_SERVER_H
@@ -233,6 +235,11 @@ struct session {
 	bool groups_cut;
 	enum sess_role role;
 	char name[64];          /* from Hello, for logs */
+	char comm[17];          /* /proc/PID/comm when it connected, as text (listener.c) */
+	uint64_t connected_unix_ns;
+	uint64_t requests;      /* requests decoded (disp_request) */
+	uint64_t bytes_in;      /* frame bytes read, and written to it (session.c) */
+	uint64_t bytes_out;
 	heap_holds *holds;
 	struct tenant *ten;     /* its uid's */
 	struct list ten_link;   /* on ten->sessions */
@@ -371,6 +378,8 @@ struct disp_reply {
 	                         * engine call (not a batch's op) */
 	const struct session *s; /* in: whose op it is (disp_op sets it), for
 	                         * the limits a message names; NULL: none */
+	int close_after;        /* the session closes once this reply is sent
+	                         * (client_kill of itself) */
 	char msg[256];
 };
 /* An OK reply with that id; msg is only read once disp_fail set it, so it
@@ -384,6 +393,7 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->retried = 0;
 	rp->packed_now = 0;
 	rp->s = NULL;
+	rp->close_after = 0;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);

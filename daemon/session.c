@@ -183,6 +183,7 @@ void sess_reply(struct session *s, Heapd__Response *resp)
 	n = heapd__response__pack(resp, s->out + s->out_len + FRAME_HEADER);
 	put_be32(s->out + s->out_len, (uint32_t)n);
 	s->out_len += FRAME_HEADER + n;
+	s->bytes_out += FRAME_HEADER + n;
 }
 
 void sess_close(struct session *s, Heapd__Response *resp)
@@ -381,6 +382,7 @@ void sess_process(struct session *s)
 			return;
 		}
 		off += FRAME_HEADER + n;
+		s->bytes_in += FRAME_HEADER + n;
 		if (f == SF_GARBLED) {
 			char msg[160];
 			Heapd__Response resp = HEAPD__RESPONSE__INIT;

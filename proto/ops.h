@@ -21,7 +21,7 @@
  *            sized exactly before it is packed (HEAPD_OP_SIZED)
  *   result   what an OK reply carries: none, ref (never 0), ref_or_null,
  *            data (exactly the length read), stats, roots, hello, batch,
- *            uids
+ *            uids, info (object_info's), clients
  *
  * A user defines X, and HEAPD_OP_REF, HEAPD_OP_STR, HEAPD_OP_BYTES or
  * HEAPD_OP_SIZED when it expands the refs or payload column. Switches over
@@ -52,7 +52,12 @@
 	X(uid_stats, UID_STATS, UidStats, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, uids)                \
 	X(root_chmod, ROOT_CHMOD, RootChmod, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
 	X(root_chown, ROOT_CHOWN, RootChown, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
-	X(save, SAVE, Save, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)
+	X(save, SAVE, Save, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)                              \
+	X(object_info, OBJECT_INFO, ObjectInfo, BATCH, HEAPD_REFS1(obj), HEAPD_NO_PAYLOAD, info)     \
+	X(root_info, ROOT_INFO, RootInfo, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), info)               \
+	X(root_scan, ROOT_SCAN, RootScan, ALONE, HEAPD_REFS0, HEAPD_BYTES(pattern), roots)           \
+	X(client_list, CLIENT_LIST, ClientList, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, clients)       \
+	X(client_kill, CLIENT_KILL, ClientKill, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

@@ -155,6 +155,29 @@ struct heapd_root_info {
 	uint32_t mode;      /* its rw bits: 0644 is rw-r--r-- */
 };
 
+/* What an object is (heapd_object_info, heapd_root_stat). A struct tag
+ * only, as struct stat: heapd_object_info is the function. */
+struct heapd_object_info {
+	uint32_t nrefs, nbytes;
+	uint64_t size;      /* bytes it takes in the heap: its size class, or its pages */
+	int sealed;         /* 1 once sealed (objects cannot be sealed yet: 0) */
+	uint32_t age;       /* collections it has survived (not tracked yet: 0) */
+};
+
+/* A connection to the daemon, as heapd_client_list lists it. */
+typedef struct heapd_client_info {
+	uint64_t id;        /* its session id (heapd_session_id) */
+	uint32_t pid, uid, gid;
+	int self;           /* 1 for the connection that asked */
+	char comm[17];      /* its command name (/proc/PID/comm) when it connected */
+	char name[65];      /* the name it gave at hello */
+	uint64_t connected_unix_ns;
+	uint64_t holds;      /* its holds, repeats counted */
+	uint64_t held_bytes; /* heap bytes of the objects it holds, each once */
+	uint64_t requests;   /* requests it made (a batch counts once) */
+	uint64_t bytes_in, bytes_out;  /* frame bytes it sent, and was sent */
+} heapd_client_info;
+
 /* The reply to one request: from heapd_get_reply (valid until the next
  * call on the connection), heapd_batch_reply (until the next call on the
  * batch), or handed to an async callback (<heapd/async.h>: valid only
@@ -176,6 +199,12 @@ struct heapd_reply {
 	const uint32_t *root_uids;  /* root_list: the owner, group and mode of */
 	const uint32_t *root_gids;  /* each of names, in its order */
 	const uint32_t *root_modes;
+	const struct heapd_object_info *info;  /* object_info, root_info (whose root's
+	                                 * owner, group and mode are
+	                                 * root_uids[0], root_gids[0], root_modes[0]) */
+	uint64_t cursor;                /* root_scan (names): the next cursor, 0 when done */
+	const heapd_client_info *clients;  /* client_list: nclients rows, by id */
+	size_t nclients;
 };
 
 /* Connects and says hello. socket_path NULL: $HEAPD_SOCKET, else
@@ -278,6 +307,39 @@ void heapd_free_root_info(heapd_root_info *roots);
 int heapd_uid_stats(heapd *h, heapd_uid_stat **rows, size_t size, size_t *count, int *truncated);
 void heapd_free_uid_stats(heapd_uid_stat *rows);
 
+/* ---- introspection ---- */
+/* What obj is: its sizes and the heap bytes it takes. Any ref the caller
+ * has, read-only ones too. */
+int heapd_object_info(heapd *h, heapd_ref obj, struct heapd_object_info *out);
+/* The root's owner, group and mode into *root (root->name is set to
+ * NULL), its object's info into *obj; either may be NULL. Needs read on
+ * the root. */
+/* (heapd_root_info is the type, hence the name: the operation is root_info.) */
+int heapd_root_stat(heapd *h, const char *name, heapd_root_info *root, struct heapd_object_info *obj);
+/* The roots the caller may read, a piece at a time, as Redis SCAN:
+ * cursor 0 starts, and *next is the cursor to go on with, 0 once the
+ * scan is complete. pattern NULL or "" lists every root, else those it
+ * matches as fnmatch(3) without flags (at most 1024 bytes). count: about
+ * how many of the daemon's table slots to look at (0: its default, 100;
+ * at most 10,000), so a call may list none and still not be done. A root
+ * present from the scan's start to its end is listed at least once
+ * (twice, rarely, if the table shrank meanwhile); one made or deleted
+ * meanwhile may or may not be. *roots (*n of them, then one whose name is
+ * NULL) is released with heapd_free_root_info(). */
+int heapd_root_scan(heapd *h, const char *pattern, uint64_t cursor, uint32_t count, heapd_root_info **roots,
+		    size_t *n, uint64_t *next);
+/* Every connection (an admin) or those of the caller's uid (anyone
+ * else), by id: *rows, *count of them, released with
+ * heapd_free_client_list(). *truncated (may be NULL) is 1 when more did
+ * not fit in a frame. */
+int heapd_client_list(heapd *h, heapd_client_info **rows, size_t *count, int *truncated);
+void heapd_free_client_list(heapd_client_info *rows);
+/* Closes connection id as if its client had crashed (its holds go);
+ * admins only (else HEAPD_EPERM), HEAPD_ENOTFOUND for no such id. An
+ * admin may close its own: the call returns 0, then the connection is
+ * closed. */
+int heapd_client_kill(heapd *h, uint64_t id);
+
 /* What the daemon said at hello. */
 uint64_t heapd_session_id(const heapd *h);
 const char *heapd_server_version(const heapd *h);
@@ -330,6 +392,11 @@ int heapd_append_free_os_memory(heapd *h);
 int heapd_append_get_stats(heapd *h);
 int heapd_append_ping(heapd *h);
 int heapd_append_uid_stats(heapd *h);
+int heapd_append_object_info(heapd *h, heapd_ref obj);
+int heapd_append_root_info(heapd *h, const char *name);
+int heapd_append_root_scan(heapd *h, const char *pattern, uint64_t cursor, uint32_t count);
+int heapd_append_client_list(heapd *h);
+int heapd_append_client_kill(heapd *h, uint64_t id);
 /* A batch as one pipelined request: its reply's status is the batch's
  * (heapd_batch_exec), and taking it stores the ops' results in b, which
  * must stay alive until then. */
@@ -387,6 +454,8 @@ int heapd_batch_root_get(heapd_batch *b, const char *name);
 int heapd_batch_root_chmod(heapd_batch *b, const char *name, uint32_t mode);
 int heapd_batch_root_chown(heapd_batch *b, const char *name, uint32_t uid, uint32_t gid);
 int heapd_batch_get_stats(heapd_batch *b);
+int heapd_batch_object_info(heapd_batch *b, heapd_ref obj);
+int heapd_batch_root_info(heapd_batch *b, const char *name);  /* NULL name: HEAPD_EINVAL */
 int heapd_batch_exec(heapd *h, heapd_batch *b);
 int heapd_batch_failed(const heapd_batch *b);   /* the op that failed, or -1 */
 /* Op index's status (returned) and result; HEAPD_EINVAL for an index the

@@ -156,6 +156,15 @@ int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
 int heap_release(heap *h, heap_holds *hs, heap_ref ref);
 
 int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes);
+/* What an object is: its sizes, and the heap bytes it takes (its size
+ * class's, or a large object's pages). */
+struct heap_object_info {
+	uint32_t nrefs, nbytes;
+	uint64_t size;
+};
+int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out);
+/* Heap bytes of the distinct objects hs holds (each once). */
+uint64_t heap_holds_bytes(const heap_holds *hs);
 /* The read-only handle of the object ref names (ref itself if it is one). */
 int heap_ref_readonly(heap *h, heap_ref ref, heap_ref *out);
 /* True when ref is a live object's read-only handle. */
@@ -200,6 +209,18 @@ int heap_root_get(heap *h, const char *name, size_t len, heap_holds *hs, heap_re
  * nonzero. fn must not change the roots. */
 void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len, const struct heap_root_meta *meta),
 		     void *arg);
+/* A scan of the roots in steps, as Redis SCAN: cursor 0 starts, and each
+ * step is one bucket of the roots' table, which heap_root_scan_bucket()
+ * gives to fn (every root whose home it is; fn must not change the roots)
+ * and heap_root_scan_next() goes past, 0 meaning the scan is done. Every
+ * root present from the scan's start to its end is given at least once
+ * (once if the table kept its size), whatever roots are made or deleted
+ * between steps. A cursor is any number: one no step gave just resumes
+ * somewhere. The bucket step returns the table slots it looked at. */
+uint32_t heap_root_scan_bucket(heap *h, uint64_t cursor,
+			       void (*fn)(void *arg, const char *name, size_t len, const struct heap_root_meta *meta),
+			       void *arg);
+uint64_t heap_root_scan_next(const heap *h, uint64_t cursor);
 
 /* Snapshots (save.c, load.c). A save writes the named roots and every
  * object reachable from one as they were when heap_save_begin() returned

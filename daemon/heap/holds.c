@@ -13,6 +13,9 @@
  * root once, from its making to its deletion or change of owner. A hold
  * set has a tenant, which the objects allocated with it are charged to
  * (central.c); holding or releasing an object changes no tenant's bytes.
+ * A hold entry keeps its object's heap bytes (its span's elemsize), and a
+ * set the sum over its entries (hs->bytes: each object once, however
+ * often held), kept as entries come and go, for the host's client list.
  *
  * Sizes. The roots' table doubles at 3/4 full and halves below 1/8 full;
  * a hold set doubles at 1/4 full up to 1,024 entries and at 3/4 above
@@ -126,6 +129,18 @@ static int rehash(heap *h, heap_holds *hs, uint32_t cap)
 	return 0;
 }
 
+/* The heap bytes of the live object r names (its span's elemsize: the
+ * size class, or a large object's pages). r was checked by the caller. */
+static uint32_t ref_bytes(const heap *h, heap_ref r)
+{
+	return h->spans[h->pagemap[ref_place(r) >> (PAGE_SHIFT - 3)] - 1].elemsize;
+}
+
+uint64_t heap_holds_bytes(const heap_holds *hs)
+{
+	return hs->bytes;
+}
+
 int holds_add(heap *h, heap_holds *hs, heap_ref r)
 {
 	if (hs != h->roots_hs && hs->count >= h->cfg.max_holds)
@@ -143,6 +158,8 @@ int holds_add(heap *h, heap_holds *hs, heap_ref r)
 				i = (i + 1) & hs->mask;
 		}
 		hs->tab[i].ref = r;
+		hs->tab[i].bytes = ref_bytes(h, r);
+		hs->bytes += hs->tab[i].bytes;
 		hs->used++;
 	}
 	hs->tab[i].count++;
@@ -193,8 +210,10 @@ int heap_release(heap *h, heap_holds *hs, heap_ref ref)
 		i = (i + 1) & hs->mask;
 	}
 	hs->count--;
-	if (--hs->tab[i].count == 0)
+	if (--hs->tab[i].count == 0) {
+		hs->bytes -= hs->tab[i].bytes;
 		holds_delete(h, hs, i);
+	}
 	return 0;
 }
 
@@ -437,6 +456,44 @@ void heap_root_names(heap *h, int (*fn)(void *arg, const char *name, size_t len,
 		if (fn(arg, h->rtab[i].name, h->rtab[i].len, &m))
 			return;
 	}
+}
+
+/* The scan's cursor is Redis's: a bucket index whose bits are counted
+ * from the top (reversed, incremented, reversed back). A table that
+ * doubles puts the roots of bucket b in b and b + cap; one that halves
+ * puts b and b + cap / 2 in b; in both cases the reversed order has
+ * visited all of them or none before the cursor, so no root that stays
+ * is missed (a halving may give some twice). A root's home is
+ * hash & rmask wherever linear probing put it, and it lies in the run of
+ * full slots from its home, which the bucket step walks to its end. */
+static uint64_t rev64(uint64_t v)
+{
+	v = (v >> 1 & 0x5555555555555555ULL) | (v & 0x5555555555555555ULL) << 1;
+	v = (v >> 2 & 0x3333333333333333ULL) | (v & 0x3333333333333333ULL) << 2;
+	v = (v >> 4 & 0x0f0f0f0f0f0f0f0fULL) | (v & 0x0f0f0f0f0f0f0f0fULL) << 4;
+	return __builtin_bswap64(v);
+}
+
+uint32_t heap_root_scan_bucket(heap *h, uint64_t cursor,
+			       void (*fn)(void *arg, const char *name, size_t len, const struct heap_root_meta *meta),
+			       void *arg)
+{
+	uint32_t home = (uint32_t)(cursor & h->rmask), i = home, looked = 1;
+	struct heap_root_meta m;
+	for (; h->rtab[i].name; i = (i + 1) & h->rmask, looked++) {
+		const struct root_entry *e = &h->rtab[i];
+		if ((e->hash & h->rmask) != home)
+			continue;
+		meta_of(e, &m);
+		fn(arg, e->name, e->len, &m);
+	}
+	return looked;
+}
+
+uint64_t heap_root_scan_next(const heap *h, uint64_t cursor)
+{
+	cursor |= ~(uint64_t)h->rmask;
+	return rev64(rev64(cursor) + 1);
 }
 
 int holds_init(heap *h)

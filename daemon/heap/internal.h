@@ -216,7 +216,8 @@ struct bgmark {
 /* --- hold sets (holds.c) --- */
 struct hold {
 	heap_ref ref;
-	uint64_t count;
+	uint32_t count;       /* <= max_holds, or max_roots for h->roots_hs */
+	uint32_t bytes;       /* the object's heap bytes (its span's elemsize) */
 };
 
 struct heap_holds {
@@ -228,6 +229,7 @@ struct heap_holds {
 	uint32_t used;        /* distinct refs */
 	uint32_t grow_at;     /* used count that makes the table grow: 3/4 full */
 	uint64_t count;       /* holds, counting repeats */
+	uint64_t bytes;       /* heap bytes of the distinct objects held */
 	uint64_t scanned;     /* cycle whose root scan has covered this set */
 	uint32_t cursor;      /* next slot to scan in cycle scanned + 1 */
 };
@@ -777,15 +779,17 @@ int holds_add(heap *h, heap_holds *hs, heap_ref r);
 /* holds_add() for the handle of an object just allocated, when hs has
  * room without growing: the handle cannot be in hs yet, and needs no
  * shading (the object is black if marking is on). */
-static inline void holds_add_new(heap_holds *hs, heap_ref r)
+static inline void holds_add_new(heap_holds *hs, heap_ref r, uint32_t bytes)
 {
 	uint32_t i = ref_home(r, hs->mask);
 	while (hs->tab[i].ref)
 		i = (i + 1) & hs->mask;
 	hs->tab[i].ref = r;
 	hs->tab[i].count = 1;
+	hs->tab[i].bytes = bytes;
 	hs->used++;
 	hs->count++;
+	hs->bytes += bytes;
 }
 /* Scans up to budget slots of root hold sets; returns 0 if none was left. */
 int holds_scan_roots(heap *h, uint32_t budget);

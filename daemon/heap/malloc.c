@@ -270,15 +270,16 @@ static inline heap_ref *target_slot(heap *h, heap_ref obj, uint32_t slot, int *e
 /* Roots r at d. slow says the call took the general path: a hold set may
  * have to grow, and sweeping may have run since the caller resolved a
  * target slot's object (freeing it, if it was garbage), so it is resolved
- * again and its liveness is current. */
-static inline int root_new(heap *h, struct dest *d, heap_ref r, int slow)
+ * again and its liveness is current. bytes: r's heap bytes, which a hold
+ * keeps. */
+static inline int root_new(heap *h, struct dest *d, heap_ref r, uint32_t bytes, int slow)
 {
 	if (!d->obj) {
 		if (!d->hs)
 			return 0;
 		if (slow)
 			return holds_add(h, d->hs, r);
-		holds_add_new(d->hs, r);
+		holds_add_new(d->hs, r, bytes);
 		return 0;
 	}
 	if (slow) {
@@ -319,7 +320,7 @@ static __attribute__((noinline)) int alloc_general(heap *h, struct dest *d, uint
 		return err;
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
 	init_contents(h, d, p, nrefs);
-	err = root_new(h, d, r, 1);
+	err = root_new(h, d, r, s->elemsize, 1);
 	if (h->heap_live >= h->next_event)
 		gc_alloc_slow(h);
 	if (err)
@@ -346,7 +347,7 @@ static inline __attribute__((always_inline)) int alloc_to(heap *h, struct dest *
 	uint8_t *p = span_base(h, s) + (size_t)idx * s->elemsize;
 	heap_ref r = init_object(h, s, idx, p, size, nrefs, nbytes);
 	init_contents(h, d, p, nrefs);
-	root_new(h, d, r, 0);
+	root_new(h, d, r, s->elemsize, 0);
 	*out = r;
 	return 0;
 }

@@ -42,6 +42,16 @@ int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes)
 	return 0;
 }
 
+int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out)
+{
+	struct obj o;
+	int err = obj_resolve(h, ref, &o);
+	if (err)
+		return err;
+	*out = (struct heap_object_info){.nrefs = o.nrefs, .nbytes = o.nbytes, .size = o.s->elemsize};
+	return 0;
+}
+
 int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
 {
 	struct obj o, v;

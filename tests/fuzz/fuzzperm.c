@@ -108,6 +108,7 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
 		return COLLECTS;
 	case HEAPD__REQUEST__OP_SAVE:
+	case HEAPD__REQUEST__OP_CLIENT_KILL:  /* admins only, as a save */
 		return SAVES;
 	case HEAPD__REQUEST__OP_HELLO:
 	case HEAPD__REQUEST__OP_PING:
@@ -118,6 +119,10 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_LIST:
 	case HEAPD__REQUEST__OP_GET_STATS:
 	case HEAPD__REQUEST__OP_UID_STATS:
+	case HEAPD__REQUEST__OP_OBJECT_INFO:
+	case HEAPD__REQUEST__OP_ROOT_INFO:
+	case HEAPD__REQUEST__OP_ROOT_SCAN:
+	case HEAPD__REQUEST__OP_CLIENT_LIST:
 	case HEAPD__REQUEST__OP_BATCH:
 	HEAPD_OP_NONE_CASES:
 		break;
@@ -148,6 +153,8 @@ static enum expect root_rule(const struct fz_who *who, const Heapd__Request *q)
 		if (!fz_model_root_meta(&q->root_get->name, &m) || fz_root_may(who, &m, FZ_ROOT_READ))
 			return NEVER;
 		return fz_uid_holds(who->uid) >= fz_config()->max_holds_per_uid ? NEVER : MUST;
+	case HEAPD__REQUEST__OP_ROOT_INFO:
+		return fz_model_root_meta(&q->root_info->name, &m) && !fz_root_may(who, &m, FZ_ROOT_READ) ? MUST : NEVER;
 	case HEAPD__REQUEST__OP_ROOT_CHMOD:
 		if (!fz_model_root_meta(&q->root_chmod->name, &m) || q->root_chmod->mode & ~FZ_ROOT_MODE_BITS)
 			return NEVER;

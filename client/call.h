@@ -1,0 +1,24 @@
+/*
+ * call.h - the blocking core's calls (heapd.c) for the files that add
+ * blocking operations of their own (introspect.c).
+ *
+ * Internal to the library. The rules are heapd.c's: one request at a
+ * time fails with HEAPD_EINVAL while pipelined replies are pending, and
+ * every call records its error in h (heapd_errcode, heapd_errmsg).
+ */
+#ifndef HEAPD_CALL_H
+#define HEAPD_CALL_H
+
+#include "heapd.h"
+#include "wire.h"
+
+/* Sends w's request alone and takes its reply into *r (and *raw, the
+ * decoded reply, NULL after an error), valid until the next call on h;
+ * returns its status. */
+int hcall(heapd *h, struct wire_req *w, heapd_reply *r, const Heapd__Response **raw);
+/* Appends w's request to the pipeline (heapd_append_*). */
+int hcall_queue(heapd *h, struct wire_req *w);
+/* Records code with msg in h; returns code. */
+int hcall_error(heapd *h, int code, const char *msg);
+
+#endif
