@@ -367,6 +367,8 @@ struct disp_reply {
 	int wait_room;          /* an allocation found no room and did nothing:
 	                         * run it again once the collector is done */
 	int retried;            /* in: this is that second run */
+	int no_wait;            /* in: fail rather than wait for room (a batch
+	                         * that runs in one turn: batch.c) */
 	int packed_now;         /* in: sess_reply packs it before any other
 	                         * engine call (not a batch's op) */
 	char msg[256];
