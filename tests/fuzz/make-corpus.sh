@@ -20,7 +20,7 @@
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
-tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch"
+tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch test_cas"
 programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/snapseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
 for t in $tests; do
 	programs="$programs tests/daemon/$t"
