@@ -6,7 +6,7 @@
 #
 # BUILD-DIR is configured with CC=clang --enable-fuzzing. The daemon tests
 # that talk to heapd through libheapd (test_client, test_sessions,
-# test_heapctl and test_heapctl_stats through heapctl, test_batch) and by
+# test_heapctl and test_heapctl_stats through heapctl, test_batch, test_cas) and by
 # hand (test_protocol)
 # run with tests/fuzz/record standing in for heapd, which records every
 # request frame and every run, all of it an admin's; tests/fuzz/permseeds
