@@ -92,7 +92,7 @@ static int root_store(struct disp_call *c, const char *what, const char *name, s
 		      heap_ref obj, const struct heap_root_meta *m)
 {
 	struct server *srv = c->s->srv;
-	if (obj && !exists && ten_root_refused(srv, c->s->ten, len, c->rp))
+	if (obj && !exists && ten_root_refused(srv, c->s->ten, len, what, c->rp))
 		return -1;
 	int err = heap_root_set(srv->heap, name, len, obj, m);
 	if (err) {

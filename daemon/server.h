@@ -382,6 +382,7 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->deferred = 0;
 	rp->wait_room = 0;
 	rp->retried = 0;
+	rp->no_wait = 0;
 	rp->packed_now = 0;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
@@ -420,7 +421,7 @@ void ten_put(struct server *srv, struct tenant *t);
 void ten_free_all(struct server *srv);
 /* 1 with rp failed (LIMIT, naming the quota) if t may not make one more
  * root of len name bytes, else 0. */
-int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp);
+int ten_root_refused(struct server *srv, struct tenant *t, size_t len, const char *what, struct disp_reply *rp);
 void ten_root_made(struct tenant *t, size_t len);
 /* A root owned by owner was deleted, or given to another uid. */
 void ten_root_gone(struct server *srv, uid_t owner, size_t len);

@@ -306,7 +306,7 @@ static void root_cas_permissions(void **state)
 	assert_int_equal(p.ref[P_DENIED_WAS], 7);  /* nothing shown */
 	expect_code(&p, P_RO_CAS, HEAPD_EPERM, "read-only");
 	expect_code(&p, P_MAKE, 0, NULL);
-	expect_code(&p, P_QUOTA, HEAPD_ELIMIT, "max_roots_per_uid");
+	expect_code(&p, P_QUOTA, HEAPD_ELIMIT, "root_cas: uid 54332 has 1 named roots (max_roots_per_uid 1)");
 	expect_code(&p, P_QUOTA_ROOT, HEAPD_ENOTFOUND, NULL);
 	assert_int_equal(heapd_root_get(h, "a/x", &got), 0);
 	assert_int_equal(got, x);
