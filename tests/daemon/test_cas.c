@@ -27,8 +27,9 @@
  *   batch_stops_at_a_failed_cas the ops before stand, the failed CAS
  *                               carries what was there, later ops are
  *                               SKIPPED and change nothing; a CAS first
- *                               makes a batch conditional; a later op may
- *                               name a CAS's result
+ *                               makes a batch conditional, CASes to the
+ *                               same ref (checks) first all or nothing; a
+ *                               later op may name a CAS's result
  *   batch_with_cas_in_one_turn  a batch that would take hundreds of turns
  *                               runs whole in one when it has a CAS
  *                               (anywhere): another client never sees its
@@ -344,7 +345,7 @@ static void batch_stops_at_a_failed_cas(void **state)
 	struct daemon d;
 	daemon_start(&d, NULL);
 	heapd *h = client(&d);
-	heapd_ref obj = alloc_data(h, 2, "........"), n1 = alloc_data(h, 1, "n1"), n2 = alloc_data(h, 1, "n2");
+	heapd_ref obj = alloc_data(h, 2, "........"), n1 = alloc_data(h, 1, "n1"), n2 = alloc_data(h, 1, "n2"), got;
 	assert_int_equal(heapd_root_set(h, "L", n1), 0);
 
 	/* Op 0 stands, op 1 fails with what was there, 2 and 3 do not run. */
@@ -383,6 +384,22 @@ static void batch_stops_at_a_failed_cas(void **state)
 	assert_int_equal(reply_ref(b, 0, HEAPD_ECONFLICT), n2);
 	assert_int_equal(heapd_read(h, n2, 0, buf, 2), 0);
 	assert_memory_equal(buf, "n2", 2);
+
+	/* All or nothing: a CAS to the same ref only checks, so both
+	 * conditions come before any change; the second fails, nothing runs. */
+	heapd_batch_reset(b);
+	assert_int_equal(heapd_batch_root_cas(b, "L", n2, n2), 0);
+	assert_int_equal(heapd_batch_cas_ref(b, obj, 1, n1, n1), 1);
+	assert_int_equal(heapd_batch_root_cas(b, "L", n2, n1), 2);
+	assert_int_equal(heapd_batch_write(b, n1, 0, "no", 2), 3);
+	expect_err(h, heapd_batch_exec(h, b), HEAPD_ECONFLICT, "cas_ref: it holds");
+	assert_int_equal(reply_ref(b, 0, 0), n2);
+	assert_int_equal(reply_ref(b, 1, HEAPD_ECONFLICT), n2);
+	assert_int_equal(heapd_root_get(h, "L", &got), 0);
+	assert_int_equal(got, n2);
+	assert_int_equal(heapd_release(h, got), 0);
+	assert_int_equal(heapd_read(h, n1, 0, buf, 2), 0);
+	assert_memory_equal(buf, "n1", 2);
 
 	/* A failed cas_ref in the middle, and an error that is not a conflict. */
 	heapd_batch_reset(b);
