@@ -644,6 +644,24 @@ int heapd_async_root_chmod(heapd_async *ac, const char *name, uint32_t mode, hea
 	return submit_op(ac, &w, cb, privdata);
 }
 
+int heapd_async_cas_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target,
+			heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_cas_ref(&w, obj, slot, expected, target);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_cas(heapd_async *ac, const char *name, heapd_ref expected, heapd_ref target, heapd_async_fn *cb,
+			 void *privdata)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_root_cas(&w, name, expected, target);
+	return submit_op(ac, &w, cb, privdata);
+}
+
 int heapd_async_root_chown(heapd_async *ac, const char *name, uint32_t uid, uint32_t gid, heapd_async_fn *cb,
 			   void *privdata)
 {

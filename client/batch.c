@@ -283,6 +283,32 @@ int heapd_batch_root_chown(heapd_batch *b, const char *name, uint32_t uid, uint3
 	return i;
 }
 
+int heapd_batch_cas_ref(heapd_batch *b, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_cas_ref(&w, 0, slot, 0, 0);
+	ref_arg(obj, &w.op.cas_ref.obj, &w.op.cas_ref.obj_from);
+	ref_arg(expected, &w.op.cas_ref.expected, &w.op.cas_ref.expected_from);
+	ref_arg(target, &w.op.cas_ref.target, &w.op.cas_ref.target_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_root_cas(heapd_batch *b, const char *name, heapd_ref expected, heapd_ref target)
+{
+	if (!name)
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	struct bop *o;
+	wire_root_cas(&w, name, 0, 0);
+	ref_arg(expected, &w.op.root_cas.expected, &w.op.root_cas.expected_from);
+	ref_arg(target, &w.op.root_cas.target, &w.op.root_cas.target_from);
+	int i = add(b, &w, name, w.op.root_cas.name.len, 0, &o);
+	if (i >= 0)
+		o->w.op.root_cas.name.data = o->copy;
+	return i;
+}
+
 int heapd_batch_get_stats(heapd_batch *b)
 {
 	struct wire_req w;
@@ -367,7 +393,8 @@ void hbatch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code)
 		b->res[i].status = code;
 }
 
-/* NULL if r, an OK result, fits op i of b (when b still has it). */
+/* NULL if r, a result with one (wire_has_result), fits op i of b (when b
+ * still has it). */
 static const char *result_fits_op(const heapd_batch *b, size_t i, const Heapd__Response *r)
 {
 	if (i >= b->n)
@@ -382,7 +409,7 @@ static int store_result(struct bres *x, const Heapd__Response *r, int status)
 	x->status = status;
 	if (status && status != HEAPD_ESKIPPED && r->error && r->error[0] && !(x->error = strdup(r->error)))
 		return HEAPD_ENOBUFS;
-	if (status)
+	if (!wire_has_result(status))
 		return 0;
 	switch (r->result_case) {
 	case HEAPD__RESPONSE__RESULT_REF:
@@ -443,7 +470,7 @@ int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Respons
 			*bad = "batch results out of order";
 			return HEAPD_EPROTO;
 		}
-		if (!st && (*bad = result_fits_op(b, i, r)) != NULL)
+		if (wire_has_result(st) && (*bad = result_fits_op(b, i, r)) != NULL)
 			return HEAPD_EPROTO;
 		if (store_result(&b->res[i], r, st) != 0)
 			return HEAPD_ENOBUFS;

@@ -4,8 +4,9 @@
  *
  * Matching. The daemon answers in request order, so a reply belongs to
  * the oldest request due, and anything else means the byte stream is out
- * of step: a reply that does not decode, one to another id, an OK reply
- * whose result does not fit the request (wire_check_result, or a batch's
+ * of step: a reply that does not decode, one to another id, an OK (or
+ * CONFLICT, which carries what a CAS found) reply whose result does not
+ * fit the request (wire_check_result, or a batch's
  * results: hbatch_take) is fatal, as is PROTOCOL (the daemon says we broke
  * the protocol) and any error with id 0 (a refusal, or a frame the daemon
  * could not take: about the connection, not a request). So is a failed
@@ -167,7 +168,7 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 			code = HEAPD_ENOBUFS;
 			error = "out of memory for the results of a batch";
 		}
-	} else if (!code) {
+	} else if (wire_has_result(code)) {
 		bad = wire_check_result((Heapd__Request__OpCase)p->op, p->len, resp);
 	}
 	if (bad)
@@ -187,7 +188,7 @@ void core_take(struct core *c, struct core_reply *v, heapd_reply *r)
 	if (match_reply(c, v->resp, v))
 		return;
 	*r = (heapd_reply){.status = v->status, .error = v->error, .id = v->p.id};
-	if (!v->status && !v->p.batch && wire_result(v->resp, &c->stats, &c->scratch, r) != 0) {
+	if (wire_has_result(v->status) && !v->p.batch && wire_result(v->resp, &c->stats, &c->scratch, r) != 0) {
 		v->status = r->status = HEAPD_ENOBUFS;
 		v->error = r->error = "out of memory for a reply";
 	}

@@ -457,6 +457,34 @@ int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
 	return call_status(h, &w);
 }
 
+/* A CAS, one at a time: its status, and what was there into *was (may be
+ * NULL), on HEAPD_ECONFLICT as on success. */
+static int call_cas(heapd *h, struct wire_req *w, heapd_ref *was)
+{
+	heapd_reply r;
+	const Heapd__Response *raw;
+	int err = call(h, &w->req, NULL, &r, &raw);
+	if (was && wire_has_result(err))
+		*was = r.ref;
+	return err;
+}
+
+int heapd_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target, heapd_ref *was)
+{
+	struct wire_req w;
+	wire_cas_ref(&w, obj, slot, expected, target);
+	return call_cas(h, &w, was);
+}
+
+int heapd_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target, heapd_ref *was)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_cas(&w, name, expected, target);
+	return call_cas(h, &w, was);
+}
+
 int heapd_root_list_info(heapd *h, heapd_root_info **roots, size_t *count, int *truncated)
 {
 	if (!h || !roots)
@@ -676,6 +704,22 @@ int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t g
 		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_chown(&w, name, uid, gid);
+	return queue_request(h, &w.req, NULL);
+}
+
+int heapd_append_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target)
+{
+	struct wire_req w;
+	wire_cas_ref(&w, obj, slot, expected, target);
+	return queue_request(h, &w.req, NULL);
+}
+
+int heapd_append_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target)
+{
+	if (!name)
+		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	struct wire_req w;
+	wire_root_cas(&w, name, expected, target);
 	return queue_request(h, &w.req, NULL);
 }
 

@@ -127,6 +127,23 @@ void wire_client_kill(struct wire_req *w, uint64_t id)
 	w->op.client_kill.id = id;
 }
 
+void wire_cas_ref(struct wire_req *w, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target)
+{
+	wire_op(w, HEAPD__REQUEST__OP_CAS_REF);
+	w->op.cas_ref.obj = obj;
+	w->op.cas_ref.slot = slot;
+	w->op.cas_ref.expected = expected;
+	w->op.cas_ref.target = target;
+}
+
+void wire_root_cas(struct wire_req *w, const char *name, heapd_ref expected, heapd_ref target)
+{
+	wire_op(w, HEAPD__REQUEST__OP_ROOT_CAS);
+	w->op.root_cas.name = name_bytes(name);
+	w->op.root_cas.expected = expected;
+	w->op.root_cas.target = target;
+}
+
 int wire_reserve(struct wire_buf *b, size_t n)
 {
 	if (b->len + n <= b->cap)
@@ -288,6 +305,12 @@ static const char *result_ref_or_null(const Heapd__Response *r, uint32_t read_le
 {
 	(void)read_len;
 	return r->result_case == HEAPD__RESPONSE__RESULT_REF ? NULL : "reply without a ref";
+}
+
+/* cas_ref, root_cas: what was there, 0 or a ref, on OK and CONFLICT. */
+static const char *result_cas(const Heapd__Response *r, uint32_t read_len)
+{
+	return result_ref_or_null(r, read_len);
 }
 
 static const char *result_data(const Heapd__Response *r, uint32_t read_len)

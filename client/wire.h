@@ -77,6 +77,8 @@ void wire_object_info(struct wire_req *w, heapd_ref obj);
 void wire_root_info_req(struct wire_req *w, const char *name);
 void wire_root_scan(struct wire_req *w, const char *pattern, uint64_t cursor, uint32_t count);
 void wire_client_kill(struct wire_req *w, uint64_t id);
+void wire_cas_ref(struct wire_req *w, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target);
+void wire_root_cas(struct wire_req *w, const char *name, heapd_ref expected, heapd_ref target);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {
@@ -105,8 +107,15 @@ static inline uint32_t wire_frame_len(const uint8_t *p)
 /* The HEAPD_* code of a reply's status (HEAPD_EPROTO for one not in the
  * protocol, and for INTERNAL). */
 int wire_status(const Heapd__Response *r);
+/* Whether a reply of status code (HEAPD_*) carries a result: an OK one,
+ * and a CAS's HEAPD_ECONFLICT, which says what was there. */
+static inline int wire_has_result(int code)
+{
+	return code == HEAPD_OK || code == HEAPD_ECONFLICT;
+}
 /* For an OK reply to a request of operation op (and, for a read, of
- * read_len bytes): NULL if its result fits, else what is wrong. */
+ * read_len bytes), or a CONFLICT one (wire_has_result): NULL if its result
+ * fits, else what is wrong. */
 const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r);
 
 /* The results of checked replies, in the API's types. */

@@ -56,6 +56,15 @@
  * else of its session in between. Its progress (struct batch_state)
  * lives with its request in the scratch memory that sess_hold moves into
  * the session.
+ *
+ * Conditions. A batch with a cas_ref or root_cas op (st->whole) is never
+ * held: it runs whole in the turn it starts in, past the budget, and an
+ * alloc in it that finds no room fails with NO_MEMORY at once (no_wait)
+ * rather than wait for a collection. So no other client's request runs
+ * between a CAS and the ops after it, and a CAS first makes the batch
+ * conditional: the ops after it run only if it swapped, on the state it
+ * checked. The price is a turn as long as the batch (max_batch_ops ops,
+ * a frame of data at most): that is the client's to keep short.
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,7 +84,7 @@ struct ref_field {
 };
 
 /* q's ref fields (HEAPD_OPS' refs column): how many, into f. */
-static int ref_fields(Heapd__Request *q, struct ref_field f[2])
+static int ref_fields(Heapd__Request *q, struct ref_field f[HEAPD_MAX_REFS])
 {
 	int n = 0;
 	switch (q->op_case) {
@@ -98,7 +107,7 @@ static int ref_fields(Heapd__Request *q, struct ref_field f[2])
 
 int batch_stray_from(Heapd__Request *req, struct disp_reply *rp)
 {
-	struct ref_field f[2];
+	struct ref_field f[HEAPD_MAX_REFS];
 	int n = ref_fields(req, f);
 	for (int i = 0; i < n; i++) {
 		if (*f[i].from) {
@@ -155,7 +164,7 @@ static const char *arg_name(const char *field)
 /* Replaces each *_from of q (op number i, from 0) by the ref it names. */
 static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, struct disp_reply *rp)
 {
-	struct ref_field f[2];
+	struct ref_field f[HEAPD_MAX_REFS];
 	int n = ref_fields(q, f);
 	const char *what = disp_op_name(q->op_case);
 	for (int k = 0; k < n; k++) {
@@ -221,6 +230,7 @@ struct batch_state {
 	size_t next;               /* the op to run next, from 0 */
 	size_t limit, used;        /* room for the results, and what they took */
 	int retry;                 /* op next found no room once: last try */
+	int whole;                 /* it has a CAS: it runs in this turn, whole */
 	Heapd__BatchReply *br;
 	Heapd__Response **res;
 	struct disp_reply out;
@@ -241,13 +251,14 @@ static void step(struct session *s, struct batch_state *st)
 			res[i]->status = HEAPD__STATUS__SKIPPED;
 			continue;
 		}
-		if (i > first && sess_turn_over(s->srv)) {
+		if (i > first && !st->whole && sess_turn_over(s->srv)) {
 			sess_hold(s, HELD_TURN, NULL, st);
 			return;
 		}
 		struct disp_reply rp;
 		disp_reply_init(&rp, 0);
 		rp.retried = st->retry;
+		rp.no_wait = st->whole;
 		st->retry = 0;
 		run_op(s, st->b->ops[i], i, res, st->limit - st->used - SKIPPED_COST * (n - 1 - i), &rp);
 		if (rp.wait_room) {
@@ -279,6 +290,16 @@ void batch_resume(struct session *s, struct batch_state *st)
 	step(s, st);
 }
 
+/* Whether b has a cas_ref or root_cas op. */
+static int has_cas(const Heapd__Batch *b)
+{
+	for (size_t i = 0; i < b->n_ops; i++)
+		if (b->ops[i]->op_case == HEAPD__BATCH_OP__OP_CAS_REF ||
+		    b->ops[i]->op_case == HEAPD__BATCH_OP__OP_ROOT_CAS)
+			return 1;
+	return 0;
+}
+
 /* A new batch's progress, every result OK so far; NULL if out of memory. */
 static struct batch_state *start(struct scratch *sc, uint64_t id, const Heapd__Batch *b, size_t limit)
 {
@@ -294,7 +315,7 @@ static struct batch_state *start(struct scratch *sc, uint64_t id, const Heapd__B
 		res[i] = &rv[i];
 		heapd__response__init(res[i]);
 	}
-	*st = (struct batch_state){.b = b, .limit = limit, .br = br, .res = res};
+	*st = (struct batch_state){.b = b, .limit = limit, .br = br, .res = res, .whole = has_cas(b)};
 	disp_reply_init(&st->out, id);
 	return st;
 }

@@ -18,7 +18,8 @@
  * get_stats are HEAPD_STATS' rows, and uid_stats' rows tenant.c's counts.
  *
  * The connection's holds live in s->holds: alloc, get_ref and root_get add
- * one on what they return, release drops one. Each op's change to them is
+ * one on what they return, release drops one; cas_ref and root_cas add
+ * none (what they return, what was there, is the client's to hold). Each op's change to them is
  * added to the uid's count (disp_op), which max_holds_per_uid bounds: the
  * ops that add a hold check it first, as root_set checks the uid's root
  * quotas (tenant.c). A session in S_HELLO accepts
@@ -205,8 +206,11 @@ static void op_alloc(struct disp_call *c)
 	int err = a->into_obj
 			  ? heap_alloc_into_init(h, a->into_obj, a->into_slot, a->nrefs, a->nbytes, a->data.data, len, &ref)
 			  : heap_alloc_init(h, s->holds, a->nrefs, a->nbytes, a->data.data, len, &ref);
-	if (err == HEAP_ENOMEM && !rp->retried)
+	if (err == HEAP_ENOMEM && !rp->retried && !rp->no_wait)
 		rp->wait_room = 1;  /* nothing was done: again after the collection */
+	else if (err == HEAP_ENOMEM && rp->no_wait)
+		disp_fail(rp, HEAPD__STATUS__NO_MEMORY, "alloc: the heap is at its hard maximum (max_heap %zu); "
+			  "a batch with a cas op does not wait for a collection", s->srv->cfg.heap.max_heap);
 	else if (err == HEAP_ENOMEM)
 		disp_fail(rp, HEAPD__STATUS__NO_MEMORY, "alloc: the heap is at its hard maximum (max_heap %zu), "
 			  "even after a collection", s->srv->cfg.heap.max_heap);
@@ -278,6 +282,28 @@ static void op_set_ref(struct disp_call *c)
 	int err = heap_set_ref(c->s->srv->heap, r->obj, r->slot, r->target);
 	if (err)
 		slot_fail(c, err, "set_ref", r->obj, r->slot);
+}
+
+void disp_conflict(struct disp_reply *rp, const char *what, heap_ref was, heap_ref expected)
+{
+	disp_fail(rp, HEAPD__STATUS__CONFLICT, "%s: it holds 0x%llx, not the expected 0x%llx", what,
+		  (unsigned long long)was, (unsigned long long)expected);
+	disp_set_ref(rp, was);
+}
+
+/* set_ref on a condition (heap_cas_ref); what the slot held is the
+ * result, on CONFLICT too, with no hold added. */
+static void op_cas_ref(struct disp_call *c)
+{
+	Heapd__CasRef *r = c->req->cas_ref;
+	heap_ref was = 0;
+	int err = heap_cas_ref(c->s->srv->heap, r->obj, r->slot, r->expected, r->target, &was);
+	if (err == HEAP_ECONFLICT)
+		disp_conflict(c->rp, "cas_ref", was, r->expected);
+	else if (err)
+		disp_engine_fail(c->rp, err, "cas_ref");
+	else
+		disp_set_ref(c->rp, was);
 }
 
 int disp_hold_readonly(struct session *s, heap_ref *ref)
@@ -625,6 +651,8 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_SET:
 	case HEAPD__REQUEST__OP_ROOT_CHMOD:
 	case HEAPD__REQUEST__OP_ROOT_CHOWN:
+	case HEAPD__REQUEST__OP_CAS_REF:
+	case HEAPD__REQUEST__OP_ROOT_CAS:
 		return OP_WRITE;
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:

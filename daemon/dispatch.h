@@ -22,6 +22,8 @@ struct disp_call {
 void disp_engine_fail(struct disp_reply *rp, int err, const char *what);
 /* The reply's result is ref. */
 void disp_set_ref(struct disp_reply *rp, heap_ref ref);
+/* A CAS (what) found was, not expected: CONFLICT, with was as the result. */
+void disp_conflict(struct disp_reply *rp, const char *what, heap_ref was, heap_ref expected);
 /* A read-only session gets read-only refs, and so does anyone from a
  * root it may read but not write: *ref becomes its read-only form, then
  * is held (heap/handle.c). */
@@ -40,6 +42,7 @@ void op_root_set(struct disp_call *c);
 void op_root_get(struct disp_call *c);
 void op_root_chmod(struct disp_call *c);
 void op_root_chown(struct disp_call *c);
+void op_root_cas(struct disp_call *c);
 void op_root_list(struct disp_call *c);
 void op_root_info(struct disp_call *c);
 void op_root_scan(struct disp_call *c);

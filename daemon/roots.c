@@ -8,6 +8,7 @@
  * and 02. The classes add up, unlike a file's: a bit for others grants the
  * owner too. An admin may do anything. A new root gets its maker's uid and
  * gid and the mode root_mode; replacing or deleting one needs write,
+ * root_cas write and read (its reply shows what the root names),
  * root_get and root_list need read, root_chmod is the owner's or an
  * admin's, and root_chown is as chown(2): only an admin gives a root to
  * another uid; the owner may change its group to one it is in. root_info
@@ -97,34 +98,95 @@ static int root_stat(struct disp_call *c, const char *name, size_t len, const ch
 	return !err;
 }
 
-/* The root's owner pays for it (its uid's quotas) until it is deleted or
- * given to another uid; replacing its object costs nothing new. */
-void op_root_set(struct disp_call *c)
+/* Names obj (0: deletes) the root named so, which exists or not (*m: its
+ * meta, or the one a new root gets). The root's owner pays for it (its
+ * uid's quotas) until it is deleted or given to another uid; replacing its
+ * object costs nothing new. 0, or rp failed and nothing changed. */
+static int root_store(struct disp_call *c, const char *what, const char *name, size_t len, int exists,
+		      heap_ref obj, const struct heap_root_meta *m)
+{
+	struct server *srv = c->s->srv;
+	if (obj && !exists && ten_root_refused(srv, c->s->ten, len, what, c->rp))
+		return -1;
+	int err = heap_root_set(srv->heap, name, len, obj, m);
+	if (err == HEAP_ELIMIT) { /* it adds no hold: the roots are full */
+		disp_fail(c->rp, HEAPD__STATUS__LIMIT, "%s: named roots: max_roots %u", what, srv->cfg.heap.max_roots);
+		return -1;
+	}
+	if (err) {
+		root_fail(c->rp, err, what, name, len, " to delete");
+		return -1;
+	}
+	if (!obj)
+		ten_root_gone(srv, m->uid, len);
+	else if (!exists)
+		ten_root_made(c->s->ten, len);
+	return 0;
+}
+
+/* Whether the root named so exists (1) or not (0), its meta in *m (a new
+ * root's when it does not); -1 with rp failed for a bad name, or a root s
+ * may not write (nor read, with and_read). */
+static int root_for_change(struct disp_call *c, const char *what, const char *name, size_t len, int and_read,
+			   struct heap_root_meta *m)
 {
 	struct session *s = c->s;
-	struct server *srv = s->srv;
+	*m = (struct heap_root_meta){.uid = s->uid, .gid = s->gid, .mode = (uint16_t)s->srv->cfg.root_mode};
+	int err = heap_root_stat(s->srv->heap, name, len, m);
+	if (err == HEAP_EINVAL) {
+		root_fail(c->rp, err, what, name, len, "");
+		return -1;
+	}
+	if (!err && (!root_may(s, m, ROOT_WRITE) || (and_read && !root_may(s, m, ROOT_READ)))) {
+		root_denied(c->rp, s, what, and_read ? "read and write" : "write", name, len, m);
+		return -1;
+	}
+	return !err;
+}
+
+void op_root_set(struct disp_call *c)
+{
 	Heapd__RootSet *r = c->req->root_set;
 	size_t len;
+	struct heap_root_meta m;
 	const char *name = root_name(&r->name, &len, "root_set", c->rp);
-	if (!name)
+	int exists = name ? root_for_change(c, "root_set", name, len, 0, &m) : -1;
+	if (exists >= 0)
+		root_store(c, "root_set", name, len, exists, r->obj, &m);
+}
+
+/* root_set on a condition: the root names expected (0: it is absent). Its
+ * reply shows what the root names, so it needs read as well as write. A
+ * bad target is BAD_REF whatever the root names, as for cas_ref; expected
+ * is compared, never followed. What the root named is the result, on
+ * CONFLICT too, with no hold added. The swap is root_store's, so it does
+ * all a root_set does: quotas, holds, the collector's barrier. */
+void op_root_cas(struct disp_call *c)
+{
+	Heapd__RootCas *r = c->req->root_cas;
+	heap *h = c->s->srv->heap;
+	size_t len;
+	struct heap_root_meta m;
+	const char *name = root_name(&r->name, &len, "root_cas", c->rp);
+	int exists = name ? root_for_change(c, "root_cas", name, len, 1, &m) : -1;
+	if (exists < 0)
 		return;
-	struct heap_root_meta m = {.uid = s->uid, .gid = s->gid, .mode = (uint16_t)srv->cfg.root_mode};
-	int exists = heap_root_stat(srv->heap, name, len, &m) == 0;
-	if (exists && !root_may(s, &m, ROOT_WRITE)) {
-		root_denied(c->rp, s, "root_set", "write", name, len, &m);
+	uint32_t nrefs, nbytes;
+	int err = r->target ? heap_object_size(h, r->target, &nrefs, &nbytes) : 0;
+	heap_ref was = 0;
+	if (!err && exists)
+		err = heap_root_get(h, name, len, NULL, &was);
+	if (err) {
+		disp_engine_fail(c->rp, err, "root_cas");
 		return;
 	}
-	if (r->obj && !exists && ten_root_refused(srv, s->ten, len, c->rp))
+	if (was != r->expected) {
+		disp_conflict(c->rp, "root_cas", was, r->expected);
 		return;
-	int err = heap_root_set(srv->heap, name, len, r->obj, &m);
-	if (err == HEAP_ELIMIT) /* it adds no hold: the roots are full */
-		disp_fail(c->rp, HEAPD__STATUS__LIMIT, "root_set: named roots: max_roots %u", srv->cfg.heap.max_roots);
-	else if (err)
-		root_fail(c->rp, err, "root_set", name, len, " to delete");
-	else if (!r->obj)
-		ten_root_gone(srv, m.uid, len);
-	else if (!exists)
-		ten_root_made(s->ten, len);
+	}
+	if ((exists || r->target) && root_store(c, "root_cas", name, len, exists, r->target, &m) != 0)
+		return;
+	disp_set_ref(c->rp, was);
 }
 
 void op_root_get(struct disp_call *c)

@@ -374,6 +374,8 @@ struct disp_reply {
 	int wait_room;          /* an allocation found no room and did nothing:
 	                         * run it again once the collector is done */
 	int retried;            /* in: this is that second run */
+	int no_wait;            /* in: fail rather than wait for room (a batch
+	                         * that runs in one turn: batch.c) */
 	int packed_now;         /* in: sess_reply packs it before any other
 	                         * engine call (not a batch's op) */
 	const struct session *s; /* in: whose op it is (disp_op sets it), for
@@ -391,6 +393,7 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->deferred = 0;
 	rp->wait_room = 0;
 	rp->retried = 0;
+	rp->no_wait = 0;
 	rp->packed_now = 0;
 	rp->s = NULL;
 	rp->close_after = 0;
@@ -431,7 +434,7 @@ void ten_put(struct server *srv, struct tenant *t);
 void ten_free_all(struct server *srv);
 /* 1 with rp failed (LIMIT, naming the quota) if t may not make one more
  * root of len name bytes, else 0. */
-int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp);
+int ten_root_refused(struct server *srv, struct tenant *t, size_t len, const char *what, struct disp_reply *rp);
 void ten_root_made(struct tenant *t, size_t len);
 /* A root owned by owner was deleted, or given to another uid. */
 void ten_root_gone(struct server *srv, uid_t owner, size_t len);

@@ -159,17 +159,17 @@ void ten_free_all(struct server *srv)
 	srv->ten_nbuckets = srv->ten_count = 0;
 }
 
-int ten_root_refused(struct server *srv, struct tenant *t, size_t len, struct disp_reply *rp)
+int ten_root_refused(struct server *srv, struct tenant *t, size_t len, const char *what, struct disp_reply *rp)
 {
 	const struct config *cfg = &srv->cfg;
 	if (t->roots >= cfg->max_roots_per_uid)
-		disp_fail(rp, HEAPD__STATUS__LIMIT, "root_set: uid %u has %llu named roots (max_roots_per_uid %u)",
+		disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: uid %u has %llu named roots (max_roots_per_uid %u)", what,
 			  (unsigned)t->uid, (unsigned long long)t->roots, cfg->max_roots_per_uid);
 	else if (t->root_bytes + len > cfg->max_root_bytes_per_uid)
 		disp_fail(rp, HEAPD__STATUS__LIMIT,
-			  "root_set: uid %u has %llu bytes of root names, %zu more would pass max_root_bytes_per_uid "
+			  "%s: uid %u has %llu bytes of root names, %zu more would pass max_root_bytes_per_uid "
 			  "(max_root_bytes_per_uid %llu)",
-			  (unsigned)t->uid, (unsigned long long)t->root_bytes, len,
+			  what, (unsigned)t->uid, (unsigned long long)t->root_bytes, len,
 			  (unsigned long long)cfg->max_root_bytes_per_uid);
 	else
 		return 0;

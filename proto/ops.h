@@ -12,8 +12,9 @@
  *   where    BATCH: it may also be an op of a batch, with the same field
  *            number in BatchOp; ALONE: only a request of its own
  *   refs     its ref fields, each with a uint32 twin named field_from
- *            (docs/protocol.md, Batches): HEAPD_REFS0, HEAPD_REFS1(a) or
- *            HEAPD_REFS2(a, b), which expand to HEAPD_OP_REF(f) per field
+ *            (docs/protocol.md, Batches): HEAPD_REFS0, HEAPD_REFS1(a),
+ *            HEAPD_REFS2(a, b) or HEAPD_REFS3(a, b, c), which expand to
+ *            HEAPD_OP_REF(f) per field (HEAPD_MAX_REFS at most)
  *   payload  its message's one string or bytes field, which decides how
  *            large its frame is: HEAPD_NO_PAYLOAD, HEAPD_STR(f) or
  *            HEAPD_BYTES(f), which expand to HEAPD_OP_STR(f) and
@@ -21,7 +22,8 @@
  *            sized exactly before it is packed (HEAPD_OP_SIZED)
  *   result   what an OK reply carries: none, ref (never 0), ref_or_null,
  *            data (exactly the length read), stats, roots, hello, batch,
- *            uids, info (object_info's), clients
+ *            uids, info (object_info's), clients; cas: ref_or_null, also on
+ *            CONFLICT (what was there)
  *
  * A user defines X, and HEAPD_OP_REF, HEAPD_OP_STR, HEAPD_OP_BYTES or
  * HEAPD_OP_SIZED when it expands the refs or payload column. Switches over
@@ -57,11 +59,15 @@
 	X(root_info, ROOT_INFO, RootInfo, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), info)               \
 	X(root_scan, ROOT_SCAN, RootScan, ALONE, HEAPD_REFS0, HEAPD_BYTES(pattern), roots)           \
 	X(client_list, CLIENT_LIST, ClientList, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, clients)       \
-	X(client_kill, CLIENT_KILL, ClientKill, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)
+	X(client_kill, CLIENT_KILL, ClientKill, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)          \
+	X(cas_ref, CAS_REF, CasRef, BATCH, HEAPD_REFS3(obj, expected, target), HEAPD_NO_PAYLOAD, cas) \
+	X(root_cas, ROOT_CAS, RootCas, BATCH, HEAPD_REFS2(expected, target), HEAPD_BYTES(name), cas)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)
 #define HEAPD_REFS2(a, b) HEAPD_OP_REF(a) HEAPD_OP_REF(b)
+#define HEAPD_REFS3(a, b, c) HEAPD_OP_REF(a) HEAPD_OP_REF(b) HEAPD_OP_REF(c)
+#define HEAPD_MAX_REFS 3
 #define HEAPD_NO_PAYLOAD
 #define HEAPD_STR(f) HEAPD_OP_STR(f)
 #define HEAPD_BYTES(f) HEAPD_OP_BYTES(f)

@@ -88,7 +88,9 @@ typedef struct heapd_root_info heapd_root_info;
  *   EIO        the connection failed or is closed
  *   ETIMEDOUT  a call or async request ran out of time; the connection
  *              is closed
- *   EFAILED    it ran and could not complete: a save's disk error */
+ *   EFAILED    it ran and could not complete: a save's disk error
+ *   ECONFLICT  a compare-and-swap found another ref than expected: nothing
+ *              changed, and the reply's ref says what was there */
 #define HEAPD_ERRORS(X, L)                                                        \
 	X(OK, 0, OK, "success")                                                   \
 	X(EBADREF, -1, BAD_REF, "invalid reference (null, stale or forged)")      \
@@ -103,7 +105,8 @@ typedef struct heapd_root_info heapd_root_info;
 	L(ENOBUFS, -10, "out of memory in the client")                            \
 	L(ETIMEDOUT, -11, "no reply in time")                                     \
 	X(ESKIPPED, -12, SKIPPED, "not run: an earlier operation of the batch failed") \
-	X(EFAILED, -13, FAILED, "the daemon could not complete it (a save: the message says why)")
+	X(EFAILED, -13, FAILED, "the daemon could not complete it (a save: the message says why)") \
+	X(ECONFLICT, -14, CONFLICT, "the condition did not hold (cas: the slot or root held another ref)")
 
 #define HEAPD_ERROR_ENUM_(name, value, ...) HEAPD_##name = value,
 enum heapd_error { HEAPD_ERRORS(HEAPD_ERROR_ENUM_, HEAPD_ERROR_ENUM_) };
@@ -186,7 +189,8 @@ typedef struct heapd_client_info {
 struct heapd_reply {
 	int status;                /* HEAPD_OK or a HEAPD_E* code */
 	const char *error;         /* its message; "" when status is HEAPD_OK */
-	heapd_ref ref;             /* alloc, alloc_into, root_get; get_ref (0: empty slot) */
+	heapd_ref ref;             /* alloc, alloc_into, root_get; get_ref (0: empty slot);
+	                            * cas_ref, root_cas: what was there, also on HEAPD_ECONFLICT */
 	const void *data;          /* read: len bytes */
 	size_t len;
 	const heapd_stats *stats;  /* get_stats */
@@ -271,6 +275,23 @@ int heapd_root_chmod(heapd *h, const char *name, uint32_t mode);
  * quotas say. */
 int heapd_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid);
 #define HEAPD_ID_KEEP UINT32_MAX
+/* Compare and swap, for structures several clients change: if slot of obj
+ * holds expected (the very ref, 0 for an empty slot), it gets target, as
+ * heapd_set_ref would set it, and the call returns 0; else nothing changes
+ * and it returns HEAPD_ECONFLICT. Either way *was (may be NULL) gets what
+ * the slot held (expected when it swapped), without a hold: it is
+ * reachable only while something else keeps it. Errors of obj, slot and
+ * target (HEAPD_EBADREF, HEAPD_ERANGE, HEAPD_EPERM) come first, whatever
+ * the slot holds; a stale expected is only a conflict. */
+int heapd_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target, heapd_ref *was);
+/* The same for the root name: expected 0 means "only if absent" (the swap
+ * then makes the root, as heapd_root_set does: the caller owns it, and it
+ * counts against its quotas), target 0 deletes it. Needs write on an
+ * existing root (HEAPD_EPERM, before anything is compared or shown). *was
+ * gets what the root named, 0 when absent, without a hold. The push of a
+ * shared list: node.slot 0 = head; heapd_root_cas(h, "list", head, node,
+ * &was); on HEAPD_ECONFLICT, head = was and again. */
+int heapd_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target, heapd_ref *was);
 /* Full collection: when it returns, every object that was unreachable when
  * it was called is freed, and its refs get HEAPD_EBADREF. */
 int heapd_gc(heapd *h);
@@ -387,6 +408,8 @@ int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj);
 int heapd_append_root_get(heapd *h, const char *name);
 int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode);
 int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid);
+int heapd_append_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target);
+int heapd_append_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target);
 int heapd_append_gc(heapd *h);
 int heapd_append_free_os_memory(heapd *h);
 int heapd_append_get_stats(heapd *h);
@@ -409,18 +432,26 @@ size_t heapd_pending(const heapd *h);   /* replies appended and not yet taken */
  *
  * A heapd_batch is a list of operations, built without a connection and
  * sent as one request by heapd_batch_exec (or heapd_append_batch). The
- * daemon runs them in order (nothing else of the connection in between;
- * a long batch goes on over several turns of the daemon, so another
- * client's request may run between two of its ops), until one fails: the ones before it stand, the ones after
- * it are not run (HEAPD_ESKIPPED). Holds are as for the calls alone:
- * alloc, get_ref and root_get each add one.
+ * daemon runs them in order (nothing else of the connection in between),
+ * until one fails: the ones before it stand, the ones after it are not
+ * run (HEAPD_ESKIPPED). A batch is not a transaction: nothing is undone.
+ * A long batch may go on over several turns of the daemon, so another
+ * client's request may run between two of its ops, unless it has a
+ * cas_ref or root_cas op: such a batch runs whole in one turn (an alloc
+ * in it that finds no room fails with HEAPD_ENOMEM at once, without
+ * waiting for a collection). A failed CAS fails its op (HEAPD_ECONFLICT),
+ * so a CAS first makes the rest conditional: nothing is applied unless it
+ * holds, and nothing runs between it and them. Holds are as for the calls
+ * alone: alloc, get_ref and root_get each add one; a CAS adds none.
  *
  * Each heapd_batch_* adder copies its arguments and returns the op's
  * index (0, 1, ...), or HEAPD_ENOBUFS, or HEAPD_EINVAL for a NULL batch,
  * name, or data with a length (with no message: a batch has no
  * connection). Ops are numbered from 0 everywhere, messages included. Any ref argument may be a literal
  * ref or heapd_batch_result(i): the ref that op i of this batch returns
- * (alloc, alloc_into, get_ref, root_get). Naming an op that is not
+ * (alloc, alloc_into, get_ref, root_get; cas_ref and root_cas: what was
+ * there, which is their expected, since later ops run only if they
+ * swapped). Naming an op that is not
  * earlier, or one that returns no ref, makes that op fail with
  * HEAPD_EINVAL. (Placeholders are values below 2^32, which the protocol
  * guarantees no ref has.) heapd_batch_result of a negative index (an
@@ -453,6 +484,8 @@ int heapd_batch_root_set(heapd_batch *b, const char *name, heapd_ref obj);  /* N
 int heapd_batch_root_get(heapd_batch *b, const char *name);
 int heapd_batch_root_chmod(heapd_batch *b, const char *name, uint32_t mode);
 int heapd_batch_root_chown(heapd_batch *b, const char *name, uint32_t uid, uint32_t gid);
+int heapd_batch_cas_ref(heapd_batch *b, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target);
+int heapd_batch_root_cas(heapd_batch *b, const char *name, heapd_ref expected, heapd_ref target);
 int heapd_batch_get_stats(heapd_batch *b);
 int heapd_batch_object_info(heapd_batch *b, heapd_ref obj);
 int heapd_batch_root_info(heapd_batch *b, const char *name);  /* NULL name: HEAPD_EINVAL */

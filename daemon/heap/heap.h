@@ -61,7 +61,8 @@ typedef struct heap_holds heap_holds;
 	X(ELIMIT, -6, LIMIT, "hold or root limit reached")      /* max_holds, max_roots */    \
 	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */    \
 	X(EQUOTA, -8, LIMIT, "tenant's heap limit reached")     /* max_tenant_heap */    \
-	X(EPERM, -9, PERMISSION, "read-only reference")          /* heap_ref_readonly */
+	X(EPERM, -9, PERMISSION, "read-only reference")          /* heap_ref_readonly */ \
+	X(ECONFLICT, -10, CONFLICT, "the slot held another ref") /* heap_cas_ref */
 
 #define HEAP_ERROR_ENUM_(name, value, status, msg) HEAP_##name = value,
 enum heap_error { HEAP_ERRORS(HEAP_ERROR_ENUM_) };
@@ -171,6 +172,14 @@ int heap_ref_readonly(heap *h, heap_ref ref, heap_ref *out);
 bool heap_ref_is_readonly(heap *h, heap_ref ref);
 /* Stores val (0 or a live object, with its right) into slot of obj. */
 int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val);
+/* Compare and swap: if slot of obj holds expected (the same handle, its
+ * right included), stores val there as heap_set_ref does (its checks, the
+ * write barrier, the save's copy) and returns 0; else changes nothing and
+ * returns HEAP_ECONFLICT. *was gets what the slot held either way, but
+ * only past the checks of obj, slot and val, which come first: a bad one
+ * is its error whatever the slot holds. expected is compared, never
+ * followed: a stale one is a conflict, as a slot holds only live objects. */
+int heap_cas_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref expected, heap_ref val, heap_ref *was);
 /* Reads slot of obj (read-only when obj is); adds a hold in hs on a
  * non-null result when hs is not NULL. */
 int heap_get_ref(heap *h, heap_ref obj, uint32_t slot, heap_holds *hs, heap_ref *out);

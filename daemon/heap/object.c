@@ -52,21 +52,48 @@ int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out)
 	return 0;
 }
 
-int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
+/* The checks of heap_set_ref and heap_cas_ref: obj and slot into *o, a
+ * writable object, and val 0 or a live object. */
+static int set_checks(heap *h, heap_ref obj, uint32_t slot, heap_ref val, struct obj *o)
 {
-	struct obj o, v;
-	int err = obj_resolve_slot(h, obj, slot, &o);
+	struct obj v;
+	int err = obj_resolve_slot(h, obj, slot, o);
 	if (err)
 		return err;
-	if (o.ro)
+	if (o->ro)
 		return HEAP_EPERM;
-	if (val) {
-		if ((err = obj_resolve(h, val, &v)) != 0)
-			return err;
+	return val ? obj_resolve(h, val, &v) : 0;
+}
+
+/* Stores val (checked) into slot of o: the insertion barrier first, then
+ * the save's copy of o's contents at its start, then the store. */
+static void set_store(heap *h, struct obj *o, uint32_t slot, heap_ref val)
+{
+	if (val)
 		gc_shade(h, val);
-	}
-	save_keep(h, &o);
-	slot_store(&obj_slots(&o)[slot], val);
+	save_keep(h, o);
+	slot_store(&obj_slots(o)[slot], val);
+}
+
+int heap_set_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref val)
+{
+	struct obj o;
+	int err = set_checks(h, obj, slot, val, &o);
+	if (!err)
+		set_store(h, &o, slot, val);
+	return err;
+}
+
+int heap_cas_ref(heap *h, heap_ref obj, uint32_t slot, heap_ref expected, heap_ref val, heap_ref *was)
+{
+	struct obj o;
+	int err = set_checks(h, obj, slot, val, &o);
+	if (err)
+		return err;
+	*was = obj_slots(&o)[slot];
+	if (*was != expected)
+		return HEAP_ECONFLICT;
+	set_store(h, &o, slot, val);
 	return 0;
 }
 

@@ -202,7 +202,9 @@ static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Respo
 	case HEAPD__REQUEST__OP_HELLO: want = HEAPD__RESPONSE__RESULT_HELLO; break;
 	case HEAPD__REQUEST__OP_ALLOC:
 	case HEAPD__REQUEST__OP_GET_REF:
-	case HEAPD__REQUEST__OP_ROOT_GET: want = HEAPD__RESPONSE__RESULT_REF; break;
+	case HEAPD__REQUEST__OP_ROOT_GET:
+	case HEAPD__REQUEST__OP_CAS_REF:
+	case HEAPD__REQUEST__OP_ROOT_CAS: want = HEAPD__RESPONSE__RESULT_REF; break;
 	case HEAPD__REQUEST__OP_READ: want = HEAPD__RESPONSE__RESULT_DATA; break;
 	case HEAPD__REQUEST__OP_ROOT_LIST: want = HEAPD__RESPONSE__RESULT_ROOTS; break;
 	case HEAPD__REQUEST__OP_GET_STATS: want = HEAPD__RESPONSE__RESULT_STATS; break;
@@ -265,8 +267,8 @@ static void check_error(struct conn *c, const Heapd__Request *q, const Heapd__Re
  * it names. Outside a batch (res NULL), any *_from is wrong. */
 static int resolve_from(Heapd__Request *q, size_t i, Heapd__Response *const *res)
 {
-	uint64_t *ref[2];
-	uint32_t *from[2];
+	uint64_t *ref[HEAPD_MAX_REFS];
+	uint32_t *from[HEAPD_MAX_REFS];
 	int n = fuzz_ref_fields(q, ref, from);
 	for (int k = 0; k < n; k++) {
 		uint32_t f = *from[k];
@@ -332,7 +334,7 @@ static void check_reply(struct conn *c, const Heapd__Response *r)
 	c->q_len--;
 	if (r->id != e.id)
 		fz_broken("reply id %llu where %llu was due", (unsigned long long)r->id, (unsigned long long)e.id);
-	if ((unsigned)r->status > HEAPD__STATUS__INTERNAL)
+	if ((unsigned)r->status > HEAPD__STATUS__INTERNAL && r->status != HEAPD__STATUS__CONFLICT)
 		fz_broken("status %d is not in the protocol for a request", r->status);
 	if (r->status == HEAPD__STATUS__INTERNAL)
 		fz_broken("INTERNAL (a bug in heapd, by its own account): %s", r->error);

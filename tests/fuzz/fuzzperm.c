@@ -17,15 +17,16 @@
  * and modes, which handles are read-only, which objects are reachable)
  * whether PERMISSION must come, may come, or must not:
  *  - by role, before anything else is looked at: a read-only session's
- *    alloc, write, set_ref, root_set, root_chmod and root_chown, and a
+ *    alloc, write, set_ref, cas_ref, root_set, root_cas, root_chmod and
+ *    root_chown, and a
  *    non-admin's gc and free_os_memory (gc_by_anyone is off);
- *  - by handle: write, set_ref on it and alloc into it through a handle
+ *  - by handle: write, set_ref and cas_ref on it and alloc into it through a handle
  *    the model knows is read-only, once the checks that come first pass
  *    (alloc's data fits, the slot is inside): must when the object is
  *    reachable, may when it may have been collected (BAD_REF comes first
  *    then), never when it was refused as stale;
  *  - by root: root_set replacing or deleting a root the sender may not
- *    write; root_get of a root it may not read (unless its uid is at
+ *    write, root_cas of one it may not both read and write; root_get of a root it may not read (unless its uid is at
  *    max_holds_per_uid, which is checked first); root_chmod by anyone but
  *    the owner or an admin (of a valid mode); root_chown as chown(2): the
  *    owner only, keeping its uid, to a group it is in, or an admin.
@@ -103,6 +104,8 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_SET:
 	case HEAPD__REQUEST__OP_ROOT_CHMOD:
 	case HEAPD__REQUEST__OP_ROOT_CHOWN:
+	case HEAPD__REQUEST__OP_CAS_REF:
+	case HEAPD__REQUEST__OP_ROOT_CAS:
 		return WRITES;
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
@@ -149,6 +152,11 @@ static enum expect root_rule(const struct fz_who *who, const Heapd__Request *q)
 	case HEAPD__REQUEST__OP_ROOT_SET:
 		/* A new name is the sender's to make. */
 		return fz_model_root_meta(&q->root_set->name, &m) && !fz_root_may(who, &m, FZ_ROOT_WRITE) ? MUST : NEVER;
+	case HEAPD__REQUEST__OP_ROOT_CAS:
+		/* It shows what the root names: read as well as write. */
+		if (!fz_model_root_meta(&q->root_cas->name, &m))
+			return NEVER;
+		return fz_root_may(who, &m, FZ_ROOT_WRITE) && fz_root_may(who, &m, FZ_ROOT_READ) ? NEVER : MUST;
 	case HEAPD__REQUEST__OP_ROOT_GET:
 		if (!fz_model_root_meta(&q->root_get->name, &m) || fz_root_may(who, &m, FZ_ROOT_READ))
 			return NEVER;
@@ -195,6 +203,7 @@ static enum expect expected(const struct fz_who *who, const Heapd__Request *q)
 		return through(q->alloc->into_obj, 1, q->alloc->into_slot);
 	case HEAPD__REQUEST__OP_WRITE: return through(q->write->obj, 0, 0);
 	case HEAPD__REQUEST__OP_SET_REF: return through(q->set_ref->obj, 1, q->set_ref->slot);
+	case HEAPD__REQUEST__OP_CAS_REF: return through(q->cas_ref->obj, 1, q->cas_ref->slot);
 	default: return root_rule(who, q);
 	}
 }

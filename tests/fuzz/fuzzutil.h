@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "heapd.pb-c.h"
+#include "ops.h"
 
 /* The largest frame the dispatch target's daemon accepts. */
 #define FUZZ_MAX_FRAME (1u << 20)
@@ -73,46 +74,45 @@ static inline int fuzz_batch_op(const Heapd__BatchOp *op, Heapd__Request *q)
 {
 	*q = (Heapd__Request)HEAPD__REQUEST__INIT;
 	switch (op->op_case) {
-	case HEAPD__BATCH_OP__OP_ALLOC: q->alloc = op->alloc; break;
-	case HEAPD__BATCH_OP__OP_WRITE: q->write = op->write; break;
-	case HEAPD__BATCH_OP__OP_READ: q->read = op->read; break;
-	case HEAPD__BATCH_OP__OP_SET_REF: q->set_ref = op->set_ref; break;
-	case HEAPD__BATCH_OP__OP_GET_REF: q->get_ref = op->get_ref; break;
-	case HEAPD__BATCH_OP__OP_RELEASE: q->release = op->release; break;
-	case HEAPD__BATCH_OP__OP_ROOT_SET: q->root_set = op->root_set; break;
-	case HEAPD__BATCH_OP__OP_ROOT_GET: q->root_get = op->root_get; break;
-	case HEAPD__BATCH_OP__OP_GET_STATS: q->get_stats = op->get_stats; break;
-	case HEAPD__BATCH_OP__OP_ROOT_CHMOD: q->root_chmod = op->root_chmod; break;
-	case HEAPD__BATCH_OP__OP_ROOT_CHOWN: q->root_chown = op->root_chown; break;
-	default: return -1;
+#define X(name, NAME, Type, where, ...) \
+	HEAPD_IF_BATCH(where, case HEAPD__BATCH_OP__OP_##NAME: q->name = op->name; break;)
+		HEAPD_OPS(X)
+#undef X
+	default:
+		return -1;
 	}
 	q->op_case = (Heapd__Request__OpCase)op->op_case;
 	return 0;
 }
 
-/* The ref fields of req's operation, each with its *_from twin (a batch
- * op's reference to an earlier op's result); returns how many. */
-static inline int fuzz_ref_fields(Heapd__Request *req, uint64_t *ref[2], uint32_t *from[2])
+/* The ref fields of req's operation (HEAPD_OPS' refs), each with its
+ * *_from twin (a batch op's reference to an earlier op's result); returns
+ * how many. */
+static inline int fuzz_ref_fields(Heapd__Request *req, uint64_t *ref[HEAPD_MAX_REFS], uint32_t *from[HEAPD_MAX_REFS])
 {
+	int n = 0;
 	switch (req->op_case) {
-	case HEAPD__REQUEST__OP_ALLOC: ref[0] = &req->alloc->into_obj, from[0] = &req->alloc->into_obj_from; return 1;
-	case HEAPD__REQUEST__OP_WRITE: ref[0] = &req->write->obj, from[0] = &req->write->obj_from; return 1;
-	case HEAPD__REQUEST__OP_READ: ref[0] = &req->read->obj, from[0] = &req->read->obj_from; return 1;
-	case HEAPD__REQUEST__OP_SET_REF:
-		ref[0] = &req->set_ref->obj, from[0] = &req->set_ref->obj_from;
-		ref[1] = &req->set_ref->target, from[1] = &req->set_ref->target_from;
-		return 2;
-	case HEAPD__REQUEST__OP_GET_REF: ref[0] = &req->get_ref->obj, from[0] = &req->get_ref->obj_from; return 1;
-	case HEAPD__REQUEST__OP_RELEASE: ref[0] = &req->release->obj, from[0] = &req->release->obj_from; return 1;
-	case HEAPD__REQUEST__OP_ROOT_SET: ref[0] = &req->root_set->obj, from[0] = &req->root_set->obj_from; return 1;
-	default: return 0;
+#define HEAPD_OP_REF(f) ref[n] = &m->f, from[n++] = &m->f##_from;
+#define X(name, NAME, Type, where, refs, ...) \
+	case HEAPD__REQUEST__OP_##NAME: {     \
+		Heapd__##Type *m = req->name; \
+		(void)m;                      \
+		refs                          \
+		break;                        \
 	}
+		HEAPD_OPS(X)
+#undef X
+#undef HEAPD_OP_REF
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+	return n;
 }
 
 static inline int fuzz_map_op_refs(Heapd__Request *req, uint64_t (*map)(void *arg, uint64_t ref), void *arg)
 {
-	uint64_t *ref[2];
-	uint32_t *from[2];
+	uint64_t *ref[HEAPD_MAX_REFS];
+	uint32_t *from[HEAPD_MAX_REFS];
 	int n = fuzz_ref_fields(req, ref, from), changed = 0;
 	for (int i = 0; i < n; i++) {
 		if (!*ref[i])

@@ -6,7 +6,7 @@
 #
 # BUILD-DIR is configured with CC=clang --enable-fuzzing. The daemon tests
 # that talk to heapd through libheapd (test_client, test_sessions,
-# test_heapctl and test_heapctl_stats through heapctl, test_batch) and by
+# test_heapctl and test_heapctl_stats through heapctl, test_batch, test_cas) and by
 # hand (test_protocol)
 # run with tests/fuzz/record standing in for heapd, which records every
 # request frame and every run, all of it an admin's; tests/fuzz/permseeds
@@ -20,7 +20,7 @@
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
-tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch"
+tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch test_cas"
 programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/snapseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
 for t in $tests; do
 	programs="$programs tests/daemon/$t"

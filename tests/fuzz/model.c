@@ -24,6 +24,9 @@
  *  - roots: root_get returns the ref the model's last root_set gave the
  *    name, and NOT_FOUND exactly when it has none (so do root_chmod and
  *    root_chown, which change no ref);
+ *  - compare and swap: cas_ref and root_cas answer what the model's slot
+ *    or root holds (0: empty, absent), OK exactly when that is the
+ *    expected ref and CONFLICT otherwise, and only an OK changes it;
  *  - owners and modes: a root made gets its maker's uid and primary gid
  *    and root_mode, which root_chmod and root_chown change; root_list
  *    shows exactly the roots the caller may read, with their owners and
@@ -360,6 +363,58 @@ static void on_set_ref(const Heapd__SetRef *q, const Heapd__Response *r)
 		o->slots[q->slot] = q->target;
 }
 
+/* A CAS's reply (OK or CONFLICT: done) carries what was there, have when
+ * the model knows it; it swapped exactly when that was expected. */
+static void cas_result(const Heapd__Response *r, int known, heap_ref have, heap_ref expected, const char *what)
+{
+	if (r->result_case != HEAPD__RESPONSE__RESULT_REF)
+		fz_broken("%s: status %d without what was there", what, r->status);
+	if (r->ref)
+		returned(r->ref, what);
+	if (known && r->ref != have)
+		fz_broken("%s: it held %#llx, the model says %#llx", what, (unsigned long long)r->ref,
+			  (unsigned long long)have);
+	if ((r->status == HEAPD__STATUS__OK) != (r->ref == expected))
+		fz_broken("%s: status %d, where it held %#llx and %#llx was expected", what, r->status,
+			  (unsigned long long)r->ref, (unsigned long long)expected);
+}
+
+/* cas_ref: set_ref's checks, whatever the slot holds (a CONFLICT served
+ * obj and target as OK would), then a swap exactly when the slot held
+ * expected. */
+static void on_cas_ref(const Heapd__CasRef *q, const Heapd__Response *r)
+{
+	struct mobj *o = find(q->obj);
+	int done = r->status == HEAPD__STATUS__OK || r->status == HEAPD__STATUS__CONFLICT;
+	Heapd__Status st = done ? HEAPD__STATUS__OK : r->status;
+	named(q->obj, st, !q->target || reachable(q->target), "cas_ref");
+	if (q->target)
+		named(q->target, st, reachable(q->obj), "cas_ref target");
+	check_range(o, o && q->slot < o->nrefs, st, "cas_ref");
+	if (!done)
+		return;
+	int known = o && o->slots;
+	cas_result(r, known, known ? o->slots[q->slot] : 0, q->expected, "cas_ref");
+	if (r->status == HEAPD__STATUS__OK && known)
+		o->slots[q->slot] = q->target;
+}
+
+/* root_cas: what the model's root names (0: none) is what it held; a
+ * swap to 0 deletes, from 0 makes the root as root_set does. */
+static void on_root_cas(const struct fz_who *who, const Heapd__RootCas *q, const Heapd__Response *r)
+{
+	int done = r->status == HEAPD__STATUS__OK || r->status == HEAPD__STATUS__CONFLICT;
+	if (q->target)
+		named(q->target, done ? HEAPD__STATUS__OK : r->status, 1, "root_cas");
+	if (!done)
+		return;
+	const struct mroot *rt = root_find(&q->name);
+	cas_result(r, 1, rt ? rt->ref : 0, q->expected, "root_cas");
+	struct heap_root_meta made = {.uid = who->uid, .gid = who->groups[0], .mode = (uint16_t)fz_config()->root_mode};
+	if (r->status == HEAPD__STATUS__OK)
+		root_put(&q->name, q->target, &made);
+}
+
 /* get_ref gives read-only handles through a read-only one, and to a
  * read-only session. */
 static void on_get_ref(const struct fz_who *who, const Heapd__GetRef *q, const Heapd__Response *r)
@@ -513,6 +568,8 @@ void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Hea
 	case HEAPD__REQUEST__OP_SET_REF: on_set_ref(q->set_ref, r); break;
 	case HEAPD__REQUEST__OP_GET_REF: on_get_ref(who, q->get_ref, r); break;
 	case HEAPD__REQUEST__OP_ROOT_SET: on_root_set(who, q->root_set, r); break;
+	case HEAPD__REQUEST__OP_CAS_REF: on_cas_ref(q->cas_ref, r); break;
+	case HEAPD__REQUEST__OP_ROOT_CAS: on_root_cas(who, q->root_cas, r); break;
 	case HEAPD__REQUEST__OP_ROOT_GET: on_root_get(who, q->root_get, r); break;
 	case HEAPD__REQUEST__OP_ROOT_CHMOD: on_root_meta(q, &q->root_chmod->name, r, "root_chmod"); break;
 	case HEAPD__REQUEST__OP_ROOT_CHOWN: on_root_meta(q, &q->root_chown->name, r, "root_chown"); break;
@@ -536,6 +593,7 @@ void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Hea
 		case HEAPD__REQUEST__OP_READ: only = q->read->obj; break;
 		case HEAPD__REQUEST__OP_GET_REF: only = q->get_ref->obj; break;
 		case HEAPD__REQUEST__OP_ROOT_SET: only = q->root_set->obj; break;
+		case HEAPD__REQUEST__OP_ROOT_CAS: only = q->root_cas->target; break;
 		case HEAPD__REQUEST__OP_ALLOC: only = q->alloc->into_obj; break;
 		default: break;
 		}

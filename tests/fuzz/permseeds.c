@@ -198,6 +198,25 @@ static void root_chown(struct seed *s, const char *name, uint32_t uid, uint32_t 
 	OP(s, ROOT_CHOWN, root_chown, &r);
 }
 
+static void cas_ref(struct seed *s, uint64_t obj, uint32_t slot, uint64_t expected, uint64_t target)
+{
+	Heapd__CasRef r = HEAPD__CAS_REF__INIT;
+	r.obj = obj;
+	r.slot = slot;
+	r.expected = expected;
+	r.target = target;
+	OP(s, CAS_REF, cas_ref, &r);
+}
+
+static void root_cas(struct seed *s, const char *name, uint64_t expected, uint64_t target)
+{
+	Heapd__RootCas r = HEAPD__ROOT_CAS__INIT;
+	r.name = bytes(name);
+	r.expected = expected;
+	r.target = target;
+	OP(s, ROOT_CAS, root_cas, &r);
+}
+
 static void root_list(struct seed *s)
 {
 	Heapd__RootList r = HEAPD__ROOT_LIST__INIT;
@@ -418,6 +437,55 @@ static void users(struct seed *s)
 	uid_stats(s);
 }
 
+/* Compare and swap across users: read and write needed on a root, a
+ * read-only handle's slot, a read-only session, conflicts and swaps. */
+static void cas(struct seed *s)
+{
+	as(s, 0, USER_A);
+	alloc(s, 1, "mine", 0, 0);
+	uint32_t a = ref_back(s);
+	root_cas(s, "a/x", 0, a);         /* made: 1000:1000 0644 */
+	root_cas(s, "a/x", 0, a);         /* CONFLICT: a is there */
+
+	as(s, 1, USER_B);                 /* in A's group: reads, may not write */
+	alloc(s, 1, "theirs", 0, 0);
+	uint32_t b = ref_back(s);
+	root_cas(s, "a/x", a, b);         /* PERMISSION */
+	root_cas(s, "a/x", b, b);         /* PERMISSION, not CONFLICT: nothing shown */
+	root_get(s, "a/x");
+	uint32_t a_ro = ref_back(s);
+	cas_ref(s, a_ro, 0, 0, b);        /* PERMISSION */
+	cas_ref(s, a_ro, 3, 0, b);        /* RANGE first */
+	root_cas(s, "b/y", 0, b);
+	cas_ref(s, b, 0, 0, a_ro);        /* stored as it is */
+	cas_ref(s, b, 0, 0, b);           /* CONFLICT: a_ro is there */
+
+	to(s, 0);
+	root_chmod(s, "a/x", 0664);
+	cas_ref(s, a, 0, 0, a);
+
+	to(s, 1);
+	root_cas(s, "a/x", b, b);         /* CONFLICT: a */
+	root_cas(s, "a/x", a, b);
+
+	to(s, 0);
+	root_chmod(s, "a/x", 0620);       /* the group may write, not read */
+
+	to(s, 1);
+	root_cas(s, "a/x", b, 0);         /* PERMISSION */
+
+	as(s, 2, READONLY);
+	root_cas(s, "r", 0, 0);           /* PERMISSION: the role first */
+	root_get(s, "b/y");
+	cas_ref(s, ref_back(s), 0, 0, 0); /* PERMISSION */
+
+	to(s, 1);
+	root_cas(s, "b/y", b, 0);         /* deleted */
+	root_cas(s, "b/y", 0, 0);         /* absent to absent */
+	uid_stats(s);
+	root_list(s);
+}
+
 static void save(const char *dir, const char *name, void (*scenario)(struct seed *))
 {
 	struct seed s = {0};
@@ -441,5 +509,6 @@ int main(int argc, char **argv)
 	save(argv[1], "roots", roots);
 	save(argv[1], "readonly", readonly);
 	save(argv[1], "users", users);
+	save(argv[1], "cas", cas);
 	return 0;
 }

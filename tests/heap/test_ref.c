@@ -7,6 +7,7 @@
  * Where tags come from, and read-only handles, are test_handle.c's.
  * Objects made with their initial data hold it, and zeroes after it;
  * objects made with initial references hold those, each checked first.
+ * heap_cas_ref checks as heap_set_ref does, then compares.
  */
 #include "testutil.h"
 
@@ -236,6 +237,52 @@ static void alloc_into_checks_its_target(void **state)
 	heap_free(h);
 }
 
+/* heap_cas_ref: obj, slot and val are checked as heap_set_ref checks
+ * them, before the slot is compared; then a swap exactly when the slot
+ * holds expected (its right included), and *was what it held either way.
+ * A stale expected never matches; the object swapped out, unreachable,
+ * is collected, the one swapped in is not. */
+static void cas_ref_checks_then_compares(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref a, b, c, stale, ro, was = 7;
+	OK(heap_alloc(h, hs, 2, 0, &a));
+	OK(heap_alloc(h, NULL, 0, 8, &b));
+	OK(heap_alloc(h, hs, 0, 8, &c));
+	OK(heap_alloc(h, hs, 1, 0, &stale));
+	OK(heap_release(h, hs, stale));
+	OK(heap_set_ref(h, a, 0, b));
+	heap_gc(h);
+	OK(heap_ref_readonly(h, a, &ro));
+	assert_int_equal(heap_cas_ref(h, 0, 0, b, c, &was), HEAP_EBADREF);
+	assert_int_equal(heap_cas_ref(h, stale, 0, 0, c, &was), HEAP_EBADREF);
+	assert_int_equal(heap_cas_ref(h, a, 2, b, c, &was), HEAP_ERANGE);
+	assert_int_equal(heap_cas_ref(h, a, 0, b, stale, &was), HEAP_EBADREF);
+	assert_int_equal(heap_cas_ref(h, ro, 0, b, c, &was), HEAP_EPERM);
+	assert_true(was == 7);  /* nothing shown before the checks pass */
+	assert_int_equal(heap_cas_ref(h, a, 0, stale, c, &was), HEAP_ECONFLICT);
+	assert_true(was == b);
+	OK(heap_ref_readonly(h, b, &ro));
+	assert_int_equal(heap_cas_ref(h, a, 0, ro, c, &was), HEAP_ECONFLICT);  /* another handle */
+	assert_int_equal(heap_cas_ref(h, a, 1, b, c, &was), HEAP_ECONFLICT);
+	assert_true(was == 0);
+	OK(heap_cas_ref(h, a, 0, b, c, &was));
+	assert_true(was == b);
+	OK(heap_get_ref(h, a, 0, NULL, &was));
+	assert_true(was == c);
+	OK(heap_release(h, hs, c));
+	heap_gc(h);
+	assert_int_equal(heap_read(h, b, 0, &(uint64_t){0}, 8), HEAP_EBADREF);
+	OK(heap_read(h, c, 0, &(uint64_t){0}, 8));
+	OK(heap_ref_readonly(h, c, &ro));
+	OK(heap_cas_ref(h, a, 1, 0, ro, &was));  /* stored as it is, right included */
+	OK(heap_get_ref(h, a, 1, NULL, &was));
+	assert_true(was == ro);
+	heap_free(h);
+}
+
 /* heap_alloc_init and heap_alloc_into_init: the data given, then zeroes,
  * in memory that held other objects' bytes; slots empty; a length past
  * nbytes refused with nothing allocated. */
@@ -359,6 +406,7 @@ int main(void)
 		cmocka_unit_test(unmarked_in_unswept_span_refused),
 		cmocka_unit_test(ranges_checked),
 		cmocka_unit_test(alloc_into_checks_its_target),
+		cmocka_unit_test(cas_ref_checks_then_compares),
 		cmocka_unit_test(alloc_init_copies_data),
 		cmocka_unit_test(alloc_refs_checks_its_values),
 	};

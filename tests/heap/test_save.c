@@ -290,9 +290,17 @@ static void churn(void *arg)
 			memset(junk, (int)what, sizeof junk);
 			uint32_t off = rng_below(c->rg, nbytes), len = nbytes - off < 64 ? nbytes - off : 64;
 			OK(heap_write(h, a, off, junk, len));
-		} else if (what < 55 && nrefs) {
+		} else if (what < 45 && nrefs) {
 			if (heap_set_ref(h, a, rng_below(c->rg, nrefs), rng_below(c->rg, 3) ? b : 0) == HEAP_EBADREF)
 				OK(heap_set_ref(h, a, 0, 0));
+		} else if (what < 55 && nrefs) {
+			/* A swap copies as set_ref does; a conflict changes nothing. */
+			heap_ref cur, was;
+			uint32_t slot = rng_below(c->rg, nrefs);
+			OK(heap_get_ref(h, a, slot, NULL, &cur));
+			int err = heap_cas_ref(h, a, slot, rng_below(c->rg, 4) ? cur : cur ^ 1, b, &was);
+			assert_true(err == 0 || err == HEAP_ECONFLICT || err == HEAP_EBADREF);
+			assert_true(err == HEAP_EBADREF || was == cur);
 		} else if (what < 70 && nrefs && c->n < c->cap) {
 			heap_ref r;
 			OK(heap_alloc_into(h, a, rng_below(c->rg, nrefs), 2, 16, &r));

@@ -168,6 +168,10 @@ static inline uint32_t data_base(int i)
 	return i < NBIG ? (uint32_t)i * BIG_BYTES : NBIG * BIG_BYTES + (uint32_t)(i - NBIG) * SMALL_BYTES;
 }
 
+/* The shared-list case (stress_push.c): clients push onto one list with
+ * compare and swap, ops / (4 * clients) pushes each, and none is lost. */
+void push_run(int clients, long long ops);
+
 /* Published node contents: a header naming it, then bytes drawn from a
  * generator seeded by its identity, so any reader can check a node it
  * never saw written. */

@@ -52,6 +52,10 @@
  * checks fail the test with the daemon's figures and the models'. A
  * client or daemon that stops progressing fails it after 120 s.
  *
+ * A second case, stress_push (stress_push.c), has the clients push onto
+ * one shared list with compare and swap (root_cas, then cas_ref) and
+ * checks that no push is lost.
+ *
  * Reproducing: the seed is printed. It decides every client's operations
  * and the kill points; what differs between two runs with one seed is the
  * interleaving of clients and where inside an operation a kill lands (and
@@ -646,6 +650,14 @@ static void stress_model(void **state)
 	daemon_stop(&T.d);
 }
 
+/* The shared list pushed onto with compare and swap (stress_push.c), with
+ * as many clients. */
+static void stress_push(void **state)
+{
+	(void)state;
+	push_run(opt.clients, opt.ops);
+}
+
 /* --- options --- */
 
 static long long number(const char *name, const char *s, long long lo, long long hi)
@@ -704,6 +716,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stress_model: at most %d kills per round: more --rounds\n", MAX_KILLS_PER_ROUND);
 		return 2;
 	}
-	const struct CMUnitTest tests[] = {cmocka_unit_test(stress_model)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(stress_model), cmocka_unit_test(stress_push)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,8 @@ size_t heapd_async_pending(const heapd_async *ac);      /* requests in flight, t
 /* The requests, as in heapd.h. Each returns 0 (cb will run once, unless NULL)
  * or HEAPD_EIO (closed or closing), HEAPD_ENOBUFS, HEAPD_ELIMIT, HEAPD_EINVAL
  * (NULL name) at once. Data and names are copied before the call returns.
- * The reply's fields: ref (alloc, alloc_into, get_ref, root_get), data and
+ * The reply's fields: ref (alloc, alloc_into, get_ref, root_get; cas_ref and
+ * root_cas, also when the status is HEAPD_ECONFLICT), data and
  * len (read), stats (get_stats), names, nnames, truncated, root_uids,
  * root_gids and root_modes (root_list), uids, nuids and truncated
  * (uid_stats); info (object_info, root_info, whose root's owner, group
@@ -130,6 +131,10 @@ int heapd_async_root_get(heapd_async *ac, const char *name, heapd_async_fn *cb, 
 int heapd_async_root_chmod(heapd_async *ac, const char *name, uint32_t mode, heapd_async_fn *cb, void *privdata);
 int heapd_async_root_chown(heapd_async *ac, const char *name, uint32_t uid, uint32_t gid, heapd_async_fn *cb,
 			   void *privdata);
+int heapd_async_cas_ref(heapd_async *ac, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target,
+			heapd_async_fn *cb, void *privdata);
+int heapd_async_root_cas(heapd_async *ac, const char *name, heapd_ref expected, heapd_ref target, heapd_async_fn *cb,
+			 void *privdata);
 int heapd_async_root_list(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_gc(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privdata);
