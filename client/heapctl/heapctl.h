@@ -17,6 +17,10 @@
 
 enum { CTL_OK = 0, CTL_ERROR = 1, CTL_USAGE = 2 };
 
+/* -t's default: a few seconds, for a daemon that stopped answering. */
+#define CTL_TIMEOUT_DEFAULT_MS 5000
+#define CTL_TIMEOUT_MAX_MS 86400000
+
 struct ctl_cmd {
 	const char *name;
 	const char *args;    /* after the name in the usage line */
@@ -31,8 +35,35 @@ const char *ctl_socket_path(void);
 /* Connects to the socket -s named, else the library's default ($HEAPD_SOCKET,
  * else HEAPD_DEFAULT_SOCKET). NULL: it failed and that was reported. */
 heapd *ctl_connect(const char *cmd);
-/* Reports h's last error, closes h and returns CTL_ERROR. */
+/* A connection of the command's own even in a session (bench: its objects
+ * must go with it); heapd_close it. */
+heapd *ctl_connect_own(const char *cmd);
+/* Ends a command's use of h: closes it, unless it is the session's
+ * connection (ctl_session_begin), which the next command uses. */
+void ctl_close(heapd *h);
+/* Reports h's last error, ctl_close()s h and returns CTL_ERROR. A session's
+ * connection that the error left unusable is closed, and the next command
+ * connects again. */
 int ctl_fail(heapd *h, const char *cmd);
+/* From now on ctl_connect gives every command one connection, kept open
+ * between them (interactive mode, scripts on stdin); end closes it. */
+void ctl_session_begin(void);
+void ctl_session_end(void);
+int ctl_in_session(void);   /* between begin and end */
+/* -t/--timeout in milliseconds (0: forever). */
+uint32_t ctl_timeout_ms(void);
+/* Runs the command argv[0] with its arguments (argv[argc] NULL), as main
+ * does after the global options; returns its exit code. */
+int ctl_dispatch(int argc, char **argv);
+/* The list of commands and global options. */
+void ctl_print_usage(FILE *f);
+/* The ref that arg names by the REF|ROOTNAME rule (parse.h): the ref
+ * itself, or the root's, which root_get makes h hold. Reports a bad
+ * argument as bad usage and returns CTL_USAGE, a daemon's refusal (no such
+ * root) returns ctl_fail's CTL_ERROR with h closed; else -1 and *ref set. */
+int ctl_resolve(heapd *h, const char *cmd, const char *arg, heapd_ref *ref);
+/* Releases the hold ctl_resolve(h, .., arg, ..) took, if it took one. */
+void ctl_unhold(heapd *h, const char *arg, heapd_ref ref);
 /* Writes text from the daemon with control characters (C0, DEL, C1) and
  * the backslash as \xNN, so that no name or message can drive a
  * terminal. */
@@ -57,6 +88,15 @@ extern const struct ctl_cmd bench_cmd; /* bench.c */
 extern const struct ctl_cmd uids_cmd;  /* uids.c */
 extern const struct ctl_cmd roots_cmd; /* roots.c */
 extern const struct ctl_cmd root_cmd;  /* roots.c */
+extern const struct ctl_cmd new_cmd;   /* data.c */
+extern const struct ctl_cmd get_cmd;   /* data.c */
+extern const struct ctl_cmd put_cmd;   /* data.c */
+extern const struct ctl_cmd link_cmd;  /* data.c */
+extern const struct ctl_cmd unlink_cmd; /* data.c */
+
+/* shell.c: commands from a terminal with line editing, else from stdin
+ * line by line, on one connection; returns heapctl's exit code. */
+int ctl_shell(void);
 
 /* uids.c: rows heaviest first (heap bytes, then holds, then uid), and
  * the table's line for a row, or its header for NULL (76 columns). */
