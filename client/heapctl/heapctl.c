@@ -1,7 +1,8 @@
 /*
  * heapctl.c - heapctl, heapd's command-line tool: main, the commands but
- * roots and root (roots.c), top (top.c), uids (uids.c) and bench
- * (bench.c, benchloop.c), and what they share.
+ * roots and root (roots.c), the data's (data.c), the inspecting ones
+ * (inspect.c, dump.c), top (top.c), uids (uids.c) and bench (bench.c,
+ * benchloop.c), and what they share; sessions are shell.c's.
  *
  *   heapctl [-s SOCKET] [-t MS] [COMMAND [OPTIONS]]
  *
@@ -380,7 +381,8 @@ static const struct ctl_cmd save_cmd = {
 
 static const struct ctl_cmd *const commands[] = {
 	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &save_cmd, &new_cmd, &get_cmd, &put_cmd, &link_cmd,
-	&unlink_cmd, &roots_cmd, &root_cmd, &uids_cmd, &top_cmd, &bench_cmd,
+	&unlink_cmd, &info_cmd, &dump_cmd, &du_cmd, &roots_cmd, &root_cmd, &uids_cmd, &clients_cmd, &client_cmd,
+	&top_cmd, &bench_cmd,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

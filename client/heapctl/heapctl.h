@@ -93,6 +93,14 @@ extern const struct ctl_cmd get_cmd;   /* data.c */
 extern const struct ctl_cmd put_cmd;   /* data.c */
 extern const struct ctl_cmd link_cmd;  /* data.c */
 extern const struct ctl_cmd unlink_cmd; /* data.c */
+extern const struct ctl_cmd info_cmd;  /* inspect.c */
+extern const struct ctl_cmd du_cmd;    /* inspect.c */
+extern const struct ctl_cmd dump_cmd;  /* inspect.c */
+extern const struct ctl_cmd clients_cmd; /* inspect.c */
+extern const struct ctl_cmd client_cmd;  /* inspect.c */
+/* inspect.c: root cas NAME EXPECTED NEW, args past "cas" (roots.c
+ * checked their number). */
+int ctl_root_cas(const struct ctl_cmd *cmd, char **args);
 
 /* shell.c: commands from a terminal with line editing, else from stdin
  * line by line, on one connection; returns heapctl's exit code. */

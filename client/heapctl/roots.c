@@ -240,6 +240,7 @@ static const struct {
 	{"get", 1, "get NAME"},
 	{"del", 1, "del NAME"},
 	{"ls", -1, "ls [PATTERN]"},
+	{"cas", 3, "cas NAME EXPECTED NEW"},
 	{"chmod", 2, "chmod MODE NAME"},
 	{"chown", 2, "chown OWNER[:GROUP] NAME"},
 };
@@ -261,11 +262,13 @@ static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	while (nargs >= 0 && v < nverbs && strcmp(args[0], root_verbs[v].verb) != 0)
 		v++;
 	if (nargs < 0 || v == nverbs)
-		return ctl_usage(cmd->name, "expected set, get, del, ls, chmod or chown");
+		return ctl_usage(cmd->name, "expected set, get, del, ls, cas, chmod or chown");
 	if (root_verbs[v].nargs >= 0 ? nargs != root_verbs[v].nargs : nargs > 1)
 		return ctl_usage(cmd->name, "expected %s", root_verbs[v].usage);
 	if (strcmp(args[0], "ls") == 0)
 		return root_ls(cmd, nargs ? args[1] : NULL);
+	if (strcmp(args[0], "cas") == 0)
+		return ctl_root_cas(cmd, args + 1);
 	int is_chmod = strcmp(args[0], "chmod") == 0;
 	if (!is_chmod && strcmp(args[0], "chown") != 0)
 		return root_data(cmd, args[0], args + 1);
@@ -283,7 +286,7 @@ static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
 }
 
 const struct ctl_cmd root_cmd = {
-	"root", "set|get|del|ls|chmod|chown ...", "make, read, delete and list named roots; change their mode or owner",
+	"root", "set|get|del|ls|cas|chmod|chown ...", "make, read, delete and list named roots; change their mode or owner",
 	"Work with one named root, or list them.\n"
 	"\n"
 	"  set NAME REF              make NAME (or change it) to name REF, a ref\n"
@@ -294,6 +297,10 @@ const struct ctl_cmd root_cmd = {
 	"  ls [PATTERN]              print the names this user may read, sorted,\n"
 	"                            those that match the glob PATTERN (fnmatch(3):\n"
 	"                            *, ?, [...]) if given\n"
+	"  cas NAME EXPECTED NEW     set NAME to NEW only if it names EXPECTED\n"
+	"                            (0: only if there is no NAME; NEW 0 deletes\n"
+	"                            it); print what NAME named; exit 1 when it\n"
+	"                            named another\n"
 	"  chmod MODE NAME           MODE in octal, read (4) and write (2) for\n"
 	"                            the owner, the group and others: 0644 is\n"
 	"                            rw-r--r--; the root's owner or an admin may\n"

@@ -226,14 +226,14 @@ static void roots_long_and_root(void **state)
 	run_free(&r);
 	ctl(&r, &d, "root", "rename", "a", "b");
 	assert_int_equal(r.code, 2);
-	assert_contains(r.err, "heapctl: root: expected set, get, del, ls, chmod or chown");
+	assert_contains(r.err, "heapctl: root: expected set, get, del, ls, cas, chmod or chown");
 	run_free(&r);
 	heapd_close(h);
 	daemon_stop(&d);
 	/* Its help needs no daemon; without one, an error. */
 	ctl(&r, &d, "root", "--help");
 	assert_ok(&r);
-	assert_contains(r.out, "Usage: heapctl [-s SOCKET] root set|get|del|ls|chmod|chown ...");
+	assert_contains(r.out, "Usage: heapctl [-s SOCKET] root set|get|del|ls|cas|chmod|chown ...");
 	assert_contains(r.out, "  chown OWNER[:GROUP] NAME");
 	run_free(&r);
 	ctl(&r, &d, "root", "chmod", "0644", "a");

@@ -304,7 +304,7 @@ static void bad_input(void **state)
 	CTL_FAIL(&d, 2, "choose one of --hex and --escaped", "get", "obj", "--hex", "--escaped", "--length", "1");
 	CTL_FAIL(&d, 2, "expected REF|ROOTNAME", "get");
 	CTL_FAIL(&d, 2, "expected REF|ROOTNAME and DATA", "put", "obj");
-	CTL_FAIL(&d, 2, "expected set, get, del, ls", "root", "frob");
+	CTL_FAIL(&d, 2, "expected set, get, del, ls, cas", "root", "frob");
 	CTL_FAIL(&d, 2, "expected get NAME", "root", "get");
 	CTL_FAIL(&d, 2, "expected ls [PATTERN]", "root", "ls", "a", "b");
 	CTL_FAIL(&d, 2, "Try 'heapctl new --help'.", "new", "--bogus");
@@ -536,6 +536,40 @@ static void timeout_option(void **state)
 	daemon_stop(&d);
 }
 
+/* info, du, dump, clients, client kill, root cas: their arguments, and
+ * what they do with missing objects (the rest waits for the calls of
+ * issue 18 part 1 in libheapd). */
+static void inspect_usage(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	CTL_FAIL(&d, 2, "heapctl: info: expected REF|ROOTNAME", "info");
+	CTL_FAIL(&d, 2, "unexpected argument 'b'", "info", "a", "b");
+	CTL_FAIL(&d, 2, "'0x' is neither a ref", "info", "0x");
+	CTL_FAIL(&d, 2, "Try 'heapctl info --help'.", "info", "a", "--hex");
+	CTL_FAIL(&d, 2, "heapctl: dump: expected ROOT", "dump");
+	CTL_FAIL(&d, 2, "--depth '1001': a whole number from 0 to 1000", "dump", "a", "--depth", "1001");
+	CTL_FAIL(&d, 2, "--max 'all'", "dump", "a", "--max", "all");
+	CTL_FAIL(&d, 2, "--data '4097'", "dump", "a", "--data", "4097");
+	CTL_FAIL(&d, 2, "unexpected argument 'x'", "clients", "x");
+	CTL_FAIL(&d, 2, "heapctl: client: expected kill ID", "client", "list", "1");
+	CTL_FAIL(&d, 2, "expected kill ID", "client", "kill");
+	CTL_FAIL(&d, 2, "'0' is not a client id", "client", "kill", "0");
+	CTL_FAIL(&d, 2, "'abc' is not a client id", "client", "kill", "abc");
+	CTL_FAIL(&d, 2, "expected cas NAME EXPECTED NEW", "root", "cas", "a", "0");
+	CTL_FAIL(&d, 2, "cas: EXPECTED 'x' is not a ref", "root", "cas", "a", "x", "0");
+	CTL_FAIL(&d, 2, "cas: NEW '-1' is not a ref", "root", "cas", "a", "0", "-1");
+	/* missing roots, stale refs */
+	CTL_FAIL(&d, 1, "heapctl: info: root_get: no root named \"nothing\"", "info", "nothing");
+	CTL_FAIL(&d, 1, "heapctl: dump: root_get: no root named \"nothing\"", "dump", "nothing");
+	daemon_stop(&d);
+	struct run r;
+	ctl_env(&r, no_env, "/nonexistent/heapd.sock", "clients", NULL);
+	expect_fail(&r, 1, "heapctl: clients: ");
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +577,7 @@ int main(void)
 		cmocka_unit_test(roots),           cmocka_unit_test(bad_input),
 		cmocka_unit_test(script_on_stdin), cmocka_unit_test(interactive),
 		cmocka_unit_test(top_reader_gone), cmocka_unit_test(timeout_option),
+		cmocka_unit_test(inspect_usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
