@@ -1,6 +1,6 @@
 /*
  * data.c - heapctl's commands on the data: new, get, put, link and
- * unlink, and what they share: the REF|ROOTNAME rule (ctl_resolve), data
+ * unlink, and what they share: the REF|ROOTNAME rule (struct ctl_target), data
  * from an argument, a file or stdin, and I/O in frame-sized pieces.
  *
  * Holds. An object that only heapctl's connection held would die when
@@ -34,32 +34,41 @@
 
 /* ------------------------------------------------------- shared */
 
-int ctl_resolve(heapd *h, const char *cmd, const char *arg, heapd_ref *ref)
+int ctl_target_parse(const char *cmd, const char *arg, struct ctl_target *t)
 {
-	const char *root = NULL;
-	switch (ctl_parse_target(arg, ref, &root)) {
+	if (strlen(arg) >= sizeof t->text)
+		return ctl_usage(cmd, "'%.20s...': a root name is %d bytes at most", arg, CTL_ROOT_NAME_MAX);
+	strcpy(t->text, arg);
+	t->root = NULL;
+	switch (ctl_parse_target(t->text, &t->ref, &t->root)) {
 	case CTL_TARGET_REF:
-		if (*ref == 0) {
-			ctl_close(h);
-			return ctl_usage(cmd, "'%s' is the null ref", arg);
-		}
-		return -1;
+		return t->ref ? -1 : ctl_usage(cmd, "'%s' is the null ref", arg);
 	case CTL_TARGET_ROOT:
-		if (heapd_root_get(h, root, ref) < 0)
-			return ctl_fail(h, cmd);
 		return -1;
 	default:
-		ctl_close(h);
 		return ctl_usage(cmd, "'%s' is neither a ref (0x1f00000003 or decimal) nor a root name", arg);
 	}
 }
 
-void ctl_unhold(heapd *h, const char *arg, heapd_ref ref)
+int ctl_slot_parse(const char *cmd, const char *arg, struct ctl_target *t, uint32_t *slot)
 {
-	const char *root;
-	heapd_ref parsed;
-	if (ctl_parse_target(arg, &parsed, &root) == CTL_TARGET_ROOT)
-		heapd_release(h, ref);  /* its failure changes nothing the user asked for */
+	char text[sizeof t->text];
+	if (ctl_split_slot(arg, text, sizeof text, slot) != 0)
+		return ctl_usage(cmd, "'%s': expected REF.SLOT, as 0x1f00000003.0 or NAME.0", arg);
+	return ctl_target_parse(cmd, text, t);
+}
+
+int ctl_target_resolve(heapd *h, const char *cmd, struct ctl_target *t)
+{
+	if (t->root && heapd_root_get(h, t->root, &t->ref) < 0)
+		return ctl_fail(h, cmd);
+	return -1;
+}
+
+void ctl_target_release(heapd *h, const struct ctl_target *t)
+{
+	if (t->root)
+		heapd_release(h, t->ref);  /* its failure changes nothing the user asked for */
 }
 
 /* The next option, -1 at the end of them (arguments may be left), or 0
@@ -165,6 +174,8 @@ struct new_args {
 	uint32_t nrefs, nbytes;
 	int have_bytes;
 	const char *root, *into, *file, *data;
+	struct ctl_target obj;   /* --into's REF */
+	uint32_t slot;           /* --into's SLOT */
 };
 
 static int new_parse(const struct ctl_cmd *cmd, int argc, char **argv, struct new_args *a)
@@ -196,30 +207,24 @@ static int new_parse(const struct ctl_cmd *cmd, int argc, char **argv, struct ne
 	if (argc - optind > 1)
 		return ctl_usage(cmd->name, "unexpected argument '%s'", argv[optind + 1]);
 	a->data = optind < argc ? argv[optind] : NULL;
-	return -1;
+	return a->into ? ctl_slot_parse(cmd->name, a->into, &a->obj, &a->slot) : -1;
 }
 
 /* The new object, held, filled, then attached where it goes. */
-static int new_make(const struct ctl_cmd *cmd, heapd *h, const struct new_args *a, const char *buf, size_t len)
+static int new_make(const struct ctl_cmd *cmd, heapd *h, struct new_args *a, const char *buf, size_t len)
 {
-	char target[512];
-	uint32_t slot = 0;
-	heapd_ref obj = 0, ref;
-	if (a->into && ctl_split_slot(a->into, target, sizeof target, &slot) != 0) {
-		ctl_close(h);
-		return ctl_usage(cmd->name, "--into '%s': expected REF.SLOT, as 0x1f00000003.0", a->into);
-	}
-	int rc = a->into ? ctl_resolve(h, cmd->name, target, &obj) : -1;
+	heapd_ref ref;
+	int rc = a->into ? ctl_target_resolve(h, cmd->name, &a->obj) : -1;
 	if (rc >= 0)
 		return rc;
 	uint32_t first = len < piece_size(h) ? (uint32_t)len : piece_size(h);
 	if (heapd_alloc_into(h, 0, 0, a->nrefs, a->nbytes, buf, first, &ref) < 0 ||
 	    write_pieces(h, ref, first, buf + first, len - first) < 0 ||
-	    (a->root ? heapd_root_set(h, a->root, ref) : heapd_set_ref(h, obj, slot, ref)) < 0)
+	    (a->root ? heapd_root_set(h, a->root, ref) : heapd_set_ref(h, a->obj.ref, a->slot, ref)) < 0)
 		return ctl_fail(h, cmd->name);
 	heapd_release(h, ref);
 	if (a->into)
-		ctl_unhold(h, target, obj);
+		ctl_target_release(h, &a->obj);
 	char text[CTL_REF_MAX];
 	puts(ctl_ref_text(text, ref));
 	ctl_close(h);
@@ -228,7 +233,7 @@ static int new_make(const struct ctl_cmd *cmd, heapd *h, const struct new_args *
 
 static int new_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-	struct new_args a = {0};
+	struct new_args a = {.root = NULL};
 	char *buf;
 	size_t len;
 	int rc = new_parse(cmd, argc, argv, &a);
@@ -288,8 +293,7 @@ static int object_size(heapd *h, const char *cmd, heapd_ref ref, uint32_t *size)
 	(void)h;
 	(void)ref;
 	(void)size;
-	fprintf(stderr, "heapctl: %s: give --length: this heapctl cannot ask an object's size yet\n", cmd);
-	return CTL_USAGE;
+	return ctl_usage(cmd, "give --length: this heapctl cannot ask an object's size yet");
 }
 
 static void put_bytes(enum get_format fmt, const unsigned char *p, size_t n)
@@ -365,18 +369,20 @@ static int get_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	if (argc - optind != 1)
 		return ctl_usage(cmd->name, argc == optind ? "expected REF|ROOTNAME" : "unexpected argument '%s'",
 				 argv[optind + 1]);
+	struct ctl_target t;
+	if ((rc = ctl_target_parse(cmd->name, argv[optind], &t)) >= 0)
+		return rc;
 	heapd *h = ctl_connect(cmd->name);
-	heapd_ref ref;
 	if (!h)
 		return CTL_ERROR;
-	if ((rc = ctl_resolve(h, cmd->name, argv[optind], &ref)) >= 0)
+	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
-	if (!have_len && (rc = object_size(h, cmd->name, ref, &len)) >= 0) {
-		ctl_unhold(h, argv[optind], ref);
+	if (!have_len && (rc = object_size(h, cmd->name, t.ref, &len)) >= 0) {
+		ctl_target_release(h, &t);
 		ctl_close(h);
 		return rc;
 	}
-	int err = read_pieces(h, ref, off, len, fmt);
+	int err = read_pieces(h, t.ref, off, len, fmt);
 	if (err == HEAPD_ENOBUFS) {
 		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
 		ctl_close(h);
@@ -384,7 +390,7 @@ static int get_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	}
 	if (err < 0)
 		return ctl_fail(h, cmd->name);
-	ctl_unhold(h, argv[optind], ref);
+	ctl_target_release(h, &t);
 	ctl_close(h);
 	return CTL_OK;
 }
@@ -433,16 +439,17 @@ static int put_run(const struct ctl_cmd *cmd, int argc, char **argv)
 				 argv[argc - 1]);
 	char *buf;
 	size_t len;
-	if ((rc = get_data(cmd, nargs == 2 ? argv[optind + 1] : NULL, file, &buf, &len)) >= 0)
+	struct ctl_target t;
+	if ((rc = ctl_target_parse(cmd->name, argv[optind], &t)) >= 0 ||
+	    (rc = get_data(cmd, nargs == 2 ? argv[optind + 1] : NULL, file, &buf, &len)) >= 0)
 		return rc;
 	heapd *h = ctl_connect(cmd->name);
-	heapd_ref ref;
 	rc = CTL_ERROR;
-	if (h && (rc = ctl_resolve(h, cmd->name, argv[optind], &ref)) < 0) {
-		if (write_pieces(h, ref, off, buf, len) < 0) {
+	if (h && (rc = ctl_target_resolve(h, cmd->name, &t)) < 0) {
+		if (write_pieces(h, t.ref, off, buf, len) < 0) {
 			rc = ctl_fail(h, cmd->name);
 		} else {
-			ctl_unhold(h, argv[optind], ref);
+			ctl_target_release(h, &t);
 			ctl_close(h);
 			rc = CTL_OK;
 		}
@@ -478,23 +485,20 @@ static int link_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		return rc;
 	if (argc - optind != 1 + is_link)
 		return ctl_usage(cmd->name, "expected %s", cmd->args);
-	char target[512];
+	struct ctl_target obj, to = {.ref = 0};
 	uint32_t slot;
-	if (ctl_split_slot(argv[optind], target, sizeof target, &slot) != 0)
-		return ctl_usage(cmd->name, "'%s': expected REF.SLOT, as 0x1f00000003.0", argv[optind]);
+	if ((rc = ctl_slot_parse(cmd->name, argv[optind], &obj, &slot)) >= 0 ||
+	    (is_link && (rc = ctl_target_parse(cmd->name, argv[optind + 1], &to)) >= 0))
+		return rc;
 	heapd *h = ctl_connect(cmd->name);
-	heapd_ref obj, to = 0;
 	if (!h)
 		return CTL_ERROR;
-	if ((rc = ctl_resolve(h, cmd->name, target, &obj)) >= 0)
+	if ((rc = ctl_target_resolve(h, cmd->name, &obj)) >= 0 || (rc = ctl_target_resolve(h, cmd->name, &to)) >= 0)
 		return rc;
-	if (is_link && (rc = ctl_resolve(h, cmd->name, argv[optind + 1], &to)) >= 0)
-		return rc;
-	if (heapd_set_ref(h, obj, slot, to) < 0)
+	if (heapd_set_ref(h, obj.ref, slot, to.ref) < 0)
 		return ctl_fail(h, cmd->name);
-	ctl_unhold(h, target, obj);
-	if (is_link)
-		ctl_unhold(h, argv[optind + 1], to);
+	ctl_target_release(h, &obj);
+	ctl_target_release(h, &to);
 	ctl_close(h);
 	return CTL_OK;
 }

@@ -57,13 +57,24 @@ uint32_t ctl_timeout_ms(void);
 int ctl_dispatch(int argc, char **argv);
 /* The list of commands and global options. */
 void ctl_print_usage(FILE *f);
-/* The ref that arg names by the REF|ROOTNAME rule (parse.h): the ref
- * itself, or the root's, which root_get makes h hold. Reports a bad
- * argument as bad usage and returns CTL_USAGE, a daemon's refusal (no such
- * root) returns ctl_fail's CTL_ERROR with h closed; else -1 and *ref set. */
-int ctl_resolve(heapd *h, const char *cmd, const char *arg, heapd_ref *ref);
-/* Releases the hold ctl_resolve(h, .., arg, ..) took, if it took one. */
-void ctl_unhold(heapd *h, const char *arg, heapd_ref ref);
+/* An argument of the REF|ROOTNAME kind (parse.h, data.c): checked before
+ * heapctl connects, resolved after. */
+#define CTL_ROOT_NAME_MAX 255   /* bytes; heapd refuses longer names */
+struct ctl_target {
+	char text[5 + CTL_ROOT_NAME_MAX + 1];   /* the argument: "root:" and a name at most */
+	const char *root;   /* the root's name (in text), or NULL for a ref */
+	heapd_ref ref;      /* the ref; a root's once resolved */
+};
+/* -1 with *t filled, or CTL_USAGE, reported: text that is neither a ref
+ * nor a root name, the null ref, a name too long. */
+int ctl_target_parse(const char *cmd, const char *arg, struct ctl_target *t);
+/* REF.SLOT: the same for REF, and the slot. */
+int ctl_slot_parse(const char *cmd, const char *arg, struct ctl_target *t, uint32_t *slot);
+/* A root's ref into t->ref, h holding it (root_get): -1, or ctl_fail's
+ * CTL_ERROR with h closed. A ref: -1 at once. */
+int ctl_target_resolve(heapd *h, const char *cmd, struct ctl_target *t);
+/* Releases the hold ctl_target_resolve took, if it took one. */
+void ctl_target_release(heapd *h, const struct ctl_target *t);
 /* Writes text from the daemon with control characters (C0, DEL, C1) and
  * the backslash as \xNN, so that no name or message can drive a
  * terminal. */

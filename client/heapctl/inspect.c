@@ -73,15 +73,15 @@ static const struct option json_opts[] = {
 static int info_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	int json = 0, first, rc = parse_args(cmd, argc, argv, json_opts, json_option, &json, 1, 1, &first);
-	if (rc >= 0)
+	struct ctl_target t;
+	if (rc >= 0 || (rc = ctl_target_parse(cmd->name, argv[first], &t)) >= 0)
 		return rc;
 	heapd *h = ctl_connect(cmd->name);
-	heapd_ref ref;
 	if (!h)
 		return CTL_ERROR;
-	if ((rc = ctl_resolve(h, cmd->name, argv[first], &ref)) >= 0)
+	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
-	ctl_unhold(h, argv[first], ref);
+	ctl_target_release(h, &t);
 	return needs(h, cmd->name, "heapd_object_info");
 }
 
@@ -189,18 +189,18 @@ static int dump_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	};
 	struct dump_args a = {{DUMP_DEPTH_DEFAULT, DUMP_OBJECTS_DEFAULT, DUMP_DATA_DEFAULT, 0}};
 	int first, rc = parse_args(cmd, argc, argv, opts, dump_option, &a, 1, 1, &first);
-	if (rc >= 0)
+	struct ctl_target t;
+	if (rc >= 0 || (rc = ctl_target_parse(cmd->name, argv[first], &t)) >= 0)
 		return rc;
 	heapd *h = ctl_connect(cmd->name);
-	heapd_ref root;
 	if (!h)
 		return CTL_ERROR;
-	if ((rc = ctl_resolve(h, cmd->name, argv[first], &root)) >= 0)
+	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
 	struct daemon_graph g = {h};
 	struct dump_source src = {&g, graph_size, graph_slot, graph_read, graph_release};
-	int err = dump_graph(stdout, &src, argv[first], root, &a.o);
-	ctl_unhold(h, argv[first], root);
+	int err = dump_graph(stdout, &src, t.root ? t.root : t.text, t.ref, &a.o);
+	ctl_target_release(h, &t);
 	if (err == HEAPD_EINVAL)
 		return needs(h, cmd->name, "heapd_object_info");
 	if (err == HEAPD_ENOBUFS) {

@@ -179,17 +179,20 @@ static int parse_mode(const struct ctl_cmd *cmd, const char *arg, uint32_t *mode
 /* root set NAME REF|ROOTNAME, root get NAME, root del NAME. */
 static int root_data(const struct ctl_cmd *cmd, const char *verb, char **args)
 {
-	heapd *h = ctl_connect(cmd->name);
+	struct ctl_target t;
 	heapd_ref ref = 0;
-	int rc;
+	int rc, set = strcmp(verb, "set") == 0;
+	if (set && (rc = ctl_target_parse(cmd->name, args[1], &t)) >= 0)
+		return rc;
+	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;
-	if (strcmp(verb, "set") == 0) {
-		if ((rc = ctl_resolve(h, cmd->name, args[1], &ref)) >= 0)
+	if (set) {
+		if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 			return rc;
-		if (heapd_root_set(h, args[0], ref) < 0)
+		if (heapd_root_set(h, args[0], t.ref) < 0)
 			return ctl_fail(h, cmd->name);
-		ctl_unhold(h, args[1], ref);
+		ctl_target_release(h, &t);
 	} else if (strcmp(verb, "get") == 0) {
 		if (heapd_root_get(h, args[0], &ref) < 0)
 			return ctl_fail(h, cmd->name);

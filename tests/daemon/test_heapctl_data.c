@@ -322,8 +322,37 @@ static void bad_input(void **state)
 	CTL_OUT(&d, "obj\n", "root", "ls");
 	daemon_stop(&d);
 
-	/* no daemon: an error, 1, naming the command */
+	/* bad arguments are found before connecting: usage, 2, even with no daemon */
+	static const char *const no_daemon_usage[][6] = {
+		{"get", "0xzz", "--length", "1", NULL},
+		{"link", "x.y", "z", NULL},
+		{"link", "x.0", "0", NULL},
+		{"new", "--into", "0.0", "x", NULL},
+		{"new", "--into", "x", "x", NULL},
+		{"put", "", "x", NULL},
+		{"root", "set", "a", "0", NULL},
+		{"dump", "0x", NULL},
+		{"info", "root:", NULL},
+	};
+	for (size_t i = 0; i < sizeof no_daemon_usage / sizeof no_daemon_usage[0]; i++) {
+		const char *const *a = no_daemon_usage[i];
+		struct run u;
+		ctl_env(&u, no_env, "/nonexistent/heapd.sock", a[0], a[1], a[2], a[3], a[4], NULL);
+		if (u.code != 2)
+			fail_msg("%s %s: exit %d, stderr:\n%s", a[0], a[1], u.code, u.err);
+		assert_contains(u.err, "Try 'heapctl ");
+		assert_null(strstr(u.err, "nonexistent"));
+		run_free(&u);
+	}
+	char longname[300];
+	memset(longname, 'n', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
 	struct run r2;
+	ctl_env(&r2, no_env, "/nonexistent/heapd.sock", "get", longname, "--length", "1", NULL);
+	expect_fail(&r2, 2, "a root name is 255 bytes at most");
+	run_free(&r2);
+
+	/* no daemon: an error, 1, naming the command */
 	ctl_env(&r2, no_env, "/nonexistent/heapd.sock", "get", "obj", "--length", "1", NULL);
 	expect_fail(&r2, 1, "heapctl: get: ");
 	run_free(&r2);
