@@ -6,9 +6,10 @@
  * Holds. An object that only heapctl's connection held would die when
  * heapctl exits, so new attaches what it makes to a root or a slot before
  * it lets go. Every hold a command takes (new's alloc, a root_get to
- * resolve a name) is released before it returns, so that a session
- * (shell.c), whose connection outlives its commands, does not pile them
- * up; when heapctl exits, its connection's holds go anyway.
+ * resolve a name) is released before it returns (ctl_release), and in a
+ * session, whose connection outlives its commands, what a failed command
+ * left is released after it (ctl_held); when heapctl exits, its
+ * connection's holds go anyway.
  *
  * Sizes. Data moves in pieces that fit in a frame (max_frame_size less
  * CTL_FRAME_SLACK for the rest of the request or reply), so an object of
@@ -60,15 +61,18 @@ int ctl_slot_parse(const char *cmd, const char *arg, struct ctl_target *t, uint3
 
 int ctl_target_resolve(heapd *h, const char *cmd, struct ctl_target *t)
 {
-	if (t->root && heapd_root_get(h, t->root, &t->ref) < 0)
+	if (!t->root)
+		return -1;
+	if (heapd_root_get(h, t->root, &t->ref) < 0)
 		return ctl_fail(h, cmd);
+	ctl_held(h, t->ref);
 	return -1;
 }
 
 void ctl_target_release(heapd *h, const struct ctl_target *t)
 {
 	if (t->root)
-		heapd_release(h, t->ref);  /* its failure changes nothing the user asked for */
+		ctl_release(h, t->ref);
 }
 
 /* The next option, -1 at the end of them (arguments may be left), or 0
@@ -218,11 +222,13 @@ static int new_make(const struct ctl_cmd *cmd, heapd *h, struct new_args *a, con
 	if (rc >= 0)
 		return rc;
 	uint32_t first = len < piece_size(h) ? (uint32_t)len : piece_size(h);
-	if (heapd_alloc_into(h, 0, 0, a->nrefs, a->nbytes, buf, first, &ref) < 0 ||
-	    write_pieces(h, ref, first, buf + first, len - first) < 0 ||
+	if (heapd_alloc_into(h, 0, 0, a->nrefs, a->nbytes, buf, first, &ref) < 0)
+		return ctl_fail(h, cmd->name);
+	ctl_held(h, ref);
+	if (write_pieces(h, ref, first, buf + first, len - first) < 0 ||
 	    (a->root ? heapd_root_set(h, a->root, ref) : heapd_set_ref(h, a->obj.ref, a->slot, ref)) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_release(h, ref);
+	ctl_release(h, ref);
 	if (a->into)
 		ctl_target_release(h, &a->obj);
 	char text[CTL_REF_MAX];

@@ -55,6 +55,14 @@ static uint32_t ctl_timeout = CTL_TIMEOUT_DEFAULT_MS;   /* -t */
 static int ctl_sharing;          /* a session: commands share one connection */
 static heapd *ctl_shared;        /* that connection, once made */
 
+/* The holds the running command took on ctl_shared and has not let go of:
+ * ctl_dispatch releases them when it returns, however it ended, so that a
+ * session's holds do not grow with its failed commands. A command takes a
+ * few at most (new: the object and --into's root). */
+#define CTL_HOLDS_MAX 4
+static heapd_ref ctl_holds[CTL_HOLDS_MAX];
+static size_t ctl_nholds;
+
 const char *ctl_socket_path(void)
 {
 	return ctl_socket;
@@ -88,6 +96,33 @@ heapd *ctl_connect(const char *cmd)
 		ctl_shared = h;
 	}
 	return ctl_shared;
+}
+
+void ctl_held(heapd *h, heapd_ref ref)
+{
+	if (h == ctl_shared && ctl_nholds < CTL_HOLDS_MAX)
+		ctl_holds[ctl_nholds++] = ref;
+}
+
+void ctl_release(heapd *h, heapd_ref ref)
+{
+	for (size_t i = 0; i < ctl_nholds; i++) {
+		if (h == ctl_shared && ctl_holds[i] == ref) {
+			ctl_holds[i] = ctl_holds[--ctl_nholds];
+			break;
+		}
+	}
+	heapd_release(h, ref);   /* its failure changes nothing the user asked for */
+}
+
+/* After a command: what it left held on the session's connection. */
+static void release_left(void)
+{
+	while (ctl_nholds > 0) {
+		heapd_ref ref = ctl_holds[--ctl_nholds];
+		if (ctl_shared)
+			heapd_release(ctl_shared, ref);
+	}
 }
 
 void ctl_close(heapd *h)
@@ -455,6 +490,7 @@ int ctl_dispatch(int argc, char **argv)
 	argv[0] = prog;
 	optind = 0;   /* glibc: start afresh, forgetting the "+" */
 	int rc = finish(cmd->name, cmd->run(cmd, argc, argv));
+	release_left();
 	argv[0] = name;
 	return rc;
 }

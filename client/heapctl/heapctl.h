@@ -38,6 +38,11 @@ heapd *ctl_connect(const char *cmd);
 /* A connection of the command's own even in a session (bench: its objects
  * must go with it); heapd_close it. */
 heapd *ctl_connect_own(const char *cmd);
+/* A hold the command took on h (alloc, root_get, get_ref), and its
+ * release: in a session, what a command leaves held (it failed halfway)
+ * is released after it. */
+void ctl_held(heapd *h, heapd_ref ref);
+void ctl_release(heapd *h, heapd_ref ref);
 /* Ends a command's use of h: closes it, unless it is the session's
  * connection (ctl_session_begin), which the next command uses. */
 void ctl_close(heapd *h);

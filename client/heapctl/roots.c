@@ -196,7 +196,7 @@ static int root_data(const struct ctl_cmd *cmd, const char *verb, char **args)
 	} else if (strcmp(verb, "get") == 0) {
 		if (heapd_root_get(h, args[0], &ref) < 0)
 			return ctl_fail(h, cmd->name);
-		heapd_release(h, ref);   /* root_get's hold */
+		ctl_release(h, ref);   /* root_get's hold */
 		char text[CTL_REF_MAX];
 		puts(ctl_ref_text(text, ref));
 	} else if (heapd_root_set(h, args[0], 0) < 0) {
@@ -289,7 +289,7 @@ static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
 }
 
 const struct ctl_cmd root_cmd = {
-	"root", "set|get|del|ls|cas|chmod|chown ...", "make, read, delete and list named roots; change their mode or owner",
+	"root", "set|get|del|ls|cas|chmod|chown ...", "set, get, delete, list named roots; chmod and chown them",
 	"Work with one named root, or list them.\n"
 	"\n"
 	"  set NAME REF              make NAME (or change it) to name REF, a ref\n"

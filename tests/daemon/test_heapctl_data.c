@@ -408,6 +408,26 @@ static void script_on_stdin(void **state)
 	assert_int_equal(heapd_root_get(h, "s", &got), HEAPD_ENOTFOUND);
 	heapd_close(h);
 
+	/* what failed commands held is let go: after them, the session holds nothing */
+	static const char failing[] =
+		"new --refs 1 --root f abc\n"
+		"get f --offset 5 --length 1\n"
+		"put f --offset 9 x\n"
+		"link f.3 f\n"
+		"new --into f.4 x\n"
+		"get f --length 3\n"
+		"stats\n";
+	char in2[160];
+	data_file(&d, "failing", failing, sizeof failing - 1, in2);
+	ctl_in(&r, &d, in2, NULL);
+	assert_int_equal(r.code, 1);
+	assert_int_equal(count_of(r.err, "\n"), 4);
+	assert_contains(r.out, "\nabc# Memory");
+	assert_contains(r.out, "\nholds:0\n");
+	assert_contains(r.out, "\nsessions:1\n");
+	run_free(&r);
+	unlink(in2);
+
 	/* an empty stdin: nothing to do */
 	ctl_in(&r, &d, "/dev/null", NULL);
 	assert_ok(&r);
