@@ -13,8 +13,11 @@
  *
  * Global options come before the command ("+" in getopt's string stops
  * at the first non-option); then the command parses the rest with getopt
- * again, under the name "heapctl COMMAND" so getopt's own messages say
- * which command they are about. A command parses everything before it
+ * again, under the name "heapctl: COMMAND" so getopt's own messages say
+ * which command they are about, in the style of heapctl's: every usage
+ * error is "heapctl: COMMAND: message", then "Try 'heapctl COMMAND
+ * --help'." (for heapctl's own options, "heapctl: message", then "Try
+ * 'heapctl --help'."). A command parses everything before it
  * connects: --help and bad usage never need the daemon.
  *
  * Exit status: 0 success; 1 an error, reported on stderr as
@@ -485,7 +488,7 @@ int ctl_dispatch(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	char prog[64];
-	snprintf(prog, sizeof prog, "heapctl %s", cmd->name);
+	snprintf(prog, sizeof prog, "heapctl: %s", cmd->name);   /* getopt's messages in our style */
 	char *name = argv[0];
 	argv[0] = prog;
 	optind = 0;   /* glibc: start afresh, forgetting the "+" */
@@ -507,6 +510,7 @@ int main(int argc, char **argv)
 	/* A closed pipe is an error from write (EPIPE), which finish() judges,
 	 * not a signal that kills heapctl with 141. */
 	signal(SIGPIPE, SIG_IGN);
+	argv[0] = "heapctl";   /* getopt says "heapctl: ...", whatever the path */
 	int c;
 	while ((c = getopt_long(argc, argv, "+s:t:h", opts, NULL)) != -1) {
 		switch (c) {

@@ -26,7 +26,8 @@ struct ctl_cmd {
 	const char *args;    /* after the name in the usage line */
 	const char *summary; /* one line for `heapctl --help` */
 	const char *help;    /* the rest of `heapctl NAME --help` */
-	/* argv[0] is "heapctl NAME", so getopt's messages name the command. */
+	/* argv[0] is "heapctl: NAME", so getopt's messages name the command
+	 * in heapctl's style ("heapctl: NAME: unrecognized option ..."). */
 	int (*run)(const struct ctl_cmd *cmd, int argc, char **argv);
 };
 

@@ -499,7 +499,7 @@ static void bad_usage(void **state)
 	expect_usage("Try 'heapctl --help'.", "frobnicate", NULL);
 	expect_usage("unknown command 'frobnicate'", "frobnicate", NULL);
 	expect_usage("Try 'heapctl --help'.", "--bogus", "ping", NULL);
-	expect_usage("Try 'heapctl --help'.", "-x", "ping", NULL);
+	expect_usage("heapctl: invalid option -- 'x'\nTry 'heapctl --help'.\n", "-x", "ping", NULL);
 	expect_usage("Try 'heapctl stats --help'.", "stats", "--bogus", NULL);
 	expect_usage("Try 'heapctl ping --help'.", "ping", "-z", NULL);
 	expect_usage("Try 'heapctl roots --help'.", "roots", "--json", NULL);

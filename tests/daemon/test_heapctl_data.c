@@ -307,7 +307,9 @@ static void bad_input(void **state)
 	CTL_FAIL(&d, 2, "expected set, get, del, ls, cas", "root", "frob");
 	CTL_FAIL(&d, 2, "expected get NAME", "root", "get");
 	CTL_FAIL(&d, 2, "expected ls [PATTERN]", "root", "ls", "a", "b");
-	CTL_FAIL(&d, 2, "Try 'heapctl new --help'.", "new", "--bogus");
+	CTL_FAIL(&d, 2, "heapctl: new: unrecognized option '--bogus'\nTry 'heapctl new --help'.\n", "new", "--bogus");
+	CTL_FAIL(&d, 2, "heapctl: get: option '--offset' requires an argument\nTry 'heapctl get --help'.\n", "get", "x",
+		 "--offset");
 	CTL_FAIL(&d, 1, "heapctl: new: nofile: No such file", "new", "--root", "a", "--file", "nofile");
 	/* until heapd_object_info: get wants --length */
 	CTL_FAIL(&d, 2, "give --length", "get", "obj");
