@@ -115,7 +115,13 @@ static int read_all(const struct ctl_cmd *cmd, FILE *f, const char *what, char *
 		b = nb;
 		cap *= 2;
 	}
-	const char *why = !b ? "out of memory" : ferror(f) ? strerror(errno) : n > CTL_DATA_MAX ? "more than 4294967295 bytes" : NULL;
+	const char *why = NULL;
+	if (!b)
+		why = "out of memory";
+	else if (ferror(f))
+		why = strerror(errno);
+	else if (n > CTL_DATA_MAX)
+		why = "more than 4294967295 bytes";
 	if (why) {
 		fprintf(stderr, "heapctl: %s: reading %s: %s\n", cmd->name, what, why);
 		free(b);
