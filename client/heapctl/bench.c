@@ -261,7 +261,7 @@ static int bench_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	int rc = parse(cmd, argc, argv, &o, &fmt);
 	if (rc >= 0)
 		return rc;
-	heapd *h = ctl_connect(cmd->name);
+	heapd *h = ctl_connect_own(cmd->name);
 	if (!h)
 		return CTL_ERROR;
 	if ((rc = check_size(h, o.size)) >= 0)

@@ -1,20 +1,32 @@
 /*
  * heapctl.c - heapctl, heapd's command-line tool: main, the commands but
- * roots and root (roots.c), top (top.c), uids (uids.c) and bench
- * (bench.c, benchloop.c), and what they share.
+ * roots and root (roots.c), the data's (data.c), the inspecting ones
+ * (inspect.c, dump.c), top (top.c), uids (uids.c) and bench (bench.c,
+ * benchloop.c), and what they share; sessions are shell.c's.
  *
- *   heapctl [-s SOCKET] COMMAND [OPTIONS]
+ *   heapctl [-s SOCKET] [-t MS] [COMMAND [OPTIONS]]
+ *
+ * Without a command, shell.c reads commands (a prompt on a terminal, else
+ * stdin) and runs each through ctl_dispatch, as main runs one; they share
+ * one connection (ctl_session_begin): ctl_connect hands it out, ctl_close
+ * keeps it open, ctl_fail drops it only when the error left it unusable.
  *
  * Global options come before the command ("+" in getopt's string stops
  * at the first non-option); then the command parses the rest with getopt
- * again, under the name "heapctl COMMAND" so getopt's own messages say
- * which command they are about. A command parses everything before it
+ * again, under the name "heapctl: COMMAND" so getopt's own messages say
+ * which command they are about, in the style of heapctl's: every usage
+ * error is "heapctl: COMMAND: message", then "Try 'heapctl COMMAND
+ * --help'." (for heapctl's own options, "heapctl: message", then "Try
+ * 'heapctl --help'."). A command parses everything before it
  * connects: --help and bad usage never need the daemon.
  *
  * Exit status: 0 success; 1 an error, reported on stderr as
  * "heapctl: COMMAND: message" (the library's message for the library's
  * errors); 2 bad usage. Output that could not be written is an error too:
- * `heapctl stats > /full/disk` must not exit 0.
+ * `heapctl stats > /full/disk` must not exit 0; but a reader that closed
+ * its pipe (`heapctl top | head -1`) ends heapctl quietly, with the
+ * command's status: SIGPIPE is ignored, so that it cannot kill heapctl
+ * with 141.
  *
  * gc and free-os-memory report what changed as differences of cumulative
  * counters read before and after, so other clients' work done meanwhile is
@@ -24,27 +36,47 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "format.h"
 #include "heapctl.h"
+#include "parse.h"
 
 #ifndef PACKAGE_VERSION   /* configure defines it; a build by hand does not */
 #define PACKAGE_VERSION "unknown"
 #endif
 
 static const char *ctl_socket;   /* -s; NULL: the library's default */
+static uint32_t ctl_timeout = CTL_TIMEOUT_DEFAULT_MS;   /* -t */
+static int ctl_sharing;          /* a session: commands share one connection */
+static heapd *ctl_shared;        /* that connection, once made */
+
+/* The holds the running command took on ctl_shared and has not let go of:
+ * ctl_dispatch releases them when it returns, however it ended, so that a
+ * session's holds do not grow with its failed commands. A command takes a
+ * few at most (new: the object and --into's root). */
+#define CTL_HOLDS_MAX 4
+static heapd_ref ctl_holds[CTL_HOLDS_MAX];
+static size_t ctl_nholds;
 
 const char *ctl_socket_path(void)
 {
 	return ctl_socket;
 }
 
-heapd *ctl_connect(const char *cmd)
+uint32_t ctl_timeout_ms(void)
+{
+	return ctl_timeout;
+}
+
+heapd *ctl_connect_own(const char *cmd)
 {
 	heapd *h = heapd_connect(ctl_socket);
 	if (!h) {
@@ -56,6 +88,67 @@ heapd *ctl_connect(const char *cmd)
 		return NULL;
 	}
 	return h;
+}
+
+heapd *ctl_connect(const char *cmd)
+{
+	if (!ctl_shared) {
+		heapd *h = ctl_connect_own(cmd);
+		if (!h || !ctl_sharing)
+			return h;
+		ctl_shared = h;
+	}
+	return ctl_shared;
+}
+
+void ctl_held(heapd *h, heapd_ref ref)
+{
+	if (h == ctl_shared && ctl_nholds < CTL_HOLDS_MAX)
+		ctl_holds[ctl_nholds++] = ref;
+}
+
+void ctl_release(heapd *h, heapd_ref ref)
+{
+	for (size_t i = 0; i < ctl_nholds; i++) {
+		if (h == ctl_shared && ctl_holds[i] == ref) {
+			ctl_holds[i] = ctl_holds[--ctl_nholds];
+			break;
+		}
+	}
+	heapd_release(h, ref);   /* its failure changes nothing the user asked for */
+}
+
+/* After a command: what it left held on the session's connection. */
+static void release_left(void)
+{
+	while (ctl_nholds > 0) {
+		heapd_ref ref = ctl_holds[--ctl_nholds];
+		if (ctl_shared)
+			heapd_release(ctl_shared, ref);
+	}
+}
+
+void ctl_close(heapd *h)
+{
+	if (h != ctl_shared)
+		heapd_close(h);
+}
+
+void ctl_session_begin(void)
+{
+	ctl_sharing = 1;
+}
+
+int ctl_in_session(void)
+{
+	return ctl_sharing;
+}
+
+void ctl_session_end(void)
+{
+	heapd_close(ctl_shared);
+	ctl_shared = NULL;
+	ctl_sharing = 0;
 }
 
 void ctl_put_text(FILE *f, const char *s)
@@ -75,7 +168,12 @@ int ctl_fail(heapd *h, const char *cmd)
 	fprintf(stderr, "heapctl: %s: ", cmd);
 	ctl_put_text(stderr, *msg ? msg : heapd_strerror(heapd_errcode(h)));
 	putc('\n', stderr);
-	heapd_close(h);
+	int code = heapd_errcode(h);
+	if (h == ctl_shared && (code == HEAPD_EIO || code == HEAPD_ETIMEDOUT || code == HEAPD_EPROTO)) {
+		heapd_close(h);   /* gone, or out of step: the next command connects again */
+		ctl_shared = NULL;
+	}
+	ctl_close(h);
 	return CTL_ERROR;
 }
 
@@ -155,7 +253,7 @@ static int ping_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	if (heapd_ping(h, &rtt) < 0)
 		return ctl_fail(h, cmd->name);
 	printf("PONG %" PRIu64 " us\n", (rtt + 500) / 1000);
-	heapd_close(h);
+	ctl_close(h);
 	return CTL_OK;
 }
 
@@ -194,7 +292,7 @@ static int stats_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	heapd_stats st;
 	if (heapd_get_stats(h, &st, sizeof st) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_close(h);
+	ctl_close(h);
 	format(stdout, &st);
 	return CTL_OK;
 }
@@ -234,7 +332,7 @@ static int collect_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	uint64_t took = ctl_now_ns() - t0;
 	if (heapd_get_stats(h, &after, sizeof after) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_close(h);
+	ctl_close(h);
 
 	char a[FMT_HUMAN_MAX], b[FMT_HUMAN_MAX], c[FMT_HUMAN_MAX];
 	uint64_t freed = ctl_delta(after.total_alloc - after.heap_alloc, before.total_alloc - before.heap_alloc);
@@ -294,7 +392,7 @@ static int save_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	heapd_stats st;
 	if (wait && heapd_get_stats(h, &st, sizeof st) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_close(h);
+	ctl_close(h);
 	char a[FMT_HUMAN_MAX], b[FMT_HUMAN_MAX];
 	if (wait)
 		printf("saved %" PRIu64 " objects (%s) in %s\n", st.last_save_objects,
@@ -320,15 +418,19 @@ static const struct ctl_cmd save_cmd = {
 /* ------------------------------------------------------------- main */
 
 static const struct ctl_cmd *const commands[] = {
-	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &save_cmd, &roots_cmd, &root_cmd, &uids_cmd, &top_cmd, &bench_cmd,
+	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &save_cmd, &new_cmd, &get_cmd, &put_cmd, &link_cmd,
+	&unlink_cmd, &info_cmd, &dump_cmd, &du_cmd, &roots_cmd, &root_cmd, &uids_cmd, &clients_cmd, &client_cmd,
+	&top_cmd, &bench_cmd,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static void usage(FILE *f)
+void ctl_print_usage(FILE *f)
 {
-	fputs("Usage: heapctl [-s SOCKET] COMMAND [OPTIONS]\n"
+	fputs("Usage: heapctl [-s SOCKET] [-t MS] [COMMAND [OPTIONS]]\n"
 	      "Inspect and control heapd, the garbage-collected heap daemon.\n"
+	      "Without a command: a prompt on a terminal, else commands from stdin,\n"
+	      "one a line.\n"
 	      "\n"
 	      "Commands:\n", f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -337,40 +439,93 @@ static void usage(FILE *f)
 	      "Options:\n"
 	      "  -s, --socket=SOCKET  heapd's socket; by default $HEAPD_SOCKET, else\n"
 	      "                       " HEAPD_DEFAULT_SOCKET "\n"
+	      "  -t, --timeout=MS     how long to wait for the daemon, in milliseconds\n"
+	      "                       (default 5000; 0 waits forever)\n"
 	      "  -h, --help           print this help; `heapctl COMMAND --help` for a command\n"
 	      "      --version        print heapctl's version\n"
+	      "\n"
+	      "A ref is written 0x1f00000003 (or in decimal); where REF|ROOTNAME is\n"
+	      "asked for, root:NAME always means the root NAME.\n"
 	      "\n"
 	      "Exit status: 0 success, 1 error, 2 bad usage.\n", f);
 }
 
-/* The end of every run: what could not be written is an error. */
+/* Whether stdout is a pipe or socket whose reader has gone: poll says
+ * POLLERR (a pipe) or POLLHUP (a socket) at once. */
+static int stdout_reader_gone(void)
+{
+	struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* The end of every run: what could not be written is an error, but for a
+ * reader that closed its end (`heapctl top | head -1`): it has read what
+ * it wanted, and heapctl ends quietly with its status. */
 static int finish(const char *cmd, int rc)
 {
 	int flushed = fflush(stdout) == 0;
 	if (flushed && !ferror(stdout))
 		return rc;
+	int err = errno;
+	if (stdout_reader_gone())
+		return rc;
 	/* An earlier failed write left no errno worth trusting. */
 	fprintf(stderr, "heapctl: %s: cannot write the output%s%s\n", cmd, flushed ? "" : ": ",
-		flushed ? "" : strerror(errno));
+		flushed ? "" : strerror(err));
 	return rc == CTL_OK ? CTL_ERROR : rc;
+}
+
+int ctl_dispatch(int argc, char **argv)
+{
+	const struct ctl_cmd *cmd = NULL;
+	for (size_t i = 0; i < NCOMMANDS && !cmd; i++)
+		if (strcmp(argv[0], commands[i]->name) == 0)
+			cmd = commands[i];
+	if (!cmd) {
+		fputs("heapctl: unknown command '", stderr);
+		ctl_put_text(stderr, argv[0]);
+		fputs("'\nTry 'heapctl --help'.\n", stderr);
+		return CTL_USAGE;
+	}
+	char prog[64];
+	snprintf(prog, sizeof prog, "heapctl: %s", cmd->name);   /* getopt's messages in our style */
+	char *name = argv[0];
+	argv[0] = prog;
+	optind = 0;   /* glibc: start afresh, forgetting the "+" */
+	int rc = finish(cmd->name, cmd->run(cmd, argc, argv));
+	release_left();
+	argv[0] = name;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	/* A closed pipe is an error from write (EPIPE), which finish() judges,
+	 * not a signal that kills heapctl with 141. */
+	signal(SIGPIPE, SIG_IGN);
+	argv[0] = "heapctl";   /* getopt says "heapctl: ...", whatever the path */
 	int c;
-	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			ctl_socket = optarg;
 			break;
+		case 't':
+			if (ctl_parse_u32(optarg, CTL_TIMEOUT_MAX_MS, &ctl_timeout) != 0) {
+				fprintf(stderr, "heapctl: -t '%s': milliseconds from 0 (forever) to %u\n"
+						"Try 'heapctl --help'.\n", optarg, CTL_TIMEOUT_MAX_MS);
+				return CTL_USAGE;
+			}
+			break;
 		case 'h':
-			usage(stdout);
+			ctl_print_usage(stdout);
 			return finish("help", CTL_OK);
 		case 'V':
 			puts("heapctl " PACKAGE_VERSION);
@@ -380,22 +535,7 @@ int main(int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (optind == argc) {
-		usage(stderr);
-		return CTL_USAGE;
-	}
-	const struct ctl_cmd *cmd = NULL;
-	for (size_t i = 0; i < NCOMMANDS && !cmd; i++)
-		if (strcmp(argv[optind], commands[i]->name) == 0)
-			cmd = commands[i];
-	if (!cmd) {
-		fprintf(stderr, "heapctl: unknown command '%s'\nTry 'heapctl --help'.\n", argv[optind]);
-		return CTL_USAGE;
-	}
-	char prog[64];
-	snprintf(prog, sizeof prog, "heapctl %s", cmd->name);
-	int first = optind;
-	argv[first] = prog;
-	optind = 0;   /* glibc: start afresh, forgetting the "+" */
-	return finish(cmd->name, cmd->run(cmd, argc - first, argv + first));
+	if (optind == argc)
+		return ctl_shell();
+	return ctl_dispatch(argc - optind, argv + optind);
 }

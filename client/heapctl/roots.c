@@ -1,7 +1,8 @@
 /*
  * roots.c - heapctl roots, which lists the named roots (names, or with
- * -l their modes and owners, as `ls -l`), and heapctl root, which changes
- * one's mode or owner (root_chmod, root_chown).
+ * -l their modes and owners, as `ls -l`), and heapctl root, which sets,
+ * reads, deletes and lists them (root ls PATTERN, a glob) and changes one's
+ * mode or owner (root_chmod, root_chown).
  *
  * heapd lists only the roots the caller may read. Names are printed
  * sorted bytewise and escaped (ctl_put_text), unless -0 asks for them as
@@ -10,6 +11,7 @@
  * is printed and reported as an error, so that a script does not take it
  * for whole.
  */
+#include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "heapctl.h"
+#include "parse.h"
 
 /* "uid 4294967295" at most, and a NUL. */
 #define ID_NAME_MAX 16
@@ -92,7 +95,7 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	int truncated;
 	if (heapd_root_list_info(h, &roots, &n, &truncated) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_close(h);
+	ctl_close(h);
 	qsort(roots, n, sizeof *roots, by_name);  /* for people and diffs */
 	int width[2] = {0, 0};
 	for (size_t i = 0; lng && i < n; i++) {
@@ -173,6 +176,78 @@ static int parse_mode(const struct ctl_cmd *cmd, const char *arg, uint32_t *mode
 	return -1;
 }
 
+/* root set NAME REF|ROOTNAME, root get NAME, root del NAME. */
+static int root_data(const struct ctl_cmd *cmd, const char *verb, char **args)
+{
+	struct ctl_target t;
+	heapd_ref ref = 0;
+	int rc, set = strcmp(verb, "set") == 0;
+	if (set && (rc = ctl_target_parse(cmd->name, args[1], &t)) >= 0)
+		return rc;
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	if (set) {
+		if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
+			return rc;
+		if (heapd_root_set(h, args[0], t.ref) < 0)
+			return ctl_fail(h, cmd->name);
+		ctl_target_release(h, &t);
+	} else if (strcmp(verb, "get") == 0) {
+		if (heapd_root_get(h, args[0], &ref) < 0)
+			return ctl_fail(h, cmd->name);
+		ctl_release(h, ref);   /* root_get's hold */
+		char text[CTL_REF_MAX];
+		puts(ctl_ref_text(text, ref));
+	} else if (heapd_root_set(h, args[0], 0) < 0) {
+		return ctl_fail(h, cmd->name);
+	}
+	ctl_close(h);
+	return CTL_OK;
+}
+
+/* root ls [PATTERN]: the names fnmatch(3) matches, sorted, as roots. */
+static int root_ls(const struct ctl_cmd *cmd, const char *pattern)
+{
+	heapd *h = ctl_connect(cmd->name);
+	if (!h)
+		return CTL_ERROR;
+	heapd_root_info *roots;
+	size_t n, kept = 0;
+	int truncated;
+	if (heapd_root_list_info(h, &roots, &n, &truncated) < 0)
+		return ctl_fail(h, cmd->name);
+	ctl_close(h);
+	for (size_t i = 0; i < n; i++)
+		if (!pattern || fnmatch(pattern, roots[i].name, 0) == 0)
+			roots[kept++] = roots[i];
+	qsort(roots, kept, sizeof *roots, by_name);
+	for (size_t i = 0; i < kept; i++)
+		put_root(&roots[i], '\n', NULL);
+	heapd_free_root_info(roots);
+	if (truncated) {
+		fprintf(stderr, "heapctl: %s: only the first %zu names fit in one reply (max_frame_size)\n",
+			cmd->name, n);
+		return CTL_ERROR;
+	}
+	return CTL_OK;
+}
+
+/* The subcommands: name, arguments after it, and what they are. */
+static const struct {
+	const char *verb;
+	int nargs;   /* -1: 0 or 1 */
+	const char *usage;
+} root_verbs[] = {
+	{"set", 2, "set NAME REF"},
+	{"get", 1, "get NAME"},
+	{"del", 1, "del NAME"},
+	{"ls", -1, "ls [PATTERN]"},
+	{"cas", 3, "cas NAME EXPECTED NEW"},
+	{"chmod", 2, "chmod MODE NAME"},
+	{"chown", 2, "chown OWNER[:GROUP] NAME"},
+};
+
 static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -185,10 +260,21 @@ static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	if (c != -1)
 		return ctl_usage(cmd->name, NULL);
 	char **args = argv + optind;
-	int is_chmod = argc - optind == 3 && strcmp(args[0], "chmod") == 0;
-	int is_chown = argc - optind == 3 && strcmp(args[0], "chown") == 0;
-	if (!is_chmod && !is_chown)
-		return ctl_usage(cmd->name, "expected chmod MODE NAME or chown OWNER[:GROUP] NAME");
+	int nargs = argc - optind - 1;
+	size_t v = 0, nverbs = sizeof root_verbs / sizeof root_verbs[0];
+	while (nargs >= 0 && v < nverbs && strcmp(args[0], root_verbs[v].verb) != 0)
+		v++;
+	if (nargs < 0 || v == nverbs)
+		return ctl_usage(cmd->name, "expected set, get, del, ls, cas, chmod or chown");
+	if (root_verbs[v].nargs >= 0 ? nargs != root_verbs[v].nargs : nargs > 1)
+		return ctl_usage(cmd->name, "expected %s", root_verbs[v].usage);
+	if (strcmp(args[0], "ls") == 0)
+		return root_ls(cmd, nargs ? args[1] : NULL);
+	if (strcmp(args[0], "cas") == 0)
+		return ctl_root_cas(cmd, args + 1);
+	int is_chmod = strcmp(args[0], "chmod") == 0;
+	if (!is_chmod && strcmp(args[0], "chown") != 0)
+		return root_data(cmd, args[0], args + 1);
 	uint32_t a, b = 0;
 	int rc = is_chmod ? parse_mode(cmd, args[1], &a) : parse_owner(cmd, args[1], &a, &b);
 	if (rc >= 0)
@@ -198,14 +284,26 @@ static int root_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		return CTL_ERROR;
 	if ((is_chmod ? heapd_root_chmod(h, args[2], a) : heapd_root_chown(h, args[2], a, b)) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_close(h);
+	ctl_close(h);
 	return CTL_OK;
 }
 
 const struct ctl_cmd root_cmd = {
-	"root", "chmod MODE NAME | chown OWNER[:GROUP] NAME", "change a named root's mode or owner",
-	"Change the mode, or the owner and group, of the named root NAME.\n"
+	"root", "set|get|del|ls|cas|chmod|chown ...", "set, get, delete, list named roots; chmod and chown them",
+	"Work with one named root, or list them.\n"
 	"\n"
+	"  set NAME REF              make NAME (or change it) to name REF, a ref\n"
+	"                            or a root name (root:NAME if it looks like a\n"
+	"                            number)\n"
+	"  get NAME                  print the ref NAME names: 0x1f00000003\n"
+	"  del NAME                  delete NAME; an error if there is none\n"
+	"  ls [PATTERN]              print the names this user may read, sorted,\n"
+	"                            those that match the glob PATTERN (fnmatch(3):\n"
+	"                            *, ?, [...]) if given\n"
+	"  cas NAME EXPECTED NEW     set NAME to NEW only if it names EXPECTED\n"
+	"                            (0: only if there is no NAME; NEW 0 deletes\n"
+	"                            it); print what NAME named; exit 1 when it\n"
+	"                            named another\n"
 	"  chmod MODE NAME           MODE in octal, read (4) and write (2) for\n"
 	"                            the owner, the group and others: 0644 is\n"
 	"                            rw-r--r--; the root's owner or an admin may\n"

@@ -81,7 +81,8 @@ static unsigned top_rows;   /* lines of the frame drawn so far */
 static const char *const screen_enter[] = {"", "\033[?1049h\033[?25l", "\033[H\033[2J\033[?25l"};
 static const char *const screen_leave[] = {"", "\033[?25h\033[?1049l", "\033[?25h"};
 
-static const int top_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+/* SIGPIPE is ignored (heapctl.c): a closed stdout ends the loop. */
+static const int top_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 /* ------------------------------------------------------------ terminal */
 
@@ -316,6 +317,11 @@ static void top_uids(const struct top *t)
 		top_line("%10s more uids than one reply holds", "...");
 }
 
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* The snapshot (docs/persistence.md): saves, the last one, what changed
  * since, and whether one runs. */
 static void top_saves(const heapd_stats *s)
@@ -324,14 +330,14 @@ static void top_saves(const heapd_stats *s)
 	uint64_t now = (uint64_t)time(NULL) * 1000000000u;
 	if (!s->last_save_unix_ns) {
 		top_line("saves     none yet   %" PRIu64 " change%s%s", s->changes_since_save,
-			 s->changes_since_save == 1 ? "" : "s", s->save_in_progress ? "   saving now" : "");
+			 plural(s->changes_since_save), s->save_in_progress ? "   saving now" : "");
 		return;
 	}
 	top_line("saves     %" PRIu64 " (%" PRIu64 " failed)   last %" PRIu64 " objects, %s, %s ago   %" PRIu64
 		 " change%s since%s",
 		 s->saves_total, s->save_failures_total, s->last_save_objects, fmt_bytes_human(a, s->last_save_size_bytes),
 		 fmt_ns_human(b, now > s->last_save_unix_ns ? now - s->last_save_unix_ns : 0), s->changes_since_save,
-		 s->changes_since_save == 1 ? "" : "s", s->save_in_progress ? "   saving now" : "");
+		 plural(s->changes_since_save), s->save_in_progress ? "   saving now" : "");
 }
 
 static void top_draw(const struct top *t)
@@ -345,9 +351,9 @@ static void top_draw(const struct top *t)
 		strftime(clock, sizeof clock, "%H:%M:%S", &tm);
 	double secs = t->have_prev ? (double)ctl_delta(s->uptime_ns, p->uptime_ns) / 1e9 : 0;
 
-	top_line("heapd %s  up %s  %" PRIu64 " sessions  %" PRIu64 " named roots  %" PRIu64 " holds  %s",
-		 heapd_server_version(t->h), fmt_ns_human(a, s->uptime_ns), s->sessions, s->named_roots,
-		 s->holds, clock);
+	top_line("heapd %s  up %s  %" PRIu64 " session%s  %" PRIu64 " named root%s  %" PRIu64 " hold%s  %s",
+		 heapd_server_version(t->h), fmt_ns_human(a, s->uptime_ns), s->sessions, plural(s->sessions),
+		 s->named_roots, plural(s->named_roots), s->holds, plural(s->holds), clock);
 	top_eol();
 
 	/* One scale for the three bars: released pages are part of heap_sys
@@ -490,7 +496,7 @@ static int top_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	}
 	top_restore();
 	heapd_free_uid_stats(t.uids);
-	heapd_close(t.h);
+	ctl_close(t.h);
 	return CTL_OK;
 }
 

@@ -85,7 +85,7 @@ static int uids_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	int truncated;
 	if (heapd_uid_stats(h, &rows, sizeof *rows, &n, &truncated) < 0)
 		return ctl_fail(h, cmd->name);
-	heapd_close(h);
+	ctl_close(h);
 	ctl_uids_sort(rows, n);
 	if (json) {
 		put_json(rows, n, truncated);

@@ -35,11 +35,11 @@ static inline void run_append(char **buf, size_t *len, const char *p, size_t n)
 	(*buf)[*len] = '\0';
 }
 
-/* Runs argv[0] with argv, stdin from /dev/null. env: NULL-terminated list
- * of "NAME=VALUE" to set, or "NAME" to unset, in the child only (may be
- * NULL). Waits for it to exit (killing it after RUN_TIMEOUT_MS, which
+/* Runs argv[0] with argv, stdin from the file in_path. env: NULL-terminated
+ * list of "NAME=VALUE" to set, or "NAME" to unset, in the child only (may
+ * be NULL). Waits for it to exit (killing it after RUN_TIMEOUT_MS, which
  * fails the test) and fills r. */
-static inline void run_env(struct run *r, const char *const *env, char *const *argv)
+static inline void run_env_in(struct run *r, const char *const *env, char *const *argv, const char *in_path)
 {
 	int po[2], pe[2];
 	memset(r, 0, sizeof *r);
@@ -61,7 +61,7 @@ static inline void run_env(struct run *r, const char *const *env, char *const *a
 				unsetenv(*e);
 			}
 		}
-		int in = open("/dev/null", O_RDONLY);
+		int in = open(in_path, O_RDONLY);
 		dup2(in, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
@@ -107,6 +107,12 @@ static inline void run_env(struct run *r, const char *const *env, char *const *a
 	r->sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	if (open_fds > 0)
 		fail_msg("%s timed out after %d ms", argv[0], RUN_TIMEOUT_MS);
+}
+
+/* run_env_in with stdin from /dev/null. */
+static inline void run_env(struct run *r, const char *const *env, char *const *argv)
+{
+	run_env_in(r, env, argv, "/dev/null");
 }
 
 /* run_env with a NULL-terminated argument list after the program. */

@@ -267,7 +267,7 @@ static void bad_options(void **state)
 	expect_usage(none, "-d 'x'", "-d", "x", NULL);
 	expect_usage(none, "choose one of -q and --csv", "-q", "--csv", NULL);
 	expect_usage(none, "unexpected argument 'now'", "now", NULL);
-	expect_usage(none, "heapctl bench: ", "--frobnicate", NULL);
+	expect_usage(none, "heapctl: bench: unrecognized option '--frobnicate'", "--frobnicate", NULL);
 
 	/* -d past what the daemon takes: found once connected */
 	struct daemon d;
