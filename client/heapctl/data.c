@@ -297,15 +297,21 @@ const struct ctl_cmd new_cmd = {
 
 enum get_format { GET_RAW, GET_HEX, GET_ESCAPED };
 
-/* The object's data size: what get reads without --length. It needs
- * heapd_object_info, which this libheapd does not have yet; until then
- * --length is required. */
-static int object_size(heapd *h, const char *cmd, heapd_ref ref, uint32_t *size)
+/* What get reads without --length: the object's data from off to its end,
+ * into *len. 0; -1 when the call failed (h's error); 1 for an offset past
+ * the end, reported. */
+static int rest_of_object(heapd *h, const char *cmd, heapd_ref ref, uint32_t off, uint32_t *len)
 {
-	(void)h;
-	(void)ref;
-	(void)size;
-	return ctl_usage(cmd, "give --length: this heapctl cannot ask an object's size yet");
+	struct heapd_object_info info;
+	if (heapd_object_info(h, ref, &info) < 0)
+		return -1;
+	if (off > info.nbytes) {
+		fprintf(stderr, "heapctl: %s: --offset %" PRIu32 " is past the end of the object's %" PRIu32
+			" data bytes\n", cmd, off, info.nbytes);
+		return 1;
+	}
+	*len = info.nbytes - off;
+	return 0;
 }
 
 static void put_bytes(enum get_format fmt, const unsigned char *p, size_t n)
@@ -389,12 +395,15 @@ static int get_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		return CTL_ERROR;
 	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
-	if (!have_len && (rc = object_size(h, cmd->name, t.ref, &len)) >= 0) {
+	int err = have_len ? 0 : rest_of_object(h, cmd->name, t.ref, off, &len);
+	if (err < 0)
+		return ctl_fail(h, cmd->name);   /* h is closed: nothing more on it */
+	if (err > 0) {
 		ctl_target_release(h, &t);
 		ctl_close(h);
-		return rc;
+		return CTL_ERROR;
 	}
-	int err = read_pieces(h, t.ref, off, len, fmt);
+	err = read_pieces(h, t.ref, off, len, fmt);
 	if (err == HEAPD_ENOBUFS) {
 		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
 		ctl_close(h);
@@ -417,7 +426,7 @@ const struct ctl_cmd get_cmd = {
 	"      --escaped   printable ASCII as it is, \\\\, \\n, \\t and \\xNN for the\n"
 	"                  rest, then a newline\n"
 	"      --offset=N  start at byte N (default 0)\n"
-	"      --length=N  N bytes (required for now)\n"
+	"      --length=N  N bytes (default: to the end of the data)\n"
 	"  -h, --help      print this help\n"
 	"\n"
 	"REF|ROOTNAME is a ref when it starts with 0x or is all digits, else a\n"

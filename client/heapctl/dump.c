@@ -101,6 +101,11 @@ static void put_escaped(FILE *f, const unsigned char *p, size_t n, enum escape h
 	}
 }
 
+void dump_put_name(FILE *f, const char *s, int json)
+{
+	put_escaped(f, (const unsigned char *)s, strlen(s), json ? ESC_JSON : ESC_NAME);
+}
+
 static void put_ref(FILE *f, heapd_ref ref, int json)
 {
 	if (!ref)

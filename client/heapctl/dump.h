@@ -39,6 +39,10 @@ struct dump_opts {
 	int json;
 };
 
+/* Writes the text s as dump writes a root's name: escaped for a
+ * terminal (text), or for a JSON string (json), without the quotes. */
+void dump_put_name(FILE *f, const char *s, int json);
+
 /* Writes the graph below root (named name) to f. Returns 0, or the
  * source's error code for the object it could not read. */
 int dump_graph(FILE *f, const struct dump_source *src, const char *name, heapd_ref root,

@@ -6,6 +6,10 @@
  *
  *   heapctl [-s SOCKET] [-t MS] [COMMAND [OPTIONS]]
  *
+ * -t bounds every wait for the daemon, the connect and hello included
+ * (ctl_connect_own), so that a daemon that stopped answering costs a
+ * command at most that long: HEAPD_ETIMEDOUT, an error like any other.
+ *
  * Without a command, shell.c reads commands (a prompt on a terminal, else
  * stdin) and runs each through ctl_dispatch, as main runs one; they share
  * one connection (ctl_session_begin): ctl_connect hands it out, ctl_close
@@ -78,12 +82,20 @@ uint32_t ctl_timeout_ms(void)
 
 heapd *ctl_connect_own(const char *cmd)
 {
+	/* heapd_connect takes its timeout (the connect and the hello) from
+	 * the environment only; -t overrides the caller's. */
+	char ms[16];
+	snprintf(ms, sizeof ms, "%" PRIu32, ctl_timeout);
+	if (setenv("HEAPD_TIMEOUT_MS", ms, 1) != 0) {
+		fprintf(stderr, "heapctl: %s: out of memory\n", cmd);
+		return NULL;
+	}
 	heapd *h = heapd_connect(ctl_socket);
 	if (!h) {
 		fprintf(stderr, "heapctl: %s: out of memory\n", cmd);
 		return NULL;
 	}
-	if (heapd_errcode(h) != HEAPD_OK) {
+	if (heapd_errcode(h) != HEAPD_OK || heapd_set_timeout(h, ctl_timeout) < 0) {
 		ctl_fail(h, cmd);
 		return NULL;
 	}
@@ -160,6 +172,13 @@ void ctl_put_text(FILE *f, const char *s)
 		else
 			putc(*p, f);
 	}
+}
+
+void ctl_disconnect(heapd *h)
+{
+	if (h == ctl_shared)
+		ctl_shared = NULL;
+	heapd_close(h);
 }
 
 int ctl_fail(heapd *h, const char *cmd)

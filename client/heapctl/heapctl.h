@@ -47,6 +47,10 @@ void ctl_release(heapd *h, heapd_ref ref);
 /* Ends a command's use of h: closes it, unless it is the session's
  * connection (ctl_session_begin), which the next command uses. */
 void ctl_close(heapd *h);
+/* Closes h even if it is the session's connection (one the daemon is
+ * about to close: client kill of itself); the next command connects
+ * again. */
+void ctl_disconnect(heapd *h);
 /* Reports h's last error, ctl_close()s h and returns CTL_ERROR. A session's
  * connection that the error left unusable is closed, and the next command
  * connects again. */
@@ -115,6 +119,17 @@ extern const struct ctl_cmd du_cmd;    /* inspect.c */
 extern const struct ctl_cmd dump_cmd;  /* inspect.c */
 extern const struct ctl_cmd clients_cmd; /* inspect.c */
 extern const struct ctl_cmd client_cmd;  /* inspect.c */
+/* roots.c: a user's (group 0) or group's name, as this host knows it,
+ * else its number ("4294967295" at most); and "rw-r--r--" for 0644. */
+#define CTL_ID_NAME_MAX 16
+const char *ctl_id_name(uint32_t id, int group, char buf[CTL_ID_NAME_MAX]);
+void ctl_mode_text(uint32_t mode, char out[10]);
+/* roots.c: the roots this user may read that pattern matches (NULL:
+ * all), by heapd_root_scan to the scan's end, sorted by name, each once:
+ * *roots, *n of them, for ctl_free_roots. 0; -1 for h's error (h still
+ * open); HEAPD_ENOBUFS. */
+int ctl_scan_roots(heapd *h, const char *pattern, heapd_root_info **roots, size_t *n);
+void ctl_free_roots(heapd_root_info *roots, size_t n);
 /* inspect.c: root cas NAME EXPECTED NEW, args past "cas" (roots.c
  * checked their number). */
 int ctl_root_cas(const struct ctl_cmd *cmd, char **args);

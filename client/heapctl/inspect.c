@@ -2,22 +2,27 @@
  * inspect.c - heapctl's commands that look into the heap and at its
  * clients: info, du, dump, clients and client kill; and root cas.
  *
- * They parse and check everything as the other commands do, before they
- * connect. What they ask the daemon for comes with issue 18's
- * introspection calls (heapd_object_info, heapd_retained,
- * heapd_client_list, heapd_client_kill, heapd_root_cas), which this libheapd does not
- * have yet: until they land, each command stops where it would call one
- * and says so (needs()), exit status 1. dump's walk and output are whole
- * (dump.c, tested on a graph in memory); it reads the daemon's graph
- * through dump_source below, of which only size is waiting.
+ * They parse and check everything before they connect, as the other
+ * commands do. info and dump read objects with heapd_object_info (and a
+ * root's owner, group and mode with heapd_root_stat); dump's walk and
+ * output are dump.c's, reading the daemon's graph through dump_source
+ * below, and taking a hold (get_ref) on each object only while it walks
+ * below it. du counts with heapd_root_retained, one root at a time (the
+ * daemon answers a uid's few counts in turn anyway), every readable root
+ * found by heapd_root_scan when none is named. clients and client kill are
+ * heapd_client_list and heapd_client_kill; the text from the daemon in
+ * them (root names, command and client names) is escaped for a terminal
+ * or for JSON.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dump.h"
+#include "format.h"
 #include "heapctl.h"
 #include "parse.h"
 
@@ -70,6 +75,46 @@ static const struct option json_opts[] = {
 
 /* ------------------------------------------------------------ info */
 
+static void put_info_text(const struct ctl_target *t, const struct heapd_object_info *o,
+			  const heapd_root_info *r)
+{
+	char text[CTL_REF_MAX], human[FMT_HUMAN_MAX];
+	if (t->root) {
+		fputs("root    ", stdout);
+		ctl_put_text(stdout, t->root);
+		putchar('\n');
+	}
+	printf("ref     %s\n", ctl_ref_text(text, t->ref));
+	if (r) {
+		char u[CTL_ID_NAME_MAX], g[CTL_ID_NAME_MAX], mode[10];
+		ctl_mode_text(r->mode, mode);
+		printf("owner   %s (%" PRIu32 ")\n", ctl_id_name(r->uid, 0, u), r->uid);
+		printf("group   %s (%" PRIu32 ")\n", ctl_id_name(r->gid, 1, g), r->gid);
+		printf("mode    %s (%04" PRIo32 ")\n", mode, r->mode);
+	}
+	printf("slots   %" PRIu32 "\n", o->nrefs);
+	printf("bytes   %" PRIu32 "\n", o->nbytes);
+	printf("size    %s in the heap (%" PRIu64 " bytes)\n", fmt_bytes_human(human, o->size), o->size);
+	printf("sealed  %s\n", o->sealed ? "yes" : "no");
+	printf("age     %" PRIu32 " collections\n", o->age);
+}
+
+static void put_info_json(const struct ctl_target *t, const struct heapd_object_info *o,
+			  const heapd_root_info *r)
+{
+	char text[CTL_REF_MAX];
+	printf("{\"ref\": \"%s\"", ctl_ref_text(text, t->ref));
+	if (t->root) {
+		fputs(", \"root\": \"", stdout);
+		dump_put_name(stdout, t->root, 1);
+		printf("\", \"uid\": %" PRIu32 ", \"gid\": %" PRIu32 ", \"mode\": \"%04" PRIo32 "\"", r->uid, r->gid,
+		       r->mode);
+	}
+	printf(", \"nrefs\": %" PRIu32 ", \"nbytes\": %" PRIu32 ", \"size\": %" PRIu64
+	       ", \"sealed\": %s, \"age\": %" PRIu32 "}\n",
+	       o->nrefs, o->nbytes, o->size, o->sealed ? "true" : "false", o->age);
+}
+
 static int info_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	int json = 0, first, rc = parse_args(cmd, argc, argv, json_opts, json_option, &json, 1, 1, &first);
@@ -79,10 +124,18 @@ static int info_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;
+	/* The ref first, then its object's info: what is printed is one
+	 * object's, even if the root changes meanwhile. */
 	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
+	struct heapd_object_info o;
+	heapd_root_info r = {0};
+	if (heapd_object_info(h, t.ref, &o) < 0 || (t.root && heapd_root_stat(h, t.root, &r, NULL) < 0))
+		return ctl_fail(h, cmd->name);
 	ctl_target_release(h, &t);
-	return needs(h, cmd->name, "heapd_object_info");
+	ctl_close(h);
+	(json ? put_info_json : put_info_text)(&t, &o, t.root ? &r : NULL);
+	return CTL_OK;
 }
 
 const struct ctl_cmd info_cmd = {
@@ -90,9 +143,10 @@ const struct ctl_cmd info_cmd = {
 	"Print what heapd knows of the object REF, or of the one the root ROOTNAME\n"
 	"names: its reference slots and data bytes, the bytes it takes in the heap\n"
 	"(its size class), whether it is sealed, and the collections it has\n"
-	"survived.\n"
+	"survived (not tracked yet: 0); for a root, its owner, group and mode too.\n"
 	"\n"
-	"      --json  one JSON object, the fields by name\n"
+	"      --json  one JSON object: ref, nrefs, nbytes, size, sealed, age;\n"
+	"              for a root also root, uid, gid and mode (\"0644\")\n"
 	"  -h, --help  print this help\n",
 	info_run,
 };
@@ -155,11 +209,11 @@ struct daemon_graph {
 
 static int graph_size(void *ctx, heapd_ref ref, uint32_t *nrefs, uint32_t *nbytes)
 {
-	(void)ctx;
-	(void)ref;
-	(void)nrefs;
-	(void)nbytes;
-	return HEAPD_EINVAL;   /* heapd_object_info's nrefs and nbytes, once it lands */
+	struct heapd_object_info info = {0};
+	int err = heapd_object_info(((struct daemon_graph *)ctx)->h, ref, &info);
+	*nrefs = info.nrefs;
+	*nbytes = info.nbytes;
+	return err;
 }
 
 static int graph_slot(void *ctx, heapd_ref ref, uint32_t slot, heapd_ref *out)
@@ -201,8 +255,6 @@ static int dump_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	struct dump_source src = {&g, graph_size, graph_slot, graph_read, graph_release};
 	int err = dump_graph(stdout, &src, t.root ? t.root : t.text, t.ref, &a.o);
 	ctl_target_release(h, &t);
-	if (err == HEAPD_EINVAL)
-		return needs(h, cmd->name, "heapd_object_info");
 	if (err == HEAPD_ENOBUFS) {
 		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
 		ctl_close(h);
@@ -232,6 +284,81 @@ const struct ctl_cmd dump_cmd = {
 
 /* ------------------------------------------------ clients and client */
 
+/* Text from the daemon, escaped (ctl_put_text), into buf. */
+static const char *escaped(char *buf, size_t size, const char *s)
+{
+	FILE *f = fmemopen(buf, size, "w");
+	buf[0] = '\0';
+	if (f) {
+		ctl_put_text(f, s);
+		fclose(f);
+	}
+	return buf;
+}
+
+/* How long ago, from the wall clock: 42s, 17m, 5h, 3d. */
+static const char *age_text(char buf[FMT_HUMAN_MAX], uint64_t since_unix_ns)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t s = ctl_delta((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, since_unix_ns) / 1000000000u;
+	if (s < 120)
+		snprintf(buf, FMT_HUMAN_MAX, "%" PRIu64 "s", s);
+	else if (s < 2 * 3600)
+		snprintf(buf, FMT_HUMAN_MAX, "%" PRIu64 "m", s / 60);
+	else if (s < 2 * 86400)
+		snprintf(buf, FMT_HUMAN_MAX, "%" PRIu64 "h", s / 3600);
+	else
+		snprintf(buf, FMT_HUMAN_MAX, "%" PRIu64 "d", s / 86400);
+	return buf;
+}
+
+/* comm is 16 bytes, name 64: escaped, four times that at most. */
+#define CLIENT_TEXT_MAX (4 * 64 + 1)
+
+static void put_clients_text(const heapd_client_info *rows, size_t n)
+{
+	char text[CLIENT_TEXT_MAX];
+	int wcomm = 4, wname = 4;
+	for (size_t i = 0; i < n; i++) {
+		int wc = (int)strlen(escaped(text, sizeof text, rows[i].comm));
+		int wn = (int)strlen(escaped(text, sizeof text, rows[i].name));
+		wcomm = wc > wcomm ? wc : wcomm;
+		wname = wn > wname ? wn : wname;
+	}
+	printf("  %8s %8s %10s %-*s %-*s %5s %8s %8s %10s %8s %8s\n", "ID", "PID", "UID", wcomm, "COMM", wname,
+	       "NAME", "AGE", "HOLDS", "HELD", "REQUESTS", "IN", "OUT");
+	for (size_t i = 0; i < n; i++) {
+		const heapd_client_info *r = &rows[i];
+		char comm[CLIENT_TEXT_MAX], age[FMT_HUMAN_MAX], held[FMT_HUMAN_MAX], in[FMT_HUMAN_MAX],
+			out[FMT_HUMAN_MAX];
+		printf("%c %8" PRIu64 " %8" PRIu32 " %10" PRIu32 " %-*s %-*s %5s %8" PRIu64 " %8s %10" PRIu64
+		       " %8s %8s\n",
+		       r->self ? '*' : ' ', r->id, r->pid, r->uid, wcomm, escaped(comm, sizeof comm, r->comm), wname,
+		       escaped(text, sizeof text, r->name), age_text(age, r->connected_unix_ns), r->holds,
+		       fmt_bytes_human(held, r->held_bytes), r->requests, fmt_bytes_human(in, r->bytes_in),
+		       fmt_bytes_human(out, r->bytes_out));
+	}
+}
+
+static void put_clients_json(const heapd_client_info *rows, size_t n, int truncated)
+{
+	printf("{\n  \"truncated\": %s,\n  \"clients\": [", truncated ? "true" : "false");
+	for (size_t i = 0; i < n; i++) {
+		const heapd_client_info *r = &rows[i];
+		printf("%s\n    {\"id\": %" PRIu64 ", \"pid\": %" PRIu32 ", \"uid\": %" PRIu32 ", \"gid\": %" PRIu32
+		       ", \"self\": %s, \"comm\": \"", i ? "," : "", r->id, r->pid, r->uid, r->gid,
+		       r->self ? "true" : "false");
+		dump_put_name(stdout, r->comm, 1);
+		fputs("\", \"name\": \"", stdout);
+		dump_put_name(stdout, r->name, 1);
+		printf("\", \"connected_unix_ns\": %" PRIu64 ", \"holds\": %" PRIu64 ", \"held_bytes\": %" PRIu64
+		       ", \"requests\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64 "}",
+		       r->connected_unix_ns, r->holds, r->held_bytes, r->requests, r->bytes_in, r->bytes_out);
+	}
+	printf("%s]\n}\n", n ? "\n  " : "");
+}
+
 static int clients_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	int json = 0, first, rc = parse_args(cmd, argc, argv, json_opts, json_option, &json, 0, 0, &first);
@@ -240,7 +367,20 @@ static int clients_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;
-	return needs(h, cmd->name, "heapd_client_list");
+	heapd_client_info *rows;
+	size_t n;
+	int truncated;
+	if (heapd_client_list(h, &rows, &n, &truncated) < 0)
+		return ctl_fail(h, cmd->name);
+	ctl_close(h);
+	(json ? put_clients_json(rows, n, truncated) : put_clients_text(rows, n));
+	heapd_free_client_list(rows);
+	if (truncated && !json) {
+		fprintf(stderr, "heapctl: %s: only the first %zu connections fit in one reply (max_frame_size)\n",
+			cmd->name, n);
+		return CTL_ERROR;
+	}
+	return CTL_OK;
 }
 
 const struct ctl_cmd clients_cmd = {
@@ -280,7 +420,13 @@ static int client_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;
-	return needs(h, cmd->name, "heapd_client_kill");
+	if (heapd_client_kill(h, id) < 0)
+		return ctl_fail(h, cmd->name);
+	if (id == heapd_session_id(h))
+		ctl_disconnect(h);   /* the daemon closes it */
+	else
+		ctl_close(h);
+	return CTL_OK;
 }
 
 const struct ctl_cmd client_cmd = {
@@ -294,15 +440,33 @@ const struct ctl_cmd client_cmd = {
 
 /* -------------------------------------------------------- root cas */
 
+/* EXPECTED and NEW: a ref, or - or 0 for none. */
+static int parse_cas_ref(const char *arg, heapd_ref *out)
+{
+	if (strcmp(arg, "-") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return ctl_parse_ref(arg, out);
+}
+
 int ctl_root_cas(const struct ctl_cmd *cmd, char **args)
 {
-	heapd_ref expected, target;
-	if (ctl_parse_ref(args[1], &expected) != 0)
-		return ctl_usage(cmd->name, "cas: EXPECTED '%s' is not a ref (0 for none)", args[1]);
-	if (ctl_parse_ref(args[2], &target) != 0)
-		return ctl_usage(cmd->name, "cas: NEW '%s' is not a ref (0 to delete)", args[2]);
+	heapd_ref expected, target, was = 0;
+	if (parse_cas_ref(args[1], &expected) != 0)
+		return ctl_usage(cmd->name, "cas: EXPECTED '%s' is not a ref (- or 0 for none)", args[1]);
+	if (parse_cas_ref(args[2], &target) != 0)
+		return ctl_usage(cmd->name, "cas: NEW '%s' is not a ref (- or 0 to delete)", args[2]);
 	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;
-	return needs(h, cmd->name, "heapd_root_cas");
+	int err = heapd_root_cas(h, args[0], expected, target, &was);
+	if (err < 0 && err != HEAPD_ECONFLICT)
+		return ctl_fail(h, cmd->name);
+	char text[CTL_REF_MAX];
+	puts(was ? ctl_ref_text(text, was) : "-");   /* what a retry gives as EXPECTED */
+	if (err == HEAPD_ECONFLICT)
+		return ctl_fail(h, cmd->name);
+	ctl_close(h);
+	return CTL_OK;
 }

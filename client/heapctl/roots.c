@@ -1,8 +1,9 @@
 /*
  * roots.c - heapctl roots, which lists the named roots (names, or with
  * -l their modes and owners, as `ls -l`), and heapctl root, which sets,
- * reads, deletes and lists them (root ls PATTERN, a glob) and changes one's
- * mode or owner (root_chmod, root_chown).
+ * reads, deletes and lists them (root ls PATTERN, a glob the daemon
+ * matches, read with heapd_root_scan's cursor) and changes one's mode or
+ * owner (root_chmod, root_chown).
  *
  * heapd lists only the roots the caller may read. Names are printed
  * sorted bytewise and escaped (ctl_put_text), unless -0 asks for them as
@@ -11,7 +12,6 @@
  * is printed and reported as an error, so that a script does not take it
  * for whole.
  */
-#include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -22,24 +22,18 @@
 #include "heapctl.h"
 #include "parse.h"
 
-/* "uid 4294967295" at most, and a NUL. */
-#define ID_NAME_MAX 16
-
-/* A user's (group 0) or group's name, as this host knows it, else its
- * number: parse_id() read backwards. */
-static const char *id_name(uint32_t id, int group, char buf[ID_NAME_MAX])
+const char *ctl_id_name(uint32_t id, int group, char buf[CTL_ID_NAME_MAX])
 {
 	const struct passwd *pw = group ? NULL : getpwuid((uid_t)id);
 	const struct group *gr = group ? getgrgid((gid_t)id) : NULL;
 	const char *name = pw ? pw->pw_name : gr ? gr->gr_name : NULL;
-	if (name && strlen(name) < ID_NAME_MAX)
+	if (name && strlen(name) < CTL_ID_NAME_MAX)
 		return name;
-	snprintf(buf, ID_NAME_MAX, "%" PRIu32, id);
+	snprintf(buf, CTL_ID_NAME_MAX, "%" PRIu32, id);
 	return buf;
 }
 
-/* "rw-r--r--" for 0644: a root has no x bits. */
-static void mode_text(uint32_t mode, char out[10])
+void ctl_mode_text(uint32_t mode, char out[10])
 {
 	for (int i = 0; i < 3; i++) {
 		uint32_t bits = mode >> (6 - 3 * i);
@@ -59,9 +53,9 @@ static int by_name(const void *a, const void *b)
 static void put_root(const heapd_root_info *r, int end, int width[2])
 {
 	if (width) {
-		char mode[10], u[ID_NAME_MAX], g[ID_NAME_MAX];
-		mode_text(r->mode, mode);
-		printf("%s %-*s %-*s ", mode, width[0], id_name(r->uid, 0, u), width[1], id_name(r->gid, 1, g));
+		char mode[10], u[CTL_ID_NAME_MAX], g[CTL_ID_NAME_MAX];
+		ctl_mode_text(r->mode, mode);
+		printf("%s %-*s %-*s ", mode, width[0], ctl_id_name(r->uid, 0, u), width[1], ctl_id_name(r->gid, 1, g));
 	}
 	if (end == '\n')
 		ctl_put_text(stdout, r->name);
@@ -99,8 +93,8 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	qsort(roots, n, sizeof *roots, by_name);  /* for people and diffs */
 	int width[2] = {0, 0};
 	for (size_t i = 0; lng && i < n; i++) {
-		char u[ID_NAME_MAX], g[ID_NAME_MAX];
-		int wu = (int)strlen(id_name(roots[i].uid, 0, u)), wg = (int)strlen(id_name(roots[i].gid, 1, g));
+		char u[CTL_ID_NAME_MAX], g[CTL_ID_NAME_MAX];
+		int wu = (int)strlen(ctl_id_name(roots[i].uid, 0, u)), wg = (int)strlen(ctl_id_name(roots[i].gid, 1, g));
 		width[0] = wu > width[0] ? wu : width[0];
 		width[1] = wg > width[1] ? wg : width[1];
 	}
@@ -206,30 +200,87 @@ static int root_data(const struct ctl_cmd *cmd, const char *verb, char **args)
 	return CTL_OK;
 }
 
-/* root ls [PATTERN]: the names fnmatch(3) matches, sorted, as roots. */
+void ctl_free_roots(heapd_root_info *roots, size_t n)
+{
+	for (size_t i = 0; roots && i < n; i++)
+		free((char *)roots[i].name);
+	free(roots);
+}
+
+/* Appends a scan's piece to *all (*n of them, room for *cap). */
+static int keep_roots(heapd_root_info **all, size_t *n, size_t *cap, const heapd_root_info *piece, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (*n == *cap) {
+			size_t grown = *cap ? 2 * *cap : 64;
+			heapd_root_info *p = realloc(*all, grown * sizeof *p);
+			if (!p)
+				return HEAPD_ENOBUFS;
+			*all = p;
+			*cap = grown;
+		}
+		heapd_root_info r = piece[i];
+		if ((r.name = strdup(piece[i].name)) == NULL)
+			return HEAPD_ENOBUFS;
+		(*all)[(*n)++] = r;
+	}
+	return 0;
+}
+
+int ctl_scan_roots(heapd *h, const char *pattern, heapd_root_info **roots, size_t *n)
+{
+	heapd_root_info *all = NULL;
+	size_t kept = 0, cap = 0;
+	uint64_t cursor = 0;
+	int err = 0;
+	do {
+		heapd_root_info *piece;
+		size_t count;
+		if (heapd_root_scan(h, pattern, cursor, 0, &piece, &count, &cursor) < 0) {
+			err = -1;
+			break;
+		}
+		err = keep_roots(&all, &kept, &cap, piece, count);
+		heapd_free_root_info(piece);
+	} while (!err && cursor != 0);
+	if (err) {
+		ctl_free_roots(all, kept);
+		return err;
+	}
+	qsort(all, kept, sizeof *all, by_name);
+	size_t unique = 0;   /* a scan may list a root twice */
+	for (size_t i = 0; i < kept; i++) {
+		if (unique && strcmp(all[unique - 1].name, all[i].name) == 0)
+			free((char *)all[i].name);
+		else
+			all[unique++] = all[i];
+	}
+	*roots = all;
+	*n = unique;
+	return 0;
+}
+
+/* root ls [PATTERN]: the names the glob matches (the daemon matches them,
+ * a scan at a time), sorted, as roots prints them. */
 static int root_ls(const struct ctl_cmd *cmd, const char *pattern)
 {
 	heapd *h = ctl_connect(cmd->name);
 	if (!h)
 		return CTL_ERROR;
 	heapd_root_info *roots;
-	size_t n, kept = 0;
-	int truncated;
-	if (heapd_root_list_info(h, &roots, &n, &truncated) < 0)
+	size_t n;
+	int err = ctl_scan_roots(h, pattern, &roots, &n);
+	if (err == HEAPD_ENOBUFS) {
+		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
+		ctl_close(h);
+		return CTL_ERROR;
+	}
+	if (err)
 		return ctl_fail(h, cmd->name);
 	ctl_close(h);
 	for (size_t i = 0; i < n; i++)
-		if (!pattern || fnmatch(pattern, roots[i].name, 0) == 0)
-			roots[kept++] = roots[i];
-	qsort(roots, kept, sizeof *roots, by_name);
-	for (size_t i = 0; i < kept; i++)
 		put_root(&roots[i], '\n', NULL);
-	heapd_free_root_info(roots);
-	if (truncated) {
-		fprintf(stderr, "heapctl: %s: only the first %zu names fit in one reply (max_frame_size)\n",
-			cmd->name, n);
-		return CTL_ERROR;
-	}
+	ctl_free_roots(roots, n);
 	return CTL_OK;
 }
 
