@@ -188,11 +188,10 @@ int ctl_fail(heapd *h, const char *cmd)
 	ctl_put_text(stderr, *msg ? msg : heapd_strerror(heapd_errcode(h)));
 	putc('\n', stderr);
 	int code = heapd_errcode(h);
-	if (h == ctl_shared && (code == HEAPD_EIO || code == HEAPD_ETIMEDOUT || code == HEAPD_EPROTO)) {
-		heapd_close(h);   /* gone, or out of step: the next command connects again */
-		ctl_shared = NULL;
-	}
-	ctl_close(h);
+	if (code == HEAPD_EIO || code == HEAPD_ETIMEDOUT || code == HEAPD_EPROTO)
+		ctl_disconnect(h);   /* gone, or out of step: the next command connects again */
+	else
+		ctl_close(h);
 	return CTL_ERROR;
 }
 
