@@ -251,6 +251,9 @@ static int dump_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		return CTL_ERROR;
 	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
+	struct heapd_object_info root;   /* a stale ref fails here, before anything is printed */
+	if (heapd_object_info(h, t.ref, &root) < 0)
+		return ctl_fail(h, cmd->name);
 	struct daemon_graph g = {h};
 	struct dump_source src = {&g, graph_size, graph_slot, graph_read, graph_release};
 	int err = dump_graph(stdout, &src, t.root ? t.root : t.text, t.ref, &a.o);

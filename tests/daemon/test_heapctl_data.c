@@ -311,8 +311,10 @@ static void bad_input(void **state)
 	CTL_FAIL(&d, 2, "heapctl: get: option '--offset' requires an argument\nTry 'heapctl get --help'.\n", "get", "x",
 		 "--offset");
 	CTL_FAIL(&d, 1, "heapctl: new: nofile: No such file", "new", "--root", "a", "--file", "nofile");
-	/* until heapd_object_info: get wants --length */
-	CTL_FAIL(&d, 2, "give --length", "get", "obj");
+	/* without --length: to the end of the data */
+	CTL_OUT(&d, "abc", "get", "obj");
+	CTL_OUT(&d, "c", "get", "obj", "--offset", "2");
+	CTL_FAIL(&d, 1, "--offset 4 is past the end of the object's 3 data bytes", "get", "obj", "--offset", "4");
 	/* the daemon's refusals: 1 */
 	CTL_FAIL(&d, 1, "heapctl: put: ", "put", "obj", "--offset", "2", "xy");   /* past the end */
 	CTL_FAIL(&d, 1, "heapctl: get: ", "get", "obj", "--offset", "1", "--length", "3");
@@ -588,8 +590,8 @@ static void timeout_option(void **state)
 }
 
 /* info, du, dump, clients, client kill, root cas: their arguments, and
- * what they do with missing objects (the rest waits for the calls of
- * issue 18 part 1 in libheapd). */
+ * what they do with missing objects (what they print is
+ * test_heapctl_inspect.c's). */
 static void inspect_usage(void **state)
 {
 	(void)state;
@@ -609,7 +611,7 @@ static void inspect_usage(void **state)
 	CTL_FAIL(&d, 2, "'0' is not a client id", "client", "kill", "0");
 	CTL_FAIL(&d, 2, "'abc' is not a client id", "client", "kill", "abc");
 	CTL_FAIL(&d, 2, "expected cas NAME EXPECTED NEW", "root", "cas", "a", "0");
-	CTL_FAIL(&d, 2, "cas: EXPECTED 'x' is not a ref", "root", "cas", "a", "x", "0");
+	CTL_FAIL(&d, 2, "cas: EXPECTED 'x' is not a ref (- or 0 for none)", "root", "cas", "a", "x", "0");
 	CTL_FAIL(&d, 2, "cas: NEW '-1' is not a ref", "root", "cas", "a", "0", "-1");
 	/* missing roots, stale refs */
 	CTL_FAIL(&d, 1, "heapctl: info: root_get: no root named \"nothing\"", "info", "nothing");
