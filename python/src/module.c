@@ -111,6 +111,17 @@ PyObject *hp_raise_code(int code, const char *fmt, ...)
 
 /* ---- arguments ---- */
 
+/* Raises InvalidArgument: "WHAT N is WHY". */
+static int bad_number(PyObject *n, const char *what, const char *why)
+{
+	PyObject *text = PyObject_Str(n);
+	const char *t = text ? PyUnicode_AsUTF8(text) : NULL;
+	if (t)
+		hp_raise_code(HEAPD_EINVAL, "%s %s is %s", what, t, why);
+	Py_XDECREF(text);
+	return -1;
+}
+
 int hp_u64(PyObject *o, const char *what, uint64_t *out)
 {
 	PyObject *n = PyNumber_Index(o);
@@ -118,27 +129,19 @@ int hp_u64(PyObject *o, const char *what, uint64_t *out)
 		PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
 		return -1;
 	}
-	int overflow = 0;
-	long long v = PyLong_AsLongLongAndOverflow(n, &overflow);
-	if (overflow > 0) {
+	int err = 0;
+	if (PyObject_RichCompareBool(n, Py_False, Py_LT) == 1) {
+		err = bad_number(n, what, "negative");
+	} else {
 		unsigned long long u = PyLong_AsUnsignedLongLong(n);
 		if (u == (unsigned long long)-1 && PyErr_Occurred()) {
 			PyErr_Clear();
-			hp_raise_code(HEAPD_EINVAL, "%s %R is out of range (0 to 2**64-1)", what, n);
-			Py_DECREF(n);
-			return -1;
+			err = bad_number(n, what, "out of range (0 to 2**64-1)");
 		}
 		*out = u;
-	} else if (overflow < 0 || v < 0) {
-		if (!PyErr_Occurred())
-			hp_raise_code(HEAPD_EINVAL, "%s %S is negative", what, n);
-		Py_DECREF(n);
-		return -1;
-	} else {
-		*out = (uint64_t)v;
 	}
 	Py_DECREF(n);
-	return 0;
+	return err;
 }
 
 int hp_u32(PyObject *o, const char *what, uint32_t *out)
