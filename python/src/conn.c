@@ -227,9 +227,15 @@ static PyObject *conn_read(PyObject *self, PyObject *const *args, Py_ssize_t nar
 		if (res.rc < 0)
 			return hp_raise(&res);
 		len = end - off;
-	} else if (c->h && (uint64_t)off + len > heapd_max_object(c->h)) {
-		return hp_raise_code(HEAPD_ERANGE, "read: offset %u + length %u is past the largest object (%llu bytes)",
-				     off, len, (unsigned long long)heapd_max_object(c->h));
+	} else if (hp_enter(c) < 0) {
+		return NULL;
+	} else {
+		uint64_t max = heapd_max_object(c->h);
+		hp_leave(c);
+		if ((uint64_t)off + len > max)
+			return hp_raise_code(HEAPD_ERANGE,
+					     "read: offset %u + length %u is past the largest object (%llu bytes)", off,
+					     len, (unsigned long long)max);
 	}
 	PyObject *bytes = PyBytes_FromStringAndSize(NULL, len);
 	if (!bytes)
@@ -437,7 +443,11 @@ static PyObject *conn_uid_stats(PyObject *self, PyObject *unused)
 	HP_CALL(c, &res, rc = heapd_uid_stats(c->h, &rows, sizeof *rows, &n, &truncated));
 	if (res.rc < 0)
 		return hp_raise(&res);
-	PyObject *list = hp_uid_rows(rows, n, sizeof *rows);
+	const heapd_uid_stat **each = PyMem_Calloc(n ? n : 1, sizeof *each);
+	for (size_t i = 0; each && i < n; i++)
+		each[i] = &rows[i];
+	PyObject *list = each ? hp_uid_rows(each, n) : PyErr_NoMemory();
+	PyMem_Free(each);
 	heapd_free_uid_stats(rows);
 	if (!list)
 		return NULL;

@@ -64,7 +64,7 @@ PyObject *hp_raise_code(int code, const char *fmt, ...);
 PyObject *hp_error(int code, const char *msg);          /* the exception object itself */
 PyObject *hp_value(enum hp_kind kind, const heapd_reply *r);
 PyObject *hp_stats(const heapd_stats *s);
-PyObject *hp_uid_rows(const heapd_uid_stat *rows, size_t n, size_t stride);
+PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n);  /* a list of heapd.UidStat */
 PyObject *hp_make(const char *cls, PyObject *args);    /* a registered class, called; steals args */
 
 /* Arguments: each returns 0, or -1 with heapd.InvalidArgument (or a

@@ -291,15 +291,18 @@ PyObject *hp_stats(const heapd_stats *s)
 	return hp_make("Stats", t);
 }
 
-PyObject *hp_uid_rows(const heapd_uid_stat *rows, size_t n, size_t stride)
+static PyObject *uid_row(const heapd_uid_stat *u)
+{
+	return hp_make("UidStat", Py_BuildValue("(IKKKKKKKKK)", u->uid, u->connections, u->holds, u->named_roots,
+						u->root_name_bytes, u->output_bytes, u->heap_bytes, u->roots_refused,
+						u->holds_refused, u->output_stalls));
+}
+
+PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n)
 {
 	PyObject *list = PyList_New((Py_ssize_t)n);
 	for (size_t i = 0; list && i < n; i++) {
-		const heapd_uid_stat *u = (const heapd_uid_stat *)((const char *)rows + i * stride);
-		PyObject *row = hp_make("UidStat",
-					Py_BuildValue("(IKKKKKKKKK)", u->uid, u->connections, u->holds, u->named_roots,
-						      u->root_name_bytes, u->output_bytes, u->heap_bytes,
-						      u->roots_refused, u->holds_refused, u->output_stalls));
+		PyObject *row = uid_row(rows[i]);
 		if (!row) {
 			Py_CLEAR(list);
 			break;
@@ -326,21 +329,8 @@ PyObject *hp_value(enum hp_kind kind, const heapd_reply *r)
 		return PyBytes_FromStringAndSize(r->data, (Py_ssize_t)r->len);
 	case HP_STATS:
 		return hp_stats(r->stats);
-	case HP_UIDS: {
-		PyObject *rows = PyList_New((Py_ssize_t)r->nuids);
-		for (size_t i = 0; rows && i < r->nuids; i++) {
-			PyObject *one = hp_uid_rows(r->uids[i], 1, sizeof(heapd_uid_stat));
-			if (!one) {
-				Py_CLEAR(rows);
-				break;
-			}
-			PyObject *row = PyList_GET_ITEM(one, 0);
-			Py_INCREF(row);
-			Py_DECREF(one);
-			PyList_SET_ITEM(rows, (Py_ssize_t)i, row);
-		}
-		return rows;
-	}
+	case HP_UIDS:
+		return hp_uid_rows(r->uids, r->nuids);
 	case HP_NONE:
 		break;
 	}
