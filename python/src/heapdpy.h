@@ -16,6 +16,12 @@
  *
  * What a reply turns into (hp_value) depends on the operation that asked:
  * enum hp_kind, kept per pending reply by Pipeline and per op by Batch.
+ *
+ * A new libheapd call is: a method in conn.c (HP_CALL around it), an
+ * append in pipeline.c and an adder in batch.c if libheapd has those
+ * forms, an hp_kind with its case in hp_value when its reply is new, and
+ * the dataclass it returns in heapd/__init__.py (registered, made with
+ * hp_make) with its line in heapd/_heapd.pyi.
  */
 #ifndef HEAPD_PY_H
 #define HEAPD_PY_H
