@@ -13,7 +13,8 @@
  * the object's end, not past it): a doubling search, then a bisection,
  * about 2 log2(size) round trips; nbytes_of() is the one place that
  * changes. A read longer than one frame carries is made of several reads,
- * one frame each, under the lock (other clients may write in between).
+ * one frame each, under the lock (other clients may write in between);
+ * over LONG_READ, a read of 0 bytes at its end checks it first.
  */
 #include "heapdpy.h"
 
@@ -22,6 +23,9 @@
 /* Bytes one read may ask for: the reply's room in a frame
  * (docs/protocol.md: LIMIT past max_frame - 64). */
 #define READ_OVERHEAD 64
+/* A read of more bytes than this checks that the object has them before
+ * it allocates their buffer. */
+#define LONG_READ (1u << 20)
 
 static int conn_init(PyObject *self, PyObject *args, PyObject *kw)
 {
@@ -236,6 +240,13 @@ static PyObject *conn_read(PyObject *self, PyObject *const *args, Py_ssize_t nar
 			return hp_raise_code(HEAPD_ERANGE,
 					     "read: offset %u + length %u is past the largest object (%llu bytes)", off,
 					     len, (unsigned long long)max);
+	}
+	if (len > LONG_READ) {
+		/* The end first: a range error before memory or frames go. */
+		char none;
+		HP_CALL(c, &res, rc = heapd_read(c->h, ref, off + len, &none, 0));
+		if (res.rc < 0)
+			return hp_raise(&res);
 	}
 	PyObject *bytes = PyBytes_FromStringAndSize(NULL, len);
 	if (!bytes)

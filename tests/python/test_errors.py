@@ -156,3 +156,9 @@ def test_permission_denied(start_daemon):
     os.waitpid(pid, 0)
     assert got.startswith(str(heapd.HEAPD_EPERM)), got
     assert "gc" in got
+
+
+def test_long_read_past_the_end(conn):
+    ref = conn.alloc(nbytes=8)
+    with pytest.raises(heapd.RangeError):
+        conn.read(ref, 0, min(conn.max_object, 1 << 30))
