@@ -101,6 +101,13 @@ void wire_root_chown(struct wire_req *w, const char *name, uint32_t uid, uint32_
 	w->op.root_chown.gid = gid;
 }
 
+void wire_retained(struct wire_req *w, heapd_ref obj, const char *name)
+{
+	wire_op(w, HEAPD__REQUEST__OP_RETAINED);
+	w->op.retained.obj = obj;
+	w->op.retained.name = name_bytes(name);
+}
+
 int wire_reserve(struct wire_buf *b, size_t n)
 {
 	if (b->len + n <= b->cap)
@@ -294,6 +301,12 @@ static const char *result_uids(const Heapd__Response *r, uint32_t read_len)
 	return r->result_case == HEAPD__RESPONSE__RESULT_UIDS ? NULL : "reply without uid rows";
 }
 
+static const char *result_retained(const Heapd__Response *r, uint32_t read_len)
+{
+	(void)read_len;
+	return r->result_case == HEAPD__RESPONSE__RESULT_RETAINED ? NULL : "reply without a count";
+}
+
 static const char *result_hello(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
@@ -397,6 +410,10 @@ int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch 
 		break;
 	case HEAPD__RESPONSE__RESULT_UIDS:
 		return uid_rows(resp->uids, sc, r);
+	case HEAPD__RESPONSE__RESULT_RETAINED:
+		r->objects = resp->retained->objects;
+		r->bytes = resp->retained->bytes;
+		break;
 	default:
 		break;
 	}

@@ -73,6 +73,8 @@ void wire_root_set(struct wire_req *w, const char *name, heapd_ref obj);
 void wire_root_get(struct wire_req *w, const char *name);
 void wire_root_chmod(struct wire_req *w, const char *name, uint32_t mode);
 void wire_root_chown(struct wire_req *w, const char *name, uint32_t uid, uint32_t gid);
+/* name NULL: the object obj; else the root name (obj 0). */
+void wire_retained(struct wire_req *w, heapd_ref obj, const char *name);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {

@@ -21,7 +21,7 @@
  *            sized exactly before it is packed (HEAPD_OP_SIZED)
  *   result   what an OK reply carries: none, ref (never 0), ref_or_null,
  *            data (exactly the length read), stats, roots, hello, batch,
- *            uids
+ *            uids, retained
  *
  * A user defines X, and HEAPD_OP_REF, HEAPD_OP_STR, HEAPD_OP_BYTES or
  * HEAPD_OP_SIZED when it expands the refs or payload column. Switches over
@@ -52,7 +52,8 @@
 	X(uid_stats, UID_STATS, UidStats, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, uids)                \
 	X(root_chmod, ROOT_CHMOD, RootChmod, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
 	X(root_chown, ROOT_CHOWN, RootChown, BATCH, HEAPD_REFS0, HEAPD_BYTES(name), none)            \
-	X(save, SAVE, Save, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)
+	X(save, SAVE, Save, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)                              \
+	X(retained, RETAINED, Retained, ALONE, HEAPD_REFS0, HEAPD_BYTES(name), retained)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

@@ -118,6 +118,7 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_LIST:
 	case HEAPD__REQUEST__OP_GET_STATS:
 	case HEAPD__REQUEST__OP_UID_STATS:
+	case HEAPD__REQUEST__OP_RETAINED:
 	case HEAPD__REQUEST__OP_BATCH:
 	HEAPD_OP_NONE_CASES:
 		break;

@@ -105,7 +105,7 @@ size_t heapd_async_pending(const heapd_async *ac);      /* requests in flight, t
  * The reply's fields: ref (alloc, alloc_into, get_ref, root_get), data and
  * len (read), stats (get_stats), names, nnames, truncated, root_uids,
  * root_gids and root_modes (root_list), uids, nuids and truncated
- * (uid_stats). */
+ * (uid_stats), objects and bytes (retained, root_retained). */
 int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_async_fn *cb, void *privdata);
 int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
 			   const void *data, uint32_t len, heapd_async_fn *cb, void *privdata);
@@ -128,6 +128,8 @@ int heapd_async_free_os_memory(heapd_async *ac, heapd_async_fn *cb, void *privda
 int heapd_async_get_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_ping(heapd_async *ac, heapd_async_fn *cb, void *privdata);
 int heapd_async_uid_stats(heapd_async *ac, heapd_async_fn *cb, void *privdata);
+int heapd_async_retained(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata);
+int heapd_async_root_retained(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata);
 /* The ops of b (heapd.h) in one request. The batch is framed at once, but
  * its results go to b: b must live, unchanged, until cb has run (its
  * results are then read as after heapd_batch_exec: heapd_batch_failed,
