@@ -105,7 +105,7 @@ void op_retained(struct disp_call *c)
 		return;
 	}
 	*job = (struct retained_job){.s = s, .id = c->rp->r.id, .obj = q->obj, .len = q->name.len};
-	memcpy(job->name, q->name.data, q->name.len);  /* root_read_ref checked its length */
+	memcpy(job->name, q->name.data, q->name.len);  /* <= HEAP_ROOT_NAME_MAX: root_read_ref found the root */
 	list_push_tail(&srv->counts, &job->link);
 	s->counting = job;
 	s->ten->counts++;

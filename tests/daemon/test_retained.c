@@ -126,6 +126,11 @@ static void errors(void **state)
 	expect_error(h, heapd_root_retained(h, "", NULL, NULL), HEAPD_EINVAL, "root name is empty");
 	expect_error(h, heapd_root_retained(h, NULL, NULL, NULL), HEAPD_EINVAL, "root name is NULL");
 	expect_error(h, heapd_root_retained(h, "bad\n", NULL, NULL), HEAPD_EINVAL, "retained: a root name is UTF-8");
+	char long_name[300];
+	memset(long_name, 'n', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	expect_error(h, heapd_root_retained(h, long_name, NULL, NULL), HEAPD_EINVAL,
+		     "retained: a root name is 1 to 255 bytes");
 
 	/* Both a ref and a name, on the wire. */
 	assert_int_equal(heapd_alloc(h, 1, 8, &r), 0);
