@@ -105,7 +105,8 @@ void op_retained(struct disp_call *c)
 		return;
 	}
 	*job = (struct retained_job){.s = s, .id = c->rp->r.id, .obj = q->obj, .len = q->name.len};
-	memcpy(job->name, q->name.data, q->name.len);  /* <= HEAP_ROOT_NAME_MAX: root_read_ref found the root */
+	if (q->name.len)  /* <= HEAP_ROOT_NAME_MAX: root_read_ref found the root */
+		memcpy(job->name, q->name.data, q->name.len);
 	list_push_tail(&srv->counts, &job->link);
 	s->counting = job;
 	s->ten->counts++;
