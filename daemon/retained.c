@@ -6,7 +6,7 @@
  * object, which counts the graph as it was when the walk began. Here it
  * is queued and run:
  *  - op_retained checks the request at once (a stale ref, a missing root
- *    or one the caller may not read, past RETAINED_PER_UID: answered
+ *    or one the caller may not read, past max_retained_per_uid: answered
  *    now), then queues a job and the session waits (S_WAITING), as for a
  *    requested collection: its later requests wait behind it, other
  *    sessions are served.
@@ -25,7 +25,8 @@
  *
  * Invariants: srv->counts holds every job, oldest first; only the first
  * may hold the engine's walker (held); s->counting is the session's job
- * or NULL, and the session is S_WAITING (or closing) while it has one;
+ * or NULL, and the session is S_WAITING while it has one (sess_close
+ * drops it);
  * ten->counts is its uid's jobs.
  */
 #include <stdlib.h>
@@ -33,10 +34,6 @@
 
 #include "dispatch.h"
 #include "server.h"
-
-/* Counts one uid may have asked for and not had answered, admins
- * excepted: each costs the loop collector time. */
-#define RETAINED_PER_UID 4u
 
 struct retained_job {
 	struct list link;       /* on srv->counts */
@@ -93,10 +90,11 @@ void op_retained(struct disp_call *c)
 	}
 	if (q->name.len && root_read_ref(s, &q->name, "retained", c->rp, &ref))
 		return;
-	if (s->role != ROLE_ADMIN && s->ten->counts >= RETAINED_PER_UID) {
+	uint32_t most = srv->cfg.max_retained_per_uid;
+	if (s->role != ROLE_ADMIN && s->ten->counts >= most) {
 		disp_fail(c->rp, HEAPD__STATUS__LIMIT,
-			  "retained: uid %u has %u counts asked for and not yet answered (at most %u per uid)",
-			  (unsigned)s->uid, s->ten->counts, RETAINED_PER_UID);
+			  "retained: uid %u has %u counts asked for and not yet answered (max_retained_per_uid %u)",
+			  (unsigned)s->uid, s->ten->counts, most);
 		return;
 	}
 	struct retained_job *job = malloc(sizeof *job);

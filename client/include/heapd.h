@@ -233,9 +233,9 @@ int heapd_save(heapd *h, int wait);
  * pages); either may be NULL. The graph is counted as it was when the
  * count began, in the daemon's slices, so a large graph takes a while and
  * other clients are served meanwhile; an object shared by two roots
- * counts in both roots' counts (docs/protocol.md, Retained). At most 4
- * counts per uid asked for and not yet answered (else HEAPD_ELIMIT),
- * admins excepted. HEAPD_EBADREF for a stale ref (or 0). */
+ * counts in both roots' counts (docs/protocol.md, Retained). At most
+ * max_retained_per_uid (4) counts per uid asked for and not yet answered
+ * (else HEAPD_ELIMIT), admins excepted. HEAPD_EBADREF for a stale ref (or 0). */
 int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes);
 /* The same for the object of the root name, which the caller must be
  * able to read (else HEAPD_EPERM; HEAPD_ENOTFOUND if there is none): the

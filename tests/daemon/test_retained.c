@@ -288,8 +288,8 @@ static void with_save(void **state)
 	daemon_stop(&d);
 }
 
-/* As another uid: a root it may not read is PERMISSION; at most 4 of its
- * counts wait at once (admins' do not count). */
+/* As another uid: a root it may not read is PERMISSION; at most
+ * max_retained_per_uid of its counts wait at once (admins' do not count). */
 struct user_run {
 	int perm, perm_msg, ok, limit, limit_msg;
 	uint64_t objects;
@@ -315,7 +315,7 @@ static void user_counts(const struct daemon *d, void *out)
 		u->ok += err == 0;
 		u->limit += err == HEAPD_ELIMIT;
 		if (err == HEAPD_ELIMIT)
-			u->limit_msg += strstr(r.error, "uid 54322 has 4 counts asked for and not yet answered (at most 4") != NULL;
+			u->limit_msg += strstr(r.error, "uid 54322 has 3 counts asked for and not yet answered (max_retained_per_uid 3)") != NULL;
 		if (!err)
 			u->objects = r.objects;
 		heapd_close(c[i]);
@@ -329,7 +329,7 @@ static void permission_and_bound(void **state)
 	if (geteuid() != 0)
 		skip();
 	struct daemon d;
-	start_open_dir(&d, "--socket-mode", "0666", NULL);
+	start_open_dir(&d, "--socket-mode", "0666", "--max-retained-per-uid", "3", NULL);
 	heapd *h = client(&d);
 	uint64_t bytes;
 	heapd_ref top = big_graph(h, &bytes);
@@ -344,9 +344,9 @@ static void permission_and_bound(void **state)
 	assert_int_equal(u.perm, HEAPD_EPERM);
 	assert_true(u.perm_msg);
 	printf("# the user's 6 counts: %d answered, %d refused\n", u.ok, u.limit);
-	assert_int_equal(u.ok, 4);
-	assert_int_equal(u.limit, 2);
-	assert_int_equal(u.limit_msg, 2);
+	assert_int_equal(u.ok, 3);
+	assert_int_equal(u.limit, 3);
+	assert_int_equal(u.limit_msg, 3);
 	assert_int_equal(u.objects, BIG_OBJECTS);
 	for (int i = 0; i < 8; i++) {
 		expect_count(fds[i], BIG_OBJECTS, bytes);
