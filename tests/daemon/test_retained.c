@@ -19,6 +19,7 @@
 #define FANOUT 500u     /* the big graph: a root object with FANOUT children, */
 #define LEAVES 400u     /* each with LEAVES leaves of 8 bytes */
 #define BIG_OBJECTS (1u + FANOUT + FANOUT * LEAVES)
+#define ADMIN_AHEAD 16  /* admins' counts of it queued ahead of a user's: ~100 ms */
 
 static void count(heapd *h, heapd_ref r, uint64_t *objects, uint64_t *bytes)
 {
@@ -180,15 +181,27 @@ static heapd_ref big_graph(heapd *h, uint64_t *bytes)
 	return top;
 }
 
-/* A raw connection with a retained request of the root named name sent. */
+/* A raw connection with a retained request of the root named name
+ * queued in the daemon: a ping and the request go in one write, and once
+ * the ping is answered the count is queued (a turn handles both before
+ * it replies). */
 static int send_count(const struct daemon *d, const char *name)
 {
 	int fd = raw_connect(d);
 	raw_hello(fd);
+	Heapd__Ping ping = HEAPD__PING__INIT;
 	Heapd__Retained q = HEAPD__RETAINED__INIT;
 	q.name = (ProtobufCBinaryData){strlen(name), (uint8_t *)name};
-	Heapd__Request req = raw_request(2, HEAPD__REQUEST__OP_RETAINED, &q);
-	raw_send_request(fd, &req);
+	Heapd__Request reqs[2] = {raw_request(2, HEAPD__REQUEST__OP_PING, &ping),
+				  raw_request(3, HEAPD__REQUEST__OP_RETAINED, &q)};
+	uint8_t buf[512];
+	size_t n = put_request(buf, &reqs[0]);
+	n += put_request(buf + n, &reqs[1]);
+	raw_send(fd, buf, n);
+	Heapd__Response *resp = raw_reply(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, 2);
+	heapd__response__free_unpacked(resp, NULL);
 	return fd;
 }
 
@@ -212,7 +225,7 @@ static void expect_count(int fd, uint64_t objects, uint64_t bytes)
 }
 
 /* Another client's pings are answered while a large graph is counted:
- * they complete before the count's reply comes. */
+ * they complete after the count is queued and before its reply comes. */
 static void pings_meanwhile(void **state)
 {
 	(void)state;
@@ -237,8 +250,9 @@ static void pings_meanwhile(void **state)
 	daemon_stop(&d);
 }
 
-/* A client that goes while its count runs: the count is dropped, the
- * walker freed (a collection and another count complete). */
+/* A client that goes while its count runs (queued, then walking after
+ * 1 and 2 pings of another client): the count is dropped, the walker
+ * freed (a collection and another count complete). */
 static void disconnect_midway(void **state)
 {
 	(void)state;
@@ -261,6 +275,32 @@ static void disconnect_midway(void **state)
 	assert_int_equal(stats_of(h)->sessions, 1);
 	heapd_close(h);
 	daemon_stop(&d);
+}
+
+/* A stop while a count walks answers it (FAILED) before heapd exits,
+ * cleanly. Slices of 1 us make the count take many loop turns. */
+static void stop_while_counting(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--gc-slice-us", "1", NULL);
+	heapd *h = client(&d);
+	uint64_t bytes;
+	big_graph(h, &bytes);
+	heapd_close(h);
+	int fd = send_count(&d, "big");
+	int running = !has_reply(fd);
+	daemon_stop(&d);
+	Heapd__Response *resp = raw_reply(fd);
+	assert_non_null(resp);
+	printf("# the count was %s at the stop: %s\n", running ? "running" : "done",
+	       resp->status ? resp->error : "answered");
+	if (resp->status != HEAPD__STATUS__OK) {
+		assert_int_equal(resp->status, HEAPD__STATUS__FAILED);
+		assert_non_null(strstr(resp->error, "retained: heapd is stopping; the count was not finished"));
+	}
+	heapd__response__free_unpacked(resp, NULL);
+	close(fd);
 }
 
 /* A count and a save at once: the save asked for during the count waits
@@ -336,8 +376,8 @@ static void permission_and_bound(void **state)
 	assert_int_equal(heapd_root_set(h, "secret", top), 0);
 	assert_int_equal(heapd_root_chmod(h, "secret", 0600), 0);
 	/* Admins' counts ahead, so the user's wait together. */
-	int fds[8];
-	for (int i = 0; i < 8; i++)
+	int fds[ADMIN_AHEAD];
+	for (int i = 0; i < ADMIN_AHEAD; i++)
 		fds[i] = send_count(&d, "big");
 	struct user_run u;
 	as_user(&d, B_UID, B_GID, 0, user_counts, &u, sizeof u);
@@ -348,7 +388,7 @@ static void permission_and_bound(void **state)
 	assert_int_equal(u.limit, 3);
 	assert_int_equal(u.limit_msg, 3);
 	assert_int_equal(u.objects, BIG_OBJECTS);
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < ADMIN_AHEAD; i++) {
 		expect_count(fds[i], BIG_OBJECTS, bytes);
 		close(fds[i]);
 	}
@@ -364,6 +404,7 @@ int main(void)
 		cmocka_unit_test(pings_meanwhile),
 		cmocka_unit_test(disconnect_midway),
 		cmocka_unit_test(with_save),
+		cmocka_unit_test(stop_while_counting),
 		cmocka_unit_test(permission_and_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
