@@ -156,8 +156,8 @@ void retained_turn(struct server *srv, uint64_t budget_ns)
 		rp.r.result_case = HEAPD__RESPONSE__RESULT_RETAINED;
 		rp.r.retained = &out;
 	} else if (r == HEAP_ENOMEM) {
-		disp_fail(&rp, HEAPD__STATUS__INTERNAL,
-			  "retained: out of memory for the count (its trace stack, or copies of objects changed meanwhile)");
+		disp_fail(&rp, HEAPD__STATUS__INTERNAL, "retained: out of memory for the count "
+			  "(its trace stack, or copies of objects changed meanwhile)");
 	} else {
 		disp_fail(&rp, HEAPD__STATUS__FAILED, "retained: the count was ended by a blocking collection");
 	}

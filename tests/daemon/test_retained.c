@@ -355,7 +355,8 @@ static void user_counts(const struct daemon *d, void *out)
 		u->ok += err == 0;
 		u->limit += err == HEAPD_ELIMIT;
 		if (err == HEAPD_ELIMIT)
-			u->limit_msg += strstr(r.error, "uid 54322 has 3 counts asked for and not yet answered (max_retained_per_uid 3)") != NULL;
+			u->limit_msg += strstr(r.error, "retained: uid 54322 has 3 counts asked for and not yet "
+							"answered (max_retained_per_uid 3)") != NULL;
 		if (!err)
 			u->objects = r.objects;
 		heapd_close(c[i]);
