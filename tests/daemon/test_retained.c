@@ -4,7 +4,8 @@
  * its errors (a stale ref, a missing root, a root the caller may not
  * read, both or neither argument, the per-uid bound), a 200,501-object
  * graph counted while another client's pings are answered, a client that
- * disconnects while its count runs, and a count and a save at once.
+ * disconnects while its count runs, a stop while one runs, a count and
+ * a save at once, and the async forms.
  *
  * Runs as root (the per-uid bound and permissions need a client under
  * another uid, userutil.h); the parts that need it are skipped otherwise.
@@ -12,6 +13,7 @@
 #include <poll.h>
 
 #include "heapd.h"
+#include "asyncutil.h"
 #include "userutil.h"
 
 #define B_UID 54322u
@@ -328,6 +330,47 @@ static void with_save(void **state)
 	daemon_stop(&d);
 }
 
+/* A reply's status and count, into privdata (uint64_t[3]). */
+static void async_count(heapd_async *ac, const heapd_reply *r, void *privdata)
+{
+	struct tally *t = tally_reply(ac, r);
+	uint64_t *out = privdata;
+	out[0] = (uint64_t)-r->status;
+	out[1] = r->objects;
+	out[2] = r->bytes;
+	if (t->replies == 3)
+		heapd_async_disconnect(ac);
+}
+
+static void async_forms(void **state)
+{
+	(void)state;
+	struct tally t;
+	tally_start(&t, LOOP_LIBUV, 0);
+	heapd *h = client(&t.d);
+	heapd_ref a, b;
+	assert_int_equal(heapd_alloc(h, 2, 8, &a), 0);
+	assert_int_equal(heapd_alloc_into(h, a, 0, 2, 8, NULL, 0, &b), 0);
+	assert_int_equal(heapd_set_ref(h, b, 1, a), 0);
+	assert_int_equal(heapd_root_set(h, "pair", b), 0);
+	uint64_t node = one(h, 2, 8), res[3][3];
+	heapd_async *ac = tally_connect(&t, t.d.sock);
+	assert_int_equal(heapd_async_retained(ac, a, async_count, res[0]), 0);
+	assert_int_equal(heapd_async_root_retained(ac, "pair", async_count, res[1]), 0);
+	assert_int_equal(heapd_async_root_retained(ac, "nothing", async_count, res[2]), 0);
+	assert_int_equal(heapd_async_root_retained(ac, "", async_count, NULL), HEAPD_EINVAL);
+	assert_int_equal(heapd_async_root_retained(ac, NULL, async_count, NULL), HEAPD_EINVAL);
+	loop_run(&t.loop);
+	heapd_async_free(ac);
+	loop_close(&t.loop);
+	assert_int_equal(t.replies, 3);
+	assert_true(res[0][0] == 0 && res[0][1] == 2 && res[0][2] == 2 * node);
+	assert_true(res[1][0] == 0 && res[1][1] == 2 && res[1][2] == 2 * node);
+	assert_int_equal(res[2][0], (uint64_t)-HEAPD_ENOTFOUND);
+	heapd_close(h);
+	daemon_stop(&t.d);
+}
+
 /* As another uid: a root it may not read is PERMISSION; at most
  * max_retained_per_uid of its counts wait at once (admins' do not count). */
 struct user_run {
@@ -406,6 +449,7 @@ int main(void)
 		cmocka_unit_test(disconnect_midway),
 		cmocka_unit_test(with_save),
 		cmocka_unit_test(stop_while_counting),
+		cmocka_unit_test(async_forms),
 		cmocka_unit_test(permission_and_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
