@@ -12,7 +12,8 @@
 # while one client abuses heapd; its Redis row needs Redis too, the rest
 # runs without) and run-persist-compare.sh BUILD_DIR (saves and loads of
 # about 1 GiB against Redis's BGSAVE and RDB load; "skipped" without
-# Redis), printing each one's table as it finishes. The programs' own PASS/FAIL
+# Redis) and run-python-compare.sh BUILD_DIR (the Python package against
+# redis-py; "skipped" without redis-server, python3-redis, python3-hiredis), printing each one's table as it finishes. The programs' own PASS/FAIL
 # lines report the targets; this script exits 1 only when a program fails
 # (or prints no result line), 2 on a usage error, else 0.
 
@@ -68,7 +69,7 @@ for prog in peakshrink pauses; do
 	run "$prog" || status=1
 done
 
-for cmp in redis-compare async-compare fairness persist-compare; do
+for cmp in redis-compare async-compare fairness persist-compare python-compare; do
 	echo
 	echo "== $cmp"
 	if ! sh "$here/run-$cmp.sh" "$dir"; then

@@ -23,7 +23,7 @@ cd "$top"
 
 packages="build-essential autoconf automake libtool pkg-config
 	libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsystemd-dev libssl-dev libxxhash-dev
-	libevent-dev libcmocka-dev libgc-dev libedit-dev systemd"
+	libevent-dev libcmocka-dev libgc-dev libedit-dev systemd python3-dev python3-setuptools python3-pytest"
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -1,14 +1,17 @@
 #!/bin/sh
 # test_deb.sh [DEBDIR] - the Debian packages build and hold what they should.
 #
-# TAP. Builds heapd, libheapd1 and libheapd-dev with scripts/build-deb.sh
+# TAP. Builds heapd, libheapd1, libheapd-dev and python3-heapd with scripts/build-deb.sh
 # (dpkg-buildpackage -us -uc -b from a clean `make dist` tree, the test
 # suite included) into a temporary directory, or takes the .deb files
 # already in DEBDIR. Then checks with dpkg-deb that every file is in its
 # package and place: the binaries, the library and its soname link, the
 # headers (heapd.h, the async API's and its adapters'), the pkg-config
 # file, the units, the sysusers file, the config (a conffile) and the man
-# pages; and that no file is in two packages.
+# pages, the Python package; and that no file is in two packages. As root,
+# it installs libheapd1 and python3-heapd (apt-get, with what they depend
+# on), checks that /usr/bin/python3 imports heapd from them, and removes
+# them again if they were not installed before.
 #
 # Slow (a whole build and test run), so .ci/run runs it, not make check.
 # Building needs root to install missing build dependencies, as the script
@@ -21,7 +24,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..7"
+echo "1..9"
 
 if [ $# -ge 1 ]; then
 	debs=$1
@@ -73,6 +76,27 @@ holds libheapd-dev /usr/include/heapd.h /usr/include/heapd/async.h /usr/include/
 	"/usr/lib/$arch/libheapd.so" "/usr/lib/$arch/pkgconfig/libheapd.pc" \
 	/usr/share/man/man3/libheapd.3.gz /usr/share/man/man3/heapd_alloc.3.gz \
 	/usr/share/man/man3/heapd_async_alloc.3.gz /usr/share/man/man3/heapd_set_timeout.3.gz
+
+pydir=/usr/lib/python3/dist-packages/heapd
+holds python3-heapd $pydir/__init__.py $pydir/_heapd.pyi $pydir/py.typed "$pydir/_heapd.cpython-[0-9]*-$arch.so"
+
+# python3-heapd installs, and Debian's python imports it.
+if [ "$(id -u)" -ne 0 ]; then
+	skip "python3-heapd installs and imports" "needs root"
+elif ! lib=$(deb libheapd1) || ! py=$(deb python3-heapd); then
+	not_ok "python3-heapd installs and imports"
+else
+	had=""
+	for p in libheapd1 python3-heapd; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' && had="$had $p"
+	done
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$lib" "$py" >"$tmp/install.log" 2>&1 &&
+		(cd / && /usr/bin/python3 -c 'import heapd; print(heapd.connect, heapd.Stats)') >"$tmp/import.log" 2>&1
+	st=$?
+	[ $st -eq 0 ] || sed 's/^/# /' "$tmp/install.log" "$tmp/import.log" | tail -30
+	result $st "python3-heapd installs and imports"
+	[ -n "$had" ] || dpkg -r python3-heapd libheapd1 >/dev/null 2>&1 || true
+fi
 
 # The config survives upgrades and local edits: dpkg knows it as a conffile.
 f=$(deb heapd) && dpkg-deb --ctrl-tarfile "$f" | tar -xOf - ./conffiles 2>/dev/null |

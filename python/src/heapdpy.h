@@ -1,0 +1,115 @@
+/*
+ * heapdpy.h - what the modules of heapd._heapd, the CPython binding of
+ * libheapd, share.
+ *
+ * A Connection owns one heapd handle. libheapd wants one thread at a time
+ * on a connection, and every blocking call lets go of the GIL while it
+ * waits, so each Connection has a lock: whoever touches the handle holds
+ * it (hp_enter/hp_leave, or HP_CALL for a call made without the GIL).
+ * The GIL is never waited for while the lock is held, so the two cannot
+ * deadlock. A closed Connection has h == NULL; every call checks it under
+ * the lock.
+ *
+ * Errors become exceptions of the classes heapd/__init__.py registers
+ * (hp_register), found by the code; a message is copied out of the handle
+ * before the lock is let go, since another thread may then overwrite it.
+ *
+ * What a reply turns into (hp_value) depends on the operation that asked:
+ * enum hp_kind, kept per pending reply by Pipeline and per op by Batch.
+ *
+ * A new libheapd call is: a method in conn.c (HP_CALL around it), an
+ * append in pipeline.c and an adder in batch.c if libheapd has those
+ * forms, an hp_kind with its case in hp_value when its reply is new, and
+ * the dataclass it returns in heapd/__init__.py (registered, made with
+ * hp_make) with its line in heapd/_heapd.pyi.
+ */
+#ifndef HEAPD_PY_H
+#define HEAPD_PY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pythread.h>
+
+#include <heapd.h>
+
+/* How long an error message may be, as kept for its exception. */
+#define HP_MSG_MAX 1024
+
+typedef struct {
+	PyObject_HEAD
+	heapd *h;                 /* NULL once closed */
+	PyThread_type_lock lock;  /* held by whoever uses h */
+	PyObject *pipe_owner;     /* the Pipeline whose replies are pending (borrowed), or NULL */
+	PyObject *weakrefs;
+} hp_conn;
+
+/* The outcome of one libheapd call: its code and, on error, its message. */
+struct hp_res {
+	int rc;
+	char msg[HP_MSG_MAX];
+};
+
+/* What a reply means to Python. */
+enum hp_kind {
+	HP_NONE,      /* None */
+	HP_REF,       /* the ref as an int; None for 0 (an empty slot) */
+	HP_ROOT_GET,  /* as HP_REF; NOT_FOUND is None, as Connection.root_get */
+	HP_DATA,      /* bytes */
+	HP_STATS,     /* heapd.Stats */
+	HP_UIDS,      /* list of heapd.UidStat */
+};
+
+extern PyTypeObject hp_conn_type, hp_pipe_type, hp_batch_type, hp_placeholder_type;
+
+/* module.c */
+int hp_enter(hp_conn *c);  /* takes c's lock; -1 with an exception when c is closed */
+void hp_leave(hp_conn *c);
+void hp_keep(hp_conn *c, struct hp_res *res, int rc);  /* rc and, if < 0, c's message */
+PyObject *hp_raise(const struct hp_res *res);           /* the exception for res; NULL */
+PyObject *hp_raise_code(int code, const char *fmt, ...);
+PyObject *hp_error(int code, const char *msg);          /* the exception object itself */
+PyObject *hp_value(enum hp_kind kind, const heapd_reply *r);
+PyObject *hp_stats(const heapd_stats *s);
+PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n);  /* a list of heapd.UidStat */
+PyObject *hp_make(const char *cls, PyObject *args);    /* a registered class, called; steals args */
+
+/* Arguments: each returns 0, or -1 with heapd.InvalidArgument (or a
+ * TypeError) naming the argument and the value. */
+int hp_u32(PyObject *o, const char *what, uint32_t *out);
+int hp_u64(PyObject *o, const char *what, uint64_t *out);
+int hp_ref(PyObject *o, const char *what, heapd_ref *out);       /* int or None (0) */
+int hp_name(PyObject *o, const char *what, const char **out);    /* str or bytes, no NUL */
+int hp_data(PyObject *o, Py_buffer *view);                       /* a contiguous buffer */
+int hp_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, const char *const *names,
+	    int required, PyObject **out);
+/* The arguments of a METH_FASTCALL | METH_KEYWORDS method, into a[]. */
+#define HP_ARGS(fn, required, ...)                                                                     \
+	static const char *const names_[] = {__VA_ARGS__, NULL};                                       \
+	PyObject *a[sizeof names_ / sizeof names_[0]];                                                 \
+	if (hp_args(fn, args, nargs, kwnames, names_, required, a) < 0)                                \
+		return NULL
+
+/* Runs stmt (a libheapd call giving rc) on c's handle without the GIL,
+ * under c's lock; res gets the outcome. A closed c gives HEAPD_EIO. */
+#define HP_CALL(c, res, stmt)                                              \
+	do {                                                               \
+		PyThreadState *hp_ts_ = PyEval_SaveThread();               \
+		PyThread_acquire_lock((c)->lock, WAIT_LOCK);               \
+		if ((c)->h) {                                              \
+			int rc;                                            \
+			stmt;                                              \
+			hp_keep((c), (res), rc);                           \
+		} else {                                                   \
+			(res)->rc = HEAPD_EIO;                             \
+			snprintf((res)->msg, sizeof (res)->msg, "the connection is closed"); \
+		}                                                          \
+		PyThread_release_lock((c)->lock);                          \
+		PyEval_RestoreThread(hp_ts_);                              \
+	} while (0)
+
+/* conn.c, pipeline.c, batch.c */
+int hp_conn_ready(PyObject *m);
+int hp_pipe_ready(PyObject *m);
+int hp_batch_ready(PyObject *m);
+
+#endif

@@ -1,0 +1,438 @@
+/*
+ * module.c - heapd._heapd: the module, and what its types share: errors
+ * as exceptions, arguments checked, replies made into Python values.
+ *
+ * heapd/__init__.py defines the exception classes and the dataclasses and
+ * hands them over once at import (_register); until then nothing here
+ * makes them. The exception for a code is the class registered for it, or
+ * heapd.Error for a code this binding does not know. The tables the
+ * package needs from libheapd are made from libheapd's own lists, never
+ * copied: ERRORS from HEAPD_ERRORS, STATS from HEAPD_STATS (so a new
+ * figure of the daemon is a new field of heapd.Stats by rebuilding).
+ */
+#include "heapdpy.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* What _register got: "errors" (a dict code -> class), "Error", "Stats",
+ * "UidStat", "RootInfo". Owned; set once. */
+static PyObject *registry;
+
+int hp_enter(hp_conn *c)
+{
+	if (!PyThread_acquire_lock(c->lock, NOWAIT_LOCK)) {
+		Py_BEGIN_ALLOW_THREADS
+		PyThread_acquire_lock(c->lock, WAIT_LOCK);
+		Py_END_ALLOW_THREADS
+	}
+	if (c->h)
+		return 0;
+	PyThread_release_lock(c->lock);
+	hp_raise_code(HEAPD_EIO, "the connection is closed");
+	return -1;
+}
+
+void hp_leave(hp_conn *c)
+{
+	PyThread_release_lock(c->lock);
+}
+
+void hp_keep(hp_conn *c, struct hp_res *res, int rc)
+{
+	res->rc = rc;
+	if (rc < 0)
+		snprintf(res->msg, sizeof res->msg, "%s", heapd_errmsg(c->h));
+}
+
+static PyObject *registered(const char *name)
+{
+	PyObject *o = registry ? PyDict_GetItemString(registry, name) : NULL;
+	if (!o)
+		PyErr_Format(PyExc_RuntimeError, "heapd._heapd: %s is not registered (import heapd, not heapd._heapd)",
+			     name);
+	return o;
+}
+
+PyObject *hp_make(const char *cls, PyObject *args)
+{
+	if (!args)
+		return NULL;
+	PyObject *type = registered(cls);
+	PyObject *o = type ? PyObject_CallObject(type, args) : NULL;
+	Py_DECREF(args);
+	return o;
+}
+
+PyObject *hp_error(int code, const char *msg)
+{
+	PyObject *errors = registered("errors");
+	PyObject *base = registered("Error");
+	if (!errors || !base)
+		return NULL;
+	PyObject *key = PyLong_FromLong(code);
+	if (!key)
+		return NULL;
+	PyObject *cls = PyDict_GetItemWithError(errors, key);
+	Py_DECREF(key);
+	if (!cls && PyErr_Occurred())
+		return NULL;
+	PyObject *text = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+	if (!text)
+		return NULL;
+	PyObject *exc = PyObject_CallOneArg(cls ? cls : base, text);
+	PyObject *num = exc ? PyLong_FromLong(code) : NULL;
+	if (!num || PyObject_SetAttrString(exc, "code", num) < 0 || PyObject_SetAttrString(exc, "message", text) < 0)
+		Py_CLEAR(exc);
+	Py_XDECREF(num);
+	Py_DECREF(text);
+	return exc;
+}
+
+PyObject *hp_raise(const struct hp_res *res)
+{
+	PyObject *exc = hp_error(res->rc, res->msg[0] ? res->msg : heapd_strerror(res->rc));
+	if (exc) {
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
+PyObject *hp_raise_code(int code, const char *fmt, ...)
+{
+	struct hp_res res = {.rc = code};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res.msg, sizeof res.msg, fmt, ap);
+	va_end(ap);
+	return hp_raise(&res);
+}
+
+/* ---- arguments ---- */
+
+/* Raises InvalidArgument: "WHAT N is WHY". */
+static int bad_number(PyObject *n, const char *what, const char *why)
+{
+	PyObject *text = PyObject_Str(n);
+	const char *t = text ? PyUnicode_AsUTF8(text) : NULL;
+	if (t)
+		hp_raise_code(HEAPD_EINVAL, "%s %s is %s", what, t, why);
+	Py_XDECREF(text);
+	return -1;
+}
+
+int hp_u64(PyObject *o, const char *what, uint64_t *out)
+{
+	PyObject *n = PyNumber_Index(o);
+	if (!n) {
+		PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	int err = 0;
+	if (PyObject_RichCompareBool(n, Py_False, Py_LT) == 1) {
+		err = bad_number(n, what, "negative");
+	} else {
+		unsigned long long u = PyLong_AsUnsignedLongLong(n);
+		if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+			PyErr_Clear();
+			err = bad_number(n, what, "out of range (0 to 2**64-1)");
+		}
+		*out = u;
+	}
+	Py_DECREF(n);
+	return err;
+}
+
+int hp_u32(PyObject *o, const char *what, uint32_t *out)
+{
+	uint64_t v;
+	if (hp_u64(o, what, &v) < 0)
+		return -1;
+	if (v > UINT32_MAX) {
+		hp_raise_code(HEAPD_EINVAL, "%s %llu is out of range (0 to 4294967295)", what, (unsigned long long)v);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int hp_ref(PyObject *o, const char *what, heapd_ref *out)
+{
+	if (o == Py_None) {
+		*out = 0;
+		return 0;
+	}
+	return hp_u64(o, what, out);
+}
+
+int hp_name(PyObject *o, const char *what, const char **out)
+{
+	Py_ssize_t len;
+	const char *s;
+	if (PyUnicode_Check(o)) {
+		s = PyUnicode_AsUTF8AndSize(o, &len);
+		if (!s)
+			return -1;
+	} else if (PyBytes_Check(o)) {
+		s = PyBytes_AS_STRING(o);
+		len = PyBytes_GET_SIZE(o);
+	} else {
+		PyErr_Format(PyExc_TypeError, "%s must be str or bytes, not %.100s", what, Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	if ((size_t)len != strlen(s)) {
+		hp_raise_code(HEAPD_EINVAL, "%s contains a NUL byte (at %zu of its %zd)", what, strlen(s), len);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+int hp_data(PyObject *o, Py_buffer *view)
+{
+	if (PyUnicode_Check(o)) {
+		PyErr_SetString(PyExc_TypeError, "data must be bytes or a buffer, not str (encode it)");
+		return -1;
+	}
+	if (PyObject_GetBuffer(o, view, PyBUF_C_CONTIGUOUS) < 0)
+		return -1;
+	if ((size_t)view->len > UINT32_MAX) {
+		hp_raise_code(HEAPD_EINVAL, "data of %zd bytes is over 4294967295", view->len);
+		PyBuffer_Release(view);
+		return -1;
+	}
+	return 0;
+}
+
+/* Python's own rules for a call's arguments, for METH_FASTCALL methods:
+ * names[] (NULL-terminated) in order, the first `required` of them needed;
+ * out[i] gets each (borrowed), NULL when not given. */
+int hp_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, const char *const *names,
+	    int required, PyObject **out)
+{
+	int n = 0;
+	while (names[n])
+		n++;
+	if (nargs > n) {
+		PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fn, n, nargs);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		out[i] = i < nargs ? args[i] : NULL;
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	for (Py_ssize_t k = 0; k < nkw; k++) {
+		PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+		int i = 0;
+		while (i < n && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
+			i++;
+		if (i == n) {
+			PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, key);
+			return -1;
+		}
+		if (out[i]) {
+			PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[i]);
+			return -1;
+		}
+		out[i] = args[nargs + k];
+	}
+	for (int i = 0; i < required; i++)
+		if (!out[i]) {
+			PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %d)", fn, names[i],
+				     i + 1);
+			return -1;
+		}
+	return 0;
+}
+
+/* ---- replies ---- */
+
+#define HP_STAT_COUNT(v) PyLong_FromUnsignedLongLong(v)
+#define HP_STAT_BYTES(v) PyLong_FromUnsignedLongLong(v)
+#define HP_STAT_GOAL(v) PyLong_FromUnsignedLongLong(v)
+#define HP_STAT_NS(v) PyLong_FromUnsignedLongLong(v)
+#define HP_STAT_UNIX_NS(v) PyLong_FromUnsignedLongLong(v)
+#define HP_STAT_FRACTION(v) PyFloat_FromDouble(v)
+#define HP_STAT_PAUSES(v) pause_ring(v)
+
+static PyObject *pause_ring(const uint64_t *ring)
+{
+	PyObject *t = PyTuple_New(HEAPD_PAUSE_RING);
+	for (int i = 0; t && i < HEAPD_PAUSE_RING; i++) {
+		PyObject *v = PyLong_FromUnsignedLongLong(ring[i]);
+		if (!v) {
+			Py_CLEAR(t);
+			break;
+		}
+		PyTuple_SET_ITEM(t, i, v);
+	}
+	return t;
+}
+
+PyObject *hp_stats(const heapd_stats *s)
+{
+	enum {
+#define X(name, ...) HP_STAT_##name,
+		HEAPD_STATS(X)
+#undef X
+		HP_NSTATS
+	};
+	PyObject *t = PyTuple_New(HP_NSTATS), *v;
+	if (!t)
+		return NULL;
+#define X(name, kind, ...)                          \
+	if (!(v = HP_STAT_##kind(s->name))) {       \
+		Py_DECREF(t);                       \
+		return NULL;                        \
+	}                                           \
+	PyTuple_SET_ITEM(t, HP_STAT_##name, v);
+	HEAPD_STATS(X)
+#undef X
+	return hp_make("Stats", t);
+}
+
+static PyObject *uid_row(const heapd_uid_stat *u)
+{
+	return hp_make("UidStat", Py_BuildValue("(IKKKKKKKKK)", u->uid, u->connections, u->holds, u->named_roots,
+						u->root_name_bytes, u->output_bytes, u->heap_bytes, u->roots_refused,
+						u->holds_refused, u->output_stalls));
+}
+
+PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n)
+{
+	PyObject *list = PyList_New((Py_ssize_t)n);
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *row = uid_row(rows[i]);
+		if (!row) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+	}
+	return list;
+}
+
+static PyObject *ref_or_none(heapd_ref ref)
+{
+	if (!ref)
+		Py_RETURN_NONE;
+	return PyLong_FromUnsignedLongLong(ref);
+}
+
+PyObject *hp_value(enum hp_kind kind, const heapd_reply *r)
+{
+	switch (kind) {
+	case HP_REF:
+	case HP_ROOT_GET:
+		return ref_or_none(r->ref);
+	case HP_DATA:
+		return PyBytes_FromStringAndSize(r->data, (Py_ssize_t)r->len);
+	case HP_STATS:
+		return hp_stats(r->stats);
+	case HP_UIDS:
+		return hp_uid_rows(r->uids, r->nuids);
+	case HP_NONE:
+		break;
+	}
+	Py_RETURN_NONE;
+}
+
+/* ---- the module ---- */
+
+static PyObject *mod_register(PyObject *self, PyObject *kw)
+{
+	(void)self;
+	if (!PyDict_Check(kw)) {
+		PyErr_SetString(PyExc_TypeError, "_register takes a dict");
+		return NULL;
+	}
+	Py_XSETREF(registry, PyDict_Copy(kw));
+	if (!registry)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *mod_strerror(PyObject *self, PyObject *arg)
+{
+	(void)self;
+	long code = PyLong_AsLong(arg);
+	if (code == -1 && PyErr_Occurred())
+		return NULL;
+	return PyUnicode_FromString(heapd_strerror((int)code));
+}
+
+static PyMethodDef mod_methods[] = {
+	{"_register", mod_register, METH_O, "Hands over the package's exception classes and dataclasses."},
+	{"strerror", mod_strerror, METH_O, "strerror(code) -> str: heapd_strerror()."},
+	{NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef mod_def = {
+	PyModuleDef_HEAD_INIT, "heapd._heapd", "The CPython binding of libheapd; use the package heapd.", -1,
+	mod_methods, NULL, NULL, NULL, NULL,
+};
+
+/* ERRORS: (name, code, message) for each row of HEAPD_ERRORS. */
+static PyObject *error_table(void)
+{
+	PyObject *list = PyList_New(0), *row;
+#define HP_ERR_ROW(name, value, ...)                                                   \
+	row = Py_BuildValue("(sis)", "HEAPD_" #name, value, heapd_strerror(value));   \
+	if (!row || PyList_Append(list, row) < 0) {                                    \
+		Py_XDECREF(row);                                                       \
+		Py_DECREF(list);                                                       \
+		return NULL;                                                           \
+	}                                                                              \
+	Py_DECREF(row);
+	if (!list)
+		return NULL;
+	HEAPD_ERRORS(HP_ERR_ROW, HP_ERR_ROW)
+#undef HP_ERR_ROW
+	return list;
+}
+
+/* STATS: (name, kind, help) for each row of HEAPD_STATS, in its order. */
+static PyObject *stats_table(void)
+{
+	PyObject *list = PyList_New(0), *row;
+	if (!list)
+		return NULL;
+#define X(name, kind, who, field, section, metric, label, type, help)                   \
+	row = Py_BuildValue("(sss)", #name, #kind, (help) ? (const char *)(help) : "");  \
+	if (!row || PyList_Append(list, row) < 0) {                                       \
+		Py_XDECREF(row);                                                          \
+		Py_DECREF(list);                                                          \
+		return NULL;                                                              \
+	}                                                                                 \
+	Py_DECREF(row);
+	HEAPD_STATS(X)
+#undef X
+	return list;
+}
+
+static int add_table(PyObject *m, const char *name, PyObject *list)
+{
+	if (!list)
+		return -1;
+	PyObject *t = PyList_AsTuple(list);
+	Py_DECREF(list);
+	if (!t || PyModule_AddObject(m, name, t) < 0) {
+		Py_XDECREF(t);
+		return -1;
+	}
+	return 0;
+}
+
+PyMODINIT_FUNC PyInit__heapd(void)
+{
+	PyObject *m = PyModule_Create(&mod_def);
+	if (!m)
+		return NULL;
+	if (add_table(m, "ERRORS", error_table()) < 0 || add_table(m, "STATS", stats_table()) < 0 ||
+	    PyModule_AddStringConstant(m, "DEFAULT_SOCKET", HEAPD_DEFAULT_SOCKET) < 0 ||
+	    hp_conn_ready(m) < 0 || hp_pipe_ready(m) < 0 || hp_batch_ready(m) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}
