@@ -26,15 +26,6 @@
 #include "heapctl.h"
 #include "parse.h"
 
-/* The point where a command needs a call this libheapd lacks. */
-static int needs(heapd *h, const char *cmd, const char *call)
-{
-	fprintf(stderr, "heapctl: %s: needs %s, which this libheapd does not have yet\n", cmd, call);
-	if (h)
-		ctl_close(h);
-	return CTL_ERROR;
-}
-
 /* Options that are flags or numbers, then the positional arguments:
  * min to max of them. Returns -1 to go on (*first: the first argument),
  * or the exit code. */
@@ -153,26 +144,168 @@ const struct ctl_cmd info_cmd = {
 
 /* -------------------------------------------------------------- du */
 
+struct du_args {
+	int json, bytes;
+};
+
+static int du_option(const struct ctl_cmd *cmd, int c, void *arg)
+{
+	(void)cmd;
+	struct du_args *a = arg;
+	if (c == 'j')
+		a->json = 1;
+	else if (c == 'b')
+		a->bytes = 1;
+	return -1;
+}
+
+/* A root's count; name is a root's name or a ref's text. */
+struct du_row {
+	const char *name;
+	uint64_t objects, bytes;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct du_row *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static void put_du(const struct du_row *rows, size_t n, const struct du_args *a)
+{
+	if (a->json)
+		fputs("{\n  \"roots\": [", stdout);
+	for (size_t i = 0; i < n; i++) {
+		char human[FMT_HUMAN_MAX];
+		if (a->json) {
+			printf("%s\n    {\"name\": \"", i ? "," : "");
+			dump_put_name(stdout, rows[i].name, 1);
+			printf("\", \"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", rows[i].objects, rows[i].bytes);
+			continue;
+		}
+		if (a->bytes)
+			printf("%" PRIu64, rows[i].bytes);
+		else
+			fputs(fmt_bytes_human(human, rows[i].bytes), stdout);
+		printf("\t%" PRIu64 "\t", rows[i].objects);
+		ctl_put_text(stdout, rows[i].name);
+		putchar('\n');
+	}
+	if (a->json)
+		printf("%s]\n}\n", n ? "\n  " : "");
+}
+
+/* Counts each of the n targets into rows (*kept of them). A root that is
+ * gone or not this user's to read, a stale ref, is reported (unless
+ * scanned: a root deleted since the scan is skipped) and skipped, *failed
+ * set; any other error ends the count: -1, h's error. */
+static int du_count(heapd *h, const char *cmd, const struct ctl_target *t, size_t n, int scanned,
+		    struct du_row *rows, size_t *kept, int *failed)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct du_row *r = &rows[*kept];
+		int err = t[i].root ? heapd_root_retained(h, t[i].root, &r->objects, &r->bytes)
+				    : heapd_retained(h, t[i].ref, &r->objects, &r->bytes);
+		if (err == HEAPD_ENOTFOUND || err == HEAPD_EPERM || err == HEAPD_EBADREF) {
+			if (scanned && err == HEAPD_ENOTFOUND)
+				continue;
+			const char *msg = heapd_errmsg(h);
+			fprintf(stderr, "heapctl: %s: %s%s", cmd, t[i].root ? "" : t[i].text, t[i].root ? "" : ": ");
+			ctl_put_text(stderr, *msg ? msg : heapd_strerror(err));
+			putc('\n', stderr);
+			*failed = 1;
+			continue;
+		}
+		if (err < 0)
+			return -1;
+		r->name = t[i].root ? t[i].root : t[i].text;
+		(*kept)++;
+	}
+	return 0;
+}
+
+/* The targets: the arguments, parsed, or every root the scan finds. */
+static int du_targets(const struct ctl_cmd *cmd, char **args, size_t n, struct ctl_target *t)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = ctl_target_parse(cmd->name, args[i], &t[i]);
+		if (rc >= 0)
+			return rc;
+	}
+	return -1;
+}
+
 static int du_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-	int json = 0, first, rc = parse_args(cmd, argc, argv, json_opts, json_option, &json, 0, INT32_MAX, &first);
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"bytes", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct du_args a = {0, 0};
+	int first, rc = parse_args(cmd, argc, argv, opts, du_option, &a, 0, INT32_MAX, &first);
 	if (rc >= 0)
 		return rc;
-	heapd *h = ctl_connect(cmd->name);
-	if (!h)
+	size_t n = (size_t)(argc - first);
+	struct ctl_target *t = calloc(n ? n : 1, sizeof *t);
+	if (!t) {
+		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
 		return CTL_ERROR;
-	return needs(h, cmd->name, "heapd_root_retained");
+	}
+	if ((rc = du_targets(cmd, argv + first, n, t)) >= 0) {
+		free(t);
+		return rc;
+	}
+	heapd *h = ctl_connect(cmd->name);
+	heapd_root_info *roots = NULL;
+	int err = h ? 0 : -2;
+	if (!err && n == 0 && (err = ctl_scan_roots(h, NULL, &roots, &n)) == 0) {
+		struct ctl_target *all = realloc(t, (n ? n : 1) * sizeof *t);
+		err = all ? 0 : HEAPD_ENOBUFS;
+		t = all ? all : t;
+		for (size_t i = 0; !err && i < n; i++)
+			t[i] = (struct ctl_target){.root = roots[i].name};
+	}
+	struct du_row *rows = err ? NULL : calloc(n ? n : 1, sizeof *rows);
+	size_t kept = 0;
+	int failed = 0;
+	if (!err && !rows)
+		err = HEAPD_ENOBUFS;
+	if (!err)
+		err = du_count(h, cmd->name, t, n, roots != NULL, rows, &kept, &failed);
+	if (!err) {
+		ctl_close(h);
+		qsort(rows, kept, sizeof *rows, by_bytes);
+		put_du(rows, kept, &a);
+	} else if (err == HEAPD_ENOBUFS) {
+		fprintf(stderr, "heapctl: %s: out of memory\n", cmd->name);
+		ctl_close(h);
+	} else if (err == -1) {
+		ctl_fail(h, cmd->name);
+	}
+	free(rows);
+	free(t);
+	ctl_free_roots(roots, n);
+	return err || failed ? CTL_ERROR : CTL_OK;
 }
 
 const struct ctl_cmd du_cmd = {
-	"du", "[ROOT...] [--json]", "the bytes each root keeps alive, largest first",
-	"Print, for each ROOT (every root this user may read, without one), the\n"
-	"objects and bytes reachable from it, largest first, as du(1) and\n"
-	"`redis-cli --bigkeys` do. An object reachable from two roots counts in\n"
-	"both.\n"
+	"du", "[ROOT...] [--bytes] [--json]", "the bytes each root keeps alive, largest first",
+	"Print, for each ROOT (a root name or a ref; every root this user may\n"
+	"read, without one), the heap bytes and the objects reachable from it,\n"
+	"largest first, as du(1) and `redis-cli --bigkeys` do: SIZE, OBJECTS and\n"
+	"NAME, tab-separated. An object reachable from two roots counts in both.\n"
+	"A root that is missing or not this user's to read is reported, and the\n"
+	"others are still printed (exit status 1). The daemon counts in its\n"
+	"slices: a large graph takes a while (-t 0 waits for it).\n"
 	"\n"
-	"      --json  one JSON object: \"roots\", an array of {name, objects, bytes}\n"
-	"  -h, --help  print this help\n",
+	"      --bytes  SIZE in bytes, not 1.50K\n"
+	"      --json   one JSON object: \"roots\", an array of {name, objects,\n"
+	"               bytes}, largest first\n"
+	"  -h, --help   print this help\n",
 	du_run,
 };
 

@@ -1,6 +1,7 @@
 /*
  * test_heapctl_inspect.c - heapctl's commands that look into the heap and
- * at its clients (info, dump, clients, client kill), root cas, root ls
+ * at its clients (get to the end, info, dump, du, clients, client kill),
+ * root cas, root ls
  * over many scans, and -t against a daemon that stopped answering, run
  * against a real heapd. A libheapd client sets the state up and checks
  * what each command printed against what the daemon says; bad input
@@ -329,6 +330,79 @@ static void root_ls_scans(void **state)
 	daemon_stop(&d);
 }
 
+/* du: what each root keeps, as the daemon counts it, largest first;
+ * named roots and refs; those missing or unreadable reported. */
+static void du_roots(void **state)
+{
+	(void)state;
+	if (!user_tests_possible())
+		return;
+	struct daemon d;
+	start_open_dir(&d, "--socket-mode", "0666", NULL);
+	heapd *h = client(&d);
+	heapd_ref a, b, c;
+	assert_int_equal(heapd_alloc(h, 1, 5000, &a), 0);
+	assert_int_equal(heapd_alloc(h, 0, 100, &b), 0);
+	assert_int_equal(heapd_alloc(h, 0, 10, &c), 0);
+	assert_int_equal(heapd_set_ref(h, a, 0, b), 0);
+	assert_int_equal(heapd_root_set(h, "big", a), 0);
+	assert_int_equal(heapd_root_set(h, "shared", b), 0);   /* also below big: counted in both */
+	assert_int_equal(heapd_root_set(h, "small", c), 0);
+	assert_int_equal(heapd_root_chmod(h, "small", 0600), 0);
+	uint64_t ob, bb, os, bs, oc, bc;
+	assert_int_equal(heapd_root_retained(h, "big", &ob, &bb), 0);
+	assert_int_equal(heapd_root_retained(h, "shared", &os, &bs), 0);
+	assert_int_equal(heapd_root_retained(h, "small", &oc, &bc), 0);
+	assert_true(ob == 2 && os == 1 && oc == 1 && bb > bs && bs > bc);
+	char want[512], hb[32], hs[32], hc[32];
+	struct run r;
+	snprintf(want, sizeof want, "%llu\t2\tbig\n%llu\t1\tshared\n%llu\t1\tsmall\n", (unsigned long long)bb,
+		 (unsigned long long)bs, (unsigned long long)bc);
+	CTL_OUT(&d, want, "du", "--bytes");
+	ctl(&r, &d, "du");   /* human sizes: 4.99K */
+	assert_ok(&r);
+	snprintf(hb, sizeof hb, "%.2fK\t2\tbig\n", (double)bb / 1024);
+	snprintf(hs, sizeof hs, "%lluB\t1\tshared\n", (unsigned long long)bs);
+	snprintf(hc, sizeof hc, "%lluB\t1\tsmall\n", (unsigned long long)bc);
+	snprintf(want, sizeof want, "%s%s%s", hb, hs, hc);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	snprintf(want, sizeof want,
+		 "{\n  \"roots\": [\n    {\"name\": \"big\", \"objects\": 2, \"bytes\": %llu},\n"
+		 "    {\"name\": \"small\", \"objects\": 1, \"bytes\": %llu}\n  ]\n}\n",
+		 (unsigned long long)bb, (unsigned long long)bc);
+	CTL_OUT(&d, want, "du", "--json", "small", "big");
+	/* a ref; a missing root and a stale ref: reported, the rest printed, 1 */
+	char ref[24], stale[24];
+	snprintf(want, sizeof want, "%llu\t1\t%s\n", (unsigned long long)bs, ref_text(ref, b));
+	CTL_OUT(&d, want, "du", "--bytes", ref);
+	ref_text(stale, stale_ref(h));
+	ctl(&r, &d, "du", "--bytes", "none", stale, "shared");
+	expect_code(&r, 1, "heapctl: du: retained: no root named \"none\"");
+	assert_contains(r.err, stale);
+	snprintf(want, sizeof want, "%llu\t1\tshared\n", (unsigned long long)bs);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	/* another user: only the roots it may read, and small refused */
+	char cmdline[600];
+	snprintf(cmdline, sizeof cmdline, "setpriv --reuid=54321 --regid=54321 --clear-groups '%s' -s '%s' du --bytes",
+		 heapctl_bin(), d.sock);
+	run_prog(&r, no_env, "/bin/sh", "-c", cmdline, NULL);
+	assert_ok(&r);
+	snprintf(want, sizeof want, "%llu\t2\tbig\n%llu\t1\tshared\n", (unsigned long long)bb,
+		 (unsigned long long)bs);
+	assert_string_equal(r.out, want);
+	run_free(&r);
+	strcat(cmdline, " small");
+	run_prog(&r, no_env, "/bin/sh", "-c", cmdline, NULL);
+	expect_code(&r, 1, "heapctl: du: ");
+	assert_int_equal(r.out_len, 0);
+	run_free(&r);
+	CTL_FAIL(&d, 2, "'0' is the null ref", "du", "big", "0");
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 /* A daemon that stopped answering (SIGSTOP): every command gives up
  * after -t with exit 1 and the library's message, the connect's or the
  * call's. */
@@ -344,7 +418,7 @@ static void stopped_daemon(void **state)
 	static const char *const commands[][5] = {
 		{"ping"}, {"stats"}, {"gc"}, {"free-os-memory"}, {"save"}, {"new", "--root", "n", "x"},
 		{"get", "r"}, {"put", "r", "y"}, {"link", "r.0", "r"}, {"unlink", "r.0"}, {"info", "r"},
-		{"dump", "r"}, {"roots"}, {"root", "get", "r"}, {"root", "ls"}, {"root", "cas", "r", "-", "-"},
+		{"dump", "r"}, {"du"}, {"du", "r"}, {"roots"}, {"root", "get", "r"}, {"root", "ls"}, {"root", "cas", "r", "-", "-"},
 		{"root", "chmod", "0600", "r"}, {"uids"}, {"clients"}, {"client", "kill", "1"},
 		{"top", "-n", "1"}, {"bench", "-n", "10", "-q"},
 	};
@@ -414,7 +488,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(get_and_info),  cmocka_unit_test(dump_graph_of_daemon),
 		cmocka_unit_test(clients_and_kill), cmocka_unit_test(root_cas),
-		cmocka_unit_test(root_ls_scans), cmocka_unit_test(stopped_daemon),
+		cmocka_unit_test(root_ls_scans), cmocka_unit_test(du_roots),
+		cmocka_unit_test(stopped_daemon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
