@@ -226,7 +226,7 @@ static int du_count(heapd *h, const char *cmd, const struct ctl_target *t, size_
 	return 0;
 }
 
-/* The targets: the arguments, parsed, or every root the scan finds. */
+/* The named targets, each checked as REF|ROOTNAME before heapctl connects. */
 static int du_targets(const struct ctl_cmd *cmd, char **args, size_t n, struct ctl_target *t)
 {
 	for (size_t i = 0; i < n; i++) {
