@@ -733,6 +733,22 @@ int heapd_async_client_kill(heapd_async *ac, uint64_t id, heapd_async_fn *cb, vo
 	return submit_op(ac, &w, cb, privdata);
 }
 
+int heapd_async_retained(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_retained(&w, obj, NULL);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_root_retained(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata)
+{
+	if (!name || !*name)  /* the wire cannot tell "" from no name */
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_retained(&w, 0, name);
+	return submit_op(ac, &w, cb, privdata);
+}
+
 int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void *privdata)
 {
 	if (!b)

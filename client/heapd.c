@@ -576,6 +576,40 @@ int heapd_save(heapd *h, int wait)
 	return call_status(h, &w);
 }
 
+static int call_count(heapd *h, struct wire_req *w, uint64_t *objects, uint64_t *bytes)
+{
+	heapd_reply r;
+	const Heapd__Response *raw;
+	int err = call(h, &w->req, NULL, &r, &raw);
+	if (!err && objects)
+		*objects = r.objects;
+	if (!err && bytes)
+		*bytes = r.bytes;
+	return err;
+}
+
+int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes)
+{
+	struct wire_req w;
+	wire_retained(&w, obj, NULL);
+	return call_count(h, &w, objects, bytes);
+}
+
+/* A retained request's root name: the wire cannot tell "" from no name. */
+static int count_name_bad(heapd *h, const char *name)
+{
+	return !name || !*name ? set_error(h, HEAPD_EINVAL, "root name is %s", name ? "empty" : "NULL") : 0;
+}
+
+int heapd_root_retained(heapd *h, const char *name, uint64_t *objects, uint64_t *bytes)
+{
+	if (count_name_bad(h, name))
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_retained(&w, 0, name);
+	return call_count(h, &w, objects, bytes);
+}
+
 /* out was allocated by a program built with this struct, or one with fewer
  * or more fields: copy what both have, zero what only the program has. */
 int heapd_get_stats(heapd *h, heapd_stats *out, size_t size)
@@ -741,6 +775,22 @@ int heapd_append_get_stats(heapd *h)
 int heapd_append_uid_stats(heapd *h)
 {
 	return queue_op(h, HEAPD__REQUEST__OP_UID_STATS);
+}
+
+int heapd_append_retained(heapd *h, heapd_ref obj)
+{
+	struct wire_req w;
+	wire_retained(&w, obj, NULL);
+	return queue_request(h, &w.req, NULL);
+}
+
+int heapd_append_root_retained(heapd *h, const char *name)
+{
+	if (count_name_bad(h, name))
+		return HEAPD_EINVAL;
+	struct wire_req w;
+	wire_retained(&w, 0, name);
+	return queue_request(h, &w.req, NULL);
 }
 
 int heapd_append_batch(heapd *h, heapd_batch *b)

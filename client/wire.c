@@ -144,6 +144,13 @@ void wire_root_cas(struct wire_req *w, const char *name, heapd_ref expected, hea
 	w->op.root_cas.target = target;
 }
 
+void wire_retained(struct wire_req *w, heapd_ref obj, const char *name)
+{
+	wire_op(w, HEAPD__REQUEST__OP_RETAINED);
+	w->op.retained.obj = obj;
+	w->op.retained.name = name_bytes(name);
+}
+
 int wire_reserve(struct wire_buf *b, size_t n)
 {
 	if (b->len + n <= b->cap)
@@ -355,6 +362,12 @@ static const char *result_clients(const Heapd__Response *r, uint32_t read_len)
 	return r->result_case == HEAPD__RESPONSE__RESULT_CLIENTS ? NULL : "reply without client rows";
 }
 
+static const char *result_retained(const Heapd__Response *r, uint32_t read_len)
+{
+	(void)read_len;
+	return r->result_case == HEAPD__RESPONSE__RESULT_RETAINED ? NULL : "reply without a count";
+}
+
 static const char *result_hello(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
@@ -523,6 +536,10 @@ int wire_result(const Heapd__Response *resp, heapd_stats *stats, struct scratch 
 		return info_result(resp->info, sc, r);
 	case HEAPD__RESPONSE__RESULT_CLIENTS:
 		return client_rows(resp->clients, sc, r);
+	case HEAPD__RESPONSE__RESULT_RETAINED:
+		r->objects = resp->retained->objects;
+		r->bytes = resp->retained->bytes;
+		break;
 	default:
 		break;
 	}

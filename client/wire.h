@@ -79,6 +79,8 @@ void wire_root_scan(struct wire_req *w, const char *pattern, uint64_t cursor, ui
 void wire_client_kill(struct wire_req *w, uint64_t id);
 void wire_cas_ref(struct wire_req *w, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target);
 void wire_root_cas(struct wire_req *w, const char *name, heapd_ref expected, heapd_ref target);
+/* name NULL: the object obj; else the root name (obj 0). */
+void wire_retained(struct wire_req *w, heapd_ref obj, const char *name);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {

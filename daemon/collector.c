@@ -13,7 +13,9 @@
  *    come (a batch held past its turn keeps the loop busy without I/O),
  *    preempted as soon as the loop has events waiting (the epoll fd polls
  *    readable);
- *  - deferred sessions (server.ready), one more turn each.
+ *  - deferred sessions (server.ready), one more turn each;
+ *  - the engine's walker: a save's steps (persist.c) or a retained
+ *    count's (retained.c), in place of collector slices.
  *
  * A prepare handle, which runs just before the loop would wait for
  * events, does this work. The idle handle (which makes libuv poll with a
@@ -102,6 +104,12 @@ static void run_slice(struct server *srv)
 	srv->slice_end_ns = srv_now_ns();
 }
 
+/* The engine's walker has work: a save's steps, or a retained count's. */
+static bool walker_busy(const struct server *srv)
+{
+	return persist_busy(srv) || retained_busy(srv);
+}
+
 /* Timers only wake the loop: the prepare callback does the work. */
 static void on_wake(uv_timer_t *t)
 {
@@ -139,21 +147,24 @@ static void on_prepare(uv_prepare_t *handle)
 				later = 1;
 		}
 	}
-	/* A save's steps take the place of collector slices (no cycle
-	 * starts while one runs), with their duty cycle; back to back when
-	 * a client waits for the save, or for a collection or room it holds
-	 * up. */
-	if (!heap_gc_active(srv->heap) && persist_busy(srv)) {
+	/* The walker's steps, a save's or a retained count's (whichever
+	 * holds it), take the place of collector slices (no cycle starts
+	 * while one runs), with their duty cycle; back to back when a client
+	 * waits for the save, or for a collection or room it holds up. */
+	if (!heap_gc_active(srv->heap) && walker_busy(srv)) {
 		int saver = !list_empty(&srv->persist.waiters) || waiting || room;
 		if (!busy || saver || srv_now_ns() - srv->slice_end_ns >= DUTY * srv->cfg.heap.slice_ns) {
-			persist_turn(srv, srv->cfg.heap.slice_ns);
+			if (retained_busy(srv))
+				retained_turn(srv, srv->cfg.heap.slice_ns);
+			else
+				persist_turn(srv, srv->cfg.heap.slice_ns);
 			srv->slice_end_ns = srv_now_ns();
 			/* Steps back to back never block in epoll_wait: a client
 			 * the kernel wakes on this CPU would wait out the loop's
 			 * time slice (3.5 ms seen, bench/persist). */
 			sched_yield();
 		}
-		if (persist_busy(srv)) {
+		if (walker_busy(srv)) {
 			if (!busy || saver)
 				now = 1;
 			else
@@ -271,6 +282,7 @@ int coll_start(struct server *srv)
 	list_init(&srv->ready);
 	list_init(&srv->waiters);
 	list_init(&srv->room_waiters);
+	list_init(&srv->counts);
 	uv_idle_init(srv->loop, &srv->idle);
 	uv_prepare_init(srv->loop, &srv->prepare);
 	uv_check_init(srv->loop, &srv->check);

@@ -486,6 +486,7 @@ void config_init(struct config *c)
 	c->max_root_bytes_per_uid = 4 * MIB;
 	c->max_holds_per_uid = 1u << 21;
 	c->max_output_per_uid = 64 * MIB;
+	c->max_retained_per_uid = 4;
 	c->root_mode = 0644;
 	c->heap.max_tenant_heap = 3 * GIB;
 	c->log_level = LOGL_INFO;

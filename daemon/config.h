@@ -39,6 +39,7 @@ struct config {
 	uint64_t max_root_bytes_per_uid;
 	uint32_t max_holds_per_uid;
 	size_t max_output_per_uid;
+	uint32_t max_retained_per_uid; /* retained requests queued or running (retained.c) */
 	mode_t root_mode;         /* root_mode: a new root's rw bits (dispatch.c) */
 	/* allowed_uids, allowed_gids: a peer may connect when both lists are
 	 * empty, or its uid is in the first, or one of its groups in the

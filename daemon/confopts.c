@@ -141,6 +141,11 @@ const struct opt config_opts[] = {
 	 FIELD(heap.max_tenant_heap), .max = (uint64_t)1 << 40, .none = true, .live = true,
 	 .help = "Bytes of objects the clients of one uid may have allocated and not yet "
 	         "seen collected, whoever holds them; none (or 0) for no limit"},
+	{.key = "max_retained_per_uid", .flag = "max-retained-per-uid", .type = T_COUNT,
+	 FIELD(max_retained_per_uid), .min = 1, .max = 65536, .live = true,
+	 .help = "Retained counts (the retained op) one uid may have asked for and not yet "
+	         "had answered, over all its connections, admin_uids excepted: each costs the "
+	         "loop collector time"},
 	{.key = "gc_slice_us", .flag = "gc-slice-us", .type = T_COUNT, FIELD(heap.slice_ns),
 	 .min = 1, .max = 1000000, .scale = 1000, .live = true,
 	 .help = "Longest collector slice or allocation assist, in microseconds"},

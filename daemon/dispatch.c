@@ -643,6 +643,7 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_INFO:
 	case HEAPD__REQUEST__OP_ROOT_SCAN:
 	case HEAPD__REQUEST__OP_CLIENT_LIST:
+	case HEAPD__REQUEST__OP_RETAINED:  /* by anyone; max_retained_per_uid bounds it */
 	case HEAPD__REQUEST__OP_BATCH:  /* each of its ops is checked */
 		return OP_READ;
 	case HEAPD__REQUEST__OP_ALLOC:

@@ -55,6 +55,7 @@ static void stop(struct server *srv)
 	svc_stopping(srv);
 	lsn_stop(srv);
 	persist_stop(srv);
+	retained_stop(srv);
 	coll_finish_waits(srv);
 	/* Answer what was received, then close each client once its replies
 	 * are written. */

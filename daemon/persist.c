@@ -290,7 +290,7 @@ void persist_save(struct server *srv)
 		save_done(srv, 0, heap_strerror(r));
 		return;
 	}
-	log_debug("save begun%s", r ? ", after the collection that is marking" : "");
+	log_debug("save begun%s", r ? ", after the marking or the retained count in progress" : "");
 	coll_kick(srv);
 }
 

@@ -98,6 +98,26 @@ static int root_stat(struct disp_call *c, const char *name, size_t len, const ch
 	return !err;
 }
 
+int root_read_ref(struct session *s, const ProtobufCBinaryData *b, const char *what, struct disp_reply *rp,
+		  heap_ref *out)
+{
+	size_t len;
+	const char *name = root_name(b, &len, what, rp);
+	struct heap_root_meta m;
+	if (!name)
+		return -1;
+	int err = heap_root_stat(s->srv->heap, name, len, &m);
+	if (!err && !root_may(s, &m, ROOT_READ)) {
+		root_denied(rp, s, what, "read", name, len, &m);
+		return -1;
+	}
+	if (!err)
+		err = heap_root_get(s->srv->heap, name, len, NULL, out);
+	if (err)
+		root_fail(rp, err, what, name, len, "");
+	return err ? -1 : 0;
+}
+
 /* Names obj (0: deletes) the root named so, which exists or not (*m: its
  * meta, or the one a new root gets). The root's owner pays for it (its
  * uid's quotas) until it is deleted or given to another uid; replacing its

@@ -40,6 +40,7 @@
 
 struct session;
 struct batch_state;
+struct retained_job;
 struct uid_conns;
 
 /* One uid's share of the daemon (tenant.c says what each count is). */
@@ -55,6 +56,7 @@ struct tenant {
 	uint64_t roots_refused; /* its refusals by the quotas (uid_stats), */
 	uint64_t holds_refused; /* since it last had nothing in the daemon */
 	uint64_t output_stalls;
+	uint32_t counts;        /* retained requests asked for, not yet answered */
 	unsigned heap_tenant;   /* the engine's tenant its objects are charged to
 	                         * (ten_heap_bytes); 0 is shared by the uids past
 	                         * the first HEAP_TENANTS - 1 */
@@ -160,6 +162,7 @@ struct server {
 	uint64_t slice_end_ns;  /* end of the last collector slice */
 	struct list waiters;    /* sessions waiting for a requested collection */
 	struct list room_waiters; /* sessions whose allocation waits for room */
+	struct list counts;     /* retained.c's jobs, oldest first */
 
 	/* service.c */
 	int notify;             /* $NOTIFY_SOCKET is set: systemd listens */
@@ -196,8 +199,8 @@ struct held_req {
 enum session_state {
 	S_HELLO,    /* connected: the first request must be Hello */
 	S_READY,    /* serving */
-	S_WAITING,  /* a gc / free-os-memory request, or an allocation that
-	             * found no room, waits for the collector */
+	S_WAITING,  /* a gc / free-os-memory / save / retained request, or an
+	             * allocation that found no room, waits for the collector */
 	S_CLOSING,  /* flushing its last replies, then closed */
 };
 
@@ -258,6 +261,7 @@ struct session {
 	uint64_t wait_id;       /* the waiting request's id */
 	uint64_t wait_cycle;    /* num_gc it waits for */
 	int wait_release;       /* then release every free page (free-os-memory) */
+	struct retained_job *counting; /* its retained request, queued or running (retained.c) */
 };
 
 /* listener.c */
@@ -484,6 +488,18 @@ void persist_request(struct session *s, uint64_t id, bool wait);
  * has more to do now, persist_busy() says. */
 void persist_turn(struct server *srv, uint64_t budget_ns);
 bool persist_busy(const struct server *srv);
+
+/* retained.c */
+/* The first retained job may run now: it holds the engine's walker, or
+ * no save does. */
+bool retained_busy(const struct server *srv);
+/* One step of the first job, about budget_ns: it begins, counts, or is
+ * answered. */
+void retained_turn(struct server *srv, uint64_t budget_ns);
+/* s is closing: its job, if any, is dropped, its walk ended. */
+void retained_drop(struct session *s);
+/* Answers every job FAILED (heapd is stopping). */
+void retained_stop(struct server *srv);
 
 /* service.c */
 int svc_start(struct server *srv);

@@ -195,6 +195,7 @@ void sess_close(struct session *s, Heapd__Response *resp)
 	s->state = S_CLOSING;
 	unlink_if(&s->ready_link);
 	unlink_if(&s->wait_link);
+	retained_drop(s);
 	conn_read(s, 0);
 	if (s->holds)
 		s->ten->holds -= heap_holds_count(s->holds);

@@ -22,8 +22,8 @@
  *            sized exactly before it is packed (HEAPD_OP_SIZED)
  *   result   what an OK reply carries: none, ref (never 0), ref_or_null,
  *            data (exactly the length read), stats, roots, hello, batch,
- *            uids, info (object_info's), clients; cas: ref_or_null, also on
- *            CONFLICT (what was there)
+ *            uids, info (object_info's), clients, retained; cas: ref_or_null,
+ *            also on CONFLICT (what was there)
  *
  * A user defines X, and HEAPD_OP_REF, HEAPD_OP_STR, HEAPD_OP_BYTES or
  * HEAPD_OP_SIZED when it expands the refs or payload column. Switches over
@@ -61,7 +61,8 @@
 	X(client_list, CLIENT_LIST, ClientList, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, clients)       \
 	X(client_kill, CLIENT_KILL, ClientKill, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)          \
 	X(cas_ref, CAS_REF, CasRef, BATCH, HEAPD_REFS3(obj, expected, target), HEAPD_NO_PAYLOAD, cas) \
-	X(root_cas, ROOT_CAS, RootCas, BATCH, HEAPD_REFS2(expected, target), HEAPD_BYTES(name), cas)
+	X(root_cas, ROOT_CAS, RootCas, BATCH, HEAPD_REFS2(expected, target), HEAPD_BYTES(name), cas)   \
+	X(retained, RETAINED, Retained, ALONE, HEAPD_REFS0, HEAPD_BYTES(name), retained)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

@@ -209,6 +209,7 @@ struct heapd_reply {
 	uint64_t cursor;                /* root_scan (names): the next cursor, 0 when done */
 	const heapd_client_info *clients;  /* client_list: nclients rows, by id */
 	size_t nclients;
+	uint64_t objects, bytes;   /* retained: objects reached, the heap bytes they take */
 };
 
 /* Connects and says hello. socket_path NULL: $HEAPD_SOCKET, else
@@ -302,6 +303,19 @@ int heapd_free_os_memory(heapd *h);         /* collect, then return every free p
  * returns once a save begun after the call is on disk, or HEAPD_EFAILED
  * with the disk's error; 0: returns at once, the save going on. */
 int heapd_save(heapd *h, int wait);
+/* What obj reaches, obj included, each object once: *objects, and the
+ * heap bytes they take in *bytes (size classes, or a large object's
+ * pages); either may be NULL. The graph is counted as it was when the
+ * count began, in the daemon's slices, so a large graph takes a while and
+ * other clients are served meanwhile; an object shared by two roots
+ * counts in both roots' counts (docs/protocol.md, Retained). At most
+ * max_retained_per_uid (4) counts per uid asked for and not yet answered
+ * (else HEAPD_ELIMIT), admins excepted. HEAPD_EBADREF for a stale ref (or 0). */
+int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes);
+/* The same for the object of the root name, which the caller must be
+ * able to read (else HEAPD_EPERM; HEAPD_ENOTFOUND if there is none): the
+ * object the root names when the count begins. */
+int heapd_root_retained(heapd *h, const char *name, uint64_t *objects, uint64_t *bytes);
 /* Fills out, which has size bytes (pass sizeof *out): the library writes
  * no more than that, and zeroes what it has no field for. */
 int heapd_get_stats(heapd *h, heapd_stats *out, size_t size);
@@ -420,6 +434,8 @@ int heapd_append_root_info(heapd *h, const char *name);
 int heapd_append_root_scan(heapd *h, const char *pattern, uint64_t cursor, uint32_t count);
 int heapd_append_client_list(heapd *h);
 int heapd_append_client_kill(heapd *h, uint64_t id);
+int heapd_append_retained(heapd *h, heapd_ref obj);          /* reply: objects, bytes */
+int heapd_append_root_retained(heapd *h, const char *name);
 /* A batch as one pipelined request: its reply's status is the batch's
  * (heapd_batch_exec), and taking it stores the ops' results in b, which
  * must stay alive until then. */

@@ -251,7 +251,9 @@ uint64_t heap_root_scan_next(const heap *h, uint64_t cursor);
  * number << 1 | read-only, 0 for null. heap_load() reads it. */
 #define HEAP_SAVE_MIN_BUF 4096u
 /* Starts a save: 0; 1 while a collection is marking (none starts from
- * now on: call again after slices, or heap_save_end() to give up);
+ * now on: call again after slices, or heap_save_end() to give up), or
+ * while a count walks (heap_retained_begin: the save is queued, and
+ * heap_save_step begins it once heap_retained_end() is called);
  * HEAP_EINVAL when one is running; HEAP_ENOMEM. */
 int heap_save_begin(heap *h);
 /* Runs the save for about budget_ns, putting the stream's next bytes in
@@ -266,9 +268,34 @@ struct heap_save_info {
 	bool traced;                            /* the counts are final */
 };
 void heap_save_info(const heap *h, struct heap_save_info *out);
-/* Ends the save, complete or not; cycles may start again. */
+/* Ends the save, complete, not or queued; cycles may start again. */
 void heap_save_end(heap *h);
+/* A save walks, waits for marking to end, or is queued behind a count. */
 bool heap_saving(const heap *h);
+
+/* Counts (retained.c). What ref reaches, ref included, each object once:
+ * the objects, and the bytes they take in the heap (a size class each,
+ * or a large object's span). The graph is counted as it was when the
+ * count began, with a save's walk: the same pauses (none), the same cost
+ * to the mutator (a copy of an object changed before it is read), and
+ * meanwhile no collection cycle starts. One walk at a time: a save or a
+ * count. */
+/* Begins the count: 0; 1 while a collection is marking (none starts from
+ * now on: call again, with the ref to count then, after slices, or
+ * heap_retained_end() to give up); HEAP_EBADREF for ref, resolved when
+ * the walk starts; HEAP_EINVAL while a save walks or is queued, or a
+ * count walks; HEAP_ENOMEM. */
+int heap_retained_begin(heap *h, heap_ref ref);
+/* Counts for about budget_ns: 1 while there is more, 0 once counted;
+ * HEAP_ENOENT with no count (none begun, or heap_gc() ended it),
+ * HEAP_ENOMEM (a copy, or the trace stack: it cannot complete). */
+int heap_retained_step(heap *h, uint64_t budget_ns);
+/* The counted figures (0 before the count is complete). */
+void heap_retained_result(const heap *h, uint64_t *objects, uint64_t *bytes);
+/* Ends the count, complete or not; a save queued behind it may begin. */
+void heap_retained_end(heap *h);
+/* A count was begun and not ended. */
+bool heap_counting(const heap *h);
 
 /* The stream in pieces: *chunk and its length (> 0), valid until the
  * next call; 0 at the end of the stream; < 0 on an error the host has

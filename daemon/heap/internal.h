@@ -266,10 +266,17 @@ enum save_phase {
 	SAVE_NONE = 0, SAVE_WAIT, SAVE_ROOTSCAN, SAVE_TRACE, SAVE_RANK, SAVE_PROLOGUE, SAVE_OBJECTS, SAVE_SLOTS,
 	SAVE_ROOTS, SAVE_END
 };
+/* What the walk in save_state is for: a save (every phase), or a count
+ * of what one object reaches (retained.c: SAVE_WAIT, SAVE_TRACE, then
+ * SAVE_END). One walk at a time. */
+enum walk_kind { WALK_SAVE = 0, WALK_RETAINED };
 struct save_copy;
 struct root_entry;
 struct save_state {
 	enum save_phase phase;
+	enum walk_kind kind;
+	bool save_queued;         /* a save was begun while a count walks: it
+	                           * begins once the count ends (kept by save_free) */
 	int failed;               /* a HEAP_E* code: the save cannot complete */
 	uint32_t epoch;           /* saves begun so far */
 	uint32_t nplaces;         /* places in the arena at the start */
@@ -290,6 +297,7 @@ struct save_state {
 	char **dropped;           /* names of roots deleted since: freed at the end */
 	size_t ndropped, dropped_cap;
 	uint64_t objects, slots, bytes;  /* the snapshot's, once traced */
+	uint64_t heap_bytes;      /* what its objects take in the heap */
 	uint32_t cursor;          /* the place (block, root) being emitted */
 	uint32_t part;            /* of it already emitted: bytes, slots */
 	int head;                 /* its sizes are emitted */
@@ -751,8 +759,17 @@ static inline void save_keep(heap *h, const struct obj *o)
 	if (unlikely(h->saving))
 		save_keep_slow(h, o);
 }
-/* Ends a save, if one runs (heap_gc, heap_free). */
+/* Ends a save or a count, if one runs, and forgets a queued save
+ * (heap_gc, heap_free). */
 void save_cancel(heap *h);
+/* The walk's start, shared by a save and a count: the bitmaps and stack,
+ * the epoch, the spans cached now noted; h->saving on. 0 or HEAP_ENOMEM
+ * (then save_cancel). */
+int walk_start(heap *h);
+/* Marks place seen and queues it: 0 or HEAP_ENOMEM. */
+int walk_push(struct save_state *sv, uint32_t place);
+/* Traces until the stack is empty (0), or the deadline or a failure (1). */
+int walk_trace(heap *h, uint64_t deadline);
 /* Unmaps an ended save's memory until deadline: true if some is left. */
 bool save_release_step(heap *h, uint64_t deadline);
 /* save_cancel(), and all of it unmapped (heap_free). */

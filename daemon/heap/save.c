@@ -41,6 +41,11 @@
  *  - Object numbers are 1 + the rank of the place among seen bits, so
  *    place order is number order and no map from place to number exists.
  *
+ * The walk (walk_start, walk_push, walk_trace, the copies) is also a
+ * count's (retained.c): one object for its roots, nothing emitted. One
+ * walk at a time; a save begun while a count walks is queued
+ * (save_queued) and begins once the count ends.
+ *
  * The root table is copied whole at the start (one memcpy: the only
  * pause, 32 bytes per slot); its names stay the heap's, and a root deleted
  * during the save keeps its name until the save ends (save_name_dropped).
@@ -99,9 +104,13 @@ static void view_of(const heap *h, uint32_t place, struct view *v)
 	v->data = (const uint8_t *)(v->slots + v->nrefs);
 }
 
-/* The stack's room, doubled within its reservation (mem). */
-static int push(struct save_state *sv, uint32_t place)
+/* Marks place seen and queues it, the stack's room doubled within its
+ * reservation (mem) as needed. */
+int walk_push(struct save_state *sv, uint32_t place)
 {
+	if (bit_test(sv->seen, place))
+		return 0;
+	bit_set(sv->seen, place);
 	if (sv->sp == sv->scap) {
 		size_t cap = sv->scap * 2, most = (sv->mem_len - (size_t)((uint8_t *)sv->stack - sv->mem)) / 4;
 		if (cap > most)
@@ -162,6 +171,7 @@ void save_destroy(heap *h)
 
 void save_cancel(heap *h)
 {
+	h->save.save_queued = false;
 	if (h->save.phase == SAVE_NONE)
 		return;
 	save_free(&h->save);
@@ -207,12 +217,8 @@ static int scan_roots(heap *h, uint64_t deadline)
 		const struct root_entry *e = &sv->roots[sv->cursor];
 		if (!e->name)
 			continue;
-		uint32_t place = ref_place(e->ref);
-		if (!bit_test(sv->seen, place)) {
-			bit_set(sv->seen, place);
-			if ((sv->failed = push(sv, place)) != 0)
-				return 1;
-		}
+		if ((sv->failed = walk_push(sv, ref_place(e->ref))) != 0)
+			return 1;
 		if (sv->cursor % 1024 == 1023 && os_now_ns() >= deadline) {
 			sv->cursor++;
 			return 1;
@@ -221,7 +227,7 @@ static int scan_roots(heap *h, uint64_t deadline)
 	return 0;
 }
 
-static int save_start(heap *h)
+int walk_start(heap *h)
 {
 	struct save_state *sv = &h->save;
 	sv->epoch++;
@@ -242,28 +248,43 @@ static int save_start(heap *h)
 	if (os_commit(sv->mem, 2 * bits + PAGE_SIZE))
 		return HEAP_ENOMEM;
 	sv->cmask = 63;
-	sv->ctab = calloc(sv->cmask + 1, sizeof *sv->ctab);
-	sv->nslots = h->rmask + 1;
-	sv->nroots = h->nroots;
-	sv->roots = malloc(sv->nslots * sizeof *sv->roots);
-	if (!sv->seen || !sv->copied || !sv->stack || !sv->ctab || !sv->roots)
+	if (!(sv->ctab = calloc(sv->cmask + 1, sizeof *sv->ctab)))
 		return HEAP_ENOMEM;
-	memcpy(sv->roots, h->rtab, sv->nslots * sizeof *sv->roots);
 	for (unsigned t = tenant_next(h, 0); t < HEAP_TENANTS; t = tenant_next(h, t + 1))
 		for (unsigned spc = 0; spc < NUM_SPANCLASSES; spc++)
 			if (h->ten[t].cache[spc] != &h->empty_span)
 				save_span_cached(h, h->ten[t].cache[spc]);
-	sv->phase = SAVE_ROOTSCAN;
 	h->saving = true;
+	return 0;
+}
+
+static int save_start(heap *h)
+{
+	struct save_state *sv = &h->save;
+	int err = walk_start(h);
+	if (err)
+		return err;
+	sv->nslots = h->rmask + 1;
+	sv->nroots = h->nroots;
+	if (!(sv->roots = malloc(sv->nslots * sizeof *sv->roots)))
+		return HEAP_ENOMEM;
+	memcpy(sv->roots, h->rtab, sv->nslots * sizeof *sv->roots);
+	sv->phase = SAVE_ROOTSCAN;
 	return 0;
 }
 
 int heap_save_begin(heap *h)
 {
 	struct save_state *sv = &h->save;
+	if (sv->phase != SAVE_NONE && sv->kind == WALK_RETAINED) {
+		sv->save_queued = true;  /* begins once the count ends */
+		return 1;
+	}
 	if (sv->phase == SAVE_NONE) {
+		sv->save_queued = false;
 		gc_hold(h);
 		sv->phase = SAVE_WAIT;
+		sv->kind = WALK_SAVE;
 	} else if (sv->phase != SAVE_WAIT) {
 		return HEAP_EINVAL;
 	}
@@ -344,25 +365,29 @@ void save_keep_slow(heap *h, const struct obj *o)
 	sv->copy_bytes += sizeof *c + body;
 }
 
-/* Traces until the stack is empty (0) or the deadline (1). */
-static int trace(heap *h, uint64_t deadline)
+/* What the object at place takes in the heap: its size class, or its
+ * large object's span. */
+static uint64_t place_size(const heap *h, uint32_t place)
+{
+	const struct span *s = span_of_page(h, place >> PLACE_SHIFT);
+	return spc_sizeclass(s->spanclass) ? s->elemsize : (uint64_t)s->npages << PAGE_SHIFT;
+}
+
+int walk_trace(heap *h, uint64_t deadline)
 {
 	struct save_state *sv = &h->save;
 	unsigned n = 0;
 	while (sv->sp) {
 		struct view v;
-		view_of(h, sv->stack[--sv->sp], &v);
+		uint32_t place = sv->stack[--sv->sp];
+		view_of(h, place, &v);
 		sv->objects++;
 		sv->slots += v.nrefs;
 		sv->bytes += v.nbytes;
-		for (uint32_t k = 0; k < v.nrefs; k++) {
-			uint32_t q = ref_place(v.slots[k]);
-			if (!v.slots[k] || bit_test(sv->seen, q))
-				continue;
-			bit_set(sv->seen, q);
-			if ((sv->failed = push(sv, q)) != 0)
+		sv->heap_bytes += place_size(h, place);
+		for (uint32_t k = 0; k < v.nrefs; k++)
+			if (v.slots[k] && (sv->failed = walk_push(sv, ref_place(v.slots[k]))) != 0)
 				return 1;
-		}
 		if (++n % LOOK == 0 && os_now_ns() >= deadline)
 			return 1;
 	}
@@ -528,7 +553,7 @@ static int save_phase(heap *h, struct out *o, uint64_t deadline)
 	case SAVE_ROOTSCAN:
 		return scan_roots(h, deadline);
 	case SAVE_TRACE:
-		return trace(h, deadline);
+		return walk_trace(h, deadline);
 	case SAVE_RANK:
 		return rank_blocks(h, deadline);
 	case SAVE_PROLOGUE:
@@ -552,9 +577,11 @@ int heap_save_step(heap *h, uint64_t budget_ns, uint8_t *buf, size_t cap, size_t
 {
 	struct save_state *sv = &h->save;
 	*len = 0;
-	if (sv->phase == SAVE_NONE)
+	if (sv->save_queued && sv->phase != SAVE_NONE)
+		return 1;  /* a count walks: the save begins after it */
+	if (sv->phase == SAVE_NONE && !sv->save_queued)
 		return HEAP_ENOENT;
-	if (sv->phase == SAVE_WAIT) {
+	if (sv->phase == SAVE_NONE || sv->phase == SAVE_WAIT) {
 		int err = heap_save_begin(h);
 		if (err)
 			return err < 0 ? err : 1;
@@ -585,10 +612,12 @@ void heap_save_info(const heap *h, struct heap_save_info *out)
 
 void heap_save_end(heap *h)
 {
-	save_cancel(h);
+	if (h->save.kind == WALK_SAVE)
+		save_cancel(h);
+	h->save.save_queued = false;
 }
 
 bool heap_saving(const heap *h)
 {
-	return h->save.phase != SAVE_NONE;
+	return (h->save.phase != SAVE_NONE && h->save.kind == WALK_SAVE) || h->save.save_queued;
 }

@@ -525,7 +525,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 38);
+	assert_int_equal(settings, 39);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;
@@ -541,6 +541,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	assert_int_equal(fx->c.max_root_bytes_per_uid, d.max_root_bytes_per_uid);
 	assert_int_equal(fx->c.max_holds_per_uid, d.max_holds_per_uid);
 	assert_int_equal(fx->c.max_output_per_uid, d.max_output_per_uid);
+	assert_int_equal(fx->c.max_retained_per_uid, d.max_retained_per_uid);
 	assert_int_equal(fx->c.root_mode, d.root_mode);
 	assert_int_equal(fx->c.n_allowed_uids, 0);
 	assert_int_equal(fx->c.n_allowed_gids, 0);

@@ -209,6 +209,7 @@ static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Respo
 	case HEAPD__REQUEST__OP_ROOT_LIST: want = HEAPD__RESPONSE__RESULT_ROOTS; break;
 	case HEAPD__REQUEST__OP_GET_STATS: want = HEAPD__RESPONSE__RESULT_STATS; break;
 	case HEAPD__REQUEST__OP_UID_STATS: want = HEAPD__RESPONSE__RESULT_UIDS; break;
+	case HEAPD__REQUEST__OP_RETAINED: want = HEAPD__RESPONSE__RESULT_RETAINED; break;
 	default: break;
 	}
 	if (r->result_case != want)

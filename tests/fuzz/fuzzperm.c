@@ -126,6 +126,7 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_INFO:
 	case HEAPD__REQUEST__OP_ROOT_SCAN:
 	case HEAPD__REQUEST__OP_CLIENT_LIST:
+	case HEAPD__REQUEST__OP_RETAINED:
 	case HEAPD__REQUEST__OP_BATCH:
 	HEAPD_OP_NONE_CASES:
 		break;
