@@ -197,6 +197,14 @@ class RootInfo:
     object: Optional[ObjectInfo] = None
 
 
+class Retained(NamedTuple):
+    """What an object reaches, itself included, each object once
+    (heapd_retained): the objects, and the heap bytes they take."""
+
+    objects: int
+    bytes: int
+
+
 @dataclasses.dataclass(frozen=True)
 class ClientInfo:
     """A connection to the daemon (heapd_client_list): its session id, its
@@ -239,6 +247,7 @@ _heapd._register(
         "RootInfo": RootInfo,
         "ObjectInfo": ObjectInfo,
         "ClientInfo": ClientInfo,
+        "Retained": Retained,
     }
 )
 
@@ -331,7 +340,7 @@ def connect(path: Optional[Union[str, bytes, "os.PathLike[str]"]] = None, timeou
 
 __all__ = [
     "connect", "Connection", "Pipeline", "Batch", "Placeholder", "Hold", "Stats", "UidStat", "RootInfo",
-    "ObjectInfo", "ClientInfo",
+    "ObjectInfo", "ClientInfo", "Retained",
     "Listing", "STATS", "ERRORS", "DEFAULT_SOCKET", "strerror", "Ref",
     "Error", "BadRef", "RangeError", "NoMemory", "InvalidArgument", "NotFound", "PermissionDenied",
     "LimitError", "ProtocolError", "ConnectionError", "TimeoutError", "Skipped", "Failed", "Conflict",

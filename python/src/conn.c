@@ -582,6 +582,8 @@ static PyMethodDef conn_methods[] = {
 	{"root_info", hp_conn_root_info, METH_O, "root_info(name) -> heapd.RootInfo, with its object's info."},
 	{"root_scan", (PyCFunction)(void (*)(void))hp_conn_root_scan, METH_FASTCALL | METH_KEYWORDS,
 	 "root_scan(pattern=None, cursor=0, count=0) -> (next_cursor, [RootInfo]); use scan_roots()."},
+	{"retained", hp_conn_retained, METH_O, "retained(ref) -> heapd.Retained(objects, bytes): what it reaches."},
+	{"root_retained", hp_conn_root_retained, METH_O, "root_retained(name) -> heapd.Retained(objects, bytes)"},
 	{"_clients", hp_conn_clients, METH_NOARGS, "_clients() -> (rows, truncated): use clients()."},
 	{"client_kill", hp_conn_client_kill, METH_O, "client_kill(id): closes that connection (admins)."},
 	{"cas_ref", (PyCFunction)(void (*)(void))hp_conn_cas_ref, METH_FASTCALL | METH_KEYWORDS,

@@ -68,6 +68,7 @@ enum hp_kind {
 	HP_SCAN,      /* (next_cursor, [heapd.RootInfo]) */
 	HP_CLIENTS,   /* list of heapd.ClientInfo */
 	HP_CAS,       /* None; a conflict is heapd.Conflict with .was */
+	HP_RETAINED,  /* heapd.Retained(objects, bytes) */
 };
 
 /* What one pending reply or batch op is to become. */
@@ -101,6 +102,7 @@ PyObject *hp_root_info(PyObject *name, uint32_t uid, uint32_t gid, uint32_t mode
 PyObject *hp_name_str(const char *name);                              /* a root's name as str */
 PyObject *hp_client_rows(const heapd_client_info *rows, size_t n);    /* a list of heapd.ClientInfo */
 PyObject *hp_raise_was(const struct hp_res *res, heapd_ref was);      /* hp_raise, .was on a conflict */
+PyObject *hp_retained(uint64_t objects, uint64_t bytes);              /* heapd.Retained */
 PyObject *hp_make(const char *cls, PyObject *args);    /* a registered class, called; steals args */
 
 /* Arguments: each returns 0, or -1 with heapd.InvalidArgument (or a
@@ -145,6 +147,8 @@ PyObject *hp_conn_clients(PyObject *self, PyObject *unused);
 PyObject *hp_conn_client_kill(PyObject *self, PyObject *arg);
 PyObject *hp_conn_cas_ref(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 PyObject *hp_conn_root_cas(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *hp_conn_retained(PyObject *self, PyObject *arg);
+PyObject *hp_conn_root_retained(PyObject *self, PyObject *arg);
 
 /* conn.c, pipeline.c, batch.c */
 int hp_conn_ready(PyObject *m);

@@ -1,6 +1,7 @@
 /*
  * introspect.c - Connection's calls that look at the heap and its
- * clients (object_info, root_info, root_scan, clients, client_kill) and
+ * clients (object_info, root_info, root_scan, retained, root_retained,
+ * clients, client_kill) and
  * its compare-and-swaps (cas_ref, root_cas); conn.c lists them in the
  * type's methods.
  *
@@ -41,6 +42,34 @@ PyObject *hp_conn_root_info(PyObject *self, PyObject *arg)
 	if (res.rc < 0)
 		return hp_raise(&res);
 	return hp_root_info(arg, root.uid, root.gid, root.mode, &info);
+}
+
+PyObject *hp_conn_retained(PyObject *self, PyObject *arg)
+{
+	hp_conn *c = (hp_conn *)self;
+	heapd_ref ref;
+	uint64_t objects = 0, bytes = 0;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	struct hp_res res;
+	HP_CALL(c, &res, rc = heapd_retained(c->h, ref, &objects, &bytes));
+	if (res.rc < 0)
+		return hp_raise(&res);
+	return hp_retained(objects, bytes);
+}
+
+PyObject *hp_conn_root_retained(PyObject *self, PyObject *arg)
+{
+	hp_conn *c = (hp_conn *)self;
+	const char *name;
+	uint64_t objects = 0, bytes = 0;
+	if (hp_name(arg, "name", &name) < 0)
+		return NULL;
+	struct hp_res res;
+	HP_CALL(c, &res, rc = heapd_root_retained(c->h, name, &objects, &bytes));
+	if (res.rc < 0)
+		return hp_raise(&res);
+	return hp_retained(objects, bytes);
 }
 
 /* (next_cursor, [RootInfo]) */

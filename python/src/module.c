@@ -16,7 +16,8 @@
 #include <string.h>
 
 /* What _register got: "errors" (a dict code -> class), "Error", "Stats",
- * "UidStat", "RootInfo", "ObjectInfo", "ClientInfo". Owned; set once. */
+ * "UidStat", "RootInfo", "ObjectInfo", "ClientInfo", "Retained". Owned;
+ * set once. */
 static PyObject *registry;
 
 int hp_enter(hp_conn *c)
@@ -397,6 +398,11 @@ PyObject *hp_client_rows(const heapd_client_info *rows, size_t n)
 	return list;
 }
 
+PyObject *hp_retained(uint64_t objects, uint64_t bytes)
+{
+	return hp_make("Retained", Py_BuildValue("(KK)", (unsigned long long)objects, (unsigned long long)bytes));
+}
+
 PyObject *hp_value(const struct hp_want *w, const heapd_reply *r)
 {
 	switch ((enum hp_kind)w->kind) {
@@ -417,6 +423,8 @@ PyObject *hp_value(const struct hp_want *w, const heapd_reply *r)
 		return scan_value(r);
 	case HP_CLIENTS:
 		return hp_client_rows(r->clients, r->nclients);
+	case HP_RETAINED:
+		return hp_retained(r->objects, r->bytes);
 	case HP_NONE:
 	case HP_CAS:
 		break;

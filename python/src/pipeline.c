@@ -331,6 +331,28 @@ fail:
 	return NULL;
 }
 
+static PyObject *pipe_retained(PyObject *self, PyObject *arg)
+{
+	heapd_ref ref;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_RETAINED, heapd_append_retained(h, ref));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_root_retained(PyObject *self, PyObject *arg)
+{
+	const char *name;
+	if (hp_name(arg, "name", &name) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_RETAINED, heapd_append_root_retained(h, name));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
 static PyObject *pipe_client_kill(PyObject *self, PyObject *arg)
 {
 	uint64_t id;
@@ -478,6 +500,8 @@ static PyMethodDef pipe_methods[] = {
 	{"object_info", pipe_object_info, METH_O, "object_info(ref): its result, a heapd.ObjectInfo."},
 	{"root_info", pipe_root_info, METH_O, "root_info(name): its result, a heapd.RootInfo."},
 	FAST(root_scan, "root_scan(pattern=None, cursor=0, count=0): its result, (next_cursor, [RootInfo])."),
+	{"retained", pipe_retained, METH_O, "retained(ref): its result, a heapd.Retained."},
+	{"root_retained", pipe_root_retained, METH_O, "root_retained(name): its result, a heapd.Retained."},
 	{"clients", pipe_clients, METH_NOARGS, "clients(): its result, a list of heapd.ClientInfo."},
 	{"client_kill", pipe_client_kill, METH_O, "client_kill(id)"},
 	FAST(execute, "execute(raise_on_error=True) -> list: every pending reply's value, in order."),
