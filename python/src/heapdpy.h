@@ -23,11 +23,13 @@
  * A call that times out (HEAPD_ETIMEDOUT) leaves libheapd's handle dead:
  * hp_keep closes it, so the Connection is closed (h == NULL) at once.
  *
- * A new libheapd call is: a method in conn.c (HP_CALL around it), an
- * append in pipeline.c and an adder in batch.c if libheapd has those
- * forms, an hp_kind with its case in hp_value when its reply is new, and
- * the dataclass it returns in heapd/__init__.py (registered, made with
- * hp_make) with its line in heapd/_heapd.pyi.
+ * A new libheapd call is: a method in conn.c, or in introspect.c for one
+ * that looks at the heap or its clients (HP_CALL around it; listed in
+ * conn.c's conn_methods either way), an append in pipeline.c and an
+ * adder in batch.c if libheapd has those forms, an hp_kind with its case
+ * in hp_value when its reply is new, and the dataclass it returns in
+ * heapd/__init__.py (registered, made with hp_make) with its line in
+ * heapd/_heapd.pyi.
  */
 #ifndef HEAPD_PY_H
 #define HEAPD_PY_H
