@@ -21,7 +21,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import os
-from typing import Any, Iterable, Optional, Tuple, Union
+from typing import Any, Iterable, Iterator, NamedTuple, Optional, Tuple, Union
 
 from . import _heapd
 from ._heapd import Batch, Pipeline, Placeholder
@@ -95,7 +95,11 @@ class Failed(Error):
 
 
 class Conflict(Error):
-    """A compare-and-swap whose condition did not hold (HEAPD_ECONFLICT)."""
+    """A compare-and-swap whose condition did not hold (HEAPD_ECONFLICT):
+    nothing changed. .was is what the slot or root held instead (None: an
+    empty slot, an absent root), without a hold of its own."""
+
+    was: Optional[int] = None
 
 
 # libheapd's name of each code -> its class; a code libheapd has and this
@@ -169,13 +173,58 @@ class UidStat:
 
 
 @dataclasses.dataclass(frozen=True)
+class ObjectInfo:
+    """What an object is (heapd_object_info): its reference slots, its data
+    bytes, the heap bytes it takes (its size class, or its pages), whether
+    it is sealed, and the collections it has survived."""
+
+    nrefs: int
+    nbytes: int
+    size: int
+    sealed: bool
+    age: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RootInfo:
-    """A named root with its owner, group and mode (0644 is rw-r--r--)."""
+    """A named root with its owner, group and mode (0644 is rw-r--r--), and
+    from root_info() its object's ObjectInfo (None from roots() and a scan)."""
 
     name: str
     uid: int
     gid: int
     mode: int
+    object: Optional[ObjectInfo] = None
+
+
+class Retained(NamedTuple):
+    """What an object reaches, itself included, each object once
+    (heapd_retained): the objects, and the heap bytes they take."""
+
+    objects: int
+    bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientInfo:
+    """A connection to the daemon (heapd_client_list): its session id, its
+    peer's pid, uid and gid, its command and the name it gave, when it
+    connected, its holds and the bytes they hold, its requests and frame
+    bytes; is_self for the connection that asked."""
+
+    id: int
+    pid: int
+    uid: int
+    gid: int
+    comm: str
+    name: str
+    connected_unix_ns: int
+    holds: int
+    held_bytes: int
+    requests: int
+    bytes_in: int
+    bytes_out: int
+    is_self: bool
 
 
 class Listing(list):
@@ -196,6 +245,9 @@ _heapd._register(
         "Stats": Stats,
         "UidStat": UidStat,
         "RootInfo": RootInfo,
+        "ObjectInfo": ObjectInfo,
+        "ClientInfo": ClientInfo,
+        "Retained": Retained,
     }
 )
 
@@ -250,6 +302,26 @@ class Connection(_heapd.Connection):
         rows, truncated = self._uid_stats()
         return Listing(rows, truncated)
 
+    def clients(self) -> Listing:
+        """A ClientInfo for each connection (an admin), or each of the
+        caller's uid (anyone else), by id; .truncated when more did not fit
+        in a frame."""
+        rows, truncated = self._clients()
+        return Listing(rows, truncated)
+
+    def scan_roots(self, pattern: Optional[Union[str, bytes]] = None, count: int = 0) -> Iterator[RootInfo]:
+        """Every root this caller may read whose name matches pattern (a glob
+        as fnmatch(3); None: all), as RootInfo (object None), a root_scan at
+        a time of about count table slots (0: the daemon's default). A root
+        there from start to end is given at least once; one made or deleted
+        meanwhile may or may not be."""
+        cursor = 0
+        while True:
+            cursor, roots = self.root_scan(pattern, cursor, count)
+            yield from roots
+            if not cursor:
+                return
+
     def __repr__(self) -> str:
         if self.closed:
             return "<heapd.Connection closed>"
@@ -258,13 +330,17 @@ class Connection(_heapd.Connection):
 
 def connect(path: Optional[Union[str, bytes, "os.PathLike[str]"]] = None, timeout: Optional[float] = None) -> Connection:
     """Connects to heapd at path (None: $HEAPD_SOCKET, else DEFAULT_SOCKET)
-    and says hello. Raises ConnectionError when nothing answers there, or
-    the daemon's refusal (PermissionDenied, LimitError)."""
+    and says hello. timeout: seconds that the connect and hello, then each
+    call, may wait (None: $HEAPD_TIMEOUT_MS, else for ever); past it,
+    TimeoutError and the connection is closed. Raises ConnectionError when
+    nothing answers there, or the daemon's refusal (PermissionDenied,
+    LimitError)."""
     return Connection(path, timeout)
 
 
 __all__ = [
     "connect", "Connection", "Pipeline", "Batch", "Placeholder", "Hold", "Stats", "UidStat", "RootInfo",
+    "ObjectInfo", "ClientInfo", "Retained",
     "Listing", "STATS", "ERRORS", "DEFAULT_SOCKET", "strerror", "Ref",
     "Error", "BadRef", "RangeError", "NoMemory", "InvalidArgument", "NotFound", "PermissionDenied",
     "LimitError", "ProtocolError", "ConnectionError", "TimeoutError", "Skipped", "Failed", "Conflict",

@@ -8,7 +8,7 @@
  * gives each op's value, or its exception (the failed op's error, then
  * heapd.Skipped for the ops after it).
  *
- * Invariants: kinds[0..nops) says what each op's reply means; gen counts
+ * Invariants: wants[0..nops) says what each op's reply becomes; gen counts
  * resets, and a Placeholder is good only for the batch and generation it
  * came from (an old one would name another op). A Batch is built from one
  * thread at a time; execute() takes the connection's lock.
@@ -19,7 +19,7 @@ typedef struct {
 	PyObject_HEAD
 	hp_conn *conn;         /* owned */
 	heapd_batch *b;
-	unsigned char *kinds;  /* enum hp_kind of each op */
+	struct hp_want *wants;  /* what each op's reply becomes (args owned) */
 	size_t nops, cap;
 	unsigned long gen;
 } hp_batch;
@@ -53,7 +53,8 @@ static void batch_dealloc(PyObject *self)
 	hp_batch *b = (hp_batch *)self;
 	if (b->b)
 		heapd_batch_free(b->b);
-	PyMem_Free(b->kinds);
+	hp_want_clear(b->wants, b->nops);
+	PyMem_Free(b->wants);
 	Py_XDECREF(b->conn);
 	Py_TYPE(self)->tp_free(self);
 }
@@ -74,21 +75,21 @@ static int batch_ref(hp_batch *b, PyObject *o, const char *what, heapd_ref *out)
 	return hp_ref(o, what, out);
 }
 
-/* Records the op an adder made (its index, or an error) and returns its
- * Placeholder. */
-static PyObject *added(hp_batch *b, enum hp_kind kind, int index)
+/* Records the op an adder made (its index, or an error), with what its
+ * reply needs of arg (HP_ROOT_INFO's name), and returns its Placeholder. */
+static PyObject *added_arg(hp_batch *b, enum hp_kind kind, PyObject *arg, int index)
 {
 	if (index < 0)
 		return hp_raise_code(index, "batch: the op was not added: %s", heapd_strerror(index));
 	if (b->nops == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 16;
-		unsigned char *k = PyMem_Realloc(b->kinds, cap);
-		if (!k)
+		struct hp_want *w = PyMem_Realloc(b->wants, cap * sizeof *w);
+		if (!w)
 			return PyErr_NoMemory();
-		b->kinds = k;
+		b->wants = w;
 		b->cap = cap;
 	}
-	b->kinds[b->nops++] = kind;
+	hp_want_set(&b->wants[b->nops++], kind, arg);
 	hp_placeholder *ph = PyObject_New(hp_placeholder, &hp_placeholder_type);
 	if (!ph)
 		return NULL;
@@ -96,6 +97,11 @@ static PyObject *added(hp_batch *b, enum hp_kind kind, int index)
 	ph->gen = b->gen;
 	ph->index = index;
 	return (PyObject *)ph;
+}
+
+static PyObject *added(hp_batch *b, enum hp_kind kind, int index)
+{
+	return added_arg(b, kind, NULL, index);
 }
 
 static PyObject *batch_alloc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -224,6 +230,48 @@ static PyObject *batch_root_chown(PyObject *self, PyObject *const *args, Py_ssiz
 	return added(b, HP_NONE, heapd_batch_root_chown(b->b, name, uid, gid));
 }
 
+static PyObject *batch_cas_ref(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+	HP_ARGS("cas_ref", 4, "obj", "slot", "expected", "target");
+	hp_batch *b = (hp_batch *)self;
+	heapd_ref obj, expected, target;
+	uint32_t slot;
+	if (batch_ref(b, a[0], "obj", &obj) < 0 || hp_u32(a[1], "slot", &slot) < 0 ||
+	    batch_ref(b, a[2], "expected", &expected) < 0 || batch_ref(b, a[3], "target", &target) < 0)
+		return NULL;
+	return added(b, HP_CAS, heapd_batch_cas_ref(b->b, obj, slot, expected, target));
+}
+
+static PyObject *batch_root_cas(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+	HP_ARGS("root_cas", 3, "name", "expected", "target");
+	hp_batch *b = (hp_batch *)self;
+	const char *name;
+	heapd_ref expected, target;
+	if (hp_name(a[0], "name", &name) < 0 || batch_ref(b, a[1], "expected", &expected) < 0 ||
+	    batch_ref(b, a[2], "target", &target) < 0)
+		return NULL;
+	return added(b, HP_CAS, heapd_batch_root_cas(b->b, name, expected, target));
+}
+
+static PyObject *batch_object_info(PyObject *self, PyObject *arg)
+{
+	hp_batch *b = (hp_batch *)self;
+	heapd_ref ref;
+	if (batch_ref(b, arg, "ref", &ref) < 0)
+		return NULL;
+	return added(b, HP_INFO, heapd_batch_object_info(b->b, ref));
+}
+
+static PyObject *batch_root_info(PyObject *self, PyObject *arg)
+{
+	hp_batch *b = (hp_batch *)self;
+	const char *name;
+	if (hp_name(arg, "name", &name) < 0)
+		return NULL;
+	return added_arg(b, HP_ROOT_INFO, arg, heapd_batch_root_info(b->b, name));
+}
+
 static PyObject *batch_stats(PyObject *self, PyObject *unused)
 {
 	(void)unused;
@@ -238,8 +286,7 @@ static PyObject *batch_results(hp_batch *b)
 	for (size_t i = 0; list && i < b->nops; i++) {
 		heapd_reply r;
 		int rc = heapd_batch_reply(b->b, (int)i, &r);
-		PyObject *v = rc == 0 ? hp_value(b->kinds[i], &r)
-				      : hp_error(rc, r.error && r.error[0] ? r.error : heapd_strerror(rc));
+		PyObject *v = rc == 0 ? hp_value(&b->wants[i], &r) : hp_reply_error(&b->wants[i], rc, &r, heapd_strerror(rc));
 		if (!v) {
 			Py_CLEAR(list);
 			break;
@@ -279,6 +326,7 @@ static PyObject *batch_reset(PyObject *self, PyObject *unused)
 	(void)unused;
 	hp_batch *b = (hp_batch *)self;
 	heapd_batch_reset(b->b);
+	hp_want_clear(b->wants, b->nops);
 	b->nops = 0;
 	b->gen++;
 	Py_RETURN_NONE;
@@ -302,6 +350,10 @@ static PyMethodDef batch_methods[] = {
 	FAST(root_chmod, "root_chmod(name, mode) -> Placeholder"),
 	FAST(root_chown, "root_chown(name, uid=None, gid=None) -> Placeholder"),
 	{"stats", batch_stats, METH_NOARGS, "stats() -> Placeholder"},
+	FAST(cas_ref, "cas_ref(obj, slot, expected, target) -> Placeholder (a conflict fails the batch)"),
+	FAST(root_cas, "root_cas(name, expected, target) -> Placeholder (a conflict fails the batch)"),
+	{"object_info", batch_object_info, METH_O, "object_info(ref) -> Placeholder"},
+	{"root_info", batch_root_info, METH_O, "root_info(name) -> Placeholder"},
 	FAST(execute, "execute(raise_on_error=True) -> list: each op's value, or its exception."),
 	{"reset", batch_reset, METH_NOARGS, "reset(): no ops; earlier placeholders become invalid."},
 	{NULL, NULL, 0, NULL},

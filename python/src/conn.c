@@ -8,16 +8,17 @@
  * caller's buffer to libheapd's output buffer, and from libheapd's reply
  * into the bytes object returned: no other copy.
  *
- * read() with no length reads to the object's end. Until libheapd can say
- * an object's size, it finds it with reads of 0 bytes (a read may end at
- * the object's end, not past it): a doubling search, then a bisection,
- * about 2 log2(size) round trips; nbytes_of() is the one place that
- * changes. A read longer than one frame carries is made of several reads,
- * one frame each, under the lock (other clients may write in between);
- * over LONG_READ, a read of 0 bytes at its end checks it first.
+ * read() with no length reads to the object's end, which
+ * heapd_object_info says first (one round trip more). A read longer than
+ * one frame carries is made of several reads, one frame each, under the
+ * lock (other clients may write in between); a read given a length over
+ * LONG_READ checks its end with a read of 0 bytes first.
  */
 #include "heapdpy.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Bytes one read may ask for: the reply's room in a frame
@@ -27,13 +28,119 @@
  * it allocates their buffer. */
 #define LONG_READ (1u << 20)
 
+/* ---- connecting with a timeout ----
+ *
+ * libheapd bounds heapd_connect's connect and Hello by $HEAPD_TIMEOUT_MS
+ * only, read when it starts. connect(timeout=T) therefore sets it around
+ * heapd_connect: env_lock makes those connects one at a time, and the
+ * variable is changed and put back with the GIL held, as os.putenv does
+ * (os.environ never sees it). A connect without a timeout does not wait
+ * for them; one that ran while another thread's value was set may have
+ * had its connect bounded by it, and is then given the real default
+ * (env_real, env_gen). */
+static PyThread_type_lock env_lock;
+static int env_overridden;  /* under the GIL: a connect's value is set */
+static char *env_real;      /* under the GIL: the value it replaced, or NULL */
+static unsigned long env_gen;  /* under the GIL: values set so far */
+
+#define TIMEOUT_ENV "HEAPD_TIMEOUT_MS"
+
+/* ms from seconds: None is 0 (for ever), else a number > 0, rounded up. */
+static int timeout_arg(PyObject *o, uint32_t *ms)
+{
+	*ms = 0;
+	if (o == Py_None)
+		return 0;
+	if (!PyLong_Check(o) && !PyFloat_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "timeout must be a number of seconds or None, not %.100s",
+			     Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	double sec = PyFloat_AsDouble(o);
+	if (sec == -1.0 && PyErr_Occurred())
+		return -1;
+	if (!(sec > 0) || !(ceil(sec * 1000) <= UINT32_MAX)) {
+		hp_raise_code(HEAPD_EINVAL, "timeout %g s is not over 0 and up to %u ms (None: no timeout)", sec,
+			      UINT32_MAX);
+		return -1;
+	}
+	*ms = (uint32_t)ceil(sec * 1000);
+	return 0;
+}
+
+/* $HEAPD_TIMEOUT_MS as libheapd reads it: 1 with *ms, 0 when not valid. */
+static int env_ms(const char *env, uint32_t *ms)
+{
+	*ms = 0;
+	if (!env || !env[0])
+		return 1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(env, &end, 10);
+	if (errno || *end || env[0] < '0' || env[0] > '9' || v > UINT32_MAX)
+		return 0;
+	*ms = (uint32_t)v;
+	return 1;
+}
+
+/* heapd_connect(path), its connect and Hello bounded by ms. */
+static heapd *connect_within(const char *path, uint32_t ms)
+{
+	char text[16];
+	snprintf(text, sizeof text, "%u", ms);
+	Py_BEGIN_ALLOW_THREADS
+	PyThread_acquire_lock(env_lock, WAIT_LOCK);
+	Py_END_ALLOW_THREADS
+	const char *was = getenv(TIMEOUT_ENV);
+	env_real = was ? strdup(was) : NULL;
+	env_overridden = 1;
+	env_gen++;
+	heapd *h = NULL;
+	if ((!was || env_real) && setenv(TIMEOUT_ENV, text, 1) == 0) {
+		Py_BEGIN_ALLOW_THREADS
+		h = heapd_connect(path);
+		Py_END_ALLOW_THREADS
+		if (env_real)
+			setenv(TIMEOUT_ENV, env_real, 1);
+		else
+			unsetenv(TIMEOUT_ENV);
+	}
+	free(env_real);
+	env_real = NULL;
+	env_overridden = 0;
+	PyThread_release_lock(env_lock);
+	return h;
+}
+
+/* heapd_connect(path) with libheapd's default timeout. */
+static heapd *connect_default(const char *path)
+{
+	uint32_t real;
+	int valid = env_ms(env_overridden ? env_real : getenv(TIMEOUT_ENV), &real);
+	int raced = env_overridden;
+	unsigned long gen = env_gen;
+	heapd *h;
+	Py_BEGIN_ALLOW_THREADS
+	h = heapd_connect(path);
+	Py_END_ALLOW_THREADS
+	if (h && valid && (raced || gen != env_gen))
+		heapd_set_timeout(h, real);
+	return h;
+}
+
 static int conn_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	hp_conn *c = (hp_conn *)self;
 	static char *kwlist[] = {"path", "timeout", NULL};
 	PyObject *path = Py_None, *timeout = Py_None;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:connect", kwlist, &path, &timeout))
+	uint32_t ms;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:connect", kwlist, &path, &timeout) ||
+	    timeout_arg(timeout, &ms) < 0)
 		return -1;
+	if (c->h) {
+		hp_raise_code(HEAPD_EINVAL, "connect: this Connection is already connected");
+		return -1;
+	}
 	const char *p = NULL;
 	PyObject *bytes = NULL;
 	if (path != Py_None) {
@@ -41,26 +148,15 @@ static int conn_init(PyObject *self, PyObject *args, PyObject *kw)
 			return -1;
 		p = PyBytes_AS_STRING(bytes);
 	}
-	if (timeout != Py_None) {
-		Py_XDECREF(bytes);
-		PyErr_SetString(PyExc_NotImplementedError, "connect: timeout needs heapd_set_timeout (libheapd)");
-		return -1;
-	}
-	if (c->h) {
-		Py_XDECREF(bytes);
-		hp_raise_code(HEAPD_EINVAL, "connect: this Connection is already connected");
-		return -1;
-	}
-	heapd *h;
-	Py_BEGIN_ALLOW_THREADS
-	h = heapd_connect(p);
-	Py_END_ALLOW_THREADS
+	heapd *h = timeout == Py_None ? connect_default(p) : connect_within(p, ms);
 	Py_XDECREF(bytes);
 	if (!h) {
 		PyErr_NoMemory();
 		return -1;
 	}
 	int rc = heapd_errcode(h);
+	if (!rc && timeout != Py_None)
+		rc = heapd_set_timeout(h, ms);
 	if (rc) {
 		hp_raise_code(rc, "%s", heapd_errmsg(h));
 		heapd_close(h);
@@ -169,36 +265,6 @@ static PyObject *conn_write(PyObject *self, PyObject *const *args, Py_ssize_t na
 	return none_or_raise(&res);
 }
 
-/* The object's nbytes, found with reads of 0 bytes (see the top). */
-static int nbytes_of(heapd *h, heapd_ref ref, uint32_t off, uint32_t *n)
-{
-	char none;
-	int rc = heapd_read(h, ref, off, &none, 0);
-	if (rc)
-		return rc;
-	uint64_t ok = off, bad = (uint64_t)UINT32_MAX + 1, step = 64;
-	while (ok + step < bad) {
-		rc = heapd_read(h, ref, (uint32_t)(ok + step), &none, 0);
-		if (rc == HEAPD_ERANGE) {
-			bad = ok + step;
-			break;
-		}
-		if (rc)
-			return rc;
-		ok += step;
-		step *= 2;
-	}
-	while (bad - ok > 1) {
-		uint64_t mid = ok + (bad - ok) / 2;
-		rc = heapd_read(h, ref, (uint32_t)mid, &none, 0);
-		if (rc && rc != HEAPD_ERANGE)
-			return rc;
-		*(rc ? &bad : &ok) = mid;
-	}
-	*n = (uint32_t)ok;
-	return 0;
-}
-
 /* len bytes from off into buf, one frame's worth per read. */
 static int read_all(heapd *h, heapd_ref ref, uint32_t off, char *buf, uint32_t len)
 {
@@ -226,11 +292,14 @@ static PyObject *conn_read(PyObject *self, PyObject *const *args, Py_ssize_t nar
 		return NULL;
 	struct hp_res res;
 	if (!a[2] || a[2] == Py_None) {
-		uint32_t end = 0;
-		HP_CALL(c, &res, rc = nbytes_of(c->h, ref, off, &end));
+		struct heapd_object_info info;
+		HP_CALL(c, &res, rc = heapd_object_info(c->h, ref, &info));
 		if (res.rc < 0)
 			return hp_raise(&res);
-		len = end - off;
+		if (off > info.nbytes)
+			return hp_raise_code(HEAPD_ERANGE, "read: offset %u is past the object's %u bytes", off,
+					     info.nbytes);
+		len = info.nbytes - off;
 	} else if (hp_enter(c) < 0) {
 		return NULL;
 	} else {
@@ -240,13 +309,13 @@ static PyObject *conn_read(PyObject *self, PyObject *const *args, Py_ssize_t nar
 			return hp_raise_code(HEAPD_ERANGE,
 					     "read: offset %u + length %u is past the largest object (%llu bytes)", off,
 					     len, (unsigned long long)max);
-	}
-	if (len > LONG_READ) {
-		/* The end first: a range error before memory or frames go. */
-		char none;
-		HP_CALL(c, &res, rc = heapd_read(c->h, ref, off + len, &none, 0));
-		if (res.rc < 0)
-			return hp_raise(&res);
+		if (len > LONG_READ) {
+			/* The end first: a range error before memory or frames go. */
+			char none;
+			HP_CALL(c, &res, rc = heapd_read(c->h, ref, off + len, &none, 0));
+			if (res.rc < 0)
+				return hp_raise(&res);
+		}
 	}
 	PyObject *bytes = PyBytes_FromStringAndSize(NULL, len);
 	if (!bytes)
@@ -509,6 +578,18 @@ static PyMethodDef conn_methods[] = {
 	{"stats", conn_stats, METH_NOARGS, "stats() -> heapd.Stats"},
 	{"_uid_stats", conn_uid_stats, METH_NOARGS, "_uid_stats() -> (rows, truncated): use uid_stats()."},
 	{"ping", conn_ping, METH_NOARGS, "ping() -> int: the round trip in nanoseconds."},
+	{"object_info", hp_conn_object_info, METH_O, "object_info(ref) -> heapd.ObjectInfo"},
+	{"root_info", hp_conn_root_info, METH_O, "root_info(name) -> heapd.RootInfo, with its object's info."},
+	{"root_scan", (PyCFunction)(void (*)(void))hp_conn_root_scan, METH_FASTCALL | METH_KEYWORDS,
+	 "root_scan(pattern=None, cursor=0, count=0) -> (next_cursor, [RootInfo]); use scan_roots()."},
+	{"retained", hp_conn_retained, METH_O, "retained(ref) -> heapd.Retained(objects, bytes): what it reaches."},
+	{"root_retained", hp_conn_root_retained, METH_O, "root_retained(name) -> heapd.Retained(objects, bytes)"},
+	{"_clients", hp_conn_clients, METH_NOARGS, "_clients() -> (rows, truncated): use clients()."},
+	{"client_kill", hp_conn_client_kill, METH_O, "client_kill(id): closes that connection (admins)."},
+	{"cas_ref", (PyCFunction)(void (*)(void))hp_conn_cas_ref, METH_FASTCALL | METH_KEYWORDS,
+	 "cas_ref(obj, slot, expected, target): swaps, or raises heapd.Conflict with .was."},
+	{"root_cas", (PyCFunction)(void (*)(void))hp_conn_root_cas, METH_FASTCALL | METH_KEYWORDS,
+	 "root_cas(name, expected, target): swaps, or raises heapd.Conflict with .was."},
 	{"__enter__", conn_enter, METH_NOARGS, NULL},
 	{"__exit__", conn_exit, METH_VARARGS, NULL},
 	{NULL, NULL, 0, NULL},
@@ -552,6 +633,37 @@ static int conn_set_spin(PyObject *self, PyObject *value, void *closure)
 	return res.rc < 0 ? (hp_raise(&res), -1) : 0;
 }
 
+/* Seconds (a float), or None for no timeout. */
+static PyObject *conn_get_timeout(PyObject *self, void *closure)
+{
+	(void)closure;
+	hp_conn *c = (hp_conn *)self;
+	if (hp_enter(c) < 0)
+		return NULL;
+	uint32_t ms = heapd_timeout(c->h);
+	hp_leave(c);
+	if (!ms)
+		Py_RETURN_NONE;
+	return PyFloat_FromDouble(ms / 1000.0);
+}
+
+static int conn_set_timeout(PyObject *self, PyObject *value, void *closure)
+{
+	(void)closure;
+	hp_conn *c = (hp_conn *)self;
+	uint32_t ms;
+	if (!value) {
+		PyErr_SetString(PyExc_AttributeError, "timeout cannot be deleted (set it to None)");
+		return -1;
+	}
+	if (timeout_arg(value, &ms) < 0 || hp_enter(c) < 0)
+		return -1;
+	struct hp_res res;
+	hp_keep(c, &res, heapd_set_timeout(c->h, ms));
+	hp_leave(c);
+	return res.rc < 0 ? (hp_raise(&res), -1) : 0;
+}
+
 static PyObject *conn_get_closed(PyObject *self, void *closure)
 {
 	(void)closure;
@@ -566,6 +678,9 @@ static PyGetSetDef conn_getset[] = {
 	{"max_object", conn_get_max_object, NULL, "The largest object's bytes.", NULL},
 	{"max_batch_ops", conn_get_max_batch_ops, NULL, "The most ops a batch may have.", NULL},
 	{"spin", conn_get_spin, conn_set_spin, "Microseconds a call spins before it sleeps (heapd_set_spin).",
+	 NULL},
+	{"timeout", conn_get_timeout, conn_set_timeout,
+	 "Seconds a call waits for its reply, None for ever (heapd_set_timeout); past it, heapd.TimeoutError.",
 	 NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
@@ -585,6 +700,10 @@ PyTypeObject hp_conn_type = {
 
 int hp_conn_ready(PyObject *m)
 {
+	if (!env_lock && !(env_lock = PyThread_allocate_lock())) {
+		PyErr_NoMemory();
+		return -1;
+	}
 	if (PyType_Ready(&hp_conn_type) < 0)
 		return -1;
 	Py_INCREF(&hp_conn_type);

@@ -15,13 +15,21 @@
  * before the lock is let go, since another thread may then overwrite it.
  *
  * What a reply turns into (hp_value) depends on the operation that asked:
- * enum hp_kind, kept per pending reply by Pipeline and per op by Batch.
+ * struct hp_want (its enum hp_kind, and what the reply needs of the
+ * request: root_info's name), kept per pending reply by Pipeline and per
+ * op by Batch. A failed compare-and-swap's exception (hp_reply_error)
+ * carries .was, what the slot or root held.
  *
- * A new libheapd call is: a method in conn.c (HP_CALL around it), an
- * append in pipeline.c and an adder in batch.c if libheapd has those
- * forms, an hp_kind with its case in hp_value when its reply is new, and
- * the dataclass it returns in heapd/__init__.py (registered, made with
- * hp_make) with its line in heapd/_heapd.pyi.
+ * A call that times out (HEAPD_ETIMEDOUT) leaves libheapd's handle dead:
+ * hp_keep closes it, so the Connection is closed (h == NULL) at once.
+ *
+ * A new libheapd call is: a method in conn.c, or in introspect.c for one
+ * that looks at the heap or its clients (HP_CALL around it; listed in
+ * conn.c's conn_methods either way), an append in pipeline.c and an
+ * adder in batch.c if libheapd has those forms, an hp_kind with its case
+ * in hp_value when its reply is new, and the dataclass it returns in
+ * heapd/__init__.py (registered, made with hp_make) with its line in
+ * heapd/_heapd.pyi.
  */
 #ifndef HEAPD_PY_H
 #define HEAPD_PY_H
@@ -57,6 +65,18 @@ enum hp_kind {
 	HP_DATA,      /* bytes */
 	HP_STATS,     /* heapd.Stats */
 	HP_UIDS,      /* list of heapd.UidStat */
+	HP_INFO,      /* heapd.ObjectInfo */
+	HP_ROOT_INFO, /* heapd.RootInfo with its object's; arg is the name */
+	HP_SCAN,      /* (next_cursor, [heapd.RootInfo]) */
+	HP_CLIENTS,   /* list of heapd.ClientInfo */
+	HP_CAS,       /* None; a conflict is heapd.Conflict with .was */
+	HP_RETAINED,  /* heapd.Retained(objects, bytes) */
+};
+
+/* What one pending reply or batch op is to become. */
+struct hp_want {
+	unsigned char kind;  /* enum hp_kind */
+	PyObject *arg;       /* owned, or NULL: HP_ROOT_INFO's name */
 };
 
 extern PyTypeObject hp_conn_type, hp_pipe_type, hp_batch_type, hp_placeholder_type;
@@ -68,9 +88,23 @@ void hp_keep(hp_conn *c, struct hp_res *res, int rc);  /* rc and, if < 0, c's me
 PyObject *hp_raise(const struct hp_res *res);           /* the exception for res; NULL */
 PyObject *hp_raise_code(int code, const char *fmt, ...);
 PyObject *hp_error(int code, const char *msg);          /* the exception object itself */
-PyObject *hp_value(enum hp_kind kind, const heapd_reply *r);
+PyObject *hp_value(const struct hp_want *w, const heapd_reply *r);
+/* The exception of a failed reply: code rc, message msg (r->error when it
+ * has one); a conflict of HP_CAS gets .was from r->ref. */
+PyObject *hp_reply_error(const struct hp_want *w, int rc, const heapd_reply *r, const char *msg);
+void hp_want_set(struct hp_want *w, enum hp_kind kind, PyObject *arg);  /* arg borrowed (or NULL), then kept */
+void hp_want_clear(struct hp_want *w, size_t n);                        /* drops the args of w[0..n) */
 PyObject *hp_stats(const heapd_stats *s);
 PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n);  /* a list of heapd.UidStat */
+PyObject *hp_object_info(const struct heapd_object_info *info);       /* heapd.ObjectInfo */
+/* heapd.RootInfo: name (a str or bytes, decoded as a name), the root's
+ * owner, group and mode, and its object's info (NULL: None). */
+PyObject *hp_root_info(PyObject *name, uint32_t uid, uint32_t gid, uint32_t mode,
+		       const struct heapd_object_info *info);
+PyObject *hp_name_str(const char *name);                              /* a root's name as str */
+PyObject *hp_client_rows(const heapd_client_info *rows, size_t n);    /* a list of heapd.ClientInfo */
+PyObject *hp_raise_was(const struct hp_res *res, heapd_ref was);      /* hp_raise, .was on a conflict */
+PyObject *hp_retained(uint64_t objects, uint64_t bytes);              /* heapd.Retained */
 PyObject *hp_make(const char *cls, PyObject *args);    /* a registered class, called; steals args */
 
 /* Arguments: each returns 0, or -1 with heapd.InvalidArgument (or a
@@ -106,6 +140,17 @@ int hp_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 		PyThread_release_lock((c)->lock);                          \
 		PyEval_RestoreThread(hp_ts_);                              \
 	} while (0)
+
+/* introspect.c: Connection's introspection calls and compare-and-swap. */
+PyObject *hp_conn_object_info(PyObject *self, PyObject *arg);
+PyObject *hp_conn_root_info(PyObject *self, PyObject *arg);
+PyObject *hp_conn_root_scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *hp_conn_clients(PyObject *self, PyObject *unused);
+PyObject *hp_conn_client_kill(PyObject *self, PyObject *arg);
+PyObject *hp_conn_cas_ref(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *hp_conn_root_cas(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *hp_conn_retained(PyObject *self, PyObject *arg);
+PyObject *hp_conn_root_retained(PyObject *self, PyObject *arg);
 
 /* conn.c, pipeline.c, batch.c */
 int hp_conn_ready(PyObject *m);

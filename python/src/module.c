@@ -16,7 +16,8 @@
 #include <string.h>
 
 /* What _register got: "errors" (a dict code -> class), "Error", "Stats",
- * "UidStat", "RootInfo". Owned; set once. */
+ * "UidStat", "RootInfo", "ObjectInfo", "ClientInfo", "Retained". Owned;
+ * set once. */
 static PyObject *registry;
 
 int hp_enter(hp_conn *c)
@@ -43,6 +44,11 @@ void hp_keep(hp_conn *c, struct hp_res *res, int rc)
 	res->rc = rc;
 	if (rc < 0)
 		snprintf(res->msg, sizeof res->msg, "%s", heapd_errmsg(c->h));
+	if (rc == HEAPD_ETIMEDOUT) {
+		heapd_close(c->h);
+		c->h = NULL;
+		c->pipe_owner = NULL;
+	}
 }
 
 static PyObject *registered(const char *name)
@@ -319,9 +325,87 @@ static PyObject *ref_or_none(heapd_ref ref)
 	return PyLong_FromUnsignedLongLong(ref);
 }
 
-PyObject *hp_value(enum hp_kind kind, const heapd_reply *r)
+PyObject *hp_object_info(const struct heapd_object_info *i)
 {
-	switch (kind) {
+	return hp_make("ObjectInfo", Py_BuildValue("(IIKNI)", i->nrefs, i->nbytes, (unsigned long long)i->size,
+						   PyBool_FromLong(i->sealed), i->age));
+}
+
+PyObject *hp_name_str(const char *name)
+{
+	return PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "surrogateescape");
+}
+
+PyObject *hp_root_info(PyObject *name, uint32_t uid, uint32_t gid, uint32_t mode,
+		       const struct heapd_object_info *info)
+{
+	PyObject *text = PyBytes_Check(name) ? hp_name_str(PyBytes_AS_STRING(name)) : Py_NewRef(name);
+	if (!text)
+		return NULL;
+	PyObject *obj = info ? hp_object_info(info) : Py_NewRef(Py_None);
+	if (!obj) {
+		Py_DECREF(text);
+		return NULL;
+	}
+	return hp_make("RootInfo", Py_BuildValue("(NIIIN)", text, uid, gid, mode, obj));
+}
+
+/* (next_cursor, [RootInfo]) of a root_scan reply. */
+static PyObject *scan_value(const heapd_reply *r)
+{
+	PyObject *list = PyList_New((Py_ssize_t)r->nnames);
+	for (size_t i = 0; list && i < r->nnames; i++) {
+		PyObject *name = hp_name_str(r->names[i]);
+		PyObject *row = name ? hp_root_info(name, r->root_uids[i], r->root_gids[i], r->root_modes[i], NULL)
+				     : NULL;
+		Py_XDECREF(name);
+		if (!row) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+	}
+	if (!list)
+		return NULL;
+	return Py_BuildValue("(KN)", (unsigned long long)r->cursor, list);
+}
+
+static PyObject *client_row(const heapd_client_info *c)
+{
+	PyObject *comm = hp_name_str(c->comm), *name = comm ? hp_name_str(c->name) : NULL;
+	if (!name) {
+		Py_XDECREF(comm);
+		return NULL;
+	}
+	return hp_make("ClientInfo", Py_BuildValue("(KIIINNKKKKKKN)", (unsigned long long)c->id, c->pid, c->uid,
+						   c->gid, comm, name, (unsigned long long)c->connected_unix_ns,
+						   (unsigned long long)c->holds, (unsigned long long)c->held_bytes,
+						   (unsigned long long)c->requests, (unsigned long long)c->bytes_in,
+						   (unsigned long long)c->bytes_out, PyBool_FromLong(c->self)));
+}
+
+PyObject *hp_client_rows(const heapd_client_info *rows, size_t n)
+{
+	PyObject *list = PyList_New((Py_ssize_t)n);
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *row = client_row(&rows[i]);
+		if (!row) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
+	}
+	return list;
+}
+
+PyObject *hp_retained(uint64_t objects, uint64_t bytes)
+{
+	return hp_make("Retained", Py_BuildValue("(KK)", (unsigned long long)objects, (unsigned long long)bytes));
+}
+
+PyObject *hp_value(const struct hp_want *w, const heapd_reply *r)
+{
+	switch ((enum hp_kind)w->kind) {
 	case HP_REF:
 	case HP_ROOT_GET:
 		return ref_or_none(r->ref);
@@ -331,10 +415,63 @@ PyObject *hp_value(enum hp_kind kind, const heapd_reply *r)
 		return hp_stats(r->stats);
 	case HP_UIDS:
 		return hp_uid_rows(r->uids, r->nuids);
+	case HP_INFO:
+		return hp_object_info(r->info);
+	case HP_ROOT_INFO:
+		return hp_root_info(w->arg, r->root_uids[0], r->root_gids[0], r->root_modes[0], r->info);
+	case HP_SCAN:
+		return scan_value(r);
+	case HP_CLIENTS:
+		return hp_client_rows(r->clients, r->nclients);
+	case HP_RETAINED:
+		return hp_retained(r->objects, r->bytes);
 	case HP_NONE:
+	case HP_CAS:
 		break;
 	}
 	Py_RETURN_NONE;
+}
+
+/* exc.was = was (None for 0): what a compare-and-swap found. */
+static PyObject *with_was(PyObject *exc, heapd_ref was)
+{
+	PyObject *v = exc ? ref_or_none(was) : NULL;
+	if (!v || PyObject_SetAttrString(exc, "was", v) < 0)
+		Py_CLEAR(exc);
+	Py_XDECREF(v);
+	return exc;
+}
+
+PyObject *hp_reply_error(const struct hp_want *w, int rc, const heapd_reply *r, const char *msg)
+{
+	PyObject *exc = hp_error(rc, r->error && r->error[0] ? r->error : msg);
+	if (rc == HEAPD_ECONFLICT && w->kind == HP_CAS)
+		return with_was(exc, r->ref);
+	return exc;
+}
+
+PyObject *hp_raise_was(const struct hp_res *res, heapd_ref was)
+{
+	if (res->rc != HEAPD_ECONFLICT)
+		return hp_raise(res);
+	PyObject *exc = with_was(hp_error(res->rc, res->msg), was);
+	if (exc) {
+		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
+void hp_want_set(struct hp_want *w, enum hp_kind kind, PyObject *arg)
+{
+	w->kind = (unsigned char)kind;
+	w->arg = Py_XNewRef(arg);
+}
+
+void hp_want_clear(struct hp_want *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		Py_CLEAR(w[i].arg);
 }
 
 /* ---- the module ---- */

@@ -4,14 +4,14 @@
  *
  * Each method appends its request at once (libheapd copies it into the
  * connection's output buffer and sends it as the socket allows) and
- * remembers what its reply means (kinds[], in order). execute() takes
+ * remembers what its reply means (wants[], in order). execute() takes
  * every pending reply, letting go of the GIL for each wait, and gives
  * their values in order; a failed request's place holds its exception.
  *
  * Invariants: a connection's pending replies are one pipeline's (the
  * connection's pipe_owner; another pipeline, or a blocking call, is
  * refused meanwhile, the latter by libheapd); npend is how many of them
- * there are, and kinds[0..npend) what each is. A pipeline dropped, reset
+ * there are, and wants[0..npend) what each is (their args owned). A pipeline dropped, reset
  * or left (with) with replies pending takes and discards them, so the
  * connection is usable again.
  */
@@ -20,7 +20,7 @@
 typedef struct {
 	PyObject_HEAD
 	hp_conn *conn;         /* owned */
-	unsigned char *kinds;  /* enum hp_kind of each pending reply */
+	struct hp_want *wants;  /* what each pending reply becomes */
 	size_t npend, cap;
 } hp_pipe;
 
@@ -36,6 +36,17 @@ static PyObject *pipe_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	return (PyObject *)p;
 }
 
+/* Under c's lock, every reply taken: a connection that timed out is dead
+ * in libheapd, so it is closed here too (as hp_keep does). */
+static void pipe_settled(hp_conn *c)
+{
+	c->pipe_owner = NULL;
+	if (heapd_errcode(c->h) == HEAPD_ETIMEDOUT) {
+		heapd_close(c->h);
+		c->h = NULL;
+	}
+}
+
 /* Takes and drops every pending reply. */
 static void pipe_drain(hp_pipe *p)
 {
@@ -48,10 +59,11 @@ static void pipe_drain(hp_pipe *p)
 		heapd_reply r;
 		for (size_t i = 0; i < p->npend; i++)
 			heapd_get_reply(c->h, &r);
-		c->pipe_owner = NULL;
+		pipe_settled(c);
 	}
 	PyThread_release_lock(c->lock);
 	Py_END_ALLOW_THREADS
+	hp_want_clear(p->wants, p->npend);
 	p->npend = 0;
 }
 
@@ -59,7 +71,7 @@ static void pipe_dealloc(PyObject *self)
 {
 	hp_pipe *p = (hp_pipe *)self;
 	pipe_drain(p);
-	PyMem_Free(p->kinds);
+	PyMem_Free(p->wants);
 	Py_DECREF(p->conn);
 	Py_TYPE(self)->tp_free(self);
 }
@@ -74,12 +86,12 @@ static int pipe_may(hp_pipe *p)
 	}
 	if (p->npend == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
-		unsigned char *k = PyMem_Realloc(p->kinds, cap);
-		if (!k) {
+		struct hp_want *w = PyMem_Realloc(p->wants, cap * sizeof *w);
+		if (!w) {
 			PyErr_NoMemory();
 			return -1;
 		}
-		p->kinds = k;
+		p->wants = w;
 		p->cap = cap;
 	}
 	return 0;
@@ -87,7 +99,8 @@ static int pipe_may(hp_pipe *p)
 
 /* Appends with expr (a heapd_append_* call on h giving rc): the request
  * pending, or its error raised and nothing queued. */
-#define APPEND(p, kind, expr)                                           \
+#define APPEND(p, kind, expr) APPEND_ARG(p, kind, NULL, expr)
+#define APPEND_ARG(p, kind, arg, expr)                                  \
 	do {                                                            \
 		hp_conn *c = (p)->conn;                                 \
 		if (hp_enter(c) < 0)                                    \
@@ -100,7 +113,7 @@ static int pipe_may(hp_pipe *p)
 		struct hp_res res;                                      \
 		hp_keep(c, &res, (expr));                               \
 		if (res.rc == 0) {                                      \
-			(p)->kinds[(p)->npend++] = (kind);              \
+			hp_want_set(&(p)->wants[(p)->npend++], (kind), (arg)); \
 			c->pipe_owner = (PyObject *)(p);                \
 		}                                                       \
 		hp_leave(c);                                            \
@@ -253,6 +266,104 @@ fail:
 	return NULL;
 }
 
+static PyObject *pipe_cas_ref(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+	HP_ARGS("cas_ref", 4, "obj", "slot", "expected", "target");
+	heapd_ref obj, expected, target;
+	uint32_t slot;
+	if (hp_ref(a[0], "obj", &obj) < 0 || hp_u32(a[1], "slot", &slot) < 0 ||
+	    hp_ref(a[2], "expected", &expected) < 0 || hp_ref(a[3], "target", &target) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_CAS, heapd_append_cas_ref(h, obj, slot, expected, target));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_root_cas(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+	HP_ARGS("root_cas", 3, "name", "expected", "target");
+	const char *name;
+	heapd_ref expected, target;
+	if (hp_name(a[0], "name", &name) < 0 || hp_ref(a[1], "expected", &expected) < 0 ||
+	    hp_ref(a[2], "target", &target) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_CAS, heapd_append_root_cas(h, name, expected, target));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_object_info(PyObject *self, PyObject *arg)
+{
+	heapd_ref ref;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_INFO, heapd_append_object_info(h, ref));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_root_info(PyObject *self, PyObject *arg)
+{
+	const char *name;
+	if (hp_name(arg, "name", &name) < 0)
+		return NULL;
+	APPEND_ARG((hp_pipe *)self, HP_ROOT_INFO, arg, heapd_append_root_info(h, name));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_root_scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+	HP_ARGS("root_scan", 0, "pattern", "cursor", "count");
+	const char *pattern = NULL;
+	uint64_t cursor = 0;
+	uint32_t count = 0;
+	if ((a[0] && a[0] != Py_None && hp_name(a[0], "pattern", &pattern) < 0) ||
+	    (a[1] && hp_u64(a[1], "cursor", &cursor) < 0) || (a[2] && hp_u32(a[2], "count", &count) < 0))
+		return NULL;
+	APPEND((hp_pipe *)self, HP_SCAN, heapd_append_root_scan(h, pattern, cursor, count));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_retained(PyObject *self, PyObject *arg)
+{
+	heapd_ref ref;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_RETAINED, heapd_append_retained(h, ref));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_root_retained(PyObject *self, PyObject *arg)
+{
+	const char *name;
+	if (hp_name(arg, "name", &name) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_RETAINED, heapd_append_root_retained(h, name));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_client_kill(PyObject *self, PyObject *arg)
+{
+	uint64_t id;
+	if (hp_u64(arg, "id", &id) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_NONE, heapd_append_client_kill(h, id));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
 /* The requests without arguments. */
 #define NOARG(name, kind, call)                                          \
 	static PyObject *pipe_##name(PyObject *self, PyObject *unused)   \
@@ -268,6 +379,7 @@ NOARG(free_os_memory, HP_NONE, heapd_append_free_os_memory)
 NOARG(stats, HP_STATS, heapd_append_get_stats)
 NOARG(ping, HP_NONE, heapd_append_ping)
 NOARG(uid_stats, HP_UIDS, heapd_append_uid_stats)
+NOARG(clients, HP_CLIENTS, heapd_append_client_list)
 #undef NOARG
 
 /* Takes reply i; its value or its exception. */
@@ -279,12 +391,20 @@ static PyObject *pipe_take(hp_pipe *p, size_t i)
 	Py_BEGIN_ALLOW_THREADS
 	res.rc = heapd_get_reply(c->h, &r);
 	Py_END_ALLOW_THREADS
-	enum hp_kind kind = p->kinds[i];
+	const struct hp_want *w = &p->wants[i];
 	if (res.rc == 0)
-		return hp_value(kind, &r);
-	if (res.rc == HEAPD_ENOTFOUND && kind == HP_ROOT_GET)
+		return hp_value(w, &r);
+	if (res.rc == HEAPD_ENOTFOUND && w->kind == HP_ROOT_GET)
 		Py_RETURN_NONE;
-	return hp_error(res.rc, r.error && r.error[0] ? r.error : heapd_errmsg(c->h));
+	return hp_reply_error(w, res.rc, &r, heapd_errmsg(c->h));
+}
+
+/* Under c's lock and the GIL, every reply taken. */
+static void pipe_done(hp_pipe *p)
+{
+	pipe_settled(p->conn);
+	hp_want_clear(p->wants, p->npend);
+	p->npend = 0;
 }
 
 static PyObject *pipe_execute(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -301,6 +421,7 @@ static PyObject *pipe_execute(PyObject *self, PyObject *const *args, Py_ssize_t 
 	if (!p->npend)
 		return list;
 	if (hp_enter(c) < 0) {
+		hp_want_clear(p->wants, p->npend);
 		p->npend = 0;
 		Py_DECREF(list);
 		return NULL;
@@ -313,8 +434,7 @@ static PyObject *pipe_execute(PyObject *self, PyObject *const *args, Py_ssize_t 
 			heapd_reply r;
 			for (size_t j = i + 1; j < n; j++)
 				heapd_get_reply(c->h, &r);
-			c->pipe_owner = NULL;
-			p->npend = 0;
+			pipe_done(p);
 			hp_leave(c);
 			Py_DECREF(list);
 			return NULL;
@@ -323,8 +443,7 @@ static PyObject *pipe_execute(PyObject *self, PyObject *const *args, Py_ssize_t 
 			first = v;
 		PyList_SET_ITEM(list, (Py_ssize_t)i, v);
 	}
-	c->pipe_owner = NULL;
-	p->npend = 0;
+	pipe_done(p);
 	hp_leave(c);
 	if (raise && first) {
 		if (PyObject_SetAttrString(first, "results", list) == 0)
@@ -376,6 +495,15 @@ static PyMethodDef pipe_methods[] = {
 	{"stats", pipe_stats, METH_NOARGS, "stats(): its result, a heapd.Stats."},
 	{"ping", pipe_ping, METH_NOARGS, "ping()"},
 	{"uid_stats", pipe_uid_stats, METH_NOARGS, "uid_stats(): its result, a list of heapd.UidStat."},
+	FAST(cas_ref, "cas_ref(obj, slot, expected, target): None, or heapd.Conflict with .was."),
+	FAST(root_cas, "root_cas(name, expected, target): None, or heapd.Conflict with .was."),
+	{"object_info", pipe_object_info, METH_O, "object_info(ref): its result, a heapd.ObjectInfo."},
+	{"root_info", pipe_root_info, METH_O, "root_info(name): its result, a heapd.RootInfo."},
+	FAST(root_scan, "root_scan(pattern=None, cursor=0, count=0): its result, (next_cursor, [RootInfo])."),
+	{"retained", pipe_retained, METH_O, "retained(ref): its result, a heapd.Retained."},
+	{"root_retained", pipe_root_retained, METH_O, "root_retained(name): its result, a heapd.Retained."},
+	{"clients", pipe_clients, METH_NOARGS, "clients(): its result, a list of heapd.ClientInfo."},
+	{"client_kill", pipe_client_kill, METH_O, "client_kill(id)"},
 	FAST(execute, "execute(raise_on_error=True) -> list: every pending reply's value, in order."),
 	{"reset", pipe_reset, METH_NOARGS, "reset(): takes and discards the pending replies."},
 	{"__enter__", pipe_enter, METH_NOARGS, NULL},

@@ -31,9 +31,10 @@ def test_no_daemon(tmp_path):
     assert e.value.code == heapd.HEAPD_EIO and e.value.message
 
 
-def test_timeout_not_yet(daemon):
-    with pytest.raises(NotImplementedError):
-        heapd.connect(daemon.sock, timeout=1.0)
+def test_no_daemon_with_a_timeout(tmp_path):
+    with pytest.raises(heapd.ConnectionError) as e:
+        heapd.connect(str(tmp_path / "nothing.sock"), timeout=1.0)
+    assert e.value.code == heapd.HEAPD_EIO
 
 
 def test_wrong_types(conn):
