@@ -11,7 +11,11 @@
 #   - every exported function, every function of heapd.h and heapd/async.h
 #     and each adapter's attach function has a page, `.so man3/libheapd.3`;
 #   - man finds and renders one (when man is installed);
-#   - make uninstall's target removes them all.
+#   - make uninstall's target removes them all;
+#   - tests/daemon/test_nullargs.c calls every exported function (a NULL
+#     argument row, or the NULL a function accepts), but those that take no
+#     pointer to give NULL for (NO_POINTER) and heapd_connect, whose NULL
+#     is the system's socket, which no test may touch.
 # make check runs it with HEAPD_BUILD_DIR, HEAPD_SOURCE_DIR and MAKE set.
 set -u
 
@@ -24,7 +28,7 @@ make=${MAKE:-make}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/i18-manlinks.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..5"
+echo "1..6"
 
 exports=$(nm -D --defined-only "$build/client/.libs/libheapd.so" | awk '$2 == "T" && $3 ~ /^heapd_/ { print $3 }' | LC_ALL=C sort)
 listed=$(sed -n 's/^ \(heapd_[a-z0-9_]*\)@.*/\1/p' "$src/packaging/debian/libheapd1.symbols" | LC_ALL=C sort)
@@ -76,5 +80,15 @@ fi
 	sed 's/^/# /' "$tmp/log"
 [ -n "$man3" ] && [ "$(find "$man3" -name 'heapd_*.3' | wc -l)" -eq 0 ]
 result $? "uninstall removes the pages"
+
+NO_POINTER="heapd_batch_new heapd_batch_result heapd_connect heapd_strerror"
+untested=""
+for name in $exports; do
+	case " $NO_POINTER " in *" $name "*) continue ;; esac
+	grep -q "\<$name(" "$src/tests/daemon/test_nullargs.c" || untested="$untested $name"
+done
+[ -z "$untested" ] || echo "# not in test_nullargs.c:$untested"
+[ -n "$exports" ] && [ -z "$untested" ]
+result $? "test_nullargs.c calls every exported function that takes a pointer or a handle"
 
 [ "$failed" -eq 0 ]
