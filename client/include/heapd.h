@@ -195,13 +195,13 @@ struct heapd_reply {
 	size_t len;
 	const heapd_stats *stats;  /* get_stats */
 	uint64_t id;               /* the request's id: 1, 2, ... on each connection */
-	char *const *names;        /* root_list (async): nnames names */
+	char *const *names;        /* root_list, root_scan: nnames names */
 	size_t nnames;
-	int truncated;             /* root_list, uid_stats: 1 when more did not fit */
+	int truncated;             /* root_list, uid_stats, client_list: 1 when more did not fit */
 	const heapd_uid_stat *const *uids;  /* uid_stats: nuids rows, by uid */
 	size_t nuids;
-	const uint32_t *root_uids;  /* root_list: the owner, group and mode of */
-	const uint32_t *root_gids;  /* each of names, in its order */
+	const uint32_t *root_uids;  /* root_list, root_scan: the owner, group and */
+	const uint32_t *root_gids;  /* mode of each of names, in its order */
 	const uint32_t *root_modes;
 	const struct heapd_object_info *info;  /* object_info, root_info (whose root's
 	                                 * owner, group and mode are
