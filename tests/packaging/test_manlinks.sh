@@ -12,6 +12,8 @@
 #     and each adapter's attach function has a page, `.so man3/libheapd.3`;
 #   - man finds and renders one (when man is installed);
 #   - make uninstall's target removes them all;
+#   - libheapd(3)'s NAME section lists every function that has a page
+#     (what apropos and whatis show), and no other;
 #   - tests/daemon/test_nullargs.c calls every exported function (a NULL
 #     argument row, or the NULL a function accepts), but those that take no
 #     pointer to give NULL for (NO_POINTER) and heapd_connect, whose NULL
@@ -28,7 +30,7 @@ make=${MAKE:-make}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/i18-manlinks.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..6"
+echo "1..7"
 
 exports=$(nm -D --defined-only "$build/client/.libs/libheapd.so" | awk '$2 == "T" && $3 ~ /^heapd_/ { print $3 }' | LC_ALL=C sort)
 listed=$(sed -n 's/^ \(heapd_[a-z0-9_]*\)@.*/\1/p' "$src/packaging/debian/libheapd1.symbols" | LC_ALL=C sort)
@@ -80,6 +82,12 @@ fi
 	sed 's/^/# /' "$tmp/log"
 [ -n "$man3" ] && [ "$(find "$man3" -name 'heapd_*.3' | wc -l)" -eq 0 ]
 result $? "uninstall removes the pages"
+
+sed -n '/^\.SH NAME/,/^\.SH /p' "$src/man/libheapd.3" | grep -o 'heapd_[a-z0-9_]*' | LC_ALL=C sort -u > "$tmp/named"
+printf '%s\n' $names > "$tmp/paged"
+diff "$tmp/paged" "$tmp/named" | sed -n 's/^[<>]/#&/p'
+cmp -s "$tmp/paged" "$tmp/named"
+result $? "libheapd(3)'s NAME lists the $count functions with a page, no other"
 
 NO_POINTER="heapd_batch_new heapd_batch_result heapd_connect heapd_strerror"
 untested=""
