@@ -20,5 +20,8 @@ int hcall(heapd *h, struct wire_req *w, heapd_reply *r, const Heapd__Response **
 int hcall_queue(heapd *h, struct wire_req *w);
 /* Records code with msg in h; returns code. */
 int hcall_error(heapd *h, int code, const char *msg);
+/* fn's argument what is NULL: HEAPD_EINVAL, said in h unless h is the one
+ * (heapd.c's rule for every call). */
+int hcall_null_arg(heapd *h, const char *fn, const char *what);
 
 #endif

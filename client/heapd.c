@@ -478,8 +478,8 @@ int heapd_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, he
 
 int heapd_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target, heapd_ref *was)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_cas(&w, name, expected, target);
 	return call_cas(h, &w, was);
@@ -595,15 +595,18 @@ int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes)
 	return call_count(h, &w, objects, bytes);
 }
 
-/* A retained request's root name: the wire cannot tell "" from no name. */
-static int count_name_bad(heapd *h, const char *name)
+/* fn's root name for a count, which must be one: the wire cannot tell ""
+ * from no name (an obj count). */
+static int count_name_bad(heapd *h, const char *fn, const char *name)
 {
-	return !name || !*name ? set_error(h, HEAPD_EINVAL, "root name is %s", name ? "empty" : "NULL") : 0;
+	if (!h || !name)
+		return null_arg(h, fn, "name");
+	return *name ? 0 : set_error(h, HEAPD_EINVAL, "%s: name is empty", fn);
 }
 
 int heapd_root_retained(heapd *h, const char *name, uint64_t *objects, uint64_t *bytes)
 {
-	if (count_name_bad(h, name))
+	if (count_name_bad(h, __func__, name))
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_retained(&w, 0, name);
@@ -750,8 +753,8 @@ int heapd_append_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expec
 
 int heapd_append_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target)
 {
-	if (!name)
-		return set_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_cas(&w, name, expected, target);
 	return queue_request(h, &w.req, NULL);
@@ -786,7 +789,7 @@ int heapd_append_retained(heapd *h, heapd_ref obj)
 
 int heapd_append_root_retained(heapd *h, const char *name)
 {
-	if (count_name_bad(h, name))
+	if (count_name_bad(h, __func__, name))
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_retained(&w, 0, name);
@@ -835,4 +838,9 @@ int hcall_queue(heapd *h, struct wire_req *w)
 int hcall_error(heapd *h, int code, const char *msg)
 {
 	return set_error(h, code, "%s", msg);
+}
+
+int hcall_null_arg(heapd *h, const char *fn, const char *what)
+{
+	return null_arg(h, fn, what);
 }

@@ -14,8 +14,8 @@
 
 int heapd_object_info(heapd *h, heapd_ref obj, struct heapd_object_info *out)
 {
-	if (!out)
-		return hcall_error(h, HEAPD_EINVAL, "heapd_object_info: out is NULL");
+	if (!h || !out)
+		return hcall_null_arg(h, __func__, "out");
 	struct wire_req w;
 	heapd_reply r;
 	const Heapd__Response *raw;
@@ -28,8 +28,8 @@ int heapd_object_info(heapd *h, heapd_ref obj, struct heapd_object_info *out)
 
 int heapd_root_stat(heapd *h, const char *name, heapd_root_info *root, struct heapd_object_info *obj)
 {
-	if (!name)
-		return hcall_error(h, HEAPD_EINVAL, "heapd_root_stat: name is NULL");
+	if (!h || !name)
+		return hcall_null_arg(h, __func__, "name");
 	struct wire_req w;
 	heapd_reply r;
 	const Heapd__Response *raw;
@@ -47,8 +47,8 @@ int heapd_root_stat(heapd *h, const char *name, heapd_root_info *root, struct he
 int heapd_root_scan(heapd *h, const char *pattern, uint64_t cursor, uint32_t count, heapd_root_info **roots,
 		    size_t *n, uint64_t *next)
 {
-	if (!roots || !next)
-		return hcall_error(h, HEAPD_EINVAL, roots ? "heapd_root_scan: next is NULL" : "heapd_root_scan: roots is NULL");
+	if (!h || !roots || !next)
+		return hcall_null_arg(h, __func__, h && roots ? "next" : "roots");
 	struct wire_req w;
 	heapd_reply r;
 	const Heapd__Response *raw;
@@ -68,8 +68,8 @@ int heapd_root_scan(heapd *h, const char *pattern, uint64_t cursor, uint32_t cou
 
 int heapd_client_list(heapd *h, heapd_client_info **rows, size_t *count, int *truncated)
 {
-	if (!rows)
-		return hcall_error(h, HEAPD_EINVAL, "heapd_client_list: rows is NULL");
+	if (!h || !rows)
+		return hcall_null_arg(h, __func__, "rows");
 	struct wire_req w;
 	heapd_reply r;
 	const Heapd__Response *raw;
@@ -115,8 +115,8 @@ int heapd_append_object_info(heapd *h, heapd_ref obj)
 
 int heapd_append_root_info(heapd *h, const char *name)
 {
-	if (!name)
-		return hcall_error(h, HEAPD_EINVAL, "root name is NULL");
+	if (!h || !name)
+		return hcall_null_arg(h, __func__, "name");
 	struct wire_req w;
 	wire_root_info_req(&w, name);
 	return hcall_queue(h, &w);

@@ -302,22 +302,27 @@ static const char *result_none(const Heapd__Response *r, uint32_t read_len)
 	return NULL;
 }
 
+/* The results that need only be of their kind. */
+#define RESULT_OF(kind, CASE, msg)                                                        \
+	static const char *result_##kind(const Heapd__Response *r, uint32_t read_len)     \
+	{                                                                                 \
+		(void)read_len;                                                           \
+		return r->result_case == HEAPD__RESPONSE__RESULT_##CASE ? NULL : msg;     \
+	}
+RESULT_OF(ref_or_null, REF, "reply without a ref")
+RESULT_OF(cas, REF, "reply without a ref")  /* cas_ref, root_cas: what was there, 0 or a ref */
+RESULT_OF(stats, STATS, "reply without stats")
+RESULT_OF(uids, UIDS, "reply without uid rows")
+RESULT_OF(info, INFO, "reply without object info")
+RESULT_OF(clients, CLIENTS, "reply without client rows")
+RESULT_OF(retained, RETAINED, "reply without a count")
+RESULT_OF(batch, BATCH, "batch reply without results")
+#undef RESULT_OF
+
 static const char *result_ref(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
 	return r->result_case == HEAPD__RESPONSE__RESULT_REF && r->ref ? NULL : "reply without a ref";
-}
-
-static const char *result_ref_or_null(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_REF ? NULL : "reply without a ref";
-}
-
-/* cas_ref, root_cas: what was there, 0 or a ref, on OK and CONFLICT. */
-static const char *result_cas(const Heapd__Response *r, uint32_t read_len)
-{
-	return result_ref_or_null(r, read_len);
 }
 
 static const char *result_data(const Heapd__Response *r, uint32_t read_len)
@@ -325,12 +330,6 @@ static const char *result_data(const Heapd__Response *r, uint32_t read_len)
 	return r->result_case == HEAPD__RESPONSE__RESULT_DATA && r->data.len == read_len
 		       ? NULL
 		       : "read reply of the wrong length";
-}
-
-static const char *result_stats(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_STATS ? NULL : "reply without stats";
 }
 
 static const char *result_roots(const Heapd__Response *r, uint32_t read_len)
@@ -344,30 +343,6 @@ static const char *result_roots(const Heapd__Response *r, uint32_t read_len)
 		       : "root names without an owner, group and mode each";
 }
 
-static const char *result_uids(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_UIDS ? NULL : "reply without uid rows";
-}
-
-static const char *result_info(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_INFO ? NULL : "reply without object info";
-}
-
-static const char *result_clients(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_CLIENTS ? NULL : "reply without client rows";
-}
-
-static const char *result_retained(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_RETAINED ? NULL : "reply without a count";
-}
-
 static const char *result_hello(const Heapd__Response *r, uint32_t read_len)
 {
 	(void)read_len;
@@ -375,12 +350,6 @@ static const char *result_hello(const Heapd__Response *r, uint32_t read_len)
 	    r->hello->max_frame < 64)
 		return "unexpected Hello reply";
 	return NULL;
-}
-
-static const char *result_batch(const Heapd__Response *r, uint32_t read_len)
-{
-	(void)read_len;
-	return r->result_case == HEAPD__RESPONSE__RESULT_BATCH ? NULL : "batch reply without results";
 }
 
 const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r)

@@ -161,6 +161,11 @@ static const char *arg_name(const char *field)
 	return strncmp(field, "into_", 5) == 0 ? field + 5 : field;
 }
 
+/* What a bad *_from message ends with: a C caller gave a small number as a
+ * ref (libheapd's heapd_batch_result(i) is i + 1), so say what it was taken
+ * for. */
+#define PLACEHOLDER_HINT "; a ref below 2^32 stands for the result of a batch op"
+
 /* Replaces each *_from of q (op number i, from 0) by the ref it names. */
 static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, struct disp_reply *rp)
 {
@@ -178,12 +183,13 @@ static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, str
 		}
 		if (from > i) {
 			disp_fail(rp, HEAPD__STATUS__INVALID,
-				  "%s: %s is the result of op %u, which does not come before this op (%zu)", what,
-				  arg_name(f[k].name), from - 1, i);
+				  "%s: %s is the result of op %u, which does not come before this op (%zu)" PLACEHOLDER_HINT,
+				  what, arg_name(f[k].name), from - 1, i);
 			return -1;
 		}
 		if (res[from - 1]->result_case != HEAPD__RESPONSE__RESULT_REF) {
-			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s is the result of op %u, which is not a ref", what,
+			disp_fail(rp, HEAPD__STATUS__INVALID,
+				  "%s: %s is the result of op %u, which is not a ref" PLACEHOLDER_HINT, what,
 				  arg_name(f[k].name), from - 1);
 			return -1;
 		}

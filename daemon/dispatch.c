@@ -301,7 +301,7 @@ static void op_cas_ref(struct disp_call *c)
 	if (err == HEAP_ECONFLICT)
 		disp_conflict(c->rp, "cas_ref", was, r->expected);
 	else if (err)
-		disp_engine_fail(c->rp, err, "cas_ref");
+		slot_fail(c, err, "cas_ref", r->obj, r->slot);
 	else
 		disp_set_ref(c->rp, was);
 }

@@ -46,10 +46,11 @@ void op_root_cas(struct disp_call *c);
 void op_root_list(struct disp_call *c);
 void op_root_info(struct disp_call *c);
 void op_root_scan(struct disp_call *c);
-/* The object of the root named b that s may read, without a hold: 0, or
- * -1 with rp failed (INVALID, NOT_FOUND, PERMISSION). */
+/* The object of the root named b that s may read, without a hold, and
+ * the root's meta into *meta (may be NULL): 0, or -1 with rp failed
+ * (INVALID, NOT_FOUND, PERMISSION). root_info and retained's. */
 int root_read_ref(struct session *s, const ProtobufCBinaryData *b, const char *what, struct disp_reply *rp,
-		  heap_ref *out);
+		  heap_ref *out, struct heap_root_meta *meta);
 
 /* retained.c */
 void op_retained(struct disp_call *c);

@@ -88,7 +88,7 @@ void op_retained(struct disp_call *c)
 		disp_engine_fail(c->rp, err, "retained");
 		return;
 	}
-	if (q->name.len && root_read_ref(s, &q->name, "retained", c->rp, &ref))
+	if (q->name.len && root_read_ref(s, &q->name, "retained", c->rp, &ref, NULL))
 		return;
 	uint32_t most = srv->cfg.max_retained_per_uid;
 	if (s->role != ROLE_ADMIN && s->ten->counts >= most) {
@@ -125,7 +125,7 @@ static int start(struct server *srv, struct retained_job *job, struct disp_reply
 {
 	heap_ref ref = job->obj;
 	ProtobufCBinaryData name = {job->len, job->name};
-	if (job->len && root_read_ref(job->s, &name, "retained", rp, &ref)) {
+	if (job->len && root_read_ref(job->s, &name, "retained", rp, &ref, NULL)) {
 		answer(job, rp);
 		return -1;
 	}

@@ -99,7 +99,7 @@ static int root_stat(struct disp_call *c, const char *name, size_t len, const ch
 }
 
 int root_read_ref(struct session *s, const ProtobufCBinaryData *b, const char *what, struct disp_reply *rp,
-		  heap_ref *out)
+		  heap_ref *out, struct heap_root_meta *meta)
 {
 	size_t len;
 	const char *name = root_name(b, &len, what, rp);
@@ -111,6 +111,8 @@ int root_read_ref(struct session *s, const ProtobufCBinaryData *b, const char *w
 		root_denied(rp, s, what, "read", name, len, &m);
 		return -1;
 	}
+	if (!err && meta)
+		*meta = m;
 	if (!err)
 		err = heap_root_get(s->srv->heap, name, len, NULL, out);
 	if (err)
@@ -387,27 +389,18 @@ void op_root_list(struct disp_call *c)
 
 void op_root_info(struct disp_call *c)
 {
-	struct session *s = c->s;
-	size_t len;
-	const char *name = root_name(&c->req->root_info->name, &len, "root_info", c->rp);
-	struct heap_root_meta m;
-	if (!name || !root_stat(c, name, len, "root_info", &m))
-		return;
-	if (!root_may(s, &m, ROOT_READ)) {
-		root_denied(c->rp, s, "root_info", "read", name, len, &m);
-		return;
-	}
 	heap_ref ref;
+	struct heap_root_meta m;
 	Heapd__ObjectInfoReply *info;
-	int err = heap_root_get(s->srv->heap, name, len, NULL, &ref);
-	if (!err)
-		err = disp_object_info(s, ref, c->rp, &info);
+	if (root_read_ref(c->s, &c->req->root_info->name, "root_info", c->rp, &ref, &m))
+		return;
+	int err = disp_object_info(c->s, ref, c->rp, &info);
 	if (err == HEAP_ENOMEM) {
 		disp_fail(c->rp, HEAPD__STATUS__INTERNAL, "root_info: out of memory");
 		return;
 	}
 	if (err) {
-		root_fail(c->rp, err, "root_info", name, len, "");
+		disp_engine_fail(c->rp, err, "root_info");
 		return;
 	}
 	info->uid = m.uid;

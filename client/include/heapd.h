@@ -195,13 +195,13 @@ struct heapd_reply {
 	size_t len;
 	const heapd_stats *stats;  /* get_stats */
 	uint64_t id;               /* the request's id: 1, 2, ... on each connection */
-	char *const *names;        /* root_list (async): nnames names */
+	char *const *names;        /* root_list, root_scan: nnames names */
 	size_t nnames;
-	int truncated;             /* root_list, uid_stats: 1 when more did not fit */
+	int truncated;             /* root_list, uid_stats, client_list: 1 when more did not fit */
 	const heapd_uid_stat *const *uids;  /* uid_stats: nuids rows, by uid */
 	size_t nuids;
-	const uint32_t *root_uids;  /* root_list: the owner, group and mode of */
-	const uint32_t *root_gids;  /* each of names, in its order */
+	const uint32_t *root_uids;  /* root_list, root_scan: the owner, group and */
+	const uint32_t *root_gids;  /* mode of each of names, in its order */
 	const uint32_t *root_modes;
 	const struct heapd_object_info *info;  /* object_info, root_info (whose root's
 	                                 * owner, group and mode are
@@ -314,7 +314,8 @@ int heapd_save(heapd *h, int wait);
 int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes);
 /* The same for the object of the root name, which the caller must be
  * able to read (else HEAPD_EPERM; HEAPD_ENOTFOUND if there is none): the
- * object the root names when the count begins. */
+ * object the root names when the count begins. A NULL or empty name is
+ * HEAPD_EINVAL (the wire's empty name asks for obj's count). */
 int heapd_root_retained(heapd *h, const char *name, uint64_t *objects, uint64_t *bytes);
 /* Fills out, which has size bytes (pass sizeof *out): the library writes
  * no more than that, and zeroes what it has no field for. */
@@ -359,14 +360,14 @@ int heapd_root_stat(heapd *h, const char *name, heapd_root_info *root, struct he
  * at most 10,000), so a call may list none and still not be done. A root
  * present from the scan's start to its end is listed at least once
  * (twice, rarely, if the table shrank meanwhile); one made or deleted
- * meanwhile may or may not be. *roots (*n of them, then one whose name is
- * NULL) is released with heapd_free_root_info(). */
+ * meanwhile may or may not be. *roots (*n of them, n may be NULL, then
+ * one whose name is NULL) is released with heapd_free_root_info(). */
 int heapd_root_scan(heapd *h, const char *pattern, uint64_t cursor, uint32_t count, heapd_root_info **roots,
 		    size_t *n, uint64_t *next);
 /* Every connection (an admin) or those of the caller's uid (anyone
  * else), by id: *rows, *count of them, released with
- * heapd_free_client_list(). *truncated (may be NULL) is 1 when more did
- * not fit in a frame. */
+ * heapd_free_client_list(). *truncated is 1 when more did not fit in a
+ * frame; count and truncated may be NULL. */
 int heapd_client_list(heapd *h, heapd_client_info **rows, size_t *count, int *truncated);
 void heapd_free_client_list(heapd_client_info *rows);
 /* Closes connection id as if its client had crashed (its holds go);

@@ -192,7 +192,7 @@ static void root_cas_swaps_or_conflicts(void **state)
 	assert_int_equal(stats_of(h)->named_roots, 0);
 
 	/* Bad names, bad targets: errors before any comparison. */
-	expect_err(h, heapd_root_cas(h, NULL, 0, a, &was), HEAPD_EINVAL, "root name is NULL");
+	expect_err(h, heapd_root_cas(h, NULL, 0, a, &was), HEAPD_EINVAL, "heapd_root_cas: name is NULL");
 	expect_err(h, heapd_root_cas(h, "", 0, a, &was), HEAPD_EINVAL, "1 to 255 bytes");
 	expect_err(h, heapd_root_cas(h, "bad\n", 0, a, &was), HEAPD_EINVAL, "control characters");
 	char longname[300];

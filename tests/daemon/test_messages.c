@@ -1,8 +1,10 @@
 /*
  * test_messages.c - what an error says, through libheapd: the numbers that
  * matter (a range error's offset, length and the object's size or slot
- * count; a limit's name and value), ops numbered from 0 in a batch, and a
- * daemon that went away said as such, not as an errno.
+ * count; a limit's name and value), ops numbered from 0 in a batch, a
+ * small literal ref in a batch said as the placeholder it was taken for
+ * (in the C API's words, no wire field), and a daemon that went away said
+ * as such, not as an errno.
  */
 #include "daemonutil.h"
 
@@ -48,6 +50,40 @@ static void range_errors(void **state)
 	assert_int_equal(heapd_batch_reply(b, 1, &r), HEAPD_ERANGE);
 	assert_string_equal(r.error, "get_ref: slot 9 of an object with 3 slots");
 	heapd_batch_free(b);
+
+	/* The calls of a later day: cas_ref's slot as set_ref's. */
+	SAYS(h, heapd_cas_ref(h, obj, 3, 0, one, NULL), HEAPD_ERANGE, "cas_ref: slot 3 of an object with 3 slots");
+	b = heapd_batch_new();
+	heapd_batch_cas_ref(b, obj, 0, 0, one);
+	heapd_batch_cas_ref(b, one, 4, 0, obj);
+	SAYS(h, heapd_batch_exec(h, b), HEAPD_ERANGE, "batch op 1: cas_ref: slot 4 of an object with 1 slot");
+	heapd_batch_free(b);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+/* A small literal ref in a batch is taken for heapd_batch_result's
+ * placeholder: the message says so in the C API's words, no wire field. */
+static void placeholder_errors(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	heapd *h = client(&d);
+	heapd_batch *b = heapd_batch_new();
+	heapd_batch_release(b, 5);
+	SAYS(h, heapd_batch_exec(h, b), HEAPD_EINVAL,
+	     "batch op 0: release: obj is the result of op 4, which does not come before this op (0); "
+	     "a ref below 2^32 stands for the result of a batch op");
+	heapd_batch_reset(b);
+	heapd_batch_alloc(b, 0, 8);
+	heapd_batch_get_stats(b);
+	heapd_batch_root_cas(b, "p", 0, 2);
+	SAYS(h, heapd_batch_exec(h, b), HEAPD_EINVAL,
+	     "batch op 2: root_cas: target is the result of op 1, which is not a ref; "
+	     "a ref below 2^32 stands for the result of a batch op");
+	assert_null(strstr(heapd_errmsg(h), "_from"));
+	heapd_batch_free(b);
 	heapd_close(h);
 	daemon_stop(&d);
 }
@@ -68,6 +104,14 @@ static void limit_errors(void **state)
 	assert_int_equal(heapd_release(h, c), 0);
 	SAYS(h, heapd_alloc(h, 100, 4000, &c), HEAPD_ELIMIT,
 	     "alloc: 100 refs and 4000 bytes make an object of 4808 bytes, over max_object_size 4096");
+	char pattern[1026];
+	memset(pattern, '*', sizeof pattern - 1);
+	pattern[sizeof pattern - 1] = '\0';
+	heapd_root_info *roots;
+	uint64_t next;
+	SAYS(h, heapd_root_scan(h, pattern, 0, 0, &roots, NULL, &next), HEAPD_EINVAL,
+	     "root_scan: a pattern of 1025 bytes (at most 1024)");
+	SAYS(h, heapd_root_cas(h, "second", 0, a, NULL), HEAPD_ELIMIT, "root_cas: named roots: max_roots 1");
 	heapd_close(h);
 	daemon_stop(&d);
 }
@@ -104,6 +148,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(range_errors),
+		cmocka_unit_test(placeholder_errors),
 		cmocka_unit_test(limit_errors),
 		cmocka_unit_test(daemon_gone),
 	};

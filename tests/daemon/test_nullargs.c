@@ -5,8 +5,9 @@
  * message names the function and the argument, nothing is sent (no reply
  * pending) and the connection still works; a NULL connection, batch or
  * async context stores no message. The optional pointers libheapd(3)
- * lists (rtt_ns, count, truncated, spins, hits, buffers of length 0) are
- * accepted.
+ * lists (rtt_ns, count, truncated, n, spins, hits, was, a root_stat's root
+ * and obj, a count's objects and bytes, a scan's pattern, buffers of
+ * length 0) are accepted.
  *
  * Table-driven: one row per call, X(id, message, call), where the call
  * sees the fixture as f.
@@ -47,6 +48,16 @@ static struct fx fx;
 	X(root_list, "heapd_root_list: names is NULL", heapd_root_list(f->h, NULL, NULL, NULL))          \
 	X(root_list_info, "heapd_root_list_info: roots is NULL", heapd_root_list_info(f->h, NULL, NULL, NULL)) \
 	X(uid_stats, "heapd_uid_stats: rows is NULL", heapd_uid_stats(f->h, NULL, sizeof(heapd_uid_stat), NULL, NULL)) \
+	X(root_cas, "heapd_root_cas: name is NULL", heapd_root_cas(f->h, NULL, 0, REF, NULL))             \
+	X(root_retained, "heapd_root_retained: name is NULL", heapd_root_retained(f->h, NULL, NULL, NULL)) \
+	X(root_retained_empty, "heapd_root_retained: name is empty", heapd_root_retained(f->h, "", NULL, NULL)) \
+	X(object_info, "heapd_object_info: out is NULL", heapd_object_info(f->h, REF, NULL))            \
+	X(root_stat, "heapd_root_stat: name is NULL", heapd_root_stat(f->h, NULL, NULL, NULL))           \
+	X(root_scan_roots, "heapd_root_scan: roots is NULL",                                             \
+	  heapd_root_scan(f->h, NULL, 0, 0, NULL, NULL, &(uint64_t){0}))                                 \
+	X(root_scan_next, "heapd_root_scan: next is NULL",                                               \
+	  heapd_root_scan(f->h, NULL, 0, 0, &(heapd_root_info *){NULL}, NULL, NULL))                     \
+	X(client_list, "heapd_client_list: rows is NULL", heapd_client_list(f->h, NULL, NULL, NULL))     \
 	X(batch_exec, "heapd_batch_exec: b is NULL", heapd_batch_exec(f->h, NULL))                      \
 	X(append_alloc_into, "heapd_append_alloc_into: data is NULL with len 3",                         \
 	  heapd_append_alloc_into(f->h, 0, 0, 0, 8, NULL, 3))                                           \
@@ -55,6 +66,11 @@ static struct fx fx;
 	X(append_root_get, "heapd_append_root_get: name is NULL", heapd_append_root_get(f->h, NULL))    \
 	X(append_root_chmod, "heapd_append_root_chmod: name is NULL", heapd_append_root_chmod(f->h, NULL, 0600)) \
 	X(append_root_chown, "heapd_append_root_chown: name is NULL", heapd_append_root_chown(f->h, NULL, 0, 0)) \
+	X(append_root_cas, "heapd_append_root_cas: name is NULL", heapd_append_root_cas(f->h, NULL, 0, REF)) \
+	X(append_root_retained, "heapd_append_root_retained: name is NULL", heapd_append_root_retained(f->h, NULL)) \
+	X(append_root_retained_empty, "heapd_append_root_retained: name is empty",                      \
+	  heapd_append_root_retained(f->h, ""))                                                          \
+	X(append_root_info, "heapd_append_root_info: name is NULL", heapd_append_root_info(f->h, NULL)) \
 	X(append_batch, "heapd_append_batch: b is NULL", heapd_append_batch(f->h, NULL))                \
 	X(get_reply, "heapd_get_reply: r is NULL", heapd_get_reply(f->h, NULL))
 
@@ -81,6 +97,15 @@ static struct fx fx;
 	X(root_list, heapd_root_list(NULL, &(char **){NULL}, NULL, NULL))                   \
 	X(root_list_info, heapd_root_list_info(NULL, &(heapd_root_info *){NULL}, NULL, NULL)) \
 	X(uid_stats, heapd_uid_stats(NULL, &(heapd_uid_stat *){NULL}, sizeof(heapd_uid_stat), NULL, NULL)) \
+	X(cas_ref, heapd_cas_ref(NULL, REF, 0, 0, 0, NULL))                                 \
+	X(root_cas, heapd_root_cas(NULL, NAME, 0, REF, NULL))                               \
+	X(retained, heapd_retained(NULL, REF, NULL, NULL))                                  \
+	X(root_retained, heapd_root_retained(NULL, NAME, NULL, NULL))                       \
+	X(object_info, heapd_object_info(NULL, REF, &(struct heapd_object_info){0}))        \
+	X(root_stat, heapd_root_stat(NULL, NAME, NULL, NULL))                               \
+	X(root_scan, heapd_root_scan(NULL, NULL, 0, 0, &(heapd_root_info *){NULL}, NULL, &(uint64_t){0})) \
+	X(client_list, heapd_client_list(NULL, &(heapd_client_info *){NULL}, NULL, NULL))   \
+	X(client_kill, heapd_client_kill(NULL, 1))                                          \
 	X(batch_exec, heapd_batch_exec(NULL, f->b))                                         \
 	X(append_alloc, heapd_append_alloc(NULL, 0, 8))                                     \
 	X(append_alloc_into, heapd_append_alloc_into(NULL, 0, 0, 0, 8, "ab", 2))            \
@@ -93,6 +118,15 @@ static struct fx fx;
 	X(append_root_get, heapd_append_root_get(NULL, NAME))                               \
 	X(append_root_chmod, heapd_append_root_chmod(NULL, NAME, 0600))                     \
 	X(append_root_chown, heapd_append_root_chown(NULL, NAME, 0, 0))                     \
+	X(append_cas_ref, heapd_append_cas_ref(NULL, REF, 0, 0, 0))                         \
+	X(append_root_cas, heapd_append_root_cas(NULL, NAME, 0, REF))                       \
+	X(append_retained, heapd_append_retained(NULL, REF))                                \
+	X(append_root_retained, heapd_append_root_retained(NULL, NAME))                     \
+	X(append_object_info, heapd_append_object_info(NULL, REF))                          \
+	X(append_root_info, heapd_append_root_info(NULL, NAME))                             \
+	X(append_root_scan, heapd_append_root_scan(NULL, NULL, 0, 0))                       \
+	X(append_client_list, heapd_append_client_list(NULL))                               \
+	X(append_client_kill, heapd_append_client_kill(NULL, 1))                            \
 	X(append_gc, heapd_append_gc(NULL))                                                 \
 	X(append_free_os_memory, heapd_append_free_os_memory(NULL))                         \
 	X(append_get_stats, heapd_append_get_stats(NULL))                                   \
@@ -122,6 +156,12 @@ static struct fx fx;
 	X(root_chmod_name, heapd_batch_root_chmod(f->b, NULL, 0600))            \
 	X(root_chown_b, heapd_batch_root_chown(NULL, NAME, 0, 0))               \
 	X(root_chown_name, heapd_batch_root_chown(f->b, NULL, 0, 0))            \
+	X(cas_ref, heapd_batch_cas_ref(NULL, REF, 0, 0, 0))                     \
+	X(root_cas_b, heapd_batch_root_cas(NULL, NAME, 0, REF))                 \
+	X(root_cas_name, heapd_batch_root_cas(f->b, NULL, 0, REF))              \
+	X(object_info, heapd_batch_object_info(NULL, REF))                      \
+	X(root_info_b, heapd_batch_root_info(NULL, NAME))                       \
+	X(root_info_name, heapd_batch_root_info(f->b, NULL))                    \
 	X(get_stats, heapd_batch_get_stats(NULL))                               \
 	X(reply_b, heapd_batch_reply(NULL, 0, &(heapd_reply){0}))               \
 	X(reply_r, heapd_batch_reply(f->b, 0, NULL))
@@ -153,6 +193,19 @@ static void nop_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
 	X(root_chmod_name, heapd_async_root_chmod(f->ac, NULL, 0600, nop_cb, NULL))        \
 	X(root_chown_ac, heapd_async_root_chown(NULL, NAME, 0, 0, nop_cb, NULL))           \
 	X(root_chown_name, heapd_async_root_chown(f->ac, NULL, 0, 0, nop_cb, NULL))        \
+	X(cas_ref, heapd_async_cas_ref(NULL, REF, 0, 0, 0, nop_cb, NULL))                  \
+	X(root_cas_ac, heapd_async_root_cas(NULL, NAME, 0, REF, nop_cb, NULL))             \
+	X(root_cas_name, heapd_async_root_cas(f->ac, NULL, 0, REF, nop_cb, NULL))          \
+	X(retained, heapd_async_retained(NULL, REF, nop_cb, NULL))                         \
+	X(root_retained_ac, heapd_async_root_retained(NULL, NAME, nop_cb, NULL))           \
+	X(root_retained_name, heapd_async_root_retained(f->ac, NULL, nop_cb, NULL))        \
+	X(root_retained_empty, heapd_async_root_retained(f->ac, "", nop_cb, NULL))         \
+	X(object_info, heapd_async_object_info(NULL, REF, nop_cb, NULL))                  \
+	X(root_info_ac, heapd_async_root_info(NULL, NAME, nop_cb, NULL))                   \
+	X(root_info_name, heapd_async_root_info(f->ac, NULL, nop_cb, NULL))                \
+	X(root_scan, heapd_async_root_scan(NULL, NULL, 0, 0, nop_cb, NULL))                \
+	X(client_list, heapd_async_client_list(NULL, nop_cb, NULL))                        \
+	X(client_kill, heapd_async_client_kill(NULL, 1, nop_cb, NULL))                     \
 	X(root_list, heapd_async_root_list(NULL, nop_cb, NULL))                            \
 	X(gc, heapd_async_gc(NULL, nop_cb, NULL))                                          \
 	X(free_os_memory, heapd_async_free_os_memory(NULL, nop_cb, NULL))                  \
@@ -261,6 +314,7 @@ static void blocking_null_connection(void **state)
 	heapd_free_names(NULL);
 	heapd_free_root_info(NULL);
 	heapd_free_uid_stats(NULL);
+	heapd_free_client_list(NULL);
 }
 
 /* The pointers that may be NULL. */
@@ -281,6 +335,21 @@ static void optional_pointers(void **state)
 	heapd_uid_stat *rows;
 	assert_int_equal(heapd_uid_stats(h, &rows, sizeof *rows, NULL, NULL), 0);
 	heapd_free_uid_stats(rows);
+	heapd_ref was = 1;
+	assert_int_equal(heapd_cas_ref(h, fx.ref, 0, 0, 0, NULL), 0);
+	assert_int_equal(heapd_root_cas(h, NAME, 0, fx.ref, NULL), 0);
+	assert_int_equal(heapd_root_stat(h, NAME, NULL, NULL), 0);
+	assert_int_equal(heapd_retained(h, fx.ref, NULL, NULL), 0);
+	assert_int_equal(heapd_root_retained(h, NAME, NULL, NULL), 0);
+	assert_int_equal(heapd_root_cas(h, NAME, fx.ref, 0, &was), 0);
+	assert_true(was == fx.ref);
+	heapd_root_info *scan;
+	uint64_t next;
+	assert_int_equal(heapd_root_scan(h, NULL, 0, 0, &scan, NULL, &next), 0);
+	heapd_free_root_info(scan);
+	heapd_client_info *clients;
+	assert_int_equal(heapd_client_list(h, &clients, NULL, NULL), 0);
+	heapd_free_client_list(clients);
 	assert_int_equal(heapd_batch_write(fx.b, fx.ref, 0, NULL, 0), 0);
 	heapd_batch_reset(fx.b);
 }

@@ -126,8 +126,8 @@ static void errors(void **state)
 	expect_error(h, heapd_retained(h, 0, NULL, NULL), HEAPD_EBADREF, "retained: invalid reference");
 	expect_error(h, heapd_root_retained(h, "nothing", NULL, NULL), HEAPD_ENOTFOUND,
 		     "retained: no root named \"nothing\"");
-	expect_error(h, heapd_root_retained(h, "", NULL, NULL), HEAPD_EINVAL, "root name is empty");
-	expect_error(h, heapd_root_retained(h, NULL, NULL, NULL), HEAPD_EINVAL, "root name is NULL");
+	expect_error(h, heapd_root_retained(h, "", NULL, NULL), HEAPD_EINVAL, "heapd_root_retained: name is empty");
+	expect_error(h, heapd_root_retained(h, NULL, NULL, NULL), HEAPD_EINVAL, "heapd_root_retained: name is NULL");
 	expect_error(h, heapd_root_retained(h, "bad\n", NULL, NULL), HEAPD_EINVAL, "retained: a root name is UTF-8");
 	char long_name[300];
 	memset(long_name, 'n', sizeof long_name - 1);

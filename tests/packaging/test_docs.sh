@@ -14,6 +14,11 @@
 # And every figure of HEAPD_STATS (client/include/heapd/stats.h) is
 # explained in docs/stats.md (as `name`) and its Prometheus metric listed
 # in docs/heapctl.md (as `metric`).
+#
+# And every operation of HEAPD_OPS (proto/ops.h) has exactly one row in
+# docs/protocol.md's operations table; those that cannot be batch ops
+# (ALONE) are the ones its "Not in a batch" paragraph names; and each is in
+# docs/security.md's table of what each role may do.
 set -u
 LC_ALL=C
 export LC_ALL
@@ -65,7 +70,7 @@ sed -n '/^## Keys/,/^## /p' "$doc" | awk -F'|' '
 cut -f1 "$tmp/help" >"$tmp/help.keys"
 cut -f1 "$tmp/doc" >"$tmp/doc.keys"
 
-echo "1..7"
+echo "1..10"
 
 # 1: a row for every key. An empty list means --help changed shape: fail.
 count=$(wc -l <"$tmp/help.keys")
@@ -120,5 +125,31 @@ documented docs/stats.md "figures of HEAPD_STATS" \
 # shellcheck disable=SC2046
 documented docs/heapctl.md "Prometheus metrics of HEAPD_STATS" \
 	$(grep -o '"heapd_[a-z_]*"' "$stats_h" | tr -d '"' | sort -u)
+
+ops_h=$src/proto/ops.h
+ops=$(sed -n 's/^[[:space:]]*X(\([a-z_]*\), [A-Z_]*, [A-Za-z]*, \([A-Z]*\),.*/\1 \2/p' "$ops_h")
+proto=$src/docs/protocol.md
+# The first column of the table under "| Request field |", one a line.
+sed -n '/^| Request field |/,/^$/p' "$proto" | sed -n 's/^| `\([a-z_]*\)` |.*/\1/p' | sort > "$tmp/op_rows"
+echo "$ops" | cut -d' ' -f1 | sort > "$tmp/ops"
+diff "$tmp/ops" "$tmp/op_rows" | sed -n 's/^[<>]/#&/p'
+cmp -s "$tmp/ops" "$tmp/op_rows"
+result $? "docs/protocol.md's operations table has one row for each of the $(wc -l < "$tmp/ops") operations"
+
+# The paragraph, its words in backticks, one a line.
+sed -n '/^\*\*Not in a batch\.\*\*/,/^$/p' "$proto" | grep -o '`[a-z_]*`' | tr -d '`' | sort -u > "$tmp/alone_doc"
+echo "$ops" | sed -n 's/ ALONE$//p' | sort > "$tmp/alone"
+diff "$tmp/alone" "$tmp/alone_doc" | sed -n 's/^[<>]/#&/p'
+cmp -s "$tmp/alone" "$tmp/alone_doc"
+result $? "docs/protocol.md's \"Not in a batch\" names the $(wc -l < "$tmp/alone") operations that are not batch ops, no other"
+
+roles=$(sed -n '/^| Operation | read-only | user | admin |/,/^$/p' "$src/docs/security.md" | cut -d'|' -f2)
+missing=""
+for op in $(cat "$tmp/ops"); do
+	echo "$roles" | grep -q -w -e "$op" || missing="$missing $op"
+done
+[ -z "$missing" ] || echo "# docs/security.md's role table lacks:$missing"
+[ -z "$missing" ]
+result $? "docs/security.md's role table names each operation"
 
 [ "$failed" -eq 0 ]

@@ -11,7 +11,13 @@
 #   - every exported function, every function of heapd.h and heapd/async.h
 #     and each adapter's attach function has a page, `.so man3/libheapd.3`;
 #   - man finds and renders one (when man is installed);
-#   - make uninstall's target removes them all.
+#   - make uninstall's target removes them all;
+#   - libheapd(3)'s NAME section lists every function that has a page
+#     (what apropos and whatis show), and no other;
+#   - tests/daemon/test_nullargs.c calls every exported function (a NULL
+#     argument row, or the NULL a function accepts), but those that take no
+#     pointer to give NULL for (NO_POINTER) and heapd_connect, whose NULL
+#     is the system's socket, which no test may touch.
 # make check runs it with HEAPD_BUILD_DIR, HEAPD_SOURCE_DIR and MAKE set.
 set -u
 
@@ -24,7 +30,7 @@ make=${MAKE:-make}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/i18-manlinks.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-echo "1..5"
+echo "1..7"
 
 exports=$(nm -D --defined-only "$build/client/.libs/libheapd.so" | awk '$2 == "T" && $3 ~ /^heapd_/ { print $3 }' | LC_ALL=C sort)
 listed=$(sed -n 's/^ \(heapd_[a-z0-9_]*\)@.*/\1/p' "$src/packaging/debian/libheapd1.symbols" | LC_ALL=C sort)
@@ -76,5 +82,21 @@ fi
 	sed 's/^/# /' "$tmp/log"
 [ -n "$man3" ] && [ "$(find "$man3" -name 'heapd_*.3' | wc -l)" -eq 0 ]
 result $? "uninstall removes the pages"
+
+sed -n '/^\.SH NAME/,/^\.SH /p' "$src/man/libheapd.3" | grep -o 'heapd_[a-z0-9_]*' | LC_ALL=C sort -u > "$tmp/named"
+printf '%s\n' $names > "$tmp/paged"
+diff "$tmp/paged" "$tmp/named" | sed -n 's/^[<>]/#&/p'
+cmp -s "$tmp/paged" "$tmp/named"
+result $? "libheapd(3)'s NAME lists the $count functions with a page, no other"
+
+NO_POINTER="heapd_batch_new heapd_batch_result heapd_connect heapd_strerror"
+untested=""
+for name in $exports; do
+	case " $NO_POINTER " in *" $name "*) continue ;; esac
+	grep -q "\<$name(" "$src/tests/daemon/test_nullargs.c" || untested="$untested $name"
+done
+[ -z "$untested" ] || echo "# not in test_nullargs.c:$untested"
+[ -n "$exports" ] && [ -z "$untested" ]
+result $? "test_nullargs.c calls every exported function that takes a pointer or a handle"
 
 [ "$failed" -eq 0 ]
