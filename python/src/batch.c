@@ -75,6 +75,11 @@ static int batch_ref(hp_batch *b, PyObject *o, const char *what, heapd_ref *out)
 	return hp_ref(o, what, out);
 }
 
+static int batch_ref_fn(void *b, PyObject *o, const char *what, heapd_ref *out)
+{
+	return batch_ref(b, o, what, out);
+}
+
 /* Records the op an adder made (its index, or an error), with what its
  * reply needs of arg (HP_ROOT_INFO's name), and returns its Placeholder. */
 static PyObject *added_arg(hp_batch *b, enum hp_kind kind, PyObject *arg, int index)
@@ -108,24 +113,17 @@ static PyObject *batch_alloc(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
 	HP_ARGS("alloc", 0, "nrefs", "nbytes", "data", "into", "slot");
 	hp_batch *b = (hp_batch *)self;
-	uint32_t nrefs = 0, nbytes, slot = 0;
-	heapd_ref into = 0;
-	Py_buffer view = {.buf = NULL, .len = 0};
-	if ((a[0] && hp_u32(a[0], "nrefs", &nrefs) < 0) || (a[2] && hp_data(a[2], &view) < 0))
+	struct hp_alloc al;
+	PyObject *out;
+	if (hp_alloc_args(a, &al, batch_ref_fn, b) < 0)
 		return NULL;
-	nbytes = (uint32_t)view.len;
-	PyObject *out = NULL;
-	if ((a[1] && a[1] != Py_None && hp_u32(a[1], "nbytes", &nbytes) < 0) ||
-	    (a[3] && batch_ref(b, a[3], "into", &into) < 0) || (a[4] && hp_u32(a[4], "slot", &slot) < 0))
-		goto done;
-	if (view.len || into)
+	if (al.view.len || al.into)
 		out = added(b, HP_REF,
-			    heapd_batch_alloc_into(b->b, into, slot, nrefs, nbytes, view.buf, (uint32_t)view.len));
+			    heapd_batch_alloc_into(b->b, al.into, al.slot, al.nrefs, al.nbytes, al.view.buf,
+						   (uint32_t)al.view.len));
 	else
-		out = added(b, HP_REF, heapd_batch_alloc(b->b, nrefs, nbytes));
-done:
-	if (view.obj)
-		PyBuffer_Release(&view);
+		out = added(b, HP_REF, heapd_batch_alloc(b->b, al.nrefs, al.nbytes));
+	hp_alloc_release(&al);
 	return out;
 }
 
@@ -224,8 +222,8 @@ static PyObject *batch_root_chown(PyObject *self, PyObject *const *args, Py_ssiz
 	hp_batch *b = (hp_batch *)self;
 	const char *name;
 	uint32_t uid = HEAPD_ID_KEEP, gid = HEAPD_ID_KEEP;
-	if (hp_name(a[0], "name", &name) < 0 || (a[1] && a[1] != Py_None && hp_u32(a[1], "uid", &uid) < 0) ||
-	    (a[2] && a[2] != Py_None && hp_u32(a[2], "gid", &gid) < 0))
+	if (hp_name(a[0], "name", &name) < 0 || hp_opt_u32(a[1], "uid", &uid) < 0 ||
+	    hp_opt_u32(a[2], "gid", &gid) < 0)
 		return NULL;
 	return added(b, HP_NONE, heapd_batch_root_chown(b->b, name, uid, gid));
 }

@@ -227,26 +227,18 @@ static PyObject *conn_alloc(PyObject *self, PyObject *const *args, Py_ssize_t na
 {
 	HP_ARGS("alloc", 0, "nrefs", "nbytes", "data", "into", "slot");
 	hp_conn *c = (hp_conn *)self;
-	uint32_t nrefs = 0, nbytes, slot = 0;
-	heapd_ref into = 0, out = 0;
-	Py_buffer view = {.buf = NULL, .len = 0};
-	if ((a[0] && hp_u32(a[0], "nrefs", &nrefs) < 0) || (a[2] && hp_data(a[2], &view) < 0))
+	struct hp_alloc al;
+	heapd_ref out = 0;
+	if (hp_alloc_args(a, &al, NULL, NULL) < 0)
 		return NULL;
-	nbytes = (uint32_t)view.len;
-	if ((a[1] && a[1] != Py_None && hp_u32(a[1], "nbytes", &nbytes) < 0) ||
-	    (a[3] && hp_ref(a[3], "into", &into) < 0) || (a[4] && hp_u32(a[4], "slot", &slot) < 0)) {
-		if (view.obj)
-			PyBuffer_Release(&view);
-		return NULL;
-	}
 	struct hp_res res;
-	if (view.len || into)
+	if (al.view.len || al.into)
 		HP_CALL(c, &res,
-			rc = heapd_alloc_into(c->h, into, slot, nrefs, nbytes, view.buf, (uint32_t)view.len, &out));
+			rc = heapd_alloc_into(c->h, al.into, al.slot, al.nrefs, al.nbytes, al.view.buf,
+					      (uint32_t)al.view.len, &out));
 	else
-		HP_CALL(c, &res, rc = heapd_alloc(c->h, nrefs, nbytes, &out));
-	if (view.obj)
-		PyBuffer_Release(&view);
+		HP_CALL(c, &res, rc = heapd_alloc(c->h, al.nrefs, al.nbytes, &out));
+	hp_alloc_release(&al);
 	return ref_or_raise(&res, out);
 }
 
@@ -288,7 +280,7 @@ static PyObject *conn_read(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	heapd_ref ref;
 	uint32_t off = 0, len = 0;
 	if (hp_ref(a[0], "ref", &ref) < 0 || (a[1] && hp_u32(a[1], "offset", &off) < 0) ||
-	    (a[2] && a[2] != Py_None && hp_u32(a[2], "length", &len) < 0))
+	    hp_opt_u32(a[2], "length", &len) < 0)
 		return NULL;
 	struct hp_res res;
 	if (!a[2] || a[2] == Py_None) {

@@ -114,6 +114,19 @@ int hp_u64(PyObject *o, const char *what, uint64_t *out);
 int hp_ref(PyObject *o, const char *what, heapd_ref *out);       /* int or None (0) */
 int hp_name(PyObject *o, const char *what, const char **out);    /* str or bytes, no NUL */
 int hp_data(PyObject *o, Py_buffer *view);                       /* a contiguous buffer */
+int hp_opt_u32(PyObject *o, const char *what, uint32_t *out);  /* absent or None: *out kept */
+/* alloc's arguments (nrefs, nbytes, data, into, slot), a[0..5) as HP_ARGS
+ * gives them: nbytes defaults to data's length; into is read by ref(ctx,
+ * ...), or hp_ref when ref is NULL. On 0 the caller ends with
+ * hp_alloc_release (data's buffer); on -1 nothing is held. */
+struct hp_alloc {
+	uint32_t nrefs, nbytes, slot;
+	heapd_ref into;
+	Py_buffer view;  /* data; view.len 0 and view.obj NULL when absent */
+};
+typedef int (*hp_ref_fn)(void *ctx, PyObject *o, const char *what, heapd_ref *out);
+int hp_alloc_args(PyObject *const *a, struct hp_alloc *out, hp_ref_fn ref, void *ctx);
+void hp_alloc_release(struct hp_alloc *al);
 int hp_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, const char *const *names,
 	    int required, PyObject **out);
 /* The arguments of a METH_FASTCALL | METH_KEYWORDS method, into a[]. */

@@ -211,6 +211,33 @@ int hp_data(PyObject *o, Py_buffer *view)
 	return 0;
 }
 
+int hp_opt_u32(PyObject *o, const char *what, uint32_t *out)
+{
+	return o && o != Py_None ? hp_u32(o, what, out) : 0;
+}
+
+int hp_alloc_args(PyObject *const *a, struct hp_alloc *out, hp_ref_fn ref, void *ctx)
+{
+	*out = (struct hp_alloc){.view = {.buf = NULL, .len = 0}};
+	if ((a[0] && hp_u32(a[0], "nrefs", &out->nrefs) < 0) || (a[2] && hp_data(a[2], &out->view) < 0))
+		return -1;
+	out->nbytes = (uint32_t)out->view.len;
+	if (hp_opt_u32(a[1], "nbytes", &out->nbytes) < 0 ||
+	    (a[3] && (ref ? ref(ctx, a[3], "into", &out->into) : hp_ref(a[3], "into", &out->into)) < 0) ||
+	    (a[4] && hp_u32(a[4], "slot", &out->slot) < 0)) {
+		hp_alloc_release(out);
+		return -1;
+	}
+	return 0;
+}
+
+void hp_alloc_release(struct hp_alloc *al)
+{
+	if (al->view.obj)
+		PyBuffer_Release(&al->view);
+	al->view.obj = NULL;
+}
+
 /* Python's own rules for a call's arguments, for METH_FASTCALL methods:
  * names[] (NULL-terminated) in order, the first `required` of them needed;
  * out[i] gets each (borrowed), NULL when not given. */

@@ -126,26 +126,19 @@ static int pipe_may(hp_pipe *p)
 static PyObject *pipe_alloc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
 	HP_ARGS("alloc", 0, "nrefs", "nbytes", "data", "into", "slot");
-	uint32_t nrefs = 0, nbytes, slot = 0;
-	heapd_ref into = 0;
-	Py_buffer view = {.buf = NULL, .len = 0};
-	if ((a[0] && hp_u32(a[0], "nrefs", &nrefs) < 0) || (a[2] && hp_data(a[2], &view) < 0))
+	struct hp_alloc al;
+	if (hp_alloc_args(a, &al, NULL, NULL) < 0)
 		return NULL;
-	nbytes = (uint32_t)view.len;
-	if ((a[1] && a[1] != Py_None && hp_u32(a[1], "nbytes", &nbytes) < 0) ||
-	    (a[3] && hp_ref(a[3], "into", &into) < 0) || (a[4] && hp_u32(a[4], "slot", &slot) < 0))
-		goto fail;
-	if (view.len || into)
+	if (al.view.len || al.into)
 		APPEND((hp_pipe *)self, HP_REF,
-		       heapd_append_alloc_into(h, into, slot, nrefs, nbytes, view.buf, (uint32_t)view.len));
+		       heapd_append_alloc_into(h, al.into, al.slot, al.nrefs, al.nbytes, al.view.buf,
+					       (uint32_t)al.view.len));
 	else
-		APPEND((hp_pipe *)self, HP_REF, heapd_append_alloc(h, nrefs, nbytes));
-	if (view.obj)
-		PyBuffer_Release(&view);
+		APPEND((hp_pipe *)self, HP_REF, heapd_append_alloc(h, al.nrefs, al.nbytes));
+	hp_alloc_release(&al);
 	Py_RETURN_NONE;
 fail:
-	if (view.obj)
-		PyBuffer_Release(&view);
+	hp_alloc_release(&al);
 	return NULL;
 }
 
@@ -257,8 +250,8 @@ static PyObject *pipe_root_chown(PyObject *self, PyObject *const *args, Py_ssize
 	HP_ARGS("root_chown", 1, "name", "uid", "gid");
 	const char *name;
 	uint32_t uid = HEAPD_ID_KEEP, gid = HEAPD_ID_KEEP;
-	if (hp_name(a[0], "name", &name) < 0 || (a[1] && a[1] != Py_None && hp_u32(a[1], "uid", &uid) < 0) ||
-	    (a[2] && a[2] != Py_None && hp_u32(a[2], "gid", &gid) < 0))
+	if (hp_name(a[0], "name", &name) < 0 || hp_opt_u32(a[1], "uid", &uid) < 0 ||
+	    hp_opt_u32(a[2], "gid", &gid) < 0)
 		return NULL;
 	APPEND((hp_pipe *)self, HP_NONE, heapd_append_root_chown(h, name, uid, gid));
 	Py_RETURN_NONE;
