@@ -23,23 +23,6 @@ static void data_file(const struct daemon *d, const char *name, const void *data
 	assert_int_equal(fclose(f), 0);
 }
 
-/* heapctl -s SOCK ARGS... with stdin from the file at in. */
-static void ctl_in(struct run *r, const struct daemon *d, const char *in, ...)
-{
-	char *argv[32];
-	int n = 0;
-	argv[n++] = (char *)heapctl_bin();
-	argv[n++] = "-s";
-	argv[n++] = (char *)d->sock;
-	va_list ap;
-	va_start(ap, in);
-	for (char *a; (a = va_arg(ap, char *)) != NULL && n < 31;)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	run_env_in(r, no_env, argv, in);
-}
-
 /* The ref heapctl printed: one line, 0x and hex. */
 static heapd_ref printed_ref(const struct run *r)
 {
@@ -49,40 +32,6 @@ static heapd_ref printed_ref(const struct run *r)
 	    r->out[r->out_len - 1] != '\n' || count_of(r->out, "\n") != 1)
 		fail_msg("not a ref: '%s'", r->out);
 	return (heapd_ref)v;
-}
-
-/* Exit code, nothing on stdout, and needle on stderr. */
-static void expect_fail(const struct run *r, int code, const char *needle)
-{
-	if (r->code != code)
-		fail_msg("exit %d (wanted %d; \"%s\"), stderr:\n%s", r->code, code, needle, r->err);
-	assert_int_equal(r->out_len, 0);
-	assert_contains(r->err, needle);
-}
-
-#define CTL_FAIL(d, code, needle, ...)                    \
-	do {                                              \
-		struct run r_;                            \
-		ctl(&r_, (d), __VA_ARGS__);               \
-		expect_fail(&r_, (code), (needle));       \
-		run_free(&r_);                            \
-	} while (0)
-
-/* heapctl ARGS must print want exactly and succeed. */
-#define CTL_OUT(d, want, ...)                             \
-	do {                                              \
-		struct run r_;                            \
-		ctl(&r_, (d), __VA_ARGS__);               \
-		assert_ok(&r_);                           \
-		assert_string_equal(r_.out, (want));      \
-		run_free(&r_);                            \
-	} while (0)
-
-/* "0x...\n" for ref, as heapctl prints it. */
-static const char *ref_line(char buf[24], heapd_ref ref)
-{
-	snprintf(buf, 24, "0x%llx\n", (unsigned long long)ref);
-	return buf;
 }
 
 /* ------------------------------------------------------------- tests */
