@@ -69,6 +69,20 @@ int ctl_target_resolve(heapd *h, const char *cmd, struct ctl_target *t)
 	return -1;
 }
 
+heapd *ctl_target_open(const char *cmd, const char *arg, struct ctl_target *t, int *rc)
+{
+	if ((*rc = ctl_target_parse(cmd, arg, t)) >= 0)
+		return NULL;
+	heapd *h = ctl_connect(cmd);
+	if (!h) {
+		*rc = CTL_ERROR;
+		return NULL;
+	}
+	if ((*rc = ctl_target_resolve(h, cmd, t)) >= 0)
+		return NULL;
+	return h;
+}
+
 void ctl_target_release(heapd *h, const struct ctl_target *t)
 {
 	if (t->root)
@@ -388,12 +402,8 @@ static int get_run(const struct ctl_cmd *cmd, int argc, char **argv)
 		return ctl_usage(cmd->name, argc == optind ? "expected REF|ROOTNAME" : "unexpected argument '%s'",
 				 argv[optind + 1]);
 	struct ctl_target t;
-	if ((rc = ctl_target_parse(cmd->name, argv[optind], &t)) >= 0)
-		return rc;
-	heapd *h = ctl_connect(cmd->name);
+	heapd *h = ctl_target_open(cmd->name, argv[optind], &t, &rc);
 	if (!h)
-		return CTL_ERROR;
-	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
 		return rc;
 	int err = have_len ? 0 : rest_of_object(h, cmd->name, t.ref, off, &len);
 	if (err < 0)

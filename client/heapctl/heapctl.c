@@ -195,6 +195,19 @@ int ctl_fail(heapd *h, const char *cmd)
 	return CTL_ERROR;
 }
 
+int ctl_truncated(const char *cmd, int truncated, const char *fmt, ...)
+{
+	if (!truncated)
+		return CTL_OK;
+	fprintf(stderr, "heapctl: %s: only ", cmd);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" fit in one reply (max_frame_size)\n", stderr);
+	return CTL_ERROR;
+}
+
 int ctl_usage(const char *cmd, const char *fmt, ...)
 {
 	if (fmt) {

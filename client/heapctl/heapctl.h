@@ -55,6 +55,9 @@ void ctl_disconnect(heapd *h);
  * connection that the error left unusable is closed, and the next command
  * connects again. */
 int ctl_fail(heapd *h, const char *cmd);
+/* A list reply's end: CTL_OK, or, truncated, "only FMT... fit in one
+ * reply (max_frame_size)" reported and CTL_ERROR. */
+int ctl_truncated(const char *cmd, int truncated, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* From now on ctl_connect gives every command one connection, kept open
  * between them (interactive mode, scripts on stdin); end closes it. */
 void ctl_session_begin(void);
@@ -83,6 +86,9 @@ int ctl_slot_parse(const char *cmd, const char *arg, struct ctl_target *t, uint3
 /* A root's ref into t->ref, h holding it (root_get): -1, or ctl_fail's
  * CTL_ERROR with h closed. A ref: -1 at once. */
 int ctl_target_resolve(heapd *h, const char *cmd, struct ctl_target *t);
+/* ctl_target_parse of arg, ctl_connect, ctl_target_resolve: h, or NULL
+ * with *rc the exit code (each step reports its own failure). */
+heapd *ctl_target_open(const char *cmd, const char *arg, struct ctl_target *t, int *rc);
 /* Releases the hold ctl_target_resolve took, if it took one. */
 void ctl_target_release(heapd *h, const struct ctl_target *t);
 /* Writes text from the daemon with control characters (C0, DEL, C1) and

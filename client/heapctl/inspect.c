@@ -110,14 +110,10 @@ static int info_run(const struct ctl_cmd *cmd, int argc, char **argv)
 {
 	int json = 0, first, rc = parse_args(cmd, argc, argv, json_opts, json_option, &json, 1, 1, &first);
 	struct ctl_target t;
-	if (rc >= 0 || (rc = ctl_target_parse(cmd->name, argv[first], &t)) >= 0)
-		return rc;
-	heapd *h = ctl_connect(cmd->name);
-	if (!h)
-		return CTL_ERROR;
+	heapd *h;
 	/* The ref first, then its object's info: what is printed is one
 	 * object's, even if the root changes meanwhile. */
-	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
+	if (rc >= 0 || !(h = ctl_target_open(cmd->name, argv[first], &t, &rc)))
 		return rc;
 	struct heapd_object_info o;
 	heapd_root_info r = {0};
@@ -377,12 +373,8 @@ static int dump_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	struct dump_args a = {{DUMP_DEPTH_DEFAULT, DUMP_OBJECTS_DEFAULT, DUMP_DATA_DEFAULT, 0}};
 	int first, rc = parse_args(cmd, argc, argv, opts, dump_option, &a, 1, 1, &first);
 	struct ctl_target t;
-	if (rc >= 0 || (rc = ctl_target_parse(cmd->name, argv[first], &t)) >= 0)
-		return rc;
-	heapd *h = ctl_connect(cmd->name);
-	if (!h)
-		return CTL_ERROR;
-	if ((rc = ctl_target_resolve(h, cmd->name, &t)) >= 0)
+	heapd *h;
+	if (rc >= 0 || !(h = ctl_target_open(cmd->name, argv[first], &t, &rc)))
 		return rc;
 	struct heapd_object_info root;   /* a stale ref fails here, before anything is printed */
 	if (heapd_object_info(h, t.ref, &root) < 0)
@@ -511,12 +503,7 @@ static int clients_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	ctl_close(h);
 	(json ? put_clients_json(rows, n, truncated) : put_clients_text(rows, n));
 	heapd_free_client_list(rows);
-	if (truncated && !json) {
-		fprintf(stderr, "heapctl: %s: only the first %zu connections fit in one reply (max_frame_size)\n",
-			cmd->name, n);
-		return CTL_ERROR;
-	}
-	return CTL_OK;
+	return ctl_truncated(cmd->name, truncated && !json, "the first %zu connections", n);
 }
 
 const struct ctl_cmd clients_cmd = {

@@ -101,12 +101,7 @@ static int roots_run(const struct ctl_cmd *cmd, int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		put_root(&roots[i], end, lng ? width : NULL);
 	heapd_free_root_info(roots);
-	if (truncated) {
-		fprintf(stderr, "heapctl: %s: only the first %zu names fit in one reply (max_frame_size)\n",
-			cmd->name, n);
-		return CTL_ERROR;
-	}
-	return CTL_OK;
+	return ctl_truncated(cmd->name, truncated, "the first %zu names", n);
 }
 
 const struct ctl_cmd roots_cmd = {

@@ -96,11 +96,7 @@ static int uids_run(const struct ctl_cmd *cmd, int argc, char **argv)
 			puts(ctl_uids_line(line, &rows[i]));
 	}
 	heapd_free_uid_stats(rows);
-	if (truncated) {
-		fprintf(stderr, "heapctl: %s: only %zu uids fit in one reply (max_frame_size)\n", cmd->name, n);
-		return CTL_ERROR;
-	}
-	return CTL_OK;
+	return ctl_truncated(cmd->name, truncated, "%zu uids", n);
 }
 
 const struct ctl_cmd uids_cmd = {
