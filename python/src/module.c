@@ -536,19 +536,25 @@ static struct PyModuleDef mod_def = {
 	mod_methods, NULL, NULL, NULL, NULL,
 };
 
+/* Appends row (a new reference, or NULL after an error) to list; on
+ * failure list is dropped too. */
+static int append_row(PyObject *list, PyObject *row)
+{
+	int err = row ? PyList_Append(list, row) : -1;
+	Py_XDECREF(row);
+	if (err < 0)
+		Py_DECREF(list);
+	return err;
+}
+
 /* ERRORS: (name, code, message) for each row of HEAPD_ERRORS. */
 static PyObject *error_table(void)
 {
-	PyObject *list = PyList_New(0), *row;
-#define HP_ERR_ROW(name, value, ...)                                                   \
-	row = Py_BuildValue("(sis)", "HEAPD_" #name, value, heapd_strerror(value));   \
-	if (!row || PyList_Append(list, row) < 0) {                                    \
-		Py_XDECREF(row);                                                       \
-		Py_DECREF(list);                                                       \
-		return NULL;                                                           \
-	}                                                                              \
-	Py_DECREF(row);
+	PyObject *list = PyList_New(0);
 	if (!list)
+		return NULL;
+#define HP_ERR_ROW(name, value, ...)                                                                 \
+	if (append_row(list, Py_BuildValue("(sis)", "HEAPD_" #name, value, heapd_strerror(value))) < 0) \
 		return NULL;
 	HEAPD_ERRORS(HP_ERR_ROW, HP_ERR_ROW)
 #undef HP_ERR_ROW
@@ -558,17 +564,12 @@ static PyObject *error_table(void)
 /* STATS: (name, kind, help) for each row of HEAPD_STATS, in its order. */
 static PyObject *stats_table(void)
 {
-	PyObject *list = PyList_New(0), *row;
+	PyObject *list = PyList_New(0);
 	if (!list)
 		return NULL;
-#define X(name, kind, who, field, section, metric, label, type, help)                   \
-	row = Py_BuildValue("(sss)", #name, #kind, (help) ? (const char *)(help) : "");  \
-	if (!row || PyList_Append(list, row) < 0) {                                       \
-		Py_XDECREF(row);                                                          \
-		Py_DECREF(list);                                                          \
-		return NULL;                                                              \
-	}                                                                                 \
-	Py_DECREF(row);
+#define X(name, kind, who, field, section, metric, label, type, help)                                \
+	if (append_row(list, Py_BuildValue("(sss)", #name, #kind, (help) ? (const char *)(help) : "")) < 0) \
+		return NULL;
 	HEAPD_STATS(X)
 #undef X
 	return list;
