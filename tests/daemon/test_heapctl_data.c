@@ -522,19 +522,10 @@ static void timeout_option(void **state)
 	struct daemon d;
 	daemon_start(&d, NULL);
 	CTL_OUT(&d, "", "root", "ls");
-	struct run r;
-	ctl_env(&r, no_env, d.sock, "-t", "0", "root", "ls", NULL);
-	assert_ok(&r);
-	run_free(&r);
-	ctl_env(&r, no_env, d.sock, "--timeout", "2500", "root", "ls", NULL);
-	assert_ok(&r);
-	run_free(&r);
-	ctl_env(&r, no_env, d.sock, "-t", "soon", "root", "ls", NULL);
-	expect_fail(&r, 2, "heapctl: -t 'soon': milliseconds");
-	run_free(&r);
-	ctl_env(&r, no_env, d.sock, "-t", "-5", "root", "ls", NULL);
-	expect_fail(&r, 2, "Try 'heapctl --help'.");
-	run_free(&r);
+	CTL_OUT(&d, "", "-t", "0", "root", "ls");
+	CTL_OUT(&d, "", "--timeout", "2500", "root", "ls");
+	CTL_FAIL(&d, 2, "heapctl: -t 'soon': milliseconds", "-t", "soon", "root", "ls");
+	CTL_FAIL(&d, 2, "Try 'heapctl --help'.", "-t", "-5", "root", "ls");
 	daemon_stop(&d);
 }
 
