@@ -284,12 +284,8 @@ static PyObject *batch_results(hp_batch *b)
 	for (size_t i = 0; list && i < b->nops; i++) {
 		heapd_reply r;
 		int rc = heapd_batch_reply(b->b, (int)i, &r);
-		PyObject *v = rc == 0 ? hp_value(&b->wants[i], &r) : hp_reply_error(&b->wants[i], rc, &r, heapd_strerror(rc));
-		if (!v) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+		hp_list_put(&list, i,
+			    rc == 0 ? hp_value(&b->wants[i], &r) : hp_reply_error(&b->wants[i], rc, &r, heapd_strerror(rc)));
 	}
 	return list;
 }

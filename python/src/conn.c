@@ -447,11 +447,7 @@ static PyObject *conn_roots(PyObject *self, PyObject *arg)
 					      : name;
 		if (info)
 			Py_XDECREF(name);
-		if (!item) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+		hp_list_put(&list, i, item);
 	}
 	heapd_free_root_info(roots);
 	if (!list)

@@ -102,6 +102,10 @@ PyObject *hp_object_info(const struct heapd_object_info *info);       /* heapd.O
 PyObject *hp_root_info(PyObject *name, uint32_t uid, uint32_t gid, uint32_t mode,
 		       const struct heapd_object_info *info);
 PyObject *hp_name_str(const char *name);                              /* a root's name as str */
+PyObject *hp_root_row(const char *name, uint32_t uid, uint32_t gid, uint32_t mode); /* RootInfo, no object */
+/* Puts item (stolen) at list[i]; NULL (an error raised): clears *list,
+ * dropping the items put so far, and gives -1. */
+int hp_list_put(PyObject **list, size_t i, PyObject *item);
 PyObject *hp_client_rows(const heapd_client_info *rows, size_t n);    /* a list of heapd.ClientInfo */
 PyObject *hp_raise_was(const struct hp_res *res, heapd_ref was);      /* hp_raise, .was on a conflict */
 PyObject *hp_retained(uint64_t objects, uint64_t bytes);              /* heapd.Retained */

@@ -90,16 +90,8 @@ PyObject *hp_conn_root_scan(PyObject *self, PyObject *const *args, Py_ssize_t na
 	if (res.rc < 0)
 		return hp_raise(&res);
 	PyObject *list = PyList_New((Py_ssize_t)n);
-	for (size_t i = 0; list && i < n; i++) {
-		PyObject *name = hp_name_str(roots[i].name);
-		PyObject *row = name ? hp_root_info(name, roots[i].uid, roots[i].gid, roots[i].mode, NULL) : NULL;
-		Py_XDECREF(name);
-		if (!row) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
-	}
+	for (size_t i = 0; list && i < n; i++)
+		hp_list_put(&list, i, hp_root_row(roots[i].name, roots[i].uid, roots[i].gid, roots[i].mode));
 	heapd_free_root_info(roots);
 	if (!list)
 		return NULL;

@@ -334,14 +334,8 @@ static PyObject *uid_row(const heapd_uid_stat *u)
 PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n)
 {
 	PyObject *list = PyList_New((Py_ssize_t)n);
-	for (size_t i = 0; list && i < n; i++) {
-		PyObject *row = uid_row(rows[i]);
-		if (!row) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
-	}
+	for (size_t i = 0; list && i < n; i++)
+		hp_list_put(&list, i, uid_row(rows[i]));
 	return list;
 }
 
@@ -377,21 +371,30 @@ PyObject *hp_root_info(PyObject *name, uint32_t uid, uint32_t gid, uint32_t mode
 	return hp_make("RootInfo", Py_BuildValue("(NIIIN)", text, uid, gid, mode, obj));
 }
 
+PyObject *hp_root_row(const char *name, uint32_t uid, uint32_t gid, uint32_t mode)
+{
+	PyObject *text = hp_name_str(name);
+	PyObject *row = text ? hp_root_info(text, uid, gid, mode, NULL) : NULL;
+	Py_XDECREF(text);
+	return row;
+}
+
+int hp_list_put(PyObject **list, size_t i, PyObject *item)
+{
+	if (!item) {
+		Py_CLEAR(*list);
+		return -1;
+	}
+	PyList_SET_ITEM(*list, (Py_ssize_t)i, item);
+	return 0;
+}
+
 /* (next_cursor, [RootInfo]) of a root_scan reply. */
 static PyObject *scan_value(const heapd_reply *r)
 {
 	PyObject *list = PyList_New((Py_ssize_t)r->nnames);
-	for (size_t i = 0; list && i < r->nnames; i++) {
-		PyObject *name = hp_name_str(r->names[i]);
-		PyObject *row = name ? hp_root_info(name, r->root_uids[i], r->root_gids[i], r->root_modes[i], NULL)
-				     : NULL;
-		Py_XDECREF(name);
-		if (!row) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
-	}
+	for (size_t i = 0; list && i < r->nnames; i++)
+		hp_list_put(&list, i, hp_root_row(r->names[i], r->root_uids[i], r->root_gids[i], r->root_modes[i]));
 	if (!list)
 		return NULL;
 	return Py_BuildValue("(KN)", (unsigned long long)r->cursor, list);
@@ -414,14 +417,8 @@ static PyObject *client_row(const heapd_client_info *c)
 PyObject *hp_client_rows(const heapd_client_info *rows, size_t n)
 {
 	PyObject *list = PyList_New((Py_ssize_t)n);
-	for (size_t i = 0; list && i < n; i++) {
-		PyObject *row = client_row(&rows[i]);
-		if (!row) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, row);
-	}
+	for (size_t i = 0; list && i < n; i++)
+		hp_list_put(&list, i, client_row(&rows[i]));
 	return list;
 }
 
