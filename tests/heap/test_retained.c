@@ -56,24 +56,9 @@ static void reference(heap *h, heap_ref r, uint32_t most, uint64_t *objects, uin
  * slots; slots to random objects (some read-only handles) or null. */
 static void make_graph(heap *h, heap_holds *hs, struct rng *rg, heap_ref *refs, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t nrefs = rng_below(rg, 5), nbytes = rng_below(rg, 300);
-		if (rng_below(rg, 60) == 0)
-			nbytes = 33000 + rng_below(rg, 10000);
-		if (rng_below(rg, 200) == 0)
-			nrefs = 300;
-		OK(heap_alloc(h, hs, nrefs, nbytes, &refs[i]));
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t nrefs, nbytes;
-		OK(heap_object_size(h, refs[i], &nrefs, &nbytes));
-		for (uint32_t k = 0; k < nrefs; k++) {
-			heap_ref v = rng_below(rg, 3) ? refs[rng_below(rg, n)] : 0;
-			if (v && rng_below(rg, 8) == 0)
-				OK(heap_ref_readonly(h, v, &v));
-			OK(heap_set_ref(h, refs[i], k, v));
-		}
-	}
+	static const struct graph_shape shape = {.nrefs = 5, .nbytes = 300, .large_one_in = 60, .wide_one_in = 200,
+						 .wide_nrefs = 300, .null_one_in = 3};
+	test_graph(h, hs, rg, refs, n, &shape);
 }
 
 /* Begins a count of r, running the slices of a cycle that is marking. */

@@ -132,24 +132,9 @@ static void make_graph(heap *h, heap_holds *hs, struct rng *rg, heap_ref *refs, 
 	uint8_t data[48 << 10];
 	for (uint32_t i = 0; i < sizeof data; i++)
 		data[i] = (uint8_t)rng_next(rg);
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t nrefs = rng_below(rg, 8), nbytes = rng_below(rg, 200);
-		if (rng_below(rg, 50) == 0)
-			nbytes = 33000 + rng_below(rg, 10000);  /* large */
-		if (rng_below(rg, 100) == 0)
-			nrefs = 600;
-		OK(heap_alloc_init(h, hs, nrefs, nbytes, data + rng_below(rg, 1000), nbytes, &refs[i]));
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t nrefs, nbytes;
-		OK(heap_object_size(h, refs[i], &nrefs, &nbytes));
-		for (uint32_t k = 0; k < nrefs; k++) {
-			heap_ref v = rng_below(rg, 4) ? refs[rng_below(rg, n)] : 0;
-			if (v && rng_below(rg, 8) == 0)
-				OK(heap_ref_readonly(h, v, &v));
-			OK(heap_set_ref(h, refs[i], k, v));
-		}
-	}
+	const struct graph_shape shape = {.nrefs = 8, .nbytes = 200, .large_one_in = 50, .wide_one_in = 100,
+					  .wide_nrefs = 600, .null_one_in = 4, .data = data};
+	test_graph(h, hs, rg, refs, n, &shape);
 	for (uint32_t j = 0; j < nroots; j++) {
 		char name[32];
 		int len = snprintf(name, sizeof name, "root/%u", j);

@@ -114,6 +114,44 @@ static inline uint64_t test_tenant_invariant(heap *h)
 	return cached_free;
 }
 
+/* What test_graph makes: objects of up to nrefs-1 slots and nbytes-1
+ * bytes; one in large_one_in has 33000 to 42999 bytes, one in
+ * wide_one_in wide_nrefs slots; one slot in null_one_in is null, one
+ * link in 8 read-only. data: NULL, or 1000 + 42999 bytes whose bytes
+ * from a random place up to 1000 fill each object (heap_alloc_init). */
+struct graph_shape {
+	uint32_t nrefs, nbytes, large_one_in, wide_one_in, wide_nrefs, null_one_in;
+	const uint8_t *data;
+};
+
+/* A random graph of n objects held in hs (handles in refs), linked at
+ * random: shared, cyclic, some links read-only. */
+static inline void test_graph(heap *h, heap_holds *hs, struct rng *rg, heap_ref *refs, uint32_t n,
+			      const struct graph_shape *g)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t nrefs = rng_below(rg, g->nrefs), nbytes = rng_below(rg, g->nbytes);
+		if (rng_below(rg, g->large_one_in) == 0)
+			nbytes = 33000 + rng_below(rg, 10000);
+		if (rng_below(rg, g->wide_one_in) == 0)
+			nrefs = g->wide_nrefs;
+		if (g->data)
+			OK(heap_alloc_init(h, hs, nrefs, nbytes, g->data + rng_below(rg, 1000), nbytes, &refs[i]));
+		else
+			OK(heap_alloc(h, hs, nrefs, nbytes, &refs[i]));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t nrefs, nbytes;
+		OK(heap_object_size(h, refs[i], &nrefs, &nbytes));
+		for (uint32_t k = 0; k < nrefs; k++) {
+			heap_ref v = rng_below(rg, g->null_one_in) ? refs[rng_below(rg, n)] : 0;
+			if (v && rng_below(rg, 8) == 0)
+				OK(heap_ref_readonly(h, v, &v));
+			OK(heap_set_ref(h, refs[i], k, v));
+		}
+	}
+}
+
 static inline long test_rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
