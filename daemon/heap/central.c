@@ -83,12 +83,14 @@ void span_refill_cache(struct span *s, uint32_t index)
 	s->alloccache = ~s->allocbits[index >> 6];
 }
 
-void span_init_obj(heap *h, struct span *s, unsigned spc)
+int span_init_obj(heap *h, struct span *s, unsigned spc)
 {
 	const struct sizeclass *sc = &sc_table[spc_sizeclass(spc)];
 	s->spanclass = (uint8_t)spc;
 	s->elemsize = sc->size;
 	s->nelems = sc->nelems;
+	if (births_alloc(h, s))
+		return HEAP_ENOMEM;
 	s->divmul = sc->divmul;
 	s->sweepgen = h->sweepgen;
 	if (sc->nelems <= 64) {
@@ -104,6 +106,7 @@ void span_init_obj(heap *h, struct span *s, unsigned spc)
 	s->u.obj.save_epoch = h->save.epoch;  /* new to any save running */
 	s->u.obj.save_fi = 0;
 	h->nspans_obj++;
+	return 0;
 }
 
 /* Counts s's free slots as allocated, and as t's, while it is cached. */
@@ -200,7 +203,10 @@ int central_refill(heap *h, struct heap_tenant *t, unsigned spc, struct span **s
 			return HEAP_EQUOTA;
 		if (!(s = pages_alloc(h, sc->npages, PAGES_SMALL)))
 			return HEAP_ENOMEM;
-		span_init_obj(h, s, spc);
+		if (span_init_obj(h, s, spc)) {
+			pages_free(h, s);
+			return HEAP_ENOMEM;
+		}
 		span_give(h, s, t);
 	}
 	save_span_cached(h, s);

@@ -86,10 +86,18 @@ struct span {
 	uint64_t *markbits;     /* marked this cycle */
 	uint64_t smallbits[2];
 	union {
-		/* SPAN_OBJ: nrefs and nbytes of a large object (class 0); the
-		 * save (save.c) whose epoch saw it allocated from first, and
-		 * its freeindex then. */
-		struct { uint32_t nrefs, nbytes, save_epoch, save_fi; } obj;
+		/* SPAN_OBJ: nrefs and nbytes of a large object (class 0), or
+		 * a small span's birth stamps; the save (save.c) whose epoch
+		 * saw it allocated from first, and its freeindex then; and
+		 * the cycle of a large object's birth, or the one a small
+		 * span's stamps were last clamped in (age.c). */
+		struct {
+			union {
+				struct { uint32_t nrefs, nbytes; };
+				uint16_t *births;
+			};
+			uint32_t save_epoch, save_fi, birth;
+		} obj;
 		struct { struct list scav; uint32_t nreleased; } free;  /* SPAN_FREE */
 	} u;
 };
@@ -337,6 +345,7 @@ struct heap {
 	struct list large[2];
 	struct span empty_span;
 	size_t nspans_obj;
+	uint64_t births_bytes;   /* small spans' birth stamps (age.c) */
 
 	/* Collector state (gc.c, mark.c). */
 	enum gc_phase phase;
@@ -453,13 +462,14 @@ static inline struct span *span_of_page(const heap *h, size_t page)
 }
 static inline uint8_t *span_base(const heap *h, const struct span *s) { return page_addr(h, s->start); }
 
-/* The collector's own memory: workbuf spans, and the per-page tables for
+/* The collector's own memory: workbuf spans, the small spans' birth
+ * stamps (age.c), and the per-page tables for
  * pages that are not released (a released run's inner entries are released
  * with it), plus the released-page bits. An estimate of what is resident:
  * descriptors of pages inside multi-page spans are counted, never touched. */
 static inline uint64_t gc_sys_bytes(const heap *h)
 {
-	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) +
+	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) + h->births_bytes +
 	       (uint64_t)(h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8;
 }
 
@@ -496,7 +506,8 @@ static inline unsigned tenant_next(const heap *h, unsigned from)
 void span_give(heap *h, struct span *s, struct heap_tenant *t);
 /* Allocations from cached spans not yet added to h->st. */
 void central_cached_stats(const heap *h, uint64_t *objects, uint64_t *bytes);
-void span_init_obj(heap *h, struct span *s, unsigned spc);
+/* 0, or HEAP_ENOMEM when s's birth stamps cannot be allocated. */
+int span_init_obj(heap *h, struct span *s, unsigned spc);
 void span_refill_cache(struct span *s, uint32_t index);
 
 static inline int bit_test(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
@@ -733,6 +744,18 @@ int sweep_one(heap *h, enum sweep_who who);
  * may be left), 0 once none is left. */
 int sweep_batch(heap *h, enum sweep_who who, unsigned *n);
 void sweep_proportional(heap *h);
+
+/* age.c: what an object's age (collections survived) is made of. A small
+ * object's birth stamp is the low 16 bits of h->cycle when it was made,
+ * in its span's births[]; a large one's is u.obj.birth. */
+#define AGE_MAX 32767u    /* ages are reported up to this, then saturate */
+int births_alloc(heap *h, struct span *s);
+/* Frees s's stamps, if it has any, before s goes back to the page heap. */
+void births_free(heap *h, struct span *s);
+void births_destroy(heap *h);
+/* Keeps the stamps of s, just swept, within 16 bits of h->cycle. */
+void births_clamp(const heap *h, struct span *s);
+uint32_t obj_age(const heap *h, const struct obj *o);
 
 /* scavenge.c */
 /* Returns as heap_idle() does. */

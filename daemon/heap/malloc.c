@@ -185,7 +185,8 @@ static __attribute__((noinline)) int alloc_slow(heap *h, struct heap_tenant *t, 
 	return err;
 }
 
-/* Makes the object at slot idx of s: zeroes it, tags it, marks it black
+/* Makes the object at slot idx of s: zeroes it, tags it, stamps its birth
+ * (age.c), marks it black
  * while marking, and caches its handle (a new object is usually used
  * next). */
 static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struct span *s, uint32_t idx, uint8_t *p, size_t size,
@@ -197,7 +198,13 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 		zero_tail(p, size);
 	}
 	uint32_t tag = new_tag(h, old);
-	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, HDR_LARGE, 0);
+	if (likely(spc_sizeclass(s->spanclass))) {
+		*(uint64_t *)p = hdr_make(tag, nrefs, nbytes);
+		s->u.obj.births[idx] = (uint16_t)h->cycle;
+	} else {
+		*(uint64_t *)p = hdr_make(tag, HDR_LARGE, 0);
+		s->u.obj.birth = (uint32_t)h->cycle;
+	}
 	if (h->phase == GC_MARK) {
 		mark_bit_set(h, s->markbits, idx);
 		h->gcw.marked_bytes += s->elemsize;

@@ -75,6 +75,7 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	h->ten[s->tenant].bytes -= (uint64_t)nfreed * s->elemsize;
 	if (nalloc == 0) {
 		h->nspans_obj--;
+		births_free(h, s);
 		pages_free(h, s);
 		return 0;
 	}
@@ -87,6 +88,7 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	span_refill_cache(s, 0);
 	if (nfreed)
 		s->needzero = 1;
+	births_clamp(h, s);
 	return 1;
 }
 

@@ -17,6 +17,9 @@
  *    each tenant (hold set k's is tenant_of(k); heap_alloc_into's, a
  *    random one of them) is charged exactly its reachable objects; after
  *    every cycle, the tenants' counts follow central.c's invariant;
+ *  - after every completed cycle, every reachable object's age is the
+ *    number of cycles completed since the first cycle whose marking began
+ *    after it was made (num_gc - h->cycle at its birth, at least 0);
  *  - handles of objects that became unreachable are also used on purpose
  *    before they are swept ("limbo"): the heap may refuse them, or accept
  *    them, in which case they must still hold exactly their old contents,
@@ -38,6 +41,7 @@ struct mobj {
 	uint8_t *data;
 	uint32_t holds[NHS];
 	unsigned tenant;      /* charged to */
+	uint64_t born;        /* cycles whose marking had begun when made */
 	int reach;            /* reachable in the model */
 	int gone;             /* known freed: never used again */
 };
@@ -133,6 +137,7 @@ static void op_alloc(struct model *m)
 		return;
 	}
 	OK(err);
+	o->born = m->h->cycle;
 	m->limbo_accepted += limbo;
 	m->n++;
 	o->nrefs = nrefs;
@@ -163,6 +168,7 @@ static void op_alloc_into(struct model *m)
 	o->tenant = tenant_of((int)rng_below(&m->r, NHS));
 	OK(heap_set_tenant(m->h, o->tenant));
 	OK(heap_alloc_into(m->h, m->o[a].ref, s, nrefs, nbytes, &o->ref));
+	o->born = m->h->cycle;
 	o->nrefs = nrefs;
 	o->nbytes = nbytes;
 	o->slot = malloc((nrefs + 1) * sizeof *o->slot);
@@ -321,6 +327,7 @@ static void op_disconnect(struct model *m)
 
 static void verify_reachable(struct model *m)
 {
+	uint64_t num_gc = test_stats(m->h).num_gc;
 	for (int i = 0; i < m->n; i++) {
 		struct mobj *o = &m->o[i];
 		if (!o->reach)
@@ -329,6 +336,9 @@ static void verify_reachable(struct model *m)
 		OK(heap_object_size(m->h, o->ref, &nr, &nb));
 		assert_int_equal(nr, o->nrefs);
 		assert_int_equal(nb, o->nbytes);
+		struct heap_object_info info;
+		OK(heap_object_info(m->h, o->ref, &info));
+		assert_int_equal(info.age, num_gc > o->born ? num_gc - o->born : 0);
 		for (uint32_t s = 0; s < nr; s++) {
 			heap_ref out;
 			OK(heap_get_ref(m->h, o->ref, s, NULL, &out));

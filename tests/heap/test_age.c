@@ -1,0 +1,177 @@
+/*
+ * test_age.c - objects' ages (age.c): collections survived, counted from
+ * the first cycle whose marking begins after the object is made.
+ *
+ * The checks: an object held through N forced collections is N old, a new
+ * one 0, small and large alike; an object made while a cycle marks is not
+ * counted as surviving that cycle, one made before its marking began is;
+ * an object made in a slot a collection freed starts at 0; the birth
+ * stamps' memory is counted in gc_sys and freed with their spans; and
+ * past 65536 cycles, beyond what 16-bit stamps hold, ages saturate at
+ * 32767 instead of wrapping, while a younger object's stays exact.
+ */
+#include "testutil.h"
+
+static uint32_t age_of(heap *h, heap_ref r)
+{
+	struct heap_object_info info;
+	OK(heap_object_info(h, r, &info));
+	return info.age;
+}
+
+static void ages_count_collections(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref old, large, young;
+	OK(heap_alloc(h, hs, 2, 8, &old));
+	OK(heap_alloc(h, hs, 0, 100000, &large));
+	assert_int_equal(age_of(h, old), 0);
+	assert_int_equal(age_of(h, large), 0);
+	for (uint32_t n = 1; n <= 20; n++) {
+		heap_gc(h);
+		assert_int_equal(age_of(h, old), n);
+		assert_int_equal(age_of(h, large), n);
+		OK(heap_alloc(h, hs, 1, 16, &young));
+		assert_int_equal(age_of(h, young), 0);
+	}
+	heap_gc(h);
+	assert_int_equal(age_of(h, young), 1);
+	heap_holds_free(h, hs);
+	heap_free(h);
+}
+
+/* Allocated black while marking: it was not looked at by that cycle, so
+ * surviving it does not count; made during sweep termination, before the
+ * cycle's marking, it does. */
+static void ages_around_marking(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref old, sweepterm, marking;
+	OK(heap_alloc(h, hs, 1, 8, &old));
+	heap_gc(h);
+	heap_gc_begin(h);
+	assert_int_equal(h->phase, GC_SWEEPTERM);
+	OK(heap_alloc(h, hs, 1, 8, &sweepterm));
+	gc_slice(h, 0, 1);
+	assert_int_equal(h->phase, GC_MARK);
+	OK(heap_alloc(h, hs, 1, 8, &marking));
+	assert_int_equal(age_of(h, old), 1);
+	assert_int_equal(age_of(h, sweepterm), 0);
+	assert_int_equal(age_of(h, marking), 0);
+	while (gc_slice(h, 0, UINT64_MAX))
+		;
+	assert_int_equal(age_of(h, old), 2);
+	assert_int_equal(age_of(h, sweepterm), 1);
+	assert_int_equal(age_of(h, marking), 0);
+	heap_gc(h);
+	assert_int_equal(age_of(h, marking), 1);
+	heap_holds_free(h, hs);
+	heap_free(h);
+}
+
+/* Every other object of a span dies; the new objects fill their slots and
+ * are 0, the survivors beside them 1. */
+static void reused_slot_starts_at_zero(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref r[N], n[N / 2];
+	for (int i = 0; i < N; i++)
+		OK(heap_alloc(h, hs, 1, 16, &r[i]));
+	heap_gc(h);
+	heap_gc(h);
+	for (int i = 0; i < N; i += 2)
+		OK(heap_release(h, hs, r[i]));
+	heap_gc(h);
+	int reused = 0;
+	for (int i = 0; i < N / 2; i++) {
+		OK(heap_alloc(h, hs, 1, 16, &n[i]));
+		assert_int_equal(age_of(h, n[i]), 0);
+		for (int j = 0; j < N; j += 2)
+			reused += ref_place(n[i]) == ref_place(r[j]);
+	}
+	assert_true(reused > N / 4);
+	for (int i = 1; i < N; i += 2)
+		assert_int_equal(age_of(h, r[i]), 3);
+	heap_holds_free(h, hs);
+	heap_free(h);
+}
+
+/* gc_sys counts 2 bytes per slot of every small span, and they go with
+ * the spans. */
+static void stamps_counted_in_gc_sys(void **state)
+{
+	(void)state;
+	heap *h = test_heap();
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref r;
+	for (int i = 0; i < 5000; i++)
+		OK(heap_alloc(h, hs, (uint32_t)i % 5, (uint32_t)i % 300, &r));
+	OK(heap_alloc(h, hs, 0, 50000, &r));
+	uint64_t want = 0;
+	size_t small = 0;
+	for (size_t p = 0; p < h->grown; p++) {
+		struct span *s = span_of_page(h, p);
+		if (s && s->start == p && s->state == SPAN_OBJ && spc_sizeclass(s->spanclass)) {
+			want += (uint64_t)s->nelems * 2;
+			small++;
+		}
+	}
+	assert_true(small > 5);
+	assert_int_equal(h->births_bytes, want);
+	uint64_t with = test_stats(h).gc_sys;
+	h->births_bytes = 0;
+	uint64_t without = test_stats(h).gc_sys;
+	h->births_bytes = want;
+	assert_int_equal(with - without, want);
+	heap_holds_free(h, hs);
+	heap_gc(h);
+	heap_gc(h);
+	assert_int_equal(h->births_bytes, 0);
+	heap_free(h);
+}
+
+/* 16-bit stamps fall 65536 cycles behind after as many collections: the
+ * sweeper's clamp keeps an old object at 32767 (small and large), never
+ * wrapping back to a small age, and one made later exact. */
+static void ages_saturate_past_the_stamps(void **state)
+{
+	(void)state;
+	heap *h = test_heap_cfg(ARENA_CHUNK * 4, 100);
+	heap_holds *hs = heap_holds_new(h);
+	heap_ref old, large, later;
+	OK(heap_alloc(h, hs, 1, 8, &old));
+	OK(heap_alloc(h, hs, 0, 40000, &large));
+	uint32_t total = 65536 + 300, later_at = 40000;
+	for (uint32_t n = 1; n <= total; n++) {
+		heap_gc(h);
+		if (n == later_at)
+			OK(heap_alloc(h, hs, 1, 8, &later));
+		if (n % 997 == 0 || n == total) {
+			uint32_t want = n < AGE_MAX ? n : AGE_MAX;
+			assert_int_equal(age_of(h, old), want);
+			assert_int_equal(age_of(h, large), want);
+		}
+	}
+	assert_int_equal(age_of(h, later), total - later_at);
+	heap_holds_free(h, hs);
+	heap_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ages_count_collections),
+		cmocka_unit_test(ages_around_marking),
+		cmocka_unit_test(reused_slot_starts_at_zero),
+		cmocka_unit_test(stamps_counted_in_gc_sys),
+		cmocka_unit_test(ages_saturate_past_the_stamps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
