@@ -19,7 +19,8 @@
  * large object (its own span) keeps its sizes in the span. Reference slots
  * hold handles, never raw pointers, and only handles of live objects.
  * Alloc and mark bits are per-span bitmaps: in the descriptor when the span
- * has at most 64 objects, else at the end of the span's own pages.
+ * has at most 64 objects, else at the end of the span's own pages. Birth
+ * stamps (age.c) are a side array per small span, one per slot.
  *
  * Threads. Everything here belongs to the heap's one mutator thread, except
  * what the background mark worker (bgmark.c) shares with it while marking:
