@@ -128,6 +128,9 @@ static void op_alloc(struct model *m)
 	int k = (int)rng_below(&m->r, NHS), id = m->n;
 	struct mobj *o = &m->o[id];
 	memset(o, 0, sizeof *o);
+	/* Before the call: the allocation's assist may begin a cycle's
+	 * marking after the object is made. */
+	o->born = m->h->cycle;
 	int err = heap_alloc_refs(m->h, m->hs[k], nrefs, nbytes, vals, nvals, &o->ref);
 	if (limbo && err == HEAP_EBADREF) {
 		m->limbo_refused++;
@@ -137,7 +140,6 @@ static void op_alloc(struct model *m)
 		return;
 	}
 	OK(err);
-	o->born = m->h->cycle;
 	m->limbo_accepted += limbo;
 	m->n++;
 	o->nrefs = nrefs;
@@ -167,8 +169,8 @@ static void op_alloc_into(struct model *m)
 	memset(o, 0, sizeof *o);
 	o->tenant = tenant_of((int)rng_below(&m->r, NHS));
 	OK(heap_set_tenant(m->h, o->tenant));
-	OK(heap_alloc_into(m->h, m->o[a].ref, s, nrefs, nbytes, &o->ref));
 	o->born = m->h->cycle;
+	OK(heap_alloc_into(m->h, m->o[a].ref, s, nrefs, nbytes, &o->ref));
 	o->nrefs = nrefs;
 	o->nbytes = nbytes;
 	o->slot = malloc((nrefs + 1) * sizeof *o->slot);
