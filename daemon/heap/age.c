@@ -73,9 +73,9 @@ void births_clamp(const heap *h, struct span *s)
 	}
 	if (now - s->u.obj.birth <= AGE_MAX)
 		return;
-	uint16_t *b = s->u.obj.births, floor = (uint16_t)(now - AGE_MAX);
+	birth_t *b = s->u.obj.births, floor = (birth_t)(now - AGE_MAX);
 	for (uint32_t i = 0; i < s->nelems; i++)
-		if (bit_test(s->allocbits, i) && (uint16_t)(now - b[i]) > AGE_MAX)
+		if (bit_test(s->allocbits, i) && (birth_t)(now - b[i]) > AGE_MAX)
 			b[i] = floor;
 	s->u.obj.birth = now;
 }
@@ -86,7 +86,7 @@ uint32_t obj_age(const heap *h, const struct obj *o)
 	uint32_t d;
 	if (spc_sizeclass(s->spanclass)) {
 		uint32_t idx = (uint32_t)(((size_t)(o->p - span_base(h, s)) * s->divmul) >> 32);
-		d = (uint16_t)((uint16_t)h->cycle - s->u.obj.births[idx]);
+		d = (birth_t)((birth_t)h->cycle - s->u.obj.births[idx]);
 	} else {
 		d = (uint32_t)h->cycle - s->u.obj.birth;
 	}

@@ -65,6 +65,9 @@
 /* Impossible states stop the process with a constant message, as Go's throw. */
 _Noreturn void heap_throw(const char *msg);
 
+/* A small object's birth stamp: the low bits of the cycle count (age.c). */
+typedef uint16_t birth_t;
+
 /* --- spans --- */
 enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_OBJ, SPAN_WBUF };
 
@@ -95,7 +98,7 @@ struct span {
 		struct {
 			union {
 				struct { uint32_t nrefs, nbytes; };
-				uint16_t *births;
+				birth_t *births;
 			};
 			uint32_t save_epoch, save_fi, birth;
 		} obj;
@@ -747,14 +750,15 @@ int sweep_batch(heap *h, enum sweep_who who, unsigned *n);
 void sweep_proportional(heap *h);
 
 /* age.c: what an object's age (collections survived) is made of. A small
- * object's birth stamp is the low 16 bits of h->cycle when it was made,
- * in its span's births[]; a large one's is u.obj.birth. */
-#define AGE_MAX 32767u    /* ages are reported up to this, then saturate */
+ * object's birth stamp is the low bits of h->cycle when it was made, in
+ * its span's births[]; a large one's is u.obj.birth. Ages are reported up
+ * to AGE_MAX, then saturate: half a stamp's range, less one. */
+#define AGE_MAX ((uint32_t)((birth_t)~(birth_t)0 >> 1))
 int births_alloc(heap *h, struct span *s);
 /* Frees s's stamps, if it has any, before s goes back to the page heap. */
 void births_free(heap *h, struct span *s);
 void births_destroy(heap *h);
-/* Keeps the stamps of s, just swept, within 16 bits of h->cycle. */
+/* Keeps the stamps of s, just swept, within a stamp's range of h->cycle. */
 void births_clamp(const heap *h, struct span *s);
 uint32_t obj_age(const heap *h, const struct obj *o);
 

@@ -200,7 +200,7 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 	uint32_t tag = new_tag(h, old);
 	if (likely(spc_sizeclass(s->spanclass))) {
 		*(uint64_t *)p = hdr_make(tag, nrefs, nbytes);
-		s->u.obj.births[idx] = (uint16_t)h->cycle;
+		s->u.obj.births[idx] = (birth_t)h->cycle;
 	} else {
 		*(uint64_t *)p = hdr_make(tag, HDR_LARGE, 0);
 		s->u.obj.birth = (uint32_t)h->cycle;

@@ -7,8 +7,8 @@
  * counted as surviving that cycle, one made before its marking began is;
  * an object made in a slot a collection freed starts at 0; the birth
  * stamps' memory is counted in gc_sys and freed with their spans; and
- * past 65536 cycles, beyond what 16-bit stamps hold, ages saturate at
- * 32767 instead of wrapping, while a younger object's stays exact.
+ * past twice AGE_MAX cycles, beyond what the stamps hold, ages saturate
+ * at AGE_MAX instead of wrapping, while a younger object's stays exact.
  */
 #include "testutil.h"
 
@@ -103,7 +103,7 @@ static void reused_slot_starts_at_zero(void **state)
 	heap_free(h);
 }
 
-/* gc_sys counts 2 bytes per slot of every small span, and they go with
+/* gc_sys counts a stamp per slot of every small span, and they go with
  * the spans. */
 static void stamps_counted_in_gc_sys(void **state)
 {
@@ -119,7 +119,7 @@ static void stamps_counted_in_gc_sys(void **state)
 	for (size_t p = 0; p < h->grown; p++) {
 		struct span *s = span_of_page(h, p);
 		if (s && s->start == p && s->state == SPAN_OBJ && spc_sizeclass(s->spanclass)) {
-			want += (uint64_t)s->nelems * 2;
+			want += (uint64_t)s->nelems * sizeof(birth_t);
 			small++;
 		}
 	}
@@ -137,9 +137,10 @@ static void stamps_counted_in_gc_sys(void **state)
 	heap_free(h);
 }
 
-/* 16-bit stamps fall 65536 cycles behind after as many collections: the
- * sweeper's clamp keeps an old object at 32767 (small and large), never
- * wrapping back to a small age, and one made later exact. */
+/* Stamps would fall a whole stamp range behind (65536 cycles with 16-bit
+ * ones) after as many collections: the sweeper's clamp keeps an old object
+ * at AGE_MAX (small and large), never wrapping back to a small age, and
+ * one made later exact. */
 static void ages_saturate_past_the_stamps(void **state)
 {
 	(void)state;
@@ -148,12 +149,12 @@ static void ages_saturate_past_the_stamps(void **state)
 	heap_ref old, large, later;
 	OK(heap_alloc(h, hs, 1, 8, &old));
 	OK(heap_alloc(h, hs, 0, 40000, &large));
-	uint32_t total = 65536 + 300, later_at = 40000;
+	uint32_t total = 2 * (AGE_MAX + 1) + 300, later_at = total - AGE_MAX / 2, step = AGE_MAX / 30 + 1;
 	for (uint32_t n = 1; n <= total; n++) {
 		heap_gc(h);
 		if (n == later_at)
 			OK(heap_alloc(h, hs, 1, 8, &later));
-		if (n % 997 == 0 || n == total) {
+		if (n % step == 0 || n == total) {
 			uint32_t want = n < AGE_MAX ? n : AGE_MAX;
 			assert_int_equal(age_of(h, old), want);
 			assert_int_equal(age_of(h, large), want);
