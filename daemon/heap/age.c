@@ -10,13 +10,18 @@
  * collections, one less while cycle c is still marking (if c > b).
  *
  * Where the birth cycle is kept. The 8-byte header has no room to spare
- * (its tag is a capability), so a small object's birth is a 16-bit stamp,
- * the low bits of h->cycle, in a side array of its span, one per slot
- * (births[], 2 bytes per slot, malloc'd when the span is made and freed
- * with it, counted in gc_sys); a large object's is u.obj.birth in its
- * span. The allocator writes it with one store; a slot's stamp is
- * meaningless while the slot is free.
- *
+ * (its tag is a capability), so a small object's birth is a 16-bit stamp
+ * (birth_t), the low bits of h->cycle, one per slot (births[]) where its
+ * span's bitmaps are: a span of more than 64 objects has its stamps in its
+ * tail, before the bitmaps (sizeclass.c leaves room: heap_inuse counts
+ * them, with the bitmaps); one of at most 64, whose bitmaps are in its
+ * descriptor, has its stamps in a per-page table beside the descriptors,
+ * BIRTHS_PER_PAGE entries a page, committed and released with them
+ * (counted in gc_sys). Either way they come and go with the span's pages,
+ * so a heap that shrinks gives their memory back. A large object's birth
+ * is u.obj.birth in its span. The allocator writes the stamp with one
+ * store; a slot's stamp is meaningless while the slot is free.
+
  * Wrap. Invariant: for every live small object, (uint16_t)(h->cycle -
  * stamp) is its true age's c - b when that is at most 65535, and else at
  * least AGE_MAX + 1 (after the marking adjustment, at least AGE_MAX). The
@@ -33,35 +38,6 @@
  * starts at 0, as snapshots do not record ages.
  */
 #include "internal.h"
-
-int births_alloc(heap *h, struct span *s)
-{
-	size_t bytes = (size_t)s->nelems * sizeof *s->u.obj.births;
-	s->u.obj.births = malloc(bytes);
-	if (!s->u.obj.births)
-		return HEAP_ENOMEM;
-	s->u.obj.birth = (uint32_t)h->cycle;
-	h->births_bytes += bytes;
-	return 0;
-}
-
-void births_free(heap *h, struct span *s)
-{
-	if (!spc_sizeclass(s->spanclass))
-		return;
-	h->births_bytes -= (size_t)s->nelems * sizeof *s->u.obj.births;
-	free(s->u.obj.births);
-	s->u.obj.births = NULL;
-}
-
-void births_destroy(heap *h)
-{
-	for (size_t p = 0; p < h->grown; p++) {
-		struct span *s = span_of_page(h, p);
-		if (s && s->start == p && s->state == SPAN_OBJ)
-			births_free(h, s);
-	}
-}
 
 void births_clamp(const heap *h, struct span *s)
 {

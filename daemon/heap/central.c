@@ -83,30 +83,30 @@ void span_refill_cache(struct span *s, uint32_t index)
 	s->alloccache = ~s->allocbits[index >> 6];
 }
 
-int span_init_obj(heap *h, struct span *s, unsigned spc)
+void span_init_obj(heap *h, struct span *s, unsigned spc)
 {
 	const struct sizeclass *sc = &sc_table[spc_sizeclass(spc)];
 	s->spanclass = (uint8_t)spc;
 	s->elemsize = sc->size;
 	s->nelems = sc->nelems;
-	if (births_alloc(h, s))
-		return HEAP_ENOMEM;
 	s->divmul = sc->divmul;
 	s->sweepgen = h->sweepgen;
 	if (sc->nelems <= 64) {
 		s->allocbits = &s->smallbits[0];
 		s->markbits = &s->smallbits[1];
+		s->u.obj.births = &h->births_tab[(size_t)s->start * BIRTHS_PER_PAGE];
 	} else {
 		uint64_t *tail = (uint64_t *)(span_base(h, s) + ((size_t)s->npages << PAGE_SHIFT)) - 2 * sc->bitwords;
 		memset(tail, 0, 2 * sc->bitwords * sizeof *tail);
 		s->allocbits = tail;
 		s->markbits = tail + sc->bitwords;
+		s->u.obj.births = (birth_t *)(span_base(h, s) + sc->births_off);
 	}
+	s->u.obj.birth = (uint32_t)h->cycle;
 	span_refill_cache(s, 0);
 	s->u.obj.save_epoch = h->save.epoch;  /* new to any save running */
 	s->u.obj.save_fi = 0;
 	h->nspans_obj++;
-	return 0;
 }
 
 /* Counts s's free slots as allocated, and as t's, while it is cached. */
@@ -203,10 +203,7 @@ int central_refill(heap *h, struct heap_tenant *t, unsigned spc, struct span **s
 			return HEAP_EQUOTA;
 		if (!(s = pages_alloc(h, sc->npages, PAGES_SMALL)))
 			return HEAP_ENOMEM;
-		if (span_init_obj(h, s, spc)) {
-			pages_free(h, s);
-			return HEAP_ENOMEM;
-		}
+		span_init_obj(h, s, spc);
 		span_give(h, s, t);
 	}
 	save_span_cached(h, s);

@@ -73,7 +73,6 @@ void heap_free(heap *h)
 	save_destroy(h);
 	bg_stop(h);
 	holds_destroy(h);
-	births_destroy(h);
 	arena_destroy(h);
 	wbuf_destroy(h);
 	handle_destroy(h);

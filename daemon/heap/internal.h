@@ -19,8 +19,10 @@
  * large object (its own span) keeps its sizes in the span. Reference slots
  * hold handles, never raw pointers, and only handles of live objects.
  * Alloc and mark bits are per-span bitmaps: in the descriptor when the span
- * has at most 64 objects, else at the end of the span's own pages. Birth
- * stamps (age.c) are a side array per small span, one per slot.
+ * has at most 64 objects, else at the end of the span's own pages. So are
+ * the birth stamps (age.c), one per slot: in a per-page table (births_tab,
+ * 64 a page) for a span of at most 64 objects, else in the span's tail
+ * before the bitmaps.
  *
  * Threads. Everything here belongs to the heap's one mutator thread, except
  * what the background mark worker (bgmark.c) shares with it while marking:
@@ -67,6 +69,7 @@ _Noreturn void heap_throw(const char *msg);
 
 /* A small object's birth stamp: the low bits of the cycle count (age.c). */
 typedef uint16_t birth_t;
+#define BIRTHS_PER_PAGE 64u   /* table entries: a span with bitmaps in its descriptor */
 
 /* --- spans --- */
 enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_OBJ, SPAN_WBUF };
@@ -116,6 +119,7 @@ struct sizeclass {
 	uint32_t nelems;   /* objects per span, after room for tail bitmaps */
 	uint32_t divmul;
 	uint32_t bitwords; /* 64-bit words per bitmap */
+	uint32_t births_off;  /* past 64 objects: where the stamps start in the span */
 };
 extern struct sizeclass sc_table[NUM_SIZE_CLASSES];
 /* Class by (size + 7) / 8 up to 1024 bytes, by (size - 1024 + 127) / 128 above. */
@@ -322,6 +326,7 @@ struct heap {
 	uint32_t *pagemap;
 	struct span *spans;
 	uint64_t *released;   /* bit per page: not backed (fresh or madvised) */
+	birth_t *births_tab;  /* BIRTHS_PER_PAGE per page (age.c) */
 
 	/* Page heap (pages.c). bins[n] holds free runs of n pages (backed ones
 	 * first), bins[0] the runs of NUM_BINS pages or more; binmask has a bit
@@ -349,7 +354,6 @@ struct heap {
 	struct list large[2];
 	struct span empty_span;
 	size_t nspans_obj;
-	uint64_t births_bytes;   /* small spans' birth stamps (age.c) */
 
 	/* Collector state (gc.c, mark.c). */
 	enum gc_phase phase;
@@ -466,15 +470,17 @@ static inline struct span *span_of_page(const heap *h, size_t page)
 }
 static inline uint8_t *span_base(const heap *h, const struct span *s) { return page_addr(h, s->start); }
 
-/* The collector's own memory: workbuf spans, the small spans' birth
- * stamps (age.c), and the per-page tables for
+/* The collector's own memory: workbuf spans, and the per-page tables (birth
+ * stamps of spans of at most 64 objects included) for
  * pages that are not released (a released run's inner entries are released
  * with it), plus the released-page bits. An estimate of what is resident:
  * descriptors of pages inside multi-page spans are counted, never touched. */
 static inline uint64_t gc_sys_bytes(const heap *h)
 {
-	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) + h->births_bytes +
-	       (uint64_t)(h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8;
+	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) +
+	       (uint64_t)(h->grown - h->pages_released) *
+		       (sizeof(struct span) + sizeof(uint32_t) + BIRTHS_PER_PAGE * sizeof(birth_t)) +
+	       h->grown / 8;
 }
 
 /* pages.c */
@@ -510,8 +516,7 @@ static inline unsigned tenant_next(const heap *h, unsigned from)
 void span_give(heap *h, struct span *s, struct heap_tenant *t);
 /* Allocations from cached spans not yet added to h->st. */
 void central_cached_stats(const heap *h, uint64_t *objects, uint64_t *bytes);
-/* 0, or HEAP_ENOMEM when s's birth stamps cannot be allocated. */
-int span_init_obj(heap *h, struct span *s, unsigned spc);
+void span_init_obj(heap *h, struct span *s, unsigned spc);
 void span_refill_cache(struct span *s, uint32_t index);
 
 static inline int bit_test(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
@@ -754,10 +759,6 @@ void sweep_proportional(heap *h);
  * its span's births[]; a large one's is u.obj.birth. Ages are reported up
  * to AGE_MAX, then saturate: half a stamp's range, less one. */
 #define AGE_MAX ((uint32_t)((birth_t)~(birth_t)0 >> 1))
-int births_alloc(heap *h, struct span *s);
-/* Frees s's stamps, if it has any, before s goes back to the page heap. */
-void births_free(heap *h, struct span *s);
-void births_destroy(heap *h);
 /* Keeps the stamps of s, just swept, within a stamp's range of h->cycle. */
 void births_clamp(const heap *h, struct span *s);
 uint32_t obj_age(const heap *h, const struct obj *o);

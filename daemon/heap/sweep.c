@@ -75,7 +75,6 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	h->ten[s->tenant].bytes -= (uint64_t)nfreed * s->elemsize;
 	if (nalloc == 0) {
 		h->nspans_obj--;
-		births_free(h, s);
 		pages_free(h, s);
 		return 0;
 	}

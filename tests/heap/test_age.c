@@ -6,7 +6,8 @@
  * one 0, small and large alike; an object made while a cycle marks is not
  * counted as surviving that cycle, one made before its marking began is;
  * an object made in a slot a collection freed starts at 0; the birth
- * stamps' memory is counted in gc_sys and freed with their spans; and
+ * stamps are where the span's bitmaps are, and gc_sys counts the table
+ * of those in no tail; and
  * past twice AGE_MAX cycles, beyond what the stamps hold, ages saturate
  * at AGE_MAX instead of wrapping, while a younger object's stays exact.
  */
@@ -103,37 +104,39 @@ static void reused_slot_starts_at_zero(void **state)
 	heap_free(h);
 }
 
-/* gc_sys counts a stamp per slot of every small span, and they go with
- * the spans. */
-static void stamps_counted_in_gc_sys(void **state)
+/* A span's stamps are where its bitmaps are: past 64 objects in its tail,
+ * after the last slot, else in the per-page table at its first page; and
+ * gc_sys counts the table for every page not released. */
+static void stamps_beside_the_bitmaps(void **state)
 {
 	(void)state;
 	heap *h = test_heap();
 	heap_holds *hs = heap_holds_new(h);
 	heap_ref r;
-	for (int i = 0; i < 5000; i++)
-		OK(heap_alloc(h, hs, (uint32_t)i % 5, (uint32_t)i % 300, &r));
-	OK(heap_alloc(h, hs, 0, 50000, &r));
-	uint64_t want = 0;
-	size_t small = 0;
+	for (int i = 0; i < 20000; i++)
+		OK(heap_alloc(h, hs, (uint32_t)i % 5, (uint32_t)i % 700, &r));
+	size_t tail = 0, table = 0;
 	for (size_t p = 0; p < h->grown; p++) {
 		struct span *s = span_of_page(h, p);
-		if (s && s->start == p && s->state == SPAN_OBJ && spc_sizeclass(s->spanclass)) {
-			want += (uint64_t)s->nelems * sizeof(birth_t);
-			small++;
+		if (!s || s->start != p || s->state != SPAN_OBJ || !spc_sizeclass(s->spanclass))
+			continue;
+		const uint8_t *b = (const uint8_t *)s->u.obj.births, *base = span_base(h, s);
+		if (s->nelems > 64) {
+			tail++;
+			assert_true(b >= base + (size_t)s->nelems * s->elemsize);
+			assert_true(b + s->nelems * sizeof(birth_t) <= (const uint8_t *)s->allocbits);
+			assert_true(b + s->nelems * sizeof(birth_t) <= (const uint8_t *)s->markbits);
+		} else {
+			table++;
+			assert_ptr_equal(s->u.obj.births, &h->births_tab[p * BIRTHS_PER_PAGE]);
 		}
 	}
-	assert_true(small > 5);
-	assert_int_equal(h->births_bytes, want);
-	uint64_t with = test_stats(h).gc_sys;
-	h->births_bytes = 0;
-	uint64_t without = test_stats(h).gc_sys;
-	h->births_bytes = want;
-	assert_int_equal(with - without, want);
+	assert_true(tail > 3 && table > 3);
+	struct heap_stats st = test_stats(h);
+	uint64_t per_page = sizeof(struct span) + sizeof(uint32_t) + BIRTHS_PER_PAGE * sizeof(birth_t);
+	assert_int_equal(st.gc_sys, (uint64_t)h->pages_wbuf * PAGE_SIZE +
+					    (h->grown - h->pages_released) * per_page + h->grown / 8);
 	heap_holds_free(h, hs);
-	heap_gc(h);
-	heap_gc(h);
-	assert_int_equal(h->births_bytes, 0);
 	heap_free(h);
 }
 
@@ -171,7 +174,7 @@ int main(void)
 		cmocka_unit_test(ages_count_collections),
 		cmocka_unit_test(ages_around_marking),
 		cmocka_unit_test(reused_slot_starts_at_zero),
-		cmocka_unit_test(stamps_counted_in_gc_sys),
+		cmocka_unit_test(stamps_beside_the_bitmaps),
 		cmocka_unit_test(ages_saturate_past_the_stamps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
