@@ -52,7 +52,7 @@
 	X(frees, COUNT, HEAP, 9, "Memory", "heapd_frees_total", NULL, "counter",                              \
 	  "Objects freed.")                                                                                    \
 	X(gc_sys, BYTES, HEAP, 10, "Memory", "heapd_gc_sys_bytes", NULL, "gauge",                             \
-	  "Collector metadata: workbuf spans, objects' birth stamps and per-page tables.")                    \
+	  "Collector metadata: workbuf spans and per-page tables.")                                            \
 	X(wbuf_spans_busy, COUNT, HEAP, 11, "GC", "heapd_wbuf_spans", "state=\"busy\"", "gauge",              \
 	  "Workbuf spans: busy hold the cycle's mark queue, free wait for the sweeper.")                       \
 	X(wbuf_spans_free, COUNT, HEAP, 12, "GC", "heapd_wbuf_spans", "state=\"free\"", "gauge", NULL)        \
