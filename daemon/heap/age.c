@@ -21,8 +21,8 @@
  * so a heap that shrinks gives their memory back. A large object's birth
  * is u.obj.birth in its span. The allocator writes the stamp with one
  * store; a slot's stamp is meaningless while the slot is free.
-
- * Wrap. Invariant: for every live small object, (uint16_t)(h->cycle -
+ *
+ * Wrap. Invariant: for every live small object, (birth_t)(h->cycle -
  * stamp) is its true age's c - b when that is at most 65535, and else at
  * least AGE_MAX + 1 (after the marking adjustment, at least AGE_MAX). The
  * sweeper keeps it: every span is swept once per cycle, with h->cycle the

@@ -116,7 +116,7 @@ static inline int spc_noscan(unsigned spc) { return spc & 1; }
 struct sizeclass {
 	uint32_t size;     /* bytes per object */
 	uint32_t npages;   /* pages per span */
-	uint32_t nelems;   /* objects per span, after room for tail bitmaps */
+	uint32_t nelems;   /* objects per span, after room for the tail (stamps, bitmaps) */
 	uint32_t divmul;
 	uint32_t bitwords; /* 64-bit words per bitmap */
 	uint32_t births_off;  /* past 64 objects: where the stamps start in the span */
