@@ -10,7 +10,7 @@
  * collections, one less while cycle c is still marking (if c > b).
  *
  * Where the birth cycle is kept. The 8-byte header has no room to spare
- * (its tag is a capability), so a small object's birth is a 16-bit stamp
+ * (its tag is a capability), so a small object's birth is an 8-bit stamp
  * (birth_t), the low bits of h->cycle, one per slot (births[]) where its
  * span's bitmaps are: a span of more than 64 objects has its stamps in its
  * tail, before the bitmaps (sizeclass.c leaves room: heap_inuse counts
@@ -23,16 +23,23 @@
  * store; a slot's stamp is meaningless while the slot is free.
  *
  * Wrap. Invariant: for every live small object, (birth_t)(h->cycle -
- * stamp) is its true age's c - b when that is at most 65535, and else at
+ * stamp) is its true age's c - b when that is at most 255, and else at
  * least AGE_MAX + 1 (after the marking adjustment, at least AGE_MAX). The
  * sweeper keeps it: every span is swept once per cycle, with h->cycle the
  * cycle just ended; when the span's stamps were last clamped (u.obj.birth)
  * AGE_MAX + 1 or more cycles ago, births_clamp() moves the stamp of every
  * object older than AGE_MAX to h->cycle - AGE_MAX. So between clamps a
- * stamp falls at most AGE_MAX + 1 + AGE_MAX = 65535 behind, never wraps,
- * and the work is O(slots) once per 32768 cycles per span. Large objects
- * are clamped the same way, O(1) per sweep. Ages are reported up to
- * AGE_MAX: exactly min(age, 32767).
+ * stamp falls at most AGE_MAX + 1 + AGE_MAX = 255 behind, never wraps,
+ * and the work is O(slots) once per 128 cycles per span (a pass over the
+ * span's stamps, as cheap as sweeping it). Large objects are clamped the
+ * same way, O(1) per sweep. Ages are reported up to AGE_MAX: exactly
+ * min(age, 127).
+ *
+ * Why 8 bits. With 16-bit stamps (birth_t uint16_t: ages up to 32767) a
+ * span of 32-byte objects holds 239 instead of 254 of them (246 with 8
+ * bits), and GCBench's heap on one CPU grew from 32 to 52 MiB, its time by
+ * 15% (docs/performance.md); 8-bit stamps cost nothing measurable there.
+ * The type is the only thing to change for wider ones.
  *
  * A loaded object (load.c) is made by heap_alloc like any other: its age
  * starts at 0, as snapshots do not record ages.

@@ -95,6 +95,7 @@ void span_init_obj(heap *h, struct span *s, unsigned spc)
 		s->allocbits = &s->smallbits[0];
 		s->markbits = &s->smallbits[1];
 		s->u.obj.births = &h->births_tab[(size_t)s->start * BIRTHS_PER_PAGE];
+		h->nspans_tab++;
 	} else {
 		uint64_t *tail = (uint64_t *)(span_base(h, s) + ((size_t)s->npages << PAGE_SHIFT)) - 2 * sc->bitwords;
 		memset(tail, 0, 2 * sc->bitwords * sizeof *tail);

@@ -160,7 +160,7 @@ int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes);
 /* What an object is: its sizes, the heap bytes it takes (its size
  * class's, or a large object's pages), and its age: the collections
  * whose marking began after it was made and that it survived, up to
- * 32767 (age.c). */
+ * 127 (age.c). */
 struct heap_object_info {
 	uint32_t nrefs, nbytes;
 	uint64_t size;

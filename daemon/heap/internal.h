@@ -68,7 +68,7 @@
 _Noreturn void heap_throw(const char *msg);
 
 /* A small object's birth stamp: the low bits of the cycle count (age.c). */
-typedef uint16_t birth_t;
+typedef uint8_t birth_t;
 #define BIRTHS_PER_PAGE 64u   /* table entries: a span with bitmaps in its descriptor */
 
 /* --- spans --- */
@@ -354,6 +354,7 @@ struct heap {
 	struct list large[2];
 	struct span empty_span;
 	size_t nspans_obj;
+	size_t nspans_tab;       /* of them, small spans with stamps in births_tab */
 
 	/* Collector state (gc.c, mark.c). */
 	enum gc_phase phase;
@@ -470,17 +471,17 @@ static inline struct span *span_of_page(const heap *h, size_t page)
 }
 static inline uint8_t *span_base(const heap *h, const struct span *s) { return page_addr(h, s->start); }
 
-/* The collector's own memory: workbuf spans, and the per-page tables (birth
- * stamps of spans of at most 64 objects included) for
+/* The collector's own memory: workbuf spans, and the per-page tables for
  * pages that are not released (a released run's inner entries are released
- * with it), plus the released-page bits. An estimate of what is resident:
- * descriptors of pages inside multi-page spans are counted, never touched. */
+ * with it), plus the released-page bits and the birth stamps in births_tab
+ * (BIRTHS_PER_PAGE for each span that has its stamps there). An estimate
+ * of what is resident: descriptors of pages inside multi-page spans are
+ * counted, never touched. */
 static inline uint64_t gc_sys_bytes(const heap *h)
 {
 	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) +
-	       (uint64_t)(h->grown - h->pages_released) *
-		       (sizeof(struct span) + sizeof(uint32_t) + BIRTHS_PER_PAGE * sizeof(birth_t)) +
-	       h->grown / 8;
+	       (uint64_t)(h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8 +
+	       (uint64_t)h->nspans_tab * BIRTHS_PER_PAGE * sizeof(birth_t);
 }
 
 /* pages.c */

@@ -75,6 +75,8 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	h->ten[s->tenant].bytes -= (uint64_t)nfreed * s->elemsize;
 	if (nalloc == 0) {
 		h->nspans_obj--;
+		if (spc_sizeclass(s->spanclass) && s->nelems <= 64)
+			h->nspans_tab--;
 		pages_free(h, s);
 		return 0;
 	}

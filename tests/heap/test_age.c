@@ -106,7 +106,8 @@ static void reused_slot_starts_at_zero(void **state)
 
 /* A span's stamps are where its bitmaps are: past 64 objects in its tail,
  * after the last slot, else in the per-page table at its first page; and
- * gc_sys counts the table for every page not released. */
+ * gc_sys counts a page's entries of the table for each span of the latter
+ * kind, until the sweeper frees it. */
 static void stamps_beside_the_bitmaps(void **state)
 {
 	(void)state;
@@ -132,15 +133,18 @@ static void stamps_beside_the_bitmaps(void **state)
 		}
 	}
 	assert_true(tail > 3 && table > 3);
-	struct heap_stats st = test_stats(h);
-	uint64_t per_page = sizeof(struct span) + sizeof(uint32_t) + BIRTHS_PER_PAGE * sizeof(birth_t);
-	assert_int_equal(st.gc_sys, (uint64_t)h->pages_wbuf * PAGE_SIZE +
-					    (h->grown - h->pages_released) * per_page + h->grown / 8);
+	assert_int_equal(h->nspans_tab, table);
+	uint64_t tables = (h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8;
+	assert_int_equal(test_stats(h).gc_sys, (uint64_t)h->pages_wbuf * PAGE_SIZE + tables +
+						      (uint64_t)table * BIRTHS_PER_PAGE * sizeof(birth_t));
 	heap_holds_free(h, hs);
+	heap_gc(h);
+	heap_gc(h);
+	assert_int_equal(h->nspans_tab, 0);
 	heap_free(h);
 }
 
-/* Stamps would fall a whole stamp range behind (65536 cycles with 16-bit
+/* Stamps would fall a whole stamp range behind (256 cycles with 8-bit
  * ones) after as many collections: the sweeper's clamp keeps an old object
  * at AGE_MAX (small and large), never wrapping back to a small age, and
  * one made later exact. */

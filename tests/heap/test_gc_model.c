@@ -19,7 +19,8 @@
  *    every cycle, the tenants' counts follow central.c's invariant;
  *  - after every completed cycle, every reachable object's age is the
  *    number of cycles completed since the first cycle whose marking began
- *    after it was made (num_gc - h->cycle at its birth, at least 0);
+ *    after it was made (num_gc - h->cycle at its birth, at least 0,
+ *    at most AGE_MAX: the model runs past the stamps' range);
  *  - handles of objects that became unreachable are also used on purpose
  *    before they are swept ("limbo"): the heap may refuse them, or accept
  *    them, in which case they must still hold exactly their old contents,
@@ -340,7 +341,8 @@ static void verify_reachable(struct model *m)
 		assert_int_equal(nb, o->nbytes);
 		struct heap_object_info info;
 		OK(heap_object_info(m->h, o->ref, &info));
-		assert_int_equal(info.age, num_gc > o->born ? num_gc - o->born : 0);
+		uint64_t age = num_gc > o->born ? num_gc - o->born : 0;
+		assert_int_equal(info.age, age < AGE_MAX ? age : AGE_MAX);
 		for (uint32_t s = 0; s < nr; s++) {
 			heap_ref out;
 			OK(heap_get_ref(m->h, o->ref, s, NULL, &out));
