@@ -5,8 +5,8 @@
  * at most max_heap; the rest is headroom for workbufs, whose need is bounded
  * by the number of live objects) capped at 32 GiB, because a handle names
  * an object by its offset / 8 in 32 bits. The per-page tables (pagemap,
- * span descriptors, birth stamps, released bits) are reserved alongside, for the whole
- * arena, and committed in step with it.
+ * span descriptors, birth stamps, released bits) are reserved alongside,
+ * for the whole arena, and committed in step with it.
  *
  * Invariant: pages [0, grown) and their table entries are committed. New
  * pages are marked released: fresh anonymous memory reads as zero and costs
