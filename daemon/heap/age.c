@@ -38,8 +38,9 @@
  * Why 8 bits. With 16-bit stamps (birth_t uint16_t: ages up to 32767) a
  * span of 32-byte objects holds 239 instead of 254 of them (246 with 8
  * bits), and GCBench's heap on one CPU grew from 32 to 52 MiB, its time by
- * 15% (docs/performance.md); 8-bit stamps cost nothing measurable there.
- * The type is the only thing to change for wider ones.
+ * 15%; with 8-bit stamps its heap is as it was, its time 3-5% longer
+ * (docs/performance.md). The type is the only thing to change for wider
+ * ones.
  *
  * A loaded object (load.c) is made by heap_alloc like any other: its age
  * starts at 0, as snapshots do not record ages.
