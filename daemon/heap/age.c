@@ -11,20 +11,41 @@
  *
  * Where the birth cycle is kept. The 8-byte header has no room to spare
  * (its tag is a capability), so a small object's birth is an 8-bit stamp
- * (birth_t), the low bits of h->cycle, one per slot (births[]) where its
- * span's bitmaps are: a span of more than 64 objects has its stamps in its
- * tail, before the bitmaps (sizeclass.c leaves room: heap_inuse counts
+ * (birth_t), the low bits of a cycle count, one per slot (births[]) where
+ * its span's bitmaps are: a span of more than 64 objects has its stamps in
+ * its tail, before the bitmaps (sizeclass.c leaves room: heap_inuse counts
  * them, with the bitmaps); one of at most 64, whose bitmaps are in its
  * descriptor, has its stamps in a per-page table beside the descriptors,
  * BIRTHS_PER_PAGE entries a page, committed and released with them
  * (counted in gc_sys). Either way they come and go with the span's pages,
  * so a heap that shrinks gives their memory back. A large object's birth
- * is u.obj.birth in its span. The allocator writes the stamp with one
- * store; a slot's stamp is meaningless while the slot is free.
+ * is u.obj.birth in its span, stored when it is made.
  *
- * Wrap. Invariant: for every live small object, (birth_t)(h->cycle -
- * stamp) is its true age's c - b when that is at most 255, and else at
- * least AGE_MAX + 1 (after the marking adjustment, at least AGE_MAX). The
+ * Who writes a small object's stamp: the sweeper, not the allocator. Only
+ * an object in its span's allocbits (it was live at the span's last sweep)
+ * has a stamp; any other slot's is meaningless. Sweeping a span after
+ * cycle c (h->cycle == c) finds the objects that survive their first
+ * collection as markbits & ~allocbits, and stamps only those, a word at a
+ * time: each was made since the span's last sweep, so in cycle c - 1
+ * (before c's marking began) or in c (while c marked, allocated black).
+ * Slots are allocated in increasing order between sweeps, so the first
+ * slot allocated while c marked (mark_fi, noted by the allocator, reset
+ * by each sweep) divides them: below it b = c - 1, else b = c. The
+ * allocator writes nothing for ages but while marking, and the sweeper's
+ * work is proportional to first-time survivors.
+ *
+ * An object not in allocbits, made since its span's last sweep, has no
+ * stamp, and its age follows from the span's state: if the span is swept
+ * this cycle, the object was made in this cycle or (while marking) in the
+ * one before, and its age is 0; if not (h->phase is not GC_MARK: the
+ * collector sweeps every span before marking), it was made in cycle
+ * c - 1 or while c marked, and c has ended: its age is 1 below mark_fi,
+ * 0 from it on.
+ *
+ * Wrap. Invariant: for every small object in its span's allocbits,
+ * (birth_t)(h->cycle - stamp) is its true age's c - b when that is at most
+ * 255, and else at least AGE_MAX + 1 (after the marking adjustment, at
+ * least AGE_MAX). The
  * sweeper keeps it: every span is swept once per cycle, with h->cycle the
  * cycle just ended; when the span's stamps were last clamped (u.obj.birth)
  * AGE_MAX + 1 or more cycles ago, births_clamp() moves the stamp of every
@@ -38,14 +59,25 @@
  * Why 8 bits. With 16-bit stamps (birth_t uint16_t: ages up to 32767) a
  * span of 32-byte objects holds 239 instead of 254 of them (246 with 8
  * bits), and GCBench's heap on one CPU grew from 32 to 52 MiB, its time by
- * 15%; with 8-bit stamps its heap is as it was, its time 3-5% longer
- * (docs/performance.md). The type is the only thing to change for wider
- * ones.
+ * 15%; with 8-bit stamps its heap is as it was (docs/performance.md). The
+ * type is the only thing to change for wider ones.
+ * COST_PLACEHOLDER
  *
  * A loaded object (load.c) is made by heap_alloc like any other: its age
  * starts at 0, as snapshots do not record ages.
  */
 #include "internal.h"
+
+void births_stamp(const heap *h, struct span *s, uint32_t words)
+{
+	birth_t now = (birth_t)h->cycle, before = (birth_t)(now - 1);
+	birth_t *b = s->u.obj.births;
+	for (uint32_t i = 0; i < words; i++)
+		for (uint64_t w = s->markbits[i] & ~s->allocbits[i]; w; w &= w - 1) {
+			uint32_t idx = i * 64 + (uint32_t)__builtin_ctzll(w);
+			b[idx] = idx < s->mark_fi ? before : now;
+		}
+}
 
 void births_clamp(const heap *h, struct span *s)
 {
@@ -70,6 +102,8 @@ uint32_t obj_age(const heap *h, const struct obj *o)
 	uint32_t d;
 	if (spc_sizeclass(s->spanclass)) {
 		uint32_t idx = (uint32_t)(((size_t)(o->p - span_base(h, s)) * s->divmul) >> 32);
+		if (!bit_test(s->allocbits, idx))
+			return s->sweepgen == h->sweepgen ? 0 : idx < s->mark_fi;
 		d = (birth_t)((birth_t)h->cycle - s->u.obj.births[idx]);
 	} else {
 		d = (uint32_t)h->cycle - s->u.obj.birth;

@@ -104,6 +104,7 @@ void span_init_obj(heap *h, struct span *s, unsigned spc)
 		s->u.obj.births = (birth_t *)(span_base(h, s) + sc->births_off);
 	}
 	s->u.obj.birth = (uint32_t)h->cycle;
+	s->mark_fi = UINT32_MAX;
 	span_refill_cache(s, 0);
 	s->u.obj.save_epoch = h->save.epoch;  /* new to any save running */
 	s->u.obj.save_fi = 0;

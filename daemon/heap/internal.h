@@ -88,6 +88,7 @@ struct span {
 	uint32_t divmul;        /* offset * divmul >> 32 == offset / elemsize */
 	uint32_t freeindex;     /* slots below it are allocated */
 	uint32_t allocount;     /* allocated slots, as of freeindex */
+	uint32_t mark_fi;       /* first slot allocated while marking since the last sweep (age.c) */
 	uint64_t alloccache;    /* ~allocbits from freeindex's word, shifted to it */
 	uint64_t *allocbits;    /* allocated as of the last sweep */
 	uint64_t *markbits;     /* marked this cycle */
@@ -761,6 +762,7 @@ void sweep_proportional(heap *h);
  * to AGE_MAX, then saturate: half a stamp's range, less one. */
 #define AGE_MAX ((uint32_t)((birth_t)~(birth_t)0 >> 1))
 /* Keeps the stamps of s, just swept, within a stamp's range of h->cycle. */
+void births_stamp(const heap *h, struct span *s, uint32_t words);
 void births_clamp(const heap *h, struct span *s);
 uint32_t obj_age(const heap *h, const struct obj *o);
 

@@ -80,6 +80,9 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 		pages_free(h, s);
 		return 0;
 	}
+	if (spc_sizeclass(s->spanclass))
+		births_stamp(h, s, words);
+	s->mark_fi = UINT32_MAX;
 	uint64_t *t = s->allocbits;
 	s->allocbits = s->markbits;
 	s->markbits = t;

@@ -45,7 +45,9 @@ static void ages_count_collections(void **state)
 
 /* Allocated black while marking: it was not looked at by that cycle, so
  * surviving it does not count; made during sweep termination, before the
- * cycle's marking, it does. */
+ * cycle's marking, it does. The same ages before the sweeper stamps the
+ * survivors (from the span's state and the first slot allocated while
+ * marking), after it, and while the next cycle marks. */
 static void ages_around_marking(void **state)
 {
 	(void)state;
@@ -68,8 +70,32 @@ static void ages_around_marking(void **state)
 	assert_int_equal(age_of(h, old), 2);
 	assert_int_equal(age_of(h, sweepterm), 1);
 	assert_int_equal(age_of(h, marking), 0);
-	heap_gc(h);
+	struct span *s = span_of_page(h, ref_place(marking) >> (PAGE_SHIFT - 3));
+	assert_int_equal(s->sweepgen + 2, h->sweepgen);
+	while (sweep_one(h, SWEEP_IDLE))
+		;
+	assert_int_equal(s->sweepgen, h->sweepgen);
+	assert_int_equal(age_of(h, old), 2);
+	assert_int_equal(age_of(h, sweepterm), 1);
+	assert_int_equal(age_of(h, marking), 0);
+	heap_ref swept;
+	OK(heap_alloc(h, hs, 1, 8, &swept));
+	assert_int_equal(age_of(h, swept), 0);
+	heap_gc_begin(h);
+	gc_slice(h, 0, 1);
+	assert_int_equal(h->phase, GC_MARK);
+	assert_int_equal(age_of(h, sweepterm), 1);
+	assert_int_equal(age_of(h, marking), 0);
+	assert_int_equal(age_of(h, swept), 0);
+	while (gc_slice(h, 0, UINT64_MAX))
+		;
+	assert_int_equal(age_of(h, old), 3);
+	assert_int_equal(age_of(h, sweepterm), 2);
 	assert_int_equal(age_of(h, marking), 1);
+	assert_int_equal(age_of(h, swept), 1);
+	heap_gc(h);
+	assert_int_equal(age_of(h, marking), 2);
+	assert_int_equal(age_of(h, swept), 2);
 	heap_holds_free(h, hs);
 	heap_free(h);
 }
