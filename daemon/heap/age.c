@@ -35,24 +35,24 @@
  * work is proportional to first-time survivors.
  *
  * An object not in allocbits, made since its span's last sweep, has no
- * stamp, and its age follows from the span's state: if the span is swept
- * this cycle, the object was made in this cycle or (while marking) in the
- * one before, and its age is 0; if not (h->phase is not GC_MARK: the
- * collector sweeps every span before marking), it was made in cycle
- * c - 1 or while c marked, and c has ended: its age is 1 below mark_fi,
- * 0 from it on.
+ * stamp, and its age follows from the span's state. Swept this cycle
+ * (s->sweepgen == h->sweepgen) after cycle c: the object was made while
+ * h->cycle was c, or, once c + 1 marks, while it marks; 0 either way (the
+ * marking adjustment). Not swept yet (h->phase is not GC_MARK: sweep
+ * termination sweeps every span first): cycle c has ended, and the object
+ * was made before its marking (1: below mark_fi) or during it (0).
  *
  * Wrap. Invariant: for every small object in its span's allocbits,
  * (birth_t)(h->cycle - stamp) is its true age's c - b when that is at most
  * 255, and else at least AGE_MAX + 1 (after the marking adjustment, at
- * least AGE_MAX). The
- * sweeper keeps it: every span is swept once per cycle, with h->cycle the
- * cycle just ended; when the span's stamps were last clamped (u.obj.birth)
- * AGE_MAX + 1 or more cycles ago, births_clamp() moves the stamp of every
- * object older than AGE_MAX to h->cycle - AGE_MAX. So between clamps a
- * stamp falls at most AGE_MAX + 1 + AGE_MAX = 255 behind, never wraps,
- * and the work is O(slots) once per 128 cycles per span (a pass over the
- * span's stamps, as cheap as sweeping it). Large objects are clamped the
+ * least AGE_MAX). The sweeper keeps it: every span is swept once per
+ * cycle, with h->cycle the cycle just ended; a new stamp is at most 1
+ * behind; when the span's stamps were last clamped (u.obj.birth) AGE_MAX
+ * + 1 or more cycles ago, births_clamp() moves the stamp of every object
+ * older than AGE_MAX to h->cycle - AGE_MAX. So between clamps a stamp
+ * falls at most AGE_MAX + 1 + AGE_MAX = 255 behind, never wraps, and the
+ * work is O(slots) once per 128 cycles per span (a pass over the span's
+ * stamps, as cheap as sweeping it). Large objects are clamped the
  * same way, O(1) per sweep. Ages are reported up to AGE_MAX: exactly
  * min(age, 127).
  *
@@ -72,10 +72,12 @@ void births_stamp(const heap *h, struct span *s, uint32_t words)
 {
 	birth_t now = (birth_t)h->cycle, before = (birth_t)(now - 1);
 	birth_t *b = s->u.obj.births;
+	const uint64_t *mark = s->markbits, *alloc = s->allocbits;
+	uint32_t fi = s->mark_fi;  /* locals: a store through b may alias s */
 	for (uint32_t i = 0; i < words; i++)
-		for (uint64_t w = s->markbits[i] & ~s->allocbits[i]; w; w &= w - 1) {
+		for (uint64_t w = mark[i] & ~alloc[i]; w; w &= w - 1) {
 			uint32_t idx = i * 64 + (uint32_t)__builtin_ctzll(w);
-			b[idx] = idx < s->mark_fi ? before : now;
+			b[idx] = idx < fi ? before : now;
 		}
 }
 
