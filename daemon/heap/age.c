@@ -61,7 +61,12 @@
  * bits), and GCBench's heap on one CPU grew from 32 to 52 MiB, its time by
  * 15%; with 8-bit stamps its heap is as it was (docs/performance.md). The
  * type is the only thing to change for wider ones.
- * COST_PLACEHOLDER
+ *
+ * Cost. The allocator's store of every stamp (this code's first version)
+ * cost GCBench 2-6% of its time on one CPU (paired against main); stamping
+ * first-time survivors at sweep, about ten instructions each (1.6% of
+ * GCBench's, which keeps many objects through one collection), costs it
+ * nothing measurable (paired ratios 0.999-1.008, docs/performance.md).
  *
  * A loaded object (load.c) is made by heap_alloc like any other: its age
  * starts at 0, as snapshots do not record ages.

@@ -758,11 +758,14 @@ void sweep_proportional(heap *h);
 
 /* age.c: what an object's age (collections survived) is made of. A small
  * object's birth stamp is the low bits of h->cycle when it was made, in
- * its span's births[]; a large one's is u.obj.birth. Ages are reported up
- * to AGE_MAX, then saturate: half a stamp's range, less one. */
+ * its span's births[], written by the sweeper once it survives its first
+ * collection; a large one's is u.obj.birth. Ages are reported up to
+ * AGE_MAX, then saturate: half a stamp's range, less one. */
 #define AGE_MAX ((uint32_t)((birth_t)~(birth_t)0 >> 1))
-/* Keeps the stamps of s, just swept, within a stamp's range of h->cycle. */
+/* Stamps the objects of s (words bitmap words) that survive their first
+ * collection: marked and not in allocbits, before the sweep swaps them. */
 void births_stamp(const heap *h, struct span *s, uint32_t words);
+/* Keeps the stamps of s, just swept, within a stamp's range of h->cycle. */
 void births_clamp(const heap *h, struct span *s);
 uint32_t obj_age(const heap *h, const struct obj *o);
 
