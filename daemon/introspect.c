@@ -3,11 +3,10 @@
  * client_list and client_kill (root_info and root_scan are roots.c's).
  *
  * object_info answers what the engine knows of an object (heap_object_info):
- * its sizes and the heap bytes it takes. Any ref the caller has may be
- * asked about, read-only ones too; the engine checks it as on every use.
- * Objects cannot be sealed yet, so sealed is false; the engine keeps no
- * birth cycle per object (it would cost a store per allocation and room
- * in every object), so age is 0 (docs/protocol.md says so).
+ * its sizes, the heap bytes it takes and its age in collections survived
+ * (daemon/heap/age.c). Any ref the caller has may be asked about,
+ * read-only ones too; the engine checks it as on every use. Objects
+ * cannot be sealed yet, so sealed is false.
  *
  * client_list answers a row per open connection, by session id: an admin
  * sees every one, anyone else those of its own uid. What a row says is
@@ -46,6 +45,7 @@ int disp_object_info(struct session *s, heap_ref ref, struct disp_reply *rp, Hea
 	info->nrefs = oi.nrefs;
 	info->nbytes = oi.nbytes;
 	info->size = oi.size;
+	info->age = oi.age;
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_INFO;
 	rp->r.info = info;
 	*out = info;

@@ -5,8 +5,8 @@
  * at most max_heap; the rest is headroom for workbufs, whose need is bounded
  * by the number of live objects) capped at 32 GiB, because a handle names
  * an object by its offset / 8 in 32 bits. The per-page tables (pagemap,
- * span descriptors, released bits) are reserved alongside, for the whole
- * arena, and committed in step with it.
+ * span descriptors, birth stamps, released bits) are reserved alongside,
+ * for the whole arena, and committed in step with it.
  *
  * Invariant: pages [0, grown) and their table entries are committed. New
  * pages are marked released: fresh anonymous memory reads as zero and costs
@@ -34,7 +34,8 @@ int arena_init(heap *h, size_t max_heap)
 	h->pagemap = os_reserve(table_bytes(h->arena_pages, sizeof(uint32_t)));
 	h->spans = os_reserve(table_bytes(h->arena_pages, sizeof(struct span)));
 	h->released = os_reserve(bitmap_bytes(h->arena_pages));
-	if (!h->base || !h->pagemap || !h->spans || !h->released) {
+	h->births_tab = os_reserve(table_bytes(h->arena_pages, BIRTHS_PER_PAGE * sizeof(birth_t)));
+	if (!h->base || !h->pagemap || !h->spans || !h->released || !h->births_tab) {
 		arena_destroy(h);
 		return -1;
 	}
@@ -51,6 +52,8 @@ void arena_destroy(heap *h)
 		os_unreserve(h->spans, table_bytes(h->arena_pages, sizeof(struct span)));
 	if (h->released)
 		os_unreserve(h->released, bitmap_bytes(h->arena_pages));
+	if (h->births_tab)
+		os_unreserve(h->births_tab, table_bytes(h->arena_pages, BIRTHS_PER_PAGE * sizeof(birth_t)));
 }
 
 /* Commits [from, to) of a table, given in committed-byte bounds. */
@@ -71,7 +74,9 @@ size_t arena_grow(heap *h, size_t want)
 	if (os_commit(page_addr(h, from), (to - from) << PAGE_SHIFT) != 0 ||
 	    commit_range(h->pagemap, table_bytes(from, sizeof(uint32_t)), table_bytes(to, sizeof(uint32_t))) ||
 	    commit_range(h->spans, table_bytes(from, sizeof(struct span)), table_bytes(to, sizeof(struct span))) ||
-	    commit_range(h->released, bitmap_bytes(from), bitmap_bytes(to)))
+	    commit_range(h->released, bitmap_bytes(from), bitmap_bytes(to)) ||
+	    commit_range(h->births_tab, table_bytes(from, BIRTHS_PER_PAGE * sizeof(birth_t)),
+			 table_bytes(to, BIRTHS_PER_PAGE * sizeof(birth_t))))
 		return 0;
 	for (size_t p = from; p < to; p++)
 		bit_set(h->released, (uint32_t)p);

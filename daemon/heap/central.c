@@ -94,12 +94,17 @@ void span_init_obj(heap *h, struct span *s, unsigned spc)
 	if (sc->nelems <= 64) {
 		s->allocbits = &s->smallbits[0];
 		s->markbits = &s->smallbits[1];
+		s->u.obj.births = &h->births_tab[(size_t)s->start * BIRTHS_PER_PAGE];
+		h->nspans_tab++;
 	} else {
 		uint64_t *tail = (uint64_t *)(span_base(h, s) + ((size_t)s->npages << PAGE_SHIFT)) - 2 * sc->bitwords;
 		memset(tail, 0, 2 * sc->bitwords * sizeof *tail);
 		s->allocbits = tail;
 		s->markbits = tail + sc->bitwords;
+		s->u.obj.births = (birth_t *)(span_base(h, s) + sc->births_off);
 	}
+	s->u.obj.birth = (uint32_t)h->cycle;
+	s->mark_fi = UINT32_MAX;
 	span_refill_cache(s, 0);
 	s->u.obj.save_epoch = h->save.epoch;  /* new to any save running */
 	s->u.obj.save_fi = 0;

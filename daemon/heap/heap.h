@@ -157,11 +157,14 @@ int heap_hold(heap *h, heap_holds *hs, heap_ref ref);
 int heap_release(heap *h, heap_holds *hs, heap_ref ref);
 
 int heap_object_size(heap *h, heap_ref ref, uint32_t *nrefs, uint32_t *nbytes);
-/* What an object is: its sizes, and the heap bytes it takes (its size
- * class's, or a large object's pages). */
+/* What an object is: its sizes, the heap bytes it takes (its size
+ * class's, or a large object's pages), and its age: the collections
+ * whose marking began after it was made and that it survived, up to
+ * 127 (age.c). */
 struct heap_object_info {
 	uint32_t nrefs, nbytes;
 	uint64_t size;
+	uint32_t age;
 };
 int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out);
 /* Heap bytes of the distinct objects hs holds (each once). */

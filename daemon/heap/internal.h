@@ -19,7 +19,10 @@
  * large object (its own span) keeps its sizes in the span. Reference slots
  * hold handles, never raw pointers, and only handles of live objects.
  * Alloc and mark bits are per-span bitmaps: in the descriptor when the span
- * has at most 64 objects, else at the end of the span's own pages.
+ * has at most 64 objects, else at the end of the span's own pages. So are
+ * the birth stamps (age.c), one per slot: in a per-page table (births_tab,
+ * 64 a page) for a span of at most 64 objects, else in the span's tail
+ * before the bitmaps.
  *
  * Threads. Everything here belongs to the heap's one mutator thread, except
  * what the background mark worker (bgmark.c) shares with it while marking:
@@ -64,6 +67,10 @@
 /* Impossible states stop the process with a constant message, as Go's throw. */
 _Noreturn void heap_throw(const char *msg);
 
+/* A small object's birth stamp: the low bits of the cycle count (age.c). */
+typedef uint8_t birth_t;
+#define BIRTHS_PER_PAGE 64u   /* table entries: a span with bitmaps in its descriptor */
+
 /* --- spans --- */
 enum span_state { SPAN_DEAD = 0, SPAN_FREE, SPAN_OBJ, SPAN_WBUF };
 
@@ -81,15 +88,24 @@ struct span {
 	uint32_t divmul;        /* offset * divmul >> 32 == offset / elemsize */
 	uint32_t freeindex;     /* slots below it are allocated */
 	uint32_t allocount;     /* allocated slots, as of freeindex */
+	uint32_t mark_fi;       /* first slot allocated while marking since the last sweep (age.c) */
 	uint64_t alloccache;    /* ~allocbits from freeindex's word, shifted to it */
 	uint64_t *allocbits;    /* allocated as of the last sweep */
 	uint64_t *markbits;     /* marked this cycle */
 	uint64_t smallbits[2];
 	union {
-		/* SPAN_OBJ: nrefs and nbytes of a large object (class 0); the
-		 * save (save.c) whose epoch saw it allocated from first, and
-		 * its freeindex then. */
-		struct { uint32_t nrefs, nbytes, save_epoch, save_fi; } obj;
+		/* SPAN_OBJ: nrefs and nbytes of a large object (class 0), or
+		 * a small span's birth stamps; the save (save.c) whose epoch
+		 * saw it allocated from first, and its freeindex then; and
+		 * the cycle of a large object's birth, or the one a small
+		 * span's stamps were last clamped in (age.c). */
+		struct {
+			union {
+				struct { uint32_t nrefs, nbytes; };
+				birth_t *births;
+			};
+			uint32_t save_epoch, save_fi, birth;
+		} obj;
 		struct { struct list scav; uint32_t nreleased; } free;  /* SPAN_FREE */
 	} u;
 };
@@ -101,9 +117,10 @@ static inline int spc_noscan(unsigned spc) { return spc & 1; }
 struct sizeclass {
 	uint32_t size;     /* bytes per object */
 	uint32_t npages;   /* pages per span */
-	uint32_t nelems;   /* objects per span, after room for tail bitmaps */
+	uint32_t nelems;   /* objects per span, after room for the tail (stamps, bitmaps) */
 	uint32_t divmul;
 	uint32_t bitwords; /* 64-bit words per bitmap */
+	uint32_t births_off;  /* past 64 objects: where the stamps start in the span */
 };
 extern struct sizeclass sc_table[NUM_SIZE_CLASSES];
 /* Class by (size + 7) / 8 up to 1024 bytes, by (size - 1024 + 127) / 128 above. */
@@ -318,6 +335,7 @@ struct heap {
 	uint32_t *pagemap;
 	struct span *spans;
 	uint64_t *released;   /* bit per page: not backed (fresh or madvised) */
+	birth_t *births_tab;  /* BIRTHS_PER_PAGE per page (age.c) */
 
 	/* Page heap (pages.c). bins[n] holds free runs of n pages (backed ones
 	 * first), bins[0] the runs of NUM_BINS pages or more; binmask has a bit
@@ -345,6 +363,7 @@ struct heap {
 	struct list large[2];
 	struct span empty_span;
 	size_t nspans_obj;
+	size_t nspans_tab;       /* of them, small spans with stamps in births_tab */
 
 	/* Collector state (gc.c, mark.c). */
 	enum gc_phase phase;
@@ -463,12 +482,15 @@ static inline uint8_t *span_base(const heap *h, const struct span *s) { return p
 
 /* The collector's own memory: workbuf spans, and the per-page tables for
  * pages that are not released (a released run's inner entries are released
- * with it), plus the released-page bits. An estimate of what is resident:
- * descriptors of pages inside multi-page spans are counted, never touched. */
+ * with it), plus the released-page bits and the birth stamps in births_tab
+ * (BIRTHS_PER_PAGE for each span that has its stamps there). An estimate
+ * of what is resident: descriptors of pages inside multi-page spans are
+ * counted, never touched. */
 static inline uint64_t gc_sys_bytes(const heap *h)
 {
 	return ((uint64_t)h->pages_wbuf << PAGE_SHIFT) +
-	       (uint64_t)(h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8;
+	       (uint64_t)(h->grown - h->pages_released) * (sizeof(struct span) + sizeof(uint32_t)) + h->grown / 8 +
+	       (uint64_t)h->nspans_tab * BIRTHS_PER_PAGE * sizeof(birth_t);
 }
 
 /* pages.c */
@@ -741,6 +763,19 @@ int sweep_one(heap *h, enum sweep_who who);
  * may be left), 0 once none is left. */
 int sweep_batch(heap *h, enum sweep_who who, unsigned *n);
 void sweep_proportional(heap *h);
+
+/* age.c: what an object's age (collections survived) is made of. A small
+ * object's birth stamp is the low bits of h->cycle when it was made, in
+ * its span's births[], written by the sweeper once it survives its first
+ * collection; a large one's is u.obj.birth. Ages are reported up to
+ * AGE_MAX, then saturate: half a stamp's range, less one. */
+#define AGE_MAX ((uint32_t)((birth_t)~(birth_t)0 >> 1))
+/* Stamps the objects of s (words bitmap words) that survive their first
+ * collection: marked and not in allocbits, before the sweep swaps them. */
+void births_stamp(const heap *h, struct span *s, uint32_t words);
+/* Keeps the stamps of s, just swept, within a stamp's range of h->cycle. */
+void births_clamp(const heap *h, struct span *s);
+uint32_t obj_age(const heap *h, const struct obj *o);
 
 /* scavenge.c */
 /* Returns as heap_idle() does. */

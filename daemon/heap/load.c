@@ -10,7 +10,7 @@
  *
  * No cycle starts while loading (gc_hold): the objects are unreachable
  * until the roots are set, last. Objects are charged to the heap's
- * current tenant.
+ * current tenant, and are new: their age (age.c) starts at 0.
  */
 #include <stdarg.h>
 #include <stdio.h>

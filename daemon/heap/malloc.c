@@ -118,6 +118,7 @@ static int alloc_large(heap *h, struct heap_tenant *t, size_t size, uint32_t nre
 	s->nelems = 1;
 	s->freeindex = 1;
 	s->allocount = 1;
+	s->mark_fi = UINT32_MAX;
 	s->sweepgen = h->sweepgen;
 	s->allocbits = &s->smallbits[0];
 	s->markbits = &s->smallbits[1];
@@ -185,9 +186,10 @@ static __attribute__((noinline)) int alloc_slow(heap *h, struct heap_tenant *t, 
 	return err;
 }
 
-/* Makes the object at slot idx of s: zeroes it, tags it, marks it black
- * while marking, and caches its handle (a new object is usually used
- * next). */
+/* Makes the object at slot idx of s: zeroes it, tags it, stamps a large
+ * one's birth, marks it black while marking (noting the first such slot
+ * of a small span for its ages, age.c), and caches its handle (a new
+ * object is usually used next). */
 static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struct span *s, uint32_t idx, uint8_t *p, size_t size,
 				   uint32_t nrefs, uint32_t nbytes)
 {
@@ -197,8 +199,15 @@ static inline __attribute__((always_inline)) heap_ref init_object(heap *h, struc
 		zero_tail(p, size);
 	}
 	uint32_t tag = new_tag(h, old);
-	*(uint64_t *)p = spc_sizeclass(s->spanclass) ? hdr_make(tag, nrefs, nbytes) : hdr_make(tag, HDR_LARGE, 0);
+	if (likely(spc_sizeclass(s->spanclass))) {
+		*(uint64_t *)p = hdr_make(tag, nrefs, nbytes);
+	} else {
+		*(uint64_t *)p = hdr_make(tag, HDR_LARGE, 0);
+		s->u.obj.birth = (uint32_t)h->cycle;
+	}
 	if (h->phase == GC_MARK) {
+		if (unlikely(idx < s->mark_fi))
+			s->mark_fi = idx;
 		mark_bit_set(h, s->markbits, idx);
 		h->gcw.marked_bytes += s->elemsize;
 	}

@@ -48,7 +48,8 @@ int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out)
 	int err = obj_resolve(h, ref, &o);
 	if (err)
 		return err;
-	*out = (struct heap_object_info){.nrefs = o.nrefs, .nbytes = o.nbytes, .size = o.s->elemsize};
+	*out = (struct heap_object_info){
+		.nrefs = o.nrefs, .nbytes = o.nbytes, .size = o.s->elemsize, .age = obj_age(h, &o)};
 	return 0;
 }
 

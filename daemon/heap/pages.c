@@ -217,7 +217,8 @@ static void release_inner(heap *h, const void *lo, const void *hi)
  * the start, so the end is the coldest part), one madvise per stretch of
  * backed pages, until max pages (0: no limit) are released. Once the whole
  * run is released, so are its inner pages' descriptors and page-map
- * entries, so the per-page tables shrink with the heap. Returns the pages
+ * entries and all its pages' birth stamps, so the per-page tables shrink
+ * with the heap. Returns the pages
  * released. */
 size_t pages_release(heap *h, struct span *s, size_t max)
 {
@@ -245,6 +246,7 @@ size_t pages_release(heap *h, struct span *s, size_t max)
 	if (s->u.free.nreleased == s->npages) {
 		release_inner(h, &h->spans[start + 1], &h->spans[end]);
 		release_inner(h, &h->pagemap[start + 1], &h->pagemap[end - 1]);
+		release_inner(h, &h->births_tab[start * BIRTHS_PER_PAGE], &h->births_tab[end * BIRTHS_PER_PAGE]);
 		list_remove(&s->u.free.scav);
 		/* A released run goes behind the backed runs of its bin. */
 		list_remove(&s->link);

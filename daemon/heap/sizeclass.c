@@ -3,8 +3,9 @@
  *
  * The sizes and span lengths are Go's table: it bounds the tail waste of a
  * span and the rounding waste of an object to about 12.5%. heapd keeps the
- * alloc and mark bitmaps of a span with more than 64 objects at the end of
- * the span's pages, so nelems is what fits after them.
+ * alloc and mark bitmaps and the birth stamps (age.c) of a span with more
+ * than 64 objects at the end of the span's pages, so nelems is what fits
+ * before them.
  *
  * Invariants (checked by tests/heap/test_sizeclass.c): sizes increase and
  * are multiples of 8; for every class, offset * divmul >> 32 equals
@@ -34,6 +35,13 @@ uint8_t sc_class8[1024 / 8 + 1];
 uint8_t sc_class128[(MAX_SMALL_SIZE - 1024) / 128 + 1];
 static pthread_once_t sc_once = PTHREAD_ONCE_INIT;
 
+/* The tail of a span of n > 64 objects: stamps, rounded to words, and
+ * the bitmaps. */
+static size_t tail_bytes(uint32_t n)
+{
+	return ((size_t)n * sizeof(birth_t) + 7) / 8 * 8 + 2 * 8 * (size_t)((n + 63) / 64);
+}
+
 static void sc_build(void)
 {
 	for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++) {
@@ -43,9 +51,11 @@ static void sc_build(void)
 		size_t bytes = (size_t)sc->npages * PAGE_SIZE;
 		uint32_t n = (uint32_t)(bytes / sc->size);
 		if (n > 64) {
-			/* Two bitmaps of ceil(n / 64) words come out of the span's tail. */
-			while ((size_t)n * sc->size + 2 * 8 * (size_t)((n + 63) / 64) > bytes)
+			/* n birth stamps (age.c), then two bitmaps of ceil(n / 64)
+			 * words, come out of the span's tail. */
+			while ((size_t)n * sc->size + tail_bytes(n) > bytes)
 				n--;
+			sc->births_off = (uint32_t)(bytes - tail_bytes(n));
 		}
 		sc->nelems = n;
 		sc->bitwords = (n + 63) / 64;

@@ -75,9 +75,14 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	h->ten[s->tenant].bytes -= (uint64_t)nfreed * s->elemsize;
 	if (nalloc == 0) {
 		h->nspans_obj--;
+		if (spc_sizeclass(s->spanclass) && s->nelems <= 64)
+			h->nspans_tab--;
 		pages_free(h, s);
 		return 0;
 	}
+	if (spc_sizeclass(s->spanclass))
+		births_stamp(h, s, words);
+	s->mark_fi = UINT32_MAX;
 	uint64_t *t = s->allocbits;
 	s->allocbits = s->markbits;
 	s->markbits = t;
@@ -87,6 +92,7 @@ int sweep_span(heap *h, struct span *s, enum sweep_who who)
 	span_refill_cache(s, 0);
 	if (nfreed)
 		s->needzero = 1;
+	births_clamp(h, s);
 	return 1;
 }
 

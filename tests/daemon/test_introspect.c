@@ -7,6 +7,9 @@
  *
  *   object_info_sizes      sizes and heap bytes of a small and a large
  *                          object; a null, forged and stale ref are BAD_REF
+ *   object_info_age        an object held through N heapd_gc calls is N
+ *                          collections old (as many as num_gc counted
+ *                          since), small and large; a new one 0
  *   root_info_and_perms    a root's owner, group, mode and object; no such
  *                          root, a bad name; another uid without read
  *   scan_patterns          globs over a cursor: every match once, no other
@@ -79,6 +82,55 @@ static void object_info_sizes(void **state)
 	assert_int_equal(heapd_gc(h), 0);
 	assert_int_equal(heapd_object_info(h, gone, &oi), HEAPD_EBADREF);
 	assert_int_equal(heapd_object_info(h, small, NULL), HEAPD_EINVAL);
+	heapd_close(h);
+}
+
+static uint64_t num_gc(heapd *h)
+{
+	heapd_stats st;
+	assert_int_equal(heapd_get_stats(h, &st, sizeof st), 0);
+	return st.num_gc;
+}
+
+static uint32_t age_of(heapd *h, heapd_ref r)
+{
+	struct heapd_object_info oi;
+	assert_int_equal(heapd_object_info(h, r, &oi), 0);
+	return oi.age;
+}
+
+/* The daemon may run a cycle of its own between calls: an age is checked
+ * against num_gc's count since the object was made, read before and
+ * after it, and each heapd_gc must add one at least. */
+static void assert_age(heapd *h, heapd_ref r, uint64_t born, uint64_t least)
+{
+	uint64_t before = num_gc(h) - born;
+	uint32_t age = age_of(h, r);
+	uint64_t after = num_gc(h) - born;
+	assert_true(before >= least);
+	assert_true(age >= before && age <= after);
+}
+
+static void object_info_age(void **state)
+{
+	(void)state;
+	heapd *h = client(&d);
+	heapd_ref small, large, young;
+	assert_int_equal(heapd_gc(h), 0);
+	uint64_t born = num_gc(h);
+	assert_int_equal(heapd_alloc(h, 2, 16, &small), 0);
+	assert_int_equal(heapd_alloc(h, 0, 100000, &large), 0);
+	assert_age(h, small, born, 0);
+	assert_age(h, large, born, 0);
+	for (uint32_t n = 1; n <= 5; n++) {
+		assert_int_equal(heapd_gc(h), 0);
+		assert_age(h, small, born, n);
+		assert_age(h, large, born, n);
+		uint64_t young_born = num_gc(h);
+		assert_int_equal(heapd_alloc(h, 1, 8, &young), 0);
+		assert_age(h, young, young_born, 0);
+		assert_int_equal(heapd_release(h, young), 0);
+	}
 	heapd_close(h);
 }
 
@@ -645,6 +697,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(object_info_sizes),
+		cmocka_unit_test(object_info_age),
 		cmocka_unit_test(root_info_and_perms),
 		cmocka_unit_test(scan_patterns),
 		cmocka_unit_test(scan_stable),

@@ -17,6 +17,10 @@
  *    each tenant (hold set k's is tenant_of(k); heap_alloc_into's, a
  *    random one of them) is charged exactly its reachable objects; after
  *    every cycle, the tenants' counts follow central.c's invariant;
+ *  - after every completed cycle, every reachable object's age is the
+ *    number of cycles completed since the first cycle whose marking began
+ *    after it was made (num_gc - h->cycle at its birth, at least 0,
+ *    at most AGE_MAX: the model runs past the stamps' range);
  *  - handles of objects that became unreachable are also used on purpose
  *    before they are swept ("limbo"): the heap may refuse them, or accept
  *    them, in which case they must still hold exactly their old contents,
@@ -38,6 +42,7 @@ struct mobj {
 	uint8_t *data;
 	uint32_t holds[NHS];
 	unsigned tenant;      /* charged to */
+	uint64_t born;        /* cycles whose marking had begun when made */
 	int reach;            /* reachable in the model */
 	int gone;             /* known freed: never used again */
 };
@@ -124,6 +129,9 @@ static void op_alloc(struct model *m)
 	int k = (int)rng_below(&m->r, NHS), id = m->n;
 	struct mobj *o = &m->o[id];
 	memset(o, 0, sizeof *o);
+	/* Before the call: the allocation's assist may begin a cycle's
+	 * marking after the object is made. */
+	o->born = m->h->cycle;
 	int err = heap_alloc_refs(m->h, m->hs[k], nrefs, nbytes, vals, nvals, &o->ref);
 	if (limbo && err == HEAP_EBADREF) {
 		m->limbo_refused++;
@@ -162,6 +170,7 @@ static void op_alloc_into(struct model *m)
 	memset(o, 0, sizeof *o);
 	o->tenant = tenant_of((int)rng_below(&m->r, NHS));
 	OK(heap_set_tenant(m->h, o->tenant));
+	o->born = m->h->cycle;
 	OK(heap_alloc_into(m->h, m->o[a].ref, s, nrefs, nbytes, &o->ref));
 	o->nrefs = nrefs;
 	o->nbytes = nbytes;
@@ -321,6 +330,7 @@ static void op_disconnect(struct model *m)
 
 static void verify_reachable(struct model *m)
 {
+	uint64_t num_gc = test_stats(m->h).num_gc;
 	for (int i = 0; i < m->n; i++) {
 		struct mobj *o = &m->o[i];
 		if (!o->reach)
@@ -329,6 +339,10 @@ static void verify_reachable(struct model *m)
 		OK(heap_object_size(m->h, o->ref, &nr, &nb));
 		assert_int_equal(nr, o->nrefs);
 		assert_int_equal(nb, o->nbytes);
+		struct heap_object_info info;
+		OK(heap_object_info(m->h, o->ref, &info));
+		uint64_t age = num_gc > o->born ? num_gc - o->born : 0;
+		assert_int_equal(info.age, age < AGE_MAX ? age : AGE_MAX);
 		for (uint32_t s = 0; s < nr; s++) {
 			heap_ref out;
 			OK(heap_get_ref(m->h, o->ref, s, NULL, &out));

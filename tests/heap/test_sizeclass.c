@@ -14,14 +14,19 @@ static void table_is_sound(void **state)
 		if (c > 1)
 			assert_true(sc->size > sc_table[c - 1].size);
 		assert_true(sc->nelems >= 1);
-		/* Objects and, past 64 of them, two tail bitmaps fit the span. */
-		size_t bitmaps = sc->nelems > 64 ? 2 * 8 * (size_t)sc->bitwords : 0;
-		assert_true((size_t)sc->nelems * sc->size + bitmaps <= span);
+		/* Objects and, past 64 of them, their birth stamps (in whole
+		 * words) and two bitmaps in the tail fit the span. */
+		size_t n = sc->nelems, more = n + 1;
+		size_t tail = n > 64 ? (n * sizeof(birth_t) + 7) / 8 * 8 + 2 * 8 * (size_t)sc->bitwords : 0;
+		assert_true(n * sc->size + tail <= span);
 		assert_int_equal(sc->bitwords, (sc->nelems + 63) / 64);
+		if (n > 64) {
+			assert_int_equal(sc->births_off, span - tail);
+			assert_true(sc->births_off >= n * sc->size);
+		}
 		/* No more than one more object could have fitted. */
-		size_t more = sc->nelems + 1;
-		size_t more_bitmaps = more > 64 ? 2 * 8 * ((more + 63) / 64) : 0;
-		assert_true(more * sc->size + more_bitmaps > span);
+		size_t more_tail = more > 64 ? (more * sizeof(birth_t) + 7) / 8 * 8 + 2 * 8 * ((more + 63) / 64) : 0;
+		assert_true(more * sc->size + more_tail > span);
 	}
 	assert_int_equal(sc_table[NUM_SIZE_CLASSES - 1].size, MAX_SMALL_SIZE);
 }
