@@ -35,6 +35,17 @@ static heapd_ref stale_ref(heapd *h)
 	return ref;
 }
 
+/* Whether uid 54321 may run heapctl from this build tree; when not (a
+ * package build's private directory), the parts run as it are left out,
+ * said in a TAP comment. */
+static int other_may_run_heapctl(void)
+{
+	if (user_can_exec(heapctl_bin(), 54321))
+		return 1;
+	printf("# %s is closed to uid 54321: its part of this test left out\n", heapctl_bin());
+	return 0;
+}
+
 /* ------------------------------------------------------------- tests */
 
 static void get_and_info(void **state)
@@ -46,8 +57,12 @@ static void get_and_info(void **state)
 	heapd_ref a = object(h, 3, "hello\n");
 	assert_int_equal(heapd_root_set(h, "cfg", a), 0);
 	assert_int_equal(heapd_root_chmod(h, "cfg", 0640), 0);
+	/* two collections that it survives: info's age says at least 2 */
+	assert_int_equal(heapd_gc(h), 0);
+	assert_int_equal(heapd_gc(h), 0);
 	struct heapd_object_info o;
 	assert_int_equal(heapd_object_info(h, a, &o), 0);
+	assert_true(o.age >= 2);
 	char ref[24], want[512], human[32];
 
 	/* get without --length: to the end, from --offset */
@@ -63,22 +78,22 @@ static void get_and_info(void **state)
 	snprintf(human, sizeof human, "%lluB", (unsigned long long)o.size);
 	snprintf(want, sizeof want,
 		 "ref     %s\nslots   3\nbytes   6\nsize    %s in the heap (%llu bytes)\nsealed  no\n"
-		 "age     0 collections\n",
-		 ref, human, (unsigned long long)o.size);
+		 "age     %u collections\n",
+		 ref, human, (unsigned long long)o.size, o.age);
 	CTL_OUT(&d, want, "info", ref);
 	snprintf(want, sizeof want,
 		 "root    cfg\nref     %s\nowner   root (0)\ngroup   root (0)\nmode    rw-r----- (0640)\nslots   3\n"
-		 "bytes   6\nsize    %s in the heap (%llu bytes)\nsealed  no\nage     0 collections\n",
-		 ref, human, (unsigned long long)o.size);
+		 "bytes   6\nsize    %s in the heap (%llu bytes)\nsealed  no\nage     %u collections\n",
+		 ref, human, (unsigned long long)o.size, o.age);
 	CTL_OUT(&d, want, "info", "cfg");
 	snprintf(want, sizeof want,
-		 "{\"ref\": \"%s\", \"nrefs\": 3, \"nbytes\": 6, \"size\": %llu, \"sealed\": false, \"age\": 0}\n", ref,
-		 (unsigned long long)o.size);
+		 "{\"ref\": \"%s\", \"nrefs\": 3, \"nbytes\": 6, \"size\": %llu, \"sealed\": false, \"age\": %u}\n", ref,
+		 (unsigned long long)o.size, o.age);
 	CTL_OUT(&d, want, "info", ref, "--json");
 	snprintf(want, sizeof want,
 		 "{\"ref\": \"%s\", \"root\": \"cfg\", \"uid\": 0, \"gid\": 0, \"mode\": \"0640\", \"nrefs\": 3, "
-		 "\"nbytes\": 6, \"size\": %llu, \"sealed\": false, \"age\": 0}\n",
-		 ref, (unsigned long long)o.size);
+		 "\"nbytes\": 6, \"size\": %llu, \"sealed\": false, \"age\": %u}\n",
+		 ref, (unsigned long long)o.size, o.age);
 	CTL_OUT(&d, want, "info", "--json", "root:cfg");
 	/* a name with a quote and a control character, escaped in both */
 	assert_int_equal(heapd_root_set(h, "q\"x", a), 0);
@@ -204,13 +219,16 @@ static void clients_and_kill(void **state)
 	run_free(&r);
 
 	/* a non-admin may not kill; an admin may; then the id is gone */
-	char cmdline[600];
-	snprintf(cmdline, sizeof cmdline, "setpriv --reuid=54321 --regid=54321 --clear-groups '%s' -s '%s' client kill %s",
-		 heapctl_bin(), d.sock, id);
-	run_prog(&r, no_env, "/bin/sh", "-c", cmdline, NULL);
-	expect_code(&r, 1, "heapctl: client: ");
-	assert_contains(r.err, "admin");
-	run_free(&r);
+	if (other_may_run_heapctl()) {
+		char cmdline[600];
+		snprintf(cmdline, sizeof cmdline,
+			 "setpriv --reuid=54321 --regid=54321 --clear-groups '%s' -s '%s' client kill %s", heapctl_bin(),
+			 d.sock, id);
+		run_prog(&r, no_env, "/bin/sh", "-c", cmdline, NULL);
+		expect_code(&r, 1, "heapctl: client: ");
+		assert_contains(r.err, "admin");
+		run_free(&r);
+	}
 	assert_int_equal(heapd_ping(victim, NULL), 0);   /* still there */
 
 	CTL_OUT(&d, "", "client", "kill", id);
@@ -351,6 +369,11 @@ static void du_roots(void **state)
 	assert_string_equal(r.out, want);
 	run_free(&r);
 	/* another user: only the roots it may read, and small refused */
+	if (!other_may_run_heapctl()) {
+		heapd_close(h);
+		daemon_stop(&d);
+		return;
+	}
 	char cmdline[600];
 	snprintf(cmdline, sizeof cmdline, "setpriv --reuid=54321 --regid=54321 --clear-groups '%s' -s '%s' du --bytes",
 		 heapctl_bin(), d.sock);

@@ -262,15 +262,15 @@ static void connect_queue_full(void **state)
 	(void)state;
 	char dir[] = "/tmp/i18-timeout.XXXXXX";
 	assert_non_null(mkdtemp(dir));
+	struct daemon fake = {0};
+	snprintf(fake.sock, sizeof fake.sock, "%s/sock", dir);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock", dir);
+	memcpy(sa.sun_path, fake.sock, sizeof fake.sock);   /* fake.sock fits sun_path */
 	int l = socket(AF_UNIX, SOCK_STREAM, 0), first = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(l >= 0 && first >= 0);
 	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(listen(l, 0), 0);
 	assert_int_equal(connect(first, (struct sockaddr *)&sa, sizeof sa), 0);
-	struct daemon fake = {0};
-	snprintf(fake.sock, sizeof fake.sock, "%s", sa.sun_path);
 	uint64_t t0 = mono_ns();
 	heapd *h = connect_with(&fake, "200");
 	uint64_t took = ms_since(t0);

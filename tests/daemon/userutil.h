@@ -38,6 +38,21 @@ static inline void user_drop(uid_t uid, gid_t gid, gid_t supp)
 		_exit(3);
 }
 
+/* Whether uid may run the program at path: a test's build tree may be in
+ * a directory only its owner can enter (a package build's mkdtemp). */
+static inline int user_can_exec(const char *path, uid_t uid)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		user_drop(uid, uid, 0);
+		_exit(access(path, X_OK) == 0 ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Runs fn(d, out) in a child process that has dropped to uid, gid (and
  * the supplementary group supp, if not 0), and copies the size bytes it
  * filled at out back. The child exits: nothing it does reaches cmocka. */

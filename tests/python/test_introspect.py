@@ -18,6 +18,10 @@ def test_object_info(conn):
         info.nbytes = 1
     big = conn.alloc(nbytes=1 << 20)
     assert conn.object_info(big).size >= 1 << 20
+    conn.gc()
+    conn.gc()
+    assert conn.object_info(ref).age >= 2 and conn.object_info(big).age >= 2   # survived both
+    assert conn.object_info(conn.alloc()).age == 0
 
 
 def test_read_to_the_end_uses_the_size(conn):
