@@ -242,7 +242,8 @@ int ctl_scan_roots(heapd *h, const char *pattern, heapd_root_info **roots, size_
 		ctl_free_roots(all, kept);
 		return err;
 	}
-	qsort(all, kept, sizeof *all, by_name);
+	if (kept)   /* qsort wants a real array, even of none */
+		qsort(all, kept, sizeof *all, by_name);
 	size_t unique = 0;   /* a scan may list a root twice */
 	for (size_t i = 0; i < kept; i++) {
 		if (unique && strcmp(all[unique - 1].name, all[i].name) == 0)
