@@ -69,6 +69,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "reffields.h"
 #include "server.h"
 
 #define BATCH_OVERHEAD 1024u /* id, status, the failed op's message twice, headers */
@@ -76,39 +77,10 @@
 #define SMALL_RESULT 32u     /* the most an op but read and get_stats returns (a ref: 13) */
 #define DATA_OVERHEAD 16u    /* a read result's entry besides its data: headers */
 
-/* A ref field and its *_from twin. */
-struct ref_field {
-	uint64_t *ref;
-	uint32_t *from;
-	const char *name;
-};
-
-/* q's ref fields (HEAPD_OPS' refs column): how many, into f. */
-static int ref_fields(Heapd__Request *q, struct ref_field f[HEAPD_MAX_REFS])
-{
-	int n = 0;
-	switch (q->op_case) {
-#define HEAPD_OP_REF(field) f[n++] = (struct ref_field){&m->field, &m->field##_from, #field};
-#define X(name, NAME, Type, where, refs, ...)         \
-	case HEAPD__REQUEST__OP_##NAME: {             \
-		Heapd__##Type *m = q->name;           \
-		(void)m;                              \
-		refs                                  \
-		break;                                \
-	}
-		HEAPD_OPS(X)
-#undef X
-#undef HEAPD_OP_REF
-	HEAPD_OP_NONE_CASES:
-		break;
-	}
-	return n;
-}
-
 int batch_stray_from(Heapd__Request *req, struct disp_reply *rp)
 {
-	struct ref_field f[HEAPD_MAX_REFS];
-	int n = ref_fields(req, f);
+	struct heapd_ref_field f[HEAPD_MAX_REFS];
+	int n = heapd_ref_fields(req, f);
 	for (int i = 0; i < n; i++) {
 		if (*f[i].from) {
 			disp_fail(rp, HEAPD__STATUS__INVALID, "%s: %s_from names a batch op, outside a batch",
@@ -169,8 +141,8 @@ static const char *arg_name(const char *field)
 /* Replaces each *_from of q (op number i, from 0) by the ref it names. */
 static int resolve(Heapd__Request *q, size_t i, Heapd__Response *const *res, struct disp_reply *rp)
 {
-	struct ref_field f[HEAPD_MAX_REFS];
-	int n = ref_fields(q, f);
+	struct heapd_ref_field f[HEAPD_MAX_REFS];
+	int n = heapd_ref_fields(q, f);
 	const char *what = disp_op_name(q->op_case);
 	for (int k = 0; k < n; k++) {
 		uint32_t from = *f[k].from;

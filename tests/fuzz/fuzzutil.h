@@ -34,6 +34,7 @@
 
 #include "heapd.pb-c.h"
 #include "ops.h"
+#include "reffields.h"
 
 /* The largest frame the dispatch target's daemon accepts. */
 #define FUZZ_MAX_FRAME (1u << 20)
@@ -90,22 +91,10 @@ static inline int fuzz_batch_op(const Heapd__BatchOp *op, Heapd__Request *q)
  * how many. */
 static inline int fuzz_ref_fields(Heapd__Request *req, uint64_t *ref[HEAPD_MAX_REFS], uint32_t *from[HEAPD_MAX_REFS])
 {
-	int n = 0;
-	switch (req->op_case) {
-#define HEAPD_OP_REF(f) ref[n] = &m->f, from[n++] = &m->f##_from;
-#define X(name, NAME, Type, where, refs, ...) \
-	case HEAPD__REQUEST__OP_##NAME: {     \
-		Heapd__##Type *m = req->name; \
-		(void)m;                      \
-		refs                          \
-		break;                        \
-	}
-		HEAPD_OPS(X)
-#undef X
-#undef HEAPD_OP_REF
-	HEAPD_OP_NONE_CASES:
-		break;
-	}
+	struct heapd_ref_field f[HEAPD_MAX_REFS];
+	int n = heapd_ref_fields(req, f);
+	for (int i = 0; i < n; i++)
+		ref[i] = f[i].ref, from[i] = f[i].from;
 	return n;
 }
 
