@@ -63,8 +63,8 @@
  * rather than wait for a collection. So no other client's request runs
  * between a CAS and the ops after it, and a CAS first makes the batch
  * conditional: the ops after it run only if it swapped, on the state it
- * checked. The price is a turn as long as the batch (max_batch_ops ops,
- * a frame of data at most): that is the client's to keep short.
+ * checked. The price is a turn as long as the batch, so such a batch has
+ * at most max_cas_batch_ops ops (else LIMIT, and none runs).
  */
 #include <stdio.h>
 #include <string.h>
@@ -307,6 +307,9 @@ void batch_run(struct session *s, uint64_t id, const Heapd__Batch *b)
 	if (n > cfg->max_batch_ops) {
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: %zu ops, more than max_batch_ops %u", n,
 			  cfg->max_batch_ops);
+	} else if (n > cfg->max_cas_batch_ops && has_cas(b)) {
+		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: %zu ops with a compare-and-swap, more than max_cas_batch_ops %u",
+			  n, cfg->max_cas_batch_ops);
 	} else if (n * SKIPPED_COST > limit) {
 		disp_fail(&out, HEAPD__STATUS__LIMIT, "batch: the reply to %zu ops cannot fit in max_frame_size %u", n,
 			  cfg->max_frame);

@@ -482,6 +482,7 @@ void config_init(struct config *c)
 	c->max_frame = 16 * MIB;
 	c->max_output = 8 * MIB;
 	c->max_batch_ops = 1024;
+	c->max_cas_batch_ops = 64;
 	c->max_roots_per_uid = 65536;
 	c->max_root_bytes_per_uid = 4 * MIB;
 	c->max_holds_per_uid = 1u << 21;

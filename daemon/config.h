@@ -32,6 +32,7 @@ struct config {
 	size_t max_output;        /* max_output_buffer: unsent reply bytes per
 	                           * client before heapd stops reading it */
 	uint32_t max_batch_ops;   /* max_batch_ops: ops in one batch request */
+	uint32_t max_cas_batch_ops; /* max_cas_batch_ops: ops in one batch with a CAS */
 	/* Quotas per uid (tenant.c): named roots made and their name bytes,
 	 * holds, and unsent reply bytes over its connections; its heap bytes
 	 * are the engine's heap.max_tenant_heap (max_heap_per_uid). */

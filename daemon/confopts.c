@@ -42,6 +42,11 @@ const struct opt config_opts[] = {
 	 .min = 1, .max = 65536, .live = true,
 	 .help = "Most operations in one batch request; a batch runs in one turn, so this "
 	         "also bounds how long other clients wait for one"},
+	{.key = "max_cas_batch_ops", .flag = "max-cas-batch-ops", .type = T_COUNT, FIELD(max_cas_batch_ops),
+	 .min = 1, .max = 65536, .live = true,
+	 .help = "Most operations in one batch with a cas_ref or root_cas op; such a batch runs "
+	         "whole in one turn, past the turn's budget, so this bounds how long other "
+	         "clients wait for it"},
 	{.key = "allowed_uids", .flag = "allowed-uids", .type = T_UIDS, FIELD(allowed_uids),
 	 .count_off = offsetof(struct config, n_allowed_uids), .live = true,
 	 .range = "uids or user names",

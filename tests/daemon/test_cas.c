@@ -464,12 +464,48 @@ static void batch_with_cas_in_one_turn(void **state)
 {
 	(void)state;
 	struct daemon d;
-	daemon_start(&d, "--gc-slice-us", "1", "--max-batch-ops", "4096", NULL);
+	daemon_start(&d, "--gc-slice-us", "1", "--max-batch-ops", "4096", "--max-cas-batch-ops", "4096", NULL);
 	heapd *a = client(&d), *b = client(&d);
 	one_turn(a, b, 0);
 	one_turn(a, b, 1);
 	heapd_close(a);
 	heapd_close(b);
+	daemon_stop(&d);
+}
+
+/* A batch with a CAS runs whole in one turn, so max_cas_batch_ops bounds
+ * it: past it the batch is LIMIT and none of it runs (the root its first
+ * op would make is not there); at it, and a longer batch without a CAS,
+ * run. */
+static void cas_batch_limit(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	heapd *h = client(&d);
+	heapd_ref obj = alloc_data(h, 1, "x"), r;
+	heapd_batch *b = heapd_batch_new();
+	heapd_batch_root_set(b, "made", obj);
+	heapd_batch_cas_ref(b, obj, 0, 0, obj);
+	while (heapd_batch_count(b) < 65)
+		heapd_batch_get_ref(b, obj, 0);
+	assert_int_equal(heapd_batch_exec(h, b), HEAPD_ELIMIT);
+	assert_non_null(strstr(heapd_errmsg(h), "65 ops with a compare-and-swap, more than max_cas_batch_ops 64"));
+	assert_int_equal(heapd_root_get(h, "made", &r), HEAPD_ENOTFOUND);
+	assert_int_equal(heapd_get_ref(h, obj, 0, &r), 0);
+	assert_int_equal(r, 0);   /* the CAS did not run either */
+	heapd_batch_reset(b);
+	heapd_batch_root_set(b, "made", obj);
+	heapd_batch_cas_ref(b, obj, 0, 0, obj);
+	while (heapd_batch_count(b) < 64)
+		heapd_batch_get_ref(b, obj, 0);
+	assert_int_equal(heapd_batch_exec(h, b), 0);
+	heapd_batch_reset(b);
+	while (heapd_batch_count(b) < 200)
+		heapd_batch_get_ref(b, obj, 0);
+	assert_int_equal(heapd_batch_exec(h, b), 0);   /* no CAS: split over turns, max_batch_ops bounds it */
+	heapd_batch_free(b);
+	heapd_close(h);
 	daemon_stop(&d);
 }
 
@@ -544,6 +580,7 @@ int main(void)
 		cmocka_unit_test(root_cas_permissions),
 		cmocka_unit_test(batch_stops_at_a_failed_cas),
 		cmocka_unit_test(batch_with_cas_in_one_turn),
+		cmocka_unit_test(cas_batch_limit),
 		TEST_BOTH(async_cas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
