@@ -263,13 +263,14 @@ int heapd_set_timeout(heapd *h, uint32_t ms)
 
 uint32_t heapd_timeout(const heapd *h) { return h ? h->timeout_ms : 0; }
 
-/* The environment's settings: 0, or the error of the one that is wrong. */
-static int settings_from_env(heapd *h, uint32_t *spin_us, int *spin_given)
+/* The environment's settings (the timeout's too unless given): 0, or the
+ * error of the one that is wrong. */
+static int settings_from_env(heapd *h, uint32_t *spin_us, int *spin_given, int timeout_given)
 {
 	if ((*spin_given = spin_env(spin_us)) < 0)
 		return hwait_broken(h, HEAPD_EINVAL, "HEAPD_SPIN_US must be 0 to %u microseconds: %s",
 				    HEAPD_SPIN_MAX_US, getenv("HEAPD_SPIN_US"));
-	if (hwait_env(&h->timeout_ms) < 0)
+	if (!timeout_given && hwait_env(&h->timeout_ms) < 0)
 		return hwait_broken(h, HEAPD_EINVAL, "HEAPD_TIMEOUT_MS must be 0 to %u milliseconds: %s", UINT32_MAX,
 				    getenv("HEAPD_TIMEOUT_MS"));
 	return 0;
@@ -296,16 +297,19 @@ static int open_socket(heapd *h, const struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-heapd *heapd_connect(const char *socket_path)
+/* heapd_connect, its timeout from $HEAPD_TIMEOUT_MS (timeout_given 0) or
+ * timeout_ms. */
+static heapd *connect_to(const char *socket_path, int timeout_given, uint32_t timeout_ms)
 {
 	heapd *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
 	h->fd = -1;
+	h->timeout_ms = timeout_ms;
 	core_init(&h->core);
 	uint32_t spin_us = 0;
 	int spin_given;
-	if (settings_from_env(h, &spin_us, &spin_given) != 0)
+	if (settings_from_env(h, &spin_us, &spin_given, timeout_given) != 0)
 		return h;
 	struct sockaddr_un sa;
 	if (wire_sockaddr(&socket_path, &sa) != 0) {
@@ -319,6 +323,16 @@ heapd *heapd_connect(const char *socket_path)
 	}
 	h->connect_deadline_ns = 0;
 	return h;
+}
+
+heapd *heapd_connect(const char *socket_path)
+{
+	return connect_to(socket_path, 0, 0);
+}
+
+heapd *heapd_connect_timeout(const char *socket_path, uint32_t timeout_ms)
+{
+	return connect_to(socket_path, 1, timeout_ms);
 }
 
 void heapd_close(heapd *h)

@@ -82,20 +82,12 @@ uint32_t ctl_timeout_ms(void)
 
 heapd *ctl_connect_own(const char *cmd)
 {
-	/* heapd_connect takes its timeout (the connect and the hello) from
-	 * the environment only; -t overrides the caller's. */
-	char ms[16];
-	snprintf(ms, sizeof ms, "%" PRIu32, ctl_timeout);
-	if (setenv("HEAPD_TIMEOUT_MS", ms, 1) != 0) {
-		fprintf(stderr, "heapctl: %s: out of memory\n", cmd);
-		return NULL;
-	}
-	heapd *h = heapd_connect(ctl_socket);
+	heapd *h = heapd_connect_timeout(ctl_socket, ctl_timeout);   /* the connect and hello too */
 	if (!h) {
 		fprintf(stderr, "heapctl: %s: out of memory\n", cmd);
 		return NULL;
 	}
-	if (heapd_errcode(h) != HEAPD_OK || heapd_set_timeout(h, ctl_timeout) < 0) {
+	if (heapd_errcode(h) != HEAPD_OK) {
 		ctl_fail(h, cmd);
 		return NULL;
 	}

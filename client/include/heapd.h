@@ -218,6 +218,10 @@ struct heapd_reply {
  * daemon's refusal, e.g. HEAPD_EPERM, HEAPD_ELIMIT) and accepts only
  * heapd_errcode, heapd_errmsg and heapd_close. */
 heapd *heapd_connect(const char *socket_path);
+/* heapd_connect with the connection's timeout (heapd_set_timeout) given,
+ * not taken from $HEAPD_TIMEOUT_MS: it bounds the connect and the Hello,
+ * then every call (0: none). */
+heapd *heapd_connect_timeout(const char *socket_path, uint32_t timeout_ms);
 void heapd_close(heapd *h);
 /* How long a call waits for its reply by polling without sleeping, in
  * microseconds, before it sleeps in poll (0: it sleeps at once). A sleep

@@ -28,23 +28,6 @@
  * it allocates their buffer. */
 #define LONG_READ (1u << 20)
 
-/* ---- connecting with a timeout ----
- *
- * libheapd bounds heapd_connect's connect and Hello by $HEAPD_TIMEOUT_MS
- * only, read when it starts. connect(timeout=T) therefore sets it around
- * heapd_connect: env_lock makes those connects one at a time, and the
- * variable is changed and put back with the GIL held, as os.putenv does
- * (os.environ never sees it). A connect without a timeout does not wait
- * for them; one that ran while another thread's value was set may have
- * had its connect bounded by it, and is then given the real default
- * (env_real, env_gen). */
-static PyThread_type_lock env_lock;
-static int env_overridden;  /* under the GIL: a connect's value is set */
-static char *env_real;      /* under the GIL: the value it replaced, or NULL */
-static unsigned long env_gen;  /* under the GIL: values set so far */
-
-#define TIMEOUT_ENV "HEAPD_TIMEOUT_MS"
-
 /* ms from seconds: None is 0 (for ever), else a number > 0, rounded up. */
 static int timeout_arg(PyObject *o, uint32_t *ms)
 {
@@ -68,66 +51,6 @@ static int timeout_arg(PyObject *o, uint32_t *ms)
 	return 0;
 }
 
-/* $HEAPD_TIMEOUT_MS as libheapd reads it: 1 with *ms, 0 when not valid. */
-static int env_ms(const char *env, uint32_t *ms)
-{
-	*ms = 0;
-	if (!env || !env[0])
-		return 1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(env, &end, 10);
-	if (errno || *end || env[0] < '0' || env[0] > '9' || v > UINT32_MAX)
-		return 0;
-	*ms = (uint32_t)v;
-	return 1;
-}
-
-/* heapd_connect(path), its connect and Hello bounded by ms. */
-static heapd *connect_within(const char *path, uint32_t ms)
-{
-	char text[16];
-	snprintf(text, sizeof text, "%u", ms);
-	Py_BEGIN_ALLOW_THREADS
-	PyThread_acquire_lock(env_lock, WAIT_LOCK);
-	Py_END_ALLOW_THREADS
-	const char *was = getenv(TIMEOUT_ENV);
-	env_real = was ? strdup(was) : NULL;
-	env_overridden = 1;
-	env_gen++;
-	heapd *h = NULL;
-	if ((!was || env_real) && setenv(TIMEOUT_ENV, text, 1) == 0) {
-		Py_BEGIN_ALLOW_THREADS
-		h = heapd_connect(path);
-		Py_END_ALLOW_THREADS
-		if (env_real)
-			setenv(TIMEOUT_ENV, env_real, 1);
-		else
-			unsetenv(TIMEOUT_ENV);
-	}
-	free(env_real);
-	env_real = NULL;
-	env_overridden = 0;
-	PyThread_release_lock(env_lock);
-	return h;
-}
-
-/* heapd_connect(path) with libheapd's default timeout. */
-static heapd *connect_default(const char *path)
-{
-	uint32_t real;
-	int valid = env_ms(env_overridden ? env_real : getenv(TIMEOUT_ENV), &real);
-	int raced = env_overridden;
-	unsigned long gen = env_gen;
-	heapd *h;
-	Py_BEGIN_ALLOW_THREADS
-	h = heapd_connect(path);
-	Py_END_ALLOW_THREADS
-	if (h && valid && (raced || gen != env_gen))
-		heapd_set_timeout(h, real);
-	return h;
-}
-
 static int conn_init(PyObject *self, PyObject *args, PyObject *kw)
 {
 	hp_conn *c = (hp_conn *)self;
@@ -148,15 +71,16 @@ static int conn_init(PyObject *self, PyObject *args, PyObject *kw)
 			return -1;
 		p = PyBytes_AS_STRING(bytes);
 	}
-	heapd *h = timeout == Py_None ? connect_default(p) : connect_within(p, ms);
+	heapd *h;
+	Py_BEGIN_ALLOW_THREADS
+	h = timeout == Py_None ? heapd_connect(p) : heapd_connect_timeout(p, ms);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(bytes);
 	if (!h) {
 		PyErr_NoMemory();
 		return -1;
 	}
 	int rc = heapd_errcode(h);
-	if (!rc && timeout != Py_None)
-		rc = heapd_set_timeout(h, ms);
 	if (rc) {
 		hp_raise_code(rc, "%s", heapd_errmsg(h));
 		heapd_close(h);
@@ -688,10 +612,6 @@ PyTypeObject hp_conn_type = {
 
 int hp_conn_ready(PyObject *m)
 {
-	if (!env_lock && !(env_lock = PyThread_allocate_lock())) {
-		PyErr_NoMemory();
-		return -1;
-	}
 	if (PyType_Ready(&hp_conn_type) < 0)
 		return -1;
 	Py_INCREF(&hp_conn_type);

@@ -255,6 +255,34 @@ static void environment(void **state)
 	daemon_stop(&d);
 }
 
+/* heapd_connect_timeout: its argument, never $HEAPD_TIMEOUT_MS, bounds
+ * the Hello and then every call. */
+static void connect_timeout_argument(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	setenv("HEAPD_TIMEOUT_MS", "x", 1);   /* a bad value heapd_connect would refuse */
+	heapd *h = heapd_connect_timeout(d.sock, 250);
+	assert_non_null(h);
+	assert_int_equal(heapd_errcode(h), 0);
+	assert_int_equal(heapd_timeout(h), 250);
+	assert_int_equal(heapd_ping(h, NULL), 0);
+	heapd_close(h);
+
+	setenv("HEAPD_TIMEOUT_MS", "0", 1);   /* for ever, were it read */
+	stop(&d);
+	uint64_t t0 = mono_ns();
+	h = heapd_connect_timeout(d.sock, 200);
+	unsetenv("HEAPD_TIMEOUT_MS");
+	assert_took_timeout(t0);
+	assert_int_equal(heapd_errcode(h), HEAPD_ETIMEDOUT);
+	assert_non_null(strstr(heapd_errmsg(h), "did not answer the Hello within 200 ms"));
+	heapd_close(h);
+	resume(&d);
+	daemon_stop(&d);
+}
+
 /* A listener whose queue is full (backlog 0, one connection waiting, none
  * accepted): the connect itself waits, within $HEAPD_TIMEOUT_MS. */
 static void connect_queue_full(void **state)
@@ -329,6 +357,7 @@ int main(void)
 		cmocka_unit_test(flush_times_out),
 		cmocka_unit_test(batch_times_out),
 		cmocka_unit_test(environment),
+		cmocka_unit_test(connect_timeout_argument),
 		cmocka_unit_test(connect_queue_full),
 		cmocka_unit_test(zero_waits),
 	};
