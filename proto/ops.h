@@ -22,7 +22,8 @@
  *            sized exactly before it is packed (HEAPD_OP_SIZED)
  *   result   what an OK reply carries: none, ref (never 0), ref_or_null,
  *            data (exactly the length read), stats, roots, hello, batch,
- *            uids, info (object_info's), clients, retained; cas: ref_or_null,
+ *            uids, info (object_info's), clients, retained, view (view's and
+ *            map_arena's); cas: ref_or_null,
  *            also on CONFLICT (what was there)
  *
  * A user defines X, and HEAPD_OP_REF, HEAPD_OP_STR, HEAPD_OP_BYTES or
@@ -62,7 +63,11 @@
 	X(client_kill, CLIENT_KILL, ClientKill, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, none)          \
 	X(cas_ref, CAS_REF, CasRef, BATCH, HEAPD_REFS3(obj, expected, target), HEAPD_NO_PAYLOAD, cas) \
 	X(root_cas, ROOT_CAS, RootCas, BATCH, HEAPD_REFS2(expected, target), HEAPD_BYTES(name), cas)   \
-	X(retained, RETAINED, Retained, ALONE, HEAPD_REFS0, HEAPD_BYTES(name), retained)
+	X(retained, RETAINED, Retained, ALONE, HEAPD_REFS0, HEAPD_BYTES(name), retained)           \
+	X(seal, SEAL, Seal, BATCH, HEAPD_REFS1(obj), HEAPD_NO_PAYLOAD, none)                         \
+	X(view, VIEW, View, BATCH, HEAPD_REFS1(obj), HEAPD_NO_PAYLOAD, view)                         \
+	X(view_release, VIEW_RELEASE, ViewRelease, BATCH, HEAPD_REFS1(obj), HEAPD_NO_PAYLOAD, none)  \
+	X(map_arena, MAP_ARENA, MapArena, ALONE, HEAPD_REFS0, HEAPD_NO_PAYLOAD, view)
 
 #define HEAPD_REFS0
 #define HEAPD_REFS1(a) HEAPD_OP_REF(a)

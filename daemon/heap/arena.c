@@ -8,11 +8,16 @@
  * span descriptors, birth stamps, released bits) are reserved alongside,
  * for the whole arena, and committed in step with it.
  *
- * Invariant: pages [0, grown) and their table entries are committed. New
- * pages are marked released: fresh anonymous memory reads as zero and costs
- * no RSS until touched; pages.c turns them into a free run.
+ * The arena is a memfd mapped shared (os.c), so that clients can map it
+ * read-only; the tables are private anonymous memory.
+ *
+ * Invariant: pages [0, grown) and their table entries are committed, and
+ * the memfd is grown pages long. New pages are marked released: a file's
+ * new pages read as zero and cost no memory until touched; pages.c turns
+ * them into a free run.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -30,7 +35,7 @@ int arena_init(heap *h, size_t max_heap)
 	if (bytes > MAX_ARENA)
 		bytes = MAX_ARENA;
 	h->arena_pages = bytes >> PAGE_SHIFT;
-	h->base = os_reserve(bytes);
+	h->base = os_reserve_shared(bytes, &h->arena_fd);
 	h->pagemap = os_reserve(table_bytes(h->arena_pages, sizeof(uint32_t)));
 	h->spans = os_reserve(table_bytes(h->arena_pages, sizeof(struct span)));
 	h->released = os_reserve(bitmap_bytes(h->arena_pages));
@@ -46,6 +51,8 @@ void arena_destroy(heap *h)
 {
 	if (h->base)
 		os_unreserve(h->base, h->arena_pages << PAGE_SHIFT);
+	if (h->arena_fd >= 0)
+		close(h->arena_fd);
 	if (h->pagemap)
 		os_unreserve(h->pagemap, table_bytes(h->arena_pages, sizeof(uint32_t)));
 	if (h->spans)
@@ -71,7 +78,8 @@ size_t arena_grow(heap *h, size_t want)
 	if (to <= h->grown || to < want)
 		return 0;
 	size_t from = h->grown;
-	if (os_commit(page_addr(h, from), (to - from) << PAGE_SHIFT) != 0 ||
+	if (ftruncate(h->arena_fd, (off_t)(to << PAGE_SHIFT)) != 0 ||
+	    os_commit(page_addr(h, from), (to - from) << PAGE_SHIFT) != 0 ||
 	    commit_range(h->pagemap, table_bytes(from, sizeof(uint32_t)), table_bytes(to, sizeof(uint32_t))) ||
 	    commit_range(h->spans, table_bytes(from, sizeof(struct span)), table_bytes(to, sizeof(struct span))) ||
 	    commit_range(h->released, bitmap_bytes(from), bitmap_bytes(to)) ||

@@ -48,6 +48,7 @@ heap *heap_new(const struct heap_config *cfg)
 	h->max_pages = cfg->max_heap >> PAGE_SHIFT;
 	h->small_limit = cfg->max_object < MAX_SMALL_SIZE ? cfg->max_object : MAX_SMALL_SIZE;
 	h->sweepgen = 2;
+	h->arena_fd = -1;
 	h->st.start_ns = os_now_ns();
 	for (unsigned i = 0; i < NUM_BINS; i++)
 		list_init(&h->bins[i]);

@@ -62,7 +62,8 @@ typedef struct heap_holds heap_holds;
 	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */    \
 	X(EQUOTA, -8, LIMIT, "tenant's heap limit reached")     /* max_tenant_heap */    \
 	X(EPERM, -9, PERMISSION, "read-only reference")          /* heap_ref_readonly */ \
-	X(ECONFLICT, -10, CONFLICT, "the slot held another ref") /* heap_cas_ref */
+	X(ECONFLICT, -10, CONFLICT, "the slot held another ref") /* heap_cas_ref */ \
+	X(ENOTSEALED, -11, INVALID, "the object is not sealed")  /* heap_view */
 
 #define HEAP_ERROR_ENUM_(name, value, status, msg) HEAP_##name = value,
 enum heap_error { HEAP_ERRORS(HEAP_ERROR_ENUM_) };
@@ -165,6 +166,7 @@ struct heap_object_info {
 	uint32_t nrefs, nbytes;
 	uint64_t size;
 	uint32_t age;
+	bool sealed;
 };
 int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out);
 /* Heap bytes of the distinct objects hs holds (each once). */
@@ -192,6 +194,22 @@ int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len);
  * valid until the next call into the engine (which may write them, or
  * collect the object). */
 int heap_data(heap *h, heap_ref obj, uint32_t off, uint32_t len, const void **data);
+
+/* Sealing and views (zero-copy reads). heap_seal makes obj immutable for
+ * good: heap_write, heap_set_ref, heap_cas_ref and heap_alloc_into it fail
+ * with HEAP_EPERM from then on (its slots' objects are not sealed). A full
+ * handle only (HEAP_EPERM); sealing twice is no error. */
+int heap_seal(heap *h, heap_ref obj);
+/* Where the data of sealed obj lies in the arena: *off bytes from its
+ * start, *len bytes (HEAP_ENOTSEALED if it is not sealed), with one hold
+ * added in hs (when not NULL), which keeps those bytes as they are. */
+int heap_view(heap *h, heap_ref obj, heap_holds *hs, uint64_t *off, uint32_t *len);
+/* The arena is a memfd: this descriptor (the heap's, read-write; the host
+ * gives others a read-only one), its size now (it grows, never shrinks)
+ * and the most it may reach. Released pages are holes in the file. */
+int heap_arena_fd(const heap *h);
+uint64_t heap_arena_size(const heap *h);
+uint64_t heap_arena_reserved(const heap *h);
 
 /* After an allocation failed with HEAP_ENOMEM. No collection ran inside
  * the call: one incremental cycle is in flight (started then, unless one

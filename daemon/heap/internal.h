@@ -138,15 +138,24 @@ static inline unsigned sc_of(size_t bytes)
 
 /* --- object headers and handles --- */
 /* A large object's header says HDR_LARGE for nrefs: its sizes are in its
- * span. Small objects have at most 4095 slots. */
-#define HDR_LARGE 0xffffu
+ * span. Small objects have at most 4095 slots. The nrefs field's top bit
+ * is HDR_SEALED (heap_seal), in small and large objects alike. The mark
+ * worker reads headers while the mutator may seal: both access them with
+ * relaxed atomics (hdr_load, hdr_seal), which cost a plain load. */
+#define HDR_LARGE 0x7fffu
+#define HDR_SEALED ((uint64_t)1 << 47)
 
 static inline uint64_t hdr_make(uint32_t tag, uint32_t nrefs, uint32_t nbytes)
 {
 	return (uint64_t)tag | (uint64_t)nrefs << 32 | (uint64_t)nbytes << 48;
 }
+static inline uint64_t hdr_load(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED); }
+static inline void hdr_seal(void *p)
+{
+	__atomic_store_n((uint64_t *)p, hdr_load(p) | HDR_SEALED, __ATOMIC_RELAXED);
+}
 static inline uint32_t hdr_tag(uint64_t hdr) { return (uint32_t)hdr; }
-static inline uint32_t hdr_nrefs(uint64_t hdr) { return (uint32_t)(hdr >> 32) & 0xffff; }
+static inline uint32_t hdr_nrefs(uint64_t hdr) { return (uint32_t)(hdr >> 32) & HDR_LARGE; }
 static inline uint32_t hdr_nbytes(uint64_t hdr) { return (uint32_t)(hdr >> 48); }
 
 /* A handle is word << 32 | (arena offset / 8), the word being the
@@ -330,6 +339,7 @@ struct heap {
 
 	/* Arena (arena.c). Reserved at heap_new; [0, grown) committed. */
 	uint8_t *base;
+	int arena_fd;         /* the memfd base maps; its size is grown's */
 	size_t arena_pages;   /* reserved */
 	size_t grown;         /* pages committed so far */
 	uint32_t *pagemap;
@@ -463,6 +473,10 @@ void *os_reserve(size_t bytes);
 int os_commit(void *p, size_t bytes);
 void os_release(void *p, size_t bytes);
 void os_unreserve(void *p, size_t bytes);
+/* The arena's: a memfd (*fd) of size 0 mapped over bytes, PROT_NONE; the
+ * caller grows the file and commits, and releases with MADV_REMOVE. */
+void *os_reserve_shared(size_t bytes, int *fd);
+void os_release_shared(void *p, size_t bytes);
 uint64_t os_now_ns(void);
 uint64_t os_unix_ns(void);
 uint64_t os_random(void);
@@ -587,7 +601,7 @@ static inline int obj_resolve_full(const heap *h, heap_ref r, struct obj *o)
 		return HEAP_EBADREF;
 	}
 	uint8_t *p = h->base + ((size_t)place << 3);
-	uint64_t hdr = *(uint64_t *)p;
+	uint64_t hdr = hdr_load(p);
 	if (unlikely(hdr_tag(hdr) != tag))
 		return obj_resolve_ro(h, tag, o, p, s, hdr);
 	return obj_fill(o, p, s, hdr, 0);
@@ -633,6 +647,13 @@ static inline int obj_live(heap *h, heap_ref r)
 }
 
 static inline heap_ref *obj_slots(const struct obj *o) { return (heap_ref *)(o->p + HDR_SIZE); }
+
+/* 0 when o may be changed: HEAP_EPERM through a read-only handle or
+ * once sealed. */
+static inline int obj_writable(const struct obj *o)
+{
+	return o->ro || (hdr_load(o->p) & HDR_SEALED) ? HEAP_EPERM : 0;
+}
 
 /* obj_resolve(), and slot must be one of the object's slots. */
 static inline int obj_resolve_slot(heap *h, heap_ref r, uint32_t slot, struct obj *o)

@@ -268,8 +268,8 @@ static inline heap_ref *target_slot(heap *h, heap_ref obj, uint32_t slot, int *e
 {
 	struct obj o;
 	*err = obj_resolve_slot(h, obj, slot, &o);
-	if (!*err && o.ro)
-		*err = HEAP_EPERM;
+	if (!*err)
+		*err = obj_writable(&o);
 	if (*err)
 		return NULL;
 	save_keep(h, &o);

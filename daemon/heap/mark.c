@@ -87,7 +87,7 @@ static void scan_split(heap *h, struct gcwork *w, uintptr_t p)
 	struct span *s = &h->spans[h->pagemap[(a - (uintptr_t)h->base) >> PAGE_SHIFT] - 1];
 	uint8_t *base = span_base(h, s);
 	uint8_t *obj = base + (size_t)(uint32_t)(((a - (uintptr_t)base) * s->divmul) >> 32) * s->elemsize;
-	uint32_t nrefs = spc_sizeclass(s->spanclass) ? hdr_nrefs(*(const uint64_t *)obj) : s->u.obj.nrefs;
+	uint32_t nrefs = spc_sizeclass(s->spanclass) ? hdr_nrefs(hdr_load(obj)) : s->u.obj.nrefs;
 	const heap_ref *slots = (const heap_ref *)(obj + HDR_SIZE);
 	if (p & OBLET_BIT) {
 		scan_slots(h, w, slots, (uint32_t)((const heap_ref *)a - slots), nrefs);
@@ -106,7 +106,7 @@ static inline void scan(heap *h, struct gcwork *w, uintptr_t p)
 		scan_split(h, w, p);
 		return;
 	}
-	uint32_t nrefs = hdr_nrefs(*(const uint64_t *)p);
+	uint32_t nrefs = hdr_nrefs(hdr_load((const void *)p));
 	if (unlikely(nrefs > OBLET_SLOTS))
 		scan_split(h, w, p);
 	else

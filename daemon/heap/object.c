@@ -49,7 +49,11 @@ int heap_object_info(heap *h, heap_ref ref, struct heap_object_info *out)
 	if (err)
 		return err;
 	*out = (struct heap_object_info){
-		.nrefs = o.nrefs, .nbytes = o.nbytes, .size = o.s->elemsize, .age = obj_age(h, &o)};
+		.nrefs = o.nrefs,
+		.nbytes = o.nbytes,
+		.size = o.s->elemsize,
+		.age = obj_age(h, &o),
+		.sealed = (hdr_load(o.p) & HDR_SEALED) != 0};
 	return 0;
 }
 
@@ -61,8 +65,8 @@ static int set_checks(heap *h, heap_ref obj, uint32_t slot, heap_ref val, struct
 	int err = obj_resolve_slot(h, obj, slot, o);
 	if (err)
 		return err;
-	if (o->ro)
-		return HEAP_EPERM;
+	if ((err = obj_writable(o)) != 0)
+		return err;
 	return val ? obj_resolve(h, val, &v) : 0;
 }
 
@@ -127,8 +131,8 @@ int heap_write(heap *h, heap_ref obj, uint32_t off, const void *buf, uint32_t le
 	int err = obj_resolve(h, obj, &o);
 	if (err)
 		return err;
-	if (o.ro)
-		return HEAP_EPERM;
+	if ((err = obj_writable(&o)) != 0)
+		return err;
 	uint8_t *d = data_range(&o, off, len);
 	if (!d)
 		return HEAP_ERANGE;
@@ -159,4 +163,46 @@ int heap_read(heap *h, heap_ref obj, uint32_t off, void *buf, uint32_t len)
 	if (!err && len)
 		memcpy(buf, d, len);
 	return err;
+}
+
+int heap_seal(heap *h, heap_ref obj)
+{
+	struct obj o;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	if (o.ro)
+		return HEAP_EPERM;
+	hdr_seal(o.p);
+	return 0;
+}
+
+int heap_view(heap *h, heap_ref obj, heap_holds *hs, uint64_t *off, uint32_t *len)
+{
+	struct obj o;
+	int err = obj_resolve(h, obj, &o);
+	if (err)
+		return err;
+	if (!(hdr_load(o.p) & HDR_SEALED))
+		return HEAP_ENOTSEALED;
+	if (hs && (err = holds_add(h, hs, obj)) != 0)
+		return err;
+	*off = (uint64_t)(data_range(&o, 0, 0) - h->base);
+	*len = o.nbytes;
+	return 0;
+}
+
+int heap_arena_fd(const heap *h)
+{
+	return h->arena_fd;
+}
+
+uint64_t heap_arena_size(const heap *h)
+{
+	return (uint64_t)h->grown << PAGE_SHIFT;
+}
+
+uint64_t heap_arena_reserved(const heap *h)
+{
+	return (uint64_t)h->arena_pages << PAGE_SHIFT;
 }

@@ -7,12 +7,24 @@
  * zero afterwards and leave RSS at once. MADV_FREE is not used: it leaves
  * RSS high until memory pressure, which is what users read as a leak (Go
  * went back to DONTNEED in 1.16 for that reason).
+ *
+ * The arena alone is shared memory, a memfd mapped MAP_SHARED (so that
+ * the daemon can hand clients a read-only descriptor of it: zero-copy
+ * reads). There DONTNEED would only unmap the pages, which the file
+ * keeps: its pages are released with MADV_REMOVE, which punches a hole
+ * in the file (pages read as zero again, and leave RSS and the file's
+ * blocks at once, in every process that maps it). The file is sealed
+ * against shrinking and is mode 0400, so that a client of another uid
+ * cannot open it again for writing through /proc/PID/fd.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,6 +44,28 @@ void os_release(void *p, size_t bytes)
 	/* DONTNEED on private anonymous memory cannot fail for a valid range. */
 	if (madvise(p, bytes, MADV_DONTNEED) != 0)
 		heap_throw("madvise(MADV_DONTNEED) failed");
+}
+
+void *os_reserve_shared(size_t bytes, int *fd)
+{
+	*fd = memfd_create("heapd-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0)
+		return NULL;
+	void *p = MAP_FAILED;
+	if (fchmod(*fd, 0400) == 0 && fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) == 0)
+		p = mmap(NULL, bytes, PROT_NONE, MAP_SHARED | MAP_NORESERVE, *fd, 0);
+	if (p == MAP_FAILED) {
+		close(*fd);
+		*fd = -1;
+		return NULL;
+	}
+	return p;
+}
+
+void os_release_shared(void *p, size_t bytes)
+{
+	if (madvise(p, bytes, MADV_REMOVE) != 0)
+		heap_throw("madvise(MADV_REMOVE) failed");
 }
 
 void os_unreserve(void *p, size_t bytes)
