@@ -61,7 +61,7 @@ typedef struct heap_holds heap_holds;
 	X(ELIMIT, -6, LIMIT, "hold or root limit reached")      /* max_holds, max_roots */    \
 	X(EINVAL, -7, INVALID, "invalid argument")              /* e.g. a root name */    \
 	X(EQUOTA, -8, LIMIT, "tenant's heap limit reached")     /* max_tenant_heap */    \
-	X(EPERM, -9, PERMISSION, "read-only reference")          /* heap_ref_readonly */ \
+	X(EPERM, -9, PERMISSION, "read-only reference or sealed object") /* heap_ref_readonly, heap_seal */ \
 	X(ECONFLICT, -10, CONFLICT, "the slot held another ref") /* heap_cas_ref */ \
 	X(ENOTSEALED, -11, INVALID, "the object is not sealed")  /* heap_view */
 
