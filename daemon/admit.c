@@ -142,6 +142,13 @@ static enum sess_role admit_role(const struct config *c, const struct session *s
 	return ROLE_USER;
 }
 
+int admit_zero_copy(const struct server *srv, const struct session *s)
+{
+	const struct config *c = &srv->cfg;
+	return s->uid == 0 || s->uid == geteuid() || config_id_listed(c->zero_copy_uids, c->n_zero_copy_uids, s->uid) ||
+	       group_listed(s, c->zero_copy_gids, c->n_zero_copy_gids);
+}
+
 static void hello_unlink(struct session *s)
 {
 	if (s->hello_link.next)

@@ -509,6 +509,8 @@ void config_free(struct config *c)
 	free(c->admin_uids);
 	free(c->readonly_uids);
 	free(c->readonly_gids);
+	free(c->zero_copy_uids);
+	free(c->zero_copy_gids);
 	free(c->config_path);
 	for (int i = 0; i < c->argc; i++)
 		free(c->argv[i]);

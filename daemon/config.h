@@ -62,6 +62,13 @@ struct config {
 	size_t n_readonly_uids;
 	gid_t *readonly_gids;
 	size_t n_readonly_gids;
+	/* zero_copy_uids, zero_copy_gids: peers, read-only ones excepted,
+	 * that may map the arena (zerocopy.c); heapd's own uid and root
+	 * always may. */
+	uid_t *zero_copy_uids;
+	size_t n_zero_copy_uids;
+	gid_t *zero_copy_gids;
+	size_t n_zero_copy_gids;
 	int gc_by_anyone;          /* gc_by_anyone */
 	uint32_t admin_reserved; /* admin_reserved_connections */
 	uint32_t max_clients_per_uid; /* max_clients_per_uid */

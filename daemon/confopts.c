@@ -73,6 +73,19 @@ const struct opt config_opts[] = {
 	 .help = "Groups whose members may only read, as readonly_uids: a peer is read-only if "
 	         "any of its groups, primary or supplementary, is listed, admins excepted. A peer "
 	         "in more than 64 groups, of which heapd reads 64, is read-only while this is set"},
+	{.key = "zero_copy_uids", .flag = "zero-copy-uids", .type = T_UIDS, FIELD(zero_copy_uids),
+	 .count_off = offsetof(struct config, n_zero_copy_uids), .live = true,
+	 .range = "uids or user names",
+	 .help = "Users who may read sealed objects in place (views), comma-separated: they are "
+	         "sent a read-only descriptor of the whole arena, which shows every object's bytes "
+	         "and handle, so this grants reading and writing all objects (docs/security.md). "
+	         "heapd's own uid and uid 0 always may; read-only clients never. A reload applies "
+	         "to later views; a descriptor already sent stays with its client"},
+	{.key = "zero_copy_gids", .flag = "zero-copy-gids", .type = T_GIDS, FIELD(zero_copy_gids),
+	 .count_off = offsetof(struct config, n_zero_copy_gids), .live = true,
+	 .range = "gids or group names",
+	 .help = "Groups whose members may read sealed objects in place, as zero_copy_uids: any "
+	         "of a peer's groups, primary or supplementary, listed"},
 	{.key = "max_clients_per_uid", .flag = "max-clients-per-uid", .type = T_COUNT,
 	 FIELD(max_clients_per_uid), .min = 1, .max = 1u << 20, .live = true,
 	 .help = "Most connections open at once from one uid, admin_uids excepted"},

@@ -56,7 +56,7 @@ struct opt {
 #define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
 
 /* Rows of config_opts. */
-#define CONFIG_NOPTS 40
+#define CONFIG_NOPTS 42
 extern const struct opt config_opts[CONFIG_NOPTS];
 
 #endif

@@ -16,6 +16,14 @@
  * and not yet written: session.c's backpressure reads it, and a closing
  * session is closed only once it is 0.
  *
+ * The arena's descriptor (zerocopy.c). When s->send_arena is set, s->out
+ * starts with the map_arena reply and nothing is in flight: the first
+ * write is a sendmsg() carrying the descriptor as SCM_RIGHTS with those
+ * bytes. If the socket has no room (the client has not read what it
+ * was sent), s->out waits, and a poll on a dup() of the socket (libuv
+ * allows one watcher per descriptor, and the pipe has its own) says when
+ * there is room; nothing else is written meanwhile.
+ *
  * Lengths are size_t end to end. s->out may pass 4 GiB (max_output_buffer
  * is up to 4 GiB, and a turn may add frames of up to 1 GiB past it), but
  * libuv's uv_buf_init() takes an unsigned int and uv_try_write() returns
@@ -27,7 +35,11 @@
  * (sess_free), never before: callbacks already queued for the pipe may
  * still name it.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
@@ -51,10 +63,34 @@ static void on_closed(uv_handle_t *h)
 	sess_free(h->data);
 }
 
+/* A wait for room to send the arena's descriptor: a poll on a dup of
+ * the socket. */
+struct arena_wait {
+	uv_poll_t poll;
+	int fd;
+};
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	struct arena_wait *w = (struct arena_wait *)h;
+	close(w->fd);
+	free(w);
+}
+
+/* Ends the wait for room for the arena's descriptor. */
+static void arena_poll_stop(struct session *s)
+{
+	if (s->arena_poll) {
+		uv_close((uv_handle_t *)&s->arena_poll->poll, on_poll_closed);
+		s->arena_poll = NULL;
+	}
+}
+
 void conn_close(struct session *s)
 {
 	if (uv_is_closing((uv_handle_t *)&s->pipe))
 		return;
+	arena_poll_stop(s);
 	uv_close((uv_handle_t *)&s->pipe, on_closed); /* the descriptor closes now */
 	admit_closed(s);
 }
@@ -113,10 +149,79 @@ static ssize_t try_write(struct session *s)
 	return (ssize_t)done;
 }
 
+static void on_arena_room(uv_poll_t *p, int status, int events)
+{
+	struct session *s = p->data;
+	(void)events;
+	arena_poll_stop(s);
+	if (status < 0) {
+		write_failed(s, status);
+		return;
+	}
+	conn_flush(s);
+	sess_written(s);
+}
+
+/* Sends the start of s->out with the arena's descriptor: the bytes sent,
+ * 0 when the socket has no room (a poll then waits for it), or a libuv
+ * error. */
+static ssize_t send_arena(struct session *s)
+{
+	int fd;
+	if (s->arena_poll || uv_fileno((uv_handle_t *)&s->pipe, &fd) != 0)
+		return s->arena_poll ? 0 : UV_EBADF;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec iov = {.iov_base = s->out, .iov_len = s->out_len < PIECE ? s->out_len : PIECE};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &s->srv->arena_ro_fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		s->send_arena = 0;
+		return n;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return uv_translate_sys_error(errno);
+	struct arena_wait *w = malloc(sizeof *w);
+	if (!w || (w->fd = dup(fd)) < 0 || uv_poll_init(s->srv->loop, &w->poll, w->fd) != 0) {
+		if (w && w->fd >= 0)
+			close(w->fd);
+		free(w);
+		return UV_ENOMEM;
+	}
+	w->poll.data = s;
+	s->arena_poll = w;
+	uv_poll_start(&w->poll, UV_WRITABLE, on_arena_room);
+	return 0;
+}
+
 void conn_flush(struct session *s)
 {
 	if (!s->out_len || uv_is_closing((uv_handle_t *)&s->pipe))
 		return;
+	if (s->send_arena) {
+		ssize_t n = send_arena(s);
+		if (n < 0) {
+			write_failed(s, (int)n);
+			return;
+		}
+		if (s->send_arena)
+			return;  /* waits for room: s->out as it is */
+		memmove(s->out, s->out + n, s->out_len - (size_t)n);
+		s->out_len -= (size_t)n;
+		if (!s->out_len)
+			return;
+	}
 	/* Nothing in flight: write now. A reply that fits the socket buffer,
 	 * the usual case, then costs one write() and keeps s->out for the
 	 * next turn, with no write request and no poll registration. */

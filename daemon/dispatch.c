@@ -17,7 +17,8 @@
  * the table makes; the figures of
  * get_stats are HEAPD_STATS' rows, and uid_stats' rows tenant.c's counts.
  *
- * The connection's holds live in s->holds: alloc, get_ref and root_get add
+ * The connection's holds live in s->holds (and its views in s->views,
+ * zerocopy.c): alloc, get_ref and root_get add
  * one on what they return, release drops one; cas_ref and root_cas add
  * none (what they return, what was there, is the client's to hold). Each op's change to them is
  * added to the uid's count (disp_op), which max_holds_per_uid bounds: the
@@ -58,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bound.h"
@@ -433,6 +435,23 @@ static uint64_t stat_load_duration_ns(const struct server *srv)
 	return srv->persist.load_ns;
 }
 
+/* zerocopy.c's */
+static uint64_t stat_views(const struct server *srv)
+{
+	uint64_t n = 0;
+	for (const struct list *l = srv->sessions.next; l != &srv->sessions; l = l->next) {
+		const struct session *s = container_of(l, struct session, link);
+		n += s->views ? heap_holds_count(s->views) : 0;
+	}
+	return n;
+}
+
+static uint64_t stat_arena_file_bytes(const struct server *srv)
+{
+	struct stat st;
+	return fstat(heap_arena_fd(srv->heap), &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
 static uint64_t stat_uids(const struct server *srv)
 {
 	return srv->ten_count;
@@ -644,6 +663,9 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_SCAN:
 	case HEAPD__REQUEST__OP_CLIENT_LIST:
 	case HEAPD__REQUEST__OP_RETAINED:  /* by anyone; max_retained_per_uid bounds it */
+	case HEAPD__REQUEST__OP_VIEW:      /* zero_copy_uids bound these (zerocopy.c) */
+	case HEAPD__REQUEST__OP_VIEW_RELEASE:
+	case HEAPD__REQUEST__OP_MAP_ARENA:
 	case HEAPD__REQUEST__OP_BATCH:  /* each of its ops is checked */
 		return OP_READ;
 	case HEAPD__REQUEST__OP_ALLOC:
@@ -654,6 +676,7 @@ static enum op_kind op_kind(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_CHOWN:
 	case HEAPD__REQUEST__OP_CAS_REF:
 	case HEAPD__REQUEST__OP_ROOT_CAS:
+	case HEAPD__REQUEST__OP_SEAL:
 		return OP_WRITE;
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
@@ -710,7 +733,7 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 {
 	struct disp_call c = {.s = s, .req = req, .room = room, .rp = rp};
 	rp->s = s;
-	uint64_t held = heap_holds_count(s->holds);
+	uint64_t held = sess_held(s);
 	enum op_kind kind = op_kind(req->op_case);
 	sess_turn_add(s->srv, cost(req));
 	if (op_permitted(s, kind, req, rp))
@@ -723,7 +746,7 @@ void disp_op(struct session *s, Heapd__Request *req, size_t room, struct disp_re
 		return;
 	if (rp->r.status == HEAPD__STATUS__BAD_REF)
 		guard_bad_ref(s);
-	s->ten->holds += heap_holds_count(s->holds) - held;  /* modular: a release subtracts */
+	s->ten->holds += sess_held(s) - held;  /* modular: a release subtracts */
 }
 
 int disp_request(struct session *s, Heapd__Request *req)
@@ -748,6 +771,8 @@ int disp_request(struct session *s, Heapd__Request *req)
 	if (rp.wait_room) {
 		sess_hold(s, HELD_ROOM, req, NULL);
 		coll_wait_room(s);
+	} else if (rp.flush_first) {
+		sess_hold(s, HELD_FLUSH, req, NULL);
 	} else if (rp.close_after) {
 		sess_close(s, &rp.r);
 		return -1;

@@ -2,7 +2,8 @@
  * dispatch.h - what the files that run operations share: dispatch.c,
  * which runs every operation of HEAPD_OPS but the root ones and the
  * introspection ones, roots.c, which runs the root ones, and
- * introspect.c, object_info and the client list. Nothing outside them includes it; server.h has the
+ * introspect.c, object_info and the client list, and zerocopy.c, seal,
+ * views and map_arena. Nothing outside them includes it; server.h has the
  * dispatch calls the rest of the daemon makes.
  */
 #ifndef HEAPD_DISPATCH_H
@@ -54,5 +55,11 @@ int root_read_ref(struct session *s, const ProtobufCBinaryData *b, const char *w
 
 /* retained.c */
 void op_retained(struct disp_call *c);
+
+/* zerocopy.c */
+void op_seal(struct disp_call *c);
+void op_view(struct disp_call *c);
+void op_view_release(struct disp_call *c);
+void op_map_arena(struct disp_call *c);
 
 #endif

@@ -5,8 +5,8 @@
  * object_info answers what the engine knows of an object (heap_object_info):
  * its sizes, the heap bytes it takes and its age in collections survived
  * (daemon/heap/age.c). Any ref the caller has may be asked about,
- * read-only ones too; the engine checks it as on every use. Objects
- * cannot be sealed yet, so sealed is false.
+ * read-only ones too; the engine checks it as on every use; sealed says
+ * whether seal was called on it (zerocopy.c).
  *
  * client_list answers a row per open connection, by session id: an admin
  * sees every one, anyone else those of its own uid. What a row says is
@@ -46,6 +46,7 @@ int disp_object_info(struct session *s, heap_ref ref, struct disp_reply *rp, Hea
 	info->nbytes = oi.nbytes;
 	info->size = oi.size;
 	info->age = oi.age;
+	info->sealed = oi.sealed;
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_INFO;
 	rp->r.info = info;
 	*out = info;
@@ -80,6 +81,7 @@ static void put_client_row(Heapd__ClientRow *r, const struct session *asker, str
 	r->connected_unix_ns = t->connected_unix_ns;
 	r->holds = t->holds ? heap_holds_count(t->holds) : 0;
 	r->held_bytes = t->holds ? heap_holds_bytes(t->holds) : 0;
+	r->views = t->views ? heap_holds_count(t->views) : 0;
 	r->requests = t->requests;
 	r->bytes_in = t->bytes_in;
 	r->bytes_out = t->bytes_out;

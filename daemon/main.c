@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 	uv_loop_close(srv.loop);
 	int saved = persist_save_at_stop(&srv);
 	persist_free(&srv);
+	zc_close(&srv);
 	scratch_free(&srv.scratch);
 	guard_stop(&srv);
 	ten_free_all(&srv);

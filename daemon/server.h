@@ -14,6 +14,7 @@
  *   tenant.c     each uid's sessions, roots, holds and output; its quotas
  *   introspect.c what is in the heap and who is connected: object_info,
  *                client_list, client_kill
+ *   zerocopy.c   sealed objects read in place: seal, view, map_arena
  *   service.c    systemd: notifications, watchdog, the cycle log
  */
 #ifndef HEAPD_SERVER_H
@@ -42,6 +43,7 @@ struct session;
 struct batch_state;
 struct retained_job;
 struct uid_conns;
+struct arena_wait;
 
 /* One uid's share of the daemon (tenant.c says what each count is). */
 struct tenant {
@@ -129,6 +131,9 @@ struct server {
 	size_t nbad, bad_cap;
 	uint64_t bad_ref_closes; /* sessions closed by max_bad_refs */
 	struct persist persist;
+	/* zerocopy.c: the arena's read-only descriptor, once opened */
+	int arena_ro_fd;
+	bool arena_ro_open;
 	uint64_t next_session_id;
 	struct list ready;      /* sessions with complete frames left to process */
 	uint64_t turn_end_ns;   /* when the session being served must yield; 0: not yet known */
@@ -184,6 +189,7 @@ enum held_why {
 	HELD_NONE,
 	HELD_TURN,  /* a batch ran past the turn's budget: it goes on next turn */
 	HELD_ROOM,  /* an allocation waits for the collector to make room */
+	HELD_FLUSH, /* map_arena waits for the replies before it to be written */
 };
 
 /* A request that outlived its turn, with the memory its decoding and
@@ -244,6 +250,10 @@ struct session {
 	uint64_t bytes_in;      /* frame bytes read, and written to it (session.c) */
 	uint64_t bytes_out;
 	heap_holds *holds;
+	heap_holds *views;      /* its views (zerocopy.c), once it has made one */
+	bool arena_sent;        /* map_arena gave it the arena's descriptor */
+	bool send_arena;        /* that descriptor goes with s->out's first byte */
+	struct arena_wait *arena_poll; /* the socket was full for it: waits for room (conn.c) */
 	struct tenant *ten;     /* its uid's */
 	struct list ten_link;   /* on ten->sessions */
 
@@ -263,6 +273,12 @@ struct session {
 	int wait_release;       /* then release every free page (free-os-memory) */
 	struct retained_job *counting; /* its retained request, queued or running (retained.c) */
 };
+
+/* Holds and views of s, repeats counted: what max_holds_per_session bounds. */
+static inline uint64_t sess_held(const struct session *s)
+{
+	return heap_holds_count(s->holds) + (s->views ? heap_holds_count(s->views) : 0);
+}
 
 /* listener.c */
 int lsn_start(struct server *srv);
@@ -287,6 +303,9 @@ void admit_closed(struct session *s);
  * every open session is judged again: closed if the allow lists no longer
  * let it in, else given its role under the new lists. */
 void admit_reconfigured(struct server *srv);
+/* Whether s may read the arena in place: heapd's own uid, root, or
+ * zero_copy_uids or zero_copy_gids lists it (zerocopy.c). */
+int admit_zero_copy(const struct server *srv, const struct session *s);
 
 /* session.c */
 void sess_accepted(struct server *srv, struct session *s);
@@ -386,6 +405,8 @@ struct disp_reply {
 	                         * the limits a message names; NULL: none */
 	int close_after;        /* the session closes once this reply is sent
 	                         * (client_kill of itself) */
+	int flush_first;        /* map_arena: run it again once every reply
+	                         * before it is written (HELD_FLUSH) */
 	char msg[256];
 };
 /* An OK reply with that id; msg is only read once disp_fail set it, so it
@@ -401,6 +422,7 @@ static inline void disp_reply_init(struct disp_reply *rp, uint64_t id)
 	rp->packed_now = 0;
 	rp->s = NULL;
 	rp->close_after = 0;
+	rp->flush_first = 0;
 }
 /* Answers one request; returns 0, or -1 if it closed the session. */
 int disp_request(struct session *s, Heapd__Request *req);
@@ -467,6 +489,10 @@ void coll_wait_room(struct session *s);
 void coll_finish_waits(struct server *srv);
 /* (Re)arms the idle_gc_period_s timer from the configuration. */
 void coll_schedule_gc_timer(struct server *srv);
+
+/* zerocopy.c */
+/* Closes the arena's read-only descriptor (heapd is stopping). */
+void zc_close(struct server *srv);
 
 /* persist.c */
 /* Loads the snapshot, if any (state_dir): before serving. 0, -1, or

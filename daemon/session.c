@@ -33,7 +33,9 @@
  * outlast a turn: batch.c stops between two ops and holds the rest
  * (sess_hold) for the session's next turn. So is an allocation that found
  * no room under max_heap: it is held until the collection the engine
- * started for it is done (coll_wait_room), then run once more. A held
+ * started for it is done (coll_wait_room), then run once more; and a
+ * map_arena behind unwritten replies, held until they are written
+ * (HELD_FLUSH: its reply must be the first byte sent after them). A held
  * request moves the scratch memory its decoding lives in into the
  * session (s->held), and nothing else of the session runs before it is
  * done; every turn at least one op of it runs, so it always finishes.
@@ -198,9 +200,10 @@ void sess_close(struct session *s, Heapd__Response *resp)
 	retained_drop(s);
 	conn_read(s, 0);
 	if (s->holds)
-		s->ten->holds -= heap_holds_count(s->holds);
+		s->ten->holds -= sess_held(s);
 	heap_holds_free(s->srv->heap, s->holds);
-	s->holds = NULL;
+	heap_holds_free(s->srv->heap, s->views);
+	s->holds = s->views = NULL;
 	s->srv->activity++;  /* its holds went: there may be garbage */
 	conn_flush(s);
 	if (!s->queued)
@@ -326,6 +329,13 @@ bool sess_turn_look(struct server *srv)
 	return false;
 }
 
+/* A map_arena held until the replies before it are written still waits:
+ * sess_written turns the session again when they are. */
+static bool flush_waits(const struct session *s)
+{
+	return s->held.why == HELD_FLUSH && (s->out_len || s->queued);
+}
+
 void sess_hold(struct session *s, enum held_why why, Heapd__Request *req, struct batch_state *batch)
 {
 	scratch_swap(&s->srv->scratch, &s->held.sc);
@@ -358,7 +368,7 @@ void sess_process(struct session *s)
 	unsigned budget = REQUESTS_PER_TURN;
 	srv->scratch.pb_limit = decode_limit(&srv->cfg);  /* per turn: the config may have been reloaded */
 	turn_start(srv);
-	if (s->state == S_READY && s->held.why != HELD_NONE)
+	if (s->state == S_READY && s->held.why != HELD_NONE && !flush_waits(s))
 		resume(s);
 	if (guard_close(s))
 		return;
@@ -426,7 +436,8 @@ void sess_process(struct session *s)
 	int serving = s->state == S_HELLO || s->state == S_READY;
 	uint32_t n;
 	if (serving && !backpressured(s) && !s->ready_link.next &&
-	    (s->held.why == HELD_TURN || frame_at(s->in, s->in_len, srv->cfg.max_frame, &n)))
+	    (s->held.why == HELD_TURN || (s->held.why == HELD_FLUSH && !flush_waits(s)) ||
+	     frame_at(s->in, s->in_len, srv->cfg.max_frame, &n)))
 		list_push_tail(&srv->ready, &s->ready_link);
 	/* Read on only when this turn could take more: not while waiting for
 	 * the collector, held back, or with frames left for a later turn. */
