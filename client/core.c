@@ -238,8 +238,6 @@ static const char *map_taken(struct vmap *m, const Heapd__Response *resp, int co
 static const char *view_taken(struct vmap *m, const Heapd__Response *resp, int *code, const char **error,
 			      const void **data)
 {
-	if (*code == HEAPD_EPERM && vmap_denied(m))
-		*error = m->error;
 	if (*code)
 		return NULL;
 	int err = vmap_view(m, resp->view, data);

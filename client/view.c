@@ -13,10 +13,6 @@
 
 #include "view.h"
 
-/* Whom the daemon grants zero-copy (docs/configuration.md). */
-#define DENIED "zero-copy views are not granted to this connection: the daemon's zero_copy_uids and " \
-	"zero_copy_gids name who may map its arena (never a read-only session)"
-
 void vmap_init(struct vmap *m)
 {
 	memset(m, 0, sizeof *m);
@@ -122,10 +118,7 @@ int vmap_arena(struct vmap *m, const Heapd__ViewReply *v)
 
 void vmap_refused(struct vmap *m, int code, const char *message)
 {
-	if (code == HEAPD_EPERM)
-		fail(m, code, "%s", DENIED);
-	else
-		fail(m, code, "map_arena: %s", message);
+	fail(m, code, "map_arena: %s", message);
 }
 
 int vmap_view(struct vmap *m, const Heapd__ViewReply *v, const void **data)

@@ -64,15 +64,11 @@ void vmap_keep_fd(struct vmap *m, int fd);
  * arena_reserved); or HEAPD_ENOBUFS when the address space or the mapping
  * could not be had; error says why. */
 int vmap_arena(struct vmap *m, const Heapd__ViewReply *v);
-/* map_arena was answered with code (a HEAPD_E* error) and message: the
- * views due after it take that failure; HEAPD_EPERM's message names the
- * settings that grant zero-copy. */
+/* map_arena was answered with code (a HEAPD_E* error) and message: a
+ * view the daemon answers OK after it takes that failure. (The daemon
+ * refuses the views of a session it refused the map, with a message of
+ * their own naming zero_copy_uids and zero_copy_gids.) */
 void vmap_refused(struct vmap *m, int code, const char *message);
-/* Whether views fail because map_arena was refused HEAPD_EPERM. */
-static inline int vmap_denied(const struct vmap *m)
-{
-	return !m->ready && m->status == HEAPD_EPERM;
-}
 /* An OK view reply (checked: offset + length <= arena_size <=
  * arena_reserved): *data is where its bytes are mapped, the mapping grown
  * first if the arena has. Returns 0; the map_arena's failure when the
