@@ -132,6 +132,10 @@ void op_view_release(struct disp_call *c)
 /* The read-only descriptor of the arena, opened at the first need. */
 static int arena_ro_fd(struct server *srv)
 {
+	if (heap_arena_fd(srv->heap) < 0) {
+		log_error("zero-copy: the arena is not shared memory (memfd_create failed at start)");
+		return -1;
+	}
 	if (!srv->arena_ro_open) {
 		char path[64];
 		snprintf(path, sizeof path, "/proc/self/fd/%d", heap_arena_fd(srv->heap));
@@ -156,7 +160,7 @@ void op_map_arena(struct disp_call *c)
 		return;
 	}
 	if (!s->arena_sent && arena_ro_fd(s->srv) < 0) {
-		disp_fail(rp, HEAPD__STATUS__INTERNAL, "map_arena: heapd cannot open its arena read-only");
+		disp_fail(rp, HEAPD__STATUS__INTERNAL, "map_arena: heapd cannot give its arena (see its log)");
 		return;
 	}
 	if (!view_reply(s, rp, "map_arena"))
