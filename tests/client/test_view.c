@@ -2,7 +2,8 @@
  * test_view.c - libheapd's zero-copy plumbing without a daemon: the
  * descriptor received with a reply (core_recv), the arena's mapping
  * (client/view.c) and the library's own map_arena before the first view
- * (core_submit, core_take).
+ * (core_submit, core_take); the views counted by ref (vmap_viewed,
+ * vmap_unviewed).
  *
  * A socketpair stands for the daemon: replies are framed here and sent,
  * the first with a memfd as SCM_RIGHTS, as heapd sends the arena's. The
@@ -432,6 +433,58 @@ static void batch_with_view(void **state)
 	core_free(&c);
 }
 
+/* A ref of the test's: i's bits spread over the handle; odd i the ref
+ * of i - 1 with one bit more (as a read-only ref differs from a full one). */
+static uint64_t ref_no(unsigned i)
+{
+	return ((uint64_t)(i / 2 * 2654435761u % 100003u + 1) << 32) | (i & 1 ? 0x40000000u : 0) | (i / 2 % 7);
+}
+
+/* Counts kept exactly, refs apart by one bit kept apart, through growth
+ * and removals in a scrambled order (each moves entries back into the
+ * hole it leaves); the large table freed once empty. */
+static void views_counted(void **state)
+{
+	(void)state;
+	enum { N = 6000 };
+	static uint64_t want[N];
+	struct vmap m;
+	vmap_init(&m);
+	assert_int_equal(vmap_views(&m, ref_no(0)), 0);
+	vmap_unviewed(&m, ref_no(0));  /* none: nothing happens */
+	size_t total = 0;
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < N; i++)
+			if (i % 3 >= round) {
+				assert_int_equal(vmap_viewed(&m, ref_no(i)), 0);
+				want[i]++;
+				total++;
+			}
+	assert_int_equal(m.nviews, N);
+	assert_true(2 * m.nviews <= m.cap);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(vmap_views(&m, ref_no(i)), want[i]);
+	assert_int_equal(vmap_views(&m, ref_no(N)), 0);
+	for (size_t k = 0; total; k++) {
+		unsigned i = (unsigned)(k * 7919u % N);
+		if (!want[i])
+			continue;
+		vmap_unviewed(&m, ref_no(i));
+		want[i]--;
+		total--;
+		if (k % 97 == 0)
+			for (unsigned j = 0; j < N; j++)
+				assert_int_equal(vmap_views(&m, ref_no(j)), want[j]);
+	}
+	assert_int_equal(m.nviews, 0);
+	assert_null(m.views);
+	assert_int_equal(m.cap, 0);
+	assert_int_equal(vmap_viewed(&m, ref_no(5)), 0);
+	assert_int_equal(vmap_views(&m, ref_no(5)), 1);
+	assert_int_equal(vmap_views(&m, ref_no(4)), 0);
+	vmap_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +494,7 @@ int main(void)
 		cmocka_unit_test(map_arena_before_first_view),
 		cmocka_unit_test(map_arena_refused),
 		cmocka_unit_test(batch_with_view),
+		cmocka_unit_test(views_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
