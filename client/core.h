@@ -89,10 +89,9 @@ void core_free(struct core *c);
  * copy of p (its id, op, len and ref set here; own as p says) for its
  * reply; a map_arena first when req has a view and the arena is not
  * mapped nor asked for. An own view_release ends its view in the counts
- * now. A request
- * alone always fits, whatever max_unsent says. Returns 0; CORE_TOO_MANY;
- * CORE_UNSENT; HEAPD_ELIMIT, for a request over max_frame; or
- * HEAPD_ENOBUFS. Nothing changes on an error. */
+ * now. A request alone always fits, whatever max_unsent says. Returns 0;
+ * CORE_TOO_MANY; CORE_UNSENT; HEAPD_ELIMIT, for a request over max_frame;
+ * or HEAPD_ENOBUFS. Nothing changes on an error. */
 int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent);
 /* n more bytes of out were sent. */
 void core_sent(struct core *c, size_t n);

@@ -397,11 +397,11 @@ int heapd_client_kill(heapd *h, uint64_t id);
  * bytes as they are until heapd_view_release(obj) or the end of the
  * connection (heapd_close, or a failure); then *data must not be used.
  * Each view is one: heapd_view_release ends one, heapd_release ends none;
- * views count against the daemon's hold limits (HEAPD_ELIMIT). A read-only ref
- * may be viewed. Only for connections the daemon grants zero-copy (its
- * zero_copy_uids and zero_copy_gids, by default its own uid and root;
- * never a read-only session): else HEAPD_EPERM, and the message names
- * those settings. The first view of a connection maps the daemon's arena
+ * views count against the daemon's hold limits (HEAPD_ELIMIT). A
+ * read-only ref may be viewed. Only for connections the daemon grants
+ * zero-copy (its zero_copy_uids and zero_copy_gids, by default its own uid
+ * and root; never a read-only session): else HEAPD_EPERM, and the message
+ * names those settings. The first view of a connection maps the daemon's arena
  * (address space for all it may grow to; memory only for the pages read)
  * in the same round trip, and it stays mapped until heapd_close. A view
  * whose bytes cannot be mapped (no address space left) fails with
