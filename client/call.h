@@ -28,6 +28,9 @@ int hcall_idle(heapd *h);
 int hcall_own(heapd *h, struct wire_req *w);
 /* Records code with msg in h; returns code. */
 int hcall_error(heapd *h, int code, const char *msg);
+/* A retained count's root name is NULL or empty (which the wire reads as
+ * "count obj"): HEAPD_EINVAL, said in h; else 0. */
+int hcall_count_name_bad(heapd *h, const char *fn, const char *name);
 /* fn's argument what is NULL: HEAPD_EINVAL, said in h unless h is the one
  * (heapd.c's rule for every call). */
 int hcall_null_arg(heapd *h, const char *fn, const char *what);

@@ -14,8 +14,8 @@
  * into core.out, its entry in core.pend); a reply is taken for the oldest
  * entry (next_reply). A one-at-a-time call is the two in turn, refused
  * while pipelined replies are pending (so a reply never goes to the wrong
- * caller); heapd_append_* is queue_request alone, heapd_get_reply
- * next_reply alone.
+ * caller); heapd_append_* (pipeline.c) is queue_request alone,
+ * heapd_get_reply next_reply alone.
  *
  * The library's own requests (core.h): the map_arena before a first view,
  * and heapd_view_release's view_release, which is sent (hcall_own) but not
@@ -255,13 +255,6 @@ static int call_op(heapd *h, Heapd__Request__OpCase op)
 	struct wire_req w;
 	wire_op(&w, op);
 	return call_status(h, &w);
-}
-
-static int queue_op(heapd *h, Heapd__Request__OpCase op)
-{
-	struct wire_req w;
-	wire_op(&w, op);
-	return queue_request(h, &w.req, NULL);
 }
 
 static int call_ref(heapd *h, struct wire_req *w, heapd_ref *out)
@@ -671,7 +664,7 @@ int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes)
 
 /* fn's root name for a count, which must be one: the wire cannot tell ""
  * from no name (an obj count). */
-static int count_name_bad(heapd *h, const char *fn, const char *name)
+int hcall_count_name_bad(heapd *h, const char *fn, const char *name)
 {
 	if (!h || !name)
 		return null_arg(h, fn, "name");
@@ -680,7 +673,7 @@ static int count_name_bad(heapd *h, const char *fn, const char *name)
 
 int heapd_root_retained(heapd *h, const char *name, uint64_t *objects, uint64_t *bytes)
 {
-	if (count_name_bad(h, __func__, name))
+	if (hcall_count_name_bad(h, __func__, name))
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_retained(&w, 0, name);
@@ -721,154 +714,7 @@ int heapd_batch_exec(heapd *h, heapd_batch *b)
 	return err;
 }
 
-/* ---- pipelining ---- */
-
-int heapd_append_ping(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_PING);
-}
-
-int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes)
-{
-	struct wire_req w;
-	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
-			    const void *data, uint32_t len)
-{
-	if (!h || (!data && len))
-		return null_buf(h, __func__, "data", len);
-	struct wire_req w;
-	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
-{
-	if (!h || (!buf && len))
-		return null_buf(h, __func__, "buf", len);
-	struct wire_req w;
-	wire_write(&w, obj, off, buf, len);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_read(heapd *h, heapd_ref obj, uint32_t off, uint32_t len)
-{
-	struct wire_req w;
-	wire_read(&w, obj, off, len);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target)
-{
-	struct wire_req w;
-	wire_set_ref(&w, obj, slot, target);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_get_ref(heapd *h, heapd_ref obj, uint32_t slot)
-{
-	struct wire_req w;
-	wire_get_ref(&w, obj, slot);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_release(heapd *h, heapd_ref obj)
-{
-	struct wire_req w;
-	wire_release(&w, obj);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_set(&w, name, obj);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_get(heapd *h, const char *name)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_get(&w, name);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_chmod(&w, name, mode);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_chown(&w, name, uid, gid);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target)
-{
-	struct wire_req w;
-	wire_cas_ref(&w, obj, slot, expected, target);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_cas(&w, name, expected, target);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_gc(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_GC);
-}
-
-int heapd_append_free_os_memory(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
-}
-
-int heapd_append_get_stats(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_GET_STATS);
-}
-
-int heapd_append_uid_stats(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_UID_STATS);
-}
-
-int heapd_append_retained(heapd *h, heapd_ref obj)
-{
-	struct wire_req w;
-	wire_retained(&w, obj, NULL);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_retained(heapd *h, const char *name)
-{
-	if (count_name_bad(h, __func__, name))
-		return HEAPD_EINVAL;
-	struct wire_req w;
-	wire_retained(&w, 0, name);
-	return queue_request(h, &w.req, NULL);
-}
+/* ---- pipelining (the heapd_append_* of single operations: pipeline.c) ---- */
 
 int heapd_append_batch(heapd *h, heapd_batch *b)
 {
