@@ -10,7 +10,9 @@
  * them; bytes are delivered through sess_in_room/sess_received, as conn.c
  * does, only while the session reads (otherwise they wait, as in a
  * socket buffer); a close takes effect at the next turn of the harness,
- * as libuv's close callback would. Everything else is production code on
+ * as libuv's close callback would. There is no descriptor to pass: the
+ * arena's, which the daemon sends with a map_arena reply (s->send_arena),
+ * is checked to go with that reply's first byte and taken as sent. Everything else is production code on
  * a private uv loop: coll_start's handles, slices and idle work between
  * deliveries, gc waits answered by the collector.
  *
@@ -23,8 +25,9 @@
  *  - every reply decodes, and a connection gets exactly one reply per
  *    whole frame, in order, with the request's id (0 for a frame that
  *    does not decode) until it is closed; no reply after a close;
- *  - no INTERNAL status; every error has a message; results fit their
- *    operation (alloc, root_get: a nonzero ref; read: the length asked);
+ *  - no INTERNAL status; every error has a message; an OK reply carries
+ *    its operation's result (ops.h's column; alloc, root_get: a nonzero
+ *    ref; read: the length asked);
  *  - batches: one result per op, OK ones first, then at most one error
  *    (the reply's status), then SKIPPED; each op is checked as a request
  *    of its own (the rest of this list), its *_from fields resolved to the
@@ -32,10 +35,21 @@
  *    earlier op returning a ref, or is set beside its literal field, or
  *    when the op is not a batch op; outside a batch, a *_from is INVALID;
  *    a batch answered without results is refused whole (LIMIT);
- *  - holds: a model counts each connection's holds from the replies
- *    (a batch's ops' included); release succeeds exactly when the model
- *    says the connection holds the object, and get_stats reports the
- *    model's total;
+ *  - holds and views: a model counts each connection's holds and, apart,
+ *    its views, from the replies (a batch's ops' included); release
+ *    succeeds exactly when the model says the connection holds the
+ *    object, view_release when it has a view of it (each ends only its
+ *    own kind); get_stats reports the model's total of both, client_list
+ *    each connection's holds and views; a session's holds and views
+ *    together never pass max_holds_per_session, nor a uid's
+ *    max_holds_per_uid, and a view gets LIMIT only at one of them; a
+ *    connection's views end with it (the holds counted after, and the
+ *    walk at the end);
+ *  - the arena: its descriptor comes with the first byte of the first
+ *    map_arena reply OK on a connection (so after every reply before it),
+ *    and with nothing else; view and map_arena replies give the engine's
+ *    arena_reserved, an arena_size no larger than the engine's and never
+ *    smaller than one given before, and views inside it;
  *  - every reply agrees with the reference model of the heap (model.c):
  *    bounds, data, slots, roots, and no reachable object refused;
  *  - permissions: each connection is one of four identities (fuzzperm.c,
@@ -76,6 +90,13 @@ struct hold {
 	uint64_t n;
 };
 
+/* A connection's holds, or its views (zerocopy.c keeps them apart), by
+ * ref: what it was given, counting repeats. */
+struct holdset {
+	struct hold *v;
+	size_t n, cap;
+};
+
 /* The client's end of one connection. */
 struct conn {
 	struct session *s;   /* NULL: not connected */
@@ -85,8 +106,9 @@ struct conn {
 	size_t pend_len, pend_cap;
 	struct expect *q;    /* unanswered frames, oldest first */
 	size_t q_head, q_len, q_cap;
-	struct hold *holds;  /* the model of s->holds */
-	size_t nholds, holds_cap;
+	struct holdset holds; /* the model of s->holds */
+	struct holdset views; /* the model of s->views */
+	int arena_got;       /* the arena's descriptor came, with a map_arena reply */
 	unsigned ident;      /* the identity it opens with next (fuzzutil.h) */
 	const struct fz_who *who; /* while s: who it is */
 };
@@ -101,6 +123,7 @@ static struct {
 	struct scratch sc;      /* the harness's own decoding */
 	heap_ref *refs;         /* every nonzero ref returned, in reply order */
 	size_t nrefs, refs_cap;
+	uint64_t arena_size;    /* the largest arena_size a reply gave so far */
 } H;
 
 void fz_broken(const char *fmt, ...)
@@ -130,40 +153,60 @@ void *fz_grow(void *p, size_t *cap, size_t need, size_t elem)
 
 /* ---- the holds model ---- */
 
-static struct hold *hold_find(struct conn *c, heap_ref r)
+static struct hold *hold_find(struct holdset *hs, heap_ref r)
 {
-	for (size_t i = 0; i < c->nholds; i++)
-		if (c->holds[i].ref == r)
-			return &c->holds[i];
+	for (size_t i = 0; i < hs->n; i++)
+		if (hs->v[i].ref == r)
+			return &hs->v[i];
 	return NULL;
 }
 
-static void hold_add(struct conn *c, heap_ref r)
+static void hold_add(struct holdset *hs, heap_ref r)
 {
-	struct hold *h = hold_find(c, r);
+	struct hold *h = hold_find(hs, r);
 	if (!h) {
-		c->holds = fz_grow(c->holds, &c->holds_cap, c->nholds + 1, sizeof *c->holds);
-		h = &c->holds[c->nholds++];
+		hs->v = fz_grow(hs->v, &hs->cap, hs->n + 1, sizeof *hs->v);
+		h = &hs->v[hs->n++];
 		*h = (struct hold){r, 0};
 	}
 	h->n++;
+}
+
+static uint64_t hold_count(const struct holdset *hs)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < hs->n; i++)
+		n += hs->v[i].n;
+	return n;
+}
+
+/* What max_holds_per_session bounds: holds and views. */
+static uint64_t conn_held(const struct conn *c)
+{
+	return hold_count(&c->holds) + hold_count(&c->views);
 }
 
 uint64_t fz_model_holds(void)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		for (size_t j = 0; j < H.conn[i].nholds; j++)
-			n += H.conn[i].holds[j].n;
+		n += conn_held(&H.conn[i]);
 	return n;
+}
+
+static void each_in(const struct holdset *hs, void (*fn)(heap_ref ref))
+{
+	for (size_t j = 0; j < hs->n; j++)
+		if (hs->v[j].n)
+			fn(hs->v[j].ref);
 }
 
 void fz_each_held(void (*fn)(heap_ref ref))
 {
-	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		for (size_t j = 0; j < H.conn[i].nholds; j++)
-			if (H.conn[i].holds[j].n)
-				fn(H.conn[i].holds[j].ref);
+	for (unsigned i = 0; i < FUZZ_SESSIONS; i++) {
+		each_in(&H.conn[i].holds, fn);
+		each_in(&H.conn[i].views, fn);  /* a view keeps its object as a hold does */
+	}
 }
 
 const heap_ref *fz_returned(size_t *n)
@@ -176,9 +219,14 @@ uint64_t fz_uid_holds(uint32_t uid)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		for (size_t j = 0; H.conn[i].s && H.conn[i].who->uid == uid && j < H.conn[i].nholds; j++)
-			n += H.conn[i].holds[j].n;
+		if (H.conn[i].s && H.conn[i].who->uid == uid)
+			n += conn_held(&H.conn[i]);
 	return n;
+}
+
+heap *fz_heap(void)
+{
+	return H.srv.heap;
 }
 
 const struct config *fz_config(void)
@@ -194,46 +242,147 @@ static void returned(heap_ref r)
 	H.refs[H.nrefs++] = r;
 }
 
+/* The result an OK reply to op carries: ops.h's result column. */
+#define FZ_RESULT_none HEAPD__RESPONSE__RESULT__NOT_SET
+#define FZ_RESULT_ref HEAPD__RESPONSE__RESULT_REF
+#define FZ_RESULT_ref_or_null HEAPD__RESPONSE__RESULT_REF
+#define FZ_RESULT_cas HEAPD__RESPONSE__RESULT_REF
+#define FZ_RESULT_data HEAPD__RESPONSE__RESULT_DATA
+#define FZ_RESULT_stats HEAPD__RESPONSE__RESULT_STATS
+#define FZ_RESULT_roots HEAPD__RESPONSE__RESULT_ROOTS
+#define FZ_RESULT_hello HEAPD__RESPONSE__RESULT_HELLO
+#define FZ_RESULT_batch HEAPD__RESPONSE__RESULT_BATCH
+#define FZ_RESULT_uids HEAPD__RESPONSE__RESULT_UIDS
+#define FZ_RESULT_info HEAPD__RESPONSE__RESULT_INFO
+#define FZ_RESULT_clients HEAPD__RESPONSE__RESULT_CLIENTS
+#define FZ_RESULT_retained HEAPD__RESPONSE__RESULT_RETAINED
+#define FZ_RESULT_view HEAPD__RESPONSE__RESULT_VIEW
+
+static Heapd__Response__ResultCase result_of(Heapd__Request__OpCase op)
+{
+	switch (op) {
+#define X(name, NAME, Type, where, refs, payload, result) \
+	case HEAPD__REQUEST__OP_##NAME: return FZ_RESULT_##result;
+		HEAPD_OPS(X)
+#undef X
+	HEAPD_OP_NONE_CASES:
+		break;
+	}
+	return HEAPD__RESPONSE__RESULT__NOT_SET;
+}
+
+/* A view or map_arena reply: the arena is as large as the engine's (it
+ * only grows), never more than it may reach, and holds the view. */
+static void check_arena(const Heapd__ViewReply *v)
+{
+	uint64_t now = heap_arena_size(H.srv.heap), most = heap_arena_reserved(H.srv.heap);
+	if (v->arena_reserved != most || v->arena_size > most || v->arena_size < H.arena_size || v->arena_size > now)
+		fz_broken("an arena of %llu bytes, of %llu reserved (the engine's: %llu of %llu; %llu given before)",
+			  (unsigned long long)v->arena_size, (unsigned long long)v->arena_reserved,
+			  (unsigned long long)now, (unsigned long long)most, (unsigned long long)H.arena_size);
+	H.arena_size = v->arena_size;
+	if (v->offset > v->arena_size || v->length > v->arena_size - v->offset)
+		fz_broken("a view of %llu bytes at %llu, past the arena's %llu", (unsigned long long)v->length,
+			  (unsigned long long)v->offset, (unsigned long long)v->arena_size);
+}
+
+/* client_list: each row of a connection of the harness counts its holds
+ * and views as the model does. */
+static void check_clients(const Heapd__ClientTable *t)
+{
+	for (size_t i = 0; i < t->n_rows; i++) {
+		const Heapd__ClientRow *row = t->rows[i];
+		for (unsigned k = 0; k < FUZZ_SESSIONS; k++) {
+			const struct conn *c = &H.conn[k];
+			if (!c->s || c->closed || c->s->id != row->id)
+				continue;
+			if (row->holds != hold_count(&c->holds) || row->views != hold_count(&c->views))
+				fz_broken("client_list: session %llu has %llu holds and %llu views, the model %llu and %llu",
+					  (unsigned long long)row->id, (unsigned long long)row->holds,
+					  (unsigned long long)row->views, (unsigned long long)hold_count(&c->holds),
+					  (unsigned long long)hold_count(&c->views));
+		}
+	}
+}
+
+/* Views count as holds (docs/protocol.md, Zero-copy): one comes only
+ * below both limits, the session's (its holds and views) and its uid's,
+ * and LIMIT only at one of them (or, in a batch, for want of room in the
+ * reply). Checked before the model takes r in. */
+static void check_view_limit(const struct conn *c, const Heapd__Request *q, const Heapd__Response *r, int in_batch)
+{
+	if (q->op_case != HEAPD__REQUEST__OP_VIEW)
+		return;
+	const struct config *cfg = &H.srv.cfg;
+	uint64_t mine = conn_held(c), uid = fz_uid_holds(c->who->uid);
+	int at_limit = mine >= cfg->heap.max_holds || uid >= cfg->max_holds_per_uid;
+	if ((r->status == HEAPD__STATUS__OK && at_limit) ||
+	    (r->status == HEAPD__STATUS__LIMIT && !at_limit && !in_batch))
+		fz_broken("view by uid %u: status %d with %llu holds and views (max_holds_per_session %u), the uid %llu (max_holds_per_uid %u)",
+			  (unsigned)c->who->uid, r->status, (unsigned long long)mine, cfg->heap.max_holds,
+			  (unsigned long long)uid, cfg->max_holds_per_uid);
+}
+
+/* After a hold or a view was added: the session's holds and views
+ * together within max_holds_per_session, its uid's within
+ * max_holds_per_uid. */
+static void check_held(const struct conn *c, const char *what)
+{
+	const struct config *cfg = &H.srv.cfg;
+	uint64_t mine = conn_held(c), uid = fz_uid_holds(c->who->uid);
+	if (mine > cfg->heap.max_holds || uid > cfg->max_holds_per_uid)
+		fz_broken("%s: session has %llu holds and views (max_holds_per_session %u), uid %u %llu (max_holds_per_uid %u)",
+			  what, (unsigned long long)mine, cfg->heap.max_holds, (unsigned)c->who->uid,
+			  (unsigned long long)uid, cfg->max_holds_per_uid);
+}
+
 /* An OK reply r to q, a request or a batch op as one. */
 static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Response *r)
 {
-	Heapd__Response__ResultCase want = HEAPD__RESPONSE__RESULT__NOT_SET;
-	switch (q->op_case) {
-	case HEAPD__REQUEST__OP_HELLO: want = HEAPD__RESPONSE__RESULT_HELLO; break;
-	case HEAPD__REQUEST__OP_ALLOC:
-	case HEAPD__REQUEST__OP_GET_REF:
-	case HEAPD__REQUEST__OP_ROOT_GET:
-	case HEAPD__REQUEST__OP_CAS_REF:
-	case HEAPD__REQUEST__OP_ROOT_CAS: want = HEAPD__RESPONSE__RESULT_REF; break;
-	case HEAPD__REQUEST__OP_READ: want = HEAPD__RESPONSE__RESULT_DATA; break;
-	case HEAPD__REQUEST__OP_ROOT_LIST: want = HEAPD__RESPONSE__RESULT_ROOTS; break;
-	case HEAPD__REQUEST__OP_GET_STATS: want = HEAPD__RESPONSE__RESULT_STATS; break;
-	case HEAPD__REQUEST__OP_UID_STATS: want = HEAPD__RESPONSE__RESULT_UIDS; break;
-	case HEAPD__REQUEST__OP_RETAINED: want = HEAPD__RESPONSE__RESULT_RETAINED; break;
-	default: break;
-	}
-	if (r->result_case != want)
+	if (r->result_case != result_of(q->op_case))
 		fz_broken("request %llu (op %d): result %d, not %d", (unsigned long long)r->id, q->op_case, r->result_case,
-			  want);
+			  result_of(q->op_case));
 	switch (q->op_case) {
 	case HEAPD__REQUEST__OP_ALLOC:
 	case HEAPD__REQUEST__OP_ROOT_GET:
 		if (!r->ref)
 			fz_broken("request %llu (op %d): OK with a null ref", (unsigned long long)r->id, q->op_case);
-		if (q->op_case == HEAPD__REQUEST__OP_ROOT_GET || !q->alloc->into_obj)
-			hold_add(c, r->ref);
+		if (q->op_case == HEAPD__REQUEST__OP_ROOT_GET || !q->alloc->into_obj) {
+			hold_add(&c->holds, r->ref);
+			check_held(c, disp_op_name(q->op_case));
+		}
 		break;
 	case HEAPD__REQUEST__OP_GET_REF:
-		if (r->ref)
-			hold_add(c, r->ref);
+		if (r->ref) {
+			hold_add(&c->holds, r->ref);
+			check_held(c, "get_ref");
+		}
 		break;
 	case HEAPD__REQUEST__OP_RELEASE: {
-		struct hold *h = hold_find(c, q->release->obj);
+		struct hold *h = hold_find(&c->holds, q->release->obj);
 		if (!h || !h->n)
 			fz_broken("release of %#llx succeeded with no hold", (unsigned long long)q->release->obj);
 		h->n--;
 		break;
 	}
+	case HEAPD__REQUEST__OP_VIEW:
+		check_arena(r->view);
+		hold_add(&c->views, q->view->obj);
+		check_held(c, "view");
+		break;
+	case HEAPD__REQUEST__OP_VIEW_RELEASE: {
+		struct hold *h = hold_find(&c->views, q->view_release->obj);
+		if (!h || !h->n)
+			fz_broken("view_release of %#llx succeeded with no view", (unsigned long long)q->view_release->obj);
+		h->n--;
+		break;
+	}
+	case HEAPD__REQUEST__OP_MAP_ARENA:
+		check_arena(r->view);
+		if (r->view->offset || r->view->length)
+			fz_broken("map_arena: a view of %llu bytes at %llu", (unsigned long long)r->view->length,
+				  (unsigned long long)r->view->offset);
+		break;
 	case HEAPD__REQUEST__OP_READ:
 		if (r->data.len != q->read->length)
 			fz_broken("read of %u bytes returned %zu", q->read->length, r->data.len);
@@ -243,6 +392,9 @@ static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Respo
 			fz_broken("get_stats says %llu holds, the model %llu", (unsigned long long)r->stats->holds,
 				  (unsigned long long)fz_model_holds());
 		break;
+	case HEAPD__REQUEST__OP_CLIENT_LIST:
+		check_clients(r->clients);
+		break;
 	default:
 		break;
 	}
@@ -250,17 +402,22 @@ static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Respo
 		returned(r->ref);
 }
 
-/* An error reply r to q (NULL: a frame that does not decode). */
+/* An error reply r to q (NULL: a frame that does not decode). release and
+ * view_release are refused (but for want of room in a batch, or a wrong
+ * *_from) exactly when there is nothing to end. */
 static void check_error(struct conn *c, const Heapd__Request *q, const Heapd__Response *r)
 {
 	if (!r->error || !r->error[0])
 		fz_broken("status %d without a message", r->status);
-	if (q && q->op_case == HEAPD__REQUEST__OP_RELEASE && r->status != HEAPD__STATUS__LIMIT &&
-	    r->status != HEAPD__STATUS__INVALID) {
-		struct hold *h = hold_find(c, q->release->obj);
-		if (h && h->n)
-			fz_broken("release of a held %#llx refused: %s", (unsigned long long)q->release->obj, r->error);
-	}
+	if (!q || r->status == HEAPD__STATUS__LIMIT || r->status == HEAPD__STATUS__INVALID)
+		return;
+	const struct hold *h = NULL;
+	if (q->op_case == HEAPD__REQUEST__OP_RELEASE)
+		h = hold_find(&c->holds, q->release->obj);
+	else if (q->op_case == HEAPD__REQUEST__OP_VIEW_RELEASE)
+		h = hold_find(&c->views, q->view_release->obj);
+	if (h && h->n)
+		fz_broken("%s of a held %#llx refused: %s", disp_op_name(q->op_case), (unsigned long long)h->ref, r->error);
 }
 
 /* 1 if q's *_from fields are wrong for op i (from 0) of a batch whose
@@ -318,6 +475,7 @@ static void check_batch(struct conn *c, Heapd__Request *q, const Heapd__Response
 			check_error(c, NULL, res);
 			continue;
 		}
+		check_view_limit(c, &op, res, 1);
 		fz_model_reply(c->who, &op, res, 1);
 		if (res->status == HEAPD__STATUS__OK)
 			check_ok(c, &op, res);
@@ -326,7 +484,10 @@ static void check_batch(struct conn *c, Heapd__Request *q, const Heapd__Response
 	}
 }
 
-static void check_reply(struct conn *c, const Heapd__Response *r)
+/* r, the next reply on c; with_fd: the arena's descriptor came with its
+ * first byte, which is right for the connection's first map_arena
+ * answered OK, and for nothing else. */
+static void check_reply(struct conn *c, const Heapd__Response *r, int with_fd)
 {
 	if (!c->q_len)
 		fz_broken("reply %llu with no request waiting for it", (unsigned long long)r->id);
@@ -335,6 +496,12 @@ static void check_reply(struct conn *c, const Heapd__Response *r)
 	c->q_len--;
 	if (r->id != e.id)
 		fz_broken("reply id %llu where %llu was due", (unsigned long long)r->id, (unsigned long long)e.id);
+	int mapped = e.kind == E_REQUEST && e.req->op_case == HEAPD__REQUEST__OP_MAP_ARENA &&
+		     r->status == HEAPD__STATUS__OK;
+	if (with_fd != (mapped && !c->arena_got))
+		fz_broken("reply %llu (status %d) %s the arena's descriptor%s", (unsigned long long)r->id, r->status,
+			  with_fd ? "carries" : "lacks", c->arena_got ? ", sent before" : "");
+	c->arena_got |= mapped;
 	if ((unsigned)r->status > HEAPD__STATUS__INTERNAL && r->status != HEAPD__STATUS__CONFLICT)
 		fz_broken("status %d is not in the protocol for a request", r->status);
 	if (r->status == HEAPD__STATUS__INTERNAL)
@@ -355,6 +522,7 @@ static void check_reply(struct conn *c, const Heapd__Response *r)
 			fz_broken("request %llu: a *_from outside a batch, yet status %d", (unsigned long long)r->id,
 				  r->status);
 	} else {
+		check_view_limit(c, e.req, r, 0);
 		fz_model_reply(c->who, e.req, r, 0);
 		if (r->status == HEAPD__STATUS__OK)
 			check_ok(c, e.req, r);
@@ -390,14 +558,22 @@ void conn_read(struct session *s, int on)
 	s->reading = on;
 }
 
+/* The replies written: decoded and checked. There is no descriptor to
+ * pass: the one the daemon would send (s->send_arena, conn.c) is checked
+ * to go with the start of a map_arena reply, and taken as sent. */
 void conn_flush(struct session *s)
 {
 	struct conn *c = conn_of(s);
 	if (c->closed) {
-		if (s->out_len)
-			fz_broken("%zu bytes of replies after the close", s->out_len);
+		if (s->out_len || s->send_arena)
+			fz_broken("%zu bytes of replies after the close%s", s->out_len,
+				  s->send_arena ? ", and the arena's descriptor" : "");
 		return;
 	}
+	int fd = s->send_arena;
+	s->send_arena = 0;
+	if (fd && !s->out_len)
+		fz_broken("the arena's descriptor to send, with no reply to carry it");
 	const uint8_t *p = s->out;
 	size_t left = s->out_len;
 	while (left) {
@@ -410,7 +586,8 @@ void conn_flush(struct session *s)
 		Heapd__Response *r = heapd__response__unpack(NULL, n, p + FRAME_HEADER);
 		if (!r)
 			fz_broken("a reply that does not decode");
-		check_reply(c, r);
+		check_reply(c, r, fd);
+		fd = 0;
 		heapd__response__free_unpacked(r, NULL);
 		p += FRAME_HEADER + n;
 		left -= FRAME_HEADER + n;
@@ -424,9 +601,9 @@ void conn_close(struct session *s)
 	if (c->closed)
 		return;
 	c->closed = 1;
-	/* sess_close freed its holds before closing; what was not answered
-	 * never will be. */
-	c->nholds = 0;
+	/* sess_close freed its holds and views before closing; what was not
+	 * answered never will be. */
+	c->holds.n = c->views.n = 0;
 	forget_unanswered(c);
 }
 
@@ -440,7 +617,8 @@ static void conn_open(struct conn *c)
 	c->s = s;
 	c->closed = c->eof = 0;
 	c->pend_len = 0;
-	c->nholds = 0;
+	c->holds.n = c->views.n = 0;
+	c->arena_got = 0;
 	forget_unanswered(c);
 	c->who = fz_who(c->ident);
 	fz_who_apply(c->who, s);  /* as admit_session would have it */
@@ -619,6 +797,17 @@ static void setup(void)
 	srv->cfg.heap.gc_percent = 10;
 	srv->cfg.heap.slice_ns = 1; /* the least work a slice does: 64 items */
 	srv->cfg.heap.release_delay_ns = 0;
+	/* Zero-copy for uid 0 and heapd's own, and here for gid 1001, which
+	 * grants identity 2 but not identity 1; uid 1002 is listed, and
+	 * read-only, which no list overrides (fuzzperm.c). config_free frees
+	 * both. */
+	srv->cfg.zero_copy_uids = malloc(sizeof *srv->cfg.zero_copy_uids);
+	srv->cfg.zero_copy_gids = malloc(sizeof *srv->cfg.zero_copy_gids);
+	if (!srv->cfg.zero_copy_uids || !srv->cfg.zero_copy_gids)
+		fz_broken("out of memory in the harness");
+	srv->cfg.zero_copy_uids[0] = 1002;
+	srv->cfg.zero_copy_gids[0] = 1001;
+	srv->cfg.n_zero_copy_uids = srv->cfg.n_zero_copy_gids = 1;
 	srv->heap = heap_new(&srv->cfg.heap);
 	if (!srv->heap)
 		fz_broken("heap_new failed");
@@ -634,6 +823,7 @@ static void setup(void)
 	H.cur = 0;
 	H.pipelining = 0;
 	H.nrefs = 0;
+	H.arena_size = 0;
 }
 
 /* The end of the input: everything answered, then the heap checked. */
@@ -687,7 +877,8 @@ static void teardown(void)
 		forget_unanswered(c);
 		free(c->pend);
 		free(c->q);
-		free(c->holds);
+		free(c->holds.v);
+		free(c->views.v);
 		memset(c, 0, sizeof *c);
 	}
 	free(H.refs);
