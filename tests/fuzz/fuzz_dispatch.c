@@ -39,7 +39,8 @@
  *    its views, from the replies (a batch's ops' included); release
  *    succeeds exactly when the model says the connection holds the
  *    object, view_release when it has a view of it (each ends only its
- *    own kind); get_stats reports the model's total of both, client_list
+ *    own kind); get_stats reports the model's total of both, and of
+ *    views, client_list
  *    each connection's holds and views; a session's holds and views
  *    together never pass max_holds_per_session, nor a uid's
  *    max_holds_per_uid, and a view gets LIMIT only at one of them; a
@@ -387,11 +388,16 @@ static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Respo
 		if (r->data.len != q->read->length)
 			fz_broken("read of %u bytes returned %zu", q->read->length, r->data.len);
 		break;
-	case HEAPD__REQUEST__OP_GET_STATS:
-		if (r->stats->holds != fz_model_holds())
-			fz_broken("get_stats says %llu holds, the model %llu", (unsigned long long)r->stats->holds,
-				  (unsigned long long)fz_model_holds());
+	case HEAPD__REQUEST__OP_GET_STATS: {
+		uint64_t views = 0;
+		for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
+			views += hold_count(&H.conn[i].views);
+		if (r->stats->holds != fz_model_holds() || r->stats->views != views)
+			fz_broken("get_stats says %llu holds and %llu views, the model %llu and %llu",
+				  (unsigned long long)r->stats->holds, (unsigned long long)r->stats->views,
+				  (unsigned long long)fz_model_holds(), (unsigned long long)views);
 		break;
+	}
 	case HEAPD__REQUEST__OP_CLIENT_LIST:
 		check_clients(r->clients);
 		break;
