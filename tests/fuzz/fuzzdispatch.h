@@ -1,6 +1,7 @@
 /*
  * fuzzdispatch.h - the four parts of the dispatch target: the harness
- * (fuzz_dispatch.c: input, fake transport, replies, the holds model), the
+ * (fuzz_dispatch.c: input, fake transport, the loop; replies.c: each
+ * reply checked, the model of holds and views; fuzzharness.h), the
  * reference model every reply is checked against (model.c), the
  * permission model (fuzzperm.c: who each connection is, and what the
  * rules let it do), and the heap walk run at the end of each input
