@@ -403,7 +403,9 @@ int heapd_client_kill(heapd *h, uint64_t id);
  * never a read-only session): else HEAPD_EPERM, and the message names
  * those settings. The first view of a connection maps the daemon's arena
  * (address space for all it may grow to; memory only for the pages read)
- * in the same round trip, and it stays mapped until heapd_close.
+ * in the same round trip, and it stays mapped until heapd_close. A view
+ * whose bytes cannot be mapped (no address space left) fails with
+ * HEAPD_ENOBUFS, though the daemon made it: heapd_view_release ends it.
  *
  * Pipelined, heapd_append_view's reply has data and len (heapd_get_reply);
  * batched, heapd_batch_view's result has them (heapd_batch_reply). Either
