@@ -59,11 +59,14 @@
  *  - progress: every gc request is answered and every connection reads
  *    again within a bounded number of loop iterations; a session's input
  *    never exceeds one frame plus one read;
+ *  - no descriptor outlives the input (the arena's memfd, the read-only
+ *    one map_arena opens, the loop's);
  *  - at the end (heapwalk.c): everything reachable from holds and named
  *    roots is readable, survives a full collection unchanged, and once
  *    every connection and root is gone a collection frees every object
  *    and every ref returned is rejected as stale.
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,14 +347,24 @@ static void on_keepalive(uv_prepare_t *p)
 	(void)p;
 }
 
-static void setup(void)
+/* What the process keeps across inputs, made once: so is libuv's own
+ * (its signal pipe, made at the first loop's start), before the first
+ * input counts the descriptors open. */
+static void init_once(void)
 {
 	static int once;
-	if (!once) {
-		log_set_level(LOGL_ERROR);
-		scratch_init(&fz.sc);
-		once = 1;
-	}
+	if (once)
+		return;
+	log_set_level(LOGL_ERROR);
+	scratch_init(&fz.sc);
+	uv_loop_t l;
+	if (uv_loop_init(&l) != 0 || uv_loop_close(&l) != 0)
+		fz_broken("uv_loop_init failed");
+	once = 1;
+}
+
+static void setup(void)
+{
 	struct server *srv = &fz.srv;
 	memset(srv, 0, sizeof *srv);
 	config_init(&srv->cfg);
@@ -443,6 +456,7 @@ static void teardown(void)
 		fz_broken("handles left open on the loop");
 	guard_stop(srv);
 	ten_free_all(srv);
+	zc_close(srv);  /* the arena's read-only descriptor, as heapd's main does */
 	heap_free(srv->heap);
 	scratch_free(&srv->scratch);
 	config_free(&srv->cfg);
@@ -482,8 +496,23 @@ static void control(uint32_t ctl)
 	}
 }
 
+/* Descriptors open (the listing's own included, each time). */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		fz_broken("cannot list /proc/self/fd");
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	init_once();
+	int fds = open_fds();
 	setup();
 	size_t off = 0;
 	while (off < size) {
@@ -508,5 +537,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	finish();
 	teardown();
+	if (open_fds() != fds)
+		fz_broken("%d descriptors open after the input, %d before (the arena's, its read-only one, a loop's?)",
+			  open_fds(), fds);
 	return 0;
 }

@@ -6,8 +6,8 @@
 #
 # BUILD-DIR is configured with CC=clang --enable-fuzzing. The daemon tests
 # that talk to heapd through libheapd (test_client, test_sessions,
-# test_heapctl and test_heapctl_stats through heapctl, test_batch, test_cas) and by
-# hand (test_protocol)
+# test_heapctl and test_heapctl_stats through heapctl, test_batch, test_cas,
+# test_view_client) and by hand (test_protocol)
 # run with tests/fuzz/record standing in for heapd, which records every
 # request frame and every run, all of it an admin's, and so does a short
 # run of the stress test (tests/stress: its clients seal, view and try to
@@ -22,7 +22,7 @@
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
-tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch test_cas"
+tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch test_cas test_view_client"
 programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/snapseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch tests/stress/stress_model"
 for t in $tests; do
 	programs="$programs tests/daemon/$t"
