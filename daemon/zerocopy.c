@@ -15,8 +15,10 @@
  *  - Views live in s->views, a hold set of their own (made at the first
  *    view): release never ends a view, view_release never a hold. Both
  *    count against the hold limits: max_holds_per_session counts the two
- *    sets together (sess_held), max_holds_per_uid the uid's, as disp_op
- *    adds a session's change in both to ten->holds.
+ *    sets together (sess_held: a view checks it, and so do alloc, get_ref
+ *    and root_get through zc_held_refused, as the engine sees only
+ *    s->holds), max_holds_per_uid the uid's, as disp_op adds a session's
+ *    change in both to ten->holds.
  *  - The descriptor is read-only: a second open of the memfd through
  *    /proc/self/fd, O_RDONLY (a client cannot mmap it writable, truncate
  *    or grow it; the memfd is mode 0400, so a client of another uid cannot
@@ -73,6 +75,15 @@ static Heapd__ViewReply *view_reply(struct session *s, struct disp_reply *rp, co
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_VIEW;
 	rp->r.view = v;
 	return v;
+}
+
+int zc_held_refused(struct session *s, const char *what, struct disp_reply *rp)
+{
+	uint32_t most = s->srv->cfg.heap.max_holds;
+	if (!s->views || !heap_holds_count(s->views) || sess_held(s) < most)
+		return 0;  /* without views, the engine's check on s->holds is the same */
+	disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: holds and views per connection: max_holds_per_session %u", what, most);
+	return 1;
 }
 
 void op_seal(struct disp_call *c)
