@@ -27,7 +27,8 @@
  *   - Every request due (core.pend) has its frame in core.out or sent;
  *     every callback runs exactly once, because a request leaves the queue
  *     (core_take, core_pop) right before its callback runs, and ac_close()
- *     pops them all.
+ *     pops them all. The library's own map_arena (core.h) has none: its
+ *     reply maps the arena for the views after it, and runs nothing.
  *   - Callbacks run only with ac->depth > 0 (entry_begin/entry_end around
  *     every entry point that may run one). A callback may free or
  *     disconnect its own context: heapd_async_free then only sets
@@ -271,7 +272,8 @@ static void deliver_all(heapd_async *ac)
 	}
 }
 
-/* One recv into core.in, with room for the whole frame being read: bytes
+/* One recv into core.in (core_recv, which keeps the arena's descriptor),
+ * with room for the whole frame being read: bytes
  * read, 0 at EOF, -1 if nothing is there, -2 on an error (errno), -3 out
  * of memory. */
 static ssize_t read_once(heapd_async *ac)
@@ -282,7 +284,7 @@ static ssize_t read_once(heapd_async *ac)
 	if (!p)
 		return -3;
 	for (;;) {
-		ssize_t r = recv(ac->fd, p, room, 0);
+		ssize_t r = core_recv(&ac->core, ac->fd, p, room, 0);
 		if (r > 0)
 			ac->core.in.len += (size_t)r;
 		if (r >= 0)
@@ -407,13 +409,14 @@ static int submit(heapd_async *ac, Heapd__Request *req, struct pend p)
 	if (ac->state == AC_CLOSED || (ac->flags & (AC_FREEING | AC_DISCONNECTING)))
 		return HEAPD_EIO;
 	p.t0_ms = ac->timeout_ms ? now_ms() : 0;  /* the clock costs more than the rest of a submit */
+	size_t was = ac->core.npend;
 	int err = core_submit(&ac->core, req, &p, ac->max_pending, ac->max_output);
 	if (err == CORE_TOO_MANY || err == CORE_UNSENT)
 		return HEAPD_ENOBUFS;
 	if (err)
 		return err;
 	update_write(ac);
-	if (ac->core.npend == 1)
+	if (was == 0)
 		arm_timer(ac);
 	return 0;
 }
@@ -521,7 +524,7 @@ void heapd_async_set_data(heapd_async *ac, void *data)
 void *heapd_async_data(const heapd_async *ac) { return ac ? ac->data : NULL; }
 int heapd_async_errcode(const heapd_async *ac) { return ac ? ac->err : HEAPD_EINVAL; }
 const char *heapd_async_errmsg(const heapd_async *ac) { return ac ? ac->errmsg : "the context is NULL"; }
-size_t heapd_async_pending(const heapd_async *ac) { return ac ? ac->core.npend : 0; }
+size_t heapd_async_pending(const heapd_async *ac) { return ac ? core_pending(&ac->core) : 0; }
 int heapd_async_fd(const heapd_async *ac) { return ac ? ac->fd : -1; }
 
 void heapd_async_set_timeout(heapd_async *ac, uint32_t ms)
@@ -756,4 +759,27 @@ int heapd_async_batch(heapd_async *ac, heapd_batch *b, heapd_async_fn *cb, void 
 	struct wire_req w;
 	hbatch_request(b, &w);
 	return submit(ac, &w.req, (struct pend){.cb = cb, .privdata = privdata, .batch = b});
+}
+
+int heapd_async_seal(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_seal(&w, obj);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+/* The first view of a connection goes after the map_arena core_submit
+ * queues before it. */
+int heapd_async_view(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_view(&w, obj);
+	return submit_op(ac, &w, cb, privdata);
+}
+
+int heapd_async_view_release(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata)
+{
+	struct wire_req w;
+	wire_view_release(&w, obj);
+	return submit_op(ac, &w, cb, privdata);
 }

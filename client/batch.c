@@ -22,7 +22,9 @@
  * op: OK ones fitting their op, then at most the failed op with the
  * reply's status, then SKIPPED) and copies each result into res[], owned
  * by the batch, so they outlive the connection's scratch memory. They are
- * replaced by the next run, and freed by heapd_batch_reset/free.
+ * replaced by the next run, and freed by heapd_batch_reset/free. A view's
+ * bytes are not copied: its result points into the connection's mapping
+ * of the arena (view.h), and lives as the view does.
  *
  * Arguments. A NULL batch, a NULL name, or NULL data with a length is
  * HEAPD_EINVAL and adds nothing (a batch has no connection to say why in:
@@ -46,7 +48,8 @@ struct bres {
 	int status;
 	char *error;        /* NULL: heapd_strerror(status) */
 	heapd_ref ref;
-	void *data;
+	void *data;         /* a read's copy */
+	const void *view;   /* a view's bytes, in the connection's mapping */
 	size_t len;
 	heapd_stats *stats;
 	struct heapd_object_info *info;
@@ -339,6 +342,33 @@ int heapd_batch_root_info(heapd_batch *b, const char *name)
 	return i;
 }
 
+int heapd_batch_seal(heapd_batch *b, heapd_ref obj)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_seal(&w, 0);
+	ref_arg(obj, &w.op.seal.obj, &w.op.seal.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_view(heapd_batch *b, heapd_ref obj)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_view(&w, 0);
+	ref_arg(obj, &w.op.view.obj, &w.op.view.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
+int heapd_batch_view_release(heapd_batch *b, heapd_ref obj)
+{
+	struct wire_req w;
+	struct bop *o;
+	wire_view_release(&w, 0);
+	ref_arg(obj, &w.op.view_release.obj, &w.op.view_release.obj_from);
+	return add(b, &w, NULL, 0, 0, &o);
+}
+
 /* ---- the request ---- */
 
 /* The BatchOp of o, pointing at o's message. An op of no batchable
@@ -441,7 +471,25 @@ static int store_result(struct bres *x, const Heapd__Response *r, int status)
 	return 0;
 }
 
-int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad)
+/* An OK view op's result x: its bytes, or the failure that kept the
+ * arena from being mapped. HEAPD_EPROTO for a lie (*bad says it). */
+static int view_result(struct bres *x, const Heapd__ViewReply *v, struct vmap *m, const char **bad)
+{
+	int err = vmap_view(m, v, &x->view);
+	if (err == HEAPD_EPROTO) {
+		*bad = m->error;
+		return err;
+	}
+	if (err) {
+		x->status = err;
+		return (x->error = strdup(m->error)) ? 0 : HEAPD_ENOBUFS;
+	}
+	x->len = v->length;
+	return 0;
+}
+
+int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, struct vmap *m,
+		const char **bad)
 {
 	int code = wire_status(resp);
 	*bad = NULL;
@@ -458,6 +506,7 @@ int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Respons
 		return 0;
 	}
 	const Heapd__BatchReply *br = resp->batch;
+	int err;
 	if (br->n_results != nops || br->failed > nops || !br->failed != !code || code == HEAPD_ESKIPPED) {
 		*bad = "batch reply that does not fit the batch";
 		return HEAPD_EPROTO;
@@ -474,6 +523,9 @@ int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Respons
 			return HEAPD_EPROTO;
 		if (store_result(&b->res[i], r, st) != 0)
 			return HEAPD_ENOBUFS;
+		if (st == HEAPD_OK && i < b->n && b->ops[i].w.req.op_case == HEAPD__REQUEST__OP_VIEW &&
+		    (err = view_result(&b->res[i], r->view, m, bad)) != 0)
+			return err;
 	}
 	b->failed = br->failed ? (int)br->failed - 1 : -1;
 	return 0;
@@ -501,7 +553,7 @@ int heapd_batch_reply(const heapd_batch *b, int index, heapd_reply *r)
 		.status = x->status,
 		.error = x->error ? x->error : x->status ? heapd_strerror(x->status) : "",
 		.ref = x->ref,
-		.data = x->data,
+		.data = x->data ? x->data : x->view,
 		.len = x->len,
 		.stats = x->stats,
 		.id = b->id,

@@ -14,15 +14,17 @@
 #include <stdint.h>
 
 #include "heapd.h"
+#include "view.h"
 #include "wire.h"
 
 /* Fills w with b's ops as one request (id 0). */
 void hbatch_request(heapd_batch *b, struct wire_req *w);
-/* Stores in b the results of resp, the reply to request id of nops ops.
- * Returns 0; HEAPD_EPROTO, with *bad saying what is wrong, when resp is
- * not a reply to such a batch (the stream is out of step); or
- * HEAPD_ENOBUFS. */
-int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, const char **bad);
+/* Stores in b the results of resp, the reply to request id of nops ops,
+ * a view op's bytes found in m (vmap_view). Returns 0; HEAPD_EPROTO, with
+ * *bad saying what is wrong, when resp is not a reply to such a batch (the
+ * stream is out of step) or lies about the arena; or HEAPD_ENOBUFS. */
+int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, struct vmap *m,
+		const char **bad);
 /* The reply to request id of nops ops will never come (or the request
  * was never sent, id 0): every op has code. */
 void hbatch_lost(heapd_batch *b, uint64_t id, uint32_t nops, int code);

@@ -13,11 +13,19 @@
  * Hello: a connection that did not start cannot go on. Any other error is
  * the request's alone.
  *
+ * Views. A view's reply, and a batch's view op's, is checked against the
+ * arena's mapping (view.h) before its request is popped, so that a lie
+ * about the arena is fatal like any reply out of step. The library's
+ * map_arena goes right before the request that needs it, in the same
+ * write, so that the sync core's first heapd_view is one round trip.
+ *
  * Memory. Buffers grown by a burst are given back once empty: out and in
  * past KEEP_BUFFER, the ring past CORE_KEEP_RING entries.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "batch.h"
 #include "core.h"
@@ -30,6 +38,7 @@ void core_init(struct core *c)
 	memset(c, 0, sizeof *c);
 	c->max_frame = WIRE_HELLO_MAX_FRAME;
 	scratch_init(&c->scratch);
+	vmap_init(&c->vmap);
 }
 
 void core_free(struct core *c)
@@ -38,6 +47,7 @@ void core_free(struct core *c)
 	wire_buf_free(&c->in);
 	free(c->pend);
 	scratch_free(&c->scratch);
+	vmap_free(&c->vmap);
 }
 
 /* ---- the ring of requests due ---- */
@@ -72,7 +82,11 @@ void core_lost(const struct pend *p, int code)
 
 /* ---- requests out ---- */
 
-int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent)
+/* core_submit for one request, *framed bytes at the end of out; `before`
+ * bytes just framed by the same core_submit do not count against
+ * max_unsent. */
+static int submit_one(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending,
+		      size_t max_unsent, size_t before, size_t *framed)
 {
 	if (c->npend >= max_pending)
 		return CORE_TOO_MANY;
@@ -82,13 +96,13 @@ int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_
 		wire_consume(&c->out, c->sent);
 		c->sent = 0;
 	}
-	size_t unsent = c->out.len - c->sent, framed;
+	size_t unsent = c->out.len - c->sent - before;
 	req->id = c->next_id + 1;
-	int err = wire_append(&c->out, req, c->max_frame, &framed);
+	int err = wire_append(&c->out, req, c->max_frame, framed);
 	if (err)
 		return err;
-	if (unsent && unsent + framed > max_unsent) {
-		c->out.len -= framed;
+	if (unsent && unsent + *framed > max_unsent) {
+		c->out.len -= *framed;
 		return CORE_UNSENT;
 	}
 	struct pend *e = core_at(c, c->npend++);
@@ -99,6 +113,41 @@ int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_
 		e->len = req->read->length;
 	else if (req->op_case == HEAPD__REQUEST__OP_BATCH)
 		e->len = (uint32_t)req->batch->n_ops;
+	return 0;
+}
+
+/* Whether req asks for a view: the arena must be mapped first. */
+static int has_view(const Heapd__Request *req)
+{
+	if (req->op_case == HEAPD__REQUEST__OP_VIEW)
+		return 1;
+	if (req->op_case == HEAPD__REQUEST__OP_BATCH)
+		for (size_t i = 0; i < req->batch->n_ops; i++)
+			if (req->batch->ops[i]->op_case == HEAPD__BATCH_OP__OP_VIEW)
+				return 1;
+	return 0;
+}
+
+int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent)
+{
+	size_t framed, map_framed;
+	if (c->vmap.ready || c->vmap.map_due || !has_view(req))
+		return submit_one(c, req, p, max_pending, max_unsent, 0, &framed);
+	if (c->npend + 1 >= max_pending)
+		return CORE_TOO_MANY;
+	struct wire_req map;
+	wire_op(&map, HEAPD__REQUEST__OP_MAP_ARENA);
+	int err = submit_one(c, &map.req, &(struct pend){.t0_ms = p->t0_ms}, max_pending, max_unsent, 0, &map_framed);
+	if (err)
+		return err;
+	err = submit_one(c, req, p, max_pending, max_unsent, map_framed, &framed);
+	if (err) { /* the map_arena is the last frame and entry: undone */
+		c->out.len -= map_framed;
+		c->npend--;
+		c->next_id--;
+		return err;
+	}
+	c->vmap.map_due = 1;
 	return 0;
 }
 
@@ -113,6 +162,31 @@ void core_sent(struct core *c, size_t n)
 }
 
 /* ---- replies in ---- */
+
+ssize_t core_recv(struct core *c, int fd, void *p, size_t room, int flags)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = p, .iov_len = room};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	ssize_t r = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return r;
+	/* Descriptors past the room (MSG_CTRUNC) the kernel closed. */
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(h) + i * sizeof got, sizeof got);
+			vmap_keep_fd(&c->vmap, got);
+		}
+	}
+	return r;
+}
 
 uint8_t *core_in_room(struct core *c, size_t want, size_t *room)
 {
@@ -147,6 +221,37 @@ static const char *error_text(const Heapd__Response *resp, int code)
 	return resp->error && resp->error[0] ? resp->error : heapd_strerror(code);
 }
 
+/* The reply to the library's map_arena, of status code: the arena mapped,
+ * or why not, for the views after it. NULL, or the lie that is fatal. */
+static const char *map_taken(struct vmap *m, const Heapd__Response *resp, int code, const char *error)
+{
+	if (code) {
+		vmap_refused(m, code, error);
+		return NULL;
+	}
+	return vmap_arena(m, resp->view) == HEAPD_EPROTO ? m->error : NULL;
+}
+
+/* A view's reply, of status *code: *data where its bytes are mapped, or
+ * the failure that kept the arena from being mapped in *code and *error.
+ * NULL, or the lie that is fatal. */
+static const char *view_taken(struct vmap *m, const Heapd__Response *resp, int *code, const char **error,
+			      const void **data)
+{
+	if (*code == HEAPD_EPERM && vmap_denied(m))
+		*error = m->error;
+	if (*code)
+		return NULL;
+	int err = vmap_view(m, resp->view, data);
+	if (err == HEAPD_EPROTO)
+		return m->error;
+	if (err) {
+		*code = err;
+		*error = m->error;
+	}
+	return NULL;
+}
+
 /* The verdict on resp, the reply to the oldest request (if any): 1 if
  * fatal, else 0 with the request popped. */
 static int match_reply(struct core *c, const Heapd__Response *resp, struct core_reply *v)
@@ -162,8 +267,9 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 	if (code && (code == HEAPD_EPROTO || p->op == HEAPD__REQUEST__OP_HELLO))
 		return fatal(v, code, error_text(resp, code));
 	const char *bad = NULL, *error = code ? error_text(resp, code) : "";
+	v->view = NULL;
 	if (p->batch) {
-		if (hbatch_take(p->batch, p->id, p->len, resp, &bad) == HEAPD_ENOBUFS) {
+		if (hbatch_take(p->batch, p->id, p->len, resp, &c->vmap, &bad) == HEAPD_ENOBUFS) {
 			hbatch_lost(p->batch, p->id, p->len, HEAPD_ENOBUFS);
 			code = HEAPD_ENOBUFS;
 			error = "out of memory for the results of a batch";
@@ -171,6 +277,10 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 	} else if (wire_has_result(code)) {
 		bad = wire_check_result((Heapd__Request__OpCase)p->op, p->len, resp);
 	}
+	if (!bad && p->op == HEAPD__REQUEST__OP_MAP_ARENA)
+		bad = map_taken(&c->vmap, resp, code, error);
+	else if (!bad && p->op == HEAPD__REQUEST__OP_VIEW)
+		bad = view_taken(&c->vmap, resp, &code, &error, &v->view);
 	if (bad)
 		return fatal(v, HEAPD_EPROTO, bad);
 	v->p = core_pop(c);
@@ -188,7 +298,11 @@ void core_take(struct core *c, struct core_reply *v, heapd_reply *r)
 	if (match_reply(c, v->resp, v))
 		return;
 	*r = (heapd_reply){.status = v->status, .error = v->error, .id = v->p.id};
-	if (wire_has_result(v->status) && !v->p.batch && wire_result(v->resp, &c->stats, &c->scratch, r) != 0) {
+	if (v->view) {
+		r->data = v->view;
+		r->len = v->resp->view->length;
+	} else if (wire_has_result(v->status) && !v->p.batch &&
+		   wire_result(v->resp, &c->stats, &c->scratch, r) != 0) {
 		v->status = r->status = HEAPD_ENOBUFS;
 		v->error = r->error = "out of memory for a reply";
 	}

@@ -9,10 +9,19 @@
  * reply to core_take(), which says what it is: a request's result or
  * error, or a sign that the connection can no longer be trusted.
  *
+ * Zero-copy. The arena's mapping (view.h) is the connection's, so it is
+ * here: every receive goes through core_recv, which keeps the descriptor
+ * a reply brings; core_submit queues the library's own map_arena before
+ * the first request with a view (a view, or a batch with one) while the
+ * arena is not mapped, and core_take maps it when its reply comes and
+ * turns each view's offset into a pointer. A map_arena is the library's:
+ * its reply goes to no caller (no cb, no batch) and the cores skip it.
+ *
  * Invariants: pend holds, oldest first, one entry per request framed into
  * out (sent or not) whose reply is not yet taken, and the daemon answers
  * in that order; out.p[sent..len) is not yet sent; in.p[taken..len) is
- * received and not yet taken.
+ * received and not yet taken; vmap.map_due is 1 while a map_arena is in
+ * pend, else 0, so npend - vmap.map_due requests are the caller's.
  */
 #ifndef HEAPD_CORE_H
 #define HEAPD_CORE_H
@@ -23,6 +32,7 @@
 
 #include "heapd/async.h"
 #include "scratch.h"
+#include "view.h"
 #include "wire.h"
 
 /* A request sent or queued, whose reply is due. */
@@ -47,6 +57,7 @@ struct core {
 	uint32_t max_frame;     /* the daemon's, once it said (WIRE_HELLO_MAX_FRAME before) */
 	struct scratch scratch; /* the reply taken last, decoded */
 	heapd_stats stats;      /* its stats, for a get_stats result */
+	struct vmap vmap;       /* the arena, for views */
 };
 
 void core_init(struct core *c);
@@ -57,10 +68,11 @@ void core_free(struct core *c);
 #define CORE_UNSENT 2    /* max_unsent bytes would be waiting to be sent */
 
 /* Frames req, with the next id, after what is not yet sent, and queues a
- * copy of p (its id, op and len set here) for its reply. A request alone always
- * fits, whatever max_unsent says. Returns 0; CORE_TOO_MANY; CORE_UNSENT;
- * HEAPD_ELIMIT, for a request over max_frame; or HEAPD_ENOBUFS. Nothing
- * changes on an error. */
+ * copy of p (its id, op and len set here) for its reply; a map_arena first
+ * when req has a view and the arena is not mapped nor asked for. A request
+ * alone always fits, whatever max_unsent says. Returns 0; CORE_TOO_MANY;
+ * CORE_UNSENT; HEAPD_ELIMIT, for a request over max_frame; or
+ * HEAPD_ENOBUFS. Nothing changes on an error. */
 int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent);
 /* n more bytes of out were sent. */
 void core_sent(struct core *c, size_t n);
@@ -83,6 +95,8 @@ void core_ring_free(struct core *c);
 static inline struct pend core_pop(struct core *c)
 {
 	struct pend p = c->pend[c->head];
+	if (p.op == HEAPD__REQUEST__OP_MAP_ARENA)
+		c->vmap.map_due = 0;
 	c->head = (c->head + 1) & (c->cap - 1);
 	if (--c->npend == 0 && c->cap > CORE_KEEP_RING)
 		core_ring_free(c);
@@ -90,6 +104,18 @@ static inline struct pend core_pop(struct core *c)
 }
 /* p's reply will never come: a batch gets code for each op. */
 void core_lost(const struct pend *p, int code);
+
+/* The requests due that are the caller's (not the library's map_arena). */
+static inline size_t core_pending(const struct core *c)
+{
+	return c->npend - (size_t)c->vmap.map_due;
+}
+
+/* recv(2) of up to room bytes into p from the connection's socket fd, as
+ * recvmsg with room for one descriptor (SCM_RIGHTS; MSG_CMSG_CLOEXEC):
+ * the first the connection receives is kept as the arena's, any other
+ * closed. Returns as recv, errno set on -1. */
+ssize_t core_recv(struct core *c, int fd, void *p, size_t room, int flags);
 
 /* Room for at least want (and READ_CHUNK) more bytes at in.p + in.len:
  * NULL if out of memory. */
@@ -110,20 +136,23 @@ static inline ssize_t core_reply_lacks(const struct core *c)
 
 /* A reply taken (core_take): the result of p, the request it answers. */
 struct core_reply {
-	struct pend p;          /* popped, unless fatal */
+	struct pend p;          /* popped, unless fatal; MAP_ARENA: the library's own */
 	int status;             /* HEAPD_OK or the error */
 	int fatal;              /* the connection can no longer be trusted: close it,
 	                         * failing every request due with status */
 	const char *error;      /* status's message; "" when OK */
 	const Heapd__Response *resp; /* decoded, valid until the next core_take */
+	const void *view;       /* an OK view's bytes, in the arena's mapping */
 };
 
 /* Takes the whole reply at the front of in (core_reply_lacks said 0) for
  * the oldest request: decodes it into scratch, checks that it answers that
  * request (its id, its result: wire_check_result, or a batch's, whose
  * results go to its heapd_batch) and pops the request, its result in *r
- * (pointing into the reply and c->stats); or says fatal and leaves it.
- * The caller resets scratch once the reply has served. */
+ * (pointing into the reply, c->stats and the arena's mapping); or says
+ * fatal and leaves it. A map_arena's reply maps the arena (or records why
+ * not, which the views after it take) and is no caller's. The caller
+ * resets scratch once the reply has served. */
 void core_take(struct core *c, struct core_reply *v, heapd_reply *r);
 
 #endif

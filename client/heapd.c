@@ -104,7 +104,7 @@ static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
 		return clear_error(h);
 	case CORE_TOO_MANY:
 		return set_error(h, HEAPD_ELIMIT, "%zu replies pending (HEAPD_PIPELINE_MAX): take some first",
-				 h->core.npend);
+				 core_pending(&h->core));
 	case CORE_UNSENT:
 		return set_error(h, HEAPD_ELIMIT,
 				 "%zu bytes of requests not yet sent (HEAPD_PIPELINE_BYTES): take replies first", unsent);
@@ -115,41 +115,58 @@ static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
 	}
 }
 
-/* The oldest pending request will get no reply: code, already recorded
- * in h, is its result, in *r. */
-static int reply_lost(heapd *h, int code, heapd_reply *r)
+/* The oldest pending request, of operation *op, will get no reply: code,
+ * already recorded in h, is its result, in *r. */
+static int reply_lost(heapd *h, int code, heapd_reply *r, uint32_t *op)
 {
 	struct pend p = core_pop(&h->core);
 	core_lost(&p, code);
 	*r = (heapd_reply){.status = code, .error = h->errmsg, .id = p.id};
+	*op = p.op;
 	return code;
 }
 
-/* Takes the oldest pending reply into *r (and *raw, the decoded reply, or
- * NULL); returns its status, recorded in h. */
-static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
+/* Takes the oldest pending reply (one is due) into *r (and *raw, the
+ * decoded reply, or NULL); returns its status, recorded in h; *op is its
+ * request's operation. */
+static int take_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw, uint32_t *op)
 {
 	*raw = NULL;
-	scratch_reset(&h->core.scratch); /* the last reply is the caller's until now */
-	if (!h->core.npend) {
-		int code = h->fd < 0 ? unusable(h) : set_error(h, HEAPD_EINVAL, "no reply pending");
-		*r = (heapd_reply){.status = code, .error = h->errmsg};
-		return code;
-	}
 	int code = h->fd < 0 ? unusable(h) : hwait_exchange(h, HWAIT_REPLY);
 	if (code)
-		return reply_lost(h, code, r);
+		return reply_lost(h, code, r, op);
 	struct core_reply v;
 	core_take(&h->core, &v, r);
 	if (v.fatal)
-		return reply_lost(h, broken(h, v.status, v.error), r);
+		return reply_lost(h, broken(h, v.status, v.error), r, op);
 	*raw = v.resp;
+	*op = v.p.op;
 	if (v.status)
 		set_error(h, v.status, "%s", v.error);
 	else
 		clear_error(h);
 	r->error = h->errmsg;
 	return v.status;
+}
+
+/* Takes the oldest pending reply of the caller's, as take_reply: the
+ * reply to the library's map_arena before it (core.h) is taken first. */
+static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
+{
+	*raw = NULL;
+	scratch_reset(&h->core.scratch); /* the last reply is the caller's until now */
+	if (!core_pending(&h->core)) {
+		int code = h->fd < 0 ? unusable(h) : set_error(h, HEAPD_EINVAL, "no reply pending");
+		*r = (heapd_reply){.status = code, .error = h->errmsg};
+		return code;
+	}
+	uint32_t op;
+	int code = take_reply(h, r, raw, &op);
+	while (op == HEAPD__REQUEST__OP_MAP_ARENA) {
+		scratch_reset(&h->core.scratch);
+		code = take_reply(h, r, raw, &op);
+	}
+	return code;
 }
 
 /* One request at a time: req's reply into *r (and *raw). */
@@ -163,7 +180,7 @@ static int call(heapd *h, Heapd__Request *req, heapd_batch *b, heapd_reply *r, c
 	*r = (heapd_reply){.error = h->errmsg};
 	int err = h->fd < 0 ? unusable(h)
 		: h->core.npend ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first",
-					    h->core.npend)
+					    core_pending(&h->core))
 		: queue_request(h, req, b);
 	if (err) {
 		r->status = err;
@@ -353,7 +370,7 @@ const char *heapd_server_version(const heapd *h) { return h ? h->server_version 
 uint32_t heapd_max_frame(const heapd *h) { return h ? h->core.max_frame : 0; }
 uint64_t heapd_max_object(const heapd *h) { return h ? h->max_object : 0; }
 uint32_t heapd_max_batch_ops(const heapd *h) { return h ? h->max_batch_ops : 0; }
-size_t heapd_pending(const heapd *h) { return h ? h->core.npend : 0; }
+size_t heapd_pending(const heapd *h) { return h ? core_pending(&h->core) : 0; }
 
 /* ---- one request at a time ---- */
 

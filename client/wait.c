@@ -89,15 +89,16 @@ static size_t untaken(const heapd *h)
 	return h->core.in.len - h->core.taken;
 }
 
-/* One recv into core.in, of at least want bytes of room; flags as recv's.
- * Nothing to read now (MSG_DONTWAIT) is not an error. */
+/* One recv into core.in, of at least want bytes of room; flags as recv's
+ * (core_recv, which keeps the arena's descriptor). Nothing to read now
+ * (MSG_DONTWAIT) is not an error. */
 static int receive(heapd *h, size_t want, int flags)
 {
 	size_t room;
 	uint8_t *p = core_in_room(&h->core, want, &room);
 	if (!p)
 		return hwait_broken(h, HEAPD_ENOBUFS, "out of memory for a reply");
-	ssize_t r = recv(h->fd, p, room, flags);
+	ssize_t r = core_recv(&h->core, h->fd, p, room, flags);
 	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (r > 0) {

@@ -151,6 +151,24 @@ void wire_retained(struct wire_req *w, heapd_ref obj, const char *name)
 	w->op.retained.name = name_bytes(name);
 }
 
+void wire_seal(struct wire_req *w, heapd_ref obj)
+{
+	wire_op(w, HEAPD__REQUEST__OP_SEAL);
+	w->op.seal.obj = obj;
+}
+
+void wire_view(struct wire_req *w, heapd_ref obj)
+{
+	wire_op(w, HEAPD__REQUEST__OP_VIEW);
+	w->op.view.obj = obj;
+}
+
+void wire_view_release(struct wire_req *w, heapd_ref obj)
+{
+	wire_op(w, HEAPD__REQUEST__OP_VIEW_RELEASE);
+	w->op.view_release.obj = obj;
+}
+
 int wire_reserve(struct wire_buf *b, size_t n)
 {
 	if (b->len + n <= b->cap)
@@ -341,6 +359,19 @@ static const char *result_roots(const Heapd__Response *r, uint32_t read_len)
 	return n->n_uids == n->n_names && n->n_gids == n->n_names && n->n_modes == n->n_names
 		       ? NULL
 		       : "root names without an owner, group and mode each";
+}
+
+/* view, map_arena: the bytes lie within the arena, the arena within what
+ * it may grow to (view.h relies on both), without overflow. */
+static const char *result_view(const Heapd__Response *r, uint32_t read_len)
+{
+	(void)read_len;
+	if (r->result_case != HEAPD__RESPONSE__RESULT_VIEW)
+		return "reply without a view";
+	const Heapd__ViewReply *v = r->view;
+	if (v->arena_size > v->arena_reserved || v->offset > v->arena_size || v->length > v->arena_size - v->offset)
+		return "view reply outside the arena";
+	return NULL;
 }
 
 static const char *result_hello(const Heapd__Response *r, uint32_t read_len)

@@ -81,6 +81,9 @@ void wire_cas_ref(struct wire_req *w, heapd_ref obj, uint32_t slot, heapd_ref ex
 void wire_root_cas(struct wire_req *w, const char *name, heapd_ref expected, heapd_ref target);
 /* name NULL: the object obj; else the root name (obj 0). */
 void wire_retained(struct wire_req *w, heapd_ref obj, const char *name);
+void wire_seal(struct wire_req *w, heapd_ref obj);
+void wire_view(struct wire_req *w, heapd_ref obj);
+void wire_view_release(struct wire_req *w, heapd_ref obj);
 
 /* A growing byte buffer of frames. */
 struct wire_buf {
@@ -117,14 +120,16 @@ static inline int wire_has_result(int code)
 }
 /* For an OK reply to a request of operation op (and, for a read, of
  * read_len bytes), or a CONFLICT one (wire_has_result): NULL if its result
- * fits, else what is wrong. */
+ * fits, else what is wrong. A view's (view, map_arena) fits when
+ * offset + length <= arena_size <= arena_reserved; its bytes are found in
+ * the arena's mapping by core.c and batch.c (view.h), not here. */
 const char *wire_check_result(Heapd__Request__OpCase op, uint32_t read_len, const Heapd__Response *r);
 
 /* The results of checked replies, in the API's types. */
 void wire_stats(const Heapd__Stats *s, heapd_stats *out);
 void wire_object_info_of(const Heapd__ObjectInfoReply *w, struct heapd_object_info *out);
 /* The result of a checked OK reply into r's result fields (ref, data and
- * len, stats, names, uids, info, clients): they point into resp, into
+ * len but a view's, stats, names, uids, info, clients): they point into resp, into
  * *stats for get_stats, and into sc for uid_stats', client_list's and
  * object_info's rows. An empty read's data is "",
  * not NULL. Returns 0, or HEAPD_ENOBUFS when sc has no room for the rows. */

@@ -59,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bound.h"
@@ -432,6 +433,23 @@ static uint64_t stat_changes_since_save(const struct server *srv)
 static uint64_t stat_load_duration_ns(const struct server *srv)
 {
 	return srv->persist.load_ns;
+}
+
+/* zerocopy.c's */
+static uint64_t stat_views(const struct server *srv)
+{
+	uint64_t n = 0;
+	for (const struct list *l = srv->sessions.next; l != &srv->sessions; l = l->next) {
+		const struct session *s = container_of(l, struct session, link);
+		n += s->views ? heap_holds_count(s->views) : 0;
+	}
+	return n;
+}
+
+static uint64_t stat_arena_file_bytes(const struct server *srv)
+{
+	struct stat st;
+	return fstat(heap_arena_fd(srv->heap), &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
 }
 
 static uint64_t stat_uids(const struct server *srv)

@@ -208,7 +208,7 @@ static void write_next(struct server *srv)
 	} else if (p->stream_done) {
 		struct heap_save_info si;
 		heap_save_info(srv->heap, &si);
-		p->info = (struct snap_info){si.objects, si.roots, si.slots, si.bytes, p->begun_unix_ns};
+		p->info = (struct snap_info){si.objects, si.roots, si.slots, si.bytes, p->begun_unix_ns, SNAP_VERSION};
 		snap_end(p->end, p->index, p->total);
 		snap_header(p->header, &p->info);
 		p->io_len = 0;

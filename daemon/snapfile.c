@@ -19,6 +19,8 @@
 
 #include "snapfile.h"
 
+_Static_assert(SNAP_VERSION == HEAP_SAVE_FORMAT, "a file's version is its stream's format");
+
 static const char magic[8] = {'H', 'E', 'A', 'P', 'D', 'S', 'N', 'P'};
 
 static void put32(uint8_t *p, uint32_t v)
@@ -149,7 +151,7 @@ int snap_write(heap *h, int fd, struct snap_info *info, char *err, size_t cap)
 		return -1;
 	}
 	uint8_t head[SNAP_HEADER], end[SNAP_END];
-	*info = (struct snap_info){si.objects, si.roots, si.slots, si.bytes, info->created_unix_ns};
+	*info = (struct snap_info){si.objects, si.roots, si.slots, si.bytes, info->created_unix_ns, SNAP_VERSION};
 	snap_end(end, index, total);
 	snap_header(head, info);
 	if (write_all(fd, end, sizeof end, off) || write_all(fd, head, sizeof head, 0)) {
@@ -261,14 +263,15 @@ static int read_header(struct loader *l, struct snap_info *info)
 	for (char *c = by; *c; c++)
 		if (*c < 0x20 || *c > 0x7e)
 			*c = '?';
-	if (get32(h + 8) != SNAP_VERSION)
-		return lfail(l, 8, "format version %u (written by heapd %s); this heapd reads version %u", get32(h + 8),
-			     by, SNAP_VERSION);
+	uint32_t version = get32(h + 8);
+	if (version != 1 && version != SNAP_VERSION)
+		return lfail(l, 8, "format version %u (written by heapd %s); this heapd reads versions 1 and %u",
+			     version, by, SNAP_VERSION);
 	if (get32(h + 12) != SNAP_HEADER)
 		return lfail(l, 12, "a header of %u bytes, not %u", get32(h + 12), SNAP_HEADER);
 	if (get64(h + 72) != XXH3_64bits(h, 72))
 		return lfail(l, 72, "the header's hash does not match (corrupt)");
-	*info = (struct snap_info){get64(h + 32), get64(h + 40), get64(h + 48), get64(h + 56), get64(h + 64)};
+	*info = (struct snap_info){get64(h + 32), get64(h + 40), get64(h + 48), get64(h + 56), get64(h + 64), version};
 	return 0;
 }
 
@@ -282,7 +285,8 @@ int snap_load(heap *h, snap_read_fn *rd, void *arg, uint64_t size, snap_progress
 	if (!(l.buf = malloc(SNAP_BLOCK_MAX)))
 		return lfail(&l, 0, "out of memory");
 	char msg[256];
-	int r = heap_load(h, next_block, &l, size - SNAP_HEADER, msg, sizeof msg);
+	/* The file's version is its stream's format: both went 1 to 2 with seals. */
+	int r = heap_load(h, next_block, &l, size - SNAP_HEADER, (unsigned)info->version, msg, sizeof msg);
 	free(l.buf);
 	if (r && !l.failed)
 		return lfail(&l, l.block_off, "in the block there: %s", msg);

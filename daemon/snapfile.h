@@ -18,7 +18,7 @@
 
 #define SNAP_FILE "heapd.snapshot"
 #define SNAP_TMP "heapd.snapshot.tmp"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u      /* written; 1 is read too (no seals) */
 #define SNAP_HEADER 80u
 #define SNAP_BLOCK_MAX (1u << 20)   /* payload bytes in a block */
 #define SNAP_BLOCK_EXTRA 12u        /* its length before, its hash after */
@@ -28,6 +28,8 @@
 struct snap_info {
 	uint64_t objects, roots, slots, bytes;  /* the snapshot's */
 	uint64_t created_unix_ns;
+	uint64_t version;       /* the file's format: SNAP_VERSION, or 1 (64 bits:
+	                         * no padding, the struct is compared whole) */
 };
 
 /* The header for info, at out. */

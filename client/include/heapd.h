@@ -82,7 +82,8 @@ typedef struct heapd_root_info heapd_root_info;
  *   ENOTFOUND  no such root, or no hold on that object
  *   EPERM      this peer may not use the daemon, or not for this operation
  *              (a read-only client's writes; gc by a non-admin; a root
- *              its owner and mode keep from it)
+ *              its owner and mode keep from it; a write to a sealed
+ *              object; a view without zero-copy granted)
  *   ELIMIT     a daemon limit: clients, holds, roots, object or frame size
  *   EPROTO     the daemon broke the protocol, or said the request did
  *   EIO        the connection failed or is closed
@@ -163,7 +164,7 @@ struct heapd_root_info {
 struct heapd_object_info {
 	uint32_t nrefs, nbytes;
 	uint64_t size;      /* bytes it takes in the heap: its size class, or its pages */
-	int sealed;         /* 1 once sealed (objects cannot be sealed yet: 0) */
+	int sealed;         /* 1 once sealed (heapd_seal) */
 	uint32_t age;       /* collections it has survived (not tracked yet: 0) */
 };
 
@@ -191,7 +192,8 @@ struct heapd_reply {
 	const char *error;         /* its message; "" when status is HEAPD_OK */
 	heapd_ref ref;             /* alloc, alloc_into, root_get; get_ref (0: empty slot);
 	                            * cas_ref, root_cas: what was there, also on HEAPD_ECONFLICT */
-	const void *data;          /* read: len bytes */
+	const void *data;          /* read: len bytes; view: len bytes in the daemon's
+	                            * arena, valid as long as the view (heapd_view) */
 	size_t len;
 	const heapd_stats *stats;  /* get_stats */
 	uint64_t id;               /* the request's id: 1, 2, ... on each connection */
@@ -380,6 +382,36 @@ void heapd_free_client_list(heapd_client_info *rows);
  * closed. */
 int heapd_client_kill(heapd *h, uint64_t id);
 
+/* ---- zero-copy reads ----
+ *
+ * A sealed object's data can be read where the daemon keeps it, mapped
+ * read-only into the caller, with no copy through the socket.
+ *
+ * heapd_seal makes obj immutable for good: heapd_write, heapd_set_ref,
+ * heapd_cas_ref and heapd_alloc_into into it fail with HEAPD_EPERM from
+ * then on (the objects its slots name are not sealed). A full ref only (a
+ * read-only ref or session: HEAPD_EPERM); sealing twice is no error.
+ *
+ * heapd_view sets *data to the *len data bytes of sealed obj (HEAPD_EINVAL
+ * if it is not sealed), read-only memory, and keeps obj alive and those
+ * bytes as they are until heapd_view_release(obj) or the end of the
+ * connection (heapd_close, or a failure); then *data must not be used. Each view is one: heapd_view_release ends one
+ * (HEAPD_ENOTFOUND if there is none), heapd_release ends none; views
+ * count against the daemon's hold limits (HEAPD_ELIMIT). A read-only ref
+ * may be viewed. Only for connections the daemon grants zero-copy (its
+ * zero_copy_uids and zero_copy_gids, by default its own uid and root;
+ * never a read-only session): else HEAPD_EPERM, and the message names
+ * those settings. The first view of a connection maps the daemon's arena
+ * (address space for all it may grow to; memory only for the pages read)
+ * in the same round trip, and it stays mapped until heapd_close.
+ *
+ * Pipelined, heapd_append_view's reply has data and len (heapd_get_reply);
+ * batched, heapd_batch_view's result has them (heapd_batch_reply). Either
+ * pointer is valid as long as its view, not as the reply or the batch. */
+int heapd_seal(heapd *h, heapd_ref obj);
+int heapd_view(heapd *h, heapd_ref obj, const void **data, size_t *len);
+int heapd_view_release(heapd *h, heapd_ref obj);
+
 /* What the daemon said at hello. */
 uint64_t heapd_session_id(const heapd *h);
 const char *heapd_server_version(const heapd *h);
@@ -441,6 +473,9 @@ int heapd_append_client_list(heapd *h);
 int heapd_append_client_kill(heapd *h, uint64_t id);
 int heapd_append_retained(heapd *h, heapd_ref obj);          /* reply: objects, bytes */
 int heapd_append_root_retained(heapd *h, const char *name);
+int heapd_append_seal(heapd *h, heapd_ref obj);
+int heapd_append_view(heapd *h, heapd_ref obj);                  /* reply: data, len */
+int heapd_append_view_release(heapd *h, heapd_ref obj);
 /* A batch as one pipelined request: its reply's status is the batch's
  * (heapd_batch_exec), and taking it stores the ops' results in b, which
  * must stay alive until then. */
@@ -510,6 +545,9 @@ int heapd_batch_root_cas(heapd_batch *b, const char *name, heapd_ref expected, h
 int heapd_batch_get_stats(heapd_batch *b);
 int heapd_batch_object_info(heapd_batch *b, heapd_ref obj);
 int heapd_batch_root_info(heapd_batch *b, const char *name);  /* NULL name: HEAPD_EINVAL */
+int heapd_batch_seal(heapd_batch *b, heapd_ref obj);
+int heapd_batch_view(heapd_batch *b, heapd_ref obj);         /* result: data, len */
+int heapd_batch_view_release(heapd_batch *b, heapd_ref obj);
 int heapd_batch_exec(heapd *h, heapd_batch *b);
 int heapd_batch_failed(const heapd_batch *b);   /* the op that failed, or -1 */
 /* Op index's status (returned) and result; HEAPD_EINVAL for an index the

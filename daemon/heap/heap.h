@@ -263,14 +263,17 @@ uint64_t heap_root_scan_next(const heap *h, uint64_t cursor);
  * save's only memory beyond a bit per 8 bytes of arena twice and its
  * trace stack). Holds are not saved.
  *
- * The stream, all integers unsigned LEB128 varints:
+ * The stream (format HEAP_SAVE_FORMAT), all integers unsigned LEB128
+ * varints:
  *   objects N, roots R, slots S, data bytes B;
- *   N objects: nrefs, nbytes, then nbytes of data;
+ *   N objects: nrefs << 1 | sealed, nbytes, then nbytes of data (format
+ *   1, heapd's first, had nrefs alone and no seals);
  *   for each object with slots, in order: nrefs slot values;
  *   R roots: name length (1..255), the name, uid, gid, mode, value;
  * objects are numbered 1..N in stream order and a value is
  * number << 1 | read-only, 0 for null. heap_load() reads it. */
 #define HEAP_SAVE_MIN_BUF 4096u
+#define HEAP_SAVE_FORMAT 2u
 /* Starts a save: 0; 1 while a collection is marking (none starts from
  * now on: call again after slices, or heap_save_end() to give up), or
  * while a count walks (heap_retained_begin: the save is queued, and
@@ -323,10 +326,11 @@ bool heap_counting(const heap *h);
  * its own words for. */
 typedef long heap_load_next_fn(void *arg, const uint8_t **chunk);
 /* Rebuilds a saved graph in h, a heap with no object and no root yet,
- * never trusting the stream: avail bounds its length. Returns 0, or
+ * never trusting the stream: avail bounds its length, format (1 or
+ * HEAP_SAVE_FORMAT) says how to read it. Returns 0, or
  * -1 with msg (cap bytes) saying what is wrong; then h holds part of
  * the graph and only heap_free() is left to do with it. */
-int heap_load(heap *h, heap_load_next_fn *next, void *arg, uint64_t avail, char *msg, size_t cap);
+int heap_load(heap *h, heap_load_next_fn *next, void *arg, uint64_t avail, unsigned format, char *msg, size_t cap);
 
 /* Blocking full collection, like Go's runtime.GC(): finishes any cycle in
  * progress, runs a complete one and sweeps everything. It ends a save in

@@ -10,7 +10,8 @@
  *
  * No cycle starts while loading (gc_hold): the objects are unreachable
  * until the roots are set, last. Objects are charged to the heap's
- * current tenant, and are new: their age (age.c) starts at 0.
+ * current tenant, and are new: their age (age.c) starts at 0. Sealed
+ * objects are sealed once their slots are set.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,9 +26,11 @@ struct rd {
 	uint64_t left;     /* stream bytes not yet read, at most */
 	char *msg;
 	size_t cap;
+	unsigned format;   /* 1 or HEAP_SAVE_FORMAT */
 	uint64_t n;        /* objects */
 	heap_ref *refs;    /* by number, 1..n */
 	uint64_t *with_slots;  /* bit per number */
+	uint64_t *sealed;      /* bit per number */
 };
 
 static int fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -107,9 +110,14 @@ static int load_objects(heap *h, struct rd *r, uint64_t slots, uint64_t bytes)
 {
 	uint64_t nslots = 0, nbytes = 0;
 	for (uint64_t i = 1; i <= r->n; i++) {
-		uint64_t nrefs, size;
-		if (get_max(r, &nrefs, UINT32_MAX, "an object's slots") || get_max(r, &size, UINT32_MAX, "an object's bytes"))
+		uint64_t nrefs, size, sealed = 0;
+		if (get_max(r, &nrefs, r->format == 1 ? UINT32_MAX : (uint64_t)UINT32_MAX << 1 | 1, "an object's slots") ||
+		    get_max(r, &size, UINT32_MAX, "an object's bytes"))
 			return -1;
+		if (r->format != 1) {
+			sealed = nrefs & 1;
+			nrefs >>= 1;
+		}
 		if ((nslots += nrefs) > slots || (nbytes += size) > bytes)
 			return fail(r, "object %llu: more slots or bytes than the counts say (%llu, %llu)",
 				    (unsigned long long)i, (unsigned long long)slots, (unsigned long long)bytes);
@@ -126,6 +134,8 @@ static int load_objects(heap *h, struct rd *r, uint64_t slots, uint64_t bytes)
 			return -1;
 		if (nrefs)
 			bit_set(r->with_slots, (uint32_t)i);
+		if (sealed)
+			bit_set(r->sealed, (uint32_t)i);
 	}
 	if (nslots != slots || nbytes != bytes)
 		return fail(r, "the objects have %llu slots and %llu bytes, the counts say %llu and %llu",
@@ -163,6 +173,9 @@ static int load_slots(heap *h, struct rd *r)
 				return -1;
 		}
 	}
+	for (uint64_t i = 1; i <= r->n; i++)
+		if (bit_test(r->sealed, (uint32_t)i))
+			heap_seal(h, r->refs[i]);
 	return 0;
 }
 
@@ -207,7 +220,8 @@ static int load(heap *h, struct rd *r)
 			    (unsigned long long)bytes, (unsigned long long)r->left);
 	r->refs = calloc(r->n + 1, sizeof *r->refs);
 	r->with_slots = calloc(r->n / 64 + 1, sizeof *r->with_slots);
-	if (!r->refs || !r->with_slots)
+	r->sealed = calloc(r->n / 64 + 1, sizeof *r->sealed);
+	if (!r->refs || !r->with_slots || !r->sealed)
 		return fail(r, "out of memory for %llu objects", (unsigned long long)r->n);
 	if (load_objects(h, r, slots, bytes) || load_slots(h, r) || load_roots(h, r, nroots))
 		return -1;
@@ -221,15 +235,18 @@ static int load(heap *h, struct rd *r)
 	return more ? fail(r, "bytes after the end of the stream") : 0;
 }
 
-int heap_load(heap *h, heap_load_next_fn *next, void *arg, uint64_t avail, char *msg, size_t cap)
+int heap_load(heap *h, heap_load_next_fn *next, void *arg, uint64_t avail, unsigned format, char *msg, size_t cap)
 {
-	struct rd r = {.next = next, .arg = arg, .left = avail, .msg = msg, .cap = cap};
+	struct rd r = {.next = next, .arg = arg, .left = avail, .msg = msg, .cap = cap, .format = format};
 	if (h->nroots || h->pages_obj)
 		return fail(&r, "the heap is not new");
+	if (format != 1 && format != HEAP_SAVE_FORMAT)
+		return fail(&r, "stream format %u: this heapd reads 1 and %u", format, HEAP_SAVE_FORMAT);
 	gc_hold(h);
 	int err = load(h, &r);
 	gc_unhold(h);
 	free(r.refs);
 	free(r.with_slots);
+	free(r.sealed);
 	return err;
 }

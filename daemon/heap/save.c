@@ -74,6 +74,7 @@ struct save_copy {
 /* An object's contents as the save reads them. */
 struct view {
 	uint32_t nrefs, nbytes;
+	bool sealed;
 	const heap_ref *slots;
 	const uint8_t *data;
 };
@@ -89,14 +90,18 @@ static struct save_copy *copy_find(const struct save_state *sv, uint32_t place)
 static void view_of(const heap *h, uint32_t place, struct view *v)
 {
 	const struct save_state *sv = &h->save;
+	const uint8_t *p = h->base + ((size_t)place << 3);
+	uint64_t hdr = hdr_load(p);
+	/* A seal changes no contents, so it is never copied: the live
+	 * header's, as of the emission. */
 	if (bit_test(sv->copied, place)) {
 		const struct save_copy *c = copy_find(sv, place);
-		*v = (struct view){c->nrefs, c->nbytes, c->slots, (const uint8_t *)(c->slots + c->nrefs)};
+		*v = (struct view){c->nrefs, c->nbytes, (hdr & HDR_SEALED) != 0, c->slots,
+				   (const uint8_t *)(c->slots + c->nrefs)};
 		return;
 	}
-	const uint8_t *p = h->base + ((size_t)place << 3);
 	const struct span *s = span_of_page(h, place >> PLACE_SHIFT);
-	uint64_t hdr = *(const uint64_t *)p;
+	v->sealed = (hdr & HDR_SEALED) != 0;
 	int small = spc_sizeclass(s->spanclass) != 0;
 	v->nrefs = small ? hdr_nrefs(hdr) : s->u.obj.nrefs;
 	v->nbytes = small ? hdr_nbytes(hdr) : s->u.obj.nbytes;
@@ -238,7 +243,10 @@ int walk_start(heap *h)
 	 * freed in steps by idle work once the save ends (save_release_step),
 	 * as unmapping tens of MiB at once would be a pause. */
 	size_t bits = (words * sizeof(uint64_t) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	sv->mem_len = 2 * bits + (((size_t)sv->nplaces * 2 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+	size_t stack = ((size_t)sv->nplaces * 2 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	/* At least a page of stack, committed below: a heap that never grew
+	 * has no places, and is saved all the same. */
+	sv->mem_len = 2 * bits + (stack ? stack : PAGE_SIZE);
 	if (!(sv->mem = os_reserve(sv->mem_len)))
 		return HEAP_ENOMEM;
 	sv->seen = (uint64_t *)sv->mem;
@@ -481,7 +489,7 @@ static int emit_objects(heap *h, struct out *o, uint64_t deadline)
 		struct view v;
 		view_of(h, sv->cursor, &v);
 		if (!sv->head) {
-			put(o, v.nrefs);
+			put(o, (uint64_t)v.nrefs << 1 | v.sealed);
 			put(o, v.nbytes);
 			sv->head = 1;
 			sv->part = 0;

@@ -110,6 +110,17 @@ static void every_operation_framed_exactly(void **state)
 	check_frame(&w);
 	wire_op(&w, HEAPD__REQUEST__OP_UID_STATS);
 	check_frame(&w);
+	wire_seal(&w, big);
+	w.op.seal.obj_from = m;
+	check_frame(&w);
+	wire_view(&w, big);
+	w.op.view.obj_from = m;
+	check_frame(&w);
+	wire_view_release(&w, big);
+	w.op.view_release.obj_from = m;
+	check_frame(&w);
+	wire_op(&w, HEAPD__REQUEST__OP_MAP_ARENA);
+	check_frame(&w);
 }
 
 /* A write whose body is exactly max_frame passes; one more data byte is

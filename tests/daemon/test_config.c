@@ -525,7 +525,7 @@ static void sample_uncommented_gives_defaults(void **state)
 	}
 	fclose(f);
 	free(sample);
-	assert_int_equal(settings, 40);
+	assert_int_equal(settings, 42);
 	assert_int_equal(PARSE(fx, "--config", fx->path), 0);
 
 	struct config d;

@@ -233,7 +233,7 @@ static const char *seconds_str(char buf[64], uint64_t ns)
 
 /* ------------------------------------------------------------- tests */
 
-static const char *const sections[] = {"Memory", "GC", "Sweeper", "Scavenger", "Server", "Persistence"};
+static const char *const sections[] = {"Memory", "GC", "Sweeper", "Scavenger", "Server", "Persistence", "Zero-copy"};
 #define NSECTIONS (int)(sizeof sections / sizeof sections[0])
 static const char *const section_keys[][20] = {
 	{"heap_alloc", "heap_sys", "heap_idle", "heap_inuse", "heap_released", "heap_objects",
@@ -249,6 +249,7 @@ static const char *const section_keys[][20] = {
 	 "uid_output_stalls", "uid_heap_refused", "bad_ref_closes"},
 	{"last_save_unix_ns", "last_save_duration_ns", "last_save_size_bytes", "last_save_objects", "saves_total",
 	 "save_failures_total", "save_in_progress", "changes_since_save", "load_duration_ns"},
+	{"views", "arena_file_bytes"},
 };
 
 /* The section a key is documented in, or -1. */
@@ -393,7 +394,7 @@ static const char *const all_fields[] = {
 	"uids", "root_name_bytes", "uid_roots_refused", "uid_holds_refused", "uid_output_stalls",
 	"uid_heap_refused", "bad_ref_closes", "last_save_unix_ns", "last_save_duration_ns", "last_save_size_bytes",
 	"last_save_objects", "saves_total", "save_failures_total", "save_in_progress", "changes_since_save",
-	"load_duration_ns", NULL,
+	"load_duration_ns", "views", "arena_file_bytes", NULL,
 };
 
 /* A daemon with gc_percent off (next_gc has no goal: the largest

@@ -58,6 +58,8 @@ static struct fx fx;
 	X(root_scan_next, "heapd_root_scan: next is NULL",                                               \
 	  heapd_root_scan(f->h, NULL, 0, 0, &(heapd_root_info *){NULL}, NULL, NULL))                     \
 	X(client_list, "heapd_client_list: rows is NULL", heapd_client_list(f->h, NULL, NULL, NULL))     \
+	X(view_data, "heapd_view: data is NULL", heapd_view(f->h, REF, NULL, &(size_t){0}))              \
+	X(view_len, "heapd_view: len is NULL", heapd_view(f->h, REF, &(const void *){NULL}, NULL))     \
 	X(batch_exec, "heapd_batch_exec: b is NULL", heapd_batch_exec(f->h, NULL))                      \
 	X(append_alloc_into, "heapd_append_alloc_into: data is NULL with len 3",                         \
 	  heapd_append_alloc_into(f->h, 0, 0, 0, 8, NULL, 3))                                           \
@@ -106,6 +108,9 @@ static struct fx fx;
 	X(root_scan, heapd_root_scan(NULL, NULL, 0, 0, &(heapd_root_info *){NULL}, NULL, &(uint64_t){0})) \
 	X(client_list, heapd_client_list(NULL, &(heapd_client_info *){NULL}, NULL, NULL))   \
 	X(client_kill, heapd_client_kill(NULL, 1))                                          \
+	X(seal, heapd_seal(NULL, REF))                                                      \
+	X(view, heapd_view(NULL, REF, &(const void *){NULL}, &(size_t){0}))                 \
+	X(view_release, heapd_view_release(NULL, REF))                                      \
 	X(batch_exec, heapd_batch_exec(NULL, f->b))                                         \
 	X(append_alloc, heapd_append_alloc(NULL, 0, 8))                                     \
 	X(append_alloc_into, heapd_append_alloc_into(NULL, 0, 0, 0, 8, "ab", 2))            \
@@ -127,6 +132,9 @@ static struct fx fx;
 	X(append_root_scan, heapd_append_root_scan(NULL, NULL, 0, 0))                       \
 	X(append_client_list, heapd_append_client_list(NULL))                               \
 	X(append_client_kill, heapd_append_client_kill(NULL, 1))                            \
+	X(append_seal, heapd_append_seal(NULL, REF))                                        \
+	X(append_view, heapd_append_view(NULL, REF))                                        \
+	X(append_view_release, heapd_append_view_release(NULL, REF))                        \
 	X(append_gc, heapd_append_gc(NULL))                                                 \
 	X(append_free_os_memory, heapd_append_free_os_memory(NULL))                         \
 	X(append_get_stats, heapd_append_get_stats(NULL))                                   \
@@ -163,6 +171,9 @@ static struct fx fx;
 	X(root_info_b, heapd_batch_root_info(NULL, NAME))                       \
 	X(root_info_name, heapd_batch_root_info(f->b, NULL))                    \
 	X(get_stats, heapd_batch_get_stats(NULL))                               \
+	X(seal, heapd_batch_seal(NULL, REF))                                    \
+	X(view, heapd_batch_view(NULL, REF))                                    \
+	X(view_release, heapd_batch_view_release(NULL, REF))                    \
 	X(reply_b, heapd_batch_reply(NULL, 0, &(heapd_reply){0}))               \
 	X(reply_r, heapd_batch_reply(f->b, 0, NULL))
 
@@ -212,6 +223,9 @@ static void nop_cb(heapd_async *ac, const heapd_reply *r, void *privdata)
 	X(get_stats, heapd_async_get_stats(NULL, nop_cb, NULL))                            \
 	X(ping, heapd_async_ping(NULL, nop_cb, NULL))                                      \
 	X(uid_stats, heapd_async_uid_stats(NULL, nop_cb, NULL))                            \
+	X(seal, heapd_async_seal(NULL, REF, nop_cb, NULL))                                 \
+	X(view, heapd_async_view(NULL, REF, nop_cb, NULL))                                 \
+	X(view_release, heapd_async_view_release(NULL, REF, nop_cb, NULL))                 \
 	X(batch_ac, heapd_async_batch(NULL, f->b, nop_cb, NULL))                           \
 	X(batch_b, heapd_async_batch(f->ac, NULL, nop_cb, NULL))                           \
 	X(attach_ac, heapd_async_attach(NULL, &(struct heapd_async_events){0}))            \

@@ -135,7 +135,7 @@ static uint8_t *frame(const uint8_t *s, size_t len, uint8_t how, uint64_t *rng, 
 {
 	uint64_t c[4];
 	sm_counts(s, len, c);
-	*info = (struct snap_info){c[0], c[1], c[2], c[3], next_rand(rng)};
+	*info = (struct snap_info){c[0], c[1], c[2], c[3], next_rand(rng), SNAP_VERSION};
 	int lie_total = (how & SNAPFZ_LIE) && (next_rand(rng) & 1);
 	if ((how & SNAPFZ_LIE) && !lie_total)
 		info->objects++;
@@ -218,7 +218,7 @@ static void check_refused(const struct load *l)
 		return;
 	struct sm_model m;
 	char why[128];
-	if (sm_parse(&m, l->stream, l->stream_len, why, sizeof why) == 0 && m.biggest <= SNAPFZ_MAX_OBJECT &&
+	if (sm_parse(&m, l->stream, l->stream_len, SNAP_VERSION, why, sizeof why) == 0 && m.biggest <= SNAPFZ_MAX_OBJECT &&
 	    m.nroots <= SNAPFZ_MAX_ROOTS && m.total <= SNAPFZ_MAX_HEAP / 8)
 		snapfz_broken("a valid stream within the limits is refused: \"%s\"", l->err);
 	sm_free(&m);
@@ -242,7 +242,7 @@ static void check_loaded(heap *h, const struct load *l, const struct snap_info *
 	uint8_t *own = l->how & SNAPFZ_STREAM ? NULL : unframe(l->file, l->flen, &len);
 	struct sm_model m;
 	char why[128];
-	if (sm_parse(&m, own ? own : l->stream, len, why, sizeof why))
+	if (sm_parse(&m, own ? own : l->stream, len, (unsigned)info->version, why, sizeof why))
 		snapfz_broken("a stream the format refuses (%s) loaded", why);
 	sm_check(h, &m);
 	sm_free(&m);

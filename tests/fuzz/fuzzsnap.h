@@ -70,6 +70,7 @@ static inline void snapfz_config(struct heap_config *cfg)
  * | read-only, 0 for null) and a pointer to its data in the stream. */
 struct sm_obj {
 	uint32_t nrefs, nbytes;
+	bool sealed;
 	const uint8_t *data;
 	uint64_t slot0;  /* its slots are slots[slot0 .. slot0 + nrefs) */
 };
@@ -91,9 +92,9 @@ struct sm_model {
 /* The four counts a stream begins with, as far as it has them (0 for
  * any missing or too long). */
 void sm_counts(const uint8_t *s, size_t len, uint64_t out[4]);
-/* Parses a stream: 0, or -1 with why (the first fault found). *m is to
- * be sm_free()d either way. */
-int sm_parse(struct sm_model *m, const uint8_t *s, size_t len, char *why, size_t cap);
+/* Parses a stream of that format (heap.h): 0, or -1 with why (the first
+ * fault found). *m is to be sm_free()d either way. */
+int sm_parse(struct sm_model *m, const uint8_t *s, size_t len, unsigned format, char *why, size_t cap);
 void sm_free(struct sm_model *m);
 /* Checks that h holds m's graph, before and after a full collection;
  * abort()s with a message when it does not. */

@@ -89,16 +89,21 @@ void sm_counts(const uint8_t *s, size_t len, uint64_t out[4])
 			out[i] = 0;
 }
 
-static int parse_objects(struct sm_model *m, struct cur *c, char *why, size_t cap)
+static int parse_objects(struct sm_model *m, struct cur *c, unsigned format, char *why, size_t cap)
 {
 	uint64_t slots = 0, bytes = 0;
 	for (uint64_t i = 1; i <= m->n; i++) {
-		uint64_t nrefs, nbytes;
-		if (number(c, UINT32_MAX, &nrefs) || number(c, UINT32_MAX, &nbytes))
+		uint64_t nrefs, nbytes, sealed = 0;
+		if (number(c, format == 1 ? UINT32_MAX : (uint64_t)UINT32_MAX << 1 | 1, &nrefs) ||
+		    number(c, UINT32_MAX, &nbytes))
 			return refuse(why, cap, "object %llu: its sizes", (unsigned long long)i);
+		if (format != 1) {
+			sealed = nrefs & 1;
+			nrefs >>= 1;
+		}
 		if (nbytes > (uint64_t)(c->end - c->p))
 			return refuse(why, cap, "object %llu: its data ends past the stream", (unsigned long long)i);
-		m->obj[i] = (struct sm_obj){(uint32_t)nrefs, (uint32_t)nbytes, c->p, slots};
+		m->obj[i] = (struct sm_obj){(uint32_t)nrefs, (uint32_t)nbytes, sealed != 0, c->p, slots};
 		c->p += nbytes;
 		if ((slots += nrefs) > m->nslots || (bytes += nbytes) > m->nbytes)
 			return refuse(why, cap, "object %llu: past the counts", (unsigned long long)i);
@@ -162,9 +167,11 @@ static int distinct_names(const struct sm_model *m, char *why, size_t cap)
 	return dup ? refuse(why, cap, "two roots of one name") : 0;
 }
 
-int sm_parse(struct sm_model *m, const uint8_t *s, size_t len, char *why, size_t cap)
+int sm_parse(struct sm_model *m, const uint8_t *s, size_t len, unsigned format, char *why, size_t cap)
 {
 	memset(m, 0, sizeof *m);
+	if (format != 1 && format != HEAP_SAVE_FORMAT)
+		return refuse(why, cap, "format %u", format);
 	struct cur c = {s, s + len};
 	if (varint(&c, &m->n) || varint(&c, &m->nroots) || varint(&c, &m->nslots) || varint(&c, &m->nbytes))
 		return refuse(why, cap, "the counts");
@@ -173,7 +180,7 @@ int sm_parse(struct sm_model *m, const uint8_t *s, size_t len, char *why, size_t
 	m->obj = alloc_zero(m->n + 1, sizeof *m->obj);
 	m->slots = alloc_zero(m->nslots, sizeof *m->slots);
 	m->roots = alloc_zero(m->nroots, sizeof *m->roots);
-	if (parse_objects(m, &c, why, cap) || parse_slots(m, &c, why, cap) || parse_roots(m, &c, why, cap))
+	if (parse_objects(m, &c, format, why, cap) || parse_slots(m, &c, why, cap) || parse_roots(m, &c, why, cap))
 		return -1;
 	if (c.p != c.end)
 		return refuse(why, cap, "bytes after the roots");
@@ -279,6 +286,10 @@ static void visit(struct walk *w, uint64_t num)
 	const void *d;
 	if (nbytes && (heap_data(w->h, ref, 0, nbytes, &d) || memcmp(d, o->data, nbytes)))
 		snapfz_broken("object %llu: its data is not the stream's", (unsigned long long)num);
+	struct heap_object_info oi;
+	if (heap_object_info(w->h, ref, &oi) || oi.sealed != o->sealed)
+		snapfz_broken("object %llu: %ssealed, where the stream has it %ssealed", (unsigned long long)num,
+			      oi.sealed ? "" : "not ", o->sealed ? "" : "not ");
 	bool ro = heap_ref_is_readonly(w->h, ref);
 	for (uint32_t k = 0; k < nrefs; k++)
 		check_slot(w, num, ref, ro, k, w->m->slots[o->slot0 + k]);

@@ -115,6 +115,8 @@ static void g_large_data(heap *h, heap_holds *hs)
 	ok(heap_set_ref(h, big, 0, head), "set_ref");
 	ok(heap_set_ref(h, head, 0, big), "set_ref");
 	ok(heap_set_ref(h, head, 1, ro(h, big)), "set_ref");
+	ok(heap_seal(h, big), "seal");  /* a sealed large object and a small one */
+	ok(heap_seal(h, head), "seal");
 	root(h, "big", big, 0, 0, 0644);
 }
 

@@ -107,7 +107,7 @@ static struct bytes canon(heap *h)
 	while (qhead < qtail) {
 		struct obj o;
 		OK(obj_resolve(h, queue[qhead++], &o));
-		bytes_u64(&out, (uint64_t)o.nrefs << 32 | o.nbytes);
+		bytes_u64(&out, (uint64_t)((hdr_load(o.p) & HDR_SEALED) != 0) << 63 | (uint64_t)o.nrefs << 32 | o.nbytes);
 		for (uint32_t k = 0; k < o.nrefs; k++) {
 			heap_ref v = obj_slots(&o)[k];
 			uint32_t num = 0;
@@ -199,7 +199,7 @@ static heap *load_new(const struct bytes *s, struct rng *rg, char *msg, size_t c
 {
 	heap *h = test_heap();
 	struct feed f = {s, 0, rg};
-	*err = heap_load(h, feed_next, &f, s->len, msg, cap);
+	*err = heap_load(h, feed_next, &f, s->len, HEAP_SAVE_FORMAT, msg, cap);
 	return h;
 }
 
@@ -217,6 +217,8 @@ static void round_trip(void **state)
 	heap_holds *hs = heap_holds_new(h);
 	static heap_ref refs[20000];
 	make_graph(h, hs, &rg, refs, 20000, 40);
+	for (uint32_t i = 3; i < 20000; i += 7)  /* seals are kept (format 2) */
+		OK(heap_seal(h, refs[i]));
 	heap_gc(h);
 	heap_gc(h);
 	begin(h);
@@ -446,8 +448,8 @@ static void hostile_streams(void **state)
 		const char *says;
 	} forged[] = {
 		{{0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0}, 8, "more than"},          /* 4G objects in 8 bytes */
-		{{1, 0, 0, 0, 1, 0}, 6, "more slots or bytes"},                    /* sizes past the counts */
-		{{1, 0, 1, 0, 1, 0, 4}, 7, "object number 2"},                     /* a slot past the count */
+		{{1, 0, 0, 0, 2, 0}, 6, "more slots or bytes"},                    /* sizes past the counts */
+		{{1, 0, 1, 0, 2, 0, 4}, 7, "object number 2"},                     /* a slot past the count */
 		{{1, 1, 0, 0, 0, 0, 1, 'a', 0, 0, 0, 1}, 12, "object number 0"},   /* a read-only null root */
 		{{2, 2, 0, 0, 0, 0, 0, 0, 1, 'a', 0, 0, 0, 2, 1, 'a', 0, 0, 0, 4}, 20, "another root's"},
 		{{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12, "an empty name"},
@@ -459,6 +461,23 @@ static void hostile_streams(void **state)
 		if (err != -1 || !strstr(msg, forged[i].says))
 			fail_msg("forged stream %zu: %d \"%s\", not \"%s\"", i, err, msg, forged[i].says);
 	}
+	/* Format 1, before seals: the count alone; a 3 is 3 slots there, 1
+	 * slot sealed in format 2. */
+	static const uint8_t v1[] = {1, 1, 3, 0, 3, 0, 0, 0, 0, 1, 'a', 0, 0, 0, 2};
+	struct bytes t1 = {(uint8_t *)v1, sizeof v1, sizeof v1};
+	struct feed f1 = {&t1, 0, &rg};
+	heap *g = test_heap();
+	if (heap_load(g, feed_next, &f1, t1.len, 1, msg, sizeof msg))
+		fail_msg("format 1: %s", msg);
+	heap_ref a;
+	struct heap_object_info oi;
+	OK(heap_root_get(g, "a", 1, NULL, &a));
+	OK(heap_object_info(g, a, &oi));
+	assert_int_equal(oi.nrefs, 3);
+	assert_false(oi.sealed);
+	heap_free(g);
+	heap_free(load_new(&t1, &rg, msg, sizeof msg, &err));
+	assert_int_equal(err, -1);
 	for (int i = 0; i < 2000; i++) {
 		struct bytes t = {0};
 		bytes_add(&t, s.p, s.len);
@@ -471,9 +490,33 @@ static void hostile_streams(void **state)
 	free(s.p);
 }
 
+/* A heap that never allocated has no arena pages, and saves all the same
+ * (heapd's save at stop of a daemon nobody used). */
+static void never_grown(void **state)
+{
+	(void)state;
+	struct rng rg = test_rng("never_grown");
+	heap *h = test_heap();
+	begin(h);
+	struct bytes s = run_save(h, HEAP_SAVE_MIN_BUF, 1000000, NULL, NULL);
+	heap_save_end(h);
+	heap_free(h);
+	char msg[200];
+	int err;
+	heap *g = load_new(&s, &rg, msg, sizeof msg, &err);
+	if (err)
+		fail_msg("load: %s", msg);
+	struct heap_stats st;
+	heap_read_stats(g, &st);
+	assert_int_equal(st.heap_objects, 0);
+	heap_free(g);
+	free(s.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(never_grown),
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(mutation_during_save),
 		cmocka_unit_test(cycles_and_saves),

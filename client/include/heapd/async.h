@@ -115,7 +115,10 @@ size_t heapd_async_pending(const heapd_async *ac);      /* requests in flight, t
  * and mode are root_uids[0], root_gids[0], root_modes[0]); names, nnames,
  * root_uids, root_gids, root_modes and cursor (root_scan); clients,
  * nclients and truncated (client_list); objects and bytes (retained,
- * root_retained). */
+ * root_retained); data and len (view: in the arena's mapping, valid as
+ * long as the view, until heapd_async_view_release or heapd_async_free).
+ * The first view of a connection is preceded by the library's request to
+ * map the arena, which runs no callback. */
 int heapd_async_alloc(heapd_async *ac, uint32_t nrefs, uint32_t nbytes, heapd_async_fn *cb, void *privdata);
 int heapd_async_alloc_into(heapd_async *ac, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
 			   const void *data, uint32_t len, heapd_async_fn *cb, void *privdata);
@@ -150,6 +153,9 @@ int heapd_async_client_list(heapd_async *ac, heapd_async_fn *cb, void *privdata)
 int heapd_async_client_kill(heapd_async *ac, uint64_t id, heapd_async_fn *cb, void *privdata);
 int heapd_async_retained(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata);
 int heapd_async_root_retained(heapd_async *ac, const char *name, heapd_async_fn *cb, void *privdata);
+int heapd_async_seal(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata);
+int heapd_async_view(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata);
+int heapd_async_view_release(heapd_async *ac, heapd_ref obj, heapd_async_fn *cb, void *privdata);
 /* The ops of b (heapd.h) in one request. The batch is framed at once, but
  * its results go to b: b must live, unchanged, until cb has run (its
  * results are then read as after heapd_batch_exec: heapd_batch_failed,

@@ -152,7 +152,11 @@
 	X(changes_since_save, COUNT, SERVER, 59, "Persistence", "heapd_changes_since_save", NULL, "gauge",    \
 	  "Requests that changed the heap since the last save began (Redis's rdb_changes_since_last_save).") \
 	X(load_duration_ns, NS, SERVER, 60, "Persistence", "heapd_load_duration_seconds", NULL, "gauge",      \
-	  "How long loading the snapshot at start took; 0 if there was none.")
+	  "How long loading the snapshot at start took; 0 if there was none.")                              \
+	X(views, COUNT, SERVER, 61, "Zero-copy", "heapd_views", NULL, "gauge",                                \
+	  "Open views of sealed objects, over all connections (repeats counted).")                           \
+	X(arena_file_bytes, BYTES, SERVER, 62, "Zero-copy", "heapd_arena_file_bytes", NULL, "gauge",          \
+	  "Bytes of memory behind the arena's file (its blocks), wherever they are mapped.")
 
 /* HEAPD_STAT_DECL(kind, name): the declaration of a figure of that kind. */
 #define HEAPD_STAT_DECL(kind, name) HEAPD_STAT_DECL_##kind(name)

@@ -1,0 +1,83 @@
+/*
+ * view.h - the daemon's arena mapped into the client, for zero-copy views
+ * (heapd_view; docs/protocol.md, Zero-copy). Prefix vmap_.
+ *
+ * Internal to the library. One struct vmap per connection, in its struct
+ * core, which both cores share; it does no socket I/O: core.c hands it
+ * the descriptor a reply brought (vmap_keep_fd), and the replies of
+ * map_arena and view (vmap_arena, vmap_refused, vmap_view).
+ *
+ * The mapping. The arena is a file (a memfd) of arena_size bytes that
+ * only grows, up to arena_reserved. The first map_arena reply reserves
+ * arena_reserved bytes of address space at base (PROT_NONE, no memory),
+ * and maps the file's [0, arena_size) over its start, read-only and
+ * shared (MAP_FIXED); a later reply with a larger arena_size maps only
+ * what lies past what is mapped. A view's bytes are base + offset.
+ *
+ * Trust. A daemon that lies must not make the client read outside its
+ * mapping, nor fault in it: a view's bytes lie within arena_size, which
+ * lies within the reservation (wire.c checked the first, this file the
+ * second); the file is sealed against shrinking (F_SEAL_SHRINK, which the
+ * daemon sets and this file checks once), and fstat says it is at least
+ * arena_size long before more is mapped, so no mapped page can lie past
+ * its end (SIGBUS). A lie is HEAPD_EPROTO, which closes the connection.
+ *
+ * Invariants: fd is the first descriptor the connection received, or -1;
+ * ready once a map_arena reply was mapped, then base != NULL, [0, mapped)
+ * of the file is mapped at base (a multiple of the page size, at most
+ * reserve), and stays so until vmap_free; map_due while the library's
+ * map_arena is sent or queued and its reply not yet taken (core_submit
+ * queues one before a view when neither ready nor map_due); status is the
+ * last map_arena's failure while not ready (0: none yet).
+ */
+#ifndef HEAPD_VIEW_H
+#define HEAPD_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heapd.h"
+#include "heapd.pb-c.h"
+
+struct vmap {
+	int fd;                 /* the arena's descriptor (read-only), or -1 */
+	int ready;              /* mapped: views may be taken */
+	int map_due;            /* a map_arena's reply is due */
+	uint8_t *base;          /* reserve bytes of address space */
+	size_t reserve;
+	size_t mapped;          /* [0, mapped) of the file is mapped at base */
+	uint64_t reserved;      /* arena_reserved, as the first reply said */
+	int status;             /* the last map_arena's failure, or a mapping's */
+	char error[256];        /* its message, and that of the last failure here */
+};
+
+void vmap_init(struct vmap *m);
+/* Unmaps, and closes the descriptor. */
+void vmap_free(struct vmap *m);
+/* A descriptor received on the connection: the first is kept, any other
+ * closed. */
+void vmap_keep_fd(struct vmap *m, int fd);
+
+/* An OK map_arena reply (checked: arena_size <= arena_reserved): maps the
+ * arena, or what it grew by. Returns 0; HEAPD_EPROTO when the daemon lied
+ * (no descriptor, not sealed, shorter than it says, another
+ * arena_reserved); or HEAPD_ENOBUFS when the address space or the mapping
+ * could not be had; error says why. */
+int vmap_arena(struct vmap *m, const Heapd__ViewReply *v);
+/* map_arena was answered with code (a HEAPD_E* error) and message: the
+ * views due after it take that failure; HEAPD_EPERM's message names the
+ * settings that grant zero-copy. */
+void vmap_refused(struct vmap *m, int code, const char *message);
+/* Whether views fail because map_arena was refused HEAPD_EPERM. */
+static inline int vmap_denied(const struct vmap *m)
+{
+	return !m->ready && m->status == HEAPD_EPERM;
+}
+/* An OK view reply (checked: offset + length <= arena_size <=
+ * arena_reserved): *data is where its bytes are mapped, the mapping grown
+ * first if the arena has. Returns 0; the map_arena's failure when the
+ * arena is not mapped; HEAPD_EPROTO (a lie: a view before any map_arena
+ * reply, or vmap_arena's); or HEAPD_ENOBUFS; error says why. */
+int vmap_view(struct vmap *m, const Heapd__ViewReply *v, const void **data);
+
+#endif
