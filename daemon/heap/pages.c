@@ -111,7 +111,7 @@ static struct span *run_find(heap *h, size_t npages)
  * that is resident: a large object nobody wrote leaves its pages
  * untouched, and a memset would fault each one in (64 MiB: 25 ms on a
  * quiet machine, 250 ms on a busy one). So a long stretch is handed back
- * with MADV_DONTNEED instead, which costs next to nothing for pages never
+ * with MADV_REMOVE instead, which costs next to nothing for pages never
  * touched and ~4 ms per 64 MiB for resident ones, and the pages read as
  * zero; only a short one is written. */
 static void zero_backed(heap *h, size_t start, size_t n)
