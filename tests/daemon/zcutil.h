@@ -83,7 +83,7 @@ static inline int arena_fds(int *fds, int max)
 	assert_non_null(dir);
 	int n = 0;
 	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-		char path[64], link[256];
+		char path[300], link[256];
 		snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
 		ssize_t k = readlink(path, link, sizeof link - 1);
 		if (k <= 0)
