@@ -12,7 +12,6 @@
  * reservation, a file shorter than it says, no seal, no descriptor) must
  * get HEAPD_EPROTO, never a read outside the mapping.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +27,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "../fdutil.h"
 #include "core.h"
 
 #define PAGE 4096u
@@ -58,17 +58,6 @@ static void arena_grow(int fd, unsigned from, unsigned pages)
 		memset(buf, 'a' + (int)i, sizeof buf);
 		assert_int_equal(pwrite(fd, buf, sizeof buf, (off_t)i * PAGE), PAGE);
 	}
-}
-
-static size_t open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	size_t n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* Sends n bytes on fd, with descriptor pass (or -1) attached. */

@@ -7,9 +7,9 @@
  * closed with the connection. The daemon's rules (who is granted, limits,
  * views and holds apart) are tested in its own suite.
  */
-#include <dirent.h>
 
 #include "asyncutil.h"
+#include "../fdutil.h"
 
 #define MIB (1u << 20)
 
@@ -39,17 +39,6 @@ static void check_bytes(const void *data, size_t len, unsigned char p)
 	for (size_t i = 1; i + 1 < len; i++)
 		if (b[i] != p)
 			fail_msg("byte %zu is %d, not %d", i, b[i], p);
-}
-
-static size_t open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	size_t n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* Seal, view, read in place; the view outlives the hold and a
