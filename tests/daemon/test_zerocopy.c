@@ -445,6 +445,35 @@ static void views_count_as_holds(void **state)
 	daemon_stop(&d);
 }
 
+/* A snapshot keeps seals: after a restart the object is still sealed,
+ * and viewed in the new heapd's arena. */
+static void seals_survive_a_restart(void **state)
+{
+	(void)state;
+	struct daemon d;
+	start(&d);
+	heapd *h = client(&d);
+	heapd_ref r = sealed_pattern(h, 200 * KIB, 70);
+	assert_int_equal(heapd_root_set(h, "kept", r), 0);
+	assert_int_equal(heapd_save(h, 1), 0);
+	heapd_close(h);
+	assert_int_equal(daemon_stop_sig(&d, SIGTERM), 0);
+	daemon_spawn(&d, "--gc-mark-workers", "0", NULL);
+	h = client(&d);
+	assert_int_equal(heapd_root_get(h, "kept", &r), 0);
+	struct heapd_object_info info;
+	assert_int_equal(info_status(h, r, &info), 0);
+	assert_int_equal(info.sealed, 1);
+	assert_int_equal(heapd_write(h, r, 0, "x", 1), HEAPD_EPERM);
+	const void *data;
+	size_t len;
+	assert_int_equal(heapd_view(h, r, &data, &len), 0);
+	assert_int_equal(len, 200 * KIB);
+	assert_pattern(data, len, 70);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +486,7 @@ int main(void)
 		cmocka_unit_test(view_past_the_first_mapping),
 		cmocka_unit_test(view_larger_than_a_frame),
 		cmocka_unit_test(views_count_as_holds),
+		cmocka_unit_test(seals_survive_a_restart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
