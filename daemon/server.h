@@ -493,11 +493,6 @@ void coll_schedule_gc_timer(struct server *srv);
 /* zerocopy.c */
 /* Closes the arena's read-only descriptor (heapd is stopping). */
 void zc_close(struct server *srv);
-/* 1, with rp failed (LIMIT), when s's views leave no room for another
- * hold under max_holds_per_session: the engine bounds each hold set
- * alone, so a hold added beside views is checked here (alloc, get_ref,
- * root_get). 0 when s has no view: the engine's own check applies. */
-int zc_hold_refused(const struct session *s, const char *what, struct disp_reply *rp);
 
 /* persist.c */
 /* Loads the snapshot, if any (state_dir): before serving. 0, -1, or

@@ -15,9 +15,8 @@
  *  - Views live in s->views, a hold set of their own (made at the first
  *    view): release never ends a view, view_release never a hold. Both
  *    count against the hold limits: max_holds_per_session counts the two
- *    sets together (sess_held; the engine bounds each set alone, so a
- *    hold beside views is checked by zc_hold_refused), max_holds_per_uid
- *    the uid's, as disp_op adds a session's change in both to ten->holds.
+ *    sets together (sess_held), max_holds_per_uid the uid's, as disp_op
+ *    adds a session's change in both to ten->holds.
  *  - The descriptor is read-only: a second open of the memfd through
  *    /proc/self/fd, O_RDONLY (a client cannot mmap it writable, truncate
  *    or grow it; the memfd is mode 0400, so a client of another uid cannot
@@ -85,29 +84,18 @@ void op_seal(struct disp_call *c)
 		disp_engine_fail(c->rp, err, "seal");
 }
 
-/* The session's holds and views together at max_holds_per_session. */
-static int session_full(const struct session *s, const char *what, struct disp_reply *rp)
-{
-	uint32_t most = s->srv->cfg.heap.max_holds;
-	if (sess_held(s) < most)
-		return 0;
-	disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: holds and views per connection: max_holds_per_session %u", what,
-		  most);
-	return 1;
-}
-
-int zc_hold_refused(const struct session *s, const char *what, struct disp_reply *rp)
-{
-	return s->views && heap_holds_count(s->views) && session_full(s, what, rp);
-}
-
 void op_view(struct disp_call *c)
 {
 	struct session *s = c->s;
 	struct disp_reply *rp = c->rp;
-	if (!zero_copy_permitted(s, "view", rp) || ten_hold_refused(s->srv, s->ten, "view", rp) ||
-	    session_full(s, "view", rp))
+	if (!zero_copy_permitted(s, "view", rp) || ten_hold_refused(s->srv, s->ten, "view", rp))
 		return;
+	uint32_t most = s->srv->cfg.heap.max_holds;
+	if (sess_held(s) >= most) {
+		disp_fail(rp, HEAPD__STATUS__LIMIT, "view: holds and views per connection: max_holds_per_session %u",
+			  most);
+		return;
+	}
 	if (!s->views && !(s->views = heap_holds_new(s->srv->heap))) {
 		disp_fail(rp, HEAPD__STATUS__INTERNAL, "view: out of memory");
 		return;
