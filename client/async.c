@@ -39,7 +39,7 @@
  *     wish changes (ac->writing); cleanup once, in ac_close, before the
  *     socket is closed and before any callback hears of the close; no hook
  *     after it.
- *   - Memory is bounded: max_pending entries of 48 bytes, max_output bytes
+ *   - Memory is bounded: max_pending entries of 56 bytes, max_output bytes
  *     of unsent requests (plus the one frame that crossed it), and one
  *     reply frame of input (the daemon's max_frame) plus one read. Buffers
  *     grown by a burst are given back once empty (core.c).

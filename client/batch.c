@@ -24,7 +24,11 @@
  * by the batch, so they outlive the connection's scratch memory. They are
  * replaced by the next run, and freed by heapd_batch_reset/free. A view's
  * bytes are not copied: its result points into the connection's mapping
- * of the arena (view.h), and lives as the view does.
+ * of the arena (view.h), and lives as the view does. The views the OK ops
+ * made and ended are counted in the connection's vmap (by the ref each op
+ * named, or the one the op its *_from names returned, as the daemon
+ * resolves it) before any result is stored, so that no failure to store
+ * one leaves a view the daemon made uncounted.
  *
  * Arguments. A NULL batch, a NULL name, or NULL data with a length is
  * HEAPD_EINVAL and adds nothing (a batch has no connection to say why in:
@@ -471,6 +475,49 @@ static int store_result(struct bres *x, const Heapd__Response *r, int status)
 	return 0;
 }
 
+/* The ref op i of b names, ref or from (its *_from): the literal ref, or
+ * the one the earlier op from names returned in br. -1 with *bad when the
+ * op ran OK though it names none (a lie). */
+static int named_ref(const Heapd__BatchReply *br, size_t i, uint64_t ref, uint32_t from, uint64_t *out,
+		     const char **bad)
+{
+	if (!from) {
+		*out = ref;
+		return 0;
+	}
+	if (from > i || br->results[from - 1]->result_case != HEAPD__RESPONSE__RESULT_REF) {
+		*bad = "a batch's view op ran on a ref no earlier op returned";
+		return -1;
+	}
+	*out = br->results[from - 1]->ref;
+	return 0;
+}
+
+/* The views made and ended by the first nok ops of b (those that ran OK),
+ * counted in m: 0; HEAPD_EPROTO (a lie); or HEAPD_ENOBUFS (the counts
+ * cannot grow); *bad says which. */
+static int count_views(const heapd_batch *b, const Heapd__BatchReply *br, size_t nok, struct vmap *m,
+		       const char **bad)
+{
+	for (size_t i = 0; i < nok && i < b->n; i++) {
+		const struct wire_req *w = &b->ops[i].w;
+		uint64_t ref;
+		if (w->req.op_case == HEAPD__REQUEST__OP_VIEW) {
+			if (named_ref(br, i, w->op.view.obj, w->op.view.obj_from, &ref, bad) != 0)
+				return HEAPD_EPROTO;
+			if (vmap_viewed(m, ref) != 0) {
+				*bad = "out of memory for the connection's view counts";
+				return HEAPD_ENOBUFS;
+			}
+		} else if (w->req.op_case == HEAPD__REQUEST__OP_VIEW_RELEASE) {
+			if (named_ref(br, i, w->op.view_release.obj, w->op.view_release.obj_from, &ref, bad) != 0)
+				return HEAPD_EPROTO;
+			vmap_unviewed(m, ref);
+		}
+	}
+	return 0;
+}
+
 /* An OK view op's result x: its bytes, or the failure that kept the
  * arena from being mapped. HEAPD_EPROTO for a lie (*bad says it). */
 static int view_result(struct bres *x, const Heapd__ViewReply *v, struct vmap *m, const char **bad)
@@ -488,39 +535,53 @@ static int view_result(struct bres *x, const Heapd__ViewReply *v, struct vmap *m
 	return 0;
 }
 
+/* NULL if br, the results of a batch of nops ops whose reply has status
+ * code, fits b: one result per op, in order, each fitting its op. */
+static const char *results_fit(const heapd_batch *b, uint32_t nops, const Heapd__BatchReply *br, int code)
+{
+	if (br->n_results != nops || br->failed > nops || !br->failed != !code || code == HEAPD_ESKIPPED)
+		return "batch reply that does not fit the batch";
+	for (size_t i = 0; i < nops; i++) {
+		const Heapd__Response *r = br->results[i];
+		int st = wire_status(r);
+		int want = !br->failed || i + 1 < br->failed ? HEAPD_OK : i + 1 == br->failed ? code : HEAPD_ESKIPPED;
+		if (st != want)
+			return "batch results out of order";
+		const char *bad = wire_has_result(st) ? result_fits_op(b, i, r) : NULL;
+		if (bad)
+			return bad;
+	}
+	return NULL;
+}
+
 int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, struct vmap *m,
 		const char **bad)
 {
 	int code = wire_status(resp);
 	*bad = NULL;
-	if (results_new(b, id, nops) != 0)
-		return HEAPD_ENOBUFS;
 	if (resp->result_case != HEAPD__RESPONSE__RESULT_BATCH) {
 		if (!code) {
 			*bad = "batch reply without results";
 			return HEAPD_EPROTO;
 		}
 		/* Refused whole: nothing ran. */
+		if (results_new(b, id, nops) != 0)
+			return HEAPD_ENOBUFS;
 		for (size_t i = 0; i < nops; i++)
 			b->res[i].status = HEAPD_ESKIPPED;
 		return 0;
 	}
 	const Heapd__BatchReply *br = resp->batch;
-	int err;
-	if (br->n_results != nops || br->failed > nops || !br->failed != !code || code == HEAPD_ESKIPPED) {
-		*bad = "batch reply that does not fit the batch";
+	if ((*bad = results_fit(b, nops, br, code)) != NULL)
 		return HEAPD_EPROTO;
-	}
+	int err = count_views(b, br, br->failed ? br->failed - 1 : nops, m, bad);
+	if (err)
+		return err;
+	if (results_new(b, id, nops) != 0)
+		return HEAPD_ENOBUFS;
 	for (size_t i = 0; i < nops; i++) {
 		const Heapd__Response *r = br->results[i];
 		int st = wire_status(r);
-		int want = !br->failed || i + 1 < br->failed ? HEAPD_OK : i + 1 == br->failed ? code : HEAPD_ESKIPPED;
-		if (st != want) {
-			*bad = "batch results out of order";
-			return HEAPD_EPROTO;
-		}
-		if (wire_has_result(st) && (*bad = result_fits_op(b, i, r)) != NULL)
-			return HEAPD_EPROTO;
 		if (store_result(&b->res[i], r, st) != 0)
 			return HEAPD_ENOBUFS;
 		if (st == HEAPD_OK && i < b->n && b->ops[i].w.req.op_case == HEAPD__REQUEST__OP_VIEW &&

@@ -20,9 +20,13 @@
 /* Fills w with b's ops as one request (id 0). */
 void hbatch_request(heapd_batch *b, struct wire_req *w);
 /* Stores in b the results of resp, the reply to request id of nops ops,
- * a view op's bytes found in m (vmap_view). Returns 0; HEAPD_EPROTO, with
- * *bad saying what is wrong, when resp is not a reply to such a batch (the
- * stream is out of step) or lies about the arena; or HEAPD_ENOBUFS. */
+ * a view op's bytes found in m (vmap_view), and counts in m the views its
+ * ops made and ended. Returns 0; HEAPD_EPROTO, with *bad saying what is
+ * wrong, when resp is not a reply to such a batch (the stream is out of
+ * step) or lies about the arena; HEAPD_ENOBUFS with *bad when the view
+ * counts could not grow (the connection's, fatal as a lie is); or
+ * HEAPD_ENOBUFS with *bad NULL when the results could not be stored (the
+ * batch's alone). */
 int hbatch_take(heapd_batch *b, uint64_t id, uint32_t nops, const Heapd__Response *resp, struct vmap *m,
 		const char **bad);
 /* The reply to request id of nops ops will never come (or the request

@@ -1,6 +1,6 @@
 /*
  * call.h - the blocking core's calls (heapd.c) for the files that add
- * blocking operations of their own (introspect.c).
+ * blocking operations of their own (introspect.c, zerocopy.c).
  *
  * Internal to the library. The rules are heapd.c's: one request at a
  * time fails with HEAPD_EINVAL while pipelined replies are pending, and
@@ -18,8 +18,19 @@
 int hcall(heapd *h, struct wire_req *w, heapd_reply *r, const Heapd__Response **raw);
 /* Appends w's request to the pipeline (heapd_append_*). */
 int hcall_queue(heapd *h, struct wire_req *w);
+/* 0 when h may make a call one at a time (open, no reply of the caller's
+ * pending); else the error, recorded in h (HEAPD_EINVAL for a NULL h). */
+int hcall_idle(heapd *h);
+/* Sends w's request as the library's own (h open): queued, and handed to
+ * the socket within h's timeout, its reply left to be taken and checked
+ * on the way to the next one the caller takes (heapd.c). Returns 0 once
+ * sent, or the error (of a connection that then failed). */
+int hcall_own(heapd *h, struct wire_req *w);
 /* Records code with msg in h; returns code. */
 int hcall_error(heapd *h, int code, const char *msg);
+/* A retained count's root name is NULL or empty (which the wire reads as
+ * "count obj"): HEAPD_EINVAL, said in h; else 0. */
+int hcall_count_name_bad(heapd *h, const char *fn, const char *name);
 /* fn's argument what is NULL: HEAPD_EINVAL, said in h unless h is the one
  * (heapd.c's rule for every call). */
 int hcall_null_arg(heapd *h, const char *fn, const char *what);

@@ -18,10 +18,15 @@
  * about the arena is fatal like any reply out of step. The library's
  * map_arena goes right before the request that needs it, in the same
  * write, so that the sync core's first heapd_view is one round trip.
+ * Each OK view counts one view of its ref, each OK view_release one
+ * fewer, but for an own view_release, counted when it was queued: its
+ * refusal means the counts have gone out of step with the daemon's view
+ * set, and heapd_view_release would go on refusing or sending wrongly.
  *
  * Memory. Buffers grown by a burst are given back once empty: out and in
  * past KEEP_BUFFER, the ring past CORE_KEEP_RING entries.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -108,11 +113,18 @@ static int submit_one(struct core *c, Heapd__Request *req, const struct pend *p,
 	struct pend *e = core_at(c, c->npend++);
 	*e = *p;
 	e->id = ++c->next_id;
-	e->op = (uint32_t)req->op_case;
+	e->op = (uint16_t)req->op_case;
 	if (req->op_case == HEAPD__REQUEST__OP_READ)
 		e->len = req->read->length;
 	else if (req->op_case == HEAPD__REQUEST__OP_BATCH)
 		e->len = (uint32_t)req->batch->n_ops;
+	else if (req->op_case == HEAPD__REQUEST__OP_VIEW)
+		e->ref = req->view->obj;
+	else if (req->op_case == HEAPD__REQUEST__OP_VIEW_RELEASE)
+		e->ref = req->view_release->obj;
+	c->nown += e->own;
+	if (e->own && e->op == HEAPD__REQUEST__OP_VIEW_RELEASE)
+		vmap_unviewed(&c->vmap, e->ref);
 	return 0;
 }
 
@@ -137,13 +149,15 @@ int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_
 		return CORE_TOO_MANY;
 	struct wire_req map;
 	wire_op(&map, HEAPD__REQUEST__OP_MAP_ARENA);
-	int err = submit_one(c, &map.req, &(struct pend){.t0_ms = p->t0_ms}, max_pending, max_unsent, 0, &map_framed);
+	int err = submit_one(c, &map.req, &(struct pend){.own = 1, .t0_ms = p->t0_ms}, max_pending, max_unsent, 0,
+			     &map_framed);
 	if (err)
 		return err;
 	err = submit_one(c, req, p, max_pending, max_unsent, map_framed, &framed);
 	if (err) { /* the map_arena is the last frame and entry: undone */
 		c->out.len -= map_framed;
 		c->npend--;
+		c->nown--;
 		c->next_id--;
 		return err;
 	}
@@ -238,8 +252,6 @@ static const char *map_taken(struct vmap *m, const Heapd__Response *resp, int co
 static const char *view_taken(struct vmap *m, const Heapd__Response *resp, int *code, const char **error,
 			      const void **data)
 {
-	if (*code == HEAPD_EPERM && vmap_denied(m))
-		*error = m->error;
 	if (*code)
 		return NULL;
 	int err = vmap_view(m, resp->view, data);
@@ -250,6 +262,34 @@ static const char *view_taken(struct vmap *m, const Heapd__Response *resp, int *
 		*error = m->error;
 	}
 	return NULL;
+}
+
+/* The daemon refused a view_release of the library's own, which the
+ * counts said has a view: what is fatal, with the daemon's error, in
+ * scratch (the cores copy it at once). */
+static const char *own_release_refused(struct core *c, const char *error)
+{
+	static const char what[] = "the daemon refused the view_release heapd_view_release sent "
+				    "(the library's view counts are out of step)";
+	size_t n = sizeof what + 2 + strlen(error);
+	char *s = scratch_alloc(&c->scratch, n);
+	if (!s)
+		return what;
+	snprintf(s, n, "%s: %s", what, error);
+	return s;
+}
+
+/* The views resp, the reply of status code to p, made or ended, counted:
+ * 0, or 1 if fatal (out of memory for the counts). */
+static int count_views(struct core *c, const struct pend *p, int code, struct core_reply *v)
+{
+	if (code)
+		return 0;
+	if (p->op == HEAPD__REQUEST__OP_VIEW && vmap_viewed(&c->vmap, p->ref) != 0)
+		return fatal(v, HEAPD_ENOBUFS, "out of memory for the connection's view counts");
+	if (p->op == HEAPD__REQUEST__OP_VIEW_RELEASE && !p->own)
+		vmap_unviewed(&c->vmap, p->ref);
+	return 0;
 }
 
 /* The verdict on resp, the reply to the oldest request (if any): 1 if
@@ -267,9 +307,13 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 	if (code && (code == HEAPD_EPROTO || p->op == HEAPD__REQUEST__OP_HELLO))
 		return fatal(v, code, error_text(resp, code));
 	const char *bad = NULL, *error = code ? error_text(resp, code) : "";
+	int daemon_code = code; /* a view's, before the mapping may fail it here */
 	v->view = NULL;
 	if (p->batch) {
-		if (hbatch_take(p->batch, p->id, p->len, resp, &c->vmap, &bad) == HEAPD_ENOBUFS) {
+		int err = hbatch_take(p->batch, p->id, p->len, resp, &c->vmap, &bad);
+		if (err && bad)
+			return fatal(v, err, bad);
+		if (err == HEAPD_ENOBUFS) {
 			hbatch_lost(p->batch, p->id, p->len, HEAPD_ENOBUFS);
 			code = HEAPD_ENOBUFS;
 			error = "out of memory for the results of a batch";
@@ -281,8 +325,12 @@ static int match_reply(struct core *c, const Heapd__Response *resp, struct core_
 		bad = map_taken(&c->vmap, resp, code, error);
 	else if (!bad && p->op == HEAPD__REQUEST__OP_VIEW)
 		bad = view_taken(&c->vmap, resp, &code, &error, &v->view);
+	else if (!bad && p->own && p->op == HEAPD__REQUEST__OP_VIEW_RELEASE && code)
+		bad = own_release_refused(c, error);
 	if (bad)
 		return fatal(v, HEAPD_EPROTO, bad);
+	if (count_views(c, p, daemon_code, v))
+		return 1;
 	v->p = core_pop(c);
 	v->status = code;
 	v->error = error;

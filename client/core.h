@@ -14,14 +14,27 @@
  * a reply brings; core_submit queues the library's own map_arena before
  * the first request with a view (a view, or a batch with one) while the
  * arena is not mapped, and core_take maps it when its reply comes and
- * turns each view's offset into a pointer. A map_arena is the library's:
- * its reply goes to no caller (no cb, no batch) and the cores skip it.
+ * turns each view's offset into a pointer.
+ *
+ * Views counted. core_take counts each view the daemon made and each it
+ * ended (view and view_release replies, and a batch's ops: hbatch_take),
+ * in vmap, by ref; a view_release of the library's own (heapd_view_release
+ * sends it without waiting) is counted when it is queued, since the
+ * daemon ends the view when it reads it.
+ *
+ * Own requests. A map_arena, and heapd_view_release's view_release, are
+ * the library's (pend.own): their replies go to no caller (no cb, no
+ * batch), the cores take them on the way to the caller's, and the
+ * caller's counts (core_pending) leave them out. A refused map_arena is
+ * kept for the views after it; a refused view_release of the library's
+ * says the counts are out of step with the daemon's, which is fatal.
  *
  * Invariants: pend holds, oldest first, one entry per request framed into
  * out (sent or not) whose reply is not yet taken, and the daemon answers
  * in that order; out.p[sent..len) is not yet sent; in.p[taken..len) is
  * received and not yet taken; vmap.map_due is 1 while a map_arena is in
- * pend, else 0, so npend - vmap.map_due requests are the caller's.
+ * pend, else 0; nown entries of pend are own, so npend - nown requests are
+ * the caller's.
  */
 #ifndef HEAPD_CORE_H
 #define HEAPD_CORE_H
@@ -38,13 +51,17 @@
 /* A request sent or queued, whose reply is due. */
 struct pend {
 	uint64_t id;
-	uint32_t op;            /* Heapd__Request__OpCase */
+	uint64_t ref;           /* view, view_release: its obj (the key its view is counted by) */
 	uint32_t len;           /* read: the length asked for; batch: its ops */
+	uint16_t op;            /* Heapd__Request__OpCase */
+	uint8_t own;            /* the library's request: no caller gets its reply */
 	heapd_batch *batch;     /* batch: where its results go */
 	heapd_async_fn *cb;     /* async: its callback, or NULL */
 	void *privdata;
 	uint64_t t0_ms;         /* async: when it was made, or its timeout set */
 };
+_Static_assert(sizeof(void *) != 8 || sizeof(struct pend) == 56,
+	       "heapd/async.h and docs/async.md give 56 bytes a request in flight");
 
 struct core {
 	struct wire_buf out;    /* frames: out.p[sent..len) not yet sent */
@@ -53,6 +70,7 @@ struct core {
 	size_t taken;
 	struct pend *pend;      /* a ring of npend entries from head; cap is 0 or a power of 2 */
 	size_t head, npend, cap;
+	size_t nown;            /* entries of pend that are own */
 	uint64_t next_id;       /* the last id given */
 	uint32_t max_frame;     /* the daemon's, once it said (WIRE_HELLO_MAX_FRAME before) */
 	struct scratch scratch; /* the reply taken last, decoded */
@@ -68,11 +86,12 @@ void core_free(struct core *c);
 #define CORE_UNSENT 2    /* max_unsent bytes would be waiting to be sent */
 
 /* Frames req, with the next id, after what is not yet sent, and queues a
- * copy of p (its id, op and len set here) for its reply; a map_arena first
- * when req has a view and the arena is not mapped nor asked for. A request
- * alone always fits, whatever max_unsent says. Returns 0; CORE_TOO_MANY;
- * CORE_UNSENT; HEAPD_ELIMIT, for a request over max_frame; or
- * HEAPD_ENOBUFS. Nothing changes on an error. */
+ * copy of p (its id, op, len and ref set here; own as p says) for its
+ * reply; a map_arena first when req has a view and the arena is not
+ * mapped nor asked for. An own view_release ends its view in the counts
+ * now. A request alone always fits, whatever max_unsent says. Returns 0;
+ * CORE_TOO_MANY; CORE_UNSENT; HEAPD_ELIMIT, for a request over max_frame;
+ * or HEAPD_ENOBUFS. Nothing changes on an error. */
 int core_submit(struct core *c, Heapd__Request *req, const struct pend *p, size_t max_pending, size_t max_unsent);
 /* n more bytes of out were sent. */
 void core_sent(struct core *c, size_t n);
@@ -97,6 +116,7 @@ static inline struct pend core_pop(struct core *c)
 	struct pend p = c->pend[c->head];
 	if (p.op == HEAPD__REQUEST__OP_MAP_ARENA)
 		c->vmap.map_due = 0;
+	c->nown -= p.own;
 	c->head = (c->head + 1) & (c->cap - 1);
 	if (--c->npend == 0 && c->cap > CORE_KEEP_RING)
 		core_ring_free(c);
@@ -105,10 +125,10 @@ static inline struct pend core_pop(struct core *c)
 /* p's reply will never come: a batch gets code for each op. */
 void core_lost(const struct pend *p, int code);
 
-/* The requests due that are the caller's (not the library's map_arena). */
+/* The requests due that are the caller's (not the library's own). */
 static inline size_t core_pending(const struct core *c)
 {
-	return c->npend - (size_t)c->vmap.map_due;
+	return c->npend - c->nown;
 }
 
 /* recv(2) of up to room bytes into p from the connection's socket fd, as
@@ -136,7 +156,7 @@ static inline ssize_t core_reply_lacks(const struct core *c)
 
 /* A reply taken (core_take): the result of p, the request it answers. */
 struct core_reply {
-	struct pend p;          /* popped, unless fatal; MAP_ARENA: the library's own */
+	struct pend p;          /* popped, unless fatal; p.own: the library's */
 	int status;             /* HEAPD_OK or the error */
 	int fatal;              /* the connection can no longer be trusted: close it,
 	                         * failing every request due with status */
@@ -151,8 +171,9 @@ struct core_reply {
  * results go to its heapd_batch) and pops the request, its result in *r
  * (pointing into the reply, c->stats and the arena's mapping); or says
  * fatal and leaves it. A map_arena's reply maps the arena (or records why
- * not, which the views after it take) and is no caller's. The caller
- * resets scratch once the reply has served. */
+ * not, which the views after it take) and is no caller's; the views made
+ * and ended are counted (vmap_viewed: out of memory for that is fatal,
+ * HEAPD_ENOBUFS). The caller resets scratch once the reply has served. */
 void core_take(struct core *c, struct core_reply *v, heapd_reply *r);
 
 #endif

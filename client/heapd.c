@@ -14,8 +14,16 @@
  * into core.out, its entry in core.pend); a reply is taken for the oldest
  * entry (next_reply). A one-at-a-time call is the two in turn, refused
  * while pipelined replies are pending (so a reply never goes to the wrong
- * caller); heapd_append_* is queue_request alone, heapd_get_reply
- * next_reply alone.
+ * caller); heapd_append_* (pipeline.c) is queue_request alone,
+ * heapd_get_reply next_reply alone.
+ *
+ * The library's own requests (core.h): the map_arena before a first view,
+ * and heapd_view_release's view_release, which is sent (hcall_own) but not
+ * waited for. No caller gets their replies: next_reply takes and checks
+ * them on the way to the caller's, and neither heapd_pending nor the rule
+ * above counts them. At most OWN_PENDING_MAX are left pending: a loop of
+ * releases alone takes them then, so memory stays bounded. heapd_close
+ * drops those still pending (the daemon ended their views already).
  *
  * Arguments. A NULL where the call needs a pointer is HEAPD_EINVAL before
  * anything is sent, its message naming the function and the argument
@@ -89,16 +97,20 @@ static int null_buf(heapd *h, const char *fn, const char *what, uint32_t len)
 
 /* ---- requests and their replies ---- */
 
-/* Frames req (with the next id) into core.out and queues its reply. b: a
- * batch request, whose results go to b. Nothing changes on an error. */
-static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
+/* The library's own replies left pending at most (hcall_own): a round
+ * trip per this many heapd_view_release calls in a row takes them. */
+#define OWN_PENDING_MAX 1024u
+
+/* Frames req (with the next id) into core.out and queues p for its reply
+ * (core_submit). Nothing changes on an error. */
+static int queue_pend(heapd *h, Heapd__Request *req, const struct pend *p)
 {
 	if (!h)
 		return HEAPD_EINVAL;
 	if (h->fd < 0)
 		return unusable(h);
 	size_t unsent = h->core.out.len - h->core.sent;
-	int err = core_submit(&h->core, req, &(struct pend){.batch = b}, HEAPD_PIPELINE_MAX, HEAPD_PIPELINE_BYTES);
+	int err = core_submit(&h->core, req, p, HEAPD_PIPELINE_MAX, HEAPD_PIPELINE_BYTES);
 	switch (err) {
 	case 0:
 		return clear_error(h);
@@ -115,32 +127,38 @@ static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
 	}
 }
 
-/* The oldest pending request, of operation *op, will get no reply: code,
- * already recorded in h, is its result, in *r. */
-static int reply_lost(heapd *h, int code, heapd_reply *r, uint32_t *op)
+/* queue_pend for the caller; b: a batch request, whose results go to b. */
+static int queue_request(heapd *h, Heapd__Request *req, heapd_batch *b)
+{
+	return queue_pend(h, req, &(struct pend){.batch = b});
+}
+
+/* The oldest pending request, *own if the library's, will get no reply:
+ * code, already recorded in h, is its result, in *r. */
+static int reply_lost(heapd *h, int code, heapd_reply *r, int *own)
 {
 	struct pend p = core_pop(&h->core);
 	core_lost(&p, code);
 	*r = (heapd_reply){.status = code, .error = h->errmsg, .id = p.id};
-	*op = p.op;
+	*own = p.own;
 	return code;
 }
 
 /* Takes the oldest pending reply (one is due) into *r (and *raw, the
- * decoded reply, or NULL); returns its status, recorded in h; *op is its
- * request's operation. */
-static int take_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw, uint32_t *op)
+ * decoded reply, or NULL); returns its status, recorded in h; *own says
+ * whether its request was the library's. */
+static int take_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw, int *own)
 {
 	*raw = NULL;
 	int code = h->fd < 0 ? unusable(h) : hwait_exchange(h, HWAIT_REPLY);
 	if (code)
-		return reply_lost(h, code, r, op);
+		return reply_lost(h, code, r, own);
 	struct core_reply v;
 	core_take(&h->core, &v, r);
 	if (v.fatal)
-		return reply_lost(h, broken(h, v.status, v.error), r, op);
+		return reply_lost(h, broken(h, v.status, v.error), r, own);
 	*raw = v.resp;
-	*op = v.p.op;
+	*own = v.p.own;
 	if (v.status)
 		set_error(h, v.status, "%s", v.error);
 	else
@@ -150,7 +168,7 @@ static int take_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw, uin
 }
 
 /* Takes the oldest pending reply of the caller's, as take_reply: the
- * reply to the library's map_arena before it (core.h) is taken first. */
+ * replies to the library's own requests before it are taken first. */
 static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 {
 	*raw = NULL;
@@ -160,13 +178,39 @@ static int next_reply(heapd *h, heapd_reply *r, const Heapd__Response **raw)
 		*r = (heapd_reply){.status = code, .error = h->errmsg};
 		return code;
 	}
-	uint32_t op;
-	int code = take_reply(h, r, raw, &op);
-	while (op == HEAPD__REQUEST__OP_MAP_ARENA) {
+	int own;
+	int code = take_reply(h, r, raw, &own);
+	while (own) {
 		scratch_reset(&h->core.scratch);
-		code = take_reply(h, r, raw, &op);
+		code = take_reply(h, r, raw, &own);
 	}
 	return code;
+}
+
+/* Takes the replies to the library's own requests at the front of the
+ * queue, for no caller: 0, or the error that broke the connection. */
+static int take_own(heapd *h)
+{
+	while (h->core.npend && core_oldest(&h->core)->own) {
+		heapd_reply r;
+		const Heapd__Response *raw;
+		int own;
+		scratch_reset(&h->core.scratch);
+		take_reply(h, &r, &raw, &own);
+		if (h->fd < 0)
+			return h->dead;
+	}
+	return 0;
+}
+
+/* 0 when h may make a call one at a time: it is open, and no reply of the
+ * caller's is pending (the library's own may be). Else the error. */
+static int idle(heapd *h)
+{
+	if (h->fd < 0)
+		return unusable(h);
+	size_t n = core_pending(&h->core);
+	return n ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first", n) : 0;
 }
 
 /* One request at a time: req's reply into *r (and *raw). */
@@ -178,10 +222,9 @@ static int call(heapd *h, Heapd__Request *req, heapd_batch *b, heapd_reply *r, c
 		return HEAPD_EINVAL;
 	}
 	*r = (heapd_reply){.error = h->errmsg};
-	int err = h->fd < 0 ? unusable(h)
-		: h->core.npend ? set_error(h, HEAPD_EINVAL, "%zu replies pending: take them with heapd_get_reply first",
-					    core_pending(&h->core))
-		: queue_request(h, req, b);
+	int err = idle(h);
+	if (!err)
+		err = queue_request(h, req, b);
 	if (err) {
 		r->status = err;
 		return err;
@@ -212,13 +255,6 @@ static int call_op(heapd *h, Heapd__Request__OpCase op)
 	struct wire_req w;
 	wire_op(&w, op);
 	return call_status(h, &w);
-}
-
-static int queue_op(heapd *h, Heapd__Request__OpCase op)
-{
-	struct wire_req w;
-	wire_op(&w, op);
-	return queue_request(h, &w.req, NULL);
 }
 
 static int call_ref(heapd *h, struct wire_req *w, heapd_ref *out)
@@ -628,7 +664,7 @@ int heapd_retained(heapd *h, heapd_ref obj, uint64_t *objects, uint64_t *bytes)
 
 /* fn's root name for a count, which must be one: the wire cannot tell ""
  * from no name (an obj count). */
-static int count_name_bad(heapd *h, const char *fn, const char *name)
+int hcall_count_name_bad(heapd *h, const char *fn, const char *name)
 {
 	if (!h || !name)
 		return null_arg(h, fn, "name");
@@ -637,7 +673,7 @@ static int count_name_bad(heapd *h, const char *fn, const char *name)
 
 int heapd_root_retained(heapd *h, const char *name, uint64_t *objects, uint64_t *bytes)
 {
-	if (count_name_bad(h, __func__, name))
+	if (hcall_count_name_bad(h, __func__, name))
 		return HEAPD_EINVAL;
 	struct wire_req w;
 	wire_retained(&w, 0, name);
@@ -678,154 +714,7 @@ int heapd_batch_exec(heapd *h, heapd_batch *b)
 	return err;
 }
 
-/* ---- pipelining ---- */
-
-int heapd_append_ping(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_PING);
-}
-
-int heapd_append_alloc(heapd *h, uint32_t nrefs, uint32_t nbytes)
-{
-	struct wire_req w;
-	wire_alloc(&w, 0, 0, nrefs, nbytes, NULL, 0);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_alloc_into(heapd *h, heapd_ref obj, uint32_t slot, uint32_t nrefs, uint32_t nbytes,
-			    const void *data, uint32_t len)
-{
-	if (!h || (!data && len))
-		return null_buf(h, __func__, "data", len);
-	struct wire_req w;
-	wire_alloc(&w, obj, slot, nrefs, nbytes, data, len);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_write(heapd *h, heapd_ref obj, uint32_t off, const void *buf, uint32_t len)
-{
-	if (!h || (!buf && len))
-		return null_buf(h, __func__, "buf", len);
-	struct wire_req w;
-	wire_write(&w, obj, off, buf, len);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_read(heapd *h, heapd_ref obj, uint32_t off, uint32_t len)
-{
-	struct wire_req w;
-	wire_read(&w, obj, off, len);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_set_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref target)
-{
-	struct wire_req w;
-	wire_set_ref(&w, obj, slot, target);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_get_ref(heapd *h, heapd_ref obj, uint32_t slot)
-{
-	struct wire_req w;
-	wire_get_ref(&w, obj, slot);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_release(heapd *h, heapd_ref obj)
-{
-	struct wire_req w;
-	wire_release(&w, obj);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_set(heapd *h, const char *name, heapd_ref obj)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_set(&w, name, obj);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_get(heapd *h, const char *name)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_get(&w, name);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_chmod(heapd *h, const char *name, uint32_t mode)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_chmod(&w, name, mode);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_chown(heapd *h, const char *name, uint32_t uid, uint32_t gid)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_chown(&w, name, uid, gid);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_cas_ref(heapd *h, heapd_ref obj, uint32_t slot, heapd_ref expected, heapd_ref target)
-{
-	struct wire_req w;
-	wire_cas_ref(&w, obj, slot, expected, target);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_cas(heapd *h, const char *name, heapd_ref expected, heapd_ref target)
-{
-	if (!h || !name)
-		return null_arg(h, __func__, "name");
-	struct wire_req w;
-	wire_root_cas(&w, name, expected, target);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_gc(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_GC);
-}
-
-int heapd_append_free_os_memory(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_FREE_OS_MEMORY);
-}
-
-int heapd_append_get_stats(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_GET_STATS);
-}
-
-int heapd_append_uid_stats(heapd *h)
-{
-	return queue_op(h, HEAPD__REQUEST__OP_UID_STATS);
-}
-
-int heapd_append_retained(heapd *h, heapd_ref obj)
-{
-	struct wire_req w;
-	wire_retained(&w, obj, NULL);
-	return queue_request(h, &w.req, NULL);
-}
-
-int heapd_append_root_retained(heapd *h, const char *name)
-{
-	if (count_name_bad(h, __func__, name))
-		return HEAPD_EINVAL;
-	struct wire_req w;
-	wire_retained(&w, 0, name);
-	return queue_request(h, &w.req, NULL);
-}
+/* ---- pipelining (the heapd_append_* of single operations: pipeline.c) ---- */
 
 int heapd_append_batch(heapd *h, heapd_batch *b)
 {
@@ -864,6 +753,21 @@ int hcall(heapd *h, struct wire_req *w, heapd_reply *r, const Heapd__Response **
 int hcall_queue(heapd *h, struct wire_req *w)
 {
 	return queue_request(h, &w->req, NULL);
+}
+
+int hcall_idle(heapd *h)
+{
+	return h ? idle(h) : HEAPD_EINVAL;
+}
+
+int hcall_own(heapd *h, struct wire_req *w)
+{
+	int err = h->core.nown >= OWN_PENDING_MAX ? take_own(h) : 0;
+	if (!err)
+		err = queue_pend(h, &w->req, &(struct pend){.own = 1});
+	if (!err)
+		err = hwait_exchange(h, HWAIT_SENT);
+	return err ? err : clear_error(h);
 }
 
 int hcall_error(heapd *h, int code, const char *msg)

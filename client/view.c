@@ -1,21 +1,18 @@
 /*
- * view.c - the arena mapped for zero-copy views (view.h states the
- * invariants and what is trusted).
+ * view.c - the arena mapped for zero-copy views, and the views counted
+ * (view.h states the invariants and what is trusted).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "view.h"
-
-/* Whom the daemon grants zero-copy (docs/configuration.md). */
-#define DENIED "zero-copy views are not granted to this connection: the daemon's zero_copy_uids and " \
-	"zero_copy_gids name who may map its arena (never a read-only session)"
 
 void vmap_init(struct vmap *m)
 {
@@ -29,6 +26,7 @@ void vmap_free(struct vmap *m)
 		munmap(m->base, m->reserve);
 	if (m->fd >= 0)
 		close(m->fd);
+	free(m->views);
 	vmap_init(m);
 }
 
@@ -122,10 +120,7 @@ int vmap_arena(struct vmap *m, const Heapd__ViewReply *v)
 
 void vmap_refused(struct vmap *m, int code, const char *message)
 {
-	if (code == HEAPD_EPERM)
-		fail(m, code, "%s", DENIED);
-	else
-		fail(m, code, "map_arena: %s", message);
+	fail(m, code, "map_arena: %s", message);
 }
 
 int vmap_view(struct vmap *m, const Heapd__ViewReply *v, const void **data)
@@ -137,4 +132,86 @@ int vmap_view(struct vmap *m, const Heapd__ViewReply *v, const void **data)
 		return err;
 	*data = m->base + v->offset;
 	return 0;
+}
+
+/* ---- the views counted ---- */
+
+#define VIEWS_KEEP 1024u  /* a larger table is freed once empty */
+
+/* Where ref's probe starts in a table of cap slots: Fibonacci hashing,
+ * whose high bits depend on every bit of the ref. */
+static size_t home(uint64_t ref, size_t cap)
+{
+	return (size_t)((ref * 0x9e3779b97f4a7c15u) >> 32) & (cap - 1);
+}
+
+/* The slot of ref in v (cap slots, one empty at least): ref's, or the
+ * empty one that ends its probe. */
+static size_t slot_of(const struct vcount *v, size_t cap, uint64_t ref)
+{
+	size_t i = home(ref, cap);
+	while (v[i].n && v[i].ref != ref)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+uint64_t vmap_views(const struct vmap *m, uint64_t ref)
+{
+	return m->cap ? m->views[slot_of(m->views, m->cap, ref)].n : 0;
+}
+
+static int views_grow(struct vmap *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 16;
+	struct vcount *v = calloc(cap, sizeof *v);
+	if (!v)
+		return HEAPD_ENOBUFS;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->views[i].n)
+			v[slot_of(v, cap, m->views[i].ref)] = m->views[i];
+	free(m->views);
+	m->views = v;
+	m->cap = cap;
+	return 0;
+}
+
+int vmap_viewed(struct vmap *m, uint64_t ref)
+{
+	struct vcount *e = m->cap ? &m->views[slot_of(m->views, m->cap, ref)] : NULL;
+	if (e && e->n) {
+		e->n++;
+		return 0;
+	}
+	if (2 * (m->nviews + 1) > m->cap) {
+		if (views_grow(m) != 0)
+			return HEAPD_ENOBUFS;
+		e = &m->views[slot_of(m->views, m->cap, ref)];
+	}
+	*e = (struct vcount){.ref = ref, .n = 1};
+	m->nviews++;
+	return 0;
+}
+
+void vmap_unviewed(struct vmap *m, uint64_t ref)
+{
+	if (!m->cap)
+		return;
+	size_t mask = m->cap - 1, i = slot_of(m->views, m->cap, ref);
+	if (!m->views[i].n || --m->views[i].n)
+		return;
+	if (--m->nviews == 0 && m->cap > VIEWS_KEEP) {
+		free(m->views);
+		m->views = NULL;
+		m->cap = 0;
+		return;
+	}
+	/* Slot i is empty now: each later entry of its run whose probe
+	 * passes i moves back into the hole, which moves to where it was. */
+	for (size_t j = (i + 1) & mask; m->views[j].n; j = (j + 1) & mask) {
+		if (((j - home(m->views[j].ref, m->cap)) & mask) >= ((j - i) & mask)) {
+			m->views[i] = m->views[j];
+			m->views[j].n = 0;
+			i = j;
+		}
+	}
 }

@@ -22,13 +22,23 @@
  * arena_size long before more is mapped, so no mapped page can lie past
  * its end (SIGBUS). A lie is HEAPD_EPROTO, which closes the connection.
  *
+ * Views counted. The connection's views at the daemon, by ref (an exact
+ * match: a full and a read-only ref of one object are apart, as in the
+ * daemon's view set), are counted here as the replies say they come and
+ * go, so that heapd_view_release can refuse a view this connection does
+ * not have without asking, and send the rest without waiting for their
+ * replies: a small open-addressing table (linear probing, deletion by
+ * backward shift), grown as needed, freed once empty if it grew large.
+ *
  * Invariants: fd is the first descriptor the connection received, or -1;
  * ready once a map_arena reply was mapped, then base != NULL, [0, mapped)
  * of the file is mapped at base (a multiple of the page size, at most
  * reserve), and stays so until vmap_free; map_due while the library's
  * map_arena is sent or queued and its reply not yet taken (core_submit
  * queues one before a view when neither ready nor map_due); status is the
- * last map_arena's failure while not ready (0: none yet).
+ * last map_arena's failure while not ready (0: none yet); views holds
+ * nviews refs with a count above 0, each found by probing from its hash
+ * without crossing an empty slot, and at most half its cap slots are used.
  */
 #ifndef HEAPD_VIEW_H
 #define HEAPD_VIEW_H
@@ -38,6 +48,12 @@
 
 #include "heapd.h"
 #include "heapd.pb-c.h"
+
+/* A slot of the view counts: empty when n is 0. */
+struct vcount {
+	uint64_t ref;
+	uint64_t n;             /* views of ref this connection has */
+};
 
 struct vmap {
 	int fd;                 /* the arena's descriptor (read-only), or -1 */
@@ -49,10 +65,12 @@ struct vmap {
 	uint64_t reserved;      /* arena_reserved, as the first reply said */
 	int status;             /* the last map_arena's failure, or a mapping's */
 	char error[256];        /* its message, and that of the last failure here */
+	struct vcount *views;   /* nviews refs with views, in cap slots (0 or a power of 2) */
+	size_t nviews, cap;
 };
 
 void vmap_init(struct vmap *m);
-/* Unmaps, and closes the descriptor. */
+/* Unmaps, closes the descriptor, and forgets the views counted. */
 void vmap_free(struct vmap *m);
 /* A descriptor received on the connection: the first is kept, any other
  * closed. */
@@ -64,20 +82,24 @@ void vmap_keep_fd(struct vmap *m, int fd);
  * arena_reserved); or HEAPD_ENOBUFS when the address space or the mapping
  * could not be had; error says why. */
 int vmap_arena(struct vmap *m, const Heapd__ViewReply *v);
-/* map_arena was answered with code (a HEAPD_E* error) and message: the
- * views due after it take that failure; HEAPD_EPERM's message names the
- * settings that grant zero-copy. */
+/* map_arena was answered with code (a HEAPD_E* error) and message: a
+ * view the daemon answers OK after it takes that failure. (The daemon
+ * refuses the views of a session it refused the map, with a message of
+ * their own naming zero_copy_uids and zero_copy_gids.) */
 void vmap_refused(struct vmap *m, int code, const char *message);
-/* Whether views fail because map_arena was refused HEAPD_EPERM. */
-static inline int vmap_denied(const struct vmap *m)
-{
-	return !m->ready && m->status == HEAPD_EPERM;
-}
 /* An OK view reply (checked: offset + length <= arena_size <=
  * arena_reserved): *data is where its bytes are mapped, the mapping grown
  * first if the arena has. Returns 0; the map_arena's failure when the
  * arena is not mapped; HEAPD_EPROTO (a lie: a view before any map_arena
  * reply, or vmap_arena's); or HEAPD_ENOBUFS; error says why. */
 int vmap_view(struct vmap *m, const Heapd__ViewReply *v, const void **data);
+
+/* The views of ref this connection has, as counted. */
+uint64_t vmap_views(const struct vmap *m, uint64_t ref);
+/* One more view of ref: 0, or HEAPD_ENOBUFS when the table cannot grow
+ * (nothing counted). */
+int vmap_viewed(struct vmap *m, uint64_t ref);
+/* One view of ref fewer (none counted: nothing to do). */
+void vmap_unviewed(struct vmap *m, uint64_t ref);
 
 #endif

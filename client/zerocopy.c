@@ -8,8 +8,17 @@
  * is [map_arena, view] in one write and one round trip, and the reply to
  * map_arena is taken on the way to the view's (heapd.c's next_reply).
  * A view's bytes are not copied: *data points into the mapping.
+ *
+ * heapd_view_release does not wait for its reply, as Plasma's Release
+ * does not: "view, read, release" is then one round trip, as a read is.
+ * The connection's views are counted (view.h), so a release of a view it
+ * does not have is refused here, as the daemon would refuse it, and the
+ * others cannot fail at the daemon: the reply, taken later, only confirms
+ * it (a refusal there means the counts are wrong: HEAPD_EPROTO). The
+ * daemon ends the view when it reads the request.
  */
 #include "call.h"
+#include "conn.h"
 
 int heapd_seal(heapd *h, heapd_ref obj)
 {
@@ -40,11 +49,14 @@ int heapd_view(heapd *h, heapd_ref obj, const void **data, size_t *len)
 
 int heapd_view_release(heapd *h, heapd_ref obj)
 {
+	int err = hcall_idle(h);
+	if (err)
+		return err;
+	if (!vmap_views(&h->core.vmap, obj))
+		return hcall_error(h, HEAPD_ENOTFOUND, "view_release: this connection has no view of that object");
 	struct wire_req w;
-	heapd_reply r;
-	const Heapd__Response *raw;
 	wire_view_release(&w, obj);
-	return hcall(h, &w, &r, &raw);
+	return hcall_own(h, &w);
 }
 
 int heapd_append_seal(heapd *h, heapd_ref obj)

@@ -198,7 +198,7 @@ static void op_alloc(struct disp_call *c)
 			  a->nbytes);
 		return;
 	}
-	if (!a->into_obj && ten_hold_refused(s->srv, s->ten, "alloc", rp))
+	if (!a->into_obj && (zc_held_refused(s, "alloc", rp) || ten_hold_refused(s->srv, s->ten, "alloc", rp)))
 		return;
 	heap *h = s->srv->heap;
 	heap_ref ref;
@@ -320,7 +320,7 @@ static void op_get_ref(struct disp_call *c)
 	struct session *s = c->s;
 	Heapd__GetRef *r = c->req->get_ref;
 	heap_ref ref;
-	if (ten_hold_refused(s->srv, s->ten, "get_ref", c->rp))
+	if (zc_held_refused(s, "get_ref", c->rp) || ten_hold_refused(s->srv, s->ten, "get_ref", c->rp))
 		return;
 	int ro = s->role == ROLE_READONLY;
 	int err = heap_get_ref(s->srv->heap, r->obj, r->slot, ro ? NULL : s->holds, &ref);

@@ -61,5 +61,8 @@ void op_seal(struct disp_call *c);
 void op_view(struct disp_call *c);
 void op_view_release(struct disp_call *c);
 void op_map_arena(struct disp_call *c);
+/* 1 with rp failed (LIMIT) if s has views and, with its holds, as many as
+ * max_holds_per_session: for the ops that add a hold. */
+int zc_held_refused(struct session *s, const char *what, struct disp_reply *rp);
 
 #endif

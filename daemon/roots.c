@@ -217,7 +217,8 @@ void op_root_get(struct disp_call *c)
 	size_t len;
 	const char *name = root_name(&c->req->root_get->name, &len, "root_get", c->rp);
 	struct heap_root_meta m;
-	if (!name || ten_hold_refused(s->srv, s->ten, "root_get", c->rp) || !root_stat(c, name, len, "root_get", &m))
+	if (!name || zc_held_refused(s, "root_get", c->rp) || ten_hold_refused(s->srv, s->ten, "root_get", c->rp) ||
+	    !root_stat(c, name, len, "root_get", &m))
 		return;
 	if (!root_may(s, &m, ROOT_READ)) {
 		root_denied(c->rp, s, "root_get", "read", name, len, &m);

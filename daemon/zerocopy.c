@@ -15,8 +15,10 @@
  *  - Views live in s->views, a hold set of their own (made at the first
  *    view): release never ends a view, view_release never a hold. Both
  *    count against the hold limits: max_holds_per_session counts the two
- *    sets together (sess_held), max_holds_per_uid the uid's, as disp_op
- *    adds a session's change in both to ten->holds.
+ *    sets together (sess_held: a view checks it, and so do alloc, get_ref
+ *    and root_get through zc_held_refused, as the engine sees only
+ *    s->holds), max_holds_per_uid the uid's, as disp_op adds a session's
+ *    change in both to ten->holds.
  *  - The descriptor is read-only: a second open of the memfd through
  *    /proc/self/fd, O_RDONLY (a client cannot mmap it writable, truncate
  *    or grow it; the memfd is mode 0400, so a client of another uid cannot
@@ -73,6 +75,15 @@ static Heapd__ViewReply *view_reply(struct session *s, struct disp_reply *rp, co
 	rp->r.result_case = HEAPD__RESPONSE__RESULT_VIEW;
 	rp->r.view = v;
 	return v;
+}
+
+int zc_held_refused(struct session *s, const char *what, struct disp_reply *rp)
+{
+	uint32_t most = s->srv->cfg.heap.max_holds;
+	if (!s->views || !heap_holds_count(s->views) || sess_held(s) < most)
+		return 0;  /* without views, the engine's check on s->holds is the same */
+	disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: holds and views per connection: max_holds_per_session %u", what, most);
+	return 1;
 }
 
 void op_seal(struct disp_call *c)
@@ -132,6 +143,10 @@ void op_view_release(struct disp_call *c)
 /* The read-only descriptor of the arena, opened at the first need. */
 static int arena_ro_fd(struct server *srv)
 {
+	if (heap_arena_fd(srv->heap) < 0) {
+		log_error("zero-copy: the arena is not shared memory (memfd_create failed at start)");
+		return -1;
+	}
 	if (!srv->arena_ro_open) {
 		char path[64];
 		snprintf(path, sizeof path, "/proc/self/fd/%d", heap_arena_fd(srv->heap));
@@ -156,7 +171,7 @@ void op_map_arena(struct disp_call *c)
 		return;
 	}
 	if (!s->arena_sent && arena_ro_fd(s->srv) < 0) {
-		disp_fail(rp, HEAPD__STATUS__INTERNAL, "map_arena: heapd cannot open its arena read-only");
+		disp_fail(rp, HEAPD__STATUS__INTERNAL, "map_arena: heapd cannot give its arena (see its log)");
 		return;
 	}
 	if (!view_reply(s, rp, "map_arena"))

@@ -1,6 +1,6 @@
 /*
- * data.c - heapctl's commands on the data: new, get, put, link and
- * unlink, and what they share: the REF|ROOTNAME rule (struct ctl_target), data
+ * data.c - heapctl's commands on the data: new, get, put, link, unlink
+ * and seal, and what they share: the REF|ROOTNAME rule (struct ctl_target), data
  * from an argument, a file or stdin, and I/O in frame-sized pieces.
  *
  * Holds. An object that only heapctl's connection held would die when
@@ -542,6 +542,43 @@ const struct ctl_cmd link_cmd = {
 	"\n"
 	"  -h, --help  print this help\n",
 	link_run,
+};
+
+/* ------------------------------------------------------------- seal */
+
+static int seal_run(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, rc = CTL_OK;
+	while ((c = next_option(cmd, argc, argv, "h", opts, &rc)) > 0)
+		;
+	if (c == 0)
+		return rc;
+	if (argc - optind != 1)
+		return ctl_usage(cmd->name, "expected %s", cmd->args);
+	struct ctl_target t;
+	heapd *h = ctl_target_open(cmd->name, argv[optind], &t, &rc);
+	if (!h)
+		return rc;
+	if (heapd_seal(h, t.ref) < 0)
+		return ctl_fail(h, cmd->name);
+	ctl_target_release(h, &t);
+	ctl_close(h);
+	return CTL_OK;
+}
+
+const struct ctl_cmd seal_cmd = {
+	"seal", "REF|ROOTNAME", "make an object immutable, for zero-copy reads",
+	"Seal the object REF, or the one the root ROOTNAME names: its data and\n"
+	"slots can never change again (put, link, unlink and new --into it fail),\n"
+	"and zero-copy clients may read it in place (heapd_view). Its slots'\n"
+	"objects are not sealed. Sealing twice is no error.\n"
+	"\n"
+	"  -h, --help  print this help\n",
+	seal_run,
 };
 
 const struct ctl_cmd unlink_cmd = {

@@ -442,7 +442,7 @@ static const struct ctl_cmd save_cmd = {
 
 static const struct ctl_cmd *const commands[] = {
 	&ping_cmd, &stats_cmd, &gc_cmd, &free_os_cmd, &save_cmd, &new_cmd, &get_cmd, &put_cmd, &link_cmd,
-	&unlink_cmd, &info_cmd, &dump_cmd, &du_cmd, &roots_cmd, &root_cmd, &uids_cmd, &clients_cmd, &client_cmd,
+	&unlink_cmd, &seal_cmd, &info_cmd, &dump_cmd, &du_cmd, &roots_cmd, &root_cmd, &uids_cmd, &clients_cmd, &client_cmd,
 	&top_cmd, &bench_cmd,
 };
 

@@ -120,6 +120,7 @@ extern const struct ctl_cmd get_cmd;   /* data.c */
 extern const struct ctl_cmd put_cmd;   /* data.c */
 extern const struct ctl_cmd link_cmd;  /* data.c */
 extern const struct ctl_cmd unlink_cmd; /* data.c */
+extern const struct ctl_cmd seal_cmd;   /* data.c */
 extern const struct ctl_cmd info_cmd;  /* inspect.c */
 extern const struct ctl_cmd du_cmd;    /* inspect.c */
 extern const struct ctl_cmd dump_cmd;  /* inspect.c */

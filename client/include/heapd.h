@@ -395,15 +395,33 @@ int heapd_client_kill(heapd *h, uint64_t id);
  * heapd_view sets *data to the *len data bytes of sealed obj (HEAPD_EINVAL
  * if it is not sealed), read-only memory, and keeps obj alive and those
  * bytes as they are until heapd_view_release(obj) or the end of the
- * connection (heapd_close, or a failure); then *data must not be used. Each view is one: heapd_view_release ends one
- * (HEAPD_ENOTFOUND if there is none), heapd_release ends none; views
- * count against the daemon's hold limits (HEAPD_ELIMIT). A read-only ref
- * may be viewed. Only for connections the daemon grants zero-copy (its
- * zero_copy_uids and zero_copy_gids, by default its own uid and root;
- * never a read-only session): else HEAPD_EPERM, and the message names
- * those settings. The first view of a connection maps the daemon's arena
+ * connection (heapd_close, or a failure); then *data must not be used.
+ * Each view is one: heapd_view_release ends one, heapd_release ends none;
+ * views count against the daemon's hold limits (HEAPD_ELIMIT). A
+ * read-only ref may be viewed. Only for connections the daemon grants
+ * zero-copy (its zero_copy_uids and zero_copy_gids, by default its own uid
+ * and root; never a read-only session): else HEAPD_EPERM, and the message
+ * names those settings. The first view of a connection maps the daemon's arena
  * (address space for all it may grow to; memory only for the pages read)
- * in the same round trip, and it stays mapped until heapd_close.
+ * in the same round trip, and it stays mapped until heapd_close. A view
+ * whose bytes cannot be mapped (no address space left) fails with
+ * HEAPD_ENOBUFS, though the daemon made it: heapd_view_release ends it.
+ *
+ * heapd_view_release does not wait for its reply (as Plasma's Release):
+ * it returns once its request is handed to the socket (within the
+ * timeout), so view, read, release costs one round trip, as heapd_read
+ * does, and the daemon ends the view when it reads the request, whatever
+ * the caller does next. It returns 0; HEAPD_ENOTFOUND at once, nothing
+ * sent, when this connection has no view of obj (the library counts the
+ * views each form's replies made and ended, by ref: a full and a
+ * read-only ref of one object are views apart); HEAPD_EINVAL while
+ * pipelined replies are pending, as any call one at a time; or the error
+ * of a connection that failed. Its reply is the library's: taken on the
+ * way to the next reply the caller waits for, counted by no
+ * heapd_pending; a refusal there (the daemon and the library disagree)
+ * closes the connection with HEAPD_EPROTO. heapd_append_view_release,
+ * heapd_batch_view_release and heapd_async_view_release have replies of
+ * their own, as any request (HEAPD_ENOTFOUND from the daemon).
  *
  * Pipelined, heapd_append_view's reply has data and len (heapd_get_reply);
  * batched, heapd_batch_view's result has them (heapd_batch_reply). Either

@@ -35,7 +35,10 @@ int arena_init(heap *h, size_t max_heap)
 	if (bytes > MAX_ARENA)
 		bytes = MAX_ARENA;
 	h->arena_pages = bytes >> PAGE_SHIFT;
-	h->base = os_reserve_shared(bytes, &h->arena_fd);
+	/* Without a memfd (a seccomp filter without memfd_create) the heap
+	 * works as well, in private memory; only views cannot be had. */
+	if (!(h->base = os_reserve_shared(bytes, &h->arena_fd)))
+		h->base = os_reserve(bytes);
 	h->pagemap = os_reserve(table_bytes(h->arena_pages, sizeof(uint32_t)));
 	h->spans = os_reserve(table_bytes(h->arena_pages, sizeof(struct span)));
 	h->released = os_reserve(bitmap_bytes(h->arena_pages));
@@ -78,7 +81,7 @@ size_t arena_grow(heap *h, size_t want)
 	if (to <= h->grown || to < want)
 		return 0;
 	size_t from = h->grown;
-	if (ftruncate(h->arena_fd, (off_t)(to << PAGE_SHIFT)) != 0 ||
+	if ((h->arena_fd >= 0 && ftruncate(h->arena_fd, (off_t)(to << PAGE_SHIFT)) != 0) ||
 	    os_commit(page_addr(h, from), (to - from) << PAGE_SHIFT) != 0 ||
 	    commit_range(h->pagemap, table_bytes(from, sizeof(uint32_t)), table_bytes(to, sizeof(uint32_t))) ||
 	    commit_range(h->spans, table_bytes(from, sizeof(struct span)), table_bytes(to, sizeof(struct span))) ||

@@ -205,8 +205,9 @@ int heap_seal(heap *h, heap_ref obj);
  * added in hs (when not NULL), which keeps those bytes as they are. */
 int heap_view(heap *h, heap_ref obj, heap_holds *hs, uint64_t *off, uint32_t *len);
 /* The arena is a memfd: this descriptor (the heap's, read-write; the host
- * gives others a read-only one), its size now (it grows, never shrinks)
- * and the most it may reach. Released pages are holes in the file. */
+ * gives others a read-only one; -1 when no memfd could be made, and the
+ * arena is private memory), its size now (it grows, never shrinks) and
+ * the most it may reach. Released pages are holes in the file. */
 int heap_arena_fd(const heap *h);
 uint64_t heap_arena_size(const heap *h);
 uint64_t heap_arena_reserved(const heap *h);

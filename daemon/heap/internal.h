@@ -339,7 +339,8 @@ struct heap {
 
 	/* Arena (arena.c). Reserved at heap_new; [0, grown) committed. */
 	uint8_t *base;
-	int arena_fd;         /* the memfd base maps; its size is grown's */
+	int arena_fd;         /* the memfd base maps, its size grown's; -1 when
+	                       * none could be made: private memory, no views */
 	size_t arena_pages;   /* reserved */
 	size_t grown;         /* pages committed so far */
 	uint32_t *pagemap;
@@ -486,6 +487,14 @@ int arena_init(heap *h, size_t max_heap);
 void arena_destroy(heap *h);
 /* Commits pages so that at least want pages exist; returns pages added. */
 size_t arena_grow(heap *h, size_t want);
+/* Returns arena pages to the OS: they read as zero afterwards. */
+static inline void arena_release(heap *h, void *p, size_t bytes)
+{
+	if (h->arena_fd >= 0)
+		os_release_shared(p, bytes);
+	else
+		os_release(p, bytes);
+}
 static inline uint8_t *page_addr(const heap *h, size_t page) { return h->base + (page << PAGE_SHIFT); }
 static inline struct span *span_of_page(const heap *h, size_t page)
 {

@@ -125,7 +125,7 @@ static void zero_backed(heap *h, size_t start, size_t n)
 			q++;
 		size_t len = (q - p) << PAGE_SHIFT;
 		if (len >= ZERO_BY_MADVISE)
-			os_release_shared(page_addr(h, p), len);
+			arena_release(h, page_addr(h, p), len);
 		else if (len)
 			memset(page_addr(h, p), 0, len);
 		p = q;
@@ -234,7 +234,7 @@ size_t pages_release(heap *h, struct span *s, size_t max)
 			bit_set(h->released, (uint32_t)q);
 		}
 		if (q < p) {
-			os_release_shared(page_addr(h, q), (p - q) << PAGE_SHIFT);
+			arena_release(h, page_addr(h, q), (p - q) << PAGE_SHIFT);
 			h->st.madvise_calls++;
 			got += p - q;
 		}

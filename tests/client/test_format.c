@@ -206,7 +206,7 @@ static void text_is_sections_and_pairs(void **state)
 {
 	(void)state;
 	static const char *const sections[] = {"# Memory", "# GC", "# Sweeper", "# Scavenger", "# Server",
-						"# Persistence"};
+						"# Persistence", "# Zero-copy"};
 	heapd_stats st = fixture(NUM_PAUSE);
 	char *out = render(fmt_text, &st);
 	size_t nsection = 0;

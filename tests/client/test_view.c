@@ -2,7 +2,8 @@
  * test_view.c - libheapd's zero-copy plumbing without a daemon: the
  * descriptor received with a reply (core_recv), the arena's mapping
  * (client/view.c) and the library's own map_arena before the first view
- * (core_submit, core_take).
+ * (core_submit, core_take); the views counted by ref (vmap_viewed,
+ * vmap_unviewed).
  *
  * A socketpair stands for the daemon: replies are framed here and sent,
  * the first with a memfd as SCM_RIGHTS, as heapd sends the arena's. The
@@ -348,8 +349,9 @@ static void map_arena_before_first_view(void **state)
 	close(sv[1]);
 }
 
-/* map_arena refused: the view's HEAPD_EPERM says which settings grant
- * zero-copy; the next view asks for the map again. */
+/* map_arena refused: the view refused too has its own message; one the
+ * daemon answers OK anyway takes the map's failure; the next view asks
+ * for the map again. */
 static void map_arena_refused(void **state)
 {
 	(void)state;
@@ -358,8 +360,12 @@ static void map_arena_refused(void **state)
 	struct core c;
 	core_init(&c);
 	submit_view(&c, 1ull << 40);
-	send_reply(sv[0], 1, HEAPD__STATUS__PERMISSION, "no", NULL, -1);
-	send_reply(sv[0], 2, HEAPD__STATUS__PERMISSION, "no", NULL, -1);
+	submit_view(&c, 2ull << 40);
+	assert_int_equal(c.npend, 3);
+	send_reply(sv[0], 1, HEAPD__STATUS__PERMISSION, "not granted (zero_copy_uids)", NULL, -1);
+	send_reply(sv[0], 2, HEAPD__STATUS__PERMISSION, "view: not granted", NULL, -1);
+	Heapd__ViewReply v = view_of(0, 1, PAGE, RESERVED);
+	send_reply(sv[0], 3, HEAPD__STATUS__OK, NULL, &v, -1);
 	struct core_reply cr;
 	heapd_reply r;
 	take(&c, sv[1], &cr, &r);
@@ -368,9 +374,16 @@ static void map_arena_refused(void **state)
 	take(&c, sv[1], &cr, &r);
 	assert_false(cr.fatal);
 	assert_int_equal(r.status, HEAPD_EPERM);
-	assert_non_null(strstr(r.error, "zero_copy_uids"));
-	assert_non_null(strstr(r.error, "zero_copy_gids"));
+	assert_string_equal(r.error, "view: not granted");
 	assert_null(r.data);
+	take(&c, sv[1], &cr, &r);
+	assert_false(cr.fatal);
+	assert_int_equal(r.status, HEAPD_EPERM);
+	assert_string_equal(r.error, "map_arena: not granted (zero_copy_uids)");
+	assert_null(r.data);
+	/* The daemon made that view, unmapped as it is: counted. */
+	assert_int_equal(vmap_views(&c.vmap, 1ull << 40), 0);
+	assert_int_equal(vmap_views(&c.vmap, 2ull << 40), 1);
 	submit_view(&c, 1ull << 40);
 	assert_int_equal(c.npend, 2);
 	assert_int_equal(c.vmap.map_due, 1);
@@ -423,6 +436,136 @@ static void batch_with_view(void **state)
 	core_free(&c);
 }
 
+static void submit_release(struct core *c, heapd_ref obj, int own)
+{
+	struct wire_req w;
+	wire_view_release(&w, obj);
+	assert_int_equal(core_submit(c, &w.req, &(struct pend){.own = (uint8_t)own}, 1000, 1u << 20), 0);
+}
+
+/* Views counted as their replies are taken: an OK view one more, a
+ * refused one none, an OK view_release one fewer. The library's own
+ * view_release counts when queued, is no caller's, and its refusal is
+ * fatal: the counts and the daemon disagree. */
+static void views_counted_from_replies(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct core c;
+	core_init(&c);
+	const heapd_ref a = 1ull << 40, ro = a | 0x40000000u;
+	int fd = arena_file(1, 1);
+	submit_view(&c, a);   /* 1: map_arena, 2: view */
+	submit_view(&c, a);   /* 3 */
+	submit_view(&c, ro);  /* 4: refused */
+	submit_release(&c, a, 0);  /* 5 */
+	Heapd__ViewReply m = view_of(0, 0, PAGE, RESERVED), v = view_of(0, 4, PAGE, RESERVED);
+	send_reply(sv[0], 1, HEAPD__STATUS__OK, NULL, &m, fd);
+	send_reply(sv[0], 2, HEAPD__STATUS__OK, NULL, &v, -1);
+	send_reply(sv[0], 3, HEAPD__STATUS__OK, NULL, &v, -1);
+	send_reply(sv[0], 4, HEAPD__STATUS__BAD_REF, "view: no such object", NULL, -1);
+	send_reply(sv[0], 5, HEAPD__STATUS__OK, NULL, NULL, -1);
+	struct core_reply cr;
+	heapd_reply r;
+	take(&c, sv[1], &cr, &r);
+	assert_true(cr.p.own);
+	take(&c, sv[1], &cr, &r);
+	assert_int_equal(vmap_views(&c.vmap, a), 1);
+	take(&c, sv[1], &cr, &r);
+	assert_int_equal(vmap_views(&c.vmap, a), 2);
+	take(&c, sv[1], &cr, &r);
+	assert_int_equal(r.status, HEAPD_EBADREF);
+	assert_int_equal(vmap_views(&c.vmap, ro), 0);
+	take(&c, sv[1], &cr, &r);
+	assert_false(cr.fatal);
+	assert_false(cr.p.own);
+	assert_int_equal(vmap_views(&c.vmap, a), 1);
+
+	/* Own: one view fewer at once, and not the caller's to take. */
+	submit_release(&c, a, 1);  /* 6 */
+	assert_int_equal(vmap_views(&c.vmap, a), 0);
+	assert_int_equal(c.npend, 1);
+	assert_int_equal(core_pending(&c), 0);
+	submit_view(&c, a);  /* 7 */
+	assert_int_equal(core_pending(&c), 1);
+	send_reply(sv[0], 6, HEAPD__STATUS__OK, NULL, NULL, -1);
+	send_reply(sv[0], 7, HEAPD__STATUS__OK, NULL, &v, -1);
+	take(&c, sv[1], &cr, &r);
+	assert_false(cr.fatal);
+	assert_true(cr.p.own);
+	assert_int_equal(vmap_views(&c.vmap, a), 0);  /* counted already */
+	take(&c, sv[1], &cr, &r);
+	assert_int_equal(vmap_views(&c.vmap, a), 1);
+	assert_int_equal(c.nown, 0);
+
+	/* The daemon refuses the library's own release: fatal. */
+	submit_release(&c, a, 1);  /* 8 */
+	send_reply(sv[0], 8, HEAPD__STATUS__NOT_FOUND, "view_release: this connection has no view of that object", NULL,
+		   -1);
+	take(&c, sv[1], &cr, &r);
+	assert_true(cr.fatal);
+	assert_int_equal(cr.status, HEAPD_EPROTO);
+	assert_non_null(strstr(cr.error, "out of step"));
+	assert_non_null(strstr(cr.error, "has no view of that object"));
+	core_free(&c);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A ref of the test's: i's bits spread over the handle; odd i the ref
+ * of i - 1 with one bit more (as a read-only ref differs from a full one). */
+static uint64_t ref_no(unsigned i)
+{
+	return ((uint64_t)(i / 2 * 2654435761u % 100003u + 1) << 32) | (i & 1 ? 0x40000000u : 0) | (i / 2 % 7);
+}
+
+/* Counts kept exactly, refs apart by one bit kept apart, through growth
+ * and removals in a scrambled order (each moves entries back into the
+ * hole it leaves); the large table freed once empty. */
+static void views_counted(void **state)
+{
+	(void)state;
+	enum { N = 6000 };
+	static uint64_t want[N];
+	struct vmap m;
+	vmap_init(&m);
+	assert_int_equal(vmap_views(&m, ref_no(0)), 0);
+	vmap_unviewed(&m, ref_no(0));  /* none: nothing happens */
+	size_t total = 0;
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < N; i++)
+			if (i % 3 >= round) {
+				assert_int_equal(vmap_viewed(&m, ref_no(i)), 0);
+				want[i]++;
+				total++;
+			}
+	assert_int_equal(m.nviews, N);
+	assert_true(2 * m.nviews <= m.cap);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(vmap_views(&m, ref_no(i)), want[i]);
+	assert_int_equal(vmap_views(&m, ref_no(N)), 0);
+	for (size_t k = 0; total; k++) {
+		unsigned i = (unsigned)(k * 7919u % N);
+		if (!want[i])
+			continue;
+		vmap_unviewed(&m, ref_no(i));
+		want[i]--;
+		total--;
+		if (k % 97 == 0)
+			for (unsigned j = 0; j < N; j++)
+				assert_int_equal(vmap_views(&m, ref_no(j)), want[j]);
+	}
+	assert_int_equal(m.nviews, 0);
+	assert_null(m.views);
+	assert_int_equal(m.cap, 0);
+	assert_int_equal(vmap_viewed(&m, ref_no(5)), 0);
+	assert_int_equal(vmap_views(&m, ref_no(5)), 1);
+	assert_int_equal(vmap_views(&m, ref_no(4)), 0);
+	vmap_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +575,8 @@ int main(void)
 		cmocka_unit_test(map_arena_before_first_view),
 		cmocka_unit_test(map_arena_refused),
 		cmocka_unit_test(batch_with_view),
+		cmocka_unit_test(views_counted),
+		cmocka_unit_test(views_counted_from_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

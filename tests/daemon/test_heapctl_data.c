@@ -563,10 +563,46 @@ static void inspect_usage(void **state)
 	run_free(&r);
 }
 
+/* seal by root name and by ref: writes fail from then on, reads and
+ * info still work, a second seal is no error; usage and a stale ref. */
+static void seal(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, NULL);
+	heapd *h = client(&d);
+	struct run r;
+	char text[24];
+	ctl(&r, &d, "new", "--refs", "1", "--root", "frozen", "abc");
+	assert_ok(&r);
+	heapd_ref obj = printed_ref(&r);
+	run_free(&r);
+	CTL_OUT(&d, "", "seal", "frozen");
+	struct heapd_object_info info;
+	assert_int_equal(heapd_object_info(h, obj, &info), 0);
+	assert_int_equal(info.sealed, 1);
+	CTL_OUT(&d, "", "seal", ref_text(text, obj));
+	CTL_FAIL(&d, 1, "heapctl: put: ", "put", "frozen", "x");
+	CTL_FAIL(&d, 1, "heapctl: link: ", "link", "frozen.0", "frozen");
+	CTL_OUT(&d, "abc", "get", "frozen");
+	CTL_FAIL(&d, 2, "heapctl: seal: expected REF|ROOTNAME", "seal");
+	CTL_FAIL(&d, 2, "heapctl: seal: expected REF|ROOTNAME", "seal", "a", "b");
+	CTL_FAIL(&d, 2, "'0' is the null ref", "seal", "0");
+	CTL_FAIL(&d, 1, "heapctl: seal: root_get: no root named \"nothing\"", "seal", "nothing");
+	assert_int_equal(heapd_root_set(h, "frozen", 0), 0);
+	heapd_close(h);
+	h = client(&d);
+	assert_int_equal(heapd_gc(h), 0);
+	CTL_FAIL(&d, 1, "heapctl: seal: ", "seal", text);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(new_get_put),     cmocka_unit_test(link_unlink),
+		cmocka_unit_test(seal),
 		cmocka_unit_test(roots),           cmocka_unit_test(bad_input),
 		cmocka_unit_test(script_on_stdin), cmocka_unit_test(interactive),
 		cmocka_unit_test(top_reader_gone), cmocka_unit_test(timeout_option),

@@ -406,7 +406,7 @@ static void stopped_daemon(void **state)
 	heapd_close(h);
 	static const char *const commands[][5] = {
 		{"ping"}, {"stats"}, {"gc"}, {"free-os-memory"}, {"save"}, {"new", "--root", "n", "x"},
-		{"get", "r"}, {"put", "r", "y"}, {"link", "r.0", "r"}, {"unlink", "r.0"}, {"info", "r"},
+		{"get", "r"}, {"put", "r", "y"}, {"link", "r.0", "r"}, {"unlink", "r.0"}, {"seal", "r"}, {"info", "r"},
 		{"dump", "r"}, {"du"}, {"du", "r"}, {"roots"}, {"root", "get", "r"}, {"root", "ls"}, {"root", "cas", "r", "-", "-"},
 		{"root", "chmod", "0600", "r"}, {"uids"}, {"clients"}, {"client", "kill", "1"},
 		{"top", "-n", "1"}, {"bench", "-n", "10", "-q"},

@@ -310,8 +310,8 @@ static void check_text_layout(const char *out)
 	/* blank lines only between sections */
 	assert_int_equal(count_of(out, "\n\n"), NSECTIONS - 1);
 	/* a companion for each size and time: 8 in Memory, 7 in GC, 1 in
-	 * Scavenger, 2 in Server, 4 in Persistence */
-	assert_int_equal(count_of(out, "_human:"), 22);
+	 * Scavenger, 2 in Server, 4 in Persistence, 1 in Zero-copy */
+	assert_int_equal(count_of(out, "_human:"), 23);
 }
 
 static void stats_text(void **state)
@@ -429,7 +429,7 @@ static void stats_json(void **state)
 		if (count_of(r.out, key) != 1)
 			fail_msg("%s appears %d times", key, count_of(r.out, key));
 	}
-	assert_int_equal(count_of(r.out, "\":"), 60); /* and nothing else */
+	assert_int_equal(count_of(r.out, "\":"), 62); /* and nothing else */
 	assert_int_equal(json_u64(r.out, "heap_objects"), 4);
 	assert_int_equal(json_u64(r.out, "named_roots"), 2);
 	assert_int_equal(json_u64(r.out, "sessions"), 2);
@@ -520,10 +520,10 @@ static void stats_prometheus(void **state)
 		}
 	}
 	free(copy);
-	/* 60 fields; wbuf_spans, connections_refused_total and
+	/* 62 fields; wbuf_spans, connections_refused_total and
 	 * uid_quota_refusals_total have 2 members, sweep_spans_total 3 */
-	assert_int_equal(families, 55);
-	assert_int_equal(count_of(r.out, "# TYPE "), 55);
+	assert_int_equal(families, 57);
+	assert_int_equal(count_of(r.out, "# TYPE "), 57);
 	assert_prom_u64(r.out, "heapd_connections_refused_total{limit=\"max_clients\"}", 0);
 	assert_prom_u64(r.out, "heapd_hello_timeouts_total", 0);
 	run_free(&r);

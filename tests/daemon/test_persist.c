@@ -405,7 +405,7 @@ static void damaged_files(void **state)
 	} cases[] = {
 		{"bad magic", "not a heapd snapshot", 0, NULL},
 		{"header hash", "header's hash", 0, NULL},
-		{"newer version", "format version 2", 0, NULL},
+		{"newer version", "format version 3", 0, NULL},
 		{"flipped byte", "hash does not match", 0, NULL},
 		{"truncated in a block", "truncated", 0, NULL},
 		{"no end block", "truncated", 0, NULL},
@@ -419,7 +419,7 @@ static void damaged_files(void **state)
 		case 0: bad[1] = 'X'; break;
 		case 1: bad[40] ^= 1; break;
 		case 2:
-			bad[8] = 2;
+			bad[8] = 3;
 			{
 				uint64_t hash = XXH3_64bits(bad, 72);
 				for (int i = 0; i < 8; i++)

@@ -6,13 +6,16 @@
  * The seam. session.c does no I/O: it calls conn_read, conn_flush and
  * conn_close (server.h), which conn.c implements over a libuv pipe. This
  * file implements them instead, as the client's end of a socket: flushed
- * replies are decoded and checked at once, in the order the daemon wrote
- * them; bytes are delivered through sess_in_room/sess_received, as conn.c
- * does, only while the session reads (otherwise they wait, as in a
- * socket buffer); a close takes effect at the next turn of the harness,
- * as libuv's close callback would. Everything else is production code on
- * a private uv loop: coll_start's handles, slices and idle work between
- * deliveries, gc waits answered by the collector.
+ * replies are decoded and checked at once (replies.c), in the order the
+ * daemon wrote them; bytes are delivered through sess_in_room and
+ * sess_received, as conn.c does, only while the session reads (otherwise
+ * they wait, as in a socket buffer); a close takes effect at the next turn
+ * of the harness, as libuv's close callback would. There is no descriptor
+ * to pass: the arena's, which the daemon sends with a map_arena reply
+ * (s->send_arena), is checked to go with that reply's first byte and taken
+ * as sent. Everything else is production code on a private uv loop:
+ * coll_start's handles, slices and idle work between deliveries, gc waits
+ * answered by the collector.
  *
  * Input format and ref aliases: fuzzutil.h and docs/fuzzing.md. Without
  * pipelining, each frame is delivered and served (one busy and one idle
@@ -23,8 +26,9 @@
  *  - every reply decodes, and a connection gets exactly one reply per
  *    whole frame, in order, with the request's id (0 for a frame that
  *    does not decode) until it is closed; no reply after a close;
- *  - no INTERNAL status; every error has a message; results fit their
- *    operation (alloc, root_get: a nonzero ref; read: the length asked);
+ *  - no INTERNAL status; every error has a message; an OK reply carries
+ *    its operation's result (ops.h's column; alloc, root_get: a nonzero
+ *    ref; read: the length asked);
  *  - batches: one result per op, OK ones first, then at most one error
  *    (the reply's status), then SKIPPED; each op is checked as a request
  *    of its own (the rest of this list), its *_from fields resolved to the
@@ -32,10 +36,21 @@
  *    earlier op returning a ref, or is set beside its literal field, or
  *    when the op is not a batch op; outside a batch, a *_from is INVALID;
  *    a batch answered without results is refused whole (LIMIT);
- *  - holds: a model counts each connection's holds from the replies
- *    (a batch's ops' included); release succeeds exactly when the model
- *    says the connection holds the object, and get_stats reports the
- *    model's total;
+ *  - holds and views: a model counts each connection's holds and, apart,
+ *    its views, from the replies (a batch's ops' included); release
+ *    succeeds exactly when the model says the connection holds the
+ *    object, view_release when it has a view of it (each ends only its
+ *    own kind); get_stats reports the model's total of both, and of
+ *    views, client_list each connection's holds and views; a session's
+ *    holds and views together never pass max_holds_per_session, nor a uid's
+ *    max_holds_per_uid, and a view gets LIMIT only at one of them; a
+ *    connection's views end with it (the holds counted after, and the
+ *    walk at the end);
+ *  - the arena: its descriptor comes with the first byte of the first
+ *    map_arena reply OK on a connection (so after every reply before it),
+ *    and with nothing else; view and map_arena replies give the engine's
+ *    arena_reserved, an arena_size no larger than the engine's and never
+ *    smaller than one given before, and views inside it;
  *  - every reply agrees with the reference model of the heap (model.c):
  *    bounds, data, slots, roots, and no reachable object refused;
  *  - permissions: each connection is one of four identities (fuzzperm.c,
@@ -44,17 +59,20 @@
  *  - progress: every gc request is answered and every connection reads
  *    again within a bounded number of loop iterations; a session's input
  *    never exceeds one frame plus one read;
+ *  - no descriptor outlives the input (the arena's memfd, the read-only
+ *    one map_arena opens, the loop's);
  *  - at the end (heapwalk.c): everything reachable from holds and named
  *    roots is readable, survives a full collection unchanged, and once
  *    every connection and root is gone a collection frees every object
  *    and every ref returned is rejected as stale.
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzzdispatch.h"
+#include "fuzzharness.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,46 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Loop iterations a pump may take: far more than any input needs. */
 #define PUMP_BOUND 100000u
 
-enum expect_kind { E_REQUEST, E_GARBLED, E_OVERSIZE };
-
-/* One whole frame sent on a connection and not yet answered. */
-struct expect {
-	enum expect_kind kind;
-	uint64_t id;
-	Heapd__Request *req; /* E_REQUEST: the request, for the checks and the model */
-};
-
-struct hold {
-	heap_ref ref;
-	uint64_t n;
-};
-
-/* The client's end of one connection. */
-struct conn {
-	struct session *s;   /* NULL: not connected */
-	int closed;          /* conn_close was called: freed at the next turn */
-	int eof;             /* the client hung up: EOF once pend is read */
-	uint8_t *pend;       /* sent, not yet read by the daemon */
-	size_t pend_len, pend_cap;
-	struct expect *q;    /* unanswered frames, oldest first */
-	size_t q_head, q_len, q_cap;
-	struct hold *holds;  /* the model of s->holds */
-	size_t nholds, holds_cap;
-	unsigned ident;      /* the identity it opens with next (fuzzutil.h) */
-	const struct fz_who *who; /* while s: who it is */
-};
-
-static struct {
-	struct server srv;
-	uv_loop_t loop;
-	uv_prepare_t keepalive; /* stands for the listener: keeps the loop alive */
-	struct conn conn[FUZZ_SESSIONS];
-	unsigned cur;           /* the connection records go to */
-	int pipelining;
-	struct scratch sc;      /* the harness's own decoding */
-	heap_ref *refs;         /* every nonzero ref returned, in reply order */
-	size_t nrefs, refs_cap;
-} H;
+struct fz_harness fz;
 
 void fz_broken(const char *fmt, ...)
 {
@@ -128,240 +107,6 @@ void *fz_grow(void *p, size_t *cap, size_t need, size_t elem)
 	return p;
 }
 
-/* ---- the holds model ---- */
-
-static struct hold *hold_find(struct conn *c, heap_ref r)
-{
-	for (size_t i = 0; i < c->nholds; i++)
-		if (c->holds[i].ref == r)
-			return &c->holds[i];
-	return NULL;
-}
-
-static void hold_add(struct conn *c, heap_ref r)
-{
-	struct hold *h = hold_find(c, r);
-	if (!h) {
-		c->holds = fz_grow(c->holds, &c->holds_cap, c->nholds + 1, sizeof *c->holds);
-		h = &c->holds[c->nholds++];
-		*h = (struct hold){r, 0};
-	}
-	h->n++;
-}
-
-uint64_t fz_model_holds(void)
-{
-	uint64_t n = 0;
-	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		for (size_t j = 0; j < H.conn[i].nholds; j++)
-			n += H.conn[i].holds[j].n;
-	return n;
-}
-
-void fz_each_held(void (*fn)(heap_ref ref))
-{
-	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		for (size_t j = 0; j < H.conn[i].nholds; j++)
-			if (H.conn[i].holds[j].n)
-				fn(H.conn[i].holds[j].ref);
-}
-
-const heap_ref *fz_returned(size_t *n)
-{
-	*n = H.nrefs;
-	return H.refs;
-}
-
-uint64_t fz_uid_holds(uint32_t uid)
-{
-	uint64_t n = 0;
-	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		for (size_t j = 0; H.conn[i].s && H.conn[i].who->uid == uid && j < H.conn[i].nholds; j++)
-			n += H.conn[i].holds[j].n;
-	return n;
-}
-
-const struct config *fz_config(void)
-{
-	return &H.srv.cfg;
-}
-
-/* ---- replies: the fake transport's read side, checked as they come ---- */
-
-static void returned(heap_ref r)
-{
-	H.refs = fz_grow(H.refs, &H.refs_cap, H.nrefs + 1, sizeof *H.refs);
-	H.refs[H.nrefs++] = r;
-}
-
-/* An OK reply r to q, a request or a batch op as one. */
-static void check_ok(struct conn *c, const Heapd__Request *q, const Heapd__Response *r)
-{
-	Heapd__Response__ResultCase want = HEAPD__RESPONSE__RESULT__NOT_SET;
-	switch (q->op_case) {
-	case HEAPD__REQUEST__OP_HELLO: want = HEAPD__RESPONSE__RESULT_HELLO; break;
-	case HEAPD__REQUEST__OP_ALLOC:
-	case HEAPD__REQUEST__OP_GET_REF:
-	case HEAPD__REQUEST__OP_ROOT_GET:
-	case HEAPD__REQUEST__OP_CAS_REF:
-	case HEAPD__REQUEST__OP_ROOT_CAS: want = HEAPD__RESPONSE__RESULT_REF; break;
-	case HEAPD__REQUEST__OP_READ: want = HEAPD__RESPONSE__RESULT_DATA; break;
-	case HEAPD__REQUEST__OP_ROOT_LIST: want = HEAPD__RESPONSE__RESULT_ROOTS; break;
-	case HEAPD__REQUEST__OP_GET_STATS: want = HEAPD__RESPONSE__RESULT_STATS; break;
-	case HEAPD__REQUEST__OP_UID_STATS: want = HEAPD__RESPONSE__RESULT_UIDS; break;
-	case HEAPD__REQUEST__OP_RETAINED: want = HEAPD__RESPONSE__RESULT_RETAINED; break;
-	default: break;
-	}
-	if (r->result_case != want)
-		fz_broken("request %llu (op %d): result %d, not %d", (unsigned long long)r->id, q->op_case, r->result_case,
-			  want);
-	switch (q->op_case) {
-	case HEAPD__REQUEST__OP_ALLOC:
-	case HEAPD__REQUEST__OP_ROOT_GET:
-		if (!r->ref)
-			fz_broken("request %llu (op %d): OK with a null ref", (unsigned long long)r->id, q->op_case);
-		if (q->op_case == HEAPD__REQUEST__OP_ROOT_GET || !q->alloc->into_obj)
-			hold_add(c, r->ref);
-		break;
-	case HEAPD__REQUEST__OP_GET_REF:
-		if (r->ref)
-			hold_add(c, r->ref);
-		break;
-	case HEAPD__REQUEST__OP_RELEASE: {
-		struct hold *h = hold_find(c, q->release->obj);
-		if (!h || !h->n)
-			fz_broken("release of %#llx succeeded with no hold", (unsigned long long)q->release->obj);
-		h->n--;
-		break;
-	}
-	case HEAPD__REQUEST__OP_READ:
-		if (r->data.len != q->read->length)
-			fz_broken("read of %u bytes returned %zu", q->read->length, r->data.len);
-		break;
-	case HEAPD__REQUEST__OP_GET_STATS:
-		if (r->stats->holds != fz_model_holds())
-			fz_broken("get_stats says %llu holds, the model %llu", (unsigned long long)r->stats->holds,
-				  (unsigned long long)fz_model_holds());
-		break;
-	default:
-		break;
-	}
-	if (r->result_case == HEAPD__RESPONSE__RESULT_REF && r->ref)
-		returned(r->ref);
-}
-
-/* An error reply r to q (NULL: a frame that does not decode). */
-static void check_error(struct conn *c, const Heapd__Request *q, const Heapd__Response *r)
-{
-	if (!r->error || !r->error[0])
-		fz_broken("status %d without a message", r->status);
-	if (q && q->op_case == HEAPD__REQUEST__OP_RELEASE && r->status != HEAPD__STATUS__LIMIT &&
-	    r->status != HEAPD__STATUS__INVALID) {
-		struct hold *h = hold_find(c, q->release->obj);
-		if (h && h->n)
-			fz_broken("release of a held %#llx refused: %s", (unsigned long long)q->release->obj, r->error);
-	}
-}
-
-/* 1 if q's *_from fields are wrong for op i (from 0) of a batch whose
- * results so far are res[0..i), all OK; else 0, each replaced by the ref
- * it names. Outside a batch (res NULL), any *_from is wrong. */
-static int resolve_from(Heapd__Request *q, size_t i, Heapd__Response *const *res)
-{
-	uint64_t *ref[HEAPD_MAX_REFS];
-	uint32_t *from[HEAPD_MAX_REFS];
-	int n = fuzz_ref_fields(q, ref, from);
-	for (int k = 0; k < n; k++) {
-		uint32_t f = *from[k];
-		if (!f)
-			continue;
-		if (!res || *ref[k] || f > i || res[f - 1]->result_case != HEAPD__RESPONSE__RESULT_REF)
-			return 1;
-		*ref[k] = res[f - 1]->ref;
-		*from[k] = 0;
-	}
-	return 0;
-}
-
-/* The reply r to batch q, checked op by op. */
-static void check_batch(struct conn *c, Heapd__Request *q, const Heapd__Response *r)
-{
-	size_t n = q->batch->n_ops;
-	if (r->result_case != HEAPD__RESPONSE__RESULT_BATCH) {
-		if (r->status != HEAPD__STATUS__LIMIT)
-			fz_broken("batch %llu of %zu ops: status %d and no results", (unsigned long long)r->id, n,
-				  r->status);
-		return; /* refused whole: nothing ran */
-	}
-	const Heapd__BatchReply *br = r->batch;
-	if (br->n_results != n || br->failed > n || !br->failed != (r->status == HEAPD__STATUS__OK))
-		fz_broken("batch %llu: %zu results for %zu ops, op %u failed, status %d", (unsigned long long)r->id,
-			  br->n_results, n, br->failed, r->status);
-	for (size_t i = 0; i < n; i++) {
-		const Heapd__Response *res = br->results[i];
-		if (br->failed && i + 1 > br->failed) {
-			if (res->status != HEAPD__STATUS__SKIPPED || res->result_case)
-				fz_broken("batch %llu: op %zu after the failed op %u: status %d",
-					  (unsigned long long)r->id, i + 1, br->failed, res->status);
-			continue;
-		}
-		int failed = i + 1 == br->failed;
-		if (res->id || failed != (res->status != HEAPD__STATUS__OK) || (failed && res->status != r->status) ||
-		    res->status == HEAPD__STATUS__SKIPPED || res->status == HEAPD__STATUS__INTERNAL)
-			fz_broken("batch %llu: op %zu has status %d (op %u failed, status %d)", (unsigned long long)r->id,
-				  i + 1, res->status, br->failed, r->status);
-		Heapd__Request op;
-		if (fuzz_batch_op(q->batch->ops[i], &op) != 0 || resolve_from(&op, i, br->results)) {
-			if (res->status != HEAPD__STATUS__INVALID)
-				fz_broken("batch %llu: op %zu is not a batch op or names a wrong op, yet status %d",
-					  (unsigned long long)r->id, i + 1, res->status);
-			check_error(c, NULL, res);
-			continue;
-		}
-		fz_model_reply(c->who, &op, res, 1);
-		if (res->status == HEAPD__STATUS__OK)
-			check_ok(c, &op, res);
-		else
-			check_error(c, &op, res);
-	}
-}
-
-static void check_reply(struct conn *c, const Heapd__Response *r)
-{
-	if (!c->q_len)
-		fz_broken("reply %llu with no request waiting for it", (unsigned long long)r->id);
-	struct expect e = c->q[c->q_head];
-	c->q_head++;
-	c->q_len--;
-	if (r->id != e.id)
-		fz_broken("reply id %llu where %llu was due", (unsigned long long)r->id, (unsigned long long)e.id);
-	if ((unsigned)r->status > HEAPD__STATUS__INTERNAL && r->status != HEAPD__STATUS__CONFLICT)
-		fz_broken("status %d is not in the protocol for a request", r->status);
-	if (r->status == HEAPD__STATUS__INTERNAL)
-		fz_broken("INTERNAL (a bug in heapd, by its own account): %s", r->error);
-	if (r->status != HEAPD__STATUS__OK)
-		check_error(c, e.req, r);
-	if (e.kind != E_REQUEST) {
-		if (r->status != (e.kind == E_GARBLED ? HEAPD__STATUS__PROTOCOL : HEAPD__STATUS__LIMIT))
-			fz_broken("status %d for a frame that does not decode", r->status);
-		return;
-	}
-	if (r->status == HEAPD__STATUS__PROTOCOL) {
-		/* Before Hello, Hello again, or no operation: nothing done. */
-	} else if (e.req->op_case == HEAPD__REQUEST__OP_BATCH) {
-		check_batch(c, e.req, r);
-	} else if (resolve_from(e.req, 0, NULL)) {
-		if (r->status != HEAPD__STATUS__INVALID)
-			fz_broken("request %llu: a *_from outside a batch, yet status %d", (unsigned long long)r->id,
-				  r->status);
-	} else {
-		fz_model_reply(c->who, e.req, r, 0);
-		if (r->status == HEAPD__STATUS__OK)
-			check_ok(c, e.req, r);
-	}
-	heapd__request__free_unpacked(e.req, NULL);
-}
-
 static void forget_unanswered(struct conn *c)
 {
 	for (size_t i = 0; i < c->q_len; i++)
@@ -373,8 +118,8 @@ static void forget_unanswered(struct conn *c)
 static struct conn *conn_of(const struct session *s)
 {
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		if (H.conn[i].s == s)
-			return &H.conn[i];
+		if (fz.conn[i].s == s)
+			return &fz.conn[i];
 	fz_broken("a session the harness did not open");
 	return NULL;
 }
@@ -390,27 +135,36 @@ void conn_read(struct session *s, int on)
 	s->reading = on;
 }
 
+/* The replies written: decoded and checked. There is no descriptor to
+ * pass: the one the daemon would send (s->send_arena, conn.c) is checked
+ * to go with the start of a map_arena reply, and taken as sent. */
 void conn_flush(struct session *s)
 {
 	struct conn *c = conn_of(s);
 	if (c->closed) {
-		if (s->out_len)
-			fz_broken("%zu bytes of replies after the close", s->out_len);
+		if (s->out_len || s->send_arena)
+			fz_broken("%zu bytes of replies after the close%s", s->out_len,
+				  s->send_arena ? ", and the arena's descriptor" : "");
 		return;
 	}
+	int fd = s->send_arena;
+	s->send_arena = 0;
+	if (fd && !s->out_len)
+		fz_broken("the arena's descriptor to send, with no reply to carry it");
 	const uint8_t *p = s->out;
 	size_t left = s->out_len;
 	while (left) {
 		if (left < FRAME_HEADER)
 			fz_broken("a reply frame's header cut short");
 		uint32_t n = fuzz_get_be32(p);
-		if (n > H.srv.cfg.max_frame || n > left - FRAME_HEADER)
+		if (n > fz.srv.cfg.max_frame || n > left - FRAME_HEADER)
 			fz_broken("a reply frame of %u bytes (%zu written, max_frame %u)", n, left - FRAME_HEADER,
-				  H.srv.cfg.max_frame);
+				  fz.srv.cfg.max_frame);
 		Heapd__Response *r = heapd__response__unpack(NULL, n, p + FRAME_HEADER);
 		if (!r)
 			fz_broken("a reply that does not decode");
-		check_reply(c, r);
+		fz_check_reply(c, r, fd);
+		fd = 0;
 		heapd__response__free_unpacked(r, NULL);
 		p += FRAME_HEADER + n;
 		left -= FRAME_HEADER + n;
@@ -424,9 +178,9 @@ void conn_close(struct session *s)
 	if (c->closed)
 		return;
 	c->closed = 1;
-	/* sess_close freed its holds before closing; what was not answered
-	 * never will be. */
-	c->nholds = 0;
+	/* sess_close freed its holds and views before closing; what was not
+	 * answered never will be. */
+	c->holds.n = c->views.n = 0;
 	forget_unanswered(c);
 }
 
@@ -440,11 +194,12 @@ static void conn_open(struct conn *c)
 	c->s = s;
 	c->closed = c->eof = 0;
 	c->pend_len = 0;
-	c->nholds = 0;
+	c->holds.n = c->views.n = 0;
+	c->arena_got = 0;
 	forget_unanswered(c);
 	c->who = fz_who(c->ident);
 	fz_who_apply(c->who, s);  /* as admit_session would have it */
-	sess_accepted(&H.srv, s);
+	sess_accepted(&fz.srv, s);
 }
 
 /* What the daemon will make of frame (whole or cut short), decoded the
@@ -454,9 +209,9 @@ static void expect_frame(struct conn *c, const uint8_t *frame, size_t len)
 	uint32_t n;
 	Heapd__Request *req;
 	struct expect e = {.kind = E_REQUEST};
-	switch (sess_decode(frame, len, H.srv.cfg.max_frame, &H.sc, &n, &req)) {
+	switch (sess_decode(frame, len, fz.srv.cfg.max_frame, &fz.sc, &n, &req)) {
 	case SF_PARTIAL:
-		scratch_reset(&H.sc);
+		scratch_reset(&fz.sc);
 		return;
 	case SF_OVERSIZE: e.kind = E_OVERSIZE; break;
 	case SF_GARBLED: e.kind = E_GARBLED; break;
@@ -468,7 +223,7 @@ static void expect_frame(struct conn *c, const uint8_t *frame, size_t len)
 			fz_broken("a request that decoded once does not decode again");
 		break;
 	}
-	scratch_reset(&H.sc);
+	scratch_reset(&fz.sc);
 	if (c->q_head + c->q_len == c->q_cap && c->q_head) {
 		memmove(c->q, c->q + c->q_head, c->q_len * sizeof *c->q);
 		c->q_head = 0;
@@ -479,7 +234,7 @@ static void expect_frame(struct conn *c, const uint8_t *frame, size_t len)
 
 static void send_bytes(const uint8_t *p, size_t len)
 {
-	struct conn *c = &H.conn[H.cur];
+	struct conn *c = &fz.conn[fz.cur];
 	if (!c->s)
 		conn_open(c);
 	expect_frame(c, p, len);
@@ -491,7 +246,7 @@ static void send_bytes(const uint8_t *p, size_t len)
 static uint64_t alias(void *arg, uint64_t v)
 {
 	(void)arg;
-	return fuzz_is_alias(v) && H.nrefs ? H.refs[(v - 1) % H.nrefs] : v;
+	return fuzz_is_alias(v) && fz.nrefs ? fz.refs[(v - 1) % fz.nrefs] : v;
 }
 
 /* A frame of the input: its aliases resolved, then sent. */
@@ -499,19 +254,19 @@ static void send_frame(const uint8_t *frame, size_t len)
 {
 	uint32_t n;
 	Heapd__Request *req;
-	if (sess_decode(frame, len, FUZZ_MAX_FRAME, &H.sc, &n, &req) == SF_REQUEST && fuzz_map_refs(req, alias, NULL)) {
+	if (sess_decode(frame, len, FUZZ_MAX_FRAME, &fz.sc, &n, &req) == SF_REQUEST && fuzz_map_refs(req, alias, NULL)) {
 		size_t m = heapd__request__get_packed_size(req);
 		uint8_t *buf = malloc(FRAME_HEADER + m);
 		if (!buf)
 			fz_broken("out of memory in the harness");
 		fuzz_put_be32(buf, (uint32_t)m);
 		heapd__request__pack(req, buf + FRAME_HEADER);
-		scratch_reset(&H.sc);
+		scratch_reset(&fz.sc);
 		send_bytes(buf, FRAME_HEADER + m);
 		free(buf);
 		return;
 	}
-	scratch_reset(&H.sc);
+	scratch_reset(&fz.sc);
 	send_bytes(frame, len);
 }
 
@@ -520,7 +275,7 @@ static void send_frame(const uint8_t *frame, size_t len)
 static void free_closed(void)
 {
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++) {
-		struct conn *c = &H.conn[i];
+		struct conn *c = &fz.conn[i];
 		if (c->s && c->closed) {
 			sess_free(c->s);
 			c->s = NULL;
@@ -537,7 +292,7 @@ static int deliver(void)
 {
 	int moved = 0;
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++) {
-		struct conn *c = &H.conn[i];
+		struct conn *c = &fz.conn[i];
 		struct session *s = c->s;
 		if (!s || c->closed || !s->reading)
 			continue;
@@ -558,7 +313,7 @@ static int deliver(void)
 		c->pend_len -= n;
 		sess_received(s, n);
 		moved = 1;
-		if (!c->closed && s->in_len > FRAME_HEADER + (size_t)H.srv.cfg.max_frame + room)
+		if (!c->closed && s->in_len > FRAME_HEADER + (size_t)fz.srv.cfg.max_frame + room)
 			fz_broken("a session buffers %zu bytes of input", s->in_len);
 	}
 	return moved;
@@ -575,14 +330,14 @@ static void pump(int drain)
 				  PUMP_BOUND);
 		int moved = deliver();
 		free_closed();
-		uv_run(&H.loop, UV_RUN_NOWAIT);
+		uv_run(&fz.loop, UV_RUN_NOWAIT);
 		free_closed();
-		if (moved || !list_empty(&H.srv.ready))
+		if (moved || !list_empty(&fz.srv.ready))
 			continue;
 		int waiting = 0;
 		for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-			waiting |= H.conn[i].s && (H.conn[i].pend_len || H.conn[i].eof);
-		if (!drain || (!waiting && list_empty(&H.srv.waiters) && list_empty(&H.srv.room_waiters)))
+			waiting |= fz.conn[i].s && (fz.conn[i].pend_len || fz.conn[i].eof);
+		if (!drain || (!waiting && list_empty(&fz.srv.waiters) && list_empty(&fz.srv.room_waiters)))
 			return;
 	}
 }
@@ -592,15 +347,25 @@ static void on_keepalive(uv_prepare_t *p)
 	(void)p;
 }
 
-static void setup(void)
+/* What the process keeps across inputs, made once: so is libuv's own
+ * (its signal pipe, made at the first loop's start), before the first
+ * input counts the descriptors open. */
+static void init_once(void)
 {
 	static int once;
-	if (!once) {
-		log_set_level(LOGL_ERROR);
-		scratch_init(&H.sc);
-		once = 1;
-	}
-	struct server *srv = &H.srv;
+	if (once)
+		return;
+	log_set_level(LOGL_ERROR);
+	scratch_init(&fz.sc);
+	uv_loop_t l;
+	if (uv_loop_init(&l) != 0 || uv_loop_close(&l) != 0)
+		fz_broken("uv_loop_init failed");
+	once = 1;
+}
+
+static void setup(void)
+{
+	struct server *srv = &fz.srv;
 	memset(srv, 0, sizeof *srv);
 	config_init(&srv->cfg);
 	/* Small limits, so that every limit is within an input's reach, and
@@ -619,39 +384,51 @@ static void setup(void)
 	srv->cfg.heap.gc_percent = 10;
 	srv->cfg.heap.slice_ns = 1; /* the least work a slice does: 64 items */
 	srv->cfg.heap.release_delay_ns = 0;
+	/* Zero-copy for uid 0 and heapd's own, and here for gid 1001, which
+	 * grants identity 2 but not identity 1; uid 1002 is listed, and
+	 * read-only, which no list overrides (fuzzperm.c). config_free frees
+	 * both. */
+	srv->cfg.zero_copy_uids = malloc(sizeof *srv->cfg.zero_copy_uids);
+	srv->cfg.zero_copy_gids = malloc(sizeof *srv->cfg.zero_copy_gids);
+	if (!srv->cfg.zero_copy_uids || !srv->cfg.zero_copy_gids)
+		fz_broken("out of memory in the harness");
+	srv->cfg.zero_copy_uids[0] = 1002;
+	srv->cfg.zero_copy_gids[0] = 1001;
+	srv->cfg.n_zero_copy_uids = srv->cfg.n_zero_copy_gids = 1;
 	srv->heap = heap_new(&srv->cfg.heap);
 	if (!srv->heap)
 		fz_broken("heap_new failed");
-	if (uv_loop_init(&H.loop) != 0)
+	if (uv_loop_init(&fz.loop) != 0)
 		fz_broken("uv_loop_init failed");
-	srv->loop = &H.loop;
+	srv->loop = &fz.loop;
 	srv->start_ns = srv_now_ns();
 	list_init(&srv->sessions);
 	scratch_init(&srv->scratch);
-	uv_prepare_init(&H.loop, &H.keepalive);
-	uv_prepare_start(&H.keepalive, on_keepalive);
+	uv_prepare_init(&fz.loop, &fz.keepalive);
+	uv_prepare_start(&fz.keepalive, on_keepalive);
 	coll_start(srv);
-	H.cur = 0;
-	H.pipelining = 0;
-	H.nrefs = 0;
+	fz.cur = 0;
+	fz.pipelining = 0;
+	fz.nrefs = 0;
+	fz.arena_size = 0;
 }
 
 /* The end of the input: everything answered, then the heap checked. */
 static void finish(void)
 {
-	heap *h = H.srv.heap;
+	heap *h = fz.srv.heap;
 	pump(1);
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		if (H.conn[i].q_len)
-			fz_broken("connection %u: %zu requests never answered", i, H.conn[i].q_len);
+		if (fz.conn[i].q_len)
+			fz_broken("connection %u: %zu requests never answered", i, fz.conn[i].q_len);
 	struct heap_stats st;
 	heap_read_stats(h, &st);
 	if (st.holds != fz_model_holds())
 		fz_broken("the heap counts %llu holds, the model %llu", (unsigned long long)st.holds,
 			  (unsigned long long)fz_model_holds());
 	uint64_t roots = 0, holds = 0;
-	for (uint32_t i = 0; i < H.srv.ten_nbuckets; i++)
-		for (const struct tenant *t = H.srv.ten_buckets[i]; t; t = t->next)
+	for (uint32_t i = 0; i < fz.srv.ten_nbuckets; i++)
+		for (const struct tenant *t = fz.srv.ten_buckets[i]; t; t = t->next)
 			roots += t->roots, holds += t->holds;
 	if (roots != st.named_roots || holds != st.holds)
 		fz_broken("the uids count %llu roots and %llu holds, the heap %llu and %llu", (unsigned long long)roots,
@@ -663,62 +440,79 @@ static void finish(void)
 	fz_model_verify(h);
 	/* Every client goes: their holds with them. */
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++)
-		if (H.conn[i].s)
-			sess_close(H.conn[i].s, NULL);
+		if (fz.conn[i].s)
+			sess_close(fz.conn[i].s, NULL);
 	free_closed();
 	fz_walk_final(h);
 }
 
 static void teardown(void)
 {
-	struct server *srv = &H.srv;
+	struct server *srv = &fz.srv;
 	coll_stop(srv);
-	uv_close((uv_handle_t *)&H.keepalive, NULL);
-	uv_run(&H.loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&H.loop) != 0)
+	uv_close((uv_handle_t *)&fz.keepalive, NULL);
+	uv_run(&fz.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&fz.loop) != 0)
 		fz_broken("handles left open on the loop");
 	guard_stop(srv);
 	ten_free_all(srv);
+	zc_close(srv);  /* the arena's read-only descriptor, as heapd's main does */
 	heap_free(srv->heap);
 	scratch_free(&srv->scratch);
 	config_free(&srv->cfg);
 	for (unsigned i = 0; i < FUZZ_SESSIONS; i++) {
-		struct conn *c = &H.conn[i];
+		struct conn *c = &fz.conn[i];
 		forget_unanswered(c);
 		free(c->pend);
 		free(c->q);
-		free(c->holds);
+		free(c->holds.v);
+		free(c->views.v);
 		memset(c, 0, sizeof *c);
 	}
-	free(H.refs);
-	H.refs = NULL;
-	H.refs_cap = 0;
+	free(fz.refs);
+	fz.refs = NULL;
+	fz.refs_cap = 0;
 	fz_model_reset();
 }
 
 static void control(uint32_t ctl)
 {
-	if (H.pipelining)
+	if (fz.pipelining)
 		pump(0);
 	switch (ctl) {
 	case FUZZ_CTL_HANGUP:
-		if (H.conn[H.cur].s) {
-			H.conn[H.cur].eof = 1;
+		if (fz.conn[fz.cur].s) {
+			fz.conn[fz.cur].eof = 1;
 			pump(1);
 		}
 		break;
 	case FUZZ_CTL_PIPELINE:
-		H.pipelining = !H.pipelining;
+		fz.pipelining = !fz.pipelining;
 		break;
 	default:
-		H.cur = ctl % FUZZ_SESSIONS;
-		H.conn[H.cur].ident = ctl / FUZZ_SESSIONS;
+		fz.cur = ctl % FUZZ_SESSIONS;
+		fz.conn[fz.cur].ident = ctl / FUZZ_SESSIONS;
 		break;
 	}
 }
 
+/* Descriptors open (the listing's own included, each time). */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		fz_broken("cannot list /proc/self/fd");
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	init_once();
+	int fds = open_fds();
 	setup();
 	size_t off = 0;
 	while (off < size) {
@@ -738,10 +532,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - off;
 		send_frame(data + off, len);
 		off += len;
-		if (!H.pipelining)
+		if (!fz.pipelining)
 			pump(0);
 	}
 	finish();
 	teardown();
+	if (open_fds() != fds)
+		fz_broken("%d descriptors open after the input, %d before (the arena's, its read-only one, a loop's?)",
+			  open_fds(), fds);
 	return 0;
 }

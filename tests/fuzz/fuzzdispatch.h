@@ -1,6 +1,7 @@
 /*
  * fuzzdispatch.h - the four parts of the dispatch target: the harness
- * (fuzz_dispatch.c: input, fake transport, replies, the holds model), the
+ * (fuzz_dispatch.c: input, fake transport, the loop; replies.c: each
+ * reply checked, the model of holds and views; fuzzharness.h), the
  * reference model every reply is checked against (model.c), the
  * permission model (fuzzperm.c: who each connection is, and what the
  * rules let it do), and the heap walk run at the end of each input
@@ -18,16 +19,19 @@
 void fz_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* p grown to hold need elements of elem bytes (*cap counts elements). */
 void *fz_grow(void *p, size_t *cap, size_t need, size_t elem);
-/* Holds in the model, counting repeats, over every open connection. */
+/* Holds and views in the model, counting repeats, over every open
+ * connection. */
 uint64_t fz_model_holds(void);
-/* Calls fn on each object some open connection holds, per the model. */
+/* Calls fn on each ref some open connection holds or has a view of, per
+ * the model. */
 void fz_each_held(void (*fn)(heap_ref ref));
 /* Every nonzero ref returned in this input, in reply order. */
 const heap_ref *fz_returned(size_t *n);
-/* Holds in the model over the open connections of uid. */
+/* Holds and views in the model over the open connections of uid. */
 uint64_t fz_uid_holds(uint32_t uid);
-/* The daemon's configuration. */
+/* The daemon's configuration, and its heap. */
 const struct config *fz_config(void);
+heap *fz_heap(void);
 
 /* heapwalk.c */
 /* Where r is in the open-addressing table t of cap entries (a power of 2,
@@ -48,14 +52,15 @@ void fz_walk_final(heap *h);
 void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Heapd__Response *r, int in_batch);
 /* The meta of the modelled root named so: 1, or 0 if the model has none. */
 int fz_model_root_meta(const ProtobufCBinaryData *name, struct heap_root_meta *m);
-/* What the model knows of r as a read-only handle. */
+/* What the model knows of r as a handle that cannot change its object:
+ * a read-only handle, or (or_sealed) any handle of a sealed object. */
 enum fz_ro {
-	FZ_RO_NOT,   /* unknown, full, or refused as stale once */
-	FZ_RO_LIVE,  /* read-only, of an object the model says is reachable */
-	FZ_RO_MAYBE, /* read-only, of an object that may have been collected */
+	FZ_RO_NOT,   /* unknown, one that can, or refused as stale once */
+	FZ_RO_LIVE,  /* it cannot, and the model says the object is reachable */
+	FZ_RO_MAYBE, /* it cannot, and the object may have been collected */
 };
 /* ...and, unless FZ_RO_NOT, its object's slots in *nrefs. */
-enum fz_ro fz_model_ro(heap_ref r, uint32_t *nrefs);
+enum fz_ro fz_model_ro(heap_ref r, int or_sealed, uint32_t *nrefs);
 /* At the end of the input: every object the model says is reachable has
  * the data and slots it says. */
 void fz_model_verify(heap *h);

@@ -17,14 +17,17 @@
  * and modes, which handles are read-only, which objects are reachable)
  * whether PERMISSION must come, may come, or must not:
  *  - by role, before anything else is looked at: a read-only session's
- *    alloc, write, set_ref, cas_ref, root_set, root_cas, root_chmod and
- *    root_chown, and a
+ *    alloc, write, set_ref, cas_ref, root_set, root_cas, root_chmod,
+ *    root_chown and seal, and a
  *    non-admin's gc and free_os_memory (gc_by_anyone is off);
  *  - by handle: write, set_ref and cas_ref on it and alloc into it through a handle
- *    the model knows is read-only, once the checks that come first pass
- *    (alloc's data fits, the slot is inside): must when the object is
+ *    the model knows is read-only, or of an object it knows is sealed,
+ *    and seal through a read-only handle, once the checks that come first
+ *    pass (alloc's data fits, the slot is inside): must when the object is
  *    reachable, may when it may have been collected (BAD_REF comes first
  *    then), never when it was refused as stale;
+ *  - zero-copy: view and map_arena by a session not granted it
+ *    (zero_copy_granted), before anything else; view_release never;
  *  - by root: root_set replacing or deleting a root the sender may not
  *    write, root_cas of one it may not both read and write; root_get of a root it may not read (unless its uid is at
  *    max_holds_per_uid, which is checked first); root_chmod by anyone but
@@ -39,6 +42,7 @@
  * a later read, get_ref, root_get, root_list or the walk at the end.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzzdispatch.h"
 
@@ -106,6 +110,7 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_CHOWN:
 	case HEAPD__REQUEST__OP_CAS_REF:
 	case HEAPD__REQUEST__OP_ROOT_CAS:
+	case HEAPD__REQUEST__OP_SEAL:
 		return WRITES;
 	case HEAPD__REQUEST__OP_GC:
 	case HEAPD__REQUEST__OP_FREE_OS_MEMORY:
@@ -127,6 +132,9 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	case HEAPD__REQUEST__OP_ROOT_SCAN:
 	case HEAPD__REQUEST__OP_CLIENT_LIST:
 	case HEAPD__REQUEST__OP_RETAINED:
+	case HEAPD__REQUEST__OP_VIEW:  /* zero_copy_granted() decides these */
+	case HEAPD__REQUEST__OP_VIEW_RELEASE:
+	case HEAPD__REQUEST__OP_MAP_ARENA:
 	case HEAPD__REQUEST__OP_BATCH:
 	HEAPD_OP_NONE_CASES:
 		break;
@@ -134,16 +142,36 @@ static enum kind kind_of(Heapd__Request__OpCase op)
 	return READS;
 }
 
-/* A change through handle r, at slot (has_slot) or in its data. */
-static enum expect through(heap_ref r, int has_slot, uint32_t slot)
+/* A change through handle r, at slot (has_slot) or in its data: refused
+ * for a read-only handle, and (or_sealed) for a sealed object. */
+static enum expect through(heap_ref r, int or_sealed, int has_slot, uint32_t slot)
 {
 	uint32_t nrefs;
-	switch (fz_model_ro(r, &nrefs)) {
+	switch (fz_model_ro(r, or_sealed, &nrefs)) {
 	case FZ_RO_LIVE: return has_slot && slot >= nrefs ? NEVER : MUST;
 	case FZ_RO_MAYBE: return has_slot && slot >= nrefs ? NEVER : MAY;
 	case FZ_RO_NOT: break;
 	}
 	return NEVER;
+}
+
+/* Zero-copy (docs/security.md): root and heapd's own uid, and whoever
+ * zero_copy_uids or zero_copy_gids (any of its groups) lists, but never a
+ * read-only session, which the arena would show every full handle. */
+static int zero_copy_granted(const struct fz_who *who)
+{
+	const struct config *c = fz_config();
+	if (who->role == ROLE_READONLY)
+		return 0;
+	if (who->uid == 0 || who->uid == geteuid())
+		return 1;
+	for (size_t i = 0; i < c->n_zero_copy_uids; i++)
+		if (c->zero_copy_uids[i] == who->uid)
+			return 1;
+	for (size_t i = 0; i < c->n_zero_copy_gids; i++)
+		if (in_group(who, c->zero_copy_gids[i]))
+			return 1;
+	return 0;
 }
 
 static enum expect root_rule(const struct fz_who *who, const Heapd__Request *q)
@@ -201,10 +229,13 @@ static enum expect expected(const struct fz_who *who, const Heapd__Request *q)
 		/* More data than bytes is RANGE before into_obj is looked at. */
 		if (!q->alloc->into_obj || q->alloc->data.len > q->alloc->nbytes)
 			return NEVER;
-		return through(q->alloc->into_obj, 1, q->alloc->into_slot);
-	case HEAPD__REQUEST__OP_WRITE: return through(q->write->obj, 0, 0);
-	case HEAPD__REQUEST__OP_SET_REF: return through(q->set_ref->obj, 1, q->set_ref->slot);
-	case HEAPD__REQUEST__OP_CAS_REF: return through(q->cas_ref->obj, 1, q->cas_ref->slot);
+		return through(q->alloc->into_obj, 1, 1, q->alloc->into_slot);
+	case HEAPD__REQUEST__OP_WRITE: return through(q->write->obj, 1, 0, 0);
+	case HEAPD__REQUEST__OP_SET_REF: return through(q->set_ref->obj, 1, 1, q->set_ref->slot);
+	case HEAPD__REQUEST__OP_CAS_REF: return through(q->cas_ref->obj, 1, 1, q->cas_ref->slot);
+	case HEAPD__REQUEST__OP_SEAL: return through(q->seal->obj, 0, 0, 0);  /* sealing twice is no error */
+	case HEAPD__REQUEST__OP_VIEW:
+	case HEAPD__REQUEST__OP_MAP_ARENA: return zero_copy_granted(who) ? NEVER : MUST;
 	default: return root_rule(who, q);
 	}
 }

@@ -6,11 +6,13 @@
 #
 # BUILD-DIR is configured with CC=clang --enable-fuzzing. The daemon tests
 # that talk to heapd through libheapd (test_client, test_sessions,
-# test_heapctl and test_heapctl_stats through heapctl, test_batch, test_cas) and by
-# hand (test_protocol)
+# test_heapctl and test_heapctl_stats through heapctl, test_batch, test_cas,
+# test_view_client) and by hand (test_protocol)
 # run with tests/fuzz/record standing in for heapd, which records every
-# request frame and every run, all of it an admin's; tests/fuzz/permseeds
-# adds runs of the dispatch target's other identities (fuzzperm.c).
+# request frame and every run, all of it an admin's, and so does a short
+# run of the stress test (tests/stress: its clients seal, view and try to
+# change sealed objects); tests/fuzz/permseeds adds runs of the dispatch
+# target's other identities (fuzzperm.c).
 # libFuzzer's -merge=1 then keeps, of all that, the inputs that add
 # coverage, smallest first: that is the committed corpus. The snapshot
 # target's seeds are written, not recorded: tests/fuzz/snapseeds saves a
@@ -20,8 +22,8 @@
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: make-corpus.sh BUILD-DIR (configured with CC=clang --enable-fuzzing)}" && pwd)
-tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch test_cas"
-programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/snapseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch"
+tests="test_client test_sessions test_protocol test_heapctl test_heapctl_stats test_batch test_cas test_view_client"
+programs="daemon/heapd client/heapctl/heapctl tests/fuzz/record tests/fuzz/permseeds tests/fuzz/snapseeds tests/fuzz/fuzz_frame tests/fuzz/fuzz_dispatch tests/stress/stress_model"
 for t in $tests; do
 	programs="$programs tests/daemon/$t"
 done
@@ -35,6 +37,11 @@ for t in $tests; do
 		grep '^not ok' "$raw/$t.log" >&2 || true
 	fi
 done
+if ! STRESS_CLIENTS=2 STRESS_OPS=4000 STRESS_KILLS=0 STRESS_BALLAST=100 HEAPD_BIN="$build/tests/fuzz/record" \
+	HEAPD_RECORD_REAL="$build/daemon/heapd" HEAPD_RECORD_DIR="$raw" "$build/tests/stress/stress_model" >"$raw/stress.log" 2>&1; then
+	echo "make-corpus: stress_model did not pass with the recorder in between (its traffic is kept):" >&2
+	tail -n 5 "$raw/stress.log" >&2
+fi
 mkdir -p "$raw/dispatch"
 "$build/tests/fuzz/permseeds" "$raw/dispatch"
 for t in frame dispatch; do

@@ -38,12 +38,19 @@
  *    read-only session) that of the slot's; an object has one read-only
  *    handle, at its place (the low half), learnt from the first reply that
  *    shows it, and a handle stored in a slot or root comes back as it was;
+ *  - sealed objects and views: seal OK seals the object for good (from
+ *    then on fuzzperm.c refuses every change to it) and object_info says
+ *    so; view is INVALID exactly for an object not sealed, and OK gives
+ *    its nbytes at the offset its handle's place, header and slots say,
+ *    where the arena's file (read through its descriptor, as a client
+ *    that mapped it would) holds the object's bytes, then and at the end;
  *  - a PERMISSION reply (fuzzperm.c says where it is due) changes nothing:
  *    the model takes nothing in from it, so a later reply or the walk at
  *    the end shows anything the daemon did change.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzzdispatch.h"
 
@@ -55,6 +62,8 @@ struct mobj {
 	heap_ref ro;     /* its read-only handle, once a reply showed it; else 0 */
 	uint32_t nrefs, nbytes;
 	int dead;        /* refused as BAD_REF once */
+	int sealed;      /* a seal of it answered OK */
+	uint64_t view_at; /* where a view found its data in the arena; 0: none yet */
 	uint8_t *data;   /* nbytes bytes, or NULL if larger than MODEL_DATA */
 	heap_ref *slots; /* nrefs refs, or NULL if more than MODEL_SLOTS */
 	unsigned mark;   /* the live walk that last reached it */
@@ -79,6 +88,8 @@ static struct {
 	size_t *todo;
 	size_t ntodo, todo_cap;
 	unsigned mark;
+	uint8_t *arena_buf, *data_buf; /* what arena_holds and data_of read */
+	size_t arena_cap, data_cap;
 } M;
 
 static struct mobj *find(heap_ref r)
@@ -256,10 +267,10 @@ static int reachable(heap_ref r)
 	return target->mark == M.mark;
 }
 
-enum fz_ro fz_model_ro(heap_ref r, uint32_t *nrefs)
+enum fz_ro fz_model_ro(heap_ref r, int or_sealed, uint32_t *nrefs)
 {
 	const struct mobj *o = find(r);
-	if (!o || !is_ro(o, r) || o->dead)
+	if (!o || !(is_ro(o, r) || (or_sealed && o->sealed)) || o->dead)
 		return FZ_RO_NOT;
 	*nrefs = o->nrefs;
 	return reachable(r) ? FZ_RO_LIVE : FZ_RO_MAYBE;
@@ -556,6 +567,76 @@ static void on_uid_stats(const Heapd__UidTable *t)
 		fz_broken("uid_stats: %zu uids with roots, the model %zu", rows_with_roots, owners);
 }
 
+/* seal: OK makes the object immutable for good (fuzzperm.c refuses
+ * every change to it from then on). */
+static void on_seal(const Heapd__Seal *q, const Heapd__Response *r)
+{
+	struct mobj *o = find(q->obj);
+	named(q->obj, r->status, 1, "seal");
+	if (r->status == HEAPD__STATUS__OK && o)
+		o->sealed = 1;
+}
+
+/* The n bytes at off of the arena's file, as a client that mapped it
+ * reads them, against want. */
+static int arena_holds(uint64_t off, const uint8_t *want, size_t n)
+{
+	M.arena_buf = fz_grow(M.arena_buf, &M.arena_cap, n + 1, 1);
+	ssize_t got = pread(heap_arena_fd(fz_heap()), M.arena_buf, n, (off_t)off);
+	return got == (ssize_t)n && memcmp(M.arena_buf, want, n) == 0;
+}
+
+/* An object's data, as the model has it or, when it is not modelled
+ * (larger than MODEL_DATA), as the engine reads it. */
+static const uint8_t *data_of(const struct mobj *o, heap_ref r)
+{
+	if (o->data)
+		return o->data;
+	M.data_buf = fz_grow(M.data_buf, &M.data_cap, o->nbytes + 1, 1);
+	int err = heap_read(fz_heap(), r, 0, M.data_buf, o->nbytes);
+	if (err)
+		fz_broken("viewed %#llx does not read: %s", (unsigned long long)r, heap_strerror(err));
+	return M.data_buf;
+}
+
+/* view: INVALID exactly for an object not sealed; OK gives where its data
+ * lies in the arena (past its header and slots, at the handle's place),
+ * always the same place, and the file holds the object's bytes there. */
+static void on_view(const Heapd__View *q, const Heapd__Response *r)
+{
+	struct mobj *o = find(q->obj);
+	named(q->obj, r->status, 1, "view");
+	if (!o || o->dead)
+		return;
+	if (r->status == HEAPD__STATUS__INVALID && o->sealed)
+		fz_broken("view of %#llx: INVALID (%s), where it is sealed", (unsigned long long)q->obj, r->error);
+	if (r->status != HEAPD__STATUS__OK)
+		return;
+	if (!o->sealed)
+		fz_broken("view of %#llx, never sealed: OK", (unsigned long long)q->obj);
+	uint64_t at = ((uint64_t)(uint32_t)o->ref << 3) + 8 + 8 * (uint64_t)o->nrefs;
+	if (r->view->offset != at || r->view->length != o->nbytes)
+		fz_broken("view of %#llx (%u slots, %u bytes at place %#x): %llu bytes at %llu", (unsigned long long)q->obj,
+			  o->nrefs, o->nbytes, (uint32_t)o->ref, (unsigned long long)r->view->length,
+			  (unsigned long long)r->view->offset);
+	if (!arena_holds(at, data_of(o, q->obj), o->nbytes))
+		fz_broken("view of %#llx: the arena's %u bytes at %llu are not the object's", (unsigned long long)q->obj,
+			  o->nbytes, (unsigned long long)at);
+	o->view_at = at;
+}
+
+/* object_info says whether the object is sealed. */
+static void on_object_info(const Heapd__ObjectInfo *q, const Heapd__Response *r)
+{
+	const struct mobj *o = find(q->obj);
+	named(q->obj, r->status, 1, "object_info");
+	if (r->status == HEAPD__STATUS__OK && o &&
+	    (r->info->nrefs != o->nrefs || r->info->nbytes != o->nbytes || r->info->sealed != o->sealed))
+		fz_broken("object_info of %#llx: %u slots, %u bytes, sealed %d; the model %u, %u, %d",
+			  (unsigned long long)q->obj, r->info->nrefs, r->info->nbytes, r->info->sealed, o->nrefs,
+			  o->nbytes, o->sealed);
+}
+
 void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Heapd__Response *r, int in_batch)
 {
 	fz_perm_check(who, q, r, in_batch);
@@ -582,6 +663,10 @@ void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Hea
 			on_uid_stats(r->uids);
 		break;
 	case HEAPD__REQUEST__OP_RELEASE: named(q->release->obj, r->status, 1, "release"); break;
+	case HEAPD__REQUEST__OP_SEAL: on_seal(q->seal, r); break;
+	case HEAPD__REQUEST__OP_VIEW: on_view(q->view, r); break;
+	case HEAPD__REQUEST__OP_VIEW_RELEASE: named(q->view_release->obj, r->status, 1, "view_release"); break;
+	case HEAPD__REQUEST__OP_OBJECT_INFO: on_object_info(q->object_info, r); break;
 	default: break;
 	}
 	/* Whatever the operation, a BAD_REF for a ref it names marks that
@@ -595,6 +680,9 @@ void fz_model_reply(const struct fz_who *who, const Heapd__Request *q, const Hea
 		case HEAPD__REQUEST__OP_ROOT_SET: only = q->root_set->obj; break;
 		case HEAPD__REQUEST__OP_ROOT_CAS: only = q->root_cas->target; break;
 		case HEAPD__REQUEST__OP_ALLOC: only = q->alloc->into_obj; break;
+		case HEAPD__REQUEST__OP_SEAL: only = q->seal->obj; break;
+		case HEAPD__REQUEST__OP_VIEW: only = q->view->obj; break;
+		case HEAPD__REQUEST__OP_OBJECT_INFO: only = q->object_info->obj; break;
 		default: break;
 		}
 	}
@@ -624,6 +712,10 @@ void fz_model_verify(heap *h)
 			if (err || v != o->slots[k])
 				fz_broken("reachable %#llx at the end: slot %u not as set", (unsigned long long)o->ref, k);
 		}
+		/* A view's bytes stay where they were, as they were. */
+		if (o->view_at && !arena_holds(o->view_at, data_of(o, o->ref), o->nbytes))
+			fz_broken("reachable %#llx at the end: the arena at its view (%llu) no longer holds its bytes",
+				  (unsigned long long)o->ref, (unsigned long long)o->view_at);
 	}
 	free(buf);
 }
@@ -641,5 +733,7 @@ void fz_model_reset(void)
 	free(M.idx);
 	free(M.roots);
 	free(M.todo);
+	free(M.arena_buf);
+	free(M.data_buf);
 	memset(&M, 0, sizeof M);
 }

@@ -2,7 +2,8 @@
  * permseeds.c - writes the dispatch target's seeds for the permission
  * rules (docs/security.md): connections of each identity (fuzzperm.c)
  * making, reading, changing, chmod-ing and chown-ing each other's roots,
- * and read-only handles written through, in requests and in batches.
+ * and read-only handles written through, in requests and in batches;
+ * sealed objects, views and the arena's descriptor.
  * Recorded traffic cannot give these: record.c maps every client to an
  * admin, as the daemon tests that change uid configure roles the target
  * has not. tests/fuzz/make-corpus.sh runs it beside the recordings.
@@ -486,6 +487,197 @@ static void cas(struct seed *s)
 	root_list(s);
 }
 
+static void seal(struct seed *s, uint64_t obj)
+{
+	Heapd__Seal r = HEAPD__SEAL__INIT;
+	r.obj = obj;
+	OP(s, SEAL, seal, &r);
+}
+
+static void view(struct seed *s, uint64_t obj)
+{
+	Heapd__View r = HEAPD__VIEW__INIT;
+	r.obj = obj;
+	OP(s, VIEW, view, &r);
+}
+
+static void view_release(struct seed *s, uint64_t obj)
+{
+	Heapd__ViewRelease r = HEAPD__VIEW_RELEASE__INIT;
+	r.obj = obj;
+	OP(s, VIEW_RELEASE, view_release, &r);
+}
+
+static void object_info(struct seed *s, uint64_t obj)
+{
+	Heapd__ObjectInfo r = HEAPD__OBJECT_INFO__INIT;
+	r.obj = obj;
+	OP(s, OBJECT_INFO, object_info, &r);
+}
+
+static void map_arena(struct seed *s)
+{
+	Heapd__MapArena r = HEAPD__MAP_ARENA__INIT;
+	OP(s, MAP_ARENA, map_arena, &r);
+}
+
+static void ping(struct seed *s)
+{
+	Heapd__Ping r = HEAPD__PING__INIT;
+	OP(s, PING, ping, &r);
+}
+
+static void get_stats(struct seed *s)
+{
+	Heapd__GetStats r = HEAPD__GET_STATS__INIT;
+	OP(s, GET_STATS, get_stats, &r);
+}
+
+static void client_list(struct seed *s)
+{
+	Heapd__ClientList r = HEAPD__CLIENT_LIST__INIT;
+	OP(s, CLIENT_LIST, client_list, &r);
+}
+
+/* A batch of n ops, each filled in by the caller. */
+static void batch(struct seed *s, Heapd__BatchOp *o, size_t n)
+{
+	Heapd__BatchOp **ops = malloc(n * sizeof *ops);
+	if (!ops) {
+		perror("permseeds");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++)
+		ops[i] = &o[i];
+	Heapd__Batch b = HEAPD__BATCH__INIT;
+	b.n_ops = n;
+	b.ops = ops;
+	OP(s, BATCH, batch, &b);
+	free(ops);
+}
+
+/* Sealed objects and views (docs/protocol.md, Zero-copy): what a seal
+ * refuses, who may view (the target grants uid 0 and gid 1001, so user B;
+ * never the read-only session), views kept apart from holds and counted
+ * with them, the arena's descriptor behind pipelined replies, and views
+ * ended by a hang-up. */
+static void zerocopy(struct seed *s)
+{
+	as(s, 0, ADMIN);
+	map_arena(s);                     /* the descriptor comes with this reply */
+	alloc(s, 2, "sealed", 0, 0);
+	uint32_t a = ref_back(s);
+	alloc(s, 0, "child", a, 0);       /* into a, before the seal */
+	uint32_t child = ref_back(s);
+	view(s, a);                       /* INVALID: not sealed */
+	write_(s, a, "sealed!!");
+	seal(s, a);
+	seal(s, a);                       /* twice: no error */
+	object_info(s, a);                /* sealed */
+	write_(s, a, "no");               /* PERMISSION, and so on */
+	set_ref(s, a, 1, child);
+	cas_ref(s, a, 1, 0, child);
+	alloc(s, 0, "no", a, 1);
+	alloc(s, 0, "no", a, 7);          /* RANGE: the slot is checked first */
+	write_(s, child, "mutable");      /* shallow: a's slots' objects are not sealed */
+	read_(s, a);
+	view(s, a);                       /* its 8 bytes, past its header and 2 slots */
+	view(s, a);                       /* a second view */
+	map_arena(s);                     /* again: no second descriptor */
+	release(s, a);                    /* the alloc's hold */
+	release(s, a);                    /* NOT_FOUND: release never ends a view */
+	view_release(s, a);
+	get_stats(s);                     /* one view left, which counts as a hold */
+	client_list(s);
+	root_set(s, "zc", a);
+
+	Heapd__Alloc big = HEAPD__ALLOC__INIT;
+	big.nrefs = 3;
+	big.nbytes = 40000;               /* a large object, its data not modelled */
+	big.data = bytes("large");
+	OP(s, ALLOC, alloc, &big);
+	uint32_t large = ref_back(s);
+	seal(s, large);
+	view(s, large);
+	gc(s);
+
+	as(s, 1, USER_A);                 /* not granted: neither listed nor root */
+	root_get(s, "zc");
+	uint32_t a_ro = ref_back(s);      /* read-only: the root is 0:0 0644 */
+	view(s, a_ro);                    /* PERMISSION */
+	map_arena(s);                     /* PERMISSION */
+	seal(s, a_ro);                    /* PERMISSION: a read-only handle */
+	alloc(s, 0, "own", 0, 0);
+	uint32_t u = ref_back(s);
+	seal(s, u);                       /* anyone seals what it may write */
+	write_(s, u, "no");               /* PERMISSION */
+	view_release(s, u);               /* NOT_FOUND */
+
+	as(s, 2, USER_B);                 /* granted: its group 1001 is listed */
+	root_get(s, "zc");
+	uint32_t b_ro = ref_back(s);
+	view(s, b_ro);                    /* through a read-only handle: allowed */
+	seal(s, b_ro);                    /* PERMISSION */
+	view_release(s, a);               /* NOT_FOUND: the admin's view, not this one's */
+	be32(s, FUZZ_CTL_BASE + FUZZ_CTL_PIPELINE);
+	ping(s);                          /* these replies go before the descriptor */
+	read_(s, b_ro);
+	map_arena(s);
+	view(s, b_ro);
+	be32(s, FUZZ_CTL_BASE + FUZZ_CTL_PIPELINE);
+
+	/* alloc, seal, view, write (PERMISSION), view_release SKIPPED. */
+	Heapd__Alloc al = alloc_msg(0, "batched", 0, 0);
+	Heapd__Seal sl = HEAPD__SEAL__INIT;
+	sl.obj_from = 1;
+	Heapd__View vw = HEAPD__VIEW__INIT;
+	vw.obj_from = 1;
+	Heapd__Write w = HEAPD__WRITE__INIT;
+	w.obj_from = 1;
+	w.data = bytes("no");
+	Heapd__ViewRelease vr = HEAPD__VIEW_RELEASE__INIT;
+	vr.obj_from = 1;
+	Heapd__BatchOp o[5] = {HEAPD__BATCH_OP__INIT, HEAPD__BATCH_OP__INIT, HEAPD__BATCH_OP__INIT,
+			       HEAPD__BATCH_OP__INIT, HEAPD__BATCH_OP__INIT};
+	o[0].op_case = HEAPD__BATCH_OP__OP_ALLOC, o[0].alloc = &al;
+	o[1].op_case = HEAPD__BATCH_OP__OP_SEAL, o[1].seal = &sl;
+	o[2].op_case = HEAPD__BATCH_OP__OP_VIEW, o[2].view = &vw;
+	o[3].op_case = HEAPD__BATCH_OP__OP_WRITE, o[3].write = &w;
+	o[4].op_case = HEAPD__BATCH_OP__OP_VIEW_RELEASE, o[4].view_release = &vr;
+	batch(s, o, 5);
+	ref_back(s);
+	uid_stats(s);                     /* views count as holds */
+
+	/* Views of one object until max_holds_per_session (256, holds and
+	 * views together): LIMIT at the op that finds none left. */
+	enum { MANY = 260 };
+	Heapd__View many = HEAPD__VIEW__INIT;
+	many.obj = b_ro;
+	Heapd__BatchOp mo[MANY];
+	for (size_t i = 0; i < MANY; i++) {
+		mo[i] = (Heapd__BatchOp)HEAPD__BATCH_OP__INIT;
+		mo[i].op_case = HEAPD__BATCH_OP__OP_VIEW, mo[i].view = &many;
+	}
+	batch(s, mo, MANY);
+	view(s, b_ro);                    /* LIMIT */
+	alloc(s, 0, "full", 0, 0);        /* LIMIT: views count as holds */
+	get_stats(s);
+	be32(s, FUZZ_CTL_BASE + FUZZ_CTL_HANGUP);  /* every view ends with the connection */
+
+	as(s, 2, READONLY);               /* the same connection, reopened read-only */
+	root_get(s, "zc");
+	uint32_t r_ro = ref_back(s);
+	view(s, r_ro);                    /* PERMISSION: listed, but read-only */
+	map_arena(s);                     /* PERMISSION */
+	seal(s, r_ro);                    /* PERMISSION */
+	get_stats(s);
+
+	to(s, 0);
+	object_info(s, u);                /* sealed */
+	client_list(s);
+	gc(s);
+}
+
 static void save(const char *dir, const char *name, void (*scenario)(struct seed *))
 {
 	struct seed s = {0};
@@ -510,5 +702,6 @@ int main(int argc, char **argv)
 	save(argv[1], "readonly", readonly);
 	save(argv[1], "users", users);
 	save(argv[1], "cas", cas);
+	save(argv[1], "zerocopy", zerocopy);
 	return 0;
 }

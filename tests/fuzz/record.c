@@ -20,7 +20,9 @@
  *    1-based index among the refs returned so far. Unknown refs are sent
  *    with an all-ones tag, so they stay forged. The file stops at
  *    RUN_MAX bytes, at a frame's edge.
- * Replies go through untouched; only their refs are noted.
+ * Replies go through untouched, the arena's descriptor with the first
+ * byte of its map_arena reply as heapd sends it; only their refs are
+ * noted.
  */
 #include <errno.h>
 #include <poll.h>
@@ -67,22 +69,62 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int read_full(int fd, uint8_t *p, size_t n)
+/* n bytes from fd; a descriptor that comes with them (SCM_RIGHTS: the
+ * arena's, with a map_arena reply) into *passed when passed is not NULL
+ * and it has none yet, else closed. */
+static int read_full(int fd, uint8_t *p, size_t n, int *passed)
 {
 	while (n) {
-		ssize_t r = read(fd, p, n);
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct iovec iov = {.iov_base = p, .iov_len = n};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+		ssize_t r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
 		if (r <= 0)
 			return -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			int got;
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof got))
+				continue;
+			memcpy(&got, CMSG_DATA(c), sizeof got);
+			if (passed && *passed < 0)
+				*passed = got;
+			else
+				close(got);
+		}
 		p += r;
 		n -= (size_t)r;
 	}
 	return 0;
 }
 
-static int write_full(int fd, const uint8_t *p, size_t n)
+/* n bytes to fd, the descriptor passed (unless -1) with the first of
+ * them, as heapd sends it; passed is closed. */
+static int write_full(int fd, const uint8_t *p, size_t n, int passed)
 {
 	while (n) {
-		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		memset(&ctl, 0, sizeof ctl);
+		struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		if (passed >= 0) {
+			m.msg_control = ctl.buf;
+			m.msg_controllen = sizeof ctl.buf;
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof passed);
+			memcpy(CMSG_DATA(c), &passed, sizeof passed);
+		}
+		ssize_t r = sendmsg(fd, &m, MSG_NOSIGNAL);
+		if (passed >= 0)
+			close(passed);
+		passed = -1;
 		if (r <= 0)
 			return -1;
 		p += r;
@@ -221,15 +263,16 @@ static void relay(struct link *l, int up)
 	uint8_t *buf = NULL;
 	for (;;) {
 		uint8_t h[FRAME_HEADER_BYTES];
-		if (read_full(from, h, sizeof h) != 0)
+		int passed = -1;  /* the arena's descriptor comes with a reply's first byte */
+		if (read_full(from, h, sizeof h, up ? NULL : &passed) != 0)
 			break;
 		uint32_t n = fuzz_get_be32(h);
 		/* Announced past any limit: pass the header on, then bytes as they come. */
 		if (n > (64u << 20)) {
-			write_full(to, h, sizeof h);
+			write_full(to, h, sizeof h, passed);
 			uint8_t chunk[4096];
 			for (ssize_t r; (r = read(from, chunk, sizeof chunk)) > 0;)
-				if (write_full(to, chunk, (size_t)r) != 0)
+				if (write_full(to, chunk, (size_t)r, -1) != 0)
 					break;
 			break;
 		}
@@ -238,16 +281,16 @@ static void relay(struct link *l, int up)
 			die("realloc");
 		buf = p;
 		memcpy(buf, h, sizeof h);
-		if (read_full(from, buf + FRAME_HEADER_BYTES, n) != 0) {
+		if (read_full(from, buf + FRAME_HEADER_BYTES, n, NULL) != 0) {
 			/* Cut short: pass on what came. */
-			write_full(to, buf, FRAME_HEADER_BYTES);
+			write_full(to, buf, FRAME_HEADER_BYTES, passed);
 			break;
 		}
 		if (up)
 			note_request(l, buf, n);
 		else
 			note_reply(buf + FRAME_HEADER_BYTES, n);
-		if (write_full(to, buf, FRAME_HEADER_BYTES + (size_t)n) != 0)
+		if (write_full(to, buf, FRAME_HEADER_BYTES + (size_t)n, passed) != 0)
 			break;
 	}
 	free(buf);

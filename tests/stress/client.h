@@ -23,6 +23,7 @@ struct cl {
 	int k, n;              /* this client, and how many there are */
 	int verifying;
 	int printed;           /* mismatches printed so far */
+	const uint8_t *view_data[MAX_OBJS]; /* where entry i's views show its bytes */
 	uint8_t buf[BIG_BYTES];
 	uint8_t want[BIG_BYTES];
 	int16_t queue[MAX_OBJS];

@@ -70,17 +70,20 @@ struct pubid {
 };
 
 /* One object a client knows. K_OWN: created by this client, reachable only
- * from its own roots and holds, so the model of its slots and data is
- * exact. K_PUB: the first node of a published tree (its own or another
- * client's), immutable, checked against its identity. LIVE: reachable in
+ * from its own roots, holds and views, so the model of its slots and data
+ * is exact; once sealed, every change to it is refused (HEAPD_EPERM).
+ * K_PUB: the first node of a published tree (its own or another
+ * client's), sealed, checked against its identity. LIVE: reachable in
  * the model; DEAD (K_OWN): unreachable, and must be gone after this
  * client's next forced collection; DEAD (K_PUB): dropped at the next
  * operation (others may keep it alive). */
 struct mobj {
 	heapd_ref ref;
 	uint8_t state, kind;
+	uint8_t sealed;        /* K_OWN: a seal of it succeeded (a publisher seals every node) */
 	uint32_t nrefs, nbytes;
 	uint32_t holds;        /* this incarnation's holds; 0 after a restart */
+	uint32_t views;        /* this incarnation's views, which keep it as holds do */
 	struct pubid id;       /* K_PUB */
 };
 
@@ -90,10 +93,10 @@ struct pubroot {
 };
 
 /* An operation in flight: enough to undo it and to redo it. */
-enum { P_NONE, P_WRITE, P_SET_REF, P_ALLOC_INTO, P_ROOT, P_PUB };
+enum { P_NONE, P_WRITE, P_SET_REF, P_ALLOC_INTO, P_ROOT, P_PUB, P_SEAL };
 struct pending {
 	uint32_t kind;
-	int16_t obj;           /* WRITE, SET_REF, ALLOC_INTO: the object changed */
+	int16_t obj;           /* WRITE, SET_REF, ALLOC_INTO, SEAL: the object changed */
 	int16_t idx;           /* ROOT: the root; PUB: the published root */
 	uint32_t slot;         /* SET_REF, ALLOC_INTO */
 	int16_t old_t, new_t;  /* entries before and after (-1 null); ALLOC_INTO's new_t is the new entry */
@@ -106,7 +109,7 @@ struct pending {
 enum {
 	OP_ALLOC, OP_ALLOC_INTO, OP_WRITE, OP_SET_REF, OP_MOVE, OP_GET_REF, OP_READ, OP_RELEASE,
 	OP_ROOT_SET, OP_ROOT_DEL, OP_ROOT_GET, OP_PUBLISH, OP_UNPUBLISH, OP_READ_FOREIGN,
-	OP_GC, OP_FREE_OS, NUM_OPS
+	OP_GC, OP_FREE_OS, OP_SEAL, OP_VIEW, OP_VIEW_RELEASE, OP_CHANGE_SEALED, NUM_OPS
 };
 
 /* Client K's model and figures. */

@@ -6,8 +6,8 @@
  * What client K owns: the roots "c<K>/r0".."c<K>/r7" and the objects it
  * allocated (K_OWN entries), reachable only from those roots and its own
  * holds, so its model of them is exact; and the published roots
- * "c<K>/p0".."c<K>/p2", each naming a small tree built whole, then
- * published by one root_set and never written again. What it shares: any
+ * "c<K>/p0".."c<K>/p2", each naming a small tree built whole, each node
+ * sealed, then published by one root_set. What it shares: any
  * client reads any published tree (root_get, then checks every node
  * against its identity), may keep a hold on it, and may link it into its
  * own graph (a slot or a root), which keeps it alive after its owner
@@ -18,9 +18,14 @@
  * slot, the write barrier's case), get_ref, read, release (and release of an
  * object not held: NOT_FOUND), root_set, root deletion (and of an absent
  * root: NOT_FOUND), root_get, publish, unpublish, read a published tree,
- * gc (then every ref the model dropped before it must be refused) and
- * free_os_memory. Every reply is compared with the model: refs, bytes,
- * error codes.
+ * gc (then every ref the model dropped before it must be refused),
+ * free_os_memory; seal (then the model knows the object is immutable, and
+ * picks only objects not sealed to change), view (HEAPD_EINVAL for an
+ * object not sealed; else its bytes in place are the model's, kept half
+ * the time, and checked again when released and in the verify phase: a
+ * view keeps them as they are), view_release (of an object not viewed:
+ * NOT_FOUND), and a change to a sealed object, which must be HEAPD_EPERM.
+ * Every reply is compared with the model: refs, bytes, error codes.
  *
  * Recovery. A client killed with SIGKILL leaves its model in shared memory
  * (stress.h, "Crash consistency"); the coordinator starts a new
@@ -40,6 +45,7 @@
 #define SHM_FD 3
 #define CMD_FD 4
 #define HOLDS_MAX 48
+#define VIEWS_MAX 16
 #define MAX_PRINTED 20
 
 void cl_die(struct cl *c, const char *fmt, ...)
@@ -129,15 +135,21 @@ static void random_bytes(struct cl *c, uint8_t *p, uint32_t n)
 
 /* --- the model --- */
 
-/* A LIVE entry chosen at random: kind 0 for any, else K_OWN or K_PUB;
- * with at least min_refs slots and min_bytes bytes; with holds (held 1),
- * without (held 0) or either (-1). -1 if there is none. */
+/* pick's kinds besides K_OWN and K_PUB: any, and own ones not sealed
+ * (what may be changed). */
+enum { ANY = 0, MUTABLE = 3 };
+
+/* A LIVE entry chosen at random, of kind; with at least min_refs slots
+ * and min_bytes bytes; with holds (held 1), without (held 0) or either
+ * (-1). -1 if there is none. */
 static int pick(struct cl *c, int kind, uint32_t min_refs, uint32_t min_bytes, int held)
 {
 	int found = -1, seen = 0;
 	for (int i = 0; i < MAX_OBJS; i++) {
 		struct mobj *e = ent(c, i);
-		if (e->state != ST_LIVE || (kind && e->kind != kind) || e->nrefs < min_refs || e->nbytes < min_bytes)
+		int k = kind == MUTABLE ? K_OWN : kind;
+		if (e->state != ST_LIVE || (k && e->kind != k) || (kind == MUTABLE && e->sealed) ||
+		    e->nrefs < min_refs || e->nbytes < min_bytes)
 			continue;
 		if (held >= 0 && (e->holds > 0) != held)
 			continue;
@@ -198,7 +210,7 @@ static int op_alloc(struct cl *c)
 
 static int op_alloc_into(struct cl *c)
 {
-	int obj = pick(c, K_OWN, 1, 0, -1);
+	int obj = pick(c, MUTABLE, 1, 0, -1);
 	int i = new_entry(c);
 	if (obj < 0 || i < 0)
 		return 0;
@@ -223,7 +235,7 @@ static int op_alloc_into(struct cl *c)
 
 static int op_write(struct cl *c)
 {
-	int obj = pick(c, K_OWN, 0, 1, -1);
+	int obj = pick(c, MUTABLE, 0, 1, -1);
 	if (obj < 0)
 		return 0;
 	struct pending *p = &c->st->pend;
@@ -261,8 +273,8 @@ static void set_slot(struct cl *c, int obj, uint32_t slot, int t)
 /* obj.slot = a LIVE entry (own or published) or, when clear, null. */
 static int op_set_ref(struct cl *c, int clear)
 {
-	int obj = pick(c, K_OWN, 1, 0, -1);
-	int t = clear || below(c, 5) == 0 ? -1 : pick(c, 0, 0, 0, -1);
+	int obj = pick(c, MUTABLE, 1, 0, -1);
+	int t = clear || below(c, 5) == 0 ? -1 : pick(c, ANY, 0, 0, -1);
 	if (obj < 0)
 		return 0;
 	set_slot(c, obj, below(c, ent(c, obj)->nrefs), t);
@@ -270,7 +282,8 @@ static int op_set_ref(struct cl *c, int clear)
 }
 
 /* True if entry t is own and reachable only through one slot or root,
- * given the number of slots and roots naming each entry (indeg). */
+ * given the number of slots and roots naming each entry (indeg); a slot
+ * of a sealed object is such a path too, but not one to move. */
 static int sole_path(struct cl *c, const uint16_t *indeg, int t)
 {
 	return t >= 0 && ent(c, t)->kind == K_OWN && !ent(c, t)->holds && indeg[t] == 1;
@@ -300,13 +313,13 @@ static int op_move(struct cl *c)
 		if (sole_path(c, indeg, st->root[r]) && below(c, (uint32_t)++seen) == 0)
 			root = r;
 	for (int i = 0; i < MAX_OBJS; i++)
-		if (ent(c, i)->state == ST_LIVE && ent(c, i)->kind == K_OWN)
+		if (ent(c, i)->state == ST_LIVE && ent(c, i)->kind == K_OWN && !ent(c, i)->sealed)
 			for (uint32_t k = 0; k < ent(c, i)->nrefs; k++)
 				if (sole_path(c, indeg, slots_of(c, i)[k]) && below(c, (uint32_t)++seen) == 0) {
 					from = i;
 					from_slot = k;
 				}
-	int obj = pick(c, K_OWN, 1, 0, -1);
+	int obj = pick(c, MUTABLE, 1, 0, -1);
 	if (!seen || obj < 0)
 		return 0;
 	if (from >= 0)
@@ -341,7 +354,7 @@ static int op_get_ref(struct cl *c)
 
 static int op_read(struct cl *c)
 {
-	int i = pick(c, 0, 0, 0, -1);
+	int i = pick(c, ANY, 0, 0, -1);
 	if (i < 0)
 		return 0;
 	struct mobj *e = ent(c, i);
@@ -361,7 +374,7 @@ static int op_read(struct cl *c)
 
 static int op_release(struct cl *c, int unheld)
 {
-	int i = pick(c, 0, 0, 0, !unheld);
+	int i = pick(c, ANY, 0, 0, !unheld);
 	if (i < 0)
 		return 0;
 	int rc = heapd_release(c->h, ent(c, i)->ref);
@@ -417,8 +430,9 @@ static int op_root_get(struct cl *c)
 }
 
 /* Builds a new generation of tree j and publishes it with one root_set.
- * Node i's slot 0 is node i+1, slot 1 node 0 (a cycle); the tree is held
- * through node 0 until it is published. */
+ * Node i's slot 0 is node i+1, slot 1 node 0 (a cycle); each node is
+ * sealed once its slots are set, and the tree is held through node 0
+ * until it is published. */
 static int op_publish(struct cl *c)
 {
 	struct cstate *st = c->st;
@@ -437,7 +451,9 @@ static int op_publish(struct cl *c)
 		pub_fill(&id, i, c->buf);
 		cl_ok(c, heapd_alloc_into(c->h, prev, 0, 2, nb, c->buf, nb, &cur), "publish: alloc_into");
 		cl_ok(c, heapd_set_ref(c->h, cur, 1, node0), "publish: set_ref");
+		cl_ok(c, heapd_seal(c->h, prev), "publish: seal");
 	}
+	cl_ok(c, heapd_seal(c->h, prev), "publish: seal");
 	struct pending *p = &st->pend;
 	char name[32];
 	pub_name(name, sizeof name, c->k, j);
@@ -517,14 +533,135 @@ static int op_read_foreign(struct cl *c)
 	return 1;
 }
 
+/* --- sealed objects and views --- */
+
+/* Seals an own object (one sealed already, again: no error). */
+static int op_seal(struct cl *c)
+{
+	int i = pick(c, K_OWN, 0, 0, -1);
+	if (i < 0)
+		return 0;
+	if (ent(c, i)->sealed) {
+		cl_used(c, heapd_seal(c->h, ent(c, i)->ref), "seal again", i, -1);
+		return 1;
+	}
+	c->st->pend.obj = (int16_t)i;
+	journal_begin(c, P_SEAL);
+	cl_used(c, heapd_seal(c->h, ent(c, i)->ref), "seal", i, -1);
+	journal_apply(c, 1, 0);
+	journal_end(c);
+	return 1;
+}
+
+/* Entry i's bytes as the model has them, in c->want. */
+static const uint8_t *model_bytes(struct cl *c, int i)
+{
+	struct mobj *e = ent(c, i);
+	if (e->kind == K_OWN)
+		return data_of(c, i);
+	pub_fill(&e->id, 0, c->want);
+	return c->want;
+}
+
+/* A view of entry i: HEAPD_EINVAL unless sealed, else its bytes, in place,
+ * the model's, where any earlier view of it showed them. Kept half the
+ * time. */
+static int op_view(struct cl *c)
+{
+	int i = pick(c, ANY, 0, 0, -1);
+	if (i < 0)
+		return 0;
+	struct mobj *e = ent(c, i);
+	const void *data;
+	size_t len;
+	int rc = heapd_view(c->h, e->ref, &data, &len);
+	if (e->kind == K_OWN && !e->sealed) {
+		expect_err(c, rc, HEAPD_EINVAL, "view of an object not sealed");
+		return 1;
+	}
+	cl_used(c, rc, "view", i, -1);
+	if (len != e->nbytes || memcmp(data, model_bytes(c, i), len) != 0)
+		cl_miss(c, MISS_CORRUPT, "view of entry %d: %zu bytes, not the model's %u", i, len, e->nbytes);
+	if (e->views && data != c->view_data[i])
+		cl_miss(c, MISS_CORRUPT, "entry %d: a second view at %p, the first at %p", i, data,
+			(const void *)c->view_data[i]);
+	if (below(c, 2)) {
+		cl_ok(c, heapd_view_release(c->h, e->ref), "view_release");
+		return 1;
+	}
+	c->view_data[i] = data;
+	e->views++;
+	return 1;
+}
+
+/* Ends a view, once its bytes are checked again: unchanged while viewed.
+ * Sometimes of an entry with none: HEAPD_ENOTFOUND. */
+static int op_view_release(struct cl *c)
+{
+	int found = -1, seen = 0;
+	for (int i = 0; i < MAX_OBJS; i++)
+		if (ent(c, i)->state == ST_LIVE && ent(c, i)->views && below(c, (uint32_t)++seen) == 0)
+			found = i;
+	if (found < 0) {
+		int i = pick(c, ANY, 0, 0, -1);
+		if (i < 0 || below(c, 4))
+			return 0;
+		expect_err(c, heapd_view_release(c->h, ent(c, i)->ref), HEAPD_ENOTFOUND, "view_release without a view");
+		return 1;
+	}
+	struct mobj *e = ent(c, found);
+	if (memcmp(c->view_data[found], model_bytes(c, found), e->nbytes) != 0)
+		cl_miss(c, MISS_CORRUPT, "entry %d: its view's bytes changed while viewed", found);
+	cl_used(c, heapd_view_release(c->h, e->ref), "view_release", found, -1);
+	e->views--;
+	model_reach(c, 1);
+	return 1;
+}
+
+/* A change to a sealed object: write, set_ref, cas_ref or alloc_into,
+ * each HEAPD_EPERM; the verify phase shows any that took effect. */
+static int op_change_sealed(struct cl *c)
+{
+	int i = pick(c, ANY, 0, 0, -1);
+	if (i < 0 || (ent(c, i)->kind == K_OWN && !ent(c, i)->sealed))
+		return 0;
+	struct mobj *e = ent(c, i);
+	int t = pick(c, ANY, 0, 0, -1);
+	uint8_t b = 1;
+	heapd_ref r;
+	int rc;
+	const char *what;
+	switch (e->nrefs ? below(c, 4) : 0) {
+	case 0:
+		what = "write to a sealed object";
+		rc = heapd_write(c->h, e->ref, below(c, e->nbytes), &b, e->nbytes ? 1 : 0);
+		break;
+	case 1:
+		what = "set_ref in a sealed object";
+		rc = heapd_set_ref(c->h, e->ref, below(c, e->nrefs), ref_of(c, t));
+		break;
+	case 2:
+		what = "cas_ref in a sealed object";
+		rc = heapd_cas_ref(c->h, e->ref, below(c, e->nrefs), 0, ref_of(c, t), &r);
+		break;
+	default:
+		what = "alloc_into a sealed object";
+		rc = heapd_alloc_into(c->h, e->ref, below(c, e->nrefs), 0, 1, &b, 1, &r);
+		break;
+	}
+	expect_err(c, rc, HEAPD_EPERM, what);
+	return 1;
+}
+
 /* --- the loop --- */
 
 /* Per 1000 operations: they add up to 1000. */
 static const uint16_t op_weight[NUM_OPS] = {
-	[OP_ALLOC] = 90, [OP_ALLOC_INTO] = 110, [OP_WRITE] = 140, [OP_SET_REF] = 140,
-	[OP_MOVE] = 60, [OP_GET_REF] = 90, [OP_READ] = 90, [OP_RELEASE] = 90, [OP_ROOT_SET] = 35,
+	[OP_ALLOC] = 80, [OP_ALLOC_INTO] = 105, [OP_WRITE] = 115, [OP_SET_REF] = 120,
+	[OP_MOVE] = 60, [OP_GET_REF] = 80, [OP_READ] = 80, [OP_RELEASE] = 85, [OP_ROOT_SET] = 35,
 	[OP_ROOT_DEL] = 25, [OP_ROOT_GET] = 30, [OP_PUBLISH] = 20, [OP_UNPUBLISH] = 6,
 	[OP_READ_FOREIGN] = 70, [OP_GC] = 3, [OP_FREE_OS] = 1,
+	[OP_SEAL] = 15, [OP_VIEW] = 30, [OP_VIEW_RELEASE] = 20, [OP_CHANGE_SEALED] = 20,
 };
 
 static int run_op(struct cl *c, int op)
@@ -538,7 +675,7 @@ static int run_op(struct cl *c, int op)
 	case OP_GET_REF: return op_get_ref(c);
 	case OP_READ: return op_read(c);
 	case OP_RELEASE: return op_release(c, below(c, 8) == 0);
-	case OP_ROOT_SET: return op_root(c, (int)below(c, NROOTS), pick(c, 0, 0, 0, -1));
+	case OP_ROOT_SET: return op_root(c, (int)below(c, NROOTS), pick(c, ANY, 0, 0, -1));
 	case OP_ROOT_DEL: return op_root(c, (int)below(c, NROOTS), -1);
 	case OP_ROOT_GET: return op_root_get(c);
 	case OP_PUBLISH: return op_publish(c);
@@ -546,26 +683,35 @@ static int run_op(struct cl *c, int op)
 	case OP_READ_FOREIGN: return op_read_foreign(c);
 	case OP_GC: gc_check(c); return 1;
 	case OP_FREE_OS: cl_ok(c, heapd_free_os_memory(c->h), "free_os_memory"); return 1;
+	case OP_SEAL: return op_seal(c);
+	case OP_VIEW: return op_view(c);
+	case OP_VIEW_RELEASE: return op_view_release(c);
+	case OP_CHANGE_SEALED: return op_change_sealed(c);
 	}
 	return 0;
 }
 
 /* One operation: at random by weight, except under pressure: too many
- * holds (release), or a model nearly full (collect the dead, or cut). */
+ * holds (release) or views (view_release), or a model nearly full
+ * (collect the dead, or cut). */
 static void one_op(struct cl *c)
 {
 	int live = 0, dead = 0;
-	uint32_t holds = 0;
+	uint32_t holds = 0, views = 0;
 	model_sweep_pub(c);
 	for (int i = 0; i < MAX_OBJS; i++) {
 		live += ent(c, i)->state == ST_LIVE;
 		dead += ent(c, i)->state == ST_DEAD;
 		holds += ent(c, i)->holds;
+		views += ent(c, i)->views;
 	}
 	int op = -1, done = 0;
 	if (holds > HOLDS_MAX) {
 		op = OP_RELEASE;
 		done = op_release(c, 0);
+	} else if (views > VIEWS_MAX) {
+		op = OP_VIEW_RELEASE;
+		done = op_view_release(c);
 	} else if (live + dead > MAX_OBJS - 64) {
 		op = dead > live / 4 ? OP_GC : below(c, 2) ? OP_ROOT_DEL : OP_SET_REF;
 		done = op == OP_SET_REF ? op_set_ref(c, 1) : run_op(c, op);

@@ -10,10 +10,10 @@
  * after it, journal_end() clears it. Every step is safe to be killed in.
  *
  * Recovery (journal_recover), in a new incarnation, once the daemon has
- * closed the dead one's connection: the dead one's holds are gone, so the
- * model drops them; the operation in flight is undone in the model, then
- * redone if the daemon shows it happened (a read, get_ref or root_get
- * tells); what is no longer reachable from the client's roots is DEAD;
+ * closed the dead one's connection: the dead one's holds and views are
+ * gone, so the model drops them; the operation in flight is undone in the model, then
+ * redone if the daemon shows it happened (a read, get_ref, root_get or,
+ * for a seal, object_info tells); what is no longer reachable from the client's roots is DEAD;
  * then a collection, after which every DEAD ref must be refused: the
  * objects only the dead incarnation held are gone.
  */
@@ -33,6 +33,8 @@ void model_entry_set(struct cl *c, int i, const struct mobj *m, const uint8_t *d
 	e->nrefs = m->nrefs;
 	e->nbytes = m->nbytes;
 	e->holds = m->holds;
+	e->views = m->views;
+	e->sealed = m->sealed;
 	e->id = m->id;
 	if (m->kind == K_OWN) {
 		for (uint32_t s = 0; s < m->nrefs; s++)
@@ -47,7 +49,7 @@ void model_entry_set(struct cl *c, int i, const struct mobj *m, const uint8_t *d
 }
 
 /* Recomputes LIVE and DEAD: reachable from the roots, and from the holds
- * when with_holds (a new incarnation has none). Only a recovery's undo may
+ * and views when with_holds (a new incarnation has none). Only a recovery's undo may
  * bring a DEAD entry back: operations link LIVE entries only. */
 void model_reach(struct cl *c, int with_holds)
 {
@@ -56,7 +58,7 @@ void model_reach(struct cl *c, int with_holds)
 	int head = 0, tail = 0;
 	memset(mark, 0, sizeof mark);
 	for (int i = 0; i < MAX_OBJS; i++)
-		if (st->obj[i].state == ST_LIVE && with_holds && st->obj[i].holds) {
+		if (st->obj[i].state == ST_LIVE && with_holds && (st->obj[i].holds || st->obj[i].views)) {
 			mark[i] = 1;
 			c->queue[tail++] = (int16_t)i;
 		}
@@ -139,6 +141,9 @@ void journal_apply(struct cl *c, int done, heapd_ref newref)
 	case P_PUB:
 		c->st->pub[p->idx] = done ? p->new_p : p->old_p;
 		break;
+	case P_SEAL:
+		ent(c, p->obj)->sealed = (uint8_t)done;
+		break;
 	}
 	commit_fence();
 }
@@ -215,6 +220,12 @@ static void resolve(struct cl *c)
 		pub_name(name, sizeof name, c->k, p->idx);
 		done = decide(c, "publish", root_now(c, name), p->old_p.ref, p->new_p.ref);
 		break;
+	case P_SEAL: {
+		struct heapd_object_info info;
+		cl_ok(c, heapd_object_info(c->h, obj, &info), "recover: object_info");
+		done = info.sealed;
+		break;
+	}
 	}
 	if (done)
 		journal_apply(c, 1, newref);
@@ -226,7 +237,7 @@ static void resolve(struct cl *c)
 void journal_recover(struct cl *c)
 {
 	for (int i = 0; i < MAX_OBJS; i++)
-		ent(c, i)->holds = 0;
+		ent(c, i)->holds = ent(c, i)->views = 0;
 	if (c->st->pend.kind != P_NONE)
 		resolve(c);
 	model_reach(c, 0);

@@ -407,12 +407,12 @@ static void ballast_check_and_drop(void)
 /* What the daemon must hold, from every model: the ballast, each
  * client's own live objects, and every published tree that is a root or
  * linked or held by someone (all its nodes, counted once). */
-static uint64_t expected_objects(uint64_t *holds, uint64_t *roots)
+static uint64_t expected_objects(uint64_t *holds, uint64_t *views, uint64_t *roots)
 {
 	static uint64_t keys[MAX_CLIENTS * (MAX_OBJS + NPUB)];
 	size_t nk = 0;
 	uint64_t n = (uint64_t)opt.ballast;
-	*holds = 0;
+	*holds = *views = 0;
 	*roots = BALLAST_LISTS;
 	for (int k = 0; k < opt.clients; k++) {
 		struct cstate *st = &T.shm->c[k];
@@ -422,7 +422,8 @@ static uint64_t expected_objects(uint64_t *holds, uint64_t *roots)
 				fail_msg("client %d entry %d: dead and not checked after a verify", k, i);
 			if (e->state != ST_LIVE)
 				continue;
-			*holds += e->holds;
+			*holds += e->holds + e->views;  /* views are holds to the daemon */
+			*views += e->views;
 			if (e->kind == K_OWN)
 				n++;
 			else
@@ -476,12 +477,13 @@ static void verify_round(int round)
 			 " not collected (clients' messages above; seed %" PRIu64 ")",
 			 round, f.lost, f.corrupt, f.uncollected, opt.seed);
 	assert_int_equal(heapd_gc(T.h), 0);
-	uint64_t holds, roots, want = expected_objects(&holds, &roots);
+	uint64_t holds, views, roots, want = expected_objects(&holds, &views, &roots);
 	heapd_stats *st = stats();
-	if (st->heap_objects != want || st->holds != holds || st->named_roots != roots)
-		fail_msg("round %d: the daemon has %" PRIu64 " objects, %" PRIu64 " holds, %" PRIu64
-			 " roots; the models say %" PRIu64 ", %" PRIu64 ", %" PRIu64 " (seed %" PRIu64 ")",
-			 round, st->heap_objects, st->holds, st->named_roots, want, holds, roots, opt.seed);
+	if (st->heap_objects != want || st->holds != holds || st->views != views || st->named_roots != roots)
+		fail_msg("round %d: the daemon has %" PRIu64 " objects, %" PRIu64 " holds (%" PRIu64 " views), %" PRIu64
+			 " roots; the models say %" PRIu64 ", %" PRIu64 " (%" PRIu64 "), %" PRIu64 " (seed %" PRIu64 ")",
+			 round, st->heap_objects, st->holds, st->views, st->named_roots, want, holds, views, roots,
+			 opt.seed);
 	printf("# round %d: %" PRIu64 " ops, %d kills, %" PRIu64 " objects verified; heap_objects %" PRIu64
 	       ", holds %" PRIu64 ", roots %" PRIu64 ", rss %.1f MiB\n",
 	       round, total_ops(), T.kills, f.verified, st->heap_objects, st->holds, st->named_roots,
@@ -557,7 +559,8 @@ static void print_figures(uint64_t t0)
 {
 	static const char *const kind[NUM_OPS] = {
 		"alloc", "alloc_into", "write", "set_ref", "move", "get_ref", "read", "release", "root_set",
-		"root_del", "root_get", "publish", "unpublish", "read_published", "gc", "free_os_memory"};
+		"root_del", "root_get", "publish", "unpublish", "read_published", "gc", "free_os_memory",
+		"seal", "view", "view_release", "change_sealed"};
 	struct figures f = sum_figures();
 	printf("# seed %" PRIu64 ": %d clients, %d rounds, %" PRIu64 " operations, %d kills (%d during recovery), "
 	       "%" PRIu64 " operations in flight at a kill resolved (%" PRIu64 " had happened)\n",

@@ -7,8 +7,10 @@
  * read whole, is byte for byte the model's (or, for a published node,
  * what its identity derives); reading one byte past the end and asking
  * for the slot past the last both give HEAPD_ERANGE (the sizes are
- * exact); and every slot holds exactly the ref the model says (0 when
- * null). A ref refused where the model has a live object counts as lost;
+ * exact); every slot holds exactly the ref the model says (0 when
+ * null); it is sealed exactly when the model says so (a published node
+ * always), and where the client has a view of it, the view's bytes, read
+ * in place, are the model's too. A ref refused where the model has a live object counts as lost;
  * any other difference as corrupt.
  *
  * The verify phase runs while every client is paused, so everything it
@@ -69,9 +71,11 @@ static heapd_ref verify_pub_node(struct cl *c, heapd_ref cur, heapd_ref ref0, un
 	uint32_t nb = pub_nbytes(id, node);
 	pub_fill(id, node, c->want);
 	cl_ok(c, heapd_read(c->h, cur, 0, c->buf, nb), "verify: read");
-	if (memcmp(c->buf, c->want, nb) != 0 || !size_is(c, cur, 2, nb)) {
-		cl_miss(c, MISS_CORRUPT, "published c%d/p%d gen %u node %u: wrong contents or size", owner, j, id->gen,
-			node);
+	struct heapd_object_info info;
+	cl_ok(c, heapd_object_info(c->h, cur, &info), "verify: object_info");
+	if (memcmp(c->buf, c->want, nb) != 0 || !size_is(c, cur, 2, nb) || !info.sealed) {
+		cl_miss(c, MISS_CORRUPT, "published c%d/p%d gen %u node %u: wrong contents or size, or not sealed",
+			owner, j, id->gen, node);
 		return 0;
 	}
 	if (slot_ref(c, cur, 1) != (node ? ref0 : 0)) {
@@ -125,6 +129,13 @@ static void verify_entry(struct cl *c, int i)
 		}
 	if (!size_is(c, e->ref, e->nrefs, e->nbytes)) {
 		cl_miss(c, MISS_CORRUPT, "entry %d: not %u refs and %u bytes", i, e->nrefs, e->nbytes);
+		return;
+	}
+	struct heapd_object_info info;
+	cl_ok(c, heapd_object_info(c->h, e->ref, &info), "verify: object_info");
+	if (info.sealed != e->sealed || (e->views && memcmp(c->view_data[i], want, e->nbytes) != 0)) {
+		cl_miss(c, MISS_CORRUPT, "entry %d: sealed %d, model %d%s", i, info.sealed, e->sealed,
+			e->views ? "; or its view's bytes are not the model's" : "");
 		return;
 	}
 	for (uint32_t s = 0; s < e->nrefs; s++) {

@@ -66,7 +66,7 @@ extern "C" {
 
 typedef struct heapd_async heapd_async;
 
-#define HEAPD_ASYNC_MAX_PENDING ((size_t)1 << 20)  /* requests in flight (48 bytes each) */
+#define HEAPD_ASYNC_MAX_PENDING ((size_t)1 << 20)  /* requests in flight (56 bytes each) */
 #define HEAPD_ASYNC_MAX_OUTPUT ((size_t)64 << 20)  /* bytes of requests not yet sent */
 
 /* A request's callback: reply is valid only until it returns. */
