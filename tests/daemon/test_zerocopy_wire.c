@@ -15,6 +15,8 @@
  *
  * Frames are read one at a time, the length then the body, with recvmsg:
  * a descriptor arriving with a body, or with any other frame, fails.
+ * Also view_release as heapd answers it, which libheapd does not ask when
+ * it knows of no view.
  */
 #include <sys/ioctl.h>
 
@@ -236,6 +238,50 @@ static void map_arena_on_a_full_socket(void **state)
 	daemon_stop(&d);
 }
 
+/* The request's reply, which must be id's; its status. */
+static int raw_status(int sock, Heapd__Request *req)
+{
+	Heapd__Response *resp = raw_call(sock, req);
+	int st = resp->status;
+	heapd__response__free_unpacked(resp, NULL);
+	return st;
+}
+
+/* view_release and release as heapd answers them (libheapd answers a
+ * view_release with no view itself): each ends its own kind only,
+ * NOT_FOUND when there is none; a view without map_arena is allowed. */
+static void view_release_on_the_wire(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--gc-mark-workers", "0", NULL);
+	heapd *h = client(&d);
+	heapd_ref obj = sealed_pattern(h, 100, 5);
+	int sock = raw_connect(&d);
+	raw_hello(sock);
+	Heapd__ViewRelease vr = HEAPD__VIEW_RELEASE__INIT;
+	vr.obj = obj;
+	Heapd__Release rel = HEAPD__RELEASE__INIT;
+	rel.obj = obj;
+	Heapd__Request vreq = raw_request(2, HEAPD__REQUEST__OP_VIEW_RELEASE, &vr);
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__NOT_FOUND);
+	Heapd__Response *resp = raw_view(sock, 3, obj);
+	assert_int_equal(resp->status, HEAPD__STATUS__OK);
+	heapd__response__free_unpacked(resp, NULL);
+	Heapd__Request rreq = raw_request(4, HEAPD__REQUEST__OP_RELEASE, &rel);
+	assert_int_equal(raw_status(sock, &rreq), HEAPD__STATUS__NOT_FOUND);  /* a view is no hold */
+	vreq.id = 5;
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__OK);
+	vreq.id = 6;
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__NOT_FOUND);
+	vr.obj = 0x1234567800000040ull;  /* forged */
+	vreq.id = 7;
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__NOT_FOUND);
+	close(sock);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 /* Descriptors heapd (pid) has open. */
 static int open_fds(pid_t pid)
 {
@@ -306,6 +352,7 @@ int main(void)
 		cmocka_unit_test(map_arena_behind_unread_replies),
 		cmocka_unit_test(map_arena_on_a_full_socket),
 		cmocka_unit_test(clients_leave_with_map_arena_pending),
+		cmocka_unit_test(view_release_on_the_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
