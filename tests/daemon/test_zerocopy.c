@@ -258,6 +258,7 @@ static void killed_client_views_end(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		heapd *c = heapd_connect(d.sock);
 		const void *data;
 		size_t len;
@@ -272,9 +273,13 @@ static void killed_client_views_end(void **state)
 	}
 	close(p[1]);
 	char ok = 0;
-	assert_int_equal(read(p[0], &ok, 1), 1);
+	ssize_t got = read(p[0], &ok, 1);
 	close(p[0]);
-	assert_int_equal(ok, 'y');
+	if (got != 1 || ok != 'y') {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("the child's views failed");
+	}
 	assert_int_equal(heapd_release(h, r), 0);
 	assert_int_equal(heapd_gc(h), 0);
 	struct heapd_object_info info;
@@ -312,8 +317,9 @@ static void scavenging_spares_views(void **state)
 	heapd_ref r = sealed_pattern(h, BIG, 30);
 	const void *data;
 	size_t len;
+	struct fd_set_now before = arena_fds_now();
 	assert_int_equal(heapd_view(v, r, &data, &len), 0);
-	int fd = the_arena_fd();
+	int fd = new_arena_fd(&before);
 	assert_true(file_bytes(fd) >= BIG);
 	assert_int_equal(heapd_release(h, r), 0);
 	assert_int_equal(heapd_free_os_memory(h), 0);
@@ -331,7 +337,7 @@ static void scavenging_spares_views(void **state)
 			 (unsigned long long)blocks, (unsigned long long)blocks2, (unsigned long long)rss,
 			 (unsigned long long)rss2);
 	heapd_close(v);
-	assert_int_equal(arena_fds(NULL, 0), 0);  /* heapd_close closed it */
+	assert_int_equal(arena_fds(NULL, 0), before.n);  /* heapd_close closed it */
 	heapd_close(h);
 	daemon_stop(&d);
 }
@@ -348,9 +354,10 @@ static void view_past_the_first_mapping(void **state)
 	heapd_ref first = sealed_pattern(h, 100, 40);
 	const void *data;
 	size_t len;
+	struct fd_set_now before = arena_fds_now();
 	assert_int_equal(heapd_view(v, first, &data, &len), 0);
 	assert_pattern(data, len, 40);
-	int fd = the_arena_fd();
+	int fd = new_arena_fd(&before);
 	uint64_t mapped = (uint64_t)fstat_of(fd).st_size;
 
 	heapd_ref fill[3];
@@ -417,7 +424,16 @@ static void views_count_as_holds(void **state)
 		assert_int_equal(heapd_view(h, r, &data, &len), 0);
 	assert_int_equal(heapd_view(h, r, &data, &len), HEAPD_ELIMIT);  /* 1 hold + 5 views */
 	assert_non_null(strstr(heapd_errmsg(h), "max_holds_per_session"));
-	for (int i = 0; i < 4; i++)
+	/* and the views leave no room for a hold either */
+	heapd_ref more;
+	assert_int_equal(heapd_alloc(h, 0, 8, &more), HEAPD_ELIMIT);
+	assert_non_null(strstr(heapd_errmsg(h), "alloc: holds and views per connection: max_holds_per_session 6"));
+	assert_int_equal(heapd_root_set(h, "r", r), 0);
+	assert_int_equal(heapd_root_get(h, "r", &more), HEAPD_ELIMIT);
+	assert_int_equal(heapd_view_release(h, r), 0);
+	assert_int_equal(heapd_root_get(h, "r", &more), 0);  /* the view's room */
+	assert_int_equal(heapd_release(h, more), 0);
+	for (int i = 0; i < 5; i++)  /* h's 1 + 4 and these: the uid's 10 */
 		assert_int_equal(heapd_view(h2, r, &data, &len), 0);
 	assert_int_equal(heapd_view(h3, r, &data, &len), HEAPD_ELIMIT);  /* the uid's 10 */
 	assert_non_null(strstr(heapd_errmsg(h3), "max_holds_per_uid"));
@@ -425,15 +441,45 @@ static void views_count_as_holds(void **state)
 	assert_int_equal(heapd_view(h3, r, &data, &len), 0);
 	assert_pattern(data, len, 60);
 	heapd_close(h2);
-	for (int i = 0; i < 100; i++) {  /* h2's 3 views come back once heapd sees it close */
+	for (int i = 0; i < 100; i++) {  /* h2's 4 views come back once heapd sees it close */
 		if (heapd_view(h3, r, &data, &len) == 0)
 			break;
 		sleep_ms(20);
 	}
-	assert_int_equal(heapd_view(h3, r, &data, &len), 0);
-	assert_int_equal(heapd_view(h3, r, &data, &len), 0);
+	for (int i = 0; i < 3; i++)  /* h3 has 5, the uid 10 again */
+		assert_int_equal(heapd_view(h3, r, &data, &len), 0);
 	assert_int_equal(heapd_view(h3, r, &data, &len), HEAPD_ELIMIT);
+	assert_non_null(strstr(heapd_errmsg(h3), "max_holds_per_uid"));
 	heapd_close(h3);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+/* A snapshot keeps seals: after a restart the object is still sealed,
+ * and viewed in the new heapd's arena. */
+static void seals_survive_a_restart(void **state)
+{
+	(void)state;
+	struct daemon d;
+	start(&d);
+	heapd *h = client(&d);
+	heapd_ref r = sealed_pattern(h, 200 * KIB, 70);
+	assert_int_equal(heapd_root_set(h, "kept", r), 0);
+	assert_int_equal(heapd_save(h, 1), 0);
+	heapd_close(h);
+	assert_int_equal(daemon_stop_sig(&d, SIGTERM), 0);
+	daemon_spawn(&d, "--gc-mark-workers", "0", NULL);
+	h = client(&d);
+	assert_int_equal(heapd_root_get(h, "kept", &r), 0);
+	struct heapd_object_info info;
+	assert_int_equal(info_status(h, r, &info), 0);
+	assert_int_equal(info.sealed, 1);
+	assert_int_equal(heapd_write(h, r, 0, "x", 1), HEAPD_EPERM);
+	const void *data;
+	size_t len;
+	assert_int_equal(heapd_view(h, r, &data, &len), 0);
+	assert_int_equal(len, 200 * KIB);
+	assert_pattern(data, len, 70);
 	heapd_close(h);
 	daemon_stop(&d);
 }
@@ -450,6 +496,7 @@ int main(void)
 		cmocka_unit_test(view_past_the_first_mapping),
 		cmocka_unit_test(view_larger_than_a_frame),
 		cmocka_unit_test(views_count_as_holds),
+		cmocka_unit_test(seals_survive_a_restart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

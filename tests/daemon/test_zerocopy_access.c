@@ -6,10 +6,13 @@
  * read-only session. A granted client gets a descriptor it cannot write
  * through: no writable mapping, no truncation, no reopening it for
  * writing, no new seals, no chmod. Read-only refs may be viewed, not
- * sealed. Needs root (a TAP skip without).
+ * sealed. A reload that revokes the grant refuses the next view of a
+ * connection, whose open views and mapping stay. Needs root (a TAP skip
+ * without).
  */
 #include <sys/ioctl.h>
 
+#include "runutil.h"
 #include "userutil.h"
 #include "zcutil.h"
 
@@ -191,8 +194,8 @@ static void not_granted_by_default(void **state)
 	heapd *h = start_with(&d, NULL, NULL, NULL, NULL);
 	struct probe p = run_probe(&d, ZC_UID, ZC_GID, 0);
 	expect_denied(&p);
-	assert_says(p.view_msg, "zero-copy is not granted to uid 54351 (zero_copy_uids, zero_copy_gids)");
-	assert_says(p.map_msg, "zero_copy_uids");
+	assert_says(p.view_msg, "zero_copy_uids");
+	assert_says(p.map_msg, "map_arena: zero-copy is not granted to uid 54351 (zero_copy_uids, zero_copy_gids)");
 	assert_int_equal(p.seal_own, 0);
 	expect_ro_ref_unsealable(&p);
 	heapd_close(h);
@@ -238,10 +241,102 @@ static void readonly_session_denied(void **state)
 	struct probe p = run_probe(&d, ZC_UID, ZC_GID, 0);
 	expect_denied(&p);
 	assert_says(p.view_msg, "read-only");
-	assert_says(p.map_msg, "read-only");
+	assert_says(p.map_msg, "map_arena: uid 54351 is read-only");
 	assert_int_equal(p.alloc, HEAPD_EPERM);
 	expect_ro_ref_unsealable(&p);
 	heapd_close(h);
+	daemon_stop(&d);
+}
+
+/* --- a reload that revokes the grant --- */
+
+static void write_conf(const struct daemon *d, const char *grant)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/heapd.conf", d->dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "socket_mode = 0666\ngc_mark_workers = 0\n%s", grant);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* What the user's connection saw: a view, then (once told) another, its
+ * first view's bytes and its release. */
+struct kid_result {
+	int first, second, bytes_kept, release;
+};
+
+static void kid_views(const struct daemon *d, int go, int out)
+{
+	struct kid_result k = {-100, -100, 0, -100};
+	heapd *h = heapd_connect(d->sock);
+	heapd_ref ro;
+	const void *data, *data2;
+	size_t len, len2;
+	if (heapd_errcode(h) == 0 && heapd_root_get(h, "zc/obj", &ro) == 0)
+		k.first = heapd_view(h, ro, &data, &len);
+	char c;
+	if (write(out, &k, sizeof k) != sizeof k || read(go, &c, 1) != 1)
+		_exit(1);
+	if (k.first == 0) {
+		k.second = heapd_view(h, ro, &data2, &len2);
+		k.bytes_kept = pattern_diff(data, len, OBJ_SEED) == OBJ_LEN;
+		k.release = heapd_view_release(h, ro);
+	}
+	heapd_close(h);
+	_exit(write(out, &k, sizeof k) == sizeof k ? 0 : 1);
+}
+
+static void revoked_on_reload(void **state)
+{
+	(void)state;
+	struct daemon d;
+	char path[300];
+	daemon_prepare(&d);
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	write_conf(&d, "zero_copy_uids = 54351\n");
+	snprintf(path, sizeof path, "%s/heapd.conf", d.dir);
+	daemon_spawn(&d, "--config", path, NULL);
+	heapd *h = client(&d);
+	heapd_ref r = sealed_pattern(h, OBJ_LEN, OBJ_SEED);
+	assert_int_equal(heapd_root_set(h, "zc/obj", r), 0);
+	assert_int_equal(heapd_root_chmod(h, "zc/obj", 0644), 0);
+
+	int go[2], out[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(out), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		user_drop(ZC_UID, ZC_GID, 0);
+		kid_views(&d, go[0], out[1]);
+	}
+	close(go[0]);
+	close(out[1]);
+	struct kid_result k;
+	assert_int_equal(read(out[0], &k, sizeof k), (ssize_t)sizeof k);
+	assert_int_equal(k.first, 0);
+	int before = count_text(d.log, "configuration reloaded");
+	write_conf(&d, "");
+	assert_int_equal(kill(d.pid, SIGHUP), 0);
+	for (int i = 0; i < 300 && count_text(d.log, "configuration reloaded") == before; i++)
+		sleep_ms(10);
+	assert_int_equal(count_text(d.log, "configuration reloaded"), before + 1);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(out[0], &k, sizeof k), (ssize_t)sizeof k);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(k.second, HEAPD_EPERM);
+	assert_true(k.bytes_kept);
+	assert_int_equal(k.release, 0);
+	close(go[1]);
+	close(out[0]);
+	struct probe p = run_probe(&d, ZC_UID, ZC_GID, 0);
+	expect_denied(&p);
+	heapd_close(h);
+	unlink(path);
 	daemon_stop(&d);
 }
 
@@ -254,6 +349,7 @@ int main(void)
 		cmocka_unit_test(granted_by_uid),
 		cmocka_unit_test(granted_by_group),
 		cmocka_unit_test(readonly_session_denied),
+		cmocka_unit_test(revoked_on_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
  *
  * Frames are read one at a time, the length then the body, with recvmsg:
  * a descriptor arriving with a body, or with any other frame, fails.
+ * Also view_release as heapd answers it, which libheapd does not ask when
+ * it knows of no view.
  */
 #include <sys/ioctl.h>
 
@@ -236,11 +238,121 @@ static void map_arena_on_a_full_socket(void **state)
 	daemon_stop(&d);
 }
 
+/* The request's reply, which must be id's; its status. */
+static int raw_status(int sock, Heapd__Request *req)
+{
+	Heapd__Response *resp = raw_call(sock, req);
+	int st = resp->status;
+	heapd__response__free_unpacked(resp, NULL);
+	return st;
+}
+
+/* view_release and release as heapd answers them (libheapd answers a
+ * view_release with no view itself): each ends its own kind only,
+ * NOT_FOUND when there is none; a view without map_arena is allowed. */
+static void view_release_on_the_wire(void **state)
+{
+	(void)state;
+	struct daemon d;
+	daemon_start(&d, "--gc-mark-workers", "0", NULL);
+	heapd *h = client(&d);
+	heapd_ref obj = sealed_pattern(h, 100, 5);
+	int sock = raw_connect(&d);
+	raw_hello(sock);
+	Heapd__ViewRelease vr = HEAPD__VIEW_RELEASE__INIT;
+	vr.obj = obj;
+	Heapd__Release rel = HEAPD__RELEASE__INIT;
+	rel.obj = obj;
+	Heapd__Request vreq = raw_request(2, HEAPD__REQUEST__OP_VIEW_RELEASE, &vr);
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__NOT_FOUND);
+	Heapd__Response *resp = raw_view(sock, 3, obj);
+	assert_int_equal(resp->status, HEAPD__STATUS__OK);
+	heapd__response__free_unpacked(resp, NULL);
+	Heapd__Request rreq = raw_request(4, HEAPD__REQUEST__OP_RELEASE, &rel);
+	assert_int_equal(raw_status(sock, &rreq), HEAPD__STATUS__NOT_FOUND);  /* a view is no hold */
+	vreq.id = 5;
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__OK);
+	vreq.id = 6;
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__NOT_FOUND);
+	vr.obj = 0x1234567800000040ull;  /* forged */
+	vreq.id = 7;
+	assert_int_equal(raw_status(sock, &vreq), HEAPD__STATUS__NOT_FOUND);
+	close(sock);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
+/* Descriptors heapd (pid) has open. */
+static int open_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	DIR *dir = opendir(path);
+	assert_non_null(dir);
+	int n = 0;
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}
+
+/* Clients that leave with map_arena pending: held behind unread replies,
+ * and waiting for room on a full socket (a poll on a dup of the socket).
+ * heapd goes on, and keeps no descriptor of theirs. */
+static void clients_leave_with_map_arena_pending(void **state)
+{
+	(void)state;
+	enum { LEN = 16 * 1024, MOST = 4096 };
+	struct daemon d;
+	daemon_start(&d, "--gc-mark-workers", "0", NULL);
+	heapd *h = client(&d);
+	heapd_ref obj = alloc_pattern(h, 0, LEN, 3), big = alloc_pattern(h, 0, 1 << 20, 1);
+	size_t frame = 0;
+	int probe = raw_connect(&d);
+	raw_hello(probe);
+	int fit = fill_with_replies(probe, obj, LEN, MOST, &frame);
+	close(probe);
+	/* heapd opens the arena read-only at the first map_arena, for good */
+	int first = raw_connect(&d);
+	raw_hello(first);
+	raw_send_map_arena(first, 2);
+	uint64_t size;
+	close(expect_map_arena(first, 2, &size));
+	close(first);
+	sleep_ms(100);
+	int fds = open_fds(d.pid);
+	for (int round = 0; round < 5; round++) {
+		int held = raw_connect(&d), full = raw_connect(&d);
+		raw_hello(held);
+		raw_hello(full);
+		for (int i = 0; i < 20; i++)
+			send_read(held, 2 + (uint64_t)i, big, 1 << 20);
+		raw_send_map_arena(held, 22);
+		assert_int_equal(fill_with_replies(full, obj, LEN, fit, &frame), fit);
+		raw_send_map_arena(full, 2 + (uint64_t)fit);
+		sleep_ms(100);
+		close(held);
+		close(full);
+	}
+	assert_int_equal(heapd_ping(h, NULL), 0);
+	int now = open_fds(d.pid);
+	for (int i = 0; i < 100 && now > fds; i++) {
+		sleep_ms(20);
+		now = open_fds(d.pid);
+	}
+	if (now != fds)
+		fail_msg("heapd had %d descriptors open, now %d", fds, now);
+	heapd_close(h);
+	daemon_stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(map_arena_behind_unread_replies),
 		cmocka_unit_test(map_arena_on_a_full_socket),
+		cmocka_unit_test(clients_leave_with_map_arena_pending),
+		cmocka_unit_test(view_release_on_the_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

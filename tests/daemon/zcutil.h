@@ -99,12 +99,35 @@ static inline int arena_fds(int *fds, int max)
 	return n;
 }
 
-/* The one arena descriptor of this process. */
-static inline int the_arena_fd(void)
+/* The arena descriptors open now, to tell a new one from them. */
+struct fd_set_now {
+	int fds[16], n;
+};
+
+static inline struct fd_set_now arena_fds_now(void)
 {
-	int fd = -1, n = arena_fds(&fd, 1);
+	struct fd_set_now s;
+	s.n = arena_fds(s.fds, 16);
+	assert_true(s.n <= 16);
+	return s;
+}
+
+/* The one arena descriptor opened since before was taken. */
+static inline int new_arena_fd(const struct fd_set_now *before)
+{
+	struct fd_set_now now = arena_fds_now();
+	int fd = -1, n = 0;
+	for (int i = 0; i < now.n; i++) {
+		int known = 0;
+		for (int k = 0; k < before->n; k++)
+			known |= now.fds[i] == before->fds[k];
+		if (!known) {
+			fd = now.fds[i];
+			n++;
+		}
+	}
 	if (n != 1)
-		fail_msg("%d arena descriptors open, not one", n);
+		fail_msg("%d arena descriptors opened, not one", n);
 	return fd;
 }
 

@@ -259,7 +259,7 @@ static void view_says_where_the_data_is(void **state)
 	(void)state;
 	heap *h = test_heap();
 	heap_holds *hs = heap_holds_new(h), *views = heap_holds_new(h);
-	static uint8_t data[3 * MIB];
+	static uint8_t data[3 * MIB + 8];  /* objects start at data + i */
 	fill(data, sizeof data, 3);
 	const uint32_t sizes[] = {0, 1, 100, 4000, 32000, 3 * MIB};
 	const uint32_t nrefs[] = {0, 2, 5, 0, 1, 7};
