@@ -90,7 +90,9 @@ void hp_view_end(hp_conn *c, heapd_ref ref)
 void hp_view_lost(hp_conn *c, heapd_ref ref, int rc)
 {
 	/* libheapd counts a view by the daemon's reply, so a release here of
-	 * one it never counted is refused (HEAPD_ENOTFOUND) with nothing sent. */
+	 * one it never counted (out of memory before it was sent) is refused
+	 * with nothing sent; unless another View of ref is counted, whose view
+	 * then ends early: its bytes stay mapped, not kept from change. */
 	if (rc == HEAPD_ENOBUFS)
 		hp_view_end(c, ref);
 }
