@@ -18,7 +18,8 @@ def dirs(name):
 
 ext = Extension(
     "heapd._heapd",
-    sources=["src/module.c", "src/conn.c", "src/introspect.c", "src/pipeline.c", "src/batch.c"],
+    sources=["src/module.c", "src/conn.c", "src/introspect.c", "src/pipeline.c", "src/batch.c",
+             "src/view.c"],
     depends=["src/heapdpy.h"],
     include_dirs=dirs("HEAPD_INCLUDE_DIRS"),
     library_dirs=dirs("HEAPD_LIBRARY_DIRS"),

@@ -24,7 +24,7 @@ import os
 from typing import Any, Iterable, Iterator, NamedTuple, Optional, Tuple, Union
 
 from . import _heapd
-from ._heapd import Batch, Pipeline, Placeholder
+from ._heapd import Batch, Pipeline, Placeholder, View
 
 DEFAULT_SOCKET: str = _heapd.DEFAULT_SOCKET
 
@@ -66,7 +66,8 @@ class NotFound(Error, LookupError):
 
 
 class PermissionDenied(Error, builtins.PermissionError):
-    """Not allowed for this peer, or by the root's owner and mode (HEAPD_EPERM)."""
+    """Not allowed for this peer, or by the root's owner and mode, or a
+    change to a sealed object (HEAPD_EPERM)."""
 
 
 class LimitError(Error):
@@ -276,7 +277,8 @@ class Connection(_heapd.Connection):
     """A connection to heapd (heapd.connect()). Its calls block; pipeline()
     and batch() make many requests per round trip. Use it from one thread
     at a time (calls from others wait for it); close() it, or use it in a
-    with block, and its holds go with it."""
+    with block, and its holds and views go with it (BufferError while a
+    memoryview of one of its views exists)."""
 
     def hold(self, ref: Ref) -> Hold:
         """A context manager that releases one hold on ref when it ends."""
@@ -339,7 +341,7 @@ def connect(path: Optional[Union[str, bytes, "os.PathLike[str]"]] = None, timeou
 
 
 __all__ = [
-    "connect", "Connection", "Pipeline", "Batch", "Placeholder", "Hold", "Stats", "UidStat", "RootInfo",
+    "connect", "Connection", "Pipeline", "Batch", "Placeholder", "View", "Hold", "Stats", "UidStat", "RootInfo",
     "ObjectInfo", "ClientInfo", "Retained",
     "Listing", "STATS", "ERRORS", "DEFAULT_SOCKET", "strerror", "Ref",
     "Error", "BadRef", "RangeError", "NoMemory", "InvalidArgument", "NotFound", "PermissionDenied",

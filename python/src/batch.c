@@ -6,7 +6,8 @@
  * Placeholder may stand for a ref in a later op of the same batch
  * (heapd_batch_result). execute() runs the batch on the connection and
  * gives each op's value, or its exception (the failed op's error, then
- * heapd.Skipped for the ops after it).
+ * heapd.Skipped for the ops after it). A view op's value is a View; a
+ * view a run made that cannot become one is ended at once.
  *
  * Invariants: wants[0..nops) says what each op's reply becomes; gen counts
  * resets, and a Placeholder is good only for the batch and generation it
@@ -81,8 +82,9 @@ static int batch_ref_fn(void *b, PyObject *o, const char *what, heapd_ref *out)
 }
 
 /* Records the op an adder made (its index, or an error), with what its
- * reply needs of arg (HP_ROOT_INFO's name), and returns its Placeholder. */
-static PyObject *added_arg(hp_batch *b, enum hp_kind kind, PyObject *arg, int index)
+ * reply needs of the request (struct hp_want: arg, ref), and returns its
+ * Placeholder. */
+static PyObject *added_arg(hp_batch *b, enum hp_kind kind, PyObject *arg, heapd_ref ref, int index)
 {
 	if (index < 0)
 		return hp_raise_code(index, "batch: the op was not added: %s", heapd_strerror(index));
@@ -94,7 +96,8 @@ static PyObject *added_arg(hp_batch *b, enum hp_kind kind, PyObject *arg, int in
 		b->wants = w;
 		b->cap = cap;
 	}
-	hp_want_set(&b->wants[b->nops++], kind, arg);
+	hp_want_set(&b->wants[b->nops], kind, arg);
+	b->wants[b->nops++].ref = ref;
 	hp_placeholder *ph = PyObject_New(hp_placeholder, &hp_placeholder_type);
 	if (!ph)
 		return NULL;
@@ -106,7 +109,7 @@ static PyObject *added_arg(hp_batch *b, enum hp_kind kind, PyObject *arg, int in
 
 static PyObject *added(hp_batch *b, enum hp_kind kind, int index)
 {
-	return added_arg(b, kind, NULL, index);
+	return added_arg(b, kind, NULL, 0, index);
 }
 
 static PyObject *batch_alloc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -267,7 +270,29 @@ static PyObject *batch_root_info(PyObject *self, PyObject *arg)
 	const char *name;
 	if (hp_name(arg, "name", &name) < 0)
 		return NULL;
-	return added_arg(b, HP_ROOT_INFO, arg, heapd_batch_root_info(b->b, name));
+	return added_arg(b, HP_ROOT_INFO, arg, 0, heapd_batch_root_info(b->b, name));
+}
+
+static PyObject *batch_seal(PyObject *self, PyObject *arg)
+{
+	hp_batch *b = (hp_batch *)self;
+	heapd_ref ref;
+	if (batch_ref(b, arg, "ref", &ref) < 0)
+		return NULL;
+	return added(b, HP_NONE, heapd_batch_seal(b->b, ref));
+}
+
+/* Its result is a View: of the ref, or, for a Placeholder, of the ref its
+ * op gives (known once the batch ran: result_ref). */
+static PyObject *batch_view(PyObject *self, PyObject *arg)
+{
+	hp_batch *b = (hp_batch *)self;
+	heapd_ref ref;
+	if (batch_ref(b, arg, "ref", &ref) < 0)
+		return NULL;
+	if (Py_IS_TYPE(arg, &hp_placeholder_type))
+		return added_arg(b, HP_VIEW, arg, 0, heapd_batch_view(b->b, ref));
+	return added_arg(b, HP_VIEW, NULL, ref, heapd_batch_view(b->b, ref));
 }
 
 static PyObject *batch_stats(PyObject *self, PyObject *unused)
@@ -277,15 +302,34 @@ static PyObject *batch_stats(PyObject *self, PyObject *unused)
 	return added(b, HP_STATS, heapd_batch_get_stats(b->b));
 }
 
-/* Every op's value or exception, after a run. */
+/* The ref the op of placeholder ph gave, in the last run. */
+static heapd_ref result_ref(hp_batch *b, PyObject *ph)
+{
+	heapd_reply r;
+	heapd_batch_reply(b->b, ((hp_placeholder *)ph)->index, &r);
+	return r.ref;
+}
+
+/* Every op's value or exception, after a run. Every view the run made
+ * becomes a View, or ends (when Python could not make the list). */
 static PyObject *batch_results(hp_batch *b)
 {
 	PyObject *list = PyList_New((Py_ssize_t)b->nops);
-	for (size_t i = 0; list && i < b->nops; i++) {
+	for (size_t i = 0; i < b->nops; i++) {
 		heapd_reply r;
 		int rc = heapd_batch_reply(b->b, (int)i, &r);
-		hp_list_put(&list, i,
-			    rc == 0 ? hp_value(&b->wants[i], &r) : hp_reply_error(&b->wants[i], rc, &r, heapd_strerror(rc)));
+		struct hp_want *w = &b->wants[i];
+		if (w->kind == HP_VIEW) {
+			if (w->arg)
+				w->ref = result_ref(b, w->arg);
+			if (rc)
+				hp_view_lost(b->conn, w->ref, rc);
+			else if (!list)
+				hp_view_end(b->conn, w->ref);
+		}
+		if (list)
+			hp_list_put(&list, i,
+				    rc == 0 ? hp_value(b->conn, w, &r) : hp_reply_error(w, rc, &r, heapd_strerror(rc)));
 	}
 	return list;
 }
@@ -344,6 +388,8 @@ static PyMethodDef batch_methods[] = {
 	FAST(root_chmod, "root_chmod(name, mode) -> Placeholder"),
 	FAST(root_chown, "root_chown(name, uid=None, gid=None) -> Placeholder"),
 	{"stats", batch_stats, METH_NOARGS, "stats() -> Placeholder"},
+	{"seal", batch_seal, METH_O, "seal(ref) -> Placeholder"},
+	{"view", batch_view, METH_O, "view(ref) -> Placeholder (its result, a heapd.View)"},
 	FAST(cas_ref, "cas_ref(obj, slot, expected, target) -> Placeholder (a conflict fails the batch)"),
 	FAST(root_cas, "root_cas(name, expected, target) -> Placeholder (a conflict fails the batch)"),
 	{"object_info", batch_object_info, METH_O, "object_info(ref) -> Placeholder"},

@@ -1,6 +1,6 @@
 /*
  * conn.c - heapd._heapd.Connection: one libheapd connection and its
- * blocking calls.
+ * blocking calls (view.c has view(), introspect.c the introspection).
  *
  * Each call checks its arguments with the GIL held, then makes one
  * libheapd call (HP_CALL: without the GIL, under the connection's lock)
@@ -109,6 +109,9 @@ static void conn_dealloc(PyObject *self)
 		PyObject_ClearWeakRefs(self);
 	if (c->h)
 		heapd_close(c->h);
+	if (c->ended)
+		heapd_close(c->ended);
+	PyMem_RawFree(c->orphans);
 	if (c->lock)
 		PyThread_free_lock(c->lock);
 	Py_TYPE(self)->tp_free(self);
@@ -131,6 +134,8 @@ static PyObject *ref_or_raise(const struct hp_res *res, heapd_ref ref)
 	return PyLong_FromUnsignedLongLong(ref);
 }
 
+/* Refused while a View's bytes are exported: heapd_close unmaps them.
+ * (exports is read with the GIL, which no export is made without.) */
 static PyObject *conn_close(PyObject *self, PyObject *unused)
 {
 	(void)unused;
@@ -138,9 +143,18 @@ static PyObject *conn_close(PyObject *self, PyObject *unused)
 	Py_BEGIN_ALLOW_THREADS
 	PyThread_acquire_lock(c->lock, WAIT_LOCK);
 	Py_END_ALLOW_THREADS
+	if (c->h && c->exports) {
+		PyThread_release_lock(c->lock);
+		PyErr_Format(PyExc_BufferError,
+			     "cannot close a connection with %zd exported buffers of its views: release the "
+			     "memoryviews first",
+			     c->exports);
+		return NULL;
+	}
 	heapd *h = c->h;
 	c->h = NULL;
 	c->pipe_owner = NULL;
+	c->norphans = 0;
 	PyThread_release_lock(c->lock);
 	if (h)
 		heapd_close(h);
@@ -279,6 +293,17 @@ static PyObject *conn_release(PyObject *self, PyObject *arg)
 		return NULL;
 	struct hp_res res;
 	HP_CALL(c, &res, rc = heapd_release(c->h, ref));
+	return none_or_raise(&res);
+}
+
+static PyObject *conn_seal(PyObject *self, PyObject *arg)
+{
+	hp_conn *c = (hp_conn *)self;
+	heapd_ref ref;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	struct hp_res res;
+	HP_CALL(c, &res, rc = heapd_seal(c->h, ref));
 	return none_or_raise(&res);
 }
 
@@ -479,6 +504,8 @@ static PyMethodDef conn_methods[] = {
 	FAST(set_ref, "set_ref(obj, slot, target): target None or 0 clears the slot."),
 	FAST(get_ref, "get_ref(obj, slot) -> int | None (held; None for an empty slot)."),
 	{"release", conn_release, METH_O, "release(ref): drops one hold."},
+	{"seal", conn_seal, METH_O, "seal(ref): makes the object immutable for good (idempotent)."},
+	{"view", hp_conn_view, METH_O, "view(ref) -> heapd.View: a sealed object's bytes, zero-copy."},
 	FAST(root_set, "root_set(name, ref): ref None deletes the root."),
 	{"root_get", conn_root_get, METH_O, "root_get(name) -> int | None (held; None when missing)."},
 	FAST(root_chmod, "root_chmod(name, mode)"),

@@ -21,7 +21,21 @@
  * carries .was, what the slot or root held.
  *
  * A call that times out (HEAPD_ETIMEDOUT) leaves libheapd's handle dead:
- * hp_keep closes it, so the Connection is closed (h == NULL) at once.
+ * hp_keep ends the Connection (h == NULL) at once, and the handle is
+ * closed as soon as the GIL is had again (hp_bury).
+ *
+ * Zero-copy views (view.c). A View's bytes lie in the connection's
+ * mapping of the daemon's arena, which heapd_close unmaps; exports counts
+ * the buffers (memoryviews) its Views have handed out and not had back,
+ * and changes only with the GIL held. The mapping is unmapped only with
+ * the GIL held and exports 0: close() refuses (BufferError) while there
+ * are exports, and a handle a timeout ended waits in ended until they are
+ * back (hp_bury, under the lock with the GIL). owner is the thread that
+ * holds the lock through hp_enter, which may run Python code under it (a
+ * cyclic collection may then drop a View): a View dropped by that thread,
+ * or while a pipeline's replies are pending, cannot release its view at
+ * once; its ref waits in orphans, under the lock, and is released as soon
+ * as no replies are pending (hp_leave, the pipeline's drain).
  *
  * A new libheapd call is: a method in conn.c, or in introspect.c for one
  * that looks at the heap or its clients (HP_CALL around it; listed in
@@ -49,6 +63,11 @@ typedef struct {
 	PyThread_type_lock lock;  /* held by whoever uses h */
 	PyObject *pipe_owner;     /* the Pipeline whose replies are pending (borrowed), or NULL */
 	PyObject *weakrefs;
+	heapd *ended;             /* a timed-out handle kept while exports > 0 (lock), or NULL */
+	Py_ssize_t exports;       /* buffers of its Views not yet released (GIL) */
+	unsigned long owner;      /* the thread in hp_enter..hp_leave, or 0 (lock) */
+	heapd_ref *orphans;       /* views whose View is gone, to release (lock; raw memory) */
+	size_t norphans, orphans_cap;
 } hp_conn;
 
 /* The outcome of one libheapd call: its code and, on error, its message. */
@@ -71,28 +90,32 @@ enum hp_kind {
 	HP_CLIENTS,   /* list of heapd.ClientInfo */
 	HP_CAS,       /* None; a conflict is heapd.Conflict with .was */
 	HP_RETAINED,  /* heapd.Retained(objects, bytes) */
+	HP_VIEW,      /* heapd.View of ref */
 };
 
 /* What one pending reply or batch op is to become. */
 struct hp_want {
 	unsigned char kind;  /* enum hp_kind */
-	PyObject *arg;       /* owned, or NULL: HP_ROOT_INFO's name */
+	PyObject *arg;       /* owned, or NULL: HP_ROOT_INFO's name; a batch's HP_VIEW's Placeholder */
+	heapd_ref ref;       /* HP_VIEW: the ref viewed (a batch's: once it ran) */
 };
 
-extern PyTypeObject hp_conn_type, hp_pipe_type, hp_batch_type, hp_placeholder_type;
+extern PyTypeObject hp_conn_type, hp_pipe_type, hp_batch_type, hp_placeholder_type, hp_view_type;
 
 /* module.c */
 int hp_enter(hp_conn *c);  /* takes c's lock; -1 with an exception when c is closed */
-void hp_leave(hp_conn *c);
+void hp_leave(hp_conn *c); /* releases orphans, closes an ended handle unexported, lets go */
 void hp_keep(hp_conn *c, struct hp_res *res, int rc);  /* rc and, if < 0, c's message */
+void hp_end(hp_conn *c);   /* under the lock: c ends (h to ended, orphans dropped) */
+void hp_bury(hp_conn *c);  /* with the GIL, not the lock: closes ended if nothing is exported */
 PyObject *hp_raise(const struct hp_res *res);           /* the exception for res; NULL */
 PyObject *hp_raise_code(int code, const char *fmt, ...);
 PyObject *hp_error(int code, const char *msg);          /* the exception object itself */
-PyObject *hp_value(const struct hp_want *w, const heapd_reply *r);
+PyObject *hp_value(hp_conn *c, const struct hp_want *w, const heapd_reply *r);  /* c: HP_VIEW's */
 /* The exception of a failed reply: code rc, message msg (r->error when it
  * has one); a conflict of HP_CAS gets .was from r->ref. */
 PyObject *hp_reply_error(const struct hp_want *w, int rc, const heapd_reply *r, const char *msg);
-void hp_want_set(struct hp_want *w, enum hp_kind kind, PyObject *arg);  /* arg borrowed (or NULL), then kept */
+void hp_want_set(struct hp_want *w, enum hp_kind kind, PyObject *arg);  /* arg borrowed (or NULL), then kept; ref 0 */
 void hp_want_clear(struct hp_want *w, size_t n);                        /* drops the args of w[0..n) */
 PyObject *hp_stats(const heapd_stats *s);
 PyObject *hp_uid_rows(const heapd_uid_stat *const *rows, size_t n);  /* a list of heapd.UidStat */
@@ -156,6 +179,8 @@ int hp_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 		}                                                          \
 		PyThread_release_lock((c)->lock);                          \
 		PyEval_RestoreThread(hp_ts_);                              \
+		if ((res)->rc == HEAPD_ETIMEDOUT)                          \
+			hp_bury(c);                                        \
 	} while (0)
 
 /* introspect.c: Connection's introspection calls and compare-and-swap. */
@@ -169,9 +194,26 @@ PyObject *hp_conn_root_cas(PyObject *self, PyObject *const *args, Py_ssize_t nar
 PyObject *hp_conn_retained(PyObject *self, PyObject *arg);
 PyObject *hp_conn_root_retained(PyObject *self, PyObject *arg);
 
-/* conn.c, pipeline.c, batch.c */
+/* view.c: zero-copy views. */
+PyObject *hp_conn_view(PyObject *self, PyObject *arg);
+/* A View of c's view of ref, whose bytes are data[0..len); NULL (the view
+ * ended) when it cannot be made. */
+PyObject *hp_view_new(hp_conn *c, heapd_ref ref, const void *data, size_t len);
+/* With the GIL: ends c's view of ref, at once or as an orphan; quiet. */
+void hp_view_end(hp_conn *c, heapd_ref ref);
+/* A view of ref that failed with rc: HEAPD_ENOBUFS may be one the daemon
+ * made but whose bytes could not be mapped, which is then ended. */
+void hp_view_lost(hp_conn *c, heapd_ref ref, int rc);
+/* Under the lock, no GIL needed: ref's view, to release once no replies
+ * are pending (kept by the daemon till the connection ends if no memory). */
+void hp_view_orphan(hp_conn *c, heapd_ref ref);
+/* Under the lock, no GIL needed: releases the orphans if no replies are pending. */
+void hp_view_orphans_release(hp_conn *c);
+
+/* conn.c, pipeline.c, batch.c, view.c */
 int hp_conn_ready(PyObject *m);
 int hp_pipe_ready(PyObject *m);
 int hp_batch_ready(PyObject *m);
+int hp_view_ready(PyObject *m);
 
 #endif

@@ -20,23 +20,67 @@
  * set once. */
 static PyObject *registry;
 
-int hp_enter(hp_conn *c)
+/* With the GIL: takes c's lock, letting go of the GIL if it must wait. */
+static void lock(hp_conn *c)
 {
 	if (!PyThread_acquire_lock(c->lock, NOWAIT_LOCK)) {
 		Py_BEGIN_ALLOW_THREADS
 		PyThread_acquire_lock(c->lock, WAIT_LOCK);
 		Py_END_ALLOW_THREADS
 	}
-	if (c->h)
+}
+
+int hp_enter(hp_conn *c)
+{
+	lock(c);
+	if (c->h) {
+		c->owner = PyThread_get_thread_ident();
 		return 0;
+	}
 	PyThread_release_lock(c->lock);
 	hp_raise_code(HEAPD_EIO, "the connection is closed");
 	return -1;
 }
 
+/* Under the lock, with the GIL: c's ended handle, once nothing is
+ * exported from its mapping, taken to be closed; or NULL. */
+static heapd *unexported(hp_conn *c)
+{
+	heapd *h = c->exports ? NULL : c->ended;
+	if (h)
+		c->ended = NULL;
+	return h;
+}
+
 void hp_leave(hp_conn *c)
 {
+	hp_view_orphans_release(c);
+	heapd *dead = unexported(c);
+	c->owner = 0;
 	PyThread_release_lock(c->lock);
+	if (dead)
+		heapd_close(dead);
+}
+
+void hp_end(hp_conn *c)
+{
+	c->ended = c->h;
+	c->h = NULL;
+	c->pipe_owner = NULL;
+	c->norphans = 0;  /* their views end with the connection */
+}
+
+void hp_bury(hp_conn *c)
+{
+	/* The thread in hp_enter..hp_leave buries at hp_leave. (owner is read
+	 * without the lock: only this thread ever writes its own id there.) */
+	if (c->owner == PyThread_get_thread_ident())
+		return;
+	lock(c);
+	heapd *dead = unexported(c);
+	PyThread_release_lock(c->lock);
+	if (dead)
+		heapd_close(dead);
 }
 
 void hp_keep(hp_conn *c, struct hp_res *res, int rc)
@@ -44,11 +88,8 @@ void hp_keep(hp_conn *c, struct hp_res *res, int rc)
 	res->rc = rc;
 	if (rc < 0)
 		snprintf(res->msg, sizeof res->msg, "%s", heapd_errmsg(c->h));
-	if (rc == HEAPD_ETIMEDOUT) {
-		heapd_close(c->h);
-		c->h = NULL;
-		c->pipe_owner = NULL;
-	}
+	if (rc == HEAPD_ETIMEDOUT)
+		hp_end(c);
 }
 
 static PyObject *registered(const char *name)
@@ -427,9 +468,11 @@ PyObject *hp_retained(uint64_t objects, uint64_t bytes)
 	return hp_make("Retained", Py_BuildValue("(KK)", (unsigned long long)objects, (unsigned long long)bytes));
 }
 
-PyObject *hp_value(const struct hp_want *w, const heapd_reply *r)
+PyObject *hp_value(hp_conn *c, const struct hp_want *w, const heapd_reply *r)
 {
 	switch ((enum hp_kind)w->kind) {
+	case HP_VIEW:
+		return hp_view_new(c, w->ref, r->data, r->len);
 	case HP_REF:
 	case HP_ROOT_GET:
 		return ref_or_none(r->ref);
@@ -490,6 +533,7 @@ void hp_want_set(struct hp_want *w, enum hp_kind kind, PyObject *arg)
 {
 	w->kind = (unsigned char)kind;
 	w->arg = Py_XNewRef(arg);
+	w->ref = 0;
 }
 
 void hp_want_clear(struct hp_want *w, size_t n)
@@ -592,7 +636,7 @@ PyMODINIT_FUNC PyInit__heapd(void)
 		return NULL;
 	if (add_table(m, "ERRORS", error_table()) < 0 || add_table(m, "STATS", stats_table()) < 0 ||
 	    PyModule_AddStringConstant(m, "DEFAULT_SOCKET", HEAPD_DEFAULT_SOCKET) < 0 ||
-	    hp_conn_ready(m) < 0 || hp_pipe_ready(m) < 0 || hp_batch_ready(m) < 0) {
+	    hp_conn_ready(m) < 0 || hp_pipe_ready(m) < 0 || hp_batch_ready(m) < 0 || hp_view_ready(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -13,7 +13,8 @@
  * refused meanwhile, the latter by libheapd); npend is how many of them
  * there are, and wants[0..npend) what each is (their args owned). A pipeline dropped, reset
  * or left (with) with replies pending takes and discards them, so the
- * connection is usable again.
+ * connection is usable again; the views among them are ended (orphans,
+ * released once the last reply is taken), as a dropped View's are.
  */
 #include "heapdpy.h"
 
@@ -37,32 +38,48 @@ static PyObject *pipe_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 }
 
 /* Under c's lock, every reply taken: a connection that timed out is dead
- * in libheapd, so it is closed here too (as hp_keep does). */
-static void pipe_settled(hp_conn *c)
+ * in libheapd, so it ends here too (as hp_keep does); 1 if it did. */
+static int pipe_settled(hp_conn *c)
 {
 	c->pipe_owner = NULL;
 	if (heapd_errcode(c->h) == HEAPD_ETIMEDOUT) {
-		heapd_close(c->h);
-		c->h = NULL;
+		hp_end(c);
+		return 1;
 	}
+	return 0;
+}
+
+/* Under c's lock: takes and drops replies i.. of p; their views end, once
+ * none is pending. 1 if the connection ended meanwhile. */
+static int pipe_drop(hp_pipe *p, size_t i)
+{
+	hp_conn *c = p->conn;
+	heapd_reply r;
+	for (; i < p->npend; i++) {
+		int rc = heapd_get_reply(c->h, &r);
+		if (p->wants[i].kind == HP_VIEW && (rc == 0 || rc == HEAPD_ENOBUFS))
+			hp_view_orphan(c, p->wants[i].ref);
+	}
+	int ended = pipe_settled(c);
+	hp_view_orphans_release(c);
+	return ended;
 }
 
 /* Takes and drops every pending reply. */
 static void pipe_drain(hp_pipe *p)
 {
 	hp_conn *c = p->conn;
+	int ended = 0;
 	if (!p->npend)
 		return;
 	Py_BEGIN_ALLOW_THREADS
 	PyThread_acquire_lock(c->lock, WAIT_LOCK);
-	if (c->h && c->pipe_owner == (PyObject *)p) {
-		heapd_reply r;
-		for (size_t i = 0; i < p->npend; i++)
-			heapd_get_reply(c->h, &r);
-		pipe_settled(c);
-	}
+	if (c->h && c->pipe_owner == (PyObject *)p)
+		ended = pipe_drop(p, 0);
 	PyThread_release_lock(c->lock);
 	Py_END_ALLOW_THREADS
+	if (ended)
+		hp_bury(c);
 	hp_want_clear(p->wants, p->npend);
 	p->npend = 0;
 }
@@ -98,9 +115,10 @@ static int pipe_may(hp_pipe *p)
 }
 
 /* Appends with expr (a heapd_append_* call on h giving rc): the request
- * pending, or its error raised and nothing queued. */
-#define APPEND(p, kind, expr) APPEND_ARG(p, kind, NULL, expr)
-#define APPEND_ARG(p, kind, arg, expr)                                  \
+ * pending, or its error raised and nothing queued. arg and ref: what its
+ * reply needs of the request (struct hp_want). */
+#define APPEND(p, kind, expr) APPEND_ARG(p, kind, NULL, 0, expr)
+#define APPEND_ARG(p, kind, arg, ref_, expr)                            \
 	do {                                                            \
 		hp_conn *c = (p)->conn;                                 \
 		if (hp_enter(c) < 0)                                    \
@@ -113,7 +131,8 @@ static int pipe_may(hp_pipe *p)
 		struct hp_res res;                                      \
 		hp_keep(c, &res, (expr));                               \
 		if (res.rc == 0) {                                      \
-			hp_want_set(&(p)->wants[(p)->npend++], (kind), (arg)); \
+			hp_want_set(&(p)->wants[(p)->npend], (kind), (arg)); \
+			(p)->wants[(p)->npend++].ref = (ref_);          \
 			c->pipe_owner = (PyObject *)(p);                \
 		}                                                       \
 		hp_leave(c);                                            \
@@ -303,7 +322,7 @@ static PyObject *pipe_root_info(PyObject *self, PyObject *arg)
 	const char *name;
 	if (hp_name(arg, "name", &name) < 0)
 		return NULL;
-	APPEND_ARG((hp_pipe *)self, HP_ROOT_INFO, arg, heapd_append_root_info(h, name));
+	APPEND_ARG((hp_pipe *)self, HP_ROOT_INFO, arg, 0, heapd_append_root_info(h, name));
 	Py_RETURN_NONE;
 fail:
 	return NULL;
@@ -341,6 +360,28 @@ static PyObject *pipe_root_retained(PyObject *self, PyObject *arg)
 	if (hp_name(arg, "name", &name) < 0)
 		return NULL;
 	APPEND((hp_pipe *)self, HP_RETAINED, heapd_append_root_retained(h, name));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_seal(PyObject *self, PyObject *arg)
+{
+	heapd_ref ref;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	APPEND((hp_pipe *)self, HP_NONE, heapd_append_seal(h, ref));
+	Py_RETURN_NONE;
+fail:
+	return NULL;
+}
+
+static PyObject *pipe_view(PyObject *self, PyObject *arg)
+{
+	heapd_ref ref;
+	if (hp_ref(arg, "ref", &ref) < 0)
+		return NULL;
+	APPEND_ARG((hp_pipe *)self, HP_VIEW, NULL, ref, heapd_append_view(h, ref));
 	Py_RETURN_NONE;
 fail:
 	return NULL;
@@ -386,9 +427,11 @@ static PyObject *pipe_take(hp_pipe *p, size_t i)
 	Py_END_ALLOW_THREADS
 	const struct hp_want *w = &p->wants[i];
 	if (res.rc == 0)
-		return hp_value(w, &r);
+		return hp_value(c, w, &r);
 	if (res.rc == HEAPD_ENOTFOUND && w->kind == HP_ROOT_GET)
 		Py_RETURN_NONE;
+	if (w->kind == HP_VIEW)
+		hp_view_lost(c, w->ref, res.rc);
 	return hp_reply_error(w, res.rc, &r, heapd_errmsg(c->h));
 }
 
@@ -424,10 +467,9 @@ static PyObject *pipe_execute(PyObject *self, PyObject *const *args, Py_ssize_t 
 		PyObject *v = pipe_take(p, i);
 		if (!v) {
 			/* Python could not make a value: drop the rest. */
-			heapd_reply r;
-			for (size_t j = i + 1; j < n; j++)
-				heapd_get_reply(c->h, &r);
-			pipe_done(p);
+			pipe_drop(p, i + 1);
+			hp_want_clear(p->wants, p->npend);
+			p->npend = 0;
 			hp_leave(c);
 			Py_DECREF(list);
 			return NULL;
@@ -497,6 +539,8 @@ static PyMethodDef pipe_methods[] = {
 	{"root_retained", pipe_root_retained, METH_O, "root_retained(name): its result, a heapd.Retained."},
 	{"clients", pipe_clients, METH_NOARGS, "clients(): its result, a list of heapd.ClientInfo."},
 	{"client_kill", pipe_client_kill, METH_O, "client_kill(id)"},
+	{"seal", pipe_seal, METH_O, "seal(ref)"},
+	{"view", pipe_view, METH_O, "view(ref): its result, a heapd.View."},
 	FAST(execute, "execute(raise_on_error=True) -> list: every pending reply's value, in order."),
 	{"reset", pipe_reset, METH_NOARGS, "reset(): takes and discards the pending replies."},
 	{"__enter__", pipe_enter, METH_NOARGS, NULL},
