@@ -505,7 +505,7 @@ static int count_views(const heapd_batch *b, const Heapd__BatchReply *br, size_t
 		if (w->req.op_case == HEAPD__REQUEST__OP_VIEW) {
 			if (named_ref(br, i, w->op.view.obj, w->op.view.obj_from, &ref, bad) != 0)
 				return HEAPD_EPROTO;
-			if (vmap_viewed(m, ref) != 0) {
+			if (vmap_viewed(m, ref, br->results[i]->view->length) != 0) {
 				*bad = "out of memory for the connection's view counts";
 				return HEAPD_ENOBUFS;
 			}

@@ -21,11 +21,15 @@ int hcall_queue(heapd *h, struct wire_req *w);
 /* 0 when h may make a call one at a time (open, no reply of the caller's
  * pending); else the error, recorded in h (HEAPD_EINVAL for a NULL h). */
 int hcall_idle(heapd *h);
-/* Sends w's request as the library's own (h open): queued, and handed to
- * the socket within h's timeout, its reply left to be taken and checked
- * on the way to the next one the caller takes (heapd.c). Returns 0 once
- * sent, or the error (of a connection that then failed). */
-int hcall_own(heapd *h, struct wire_req *w);
+/* Queues w's view_release, of a view of len bytes, as the library's own
+ * request (h open): its reply is taken and checked on the way to the next
+ * one the caller takes (heapd.c). It goes out with the next send (the
+ * next call's request, heapd_flush), or at once, within h's timeout,
+ * when the views released and not yet sent would show more than
+ * HCALL_RELEASE_BYTES. Returns 0, or the error (of a connection that then
+ * failed). */
+#define HCALL_RELEASE_BYTES ((uint64_t)1 << 20)
+int hcall_release(heapd *h, struct wire_req *w, uint64_t len);
 /* Records code with msg in h; returns code. */
 int hcall_error(heapd *h, int code, const char *msg);
 /* A retained count's root name is NULL or empty (which the wire reads as

@@ -34,6 +34,8 @@ struct heapd {
 	struct spin spin;       /* whether a wait for a reply spins first */
 	uint32_t timeout_ms;    /* a call's longest wait (0: none) */
 	uint64_t connect_deadline_ns; /* while heapd_connect runs: when it gives up (0: never) */
+	uint64_t released;      /* bytes of the views whose view_release waits in
+	                         * core.out for the next send (hcall_release) */
 };
 
 enum hwait_goal {

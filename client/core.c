@@ -285,7 +285,7 @@ static int count_views(struct core *c, const struct pend *p, int code, struct co
 {
 	if (code)
 		return 0;
-	if (p->op == HEAPD__REQUEST__OP_VIEW && vmap_viewed(&c->vmap, p->ref) != 0)
+	if (p->op == HEAPD__REQUEST__OP_VIEW && vmap_viewed(&c->vmap, p->ref, v->resp->view->length) != 0)
 		return fatal(v, HEAPD_ENOBUFS, "out of memory for the connection's view counts");
 	if (p->op == HEAPD__REQUEST__OP_VIEW_RELEASE && !p->own)
 		vmap_unviewed(&c->vmap, p->ref);

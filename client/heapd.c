@@ -18,12 +18,13 @@
  * heapd_get_reply next_reply alone.
  *
  * The library's own requests (core.h): the map_arena before a first view,
- * and heapd_view_release's view_release, which is sent (hcall_own) but not
- * waited for. No caller gets their replies: next_reply takes and checks
- * them on the way to the caller's, and neither heapd_pending nor the rule
- * above counts them. At most OWN_PENDING_MAX are left pending: a loop of
- * releases alone takes them then, so memory stays bounded. heapd_close
- * drops those still pending (the daemon ended their views already).
+ * and heapd_view_release's view_release, which goes out with the next send
+ * (hcall_release) and is not waited for. No caller gets their replies:
+ * next_reply takes and checks them on the way to the caller's, and
+ * neither heapd_pending nor the rule above counts them. At most
+ * OWN_PENDING_MAX are left pending: a loop of releases alone takes them
+ * then, so memory stays bounded. heapd_close drops those still pending
+ * (the daemon ends their views as the connection closes).
  *
  * Arguments. A NULL where the call needs a pointer is HEAPD_EINVAL before
  * anything is sent, its message naming the function and the argument
@@ -97,7 +98,7 @@ static int null_buf(heapd *h, const char *fn, const char *what, uint32_t len)
 
 /* ---- requests and their replies ---- */
 
-/* The library's own replies left pending at most (hcall_own): a round
+/* The library's own replies left pending at most (hcall_release): a round
  * trip per this many heapd_view_release calls in a row takes them. */
 #define OWN_PENDING_MAX 1024u
 
@@ -760,12 +761,14 @@ int hcall_idle(heapd *h)
 	return h ? idle(h) : HEAPD_EINVAL;
 }
 
-int hcall_own(heapd *h, struct wire_req *w)
+int hcall_release(heapd *h, struct wire_req *w, uint64_t len)
 {
+	if (h->core.sent == h->core.out.len)
+		h->released = 0;  /* every release queued before went out */
 	int err = h->core.nown >= OWN_PENDING_MAX ? take_own(h) : 0;
 	if (!err)
 		err = queue_pend(h, &w->req, &(struct pend){.own = 1});
-	if (!err)
+	if (!err && (h->released += len) > HCALL_RELEASE_BYTES)
 		err = hwait_exchange(h, HWAIT_SENT);
 	return err ? err : clear_error(h);
 }

@@ -175,7 +175,13 @@ static int views_grow(struct vmap *m)
 	return 0;
 }
 
-int vmap_viewed(struct vmap *m, uint64_t ref)
+uint64_t vmap_view_len(const struct vmap *m, uint64_t ref)
+{
+	const struct vcount *e = m->cap ? &m->views[slot_of(m->views, m->cap, ref)] : NULL;
+	return e && e->n ? e->len : 0;
+}
+
+int vmap_viewed(struct vmap *m, uint64_t ref, uint64_t len)
 {
 	struct vcount *e = m->cap ? &m->views[slot_of(m->views, m->cap, ref)] : NULL;
 	if (e && e->n) {
@@ -187,7 +193,7 @@ int vmap_viewed(struct vmap *m, uint64_t ref)
 			return HEAPD_ENOBUFS;
 		e = &m->views[slot_of(m->views, m->cap, ref)];
 	}
-	*e = (struct vcount){.ref = ref, .n = 1};
+	*e = (struct vcount){.ref = ref, .n = 1, .len = len};
 	m->nviews++;
 	return 0;
 }

@@ -53,6 +53,7 @@
 struct vcount {
 	uint64_t ref;
 	uint64_t n;             /* views of ref this connection has */
+	uint64_t len;           /* the bytes each shows (the object's nbytes) */
 };
 
 struct vmap {
@@ -96,9 +97,11 @@ int vmap_view(struct vmap *m, const Heapd__ViewReply *v, const void **data);
 
 /* The views of ref this connection has, as counted. */
 uint64_t vmap_views(const struct vmap *m, uint64_t ref);
-/* One more view of ref: 0, or HEAPD_ENOBUFS when the table cannot grow
- * (nothing counted). */
-int vmap_viewed(struct vmap *m, uint64_t ref);
+/* The bytes a view of ref shows, as its reply said (0 with no view). */
+uint64_t vmap_view_len(const struct vmap *m, uint64_t ref);
+/* One more view of ref, of len bytes: 0, or HEAPD_ENOBUFS when the table
+ * cannot grow (nothing counted). */
+int vmap_viewed(struct vmap *m, uint64_t ref, uint64_t len);
 /* One view of ref fewer (none counted: nothing to do). */
 void vmap_unviewed(struct vmap *m, uint64_t ref);
 

@@ -407,11 +407,14 @@ int heapd_client_kill(heapd *h, uint64_t id);
  * whose bytes cannot be mapped (no address space left) fails with
  * HEAPD_ENOBUFS, though the daemon made it: heapd_view_release ends it.
  *
- * heapd_view_release does not wait for its reply (as Plasma's Release):
- * it returns once its request is handed to the socket (within the
- * timeout), so view, read, release costs one round trip, as heapd_read
- * does, and the daemon ends the view when it reads the request, whatever
- * the caller does next. It returns 0; HEAPD_ENOTFOUND at once, nothing
+ * heapd_view_release does not wait for its reply (as Plasma's Release),
+ * and its request goes out with the connection's next request, in the
+ * same write: view, read, release in a loop costs one round trip, as
+ * heapd_read does. The daemon ends the view when that request reaches it,
+ * at the next call, heapd_flush or heapd_close; at once (the call then
+ * sends, within the timeout) when the views released and not yet sent
+ * would show more than 1 MiB, so at most that much stays pinned in the
+ * daemon by a caller that goes idle after a release. It returns 0; HEAPD_ENOTFOUND at once, nothing
  * sent, when this connection has no view of obj (the library counts the
  * views each form's replies made and ended, by ref: a full and a
  * read-only ref of one object are views apart); HEAPD_EINVAL while

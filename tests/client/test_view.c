@@ -526,15 +526,18 @@ static void views_counted(void **state)
 	for (unsigned round = 0; round < 3; round++)
 		for (unsigned i = 0; i < N; i++)
 			if (i % 3 >= round) {
-				assert_int_equal(vmap_viewed(&m, ref_no(i)), 0);
+				assert_int_equal(vmap_viewed(&m, ref_no(i), 64 + i), 0);
 				want[i]++;
 				total++;
 			}
 	assert_int_equal(m.nviews, N);
 	assert_true(2 * m.nviews <= m.cap);
-	for (unsigned i = 0; i < N; i++)
+	for (unsigned i = 0; i < N; i++) {
 		assert_int_equal(vmap_views(&m, ref_no(i)), want[i]);
+		assert_int_equal(vmap_view_len(&m, ref_no(i)), 64 + i);  /* moved with its entry */
+	}
 	assert_int_equal(vmap_views(&m, ref_no(N)), 0);
+	assert_int_equal(vmap_view_len(&m, ref_no(N)), 0);
 	for (size_t k = 0; total; k++) {
 		unsigned i = (unsigned)(k * 7919u % N);
 		if (!want[i])
@@ -549,7 +552,7 @@ static void views_counted(void **state)
 	assert_int_equal(m.nviews, 0);
 	assert_null(m.views);
 	assert_int_equal(m.cap, 0);
-	assert_int_equal(vmap_viewed(&m, ref_no(5)), 0);
+	assert_int_equal(vmap_viewed(&m, ref_no(5), 5), 0);
 	assert_int_equal(vmap_views(&m, ref_no(5)), 1);
 	assert_int_equal(vmap_views(&m, ref_no(4)), 0);
 	vmap_free(&m);

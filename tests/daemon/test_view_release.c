@@ -62,9 +62,12 @@ static void assert_not_viewed(heapd *h, heapd_ref r)
 	assert_string_equal(heapd_errmsg(h), "view_release: this connection has no view of that object");
 }
 
-/* Returns while the daemon cannot answer; the daemon ends the view when
- * it reads the request, with no further call; the next call takes the
- * reply first. */
+/* The release returns at once, whatever the daemon does (stopped here):
+ * nothing of it is the caller's to take. A small view's release waits
+ * for the connection's next send, and goes in the same write as the next
+ * request, or at heapd_flush; a release that would leave views of more
+ * than 1 MiB unsent goes at once, and the daemon ends the view with no
+ * further call. */
 static void returns_before_its_reply(void **state)
 {
 	(void)state;
@@ -84,17 +87,29 @@ static void returns_before_its_reply(void **state)
 	assert_true(took < 1000000000u);  /* the daemon answered nothing meanwhile */
 	heapd_reply reply;
 	assert_int_equal(heapd_get_reply(h, &reply), HEAPD_EINVAL);  /* none is the caller's */
-	/* h makes no call: the daemon ends the view as it reads the request. */
+	sleep_ms(50);
+	assert_int_equal(views_at_daemon(watch), 1);  /* not sent yet */
+	assert_int_equal(heapd_flush(h), 0);
 	for (int i = 0; i < 500 && views_at_daemon(watch) != 0; i++)
 		sleep_ms(10);
 	assert_int_equal(views_at_daemon(watch), 0);
-	assert_int_equal(views_at_daemon(h), 0);
 	assert_int_equal(heapd_pending(h), 0);
-	/* And by the next call on the same connection, as one would expect. */
+	/* With the next call on the same connection, in one write. */
 	view_of(h, r);
 	assert_int_equal(heapd_view_release(h, r), 0);
 	assert_int_equal(views_at_daemon(h), 0);
 	assert_not_viewed(h, r);
+	/* Past 1 MiB of views released: sent at once. */
+	static char big[(1 << 20) + 1];
+	heapd_ref large;
+	assert_int_equal(heapd_alloc_into(h, 0, 0, 0, sizeof big, big, sizeof big, &large), 0);
+	assert_int_equal(heapd_seal(h, large), 0);
+	view_of(h, large);
+	assert_int_equal(views_at_daemon(watch), 1);
+	assert_int_equal(heapd_view_release(h, large), 0);
+	for (int i = 0; i < 500 && views_at_daemon(watch) != 0; i++)
+		sleep_ms(10);
+	assert_int_equal(views_at_daemon(watch), 0);
 	heapd_close(watch);
 	heapd_close(h);
 	daemon_stop(&d);
