@@ -3,7 +3,7 @@
 # on_client)
 #
 # compare.sh - what the heapd-vs-Redis request benchmarks share; sourced
-# (". compare.sh") by run-redis-compare.sh and run-async-compare.sh after
+# (". compare.sh") by the run-*-compare.sh scripts and run-fairness.sh after
 # they set me (the script's name, for messages), and before they set
 # heapd_bin (the daemon, for cmp_start).
 #
@@ -116,7 +116,8 @@ cmp_cleanup() {
 	rm -rf "$tmp"
 }
 
-# Starts $heapd_bin (set by the caller) and redis-server on sockets in a
+# Starts $heapd_bin (set by the caller; with the arguments in
+# $cmp_heapd_args, if the caller sets it) and redis-server on sockets in a
 # new $tmp, with $on_server; sets heapd_pid and redis_pid.
 cmp_start() {
 	tmp=$(mktemp -d)
@@ -125,7 +126,9 @@ cmp_start() {
 	cmp_more_pids=  # the caller's other servers, stopped with these
 	trap cmp_cleanup EXIT
 	trap 'exit 1' INT TERM HUP
-	$on_server "$heapd_bin" --config /dev/null --state-dir "" --socket "$tmp/heapd.sock" >"$tmp/heapd.log" 2>&1 &
+	# shellcheck disable=SC2086 # the arguments are split on purpose
+	$on_server "$heapd_bin" --config /dev/null --state-dir "" --socket "$tmp/heapd.sock" ${cmp_heapd_args:-} \
+		>"$tmp/heapd.log" 2>&1 &
 	heapd_pid=$!
 	if ! wait_socket "$tmp/heapd.sock" "$heapd_pid"; then
 		echo "$me: heapd did not start:" >&2

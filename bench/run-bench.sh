@@ -10,12 +10,16 @@
 # bench against redis-benchmark; both "skipped" without redis-server and
 # redis-benchmark), run-fairness.sh BUILD_DIR (a bystander's latency
 # while one client abuses heapd; its Redis row needs Redis too, the rest
-# runs without) and run-persist-compare.sh BUILD_DIR (saves and loads of
+# runs without), run-persist-compare.sh BUILD_DIR (saves and loads of
 # about 1 GiB against Redis's BGSAVE and RDB load; "skipped" without
-# Redis) and run-python-compare.sh BUILD_DIR (the Python package against
-# redis-py; "skipped" without redis-server, python3-redis, python3-hiredis), printing each one's table as it finishes. The programs' own PASS/FAIL
-# lines report the targets; this script exits 1 only when a program fails
-# (or prints no result line), 2 on a usage error, else 0.
+# Redis), run-python-compare.sh BUILD_DIR (the Python package against
+# redis-py; "skipped" without redis-server, python3-redis, python3-hiredis)
+# and run-view-compare.sh BUILD_DIR (zero-copy reads: heapd_view against
+# heapd_read, Redis's GET and one round trip plus reading in place;
+# "skipped" without Redis), printing each one's table as it finishes.
+# The programs' own PASS/FAIL lines report the targets; this script exits
+# 1 only when a program fails (or prints no result line), 2 on a usage
+# error, else 0.
 
 set -eu
 
@@ -69,7 +73,7 @@ for prog in peakshrink pauses; do
 	run "$prog" || status=1
 done
 
-for cmp in redis-compare async-compare fairness persist-compare python-compare; do
+for cmp in redis-compare async-compare fairness persist-compare python-compare view-compare; do
 	echo
 	echo "== $cmp"
 	if ! sh "$here/run-$cmp.sh" "$dir"; then
