@@ -50,7 +50,10 @@
  * seen busy between slices is printed too. Targets: workbuf memory after
  * idle <= 1.1 x never peaked (0 vs 0 passes); workbuf spans after the
  * steady cycle <= 1.1 x the never-peaked heap's; RSS after idle <= live *
- * 1.1 + 8 MiB (A and B); freeing one workbuf span <= 1 us. The last line
+ * 1.1 + 8 MiB (A and B); the same for the memory behind the arena's
+ * file (a memfd, shared with zero-copy clients: its blocks, which a
+ * released page leaves only if it was punched out, not merely unmapped);
+ * freeing one workbuf span <= 1 us. The last line
  * is "peakshrink key=value ...". Progress goes to stderr. Exits 1 when a
  * run fails, else 0 whatever the targets say.
  */
@@ -59,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "benchutil.h"
@@ -80,6 +84,7 @@ enum {
 struct row {
 	const char *name;
 	double live_mib, gc_sys_mib, released_mib, rss_mib;
+	double file_mib;  /* memory behind the arena's file (a memfd): its blocks */
 	uint64_t wbuf_busy, wbuf_free;
 };
 
@@ -277,6 +282,8 @@ static void snap(heap *h, struct row *r, const char *name)
 	r->gc_sys_mib = (double)st.gc_sys / MIB;
 	r->released_mib = (double)st.heap_released / MIB;
 	r->rss_mib = rss_mib();
+	struct stat fs;
+	r->file_mib = fstat(heap_arena_fd(h), &fs) == 0 ? (double)fs.st_blocks * 512 / MIB : -1;
 	r->wbuf_busy = st.wbuf_spans_busy;
 	r->wbuf_free = st.wbuf_spans_free;
 }
@@ -486,16 +493,21 @@ int main(void)
 	       r[A_IDLE].rss_mib, r[A_IDLE].live_mib * 1.1 + 8, r[B_IDLE].rss_mib,
 	       r[B_IDLE].live_mib * 1.1 + 8, verdict(ok_rss));
 	printf("target free cost per workbuf span <= 1 us (%.0f ns): %s\n", cost, verdict(ok_cost));
+	int ok_file = r[A_IDLE].file_mib <= r[A_IDLE].live_mib * 1.1 + 8 && r[B_IDLE].file_mib <= r[B_IDLE].live_mib * 1.1 + 8;
+	printf("target arena file after idle <= live * 1.1 + 8 MiB (A: %.1f vs %.1f, B: %.1f vs %.1f; at the peak %.1f):"
+	       " %s\n", r[A_IDLE].file_mib, r[A_IDLE].live_mib * 1.1 + 8, r[B_IDLE].file_mib,
+	       r[B_IDLE].live_mib * 1.1 + 8, r[B_PEAK].file_mib, verdict(ok_file));
 
 	printf("peakshrink live_peak_mib=%.1f wbuf_peak_spans=%" PRIu64 " wbuf_shrunk_spans=%" PRIu64
 	       " wbuf_after_idle_mib=%.2f wbuf_never_peaked_mib=%.2f wbuf_ratio=%s steady_spans=%" PRIu64
 	       " steady_spans_never_peaked=%" PRIu64 " steady_ratio=%s live_after_idle_mib=%.1f"
-	       " rss_after_idle_mib=%.1f rss_after_gc_idle_mib=%.1f heap_gc_ms=%.1f"
+	       " rss_after_idle_mib=%.1f rss_after_gc_idle_mib=%.1f file_peak_mib=%.1f file_after_idle_mib=%.1f"
+	       " heap_gc_ms=%.1f"
 	       " wbuf_freed=%" PRIu64 " free_ns_per_span=%.0f pass=%d\n",
 	       r[B_PEAK].live_mib, wbuf_spans(&r[B_PEAK]), wbuf_spans(&r[B_CYCLE]), after_mib,
 	       never_mib, wbuf_ratio, wbuf_spans(&r[B_STEADY]), wbuf_spans(&r[N_STEADY]), steady_ratio,
 	       r[B_IDLE].live_mib,
-	       r[B_IDLE].rss_mib, r[A_IDLE].rss_mib, (double)res.heap_gc_ns / 1e6, ic->freed, cost,
-	       ok_wbuf && ok_steady && ok_rss && ok_cost);
+	       r[B_IDLE].rss_mib, r[A_IDLE].rss_mib, r[B_PEAK].file_mib, r[B_IDLE].file_mib,
+	       (double)res.heap_gc_ns / 1e6, ic->freed, cost, ok_wbuf && ok_steady && ok_rss && ok_cost && ok_file);
 	return 0;
 }
