@@ -77,13 +77,21 @@ static Heapd__ViewReply *view_reply(struct session *s, struct disp_reply *rp, co
 	return v;
 }
 
-int zc_held_refused(struct session *s, const char *what, struct disp_reply *rp)
+/* 1 with rp failed (LIMIT) if s has as many holds and views together as
+ * max_holds_per_session. */
+static int held_refused(struct session *s, const char *what, struct disp_reply *rp)
 {
 	uint32_t most = s->srv->cfg.heap.max_holds;
-	if (!s->views || !heap_holds_count(s->views) || sess_held(s) < most)
-		return 0;  /* without views, the engine's check on s->holds is the same */
+	if (sess_held(s) < most)
+		return 0;
 	disp_fail(rp, HEAPD__STATUS__LIMIT, "%s: holds and views per connection: max_holds_per_session %u", what, most);
 	return 1;
+}
+
+int zc_held_refused(struct session *s, const char *what, struct disp_reply *rp)
+{
+	/* Without views, the engine's check on s->holds is the same. */
+	return s->views && heap_holds_count(s->views) && held_refused(s, what, rp);
 }
 
 void op_seal(struct disp_call *c)
@@ -99,19 +107,16 @@ void op_view(struct disp_call *c)
 {
 	struct session *s = c->s;
 	struct disp_reply *rp = c->rp;
-	if (!zero_copy_permitted(s, "view", rp) || ten_hold_refused(s->srv, s->ten, "view", rp))
+	if (!zero_copy_permitted(s, "view", rp) || ten_hold_refused(s->srv, s->ten, "view", rp) ||
+	    held_refused(s, "view", rp))
 		return;
-	uint32_t most = s->srv->cfg.heap.max_holds;
-	if (sess_held(s) >= most) {
-		disp_fail(rp, HEAPD__STATUS__LIMIT, "view: holds and views per connection: max_holds_per_session %u",
-			  most);
-		return;
+	if (!s->views) {
+		if (!(s->views = heap_holds_new(s->srv->heap))) {
+			disp_fail(rp, HEAPD__STATUS__INTERNAL, "view: out of memory");
+			return;
+		}
+		heap_holds_set_tenant(s->srv->heap, s->views, s->ten->heap_tenant);
 	}
-	if (!s->views && !(s->views = heap_holds_new(s->srv->heap))) {
-		disp_fail(rp, HEAPD__STATUS__INTERNAL, "view: out of memory");
-		return;
-	}
-	heap_holds_set_tenant(s->srv->heap, s->views, s->ten->heap_tenant);
 	Heapd__ViewReply *v = view_reply(s, rp, "view");
 	if (!v)
 		return;
